@@ -1,0 +1,4 @@
+/** Resource declarations: to be written. */
+import type { ResourceDef } from '../resource.ts';
+
+export const resources: ResourceDef[] = [];
