@@ -108,6 +108,14 @@ export interface ResourceDef {
   /** For a status update: carry over everything but status (default: restore everything except `status` and metadata labels/annotations). */
   prepareForStatusUpdate?(obj: KubeObject, old: KubeObject): void;
 
+  /**
+   * Graceful deletion (pods): the grace period to wait before the object is really removed, given
+   * the requested one (DeleteOptions.gracePeriodSeconds). 0 or absent: remove at once.
+   */
+  deleteGracePeriod?(obj: KubeObject, requested: number | undefined): number;
+  /** PUT of an absent object creates it (upstream AllowCreateOnUpdate: endpoints, leases, ...). */
+  createOnUpdate?: boolean;
+
   /** Table columns for `kubectl get`; default: Name, Age. */
   table?: TableDef;
   /** Field selectors beyond metadata.name and metadata.namespace, as upstream's GetAttrs. */

@@ -1,0 +1,217 @@
+/**
+ * `npm run bench`: prints the figures the issues ask for (never asserts on them).
+ * Control plane: start-to-ready, ConfigMap creates/s with p50/p99 at 1/16/64 concurrent HTTPS
+ * clients, LIST of 10,000 ConfigMaps, watch delivery to 100 watchers, raw store writes/s,
+ * server RSS idle and after load. Everything runs on loopback and is bounded in count and time.
+ */
+import os from 'node:os';
+import fs from 'node:fs';
+import path from 'node:path';
+import https from 'node:https';
+import { startServer, type ServerHandle } from '../test/e2e/harness.ts';
+import { credsFromKubeconfig, type Creds } from '../test/e2e/api.ts';
+import { benchStore } from './store.ts';
+
+const figures: [string, string][] = [];
+function record(name: string, value: string): void {
+  figures.push([name, value]);
+  process.stdout.write(`${name.padEnd(58)} ${value}\n`);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+function rssMb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+/** The node server process (bin/bosun execs node, so the child pid is node's). */
+function serverPid(s: ServerHandle): number {
+  return s.proc.pid!;
+}
+
+function client(creds: Creds): https.Agent {
+  return new https.Agent({ keepAlive: true, maxSockets: 1, ca: creds.ca, cert: creds.cert, key: creds.key });
+}
+
+function call(creds: Creds, agent: https.Agent, method: string, p: string, body?: string): Promise<{ status: number; body: string }> {
+  const url = new URL(p, creds.server);
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method, agent, headers: { 'content-type': 'application/json', accept: 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function benchStartup(): Promise<void> {
+  const times: number[] = [];
+  const warm: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-bench-start-'));
+    let t0 = performance.now();
+    let s = await startServer({ dataDir: dir });
+    times.push(performance.now() - t0);
+    await s.stop();
+    t0 = performance.now();
+    s = await startServer({ dataDir: dir });
+    warm.push(performance.now() - t0);
+    await s.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  record('start to ready, fresh data dir (median of 3)', `${median(times).toFixed(0)} ms`);
+  record('start to ready, existing data dir (median of 3)', `${median(warm).toFixed(0)} ms`);
+}
+
+async function benchCreates(s: ServerHandle, creds: Creds): Promise<void> {
+  for (const clients of [1, 16, 64]) {
+    const ns = `bench-create-${clients}`;
+    const agent0 = client(creds);
+    await call(creds, agent0, 'POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: ns } }));
+    const total = clients === 1 ? 1000 : 4000;
+    const perClient = Math.ceil(total / clients);
+    const lat: number[] = [];
+    const deadline = Date.now() + 60_000;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: clients }, async (_, c) => {
+        const agent = client(creds);
+        for (let i = 0; i < perClient && Date.now() < deadline; i++) {
+          const body = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${c}-${i}` }, data: { key: 'value', n: String(i) } });
+          const st = performance.now();
+          const r = await call(creds, agent, 'POST', `/api/v1/namespaces/${ns}/configmaps`, body);
+          lat.push(performance.now() - st);
+          if (r.status !== 201) throw new Error(`create failed: ${r.status} ${r.body}`);
+        }
+        agent.destroy();
+      }),
+    );
+    const secs = (performance.now() - t0) / 1000;
+    record(`ConfigMap creates, ${clients} client(s)`, `${(lat.length / secs).toFixed(0)}/s  p50 ${pct(lat, 50).toFixed(1)} ms  p99 ${pct(lat, 99).toFixed(1)} ms`);
+    agent0.destroy();
+  }
+  record('server RSS after create load', `${rssMb(serverPid(s)).toFixed(0)} MB`);
+}
+
+async function benchList(creds: Creds): Promise<void> {
+  const ns = 'bench-list';
+  const agent = client(creds);
+  await call(creds, agent, 'POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: ns } }));
+  const agents = Array.from({ length: 32 }, () => client(creds));
+  let next = 0;
+  await Promise.all(
+    agents.map(async (a) => {
+      for (;;) {
+        const i = next++;
+        if (i >= 10_000) return;
+        const body = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `item-${i}`, labels: { app: 'bench' } }, data: { key: 'value' } });
+        await call(creds, a, 'POST', `/api/v1/namespaces/${ns}/configmaps`, body);
+      }
+    }),
+  );
+  for (const a of agents) a.destroy();
+  const times: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const r = await call(creds, agent, 'GET', `/api/v1/namespaces/${ns}/configmaps`);
+    times.push(performance.now() - t0);
+    bytes = r.body.length;
+    if (JSON.parse(r.body).items.length !== 10_000) throw new Error('list returned the wrong number of items');
+  }
+  record('LIST 10,000 ConfigMaps (median of 5)', `${median(times).toFixed(0)} ms, ${(bytes / 1024 / 1024).toFixed(2)} MB`);
+  const paged: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    let cont = '';
+    do {
+      const r = await call(creds, agent, 'GET', `/api/v1/namespaces/${ns}/configmaps?limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`);
+      cont = JSON.parse(r.body).metadata.continue ?? '';
+    } while (cont);
+    paged.push(performance.now() - t0);
+  }
+  record('LIST 10,000 ConfigMaps in pages of 500 (median of 3)', `${median(paged).toFixed(0)} ms`);
+  agent.destroy();
+}
+
+async function benchWatch(creds: Creds): Promise<void> {
+  const ns = 'bench-watch';
+  const agent = client(creds);
+  await call(creds, agent, 'POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: ns } }));
+  const watchers = 100;
+  const events = 200;
+  const sent = new Map<string, number>();
+  const delays: number[] = [];
+  let received = 0;
+  const reqs: import('node:http').ClientRequest[] = [];
+  await Promise.all(
+    Array.from({ length: watchers }, () => new Promise<void>((resolve, reject) => {
+      const url = new URL(`/api/v1/namespaces/${ns}/configmaps?watch=true&resourceVersion=0`, creds.server);
+      const req = https.request(url, { agent: new https.Agent({ ca: creds.ca, cert: creds.cert, key: creds.key }), headers: { accept: 'application/json' } }, (res) => {
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          buf += d;
+          let i;
+          while ((i = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, i);
+            buf = buf.slice(i + 1);
+            const ev = JSON.parse(line);
+            const t = sent.get(ev.object.metadata.name);
+            if (t !== undefined) {
+              delays.push(performance.now() - t);
+              received++;
+            }
+          }
+        });
+        resolve();
+      });
+      req.on('error', reject);
+      req.end();
+      reqs.push(req);
+    })),
+  );
+  await new Promise((r) => setTimeout(r, 200));
+  for (let i = 0; i < events; i++) {
+    const name = `w-${i}`;
+    sent.set(name, performance.now());
+    await call(creds, agent, 'POST', `/api/v1/namespaces/${ns}/configmaps`, JSON.stringify({ metadata: { name } }));
+  }
+  const deadline = Date.now() + 20_000;
+  while (received < watchers * events && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  for (const r of reqs) r.destroy();
+  agent.destroy();
+  record(`watch delivery, ${watchers} watchers x ${events} events`, `p50 ${pct(delays, 50).toFixed(1)} ms  p99 ${pct(delays, 99).toFixed(1)} ms  (${received}/${watchers * events} delivered)`);
+}
+
+async function main(): Promise<void> {
+  process.stdout.write(`Bosun benchmarks on ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n\n`);
+  await benchStartup();
+  const s = await startServer();
+  const creds = credsFromKubeconfig(s.kubeconfig);
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    record('server RSS idle', `${rssMb(serverPid(s)).toFixed(0)} MB`);
+    await benchCreates(s, creds);
+    await benchList(creds);
+    await benchWatch(creds);
+    record('server RSS after load', `${rssMb(serverPid(s)).toFixed(0)} MB`);
+  } finally {
+    await s.stop();
+  }
+  for (const [k, v] of Object.entries(await benchStore())) record(`store: ${k}`, v);
+}
+
+await main();

@@ -1,0 +1,45 @@
+/**
+ * The admission stage of the request pipeline: mutating plugins run in order and may change the
+ * object; validating plugins run after schema validation and may only reject (by throwing a
+ * StatusError). Built-in plugins and (later) webhooks implement the same interface.
+ */
+import type { ResourceDef, Operation } from '../../api/resource.ts';
+import type { KubeObject, UserInfo } from '../../api/types.ts';
+
+export interface AdmissionAttributes {
+  operation: Operation;
+  def: ResourceDef;
+  /** The version the request was made in. */
+  version: string;
+  namespace: string;
+  name: string;
+  subresource: string;
+  /** The new object (CREATE, UPDATE), in the storage version. Mutating plugins may change it. */
+  object?: KubeObject;
+  /** The existing object (UPDATE, DELETE). */
+  oldObject?: KubeObject;
+  user: UserInfo;
+  dryRun: boolean;
+}
+
+export interface AdmissionPlugin {
+  readonly name: string;
+  /** Mutating phase; may change attrs.object in place. */
+  admit?(attrs: AdmissionAttributes): void | Promise<void>;
+  /** Validating phase: throw a StatusError to reject. */
+  validate?(attrs: AdmissionAttributes): void | Promise<void>;
+}
+
+/** Runs a chain of plugins: all mutations in order, then all validations. */
+export class AdmissionChain {
+  readonly #plugins: AdmissionPlugin[];
+  constructor(plugins: AdmissionPlugin[]) {
+    this.#plugins = plugins;
+  }
+  async admit(attrs: AdmissionAttributes): Promise<void> {
+    for (const p of this.#plugins) if (p.admit) await p.admit(attrs);
+  }
+  async validate(attrs: AdmissionAttributes): Promise<void> {
+    for (const p of this.#plugins) if (p.validate) await p.validate(attrs);
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Authentication stage: each authenticator looks at the request and answers a user, no
+ * opinion (null), or an error. The first user wins; with none the request is 401.
+ * The x509 authenticator maps a verified client certificate to CN → username, O → groups.
+ */
+import type { TLSSocket } from 'node:tls';
+import type { UserInfo } from '../../api/types.ts';
+
+export interface AuthRequest {
+  socket: TLSSocket | undefined;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface Authenticator {
+  readonly name: string;
+  authenticate(req: AuthRequest): UserInfo | null | Promise<UserInfo | null>;
+}
+
+/** Client certificates verified against the cluster CA (the TLS layer does the verification). */
+export const x509Authenticator: Authenticator = {
+  name: 'x509',
+  authenticate(req) {
+    const sock = req.socket;
+    if (!sock || !sock.authorized) return null;
+    const cert = sock.getPeerCertificate();
+    if (!cert || !cert.subject) return null;
+    const cn = cert.subject.CN;
+    const username = Array.isArray(cn) ? cn[0] : cn;
+    if (!username) return null;
+    const o = cert.subject.O;
+    const groups = o === undefined ? [] : Array.isArray(o) ? [...o] : [o];
+    return { username, groups: [...groups, 'system:authenticated'] };
+  },
+};
+
+export async function authenticate(authenticators: readonly Authenticator[], req: AuthRequest): Promise<UserInfo | null> {
+  for (const a of authenticators) {
+    const u = await a.authenticate(req);
+    if (u) return u;
+  }
+  return null;
+}

@@ -1,0 +1,142 @@
+/**
+ * API discovery, derived from the registry: the legacy documents (/api, /apis, /apis/<group>,
+ * per group-version APIResourceLists) and aggregated discovery (apidiscovery.k8s.io v2 and
+ * v2beta1) that kubectl asks for first. Documents are computed once per registry change.
+ */
+import { createHash } from 'node:crypto';
+import type { ResourceRegistry, ServedResource } from './registry.ts';
+
+export interface DiscoveryDocs {
+  apiVersions(serverAddress: string): unknown;
+  apiGroupList(): unknown;
+  apiGroup(group: string): unknown | undefined;
+  resourceList(group: string, version: string): unknown | undefined;
+  aggregated(legacy: boolean, version: 'v2' | 'v2beta1'): { body: string; etag: string };
+}
+
+const subresourceVerbs = ['get', 'patch', 'update'];
+
+function subresources(e: ServedResource): { name: string; kind: { group: string; version: string; kind: string }; verbs: string[] }[] {
+  const out = [];
+  const sr = e.def.subresources;
+  if (sr?.scale) out.push({ name: 'scale', kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: subresourceVerbs });
+  if (sr?.status) out.push({ name: 'status', kind: { group: e.def.group, version: e.version, kind: e.def.kind }, verbs: subresourceVerbs });
+  return out;
+}
+
+function storageVersionHash(e: ServedResource): string {
+  return createHash('sha256').update(`${e.def.group}/${e.def.version}/${e.def.kind}`).digest('base64').slice(0, 11);
+}
+
+export function buildDiscovery(registry: ResourceRegistry): DiscoveryDocs {
+  const aggCache = new Map<string, { body: string; etag: string }>();
+
+  function groupDoc(group: string) {
+    const g = registry.groups().find((x) => x.group === group);
+    if (!g) return undefined;
+    return {
+      name: group,
+      versions: g.versions.map((v) => ({ groupVersion: `${group}/${v}`, version: v })),
+      preferredVersion: { groupVersion: `${group}/${g.preferred}`, version: g.preferred },
+    };
+  }
+
+  function orderedVersions(group: string): string[] {
+    const g = registry.groups().find((x) => x.group === group);
+    if (!g) return [];
+    return [g.preferred, ...g.versions.filter((v) => v !== g.preferred)];
+  }
+
+  function aggregatedGroup(group: string) {
+    return {
+      metadata: group ? { name: group, creationTimestamp: null } : { creationTimestamp: null },
+      versions: orderedVersions(group).map((version) => ({
+        version,
+        resources: registry.resourcesOf(group, version).map((e) => {
+          const r: Record<string, unknown> = {
+            resource: e.def.plural,
+            responseKind: { group: e.def.group, version: e.version, kind: e.def.kind },
+            scope: e.def.namespaced ? 'Namespaced' : 'Cluster',
+            singularResource: e.def.singular,
+            verbs: [...e.verbs].sort(),
+          };
+          if (e.def.shortNames?.length) r['shortNames'] = e.def.shortNames;
+          if (e.def.categories?.length) r['categories'] = e.def.categories;
+          const subs = subresources(e);
+          if (subs.length) r['subresources'] = subs.map((s) => ({ subresource: s.name, responseKind: s.kind, verbs: s.verbs }));
+          return r;
+        }),
+        freshness: 'Current',
+      })),
+    };
+  }
+
+  return {
+    apiVersions(serverAddress) {
+      return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
+    },
+    apiGroupList() {
+      return {
+        kind: 'APIGroupList',
+        apiVersion: 'v1',
+        groups: registry
+          .groups()
+          .filter((g) => g.group !== '')
+          .map((g) => groupDoc(g.group)),
+      };
+    },
+    apiGroup(group) {
+      const d = groupDoc(group);
+      return d && group ? { kind: 'APIGroup', apiVersion: 'v1', ...d } : undefined;
+    },
+    resourceList(group, version) {
+      if (!registry.hasGroupVersion(group, version)) return undefined;
+      const resources: unknown[] = [];
+      for (const e of registry.resourcesOf(group, version)) {
+        const r: Record<string, unknown> = {
+          name: e.def.plural,
+          singularName: e.def.singular,
+          namespaced: e.def.namespaced,
+          kind: e.def.kind,
+          verbs: [...e.verbs].sort(),
+        };
+        if (e.def.shortNames?.length) r['shortNames'] = e.def.shortNames;
+        if (e.def.categories?.length) r['categories'] = e.def.categories;
+        r['storageVersionHash'] = storageVersionHash(e);
+        resources.push(r);
+        for (const s of subresources(e)) {
+          const sr: Record<string, unknown> = { name: `${e.def.plural}/${s.name}`, singularName: '', namespaced: e.def.namespaced, kind: s.kind.kind, verbs: s.verbs };
+          if (s.kind.group !== e.def.group) {
+            sr['group'] = s.kind.group;
+            sr['version'] = s.kind.version;
+          }
+          resources.push(sr);
+        }
+      }
+      return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${version}` : version, resources };
+    },
+    aggregated(legacy, version) {
+      const key = `${legacy}/${version}`;
+      let hit = aggCache.get(key);
+      if (!hit) {
+        const items = legacy ? [aggregatedGroup('')] : registry.groups().filter((g) => g.group !== '').map((g) => aggregatedGroup(g.group));
+        const body = JSON.stringify({ kind: 'APIGroupDiscoveryList', apiVersion: `apidiscovery.k8s.io/${version}`, metadata: {}, items });
+        hit = { body, etag: `"${createHash('sha256').update(body).digest('hex').slice(0, 32)}"` };
+        aggCache.set(key, hit);
+      }
+      return hit;
+    },
+  };
+}
+
+/** Which aggregated discovery version the Accept header asks for, if any. */
+export function wantsAggregated(accept: string | undefined): 'v2' | 'v2beta1' | null {
+  if (!accept) return null;
+  for (const part of accept.split(',')) {
+    const p = part.replace(/\s+/g, '');
+    if (!p.includes('g=apidiscovery.k8s.io') || !p.includes('as=APIGroupDiscoveryList')) continue;
+    if (p.includes('v=v2beta1')) return 'v2beta1';
+    if (p.includes('v=v2')) return 'v2';
+  }
+  return null;
+}

@@ -1,0 +1,412 @@
+/**
+ * Resource request handlers: turn a routed, authenticated, authorized request into calls on
+ * the resource's ResourceStore, converting between the request's version and the storage
+ * version, and write the response (object, list, Table, watch stream) in the negotiated format.
+ * Generic over every ResourceDef: no per-kind code here.
+ */
+import type { ServedResource } from './registry.ts';
+import type { ResourceStore, WriteContext, DeleteParams } from './rest.ts';
+import { clone } from './rest.ts';
+import type { RequestInfo } from './requestinfo.ts';
+import type { KubeObject, UserInfo } from '../api/types.ts';
+import { badRequest, methodNotAllowed, notAcceptable, notFound, statusError, invalid } from '../api/errors.ts';
+import { negotiate, writeError, writeJsonString, writeObject, successStatus, type OutputFormat, type Response } from './respond.ts';
+import { decodeObject, readBody, mediaType, parseJson, type Request } from './body.ts';
+import { buildTable, partialObjectMetadata, tableOf, type IncludeObject } from './tables.ts';
+import { watchResponse } from './watch.ts';
+import { applyJsonPatch, applyMergePatch } from './patch.ts';
+import { getPath } from '../api/validation.ts';
+import { labelSelectorToString } from '../api/selectors.ts';
+import type { LabelSelector } from '../api/selectors.ts';
+
+export interface HandlerContext {
+  req: Request;
+  res: Response;
+  info: RequestInfo;
+  query: URLSearchParams;
+  user: UserInfo;
+  served: ServedResource;
+  storage: ResourceStore;
+  /** Review kinds' handler (authorization and authentication reviews). */
+  review?: (served: ServedResource, obj: KubeObject, user: UserInfo, namespace: string) => Promise<KubeObject>;
+}
+
+function toStorage(served: ServedResource, obj: KubeObject): KubeObject {
+  if (served.conversion) {
+    served.conversion.default?.(obj);
+    return served.conversion.toStorage(obj);
+  }
+  return obj;
+}
+
+function fromStorage(served: ServedResource, obj: KubeObject): KubeObject {
+  return served.conversion ? served.conversion.fromStorage(obj) : obj;
+}
+
+function outputFormat(ctx: HandlerContext, list: boolean): OutputFormat {
+  const f = negotiate(ctx.req.headers['accept'] as string | undefined, { list });
+  if (!f) throw notAcceptable('only the following media types are accepted: application/json, application/yaml');
+  return f;
+}
+
+function includeObject(q: URLSearchParams): IncludeObject {
+  const v = q.get('includeObject');
+  if (v === 'None' || v === 'Object' || v === 'Metadata') return v;
+  if (v) throw badRequest(`includeObject: Unsupported value: "${v}"`);
+  return 'Metadata';
+}
+
+function writeCtx(ctx: HandlerContext): WriteContext {
+  const dryRun = ctx.query.getAll('dryRun');
+  for (const d of dryRun) if (d !== 'All') throw badRequest(`dryRun: Unsupported value: "${d}": supported values: "All"`);
+  return { user: ctx.user, dryRun: dryRun.length > 0, version: ctx.served.version };
+}
+
+/** Writes one object, honouring Table/PartialObjectMetadata negotiation. */
+function respondObject(ctx: HandlerContext, code: number, stored: KubeObject): void {
+  const obj = fromStorage(ctx.served, stored);
+  const f = outputFormat(ctx, false);
+  if (f.kind === 'table') {
+    const t = buildTable(tableOf(ctx.served.table), [obj], { resourceVersion: obj.metadata.resourceVersion }, {
+      include: includeObject(ctx.query),
+      version: f.version,
+      now: Date.now(),
+    });
+    return writeObject(ctx.res, code, t);
+  }
+  if (f.kind === 'partial') return writeObject(ctx.res, code, partialObjectMetadata(obj, f.version));
+  writeObject(ctx.res, code, obj, f);
+}
+
+export async function handleResource(ctx: HandlerContext): Promise<void> {
+  const { info, served } = ctx;
+  const verb = info.verb;
+  const sub = info.subresource;
+  if (sub) {
+    if (sub === 'status' && served.def.subresources?.status) return handleStatus(ctx);
+    if (sub === 'scale' && served.def.subresources?.scale) return handleScale(ctx);
+    throw notFound({ group: served.def.group, resource: `${served.def.plural}/${sub}` }, info.name);
+  }
+  if (!served.verbs.includes(verb)) throw methodNotAllowed(verb, { group: served.def.group, resource: served.def.plural });
+  switch (verb) {
+    case 'get':
+      return handleGet(ctx);
+    case 'list':
+      return handleList(ctx);
+    case 'watch':
+      return handleWatch(ctx);
+    case 'create':
+      return handleCreate(ctx);
+    case 'update':
+      return handleUpdate(ctx, '');
+    case 'patch':
+      return handlePatch(ctx, '');
+    case 'delete':
+      return handleDelete(ctx);
+    case 'deletecollection':
+      return handleDeleteCollection(ctx);
+    default:
+      throw methodNotAllowed(verb, { group: served.def.group, resource: served.def.plural });
+  }
+}
+
+async function handleGet(ctx: HandlerContext): Promise<void> {
+  const obj = await ctx.storage.get(ctx.info.namespace, ctx.info.name, ctx.query.get('resourceVersion') ?? undefined);
+  respondObject(ctx, 200, obj);
+}
+
+function intParam(q: URLSearchParams, name: string): number | undefined {
+  const v = q.get(name);
+  if (v === null || v === '') return undefined;
+  if (!/^-?\d+$/.test(v)) throw badRequest(`${name}: invalid value ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+async function handleList(ctx: HandlerContext): Promise<void> {
+  const q = ctx.query;
+  const f = outputFormat(ctx, true);
+  const result = await ctx.storage.list({
+    namespace: ctx.info.namespace,
+    labelSelector: q.get('labelSelector') ?? undefined,
+    fieldSelector: q.get('fieldSelector') ?? undefined,
+    limit: intParam(q, 'limit'),
+    continue: q.get('continue') ?? undefined,
+    resourceVersion: q.get('resourceVersion') ?? undefined,
+    resourceVersionMatch: q.get('resourceVersionMatch') ?? undefined,
+  });
+  const meta: Record<string, unknown> = { resourceVersion: String(result.resourceVersion) };
+  if (result.continue) meta['continue'] = result.continue;
+  if (result.remainingItemCount !== undefined) meta['remainingItemCount'] = result.remainingItemCount;
+  const served = ctx.served;
+  if (f.kind === 'table') {
+    const objs = result.items.map((c) => fromStorage(served, c.obj));
+    const t = buildTable(tableOf(served.table), objs, meta, { include: includeObject(q), version: f.version, now: Date.now() });
+    return writeObject(ctx.res, 200, t);
+  }
+  const listKind = `${served.def.kind}List`;
+  if (f.kind === 'partial') {
+    return writeObject(ctx.res, 200, {
+      kind: 'PartialObjectMetadataList',
+      apiVersion: `meta.k8s.io/${f.version}`,
+      metadata: meta,
+      items: result.items.map((c) => partialObjectMetadata(c.obj, f.version)),
+    });
+  }
+  if (f.kind === 'yaml') {
+    return writeObject(ctx.res, 200, { apiVersion: served.apiVersion, kind: listKind, metadata: meta, items: result.items.map((c) => fromStorage(served, c.obj)) }, f);
+  }
+  // JSON fast path: splice the cached serializations together.
+  const head = `{"kind":${JSON.stringify(listKind)},"apiVersion":${JSON.stringify(served.apiVersion)},"metadata":${JSON.stringify(meta)},"items":[`;
+  const parts: string[] = new Array(result.items.length);
+  if (served.conversion) for (let i = 0; i < result.items.length; i++) parts[i] = JSON.stringify(fromStorage(served, result.items[i]!.obj));
+  else for (let i = 0; i < result.items.length; i++) parts[i] = result.items[i]!.json;
+  writeJsonString(ctx.res, 200, head + parts.join(',') + ']}');
+}
+
+async function handleWatch(ctx: HandlerContext): Promise<void> {
+  const f = outputFormat(ctx, true);
+  await watchResponse(ctx, f, (o) => fromStorage(ctx.served, o));
+}
+
+/** Checks apiVersion/kind of a body against the served resource; fills them when absent. */
+function checkTypeMeta(served: ServedResource, obj: KubeObject): void {
+  if (obj.apiVersion === undefined && obj.kind === undefined) {
+    obj.apiVersion = served.apiVersion;
+    obj.kind = served.def.kind;
+    return;
+  }
+  if (obj.kind !== served.def.kind || obj.apiVersion !== served.apiVersion) {
+    // Other versions of the same kind are converted by the registry entry of that version.
+    throw badRequest(
+      `the API version in the data (${obj.apiVersion ?? ''}) does not match the expected API version (${served.apiVersion})`,
+    );
+  }
+}
+
+async function readObject(ctx: HandlerContext): Promise<KubeObject> {
+  const body = await readBody(ctx.req);
+  const obj = decodeObject(body, ctx.req.headers['content-type'] as string | undefined);
+  if (obj.kind !== undefined && obj.kind !== ctx.served.def.kind) {
+    throw badRequest(`the kind in the data (${String(obj.kind)}) does not match the expected kind (${ctx.served.def.kind})`);
+  }
+  checkTypeMeta(ctx.served, obj);
+  return obj;
+}
+
+async function handleCreate(ctx: HandlerContext): Promise<void> {
+  const obj = await readObject(ctx);
+  const ns = ctx.info.namespace;
+  if (ctx.served.def.namespaced && !ns) throw notFound({ group: '', resource: 'namespaces' }, '');
+  if (ctx.served.def.namespaced && obj.metadata.namespace && obj.metadata.namespace !== ns) {
+    throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+  }
+  if (ctx.served.def.review) {
+    if (!ctx.review) throw methodNotAllowed('create', { group: ctx.served.def.group, resource: ctx.served.def.plural });
+    const stored = toStorage(ctx.served, obj);
+    await ctx.storage.create(ns, stored, { ...writeCtx(ctx), dryRun: true });
+    const out = await ctx.review(ctx.served, stored, ctx.user, ns);
+    return respondObject(ctx, 201, out);
+  }
+  const created = await ctx.storage.create(ns, toStorage(ctx.served, obj), writeCtx(ctx));
+  respondObject(ctx, 201, created);
+}
+
+async function handleUpdate(ctx: HandlerContext, sub: string): Promise<void> {
+  const obj = await readObject(ctx);
+  const stored = toStorage(ctx.served, obj);
+  const { obj: out, created } = await ctx.storage.update(ctx.info.namespace, ctx.info.name, () => stored, writeCtx(ctx), { subresource: sub });
+  respondObject(ctx, created ? 201 : 200, out);
+}
+
+async function handlePatch(ctx: HandlerContext, sub: string): Promise<void> {
+  const type = mediaType(ctx.req.headers['content-type'] as string | undefined);
+  const body = await readBody(ctx.req);
+  const patch = parseJson(body);
+  const served = ctx.served;
+  const apply = (current: KubeObject): KubeObject => {
+    const versioned = fromStorage(served, current);
+    // The stored resourceVersion is not a precondition unless the patch itself sets one.
+    delete versioned.metadata.resourceVersion;
+    let next: unknown;
+    switch (type) {
+      case 'application/json-patch+json':
+        next = applyJsonPatch(versioned, patch);
+        break;
+      case 'application/merge-patch+json':
+      case 'application/strategic-merge-patch+json':
+        next = applyMergePatch(versioned, patch);
+        break;
+      default:
+        throw statusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`);
+    }
+    if (!next || typeof next !== 'object' || Array.isArray(next)) throw badRequest('the patch did not produce an object');
+    const n = next as KubeObject;
+    if (n.metadata === null || n.metadata === undefined) n.metadata = {};
+    if (n.apiVersion !== served.apiVersion || n.kind !== served.def.kind) {
+      throw badRequest(`the API version or kind of the patched object (${String(n.apiVersion)}, ${String(n.kind)}) may not be changed`);
+    }
+    return toStorage(served, n);
+  };
+  const { obj: out } = await ctx.storage.update(ctx.info.namespace, ctx.info.name, (cur) => {
+    if (!cur) throw notFound(ctx.storage.gr, ctx.info.name);
+    return apply(cur);
+  }, writeCtx(ctx), { subresource: sub });
+  respondObject(ctx, 200, out);
+}
+
+async function deleteParams(ctx: HandlerContext): Promise<DeleteParams> {
+  const q = ctx.query;
+  const p: DeleteParams = {};
+  const body = await readBody(ctx.req);
+  if (body.length) {
+    const opts = parseJson(body) as Record<string, unknown>;
+    if (opts && typeof opts === 'object') {
+      if (typeof opts['gracePeriodSeconds'] === 'number') p.gracePeriodSeconds = opts['gracePeriodSeconds'];
+      if (typeof opts['propagationPolicy'] === 'string') p.propagationPolicy = opts['propagationPolicy'];
+      if (opts['orphanDependents'] === true) p.propagationPolicy = 'Orphan';
+      if (opts['preconditions'] && typeof opts['preconditions'] === 'object') p.preconditions = opts['preconditions'] as DeleteParams['preconditions'];
+      if (Array.isArray(opts['dryRun'])) for (const d of opts['dryRun']) q.append('dryRun', String(d));
+    }
+  }
+  const g = intParam(q, 'gracePeriodSeconds');
+  if (g !== undefined) p.gracePeriodSeconds = g;
+  const pp = q.get('propagationPolicy');
+  if (pp) p.propagationPolicy = pp;
+  if (q.get('orphanDependents') === 'true') p.propagationPolicy = 'Orphan';
+  if (p.propagationPolicy && !['Orphan', 'Background', 'Foreground'].includes(p.propagationPolicy)) {
+    throw invalid({ group: ctx.served.def.group, kind: ctx.served.def.kind }, ctx.info.name, [
+      { reason: 'FieldValueNotSupported', field: 'propagationPolicy', message: `Unsupported value: "${p.propagationPolicy}": supported values: "Foreground", "Background", "Orphan", "nil"` },
+    ]);
+  }
+  if (p.gracePeriodSeconds !== undefined && p.gracePeriodSeconds < 0) p.gracePeriodSeconds = 1;
+  return p;
+}
+
+async function handleDelete(ctx: HandlerContext): Promise<void> {
+  const p = await deleteParams(ctx);
+  const { obj, deleted } = await ctx.storage.delete(ctx.info.namespace, ctx.info.name, p, writeCtx(ctx));
+  respondObject(ctx, deleted ? 200 : 202, obj);
+}
+
+async function handleDeleteCollection(ctx: HandlerContext): Promise<void> {
+  const p = await deleteParams(ctx);
+  const q = ctx.query;
+  const wctx = writeCtx(ctx);
+  const list = await ctx.storage.list({
+    namespace: ctx.info.namespace,
+    labelSelector: q.get('labelSelector') ?? undefined,
+    fieldSelector: q.get('fieldSelector') ?? undefined,
+  });
+  const deleted: KubeObject[] = [];
+  for (const c of list.items) {
+    try {
+      const r = await ctx.storage.delete(c.obj.metadata.namespace ?? '', c.obj.metadata.name ?? '', p, wctx);
+      deleted.push(r.obj);
+    } catch (err) {
+      if ((err as { status?: { reason?: string } }).status?.reason === 'NotFound') continue;
+      throw err;
+    }
+  }
+  const served = ctx.served;
+  writeObject(ctx.res, 200, {
+    kind: `${served.def.kind}List`,
+    apiVersion: served.apiVersion,
+    metadata: { resourceVersion: String(list.resourceVersion) },
+    items: deleted.map((o) => fromStorage(served, o)),
+  });
+}
+
+// ---- subresources ----------------------------------------------------------------------------
+
+async function handleStatus(ctx: HandlerContext): Promise<void> {
+  switch (ctx.info.verb) {
+    case 'get':
+      return handleGet(ctx);
+    case 'update':
+      return handleUpdate(ctx, 'status');
+    case 'patch':
+      return handlePatch(ctx, 'status');
+    default:
+      throw methodNotAllowed(ctx.info.verb, { group: ctx.served.def.group, resource: `${ctx.served.def.plural}/status` });
+  }
+}
+
+function scaleOf(ctx: HandlerContext, obj: KubeObject): KubeObject {
+  const sd = ctx.served.def.subresources!.scale!;
+  const versioned = fromStorage(ctx.served, obj);
+  const specReplicas = Number(getPath(versioned, sd.specReplicasPath) ?? 0);
+  const statusReplicas = Number(getPath(versioned, sd.statusReplicasPath) ?? 0);
+  let selector = '';
+  if (sd.labelSelectorPath) {
+    const s = getPath(versioned, sd.labelSelectorPath);
+    if (typeof s === 'string') selector = s;
+    else if (s && typeof s === 'object') selector = labelSelectorToString(s as LabelSelector);
+  }
+  const m = obj.metadata;
+  const scale: KubeObject = {
+    kind: 'Scale',
+    apiVersion: 'autoscaling/v1',
+    metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, creationTimestamp: m.creationTimestamp },
+    spec: { replicas: specReplicas },
+    status: { replicas: statusReplicas },
+  };
+  if (selector) (scale['status'] as Record<string, unknown>)['selector'] = selector;
+  return scale;
+}
+
+function setPath(obj: KubeObject, path: string, value: unknown): void {
+  const segs = path.split('.').filter(Boolean);
+  let cur: Record<string, unknown> = obj;
+  for (let i = 0; i < segs.length - 1; i++) {
+    const s = segs[i]!;
+    if (!cur[s] || typeof cur[s] !== 'object') cur[s] = {};
+    cur = cur[s] as Record<string, unknown>;
+  }
+  cur[segs[segs.length - 1]!] = value;
+}
+
+async function handleScale(ctx: HandlerContext): Promise<void> {
+  const verb = ctx.info.verb;
+  const sd = ctx.served.def.subresources!.scale!;
+  if (verb === 'get') {
+    const obj = await ctx.storage.get(ctx.info.namespace, ctx.info.name, ctx.query.get('resourceVersion') ?? undefined);
+    return writeObject(ctx.res, 200, scaleOf(ctx, obj));
+  }
+  if (verb !== 'update' && verb !== 'patch') {
+    throw methodNotAllowed(verb, { group: ctx.served.def.group, resource: `${ctx.served.def.plural}/scale` });
+  }
+  const type = mediaType(ctx.req.headers['content-type'] as string | undefined);
+  const body = await readBody(ctx.req);
+  let patchBody: unknown;
+  let putScale: KubeObject | undefined;
+  if (verb === 'update') putScale = decodeObject(body, ctx.req.headers['content-type'] as string | undefined);
+  else patchBody = parseJson(body);
+  const { obj } = await ctx.storage.update(
+    ctx.info.namespace,
+    ctx.info.name,
+    (cur) => {
+      if (!cur) throw notFound(ctx.storage.gr, ctx.info.name);
+      const scale = putScale ?? (() => {
+        const s = scaleOf(ctx, cur);
+        return (type === 'application/json-patch+json' ? applyJsonPatch(s, patchBody) : applyMergePatch(s, patchBody)) as KubeObject;
+      })();
+      const replicas = (scale['spec'] as { replicas?: unknown } | undefined)?.replicas;
+      if (replicas !== undefined && (!Number.isInteger(replicas) || (replicas as number) < 0)) {
+        throw invalid({ group: 'autoscaling', kind: 'Scale' }, ctx.info.name, [
+          { reason: 'FieldValueInvalid', field: 'spec.replicas', message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` },
+        ]);
+      }
+      const next = fromStorage(ctx.served, clone(cur));
+      setPath(next, sd.specReplicasPath, replicas ?? 0);
+      const stored = toStorage(ctx.served, next);
+      const rv = scale.metadata?.resourceVersion;
+      stored.metadata.resourceVersion = rv || undefined;
+      if (!rv) delete stored.metadata.resourceVersion;
+      return stored;
+    },
+    writeCtx(ctx),
+  );
+  writeObject(ctx.res, 200, scaleOf(ctx, obj));
+}
+
+export { successStatus };

@@ -1,0 +1,577 @@
+/**
+ * Generic object storage for one resource (upstream's registry/generic Store): the create,
+ * update, delete, get, list and watch semantics every kind shares, over the Store and the
+ * resource's watch cache. Kind-specific behaviour comes only from the ResourceDef hooks.
+ *
+ * Objects here are in the storage version. Stored values are JSON without resourceVersion;
+ * the resourceVersion is the key's modRevision, set when reading.
+ * Concurrency: writes use compare-and-swap on the modRevision; "guaranteed updates" retry on a
+ * lost race unless the caller pinned a resourceVersion (then 409 Conflict).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Store, KeyValue } from '../storage/types.ts';
+import type { ResourceDef } from '../api/resource.ts';
+import type { KubeObject, StatusCause, UserInfo } from '../api/types.ts';
+import {
+  alreadyExists,
+  badRequest,
+  conflict,
+  invalid,
+  notFound,
+  staleConflict,
+  statusError,
+} from '../api/errors.ts';
+import { validateObjectMeta, validateObjectMetaUpdate, nameFromGenerateName } from '../api/meta.ts';
+import { jsonEqual } from '../api/validation.ts';
+import { parseFieldSelector, parseLabelSelector } from '../api/selectors.ts';
+import { WatchCache, type CachedObject, type CacheWatch } from './watchcache.ts';
+import type { AdmissionChain, AdmissionAttributes } from './admission/types.ts';
+import { isCode } from '../util/errors.ts';
+
+export interface WriteContext {
+  user: UserInfo;
+  dryRun: boolean;
+  /** The version of the request, for admission. */
+  version: string;
+}
+
+export interface ListParams {
+  namespace: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+  resourceVersion?: string;
+  resourceVersionMatch?: string;
+}
+
+export interface ListResult {
+  items: readonly CachedObject[];
+  resourceVersion: number;
+  continue?: string;
+  remainingItemCount?: number;
+}
+
+export interface DeleteParams {
+  gracePeriodSeconds?: number;
+  propagationPolicy?: string;
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
+export interface ObjectFilter {
+  (obj: KubeObject): boolean;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** RFC 3339 with second precision, as metav1.Time serializes. */
+export function nowRfc3339(clock: () => number = Date.now): string {
+  return new Date(Math.floor(clock() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+export function clone<T>(v: T): T {
+  return structuredClone(v);
+}
+
+export interface ResourceStoreOptions {
+  admission: AdmissionChain;
+  clock?: () => number;
+  /** Called after defaulting on create (e.g. service IP allocation); may throw a StatusError. */
+  beforeCreate?: (obj: KubeObject) => void | Promise<void>;
+  beforeUpdate?: (obj: KubeObject, old: KubeObject) => void | Promise<void>;
+}
+
+export class ResourceStore {
+  readonly def: ResourceDef;
+  readonly cache: WatchCache;
+  readonly gr: { group: string; resource: string };
+  readonly gk: { group: string; kind: string };
+  #store: Store;
+  #opts: ResourceStoreOptions;
+  #clock: () => number;
+  #prefix: string;
+  /** Highest revision this server wrote for the resource: lists wait for the cache to reach it. */
+  #lastWrite = 0;
+
+  constructor(def: ResourceDef, store: Store, opts: ResourceStoreOptions) {
+    this.def = def;
+    this.#store = store;
+    this.#opts = opts;
+    this.#clock = opts.clock ?? Date.now;
+    this.gr = { group: def.group, resource: def.plural };
+    this.gk = { group: def.group, kind: def.kind };
+    this.#prefix = `/registry/${def.storagePrefix ?? def.plural}/`;
+    const storedAs = def.storedAs;
+    this.cache = new WatchCache(store, this.#prefix, {
+      decode: (value, rv) => {
+        const obj = JSON.parse(decoder.decode(value)) as KubeObject;
+        const out = storedAs ? storedAs.fromStorage(obj) : obj;
+        out.metadata.resourceVersion = String(rv);
+        return out;
+      },
+    });
+  }
+
+  get prefix(): string {
+    return this.#prefix;
+  }
+
+  key(namespace: string, name: string): string {
+    return this.def.namespaced ? `${this.#prefix}${namespace}/${name}` : `${this.#prefix}${name}`;
+  }
+
+  #decode(kv: KeyValue): KubeObject {
+    const obj = JSON.parse(decoder.decode(kv.value)) as KubeObject;
+    const out = this.def.storedAs ? this.def.storedAs.fromStorage(obj) : obj;
+    out.metadata.resourceVersion = String(kv.modRevision);
+    return out;
+  }
+
+  #encode(obj: KubeObject): Uint8Array {
+    const stored = this.def.storedAs ? this.def.storedAs.toStorage(obj) : obj;
+    const rv = stored.metadata.resourceVersion;
+    delete stored.metadata.resourceVersion;
+    const bytes = encoder.encode(JSON.stringify(stored));
+    if (rv !== undefined && stored === obj) obj.metadata.resourceVersion = rv;
+    return bytes;
+  }
+
+  #noteWrite(rev: number): void {
+    if (rev > this.#lastWrite) this.#lastWrite = rev;
+  }
+
+  /** Waits until the cache reflects this server's own writes (read-your-writes for lists). */
+  async consistent(): Promise<void> {
+    await this.cache.waitFor(this.#lastWrite);
+  }
+
+  // ---- reads -----------------------------------------------------------------------------
+
+  /** Get: from the cache when it has seen our writes (resourceVersion "" or "0"), else from the store. */
+  async get(namespace: string, name: string, resourceVersion?: string): Promise<KubeObject> {
+    const key = this.key(namespace, name);
+    if (resourceVersion && resourceVersion !== '0') {
+      const rv = parseRv(resourceVersion);
+      await this.cache.waitFor(rv);
+    } else if (!resourceVersion) {
+      await this.consistent();
+    } else {
+      await this.cache.ready();
+    }
+    const c = this.cache.get(key);
+    if (!c) throw notFound(this.gr, name);
+    return c.obj;
+  }
+
+  /** Reads the current stored value with its modRevision, bypassing the cache. */
+  async getFromStore(namespace: string, name: string): Promise<{ obj: KubeObject; kv: KeyValue } | null> {
+    const kv = await this.#store.get(this.key(namespace, name));
+    return kv ? { obj: this.#decode(kv), kv } : null;
+  }
+
+  /** Fields available to field selectors for this kind. */
+  fieldGetter(obj: KubeObject): (field: string) => string | undefined {
+    const extra = this.def.fieldSelectors;
+    return (field) => {
+      if (field === 'metadata.name') return obj.metadata.name ?? '';
+      if (field === 'metadata.namespace') return obj.metadata.namespace ?? '';
+      const f = extra?.[field];
+      return f ? (f(obj) ?? '') : undefined;
+    };
+  }
+
+  /** Builds a predicate from label and field selector strings; throws BadRequest on bad input. */
+  filter(labelSelector?: string, fieldSelector?: string): ObjectFilter | null {
+    const ls = labelSelector ? parseLabelSelector(labelSelector) : null;
+    const fs = fieldSelector ? parseFieldSelector(fieldSelector) : null;
+    if (fs) {
+      for (const f of fs.fields()) {
+        if (f !== 'metadata.name' && f !== 'metadata.namespace' && !this.def.fieldSelectors?.[f]) {
+          throw badRequest(`field label not supported: ${f}`);
+        }
+      }
+    }
+    const lsActive = ls && !ls.empty ? ls : null;
+    const fsActive = fs && !fs.empty ? fs : null;
+    if (!lsActive && !fsActive) return null;
+    return (obj) => {
+      if (lsActive && !lsActive.matches(obj.metadata.labels)) return false;
+      if (fsActive && !fsActive.matches(this.fieldGetter(obj))) return false;
+      return true;
+    };
+  }
+
+  async list(p: ListParams): Promise<ListResult> {
+    const filter = this.filter(p.labelSelector, p.fieldSelector);
+    const prefix = p.namespace && this.def.namespaced ? `${this.#prefix}${p.namespace}/` : this.#prefix;
+    const limit = p.limit && p.limit > 0 ? p.limit : 0;
+    if (p.continue) return this.#listFromStore(prefix, filter, limit, decodeContinue(p.continue, this.#prefix));
+    const rvParam = p.resourceVersion ?? '';
+    const match = p.resourceVersionMatch ?? '';
+    if (match && !rvParam) throw badRequest('resourceVersionMatch is forbidden unless resourceVersion is provided');
+    if (match && match !== 'Exact' && match !== 'NotOlderThan') {
+      throw badRequest(`resourceVersionMatch: Unsupported value: "${match}": supported values: "Exact", "NotOlderThan"`);
+    }
+    if (match === 'Exact') {
+      const rv = parseRv(rvParam);
+      return this.#listFromStore(prefix, filter, limit, { revision: rv, after: '' });
+    }
+    if (limit && rvParam === '') {
+      // Paginated consistent list: read the store so later pages continue at the same revision.
+      return this.#listFromStore(prefix, filter, limit, { revision: 0, after: '' });
+    }
+    // Served from the cache: "" (consistent), "0" (any), or NotOlderThan N.
+    if (rvParam === '') await this.consistent();
+    else if (rvParam === '0') await this.cache.ready();
+    else await this.cache.waitFor(parseRv(rvParam));
+    const rv = this.cache.rv;
+    const all = this.cache.listPrefix(prefix);
+    let items: readonly CachedObject[] = filter ? all.filter((c) => filter(c.obj)) : all;
+    // limit with a resourceVersion: served from the cache without pagination (as upstream does for rv=0).
+    return { items, resourceVersion: rv };
+  }
+
+  async #listFromStore(
+    prefix: string,
+    filter: ObjectFilter | null,
+    limit: number,
+    from: { revision: number; after: string },
+  ): Promise<ListResult> {
+    const items: CachedObject[] = [];
+    let revision = from.revision;
+    let after = from.after;
+    let more = false;
+    let count = 0;
+    let lastKey = '';
+    try {
+      for (;;) {
+        const want = limit ? Math.max(limit - items.length, filter ? 256 : 0) : 0;
+        const page = await this.#store.list(prefix, { revision, after: after || undefined, limit: want || undefined });
+        revision = page.revision;
+        for (const kv of page.items) {
+          lastKey = kv.key;
+          const obj = this.#decode(kv);
+          if (filter && !filter(obj)) continue;
+          items.push({ key: kv.key, obj, json: JSON.stringify(obj), rv: kv.modRevision });
+          if (limit && items.length >= limit) break;
+        }
+        count = page.count;
+        if (limit && items.length >= limit) {
+          const idx = page.items.findIndex((kv) => kv.key === lastKey);
+          more = page.more || idx < page.items.length - 1;
+          break;
+        }
+        if (!page.more) break;
+        after = lastKey;
+      }
+    } catch (err) {
+      if (isCode(err, 'ERR_STORE_COMPACTED')) {
+        throw statusError(
+          'Expired',
+          'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.',
+        );
+      }
+      if (isCode(err, 'ERR_STORE_FUTURE_REVISION')) throw statusError('Timeout', `Too large resource version: ${revision}`);
+      throw err;
+    }
+    const res: ListResult = { items, resourceVersion: revision };
+    if (more) {
+      res.continue = encodeContinue(revision, lastKey.slice(this.#prefix.length));
+      if (!filter) {
+        const returnedInPage = items.length;
+        const remaining = count - returnedInPage;
+        if (remaining > 0) res.remainingItemCount = remaining;
+      }
+    }
+    return res;
+  }
+
+  /**
+   * Opens a cache watch. `fromRv` 0 means "now". Returns the initial objects too when asked
+   * (snapshot and watch are taken atomically).
+   */
+  async watch(opts: { fromRv: number; initial: boolean; consistent: boolean }): Promise<{ initial: readonly CachedObject[]; watch: CacheWatch; rv: number }> {
+    if (opts.consistent) await this.consistent();
+    else if (opts.fromRv > 0) {
+      if (opts.fromRv > this.cache.rv) await this.cache.waitFor(opts.fromRv);
+    } else await this.cache.ready();
+    const rv = opts.initial || opts.fromRv === 0 ? this.cache.rv : opts.fromRv;
+    const initial = opts.initial ? this.cache.list() : [];
+    const watch = this.cache.watch(rv);
+    return { initial, watch, rv };
+  }
+
+  // ---- writes ----------------------------------------------------------------------------
+
+  #attrs(op: AdmissionAttributes['operation'], namespace: string, name: string, ctx: WriteContext, object?: KubeObject, oldObject?: KubeObject, subresource = ''): AdmissionAttributes {
+    return { operation: op, def: this.def, version: ctx.version, namespace, name, subresource, object, oldObject, user: ctx.user, dryRun: ctx.dryRun };
+  }
+
+  #validateCreate(obj: KubeObject, namespace: string): void {
+    const causes: StatusCause[] = validateObjectMeta(obj.metadata, {
+      namespaced: this.def.namespaced,
+      nameRule: this.def.nameRule ?? 'subdomain',
+      requestNamespace: namespace,
+    });
+    if (this.def.validate) causes.push(...this.def.validate(obj, { subresource: '' }));
+    if (causes.length) throw invalid(this.gk, obj.metadata.name ?? obj.metadata.generateName ?? '', causes);
+  }
+
+  /** Creates `obj` (already converted to the storage version) in `namespace`. */
+  async create(namespace: string, obj: KubeObject, ctx: WriteContext): Promise<KubeObject> {
+    const meta = (obj.metadata ??= {});
+    if (this.def.namespaced) meta.namespace = namespace;
+    else delete meta.namespace;
+    if (!meta.name && meta.generateName) meta.name = nameFromGenerateName(meta.generateName);
+    meta.uid = randomUUID();
+    meta.creationTimestamp = nowRfc3339(this.#clock);
+    delete meta.resourceVersion;
+    delete meta.deletionTimestamp;
+    delete meta.deletionGracePeriodSeconds;
+    delete meta.selfLink;
+    if (this.def.generation) meta.generation = 1;
+    else delete meta.generation;
+    this.def.prepareForCreate?.(obj);
+    this.def.default?.(obj);
+    await this.#opts.admission.admit(this.#attrs('CREATE', namespace, meta.name ?? '', ctx, obj));
+    this.#validateCreate(obj, namespace);
+    await this.#opts.admission.validate(this.#attrs('CREATE', namespace, meta.name ?? '', ctx, obj));
+    if (this.def.review) return obj;
+    const key = this.key(namespace, meta.name!);
+    if (ctx.dryRun) {
+      if (await this.#store.get(key)) throw alreadyExists(this.gr, meta.name!);
+      return obj;
+    }
+    await this.#opts.beforeCreate?.(obj);
+    const res = await this.#store.create(key, this.#encode(obj));
+    if (!res.ok) throw alreadyExists(this.gr, meta.name!);
+    this.#noteWrite(res.kv.modRevision);
+    obj.metadata.resourceVersion = String(res.kv.modRevision);
+    return obj;
+  }
+
+  /**
+   * Update with retries: `mutate(current)` returns the desired object (a new object or the
+   * mutated clone it was given). If the desired object pins a resourceVersion that is not
+   * current, the update fails with 409 Conflict. Returns the stored object and whether it was
+   * created (create-on-update).
+   */
+  async update(
+    namespace: string,
+    name: string,
+    mutate: (current: KubeObject | null) => KubeObject | Promise<KubeObject>,
+    ctx: WriteContext,
+    opts: { subresource?: string; forceAllowCreate?: boolean } = {},
+  ): Promise<{ obj: KubeObject; created: boolean }> {
+    const key = this.key(namespace, name);
+    const sub = opts.subresource ?? '';
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.#store.get(key);
+      if (!cur) {
+        if (sub || !(this.def.createOnUpdate || opts.forceAllowCreate)) throw notFound(this.gr, name);
+        const desired = await mutate(null);
+        if (desired.metadata?.resourceVersion) throw notFound(this.gr, name);
+        desired.metadata.name = name;
+        try {
+          return { obj: await this.create(namespace, desired, ctx), created: true };
+        } catch (err) {
+          if (attempt < 3 && err instanceof Error && 'status' in err && (err as { status: { reason?: string } }).status.reason === 'AlreadyExists') continue;
+          throw err;
+        }
+      }
+      const old = this.#decode(cur);
+      const desired = await mutate(clone(old));
+      const pinned = desired.metadata?.resourceVersion;
+      if (pinned && pinned !== old.metadata.resourceVersion) throw staleConflict(this.gr, name);
+      const next = await this.#prepareUpdate(desired, old, namespace, name, ctx, sub);
+      if (jsonEqualIgnoringRv(next, old)) return { obj: old, created: false };
+      // An object being deleted whose last finalizer is gone is removed, not updated.
+      if (next.metadata.deletionTimestamp && !next.metadata.finalizers?.length && !(old.metadata.deletionGracePeriodSeconds ?? 0)) {
+        if (ctx.dryRun) return { obj: next, created: false };
+        const del = await this.#store.delete(key, cur.modRevision);
+        if (!del.ok) {
+          if (pinned) throw staleConflict(this.gr, name);
+          continue;
+        }
+        this.#noteWrite(del.revision);
+        next.metadata.resourceVersion = String(del.revision);
+        return { obj: next, created: false };
+      }
+      if (ctx.dryRun) return { obj: next, created: false };
+      await this.#opts.beforeUpdate?.(next, old);
+      const res = await this.#store.update(key, this.#encode(next), cur.modRevision);
+      if (!res.ok) {
+        if (pinned) throw staleConflict(this.gr, name);
+        if (!res.current) throw notFound(this.gr, name);
+        continue;
+      }
+      this.#noteWrite(res.kv.modRevision);
+      next.metadata.resourceVersion = String(res.kv.modRevision);
+      return { obj: next, created: false };
+    }
+  }
+
+  async #prepareUpdate(obj: KubeObject, old: KubeObject, namespace: string, name: string, ctx: WriteContext, sub: string): Promise<KubeObject> {
+    const meta = (obj.metadata ??= {});
+    if (meta.name !== undefined && meta.name !== name) {
+      throw badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${name})`);
+    }
+    if (this.def.namespaced && meta.namespace && meta.namespace !== namespace) {
+      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    meta.name = name;
+    if (this.def.namespaced) meta.namespace = namespace;
+    // System-managed metadata is carried over.
+    if (!meta.uid) meta.uid = old.metadata.uid;
+    if (!meta.creationTimestamp) meta.creationTimestamp = old.metadata.creationTimestamp;
+    if (old.metadata.deletionTimestamp) {
+      meta.deletionTimestamp = old.metadata.deletionTimestamp;
+      if (old.metadata.deletionGracePeriodSeconds !== undefined) meta.deletionGracePeriodSeconds = old.metadata.deletionGracePeriodSeconds;
+    } else {
+      delete meta.deletionTimestamp;
+      delete meta.deletionGracePeriodSeconds;
+    }
+    delete meta.selfLink;
+    if (sub === 'status') {
+      if (this.def.prepareForStatusUpdate) this.def.prepareForStatusUpdate(obj, old);
+      else defaultStatusUpdate(obj, old);
+    } else if (sub === '') {
+      this.def.prepareForUpdate?.(obj, old);
+    }
+    if (this.def.generation) {
+      meta.generation = old.metadata.generation ?? 1;
+      if (sub === '' && specChanged(obj, old)) meta.generation += 1;
+    } else delete meta.generation;
+    this.def.default?.(obj);
+    const attrs = this.#attrs('UPDATE', namespace, name, ctx, obj, old, sub);
+    await this.#opts.admission.admit(attrs);
+    const causes: StatusCause[] = [
+      ...validateObjectMeta(meta, { namespaced: this.def.namespaced, nameRule: this.def.nameRule ?? 'subdomain', requestNamespace: namespace }),
+      ...validateObjectMetaUpdate(meta, old.metadata),
+    ];
+    if (this.def.validate) causes.push(...this.def.validate(obj, { old, subresource: sub }));
+    if (causes.length) throw invalid(this.gk, name, causes);
+    await this.#opts.admission.validate(attrs);
+    return obj;
+  }
+
+  /**
+   * Deletes an object: objects with finalizers, or with a grace period, get a deletionTimestamp
+   * and stay until their finalizers are removed (or the grace period is cut to 0).
+   * Returns the object and whether it is gone from storage.
+   */
+  async delete(namespace: string, name: string, p: DeleteParams, ctx: WriteContext): Promise<{ obj: KubeObject; deleted: boolean }> {
+    const key = this.key(namespace, name);
+    for (;;) {
+      const cur = await this.#store.get(key);
+      if (!cur) throw notFound(this.gr, name);
+      const old = this.#decode(cur);
+      const pre = p.preconditions;
+      if (pre?.uid && pre.uid !== old.metadata.uid) {
+        throw conflict(this.gr, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid ?? ''}`);
+      }
+      if (pre?.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
+        throw conflict(this.gr, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in meta: ${old.metadata.resourceVersion ?? ''}`);
+      }
+      await this.#opts.admission.validate(this.#attrs('DELETE', namespace, name, ctx, undefined, old));
+      let grace = this.def.deleteGracePeriod ? this.def.deleteGracePeriod(old, p.gracePeriodSeconds) : 0;
+      const pending = old.metadata.deletionTimestamp !== undefined;
+      if (pending && grace > 0) {
+        const cur = old.metadata.deletionGracePeriodSeconds ?? 0;
+        if (grace >= cur) return { obj: old, deleted: false };
+      }
+      const finalizers = old.metadata.finalizers ?? [];
+      if (finalizers.length || grace > 0) {
+        const next = clone(old);
+        const nowMs = this.#clock();
+        if (!pending || grace > 0) {
+          next.metadata.deletionTimestamp = nowRfc3339(() => nowMs + grace * 1000);
+          next.metadata.deletionGracePeriodSeconds = grace;
+        }
+        if (!finalizers.length && grace === 0) {
+          // fallthrough to real deletion below
+        } else {
+          if (ctx.dryRun) return { obj: next, deleted: false };
+          if (jsonEqualIgnoringRv(next, old)) return { obj: old, deleted: false };
+          const res = await this.#store.update(key, this.#encode(next), cur.modRevision);
+          if (!res.ok) continue;
+          this.#noteWrite(res.kv.modRevision);
+          next.metadata.resourceVersion = String(res.kv.modRevision);
+          return { obj: next, deleted: false };
+        }
+      }
+      if (ctx.dryRun) return { obj: old, deleted: true };
+      const res = await this.#store.delete(key, cur.modRevision);
+      if (!res.ok) {
+        if (!res.current) throw notFound(this.gr, name);
+        continue;
+      }
+      this.#noteWrite(res.revision);
+      return { obj: old, deleted: true };
+    }
+  }
+}
+
+/** Without a custom hook, a status update changes only status (and metadata labels/annotations). */
+function defaultStatusUpdate(obj: KubeObject, old: KubeObject): void {
+  for (const k of Object.keys(obj)) if (k !== 'status' && k !== 'metadata' && k !== 'apiVersion' && k !== 'kind') delete obj[k];
+  for (const k of Object.keys(old)) if (k !== 'status' && k !== 'metadata' && k !== 'apiVersion' && k !== 'kind') obj[k] = old[k];
+  const m = obj.metadata;
+  const om = old.metadata;
+  m.ownerReferences = om.ownerReferences;
+  m.finalizers = om.finalizers;
+  if (!m.ownerReferences) delete m.ownerReferences;
+  if (!m.finalizers) delete m.finalizers;
+}
+
+/** Whether anything outside metadata and status changed (what bumps generation). */
+function specChanged(a: KubeObject, b: KubeObject): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const k of keys) {
+    if (k === 'metadata' || k === 'status' || k === 'apiVersion' || k === 'kind') continue;
+    if (!jsonEqual(a[k], b[k])) return true;
+  }
+  return false;
+}
+
+function jsonEqualIgnoringRv(a: KubeObject, b: KubeObject): boolean {
+  const ra = a.metadata.resourceVersion;
+  const rb = b.metadata.resourceVersion;
+  a.metadata.resourceVersion = rb;
+  const eq = jsonEqual(a, b);
+  a.metadata.resourceVersion = ra;
+  return eq;
+}
+
+export function parseRv(rv: string): number {
+  const n = Number(rv);
+  if (!/^\d+$/.test(rv) || !Number.isSafeInteger(n)) throw badRequest(`invalid resource version: ${JSON.stringify(rv)}`);
+  return n;
+}
+
+interface ContinueToken {
+  v: string;
+  rv: number;
+  start: string;
+}
+
+function encodeContinue(rv: number, lastKeySuffix: string): string {
+  const t: ContinueToken = { v: 'meta.k8s.io/v1', rv, start: `${lastKeySuffix}\u0000` };
+  return Buffer.from(JSON.stringify(t)).toString('base64url');
+}
+
+function decodeContinue(token: string, prefix: string): { revision: number; after: string } {
+  let t: ContinueToken;
+  try {
+    t = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as ContinueToken;
+  } catch {
+    throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
+  }
+  if (t.v !== 'meta.k8s.io/v1' || typeof t.rv !== 'number' || typeof t.start !== 'string' || t.rv <= 0) {
+    throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
+  }
+  if (t.start.includes('..') || t.start.startsWith('/')) throw badRequest('continue key is not valid: key is not a relative path');
+  const start = t.start.endsWith('\u0000') ? t.start.slice(0, -1) : t.start;
+  return { revision: t.rv, after: prefix + start };
+}

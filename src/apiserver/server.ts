@@ -1,0 +1,251 @@
+/**
+ * The API server: HTTPS (HTTP/2 and HTTP/1.1) in front of the request pipeline
+ *   authenticate → route → authorize → (admission and storage inside the ResourceStore).
+ * Non-resource endpoints: /healthz /livez /readyz /version, discovery, /openapi.
+ * One ResourceStore (with its watch cache) per declared resource; every component other than
+ * this one reaches the store only through here.
+ */
+import http2 from 'node:http2';
+import type { TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import type { Store } from '../storage/types.ts';
+import type { ResourceDef } from '../api/resource.ts';
+import type { KubeObject, UserInfo } from '../api/types.ts';
+import { forbidden, notFound, statusError, unauthorized } from '../api/errors.ts';
+import { ResourceRegistry, type ServedResource } from './registry.ts';
+import { ResourceStore } from './rest.ts';
+import { parseRequestInfo, type RequestInfo } from './requestinfo.ts';
+import { writeError, writeJsonString, writeObject, type Response } from './respond.ts';
+import { buildDiscovery, wantsAggregated, type DiscoveryDocs } from './discovery.ts';
+import { handleResource } from './handlers.ts';
+import { AdmissionChain, type AdmissionPlugin } from './admission/types.ts';
+import { namespaceLifecycle } from './admission/namespacelifecycle.ts';
+import { authenticate, x509Authenticator, type Authenticator } from './authn/index.ts';
+import { authorize, privilegedGroup, alwaysAllowAuthenticated, type Authorizer, type AuthorizationAttributes } from './authz/index.ts';
+import { reviewHandler } from './reviews.ts';
+import type { Request } from './body.ts';
+
+export interface ApiServerOptions {
+  store: Store;
+  resources: readonly ResourceDef[];
+  tls: { certPem: string; keyPem: string; caPem: string };
+  bindAddress?: string;
+  port?: number;
+  authenticators?: Authenticator[];
+  authorizers?: Authorizer[];
+  admission?: AdmissionPlugin[];
+  /** Reported by /version. */
+  version?: { major: string; minor: string; gitVersion: string };
+  log?: (msg: string) => void;
+}
+
+export const serverVersion = {
+  major: '1',
+  minor: '33',
+  gitVersion: 'v1.33.0+bosun',
+  gitCommit: '0000000000000000000000000000000000000000',
+  gitTreeState: 'clean',
+  buildDate: '2026-01-01T00:00:00Z',
+  goVersion: 'go1.24.0',
+  compiler: 'gc',
+  platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
+};
+
+export class ApiServer {
+  readonly registry: ResourceRegistry;
+  readonly storages = new Map<ResourceDef, ResourceStore>();
+  #opts: ApiServerOptions;
+  #server: http2.Http2SecureServer | null = null;
+  #discovery: DiscoveryDocs;
+  #authenticators: Authenticator[];
+  #authorizers: Authorizer[];
+  #ready = false;
+  #sessions = new Set<http2.ServerHttp2Session>();
+  #sockets = new Set<TLSSocket>();
+
+  constructor(opts: ApiServerOptions) {
+    this.#opts = opts;
+    this.registry = new ResourceRegistry(opts.resources);
+    this.#discovery = buildDiscovery(this.registry);
+    this.#authenticators = opts.authenticators ?? [x509Authenticator];
+    this.#authorizers = opts.authorizers ?? [privilegedGroup, alwaysAllowAuthenticated];
+    const namespaces = () => this.storages.get(this.registry.byKind('', 'Namespace')!);
+    const admission = new AdmissionChain([
+      namespaceLifecycle((name) => namespaces()?.cache.get(namespaces()!.key('', name))?.obj),
+      ...(opts.admission ?? []),
+    ]);
+    for (const def of this.registry.defs()) {
+      this.storages.set(def, new ResourceStore(def, opts.store, { admission }));
+    }
+  }
+
+  storageFor(def: ResourceDef): ResourceStore {
+    const s = this.storages.get(def);
+    if (!s) throw new Error(`no storage for ${def.plural}`);
+    return s;
+  }
+
+  /** Starts the watch caches and the HTTPS listener; resolves with the bound port once ready. */
+  async start(opts: { beforeReady?: () => Promise<void> } = {}): Promise<number> {
+    for (const s of this.storages.values()) if (!s.def.review) s.cache.start();
+    await Promise.all([...this.storages.values()].filter((s) => !s.def.review).map((s) => s.cache.ready()));
+    await opts.beforeReady?.();
+    const server = http2.createSecureServer({
+      allowHTTP1: true,
+      cert: this.#opts.tls.certPem,
+      key: this.#opts.tls.keyPem,
+      ca: this.#opts.tls.caPem,
+      requestCert: true,
+      rejectUnauthorized: false,
+      settings: { maxConcurrentStreams: 1000 },
+    });
+    server.on('request', (req, res) => void this.#handle(req, res as unknown as Response));
+    server.on('session', (s) => {
+      this.#sessions.add(s);
+      s.on('close', () => this.#sessions.delete(s));
+    });
+    server.on('secureConnection', (sock: TLSSocket) => {
+      this.#sockets.add(sock);
+      sock.on('close', () => this.#sockets.delete(sock));
+    });
+    server.on('tlsClientError', () => {});
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#opts.port ?? 6443, this.#opts.bindAddress ?? '127.0.0.1', () => resolve());
+    });
+    this.#ready = true;
+    return (server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    this.#ready = false;
+    for (const s of this.storages.values()) s.cache.stop();
+    const server = this.#server;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of this.#sessions) s.close();
+      for (const s of this.#sockets) s.destroy();
+      setTimeout(resolve, 2000).unref();
+    });
+  }
+
+  async #handle(req: Request, res: Response): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'https://localhost');
+      const path = url.pathname;
+      const query = url.searchParams;
+      if (path === '/livez' || path === '/healthz' || path === '/readyz' || path.startsWith('/livez/') || path.startsWith('/readyz/') || path.startsWith('/healthz/')) {
+        return this.#health(path, res);
+      }
+      const socket = (req.socket as TLSSocket | undefined) ?? undefined;
+      const user = await authenticate(this.#authenticators, { socket, headers: req.headers as Record<string, string | string[] | undefined> });
+      if (!user) throw unauthorized();
+      const method = req.method ?? 'GET';
+      const info = parseRequestInfo(method, path, query);
+      await this.#authorize(user, info);
+      if (!info.isResourceRequest) return this.#nonResource(req, res, info, path);
+      const served = this.registry.get(info.apiGroup, info.apiVersion, info.resource);
+      if (!served) throw notFound({ group: info.apiGroup, resource: info.resource }, info.name);
+      if (served.def.namespaced === false && info.namespace && info.resource !== 'namespaces') {
+        throw notFound({ group: info.apiGroup, resource: info.resource }, info.name);
+      }
+      await handleResource({
+        req,
+        res,
+        info,
+        query,
+        user,
+        served,
+        storage: this.storageFor(served.def),
+        review: (s, obj, u, ns) => this.#review(s, obj, u, ns),
+      });
+    } catch (err) {
+      writeError(res, err);
+    }
+  }
+
+  async #authorize(user: UserInfo, info: RequestInfo): Promise<void> {
+    const attrs: AuthorizationAttributes = {
+      user,
+      verb: info.verb,
+      isResourceRequest: info.isResourceRequest,
+      apiGroup: info.apiGroup,
+      apiVersion: info.apiVersion,
+      resource: info.resource,
+      subresource: info.subresource,
+      namespace: info.namespace,
+      name: info.name,
+      path: info.path,
+    };
+    const d = await authorize(this.#authorizers, attrs);
+    if (d.decision === 'allow') return;
+    if (!info.isResourceRequest) {
+      throw statusError('Forbidden', `forbidden: User "${user.username}" cannot ${info.verb} path "${info.path}"`);
+    }
+    const scope = info.namespace ? ` in the namespace "${info.namespace}"` : info.resource === 'namespaces' ? '' : ' at the cluster scope';
+    const resource = info.subresource ? `${info.resource}/${info.subresource}` : info.resource;
+    throw forbidden(
+      { group: info.apiGroup, resource },
+      info.name,
+      `User "${user.username}" cannot ${info.verb} resource "${resource}" in API group "${info.apiGroup}"${scope}${d.reason ? `: ${d.reason}` : ''}`,
+    );
+  }
+
+  /** Authorization decision for reviews (SubjectAccessReview and friends). */
+  authorizeAttrs(attrs: AuthorizationAttributes) {
+    return authorize(this.#authorizers, attrs);
+  }
+
+  #review(served: ServedResource, obj: KubeObject, user: UserInfo, namespace: string): Promise<KubeObject> {
+    return reviewHandler(served, obj, user, namespace, {
+      authorize: (a) => this.authorizeAttrs(a),
+      authenticateToken: async (token) => {
+        const u = await authenticate(this.#authenticators, { socket: undefined, headers: { authorization: `Bearer ${token}` } });
+        return u;
+      },
+    });
+  }
+
+  #health(path: string, res: Response): void {
+    const ok = path.startsWith('/livez') || this.#ready;
+    res.writeHead(ok ? 200 : 500, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' });
+    res.end(ok ? 'ok' : `[-]${path.slice(1)} failed: not ready\n`);
+  }
+
+  #nonResource(req: Request, res: Response, info: RequestInfo, path: string): void {
+    const accept = req.headers['accept'] as string | undefined;
+    if (path === '/version' || path === '/version/') return writeObject(res, 200, { ...serverVersion, ...this.#opts.version });
+    if (path === '/api' || path === '/api/' || path === '/apis' || path === '/apis/') {
+      const agg = wantsAggregated(accept);
+      const legacy = path.startsWith('/api') && !path.startsWith('/apis');
+      if (agg) {
+        const doc = this.#discovery.aggregated(legacy, agg);
+        return writeJsonString(res, 200, doc.body, {
+          'content-type': `application/json;g=apidiscovery.k8s.io;v=${agg};as=APIGroupDiscoveryList`,
+          etag: doc.etag,
+          vary: 'Accept',
+        });
+      }
+      if (legacy) {
+        const host = (req.headers[':authority'] as string | undefined) ?? (req.headers['host'] as string | undefined) ?? '127.0.0.1:6443';
+        return writeObject(res, 200, this.#discovery.apiVersions(host), undefined, { vary: 'Accept' });
+      }
+      return writeObject(res, 200, this.#discovery.apiGroupList(), undefined, { vary: 'Accept' });
+    }
+    if (info.apiPrefix === 'apis' && !info.apiVersion && info.apiGroup === '' ) {
+      const group = path.split('/').filter(Boolean)[1] ?? '';
+      const g = this.#discovery.apiGroup(group);
+      if (g) return writeObject(res, 200, g);
+    }
+    if (info.apiPrefix && info.apiVersion) {
+      const doc = this.#discovery.resourceList(info.apiGroup, info.apiVersion);
+      if (doc) return writeObject(res, 200, doc);
+    }
+    if (path === '/openapi/v2' || path === '/openapi/v3' || path.startsWith('/openapi/')) {
+      throw notFound({ group: '', resource: 'openapi' }, path);
+    }
+    writeJsonString(res, 404, JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'the server could not find the requested resource', reason: 'NotFound', details: {}, code: 404 }));
+  }
+}

@@ -1,0 +1,392 @@
+/**
+ * The watch cache (kube-apiserver's cacher): one store watch per resource feeds an in-memory
+ * copy of every object under the resource's prefix plus a window of recent events. Lists with
+ * resourceVersion semantics that allow it, and all watches, are served from here.
+ *
+ * Contract:
+ * - `rv` only grows; after `waitFor(r)` resolves, the cache reflects every store change ≤ r.
+ * - Cached objects are shared and frozen by convention: callers never mutate them (clone first).
+ * - A watch from a revision older than the event window fails with `gone()` (410 Expired);
+ *   a watcher that falls more than `maxPending` events behind is ended (the client re-watches).
+ * - If the store watch breaks (compaction, store error), the cache re-lists and ends all
+ *   watchers, as the upstream cacher does.
+ */
+import type { Store, WatchEvent as StoreEvent } from '../storage/types.ts';
+import type { KubeObject } from '../api/types.ts';
+import { gone, timeout } from '../api/errors.ts';
+
+export interface CachedObject {
+  /** The store key. */
+  readonly key: string;
+  readonly obj: KubeObject;
+  /** `obj` serialized as JSON, computed once. */
+  readonly json: string;
+  readonly rv: number;
+}
+
+export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface CacheEvent {
+  type: EventType;
+  rv: number;
+  object: CachedObject;
+  prev?: CachedObject;
+}
+
+export interface CacheWatch extends AsyncIterable<CacheEvent[]> {
+  /** Ends the watch; the iterator finishes. */
+  stop(): void;
+  /** Why the watch ended, when the cache ended it. */
+  readonly endReason: string | undefined;
+  /** The cache revision the consumer has seen everything up to (for bookmarks). */
+  readonly rv: number;
+}
+
+export interface WatchCacheOptions {
+  /** Turns stored bytes into the served object; must set metadata.resourceVersion to `rv`. */
+  decode(value: Uint8Array, rv: number): KubeObject;
+  /** Events kept for resuming watches. */
+  window?: number;
+  /** A watcher this many events behind is ended. */
+  maxPending?: number;
+  /** Store progress notifications, so `rv` advances while the resource is quiet. */
+  progressIntervalMs?: number;
+}
+
+interface Waiter {
+  rv: number;
+  resolve: () => void;
+}
+
+export class WatchCache {
+  readonly prefix: string;
+  #store: Store;
+  #opts: Required<Pick<WatchCacheOptions, 'window' | 'maxPending' | 'progressIntervalMs'>> & WatchCacheOptions;
+  #objects = new Map<string, CachedObject>();
+  #sorted: CachedObject[] | null = null;
+  #events: CacheEvent[] = [];
+  #eventsStart = 0; // index of the oldest retained event in the ring (we use a plain array with periodic trimming)
+  /** Events with rv > #oldestRv can be replayed. */
+  #oldestRv = 0;
+  #rv = 0;
+  #watchers = new Set<Watcher>();
+  #waiters: Waiter[] = [];
+  #abort = new AbortController();
+  #ready: Promise<void>;
+  #readyResolve!: () => void;
+  #readyReject!: (e: unknown) => void;
+  #running = false;
+
+  constructor(store: Store, prefix: string, opts: WatchCacheOptions) {
+    this.#store = store;
+    this.prefix = prefix;
+    this.#opts = { window: 2000, maxPending: 20000, progressIntervalMs: 5000, ...opts };
+    this.#ready = new Promise((res, rej) => {
+      this.#readyResolve = res;
+      this.#readyReject = rej;
+    });
+    this.#ready.catch(() => {});
+  }
+
+  get rv(): number {
+    return this.#rv;
+  }
+
+  get size(): number {
+    return this.#objects.size;
+  }
+
+  /** Resolves once the initial list is loaded. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** Starts the list-then-watch loop; runs until `stop()`. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    void this.#loop();
+  }
+
+  stop(): void {
+    this.#abort.abort();
+    for (const w of this.#watchers) w.end('cache stopped');
+    this.#watchers.clear();
+  }
+
+  async #loop(): Promise<void> {
+    const signal = this.#abort.signal;
+    let first = true;
+    while (!signal.aborted) {
+      try {
+        const from = await this.#relist();
+        if (first) {
+          first = false;
+          this.#readyResolve();
+        }
+        for await (const batch of this.#store.watch(this.prefix, from, {
+          signal,
+          progressIntervalMs: this.#opts.progressIntervalMs,
+        })) {
+          this.#apply(batch.events, batch.revision);
+        }
+        if (signal.aborted) return;
+      } catch (err) {
+        if (signal.aborted) return;
+        if (first) {
+          this.#readyReject(err);
+          return;
+        }
+        // fall through: relist
+      }
+      for (const w of this.#watchers) w.end('cache relisted');
+      this.#watchers.clear();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async #relist(): Promise<number> {
+    const res = await this.#store.list(this.prefix);
+    const objects = new Map<string, CachedObject>();
+    for (const kv of res.items) objects.set(kv.key, this.#make(kv.key, kv.value, kv.modRevision));
+    this.#objects = objects;
+    this.#sorted = null;
+    this.#events = [];
+    this.#eventsStart = 0;
+    this.#oldestRv = res.revision;
+    this.#setRv(res.revision);
+    return res.revision;
+  }
+
+  #make(key: string, value: Uint8Array, rv: number): CachedObject {
+    const obj = this.#opts.decode(value, rv);
+    return { key, obj, json: JSON.stringify(obj), rv };
+  }
+
+  #apply(events: readonly StoreEvent[], revision: number): void {
+    const out: CacheEvent[] = [];
+    for (const ev of events) {
+      const key = ev.kv.key;
+      const prev = this.#objects.get(key);
+      if (ev.type === 'put') {
+        let cur: CachedObject;
+        try {
+          cur = this.#make(key, ev.kv.value, ev.kv.modRevision);
+        } catch {
+          continue; // undecodable value: skip, as the cacher does
+        }
+        this.#objects.set(key, cur);
+        if (!prev) this.#sorted = null;
+        else if (this.#sorted) this.#replaceSorted(prev, cur);
+        out.push({ type: prev ? 'MODIFIED' : 'ADDED', rv: cur.rv, object: cur, prev });
+      } else {
+        if (!prev) continue;
+        this.#objects.delete(key);
+        this.#sorted = null;
+        // A deleted object is reported with the delete's revision, as the upstream cacher does.
+        const rv = ev.kv.modRevision;
+        const obj = { ...prev.obj, metadata: { ...prev.obj.metadata, resourceVersion: String(rv) } };
+        const gone: CachedObject = { key, obj, json: JSON.stringify(obj), rv };
+        out.push({ type: 'DELETED', rv, object: gone, prev });
+      }
+    }
+    for (const e of out) this.#events.push(e);
+    this.#trim();
+    this.#setRv(Math.max(revision, out.length ? out[out.length - 1]!.rv : 0));
+    if (out.length) for (const w of this.#watchers) w.push(out);
+    else for (const w of this.#watchers) w.progress(this.#rv);
+  }
+
+  #replaceSorted(prev: CachedObject, cur: CachedObject): void {
+    const arr = this.#sorted!;
+    let lo = 0;
+    let hi = arr.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const k = arr[mid]!.key;
+      if (k === prev.key) {
+        arr[mid] = cur;
+        return;
+      }
+      if (k < prev.key) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    this.#sorted = null;
+  }
+
+  #trim(): void {
+    const live = this.#events.length - this.#eventsStart;
+    if (live <= this.#opts.window) return;
+    const drop = live - this.#opts.window;
+    this.#oldestRv = this.#events[this.#eventsStart + drop - 1]!.rv;
+    this.#eventsStart += drop;
+    if (this.#eventsStart > this.#opts.window) {
+      this.#events = this.#events.slice(this.#eventsStart);
+      this.#eventsStart = 0;
+    }
+  }
+
+  #setRv(rv: number): void {
+    if (rv <= this.#rv) return;
+    this.#rv = rv;
+    if (this.#waiters.length) {
+      const keep: Waiter[] = [];
+      for (const w of this.#waiters) (w.rv <= rv ? w.resolve() : keep.push(w));
+      this.#waiters = keep;
+    }
+  }
+
+  /** Resolves once the cache has seen revision `rv`; rejects with a Timeout status after `timeoutMs`. */
+  async waitFor(rv: number, timeoutMs = 3000): Promise<void> {
+    await this.#ready;
+    if (this.#rv >= rv) return;
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w.resolve !== done);
+        reject(timeout(`Too large resource version: ${rv}, current: ${this.#rv}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(t);
+        resolve();
+      };
+      this.#waiters.push({ rv, resolve: done });
+    });
+  }
+
+  get(key: string): CachedObject | undefined {
+    return this.#objects.get(key);
+  }
+
+  /** All objects in key order (a shared snapshot array: do not modify). */
+  list(): readonly CachedObject[] {
+    if (!this.#sorted) {
+      this.#sorted = [...this.#objects.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    }
+    return this.#sorted;
+  }
+
+  /** Objects whose key starts with `prefix` (e.g. one namespace), in key order. */
+  listPrefix(prefix: string): readonly CachedObject[] {
+    const all = this.list();
+    if (prefix === this.prefix) return all;
+    let lo = 0;
+    let hi = all.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (all[mid]!.key < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    let end = lo;
+    while (end < all.length && all[end]!.key.startsWith(prefix)) end++;
+    return all.slice(lo, end);
+  }
+
+  /**
+   * Watches changes with rv > `fromRv`. Throws a 410 Expired status when `fromRv` is older than
+   * the event window. The caller sends initial state itself when it wants it.
+   */
+  watch(fromRv: number): CacheWatch {
+    if (fromRv < this.#oldestRv) {
+      throw gone(`too old resource version: ${fromRv} (${this.#oldestRv})`);
+    }
+    const w = new Watcher(this.#opts.maxPending, () => this.#watchers.delete(w), Math.max(fromRv, 0));
+    const backlog: CacheEvent[] = [];
+    for (let i = this.#eventsStart; i < this.#events.length; i++) {
+      const e = this.#events[i]!;
+      if (e.rv > fromRv) backlog.push(e);
+    }
+    if (backlog.length) w.push(backlog);
+    if (this.#rv > fromRv) w.progress(this.#rv);
+    this.#watchers.add(w);
+    return w;
+  }
+
+  get watcherCount(): number {
+    return this.#watchers.size;
+  }
+}
+
+class Watcher implements CacheWatch {
+  #queue: CacheEvent[][] = [];
+  #pending = 0;
+  #wake: (() => void) | null = null;
+  #ended = false;
+  #maxPending: number;
+  #onEnd: () => void;
+  #rv: number;
+  endReason: string | undefined;
+
+  constructor(maxPending: number, onEnd: () => void, rv: number) {
+    this.#maxPending = maxPending;
+    this.#onEnd = onEnd;
+    this.#rv = rv;
+  }
+
+  get rv(): number {
+    return this.#rv;
+  }
+
+  push(events: CacheEvent[]): void {
+    if (this.#ended) return;
+    this.#queue.push(events);
+    this.#pending += events.length;
+    if (this.#pending > this.#maxPending) {
+      this.end('watcher too slow');
+      return;
+    }
+    this.#notify();
+  }
+
+  progress(rv: number): void {
+    if (this.#ended) return;
+    if (this.#queue.length === 0 && rv > this.#rv) {
+      this.#rv = rv;
+    } else {
+      this.#queue.push([]);
+      this.#progressRv = rv;
+    }
+    this.#notify();
+  }
+
+  #progressRv = 0;
+
+  #notify(): void {
+    const w = this.#wake;
+    this.#wake = null;
+    w?.();
+  }
+
+  end(reason: string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.endReason = reason;
+    this.#onEnd();
+    this.#notify();
+  }
+
+  stop(): void {
+    this.end('stopped');
+    this.endReason = undefined;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<CacheEvent[]> {
+    try {
+      while (true) {
+        if (this.#queue.length) {
+          const batch: CacheEvent[] = [];
+          for (const b of this.#queue) for (const e of b) batch.push(e);
+          this.#queue = [];
+          this.#pending = 0;
+          if (batch.length) this.#rv = Math.max(this.#rv, batch[batch.length - 1]!.rv);
+          if (this.#progressRv > this.#rv) this.#rv = this.#progressRv;
+          yield batch;
+          continue;
+        }
+        if (this.#ended) return;
+        await new Promise<void>((r) => (this.#wake = r));
+      }
+    } finally {
+      if (!this.#ended) this.end('consumer left');
+    }
+  }
+}

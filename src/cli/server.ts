@@ -1,0 +1,68 @@
+/**
+ * `bosun server`: wires the control plane together — PKI, store, API server, bootstrap
+ * objects — and writes the admin kubeconfig once the API server is ready. Runs until the
+ * signal aborts, then shuts down in reverse order.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import os from 'node:os';
+import { ensurePki, kubeconfigYaml } from '../pki/index.ts';
+import { openStore } from '../storage/index.ts';
+import { ApiServer } from '../apiserver/server.ts';
+import { builtinResources } from '../api/groups/index.ts';
+import { bootstrap } from '../apiserver/bootstrap.ts';
+
+export interface ServerConfig {
+  dataDir: string;
+  port: number;
+  bindAddress: string;
+  tlsSans: string[];
+  kubeconfigPath: string;
+  datastoreEndpoint?: string;
+  disableAgent: boolean;
+}
+
+export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise<void> {
+  const started = performance.now();
+  await fs.mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
+  const [pki, store] = await Promise.all([
+    ensurePki(path.join(cfg.dataDir, 'tls'), { sans: [...cfg.tlsSans, ...(isAny(cfg.bindAddress) ? [] : [cfg.bindAddress])], hostnames: [os.hostname()] }),
+    openStore(cfg.datastoreEndpoint, cfg.dataDir),
+  ]);
+  const api = new ApiServer({
+    store,
+    resources: builtinResources,
+    tls: { certPem: pki.servingCertPem, keyPem: pki.servingKeyPem, caPem: pki.caCertPem },
+    bindAddress: cfg.bindAddress,
+    port: cfg.port,
+  });
+  const port = await api.start({ beforeReady: () => bootstrap(api) });
+  const host = isAny(cfg.bindAddress) ? '127.0.0.1' : cfg.bindAddress;
+  const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  await writeKubeconfig(cfg.kubeconfigPath, kubeconfigYaml({ server, caPem: pki.caCertPem, certPem: pki.adminCertPem, keyPem: pki.adminKeyPem }));
+  const ms = Math.round(performance.now() - started);
+  process.stdout.write(`bosun: API server ready at ${server} (${ms} ms)\n`);
+  process.stdout.write(`bosun: kubeconfig written to ${cfg.kubeconfigPath}\n`);
+  process.stdout.write(`bosun: export KUBECONFIG=${cfg.kubeconfigPath}\n`);
+  if (!cfg.disableAgent) {
+    process.stdout.write('bosun: the node agent is not available yet; running the control plane only\n');
+  }
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await api.close();
+  await store.close();
+  process.stdout.write('bosun: stopped\n');
+}
+
+function isAny(addr: string): boolean {
+  return addr === '0.0.0.0' || addr === '::' || addr === '';
+}
+
+async function writeKubeconfig(file: string, content: string): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, content, { mode: 0o600 });
+  await fs.rename(tmp, file);
+}

@@ -1,0 +1,134 @@
+/**
+ * End-to-end harness: starts `bin/bosun server` on a temporary data dir and a free port, waits
+ * for the kubeconfig it prints, and runs the real kubectl against it. Every server started is
+ * stopped when the test process ends.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const bosunBin = path.join(root, 'bin/bosun');
+
+/** kubectl binaries by minor version; '' is /usr/bin/kubectl. */
+export function kubectlPath(minor: string): string {
+  if (!minor) return '/usr/bin/kubectl';
+  return `/usr/lib/google-cloud-sdk/bin/kubectl.1.${minor}`;
+}
+
+export const kubectlVersions = ['27', '33'].filter((v) => fs.existsSync(kubectlPath(v)));
+
+export interface ServerHandle {
+  dataDir: string;
+  kubeconfig: string;
+  url: string;
+  port: number;
+  proc: ChildProcess;
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of running) p.kill('SIGKILL');
+});
+
+export async function startServer(opts: { dataDir?: string; port?: number; args?: string[]; timeoutMs?: number } = {}): Promise<ServerHandle> {
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-e2e-'));
+  const args = ['server', '--data-dir', dataDir, '--https-listen-port', String(opts.port ?? 0), '--disable-agent', ...(opts.args ?? [])];
+  const proc = spawn(bosunBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(proc);
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => {
+    running.delete(proc);
+    resolve(code);
+  }));
+  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+  let url = '';
+  while (Date.now() < deadline) {
+    const m = /ready at (https:\/\/\S+)/.exec(out);
+    if (m && out.includes('kubeconfig written to')) {
+      url = m[1]!;
+      break;
+    }
+    if (proc.exitCode !== null) throw new Error(`bosun server exited early (${proc.exitCode}):\n${out}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  if (!url) {
+    proc.kill('SIGKILL');
+    throw new Error(`bosun server did not become ready:\n${out}`);
+  }
+  const kubeconfig = /kubeconfig written to (\S+)/.exec(out)![1]!;
+  return {
+    dataDir,
+    kubeconfig,
+    url,
+    port: Number(new URL(url).port),
+    proc,
+    output: () => out,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (proc.exitCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs kubectl (minor version e.g. '33') with the server's kubeconfig. Never throws on exit codes. */
+export function kubectl(server: { kubeconfig: string }, minor: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      kubectlPath(minor),
+      ['--kubeconfig', server.kubeconfig, ...args],
+      { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, KUBECONFIG: server.kubeconfig, HOME: path.dirname(server.kubeconfig), ...opts.env } },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+    if (opts.input !== undefined) {
+      child.stdin!.end(opts.input);
+    }
+  });
+}
+
+/** Like kubectl() but fails with the output when the exit code is not 0. */
+export async function kubectlOk(server: { kubeconfig: string }, minor: string, args: string[], opts: { input?: string } = {}): Promise<string> {
+  const r = await kubectl(server, minor, args, opts);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}):\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/** Starts a long-running kubectl (e.g. get -w) and collects its output. */
+export function kubectlBackground(server: { kubeconfig: string }, minor: string, args: string[]) {
+  const child = spawn(kubectlPath(minor), ['--kubeconfig', server.kubeconfig, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: path.dirname(server.kubeconfig) } });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    async waitFor(pred: (out: string) => boolean, timeoutMs = 10_000): Promise<string> {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (pred(out)) return out;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`timed out waiting; output so far:\n${out}\nstderr:\n${err}`);
+    },
+    stop() {
+      child.kill('SIGTERM');
+    },
+  };
+}
