@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
-import { ensurePki, kubeconfigYaml } from '../pki/index.ts';
+import { ensurePki, kubeconfigYaml, writeFileAtomic } from '../pki/index.ts';
 import { openStore } from '../storage/index.ts';
 import { ApiServer } from '../apiserver/server.ts';
 import { builtinResources } from '../api/groups/index.ts';
@@ -26,7 +26,11 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   const started = performance.now();
   await fs.mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
   const [pki, store] = await Promise.all([
-    ensurePki(path.join(cfg.dataDir, 'tls'), { sans: [...cfg.tlsSans, ...(isAny(cfg.bindAddress) ? [] : [cfg.bindAddress])], hostnames: [os.hostname()] }),
+    ensurePki(path.join(cfg.dataDir, 'tls'), {
+      sans: [...cfg.tlsSans, ...(isAny(cfg.bindAddress) ? [] : [cfg.bindAddress])],
+      hostnames: [os.hostname()],
+      log: (msg) => process.stdout.write(`bosun: ${msg}\n`),
+    }),
     openStore(cfg.datastoreEndpoint, cfg.dataDir),
   ]);
   const api = new ApiServer({
@@ -62,7 +66,5 @@ function isAny(addr: string): boolean {
 
 async function writeKubeconfig(file: string, content: string): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, content, { mode: 0o600 });
-  await fs.rename(tmp, file);
+  await writeFileAtomic(file, content, { mode: 0o600 });
 }

@@ -5,6 +5,7 @@
  */
 import type { TLSSocket } from 'node:tls';
 import type { UserInfo } from '../../api/types.ts';
+import { userFromCertificate } from '../../pki/index.ts';
 
 export interface AuthRequest {
   socket: TLSSocket | undefined;
@@ -22,14 +23,9 @@ export const x509Authenticator: Authenticator = {
   authenticate(req) {
     const sock = req.socket;
     if (!sock || !sock.authorized) return null;
-    const cert = sock.getPeerCertificate();
-    if (!cert || !cert.subject) return null;
-    const cn = cert.subject.CN;
-    const username = Array.isArray(cn) ? cn[0] : cn;
-    if (!username) return null;
-    const o = cert.subject.O;
-    const groups = o === undefined ? [] : Array.isArray(o) ? [...o] : [o];
-    return { username, groups: [...groups, 'system:authenticated'] };
+    const u = userFromCertificate(sock.getPeerCertificate());
+    if (!u) return null;
+    return { username: u.username, groups: [...u.groups, 'system:authenticated'] };
   },
 };
 

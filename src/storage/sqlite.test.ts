@@ -1,0 +1,253 @@
+/**
+ * SqliteStore: the Store contract suite, plus what only a file-backed store can show — crash
+ * safety under kill -9, persistence across reopen, compaction that bounds the file and the WAL,
+ * exclusive opening, the automatic compaction timer (driven by a fake clock) and slow watchers.
+ */
+import { test, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { runStoreSuite } from './contract.ts';
+import { openSqliteStore, type StoreClock } from './sqlite.ts';
+import { openStore } from './index.ts';
+import { isCode } from '../util/errors.ts';
+import type { WatchBatch } from './types.ts';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-store-test-'));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const tmpDb = (): string => path.join(root, `s${n++}`, 'state.db');
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+runStoreSuite({ name: 'sqlite', newStore: async () => openSqliteStore(tmpDb(), { compactIntervalMs: 0 }) });
+
+/** A clock whose timers fire only when the test says so. */
+function fakeClock(): StoreClock & { pending: { fn: () => unknown; ms: number }[]; fire(): Promise<void> } {
+  const pending: { fn: () => unknown; ms: number }[] = [];
+  return {
+    pending,
+    setTimeout(fn, ms) {
+      const t = { fn, ms };
+      pending.push(t);
+      return t;
+    },
+    clearTimeout(h) {
+      const i = pending.indexOf(h as (typeof pending)[number]);
+      if (i >= 0) pending.splice(i, 1);
+    },
+    async fire() {
+      const t = pending.shift();
+      assert.ok(t, 'no timer is pending');
+      await t.fn();
+    },
+  };
+}
+
+describe('SqliteStore', () => {
+  test('every acknowledged write survives kill -9 of the writing process', async () => {
+    const file = tmpDb();
+    const mod = pathToFileURL(path.join(import.meta.dirname, 'sqlite.ts')).href;
+    const child = `
+      import { openSqliteStore } from ${JSON.stringify(mod)};
+      const store = openSqliteStore(process.argv[1], { compactIntervalMs: 0 });
+      let i = 0;
+      process.stdout.write('ready\\n');
+      await Promise.all(Array.from({ length: 32 }, async (_, w) => {
+        for (;;) {
+          const key = '/registry/crash/w' + w + '-' + (i++);
+          const r = await store.create(key, new TextEncoder().encode('value of ' + key));
+          if (!r.ok) throw new Error('create failed');
+          process.stdout.write(key + ' ' + r.kv.modRevision + '\\n');
+        }
+      }));
+    `;
+    const proc = spawn(process.execPath, ['--input-type=module', '-e', child, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    let killTimer: NodeJS.Timeout | undefined;
+    proc.stdout.setEncoding('utf8');
+    proc.stdout.on('data', (d: string) => {
+      out += d;
+      // Kill mid-stream once plenty of writes were acknowledged (a count, so slow machines still cover it).
+      if (out.length > 40_000) killTimer ??= setTimeout(() => proc.kill('SIGKILL'), 300);
+    });
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => proc.on('exit', (c, s) => resolve([c, s])));
+    clearTimeout(killTimer);
+    assert.equal(signal, 'SIGKILL', `the writer exited by itself (code ${code})`);
+    const acked = out.split('\n').slice(1, -1).map((l) => l.split(' ') as [string, string]); // complete lines only
+    assert.ok(acked.length > 500, `only ${acked.length} writes were acknowledged`);
+    const store = openSqliteStore(file, { compactIntervalMs: 0 });
+    try {
+      let maxRev = 0;
+      for (const [key, rev] of acked) {
+        const kv = await store.get(key);
+        assert.ok(kv, `acknowledged key ${key} is missing`);
+        assert.equal(dec(kv.value), `value of ${key}`);
+        assert.equal(kv.modRevision, Number(rev));
+        maxRev = Math.max(maxRev, Number(rev));
+      }
+      assert.ok((await store.currentRevision()) >= maxRev);
+      const next = await store.create('/registry/crash/after', enc('x'));
+      assert.equal(next.ok && next.kv.modRevision, (await store.currentRevision()));
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a reopened store continues its revisions and keeps values and the compacted revision', async () => {
+    const file = tmpDb();
+    let s = openSqliteStore(file, { compactIntervalMs: 0 });
+    for (let i = 0; i < 10; i++) await s.create(`/registry/p/k${i}`, enc(`v${i}`));
+    await s.delete('/registry/p/k9');
+    const rev = await s.currentRevision();
+    await s.compact(rev); // the newest row (a tombstone) is compacted away: the revision must not go back
+    await s.close();
+    s = openSqliteStore(file, { compactIntervalMs: 0 });
+    try {
+      assert.equal(await s.currentRevision(), rev);
+      assert.equal(await s.compactedRevision(), rev);
+      assert.equal(dec((await s.get('/registry/p/k3'))!.value), 'v3');
+      assert.equal(await s.get('/registry/p/k9'), null);
+      const r = await s.create('/registry/p/k10', enc('v10'));
+      assert.equal(r.ok && r.kv.modRevision, rev + 1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('writes queued before close are committed', async () => {
+    const file = tmpDb();
+    let s = openSqliteStore(file, { compactIntervalMs: 0 });
+    const writes = Array.from({ length: 20 }, (_, i) => s.create(`/registry/q/k${i}`, enc('v')));
+    await s.close();
+    assert.equal((await Promise.all(writes)).filter((r) => r.ok).length, 20);
+    s = openSqliteStore(file, { compactIntervalMs: 0 });
+    assert.equal((await s.list('/registry/q/')).count, 20);
+    await s.close();
+  });
+
+  test('a second open of the same file fails with ERR_INVALID_CONFIG', async () => {
+    const file = tmpDb();
+    const s = openSqliteStore(file, { compactIntervalMs: 0 });
+    try {
+      await s.create('/registry/x/a', enc('1'));
+      assert.throws(() => openSqliteStore(file, { compactIntervalMs: 0, lockTimeoutMs: 0 }), (err) => isCode(err, 'ERR_INVALID_CONFIG'));
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('compaction removes history and tombstones, reclaims pages and truncates the WAL', async () => {
+    const file = tmpDb();
+    const s = openSqliteStore(file, { compactIntervalMs: 0, compactBatchRevisions: 500 });
+    try {
+      const big = new Uint8Array(2000).fill(7);
+      for (let i = 0; i < 100; i++) await s.create(`/registry/big/k${i}`, big);
+      for (let round = 0; round < 30; round++) {
+        await Promise.all(Array.from({ length: 100 }, async (_, i) => {
+          const cur = (await s.get(`/registry/big/k${i}`))!;
+          await s.update(cur.key, big, cur.modRevision);
+        }));
+      }
+      for (let i = 50; i < 100; i++) await s.delete(`/registry/big/k${i}`);
+      const before = s.stats();
+      assert.equal(before.rows, 100 + 3000 + 50);
+      await s.compact(await s.currentRevision());
+      const afterStats = s.stats();
+      assert.equal(afterStats.rows, 50, 'only the live rows remain');
+      assert.equal(afterStats.freelistCount, 0);
+      assert.ok(afterStats.pageCount * 5 < before.pageCount, `pages ${before.pageCount} → ${afterStats.pageCount}`);
+      assert.equal(afterStats.walBytes, 0, 'the WAL is truncated');
+      assert.equal(fs.statSync(file).size, afterStats.pageCount * afterStats.pageSize);
+      assert.equal((await s.list('/registry/big/')).count, 50);
+      assert.equal(await s.get('/registry/big/k70'), null, 'deleted keys stay deleted');
+      const again = await s.create('/registry/big/k70', enc('new'));
+      assert.equal(again.ok, true, 'a compacted-away key can be created again');
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('automatic compaction runs on its timer and keeps one interval of history', async () => {
+    const clock = fakeClock();
+    const s = openSqliteStore(tmpDb(), { compactIntervalMs: 60_000, retainRevisions: 5, clock });
+    try {
+      assert.deepEqual(clock.pending.map((t) => t.ms), [60_000]);
+      for (let i = 0; i < 20; i++) await s.create(`/registry/auto/k${i}`, enc('v'));
+      const atOpen = 1;
+      await clock.fire(); // compacts to the revision of the previous tick (the open), records the current one
+      assert.equal(await s.compactedRevision(), atOpen);
+      const mark = await s.currentRevision();
+      for (let i = 0; i < 20; i++) await s.create(`/registry/auto/j${i}`, enc('v'));
+      await clock.fire();
+      assert.equal(await s.compactedRevision(), mark, 'history since the previous tick is kept');
+      await clock.fire(); // nothing new: retainRevisions bounds the target
+      assert.equal(await s.compactedRevision(), (await s.currentRevision()) - 5);
+      assert.equal(clock.pending.length, 1, 'the timer is rescheduled');
+    } finally {
+      await s.close();
+    }
+    assert.equal(clock.pending.length, 0, 'close stops the timer');
+  });
+
+  test('a watch whose catch-up range is compacted meanwhile fails with ERR_STORE_COMPACTED', async () => {
+    const s = openSqliteStore(tmpDb(), { compactIntervalMs: 0 });
+    try {
+      await Promise.all(Array.from({ length: 2500 }, (_, i) => s.create(`/registry/c/k${i % 10}x${i}`, enc('v'))));
+      const it = s.watch('/registry/c/', 0)[Symbol.asyncIterator]();
+      const first = await it.next(); // one page of the catch-up
+      assert.equal(first.done, false);
+      await s.compact(await s.currentRevision());
+      await assert.rejects(it.next(), (err) => isCode(err, 'ERR_STORE_COMPACTED'));
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('a watcher that falls too far behind is ended with ERR_STORE_COMPACTED; writers never wait', async () => {
+    const s = openSqliteStore(tmpDb(), { compactIntervalMs: 0, maxWatchPending: 10 });
+    try {
+      const it = s.watch('/registry/slow/', await s.currentRevision())[Symbol.asyncIterator]();
+      const pending = it.next(); // subscribes; the consumer then stops reading
+      await s.create('/registry/slow/first', enc('v'));
+      const firstBatch = (await pending).value as WatchBatch;
+      assert.equal(firstBatch.events.length, 1);
+      for (let i = 0; i < 11; i++) await s.create(`/registry/slow/k${i}`, enc('v'));
+      await assert.rejects(it.next(), (err) => isCode(err, 'ERR_STORE_COMPACTED'));
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('openStore', () => {
+  const cases: { name: string; endpoint: (dir: string) => string | undefined; want: string | ((dir: string) => string) }[] = [
+    { name: 'no endpoint opens DATA_DIR/db/state.db', endpoint: () => undefined, want: (d) => path.join(d, 'db', 'state.db') },
+    { name: 'an empty endpoint opens DATA_DIR/db/state.db', endpoint: () => '', want: (d) => path.join(d, 'db', 'state.db') },
+    { name: 'sqlite://PATH opens PATH', endpoint: (d) => `sqlite://${d}/elsewhere/my.db`, want: (d) => path.join(d, 'elsewhere', 'my.db') },
+    { name: 'sqlite:// with a DSN query ignores the query', endpoint: (d) => `sqlite://${d}/q.db?_journal=WAL`, want: (d) => path.join(d, 'q.db') },
+    { name: 'etcd:// is not available yet', endpoint: () => 'etcd://127.0.0.1:2379', want: 'ERR_INVALID_CONFIG' },
+    { name: 'https:// is not available yet', endpoint: () => 'https://127.0.0.1:2379', want: 'ERR_INVALID_CONFIG' },
+    { name: 'an unknown scheme is rejected', endpoint: () => 'mysql://db', want: 'ERR_INVALID_CONFIG' },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const dir = path.join(root, `open${n++}`);
+      if (typeof c.want === 'string') {
+        const code = c.want;
+        await assert.rejects(openStore(c.endpoint(dir), dir), (err) => isCode(err, code as 'ERR_INVALID_CONFIG'));
+        return;
+      }
+      const store = await openStore(c.endpoint(dir), dir);
+      try {
+        await store.create('/registry/x/a', enc('1'));
+        assert.ok(fs.existsSync(c.want(dir)));
+      } finally {
+        await store.close();
+      }
+    });
+  }
+});
