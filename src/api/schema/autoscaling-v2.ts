@@ -1,0 +1,95 @@
+/** Schema of autoscaling/v2 (io.k8s.api.autoscaling.v2): every type, in the notation of ./notation.ts. */
+import type { SchemaFile } from './notation.ts';
+
+export default {
+  kinds: ['HorizontalPodAutoscaler', 'HorizontalPodAutoscalerList'],
+  types: {
+    ContainerResourceMetricSource: {
+      name: '1 string ! req',
+      target: '2 MetricTarget ! req',
+      container: '3 string ! req',
+    },
+    ContainerResourceMetricStatus: {
+      name: '1 string ! req',
+      current: '2 MetricValueStatus ! req',
+      container: '3 string ! req',
+    },
+    CrossVersionObjectReference: { kind: '1 string ! req', name: '2 string ! req', apiVersion: '3 string' },
+    ExternalMetricSource: { metric: '1 MetricIdentifier ! req', target: '2 MetricTarget ! req' },
+    ExternalMetricStatus: { metric: '1 MetricIdentifier ! req', current: '2 MetricValueStatus ! req' },
+    HPAScalingPolicy: { type: '1 string ! req', value: '2 int32 ! req', periodSeconds: '3 int32 ! req' },
+    HPAScalingRules: {
+      stabilizationWindowSeconds: '3 *int32',
+      selectPolicy: '1 *string',
+      policies: '2 []HPAScalingPolicy list=atomic',
+      tolerance: '4 *Quantity',
+    },
+    HorizontalPodAutoscaler: {
+      metadata: '1 meta.v1.ObjectMeta',
+      spec: '2 HorizontalPodAutoscalerSpec',
+      status: '3 HorizontalPodAutoscalerStatus',
+    },
+    HorizontalPodAutoscalerBehavior: { scaleUp: '1 *HPAScalingRules', scaleDown: '2 *HPAScalingRules' },
+    HorizontalPodAutoscalerCondition: {
+      type: '1 string ! req',
+      status: '2 string ! req',
+      lastTransitionTime: '3 Time',
+      reason: '4 string',
+      message: '5 string',
+    },
+    HorizontalPodAutoscalerList: { metadata: '1 meta.v1.ListMeta', items: '2 []HorizontalPodAutoscaler ! req' },
+    HorizontalPodAutoscalerSpec: {
+      scaleTargetRef: '1 CrossVersionObjectReference ! req',
+      minReplicas: '2 *int32',
+      maxReplicas: '3 int32 ! req',
+      metrics: '4 []MetricSpec list=atomic',
+      behavior: '5 *HorizontalPodAutoscalerBehavior',
+    },
+    HorizontalPodAutoscalerStatus: {
+      observedGeneration: '1 *int64',
+      lastScaleTime: '2 *Time',
+      currentReplicas: '3 int32',
+      desiredReplicas: '4 int32 ! req',
+      currentMetrics: '5 []MetricStatus ! list=atomic',
+      conditions: '6 []HorizontalPodAutoscalerCondition merge=type list=map keys=type',
+    },
+    MetricIdentifier: { name: '1 string ! req', selector: '2 *meta.v1.LabelSelector' },
+    MetricSpec: {
+      type: '1 string ! req',
+      object: '2 *ObjectMetricSource',
+      pods: '3 *PodsMetricSource',
+      resource: '4 *ResourceMetricSource',
+      containerResource: '7 *ContainerResourceMetricSource',
+      external: '5 *ExternalMetricSource',
+    },
+    MetricStatus: {
+      type: '1 string ! req',
+      object: '2 *ObjectMetricStatus',
+      pods: '3 *PodsMetricStatus',
+      resource: '4 *ResourceMetricStatus',
+      containerResource: '7 *ContainerResourceMetricStatus',
+      external: '5 *ExternalMetricStatus',
+    },
+    MetricTarget: {
+      type: '1 string ! req',
+      value: '2 *Quantity',
+      averageValue: '3 *Quantity',
+      averageUtilization: '4 *int32',
+    },
+    MetricValueStatus: { value: '1 *Quantity', averageValue: '2 *Quantity', averageUtilization: '3 *int32' },
+    ObjectMetricSource: {
+      describedObject: '1 CrossVersionObjectReference ! req',
+      target: '2 MetricTarget ! req',
+      metric: '3 MetricIdentifier ! req',
+    },
+    ObjectMetricStatus: {
+      metric: '1 MetricIdentifier ! req',
+      current: '2 MetricValueStatus ! req',
+      describedObject: '3 CrossVersionObjectReference ! req',
+    },
+    PodsMetricSource: { metric: '1 MetricIdentifier ! req', target: '2 MetricTarget ! req' },
+    PodsMetricStatus: { metric: '1 MetricIdentifier ! req', current: '2 MetricValueStatus ! req' },
+    ResourceMetricSource: { name: '1 string ! req', target: '2 MetricTarget ! req' },
+    ResourceMetricStatus: { name: '1 string ! req', current: '2 MetricValueStatus ! req' },
+  },
+} satisfies SchemaFile;
