@@ -113,6 +113,12 @@ export interface ResourceDef {
    * the requested one (DeleteOptions.gracePeriodSeconds). 0 or absent: remove at once.
    */
   deleteGracePeriod?(obj: KubeObject, requested: number | undefined): number;
+  /**
+   * Called (in place) on an object whose deletion is pending: may set status (a namespace's
+   * phase Terminating); returns whether something besides metadata.finalizers still holds the
+   * deletion (a namespace's spec.finalizers).
+   */
+  finalizing?(obj: KubeObject): boolean;
   /** PUT of an absent object creates it (upstream AllowCreateOnUpdate: endpoints, leases, ...). */
   createOnUpdate?: boolean;
 

@@ -77,9 +77,11 @@ export function clone<T>(v: T): T {
 export interface ResourceStoreOptions {
   admission: AdmissionChain;
   clock?: () => number;
-  /** Called after defaulting on create (e.g. service IP allocation); may throw a StatusError. */
-  beforeCreate?: (obj: KubeObject) => void | Promise<void>;
-  beforeUpdate?: (obj: KubeObject, old: KubeObject) => void | Promise<void>;
+  /**
+   * Assigns cluster-wide resources (service IPs and node ports) after defaulting and before
+   * validation, on create and update; returns field errors. Calls are serialized per resource.
+   */
+  allocate?: (obj: KubeObject, old: KubeObject | undefined) => StatusCause[] | Promise<StatusCause[]>;
 }
 
 export class ResourceStore {
@@ -335,20 +337,40 @@ export class ResourceStore {
     this.def.prepareForCreate?.(obj);
     this.def.default?.(obj);
     await this.#opts.admission.admit(this.#attrs('CREATE', namespace, meta.name ?? '', ctx, obj));
-    this.#validateCreate(obj, namespace);
-    await this.#opts.admission.validate(this.#attrs('CREATE', namespace, meta.name ?? '', ctx, obj));
-    if (this.def.review) return obj;
-    const key = this.key(namespace, meta.name!);
-    if (ctx.dryRun) {
-      if (await this.#store.get(key)) throw alreadyExists(this.gr, meta.name!);
+    return this.#serialized(async () => {
+      await this.#allocate(obj, undefined);
+      this.#validateCreate(obj, namespace);
+      await this.#opts.admission.validate(this.#attrs('CREATE', namespace, meta.name ?? '', ctx, obj));
+      if (this.def.review) return obj;
+      const key = this.key(namespace, meta.name!);
+      if (ctx.dryRun) {
+        if (await this.#store.get(key)) throw alreadyExists(this.gr, meta.name!);
+        return obj;
+      }
+      const res = await this.#store.create(key, this.#encode(obj));
+      if (!res.ok) throw alreadyExists(this.gr, meta.name!);
+      this.#noteWrite(res.kv.modRevision);
+      obj.metadata.resourceVersion = String(res.kv.modRevision);
       return obj;
-    }
-    await this.#opts.beforeCreate?.(obj);
-    const res = await this.#store.create(key, this.#encode(obj));
-    if (!res.ok) throw alreadyExists(this.gr, meta.name!);
-    this.#noteWrite(res.kv.modRevision);
-    obj.metadata.resourceVersion = String(res.kv.modRevision);
-    return obj;
+    });
+  }
+
+  /** With an allocator, writes of this resource run one at a time (allocation reads the cache). */
+  #queue: Promise<unknown> = Promise.resolve();
+  #serialized<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.#opts.allocate) return fn();
+    const run = this.#queue.then(async () => {
+      await this.consistent();
+      return fn();
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #allocate(obj: KubeObject, old: KubeObject | undefined): Promise<void> {
+    if (!this.#opts.allocate) return;
+    const causes = await this.#opts.allocate(obj, old);
+    if (causes.length) throw invalid(this.gk, obj.metadata.name ?? '', causes);
   }
 
   /**
@@ -384,10 +406,15 @@ export class ResourceStore {
       const desired = await mutate(clone(old));
       const pinned = desired.metadata?.resourceVersion;
       if (pinned && pinned !== old.metadata.resourceVersion) throw staleConflict(this.gr, name);
-      const next = await this.#prepareUpdate(desired, old, namespace, name, ctx, sub);
+      const next = await this.#serialized(() => this.#prepareUpdate(desired, old, namespace, name, ctx, sub));
       if (jsonEqualIgnoringRv(next, old)) return { obj: old, created: false };
       // An object being deleted whose last finalizer is gone is removed, not updated.
-      if (next.metadata.deletionTimestamp && !next.metadata.finalizers?.length && !(old.metadata.deletionGracePeriodSeconds ?? 0)) {
+      if (
+        next.metadata.deletionTimestamp &&
+        !next.metadata.finalizers?.length &&
+        !(old.metadata.deletionGracePeriodSeconds ?? 0) &&
+        !this.def.finalizing?.(clone(next))
+      ) {
         if (ctx.dryRun) return { obj: next, created: false };
         const del = await this.#store.delete(key, cur.modRevision);
         if (!del.ok) {
@@ -399,7 +426,6 @@ export class ResourceStore {
         return { obj: next, created: false };
       }
       if (ctx.dryRun) return { obj: next, created: false };
-      await this.#opts.beforeUpdate?.(next, old);
       const res = await this.#store.update(key, this.#encode(next), cur.modRevision);
       if (!res.ok) {
         if (pinned) throw staleConflict(this.gr, name);
@@ -446,6 +472,7 @@ export class ResourceStore {
     this.def.default?.(obj);
     const attrs = this.#attrs('UPDATE', namespace, name, ctx, obj, old, sub);
     await this.#opts.admission.admit(attrs);
+    if (sub === '') await this.#allocate(obj, old);
     const causes: StatusCause[] = [
       ...validateObjectMeta(meta, { namespaced: this.def.namespaced, nameRule: this.def.nameRule ?? 'subdomain', requestNamespace: namespace }),
       ...validateObjectMetaUpdate(meta, old.metadata),
@@ -482,14 +509,15 @@ export class ResourceStore {
         if (grace >= cur) return { obj: old, deleted: false };
       }
       const finalizers = old.metadata.finalizers ?? [];
-      if (finalizers.length || grace > 0) {
-        const next = clone(old);
+      const next = clone(old);
+      const held = this.def.finalizing ? this.def.finalizing(next) : false;
+      if (finalizers.length || grace > 0 || held) {
         const nowMs = this.#clock();
         if (!pending || grace > 0) {
           next.metadata.deletionTimestamp = nowRfc3339(() => nowMs + grace * 1000);
           next.metadata.deletionGracePeriodSeconds = grace;
         }
-        if (!finalizers.length && grace === 0) {
+        if (!finalizers.length && grace === 0 && !held) {
           // fallthrough to real deletion below
         } else {
           if (ctx.dryRun) return { obj: next, deleted: false };

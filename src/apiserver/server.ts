@@ -23,6 +23,7 @@ import { namespaceLifecycle } from './admission/namespacelifecycle.ts';
 import { authenticate, x509Authenticator, type Authenticator } from './authn/index.ts';
 import { authorize, privilegedGroup, alwaysAllowAuthenticated, type Authorizer, type AuthorizationAttributes } from './authz/index.ts';
 import { reviewHandler } from './reviews.ts';
+import { allocateServiceAddresses, defaultNodePortRange, defaultServiceCIDR } from '../api/groups/core-services.ts';
 import type { Request } from './body.ts';
 
 export interface ApiServerOptions {
@@ -75,8 +76,17 @@ export class ApiServer {
       ...(opts.admission ?? []),
     ]);
     for (const def of this.registry.defs()) {
-      this.storages.set(def, new ResourceStore(def, opts.store, { admission }));
+      const allocate = def.group === '' && def.kind === 'Service' ? this.#serviceAllocator(def) : undefined;
+      this.storages.set(def, new ResourceStore(def, opts.store, { admission, allocate }));
     }
+  }
+
+  /** Cluster IPs and node ports, allocated against the services already stored. */
+  #serviceAllocator(def: ResourceDef) {
+    return (svc: KubeObject) => {
+      const existing = this.storageFor(def).cache.list().map((c) => c.obj);
+      return allocateServiceAddresses(svc, existing, { serviceCIDR: defaultServiceCIDR, nodePortRange: defaultNodePortRange });
+    };
   }
 
   storageFor(def: ResourceDef): ResourceStore {
