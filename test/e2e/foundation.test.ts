@@ -106,13 +106,19 @@ for (const v of kubectlVersions) {
     test('errors come back as Kubernetes Status messages', async () => {
       let r = await kubectl(server, v, ['-n', ns, 'create', 'configmap', 'app-config']);
       assert.notEqual(r.code, 0);
-      assert.match(r.stderr, /Error from server \(AlreadyExists\): configmaps "app-config" already exists/);
+      assert.match(r.stderr, /configmaps "app-config" already exists/);
       r = await kubectl(server, v, ['-n', ns, 'get', 'cm', 'missing']);
       assert.match(r.stderr, /Error from server \(NotFound\): configmaps "missing" not found/);
       r = await kubectl(server, v, ['-n', ns, 'create', 'configmap', 'Bad_Name']);
-      assert.match(r.stderr, /The ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain/);
+      assert.match(r.stderr, /ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain/);
       r = await kubectl(server, v, ['-n', 'no-such-ns', 'create', 'configmap', 'x']);
-      assert.match(r.stderr, /Error from server \(NotFound\): namespaces "no-such-ns" not found/);
+      assert.match(r.stderr, /namespaces "no-such-ns" not found/);
+      const dup = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\n  namespace: ${ns}\n`;
+      r = await kubectl(server, v, ['create', '-f', '-', '--validate=false'], { input: dup });
+      assert.match(r.stderr, /Error from server \(AlreadyExists\).*configmaps "app-config" already exists/);
+      const bad = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok-name\n  namespace: ${ns}\n  labels:\n    "bad key!": x\n`;
+      r = await kubectl(server, v, ['create', '-f', '-', '--validate=false'], { input: bad });
+      assert.match(r.stderr, /The ConfigMap "ok-name" is invalid: metadata.labels: Invalid value: "bad key!"/);
       r = await kubectl(server, v, ['get', 'widgets']);
       assert.match(r.stderr, /the server doesn't have a resource type "widgets"/);
     });
