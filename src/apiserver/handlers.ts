@@ -85,6 +85,7 @@ export async function handleResource(ctx: HandlerContext): Promise<void> {
   if (sub) {
     if (sub === 'status' && served.def.subresources?.status) return handleStatus(ctx);
     if (sub === 'scale' && served.def.subresources?.scale) return handleScale(ctx);
+    if (sub === 'finalize' && served.def.group === '' && served.def.kind === 'Namespace' && info.verb === 'update') return handleFinalize(ctx);
     throw notFound({ group: served.def.group, resource: `${served.def.plural}/${sub}` }, info.name);
   }
   if (!served.verbs.includes(verb)) throw methodNotAllowed(verb, { group: served.def.group, resource: served.def.plural });
@@ -329,6 +330,28 @@ async function handleStatus(ctx: HandlerContext): Promise<void> {
     default:
       throw methodNotAllowed(ctx.info.verb, { group: ctx.served.def.group, resource: `${ctx.served.def.plural}/status` });
   }
+}
+
+/** PUT namespaces/{name}/finalize: only spec.finalizers changes (the namespace controller's last step). */
+async function handleFinalize(ctx: HandlerContext): Promise<void> {
+  const body = await readObject(ctx);
+  const finalizers = (body['spec'] as { finalizers?: unknown } | undefined)?.finalizers;
+  const { obj } = await ctx.storage.update(
+    ctx.info.namespace || ctx.info.name,
+    ctx.info.name,
+    (cur) => {
+      if (!cur) throw notFound(ctx.storage.gr, ctx.info.name);
+      const spec = ((cur['spec'] ??= {}) as Record<string, unknown>);
+      if (Array.isArray(finalizers) && finalizers.length) spec['finalizers'] = finalizers;
+      else delete spec['finalizers'];
+      if (body.metadata.resourceVersion) cur.metadata.resourceVersion = body.metadata.resourceVersion;
+      else delete cur.metadata.resourceVersion;
+      return cur;
+    },
+    writeCtx(ctx),
+    { subresource: 'finalize' },
+  );
+  respondObject(ctx, 200, obj);
 }
 
 function scaleOf(ctx: HandlerContext, obj: KubeObject): KubeObject {

@@ -96,10 +96,9 @@ export class ApiServer {
   }
 
   /** Starts the watch caches and the HTTPS listener; resolves with the bound port once ready. */
-  async start(opts: { beforeReady?: () => Promise<void> } = {}): Promise<number> {
+  async start(opts: { beforeReady?: (port: number) => Promise<void> } = {}): Promise<number> {
     for (const s of this.storages.values()) if (!s.def.review) s.cache.start();
     await Promise.all([...this.storages.values()].filter((s) => !s.def.review).map((s) => s.cache.ready()));
-    await opts.beforeReady?.();
     const server = http2.createSecureServer({
       allowHTTP1: true,
       cert: this.#opts.tls.certPem,
@@ -124,8 +123,10 @@ export class ApiServer {
       server.once('error', reject);
       server.listen(this.#opts.port ?? 6443, this.#opts.bindAddress ?? '127.0.0.1', () => resolve());
     });
+    const port = (server.address() as AddressInfo).port;
+    await opts.beforeReady?.(port);
     this.#ready = true;
-    return (server.address() as AddressInfo).port;
+    return port;
   }
 
   async close(): Promise<void> {

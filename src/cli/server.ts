@@ -40,7 +40,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     bindAddress: cfg.bindAddress,
     port: cfg.port,
   });
-  const port = await api.start({ beforeReady: () => bootstrap(api) });
+  const port = await api.start({ beforeReady: (p) => bootstrap(api, { port: p }) });
   const host = isAny(cfg.bindAddress) ? '127.0.0.1' : cfg.bindAddress;
   const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   await writeKubeconfig(cfg.kubeconfigPath, kubeconfigYaml({ server, caPem: pki.caCertPem, certPem: pki.adminCertPem, keyPem: pki.adminKeyPem }));
