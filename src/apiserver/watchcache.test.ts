@@ -90,7 +90,7 @@ test('deletes are delivered with the delete revision and the last state', async 
   let ev;
   while (!ev) {
     const { value } = await it.next();
-    ev = value.find((e) => e.type === 'DELETED');
+    ev = value.find((e: { type: string }) => e.type === 'DELETED');
   }
   assert.equal(ev.object.obj.metadata.resourceVersion, String(d.revision));
   assert.equal(ev.object.obj['data'], 'last');
