@@ -94,8 +94,11 @@ export interface ResourceDef {
   storedAs?: { toStorage(obj: KubeObject): KubeObject; fromStorage(obj: KubeObject): KubeObject };
   /** Preferred version for discovery when not the storage version. */
   preferredVersion?: string;
-  /** Bump metadata.generation when anything outside metadata and status changes. */
-  generation?: boolean;
+  /**
+   * Bump metadata.generation when anything outside metadata and status changes; a function adds
+   * its own reasons to bump (a Deployment's annotations), on top of that rule.
+   */
+  generation?: boolean | ((obj: KubeObject, old: KubeObject) => boolean);
 
   /** Apply upstream defaults in place. Must be idempotent. */
   default?(obj: KubeObject): void;

@@ -363,7 +363,11 @@ function scaleOf(ctx: HandlerContext, obj: KubeObject): KubeObject {
   if (sd.labelSelectorPath) {
     const s = getPath(versioned, sd.labelSelectorPath);
     if (typeof s === 'string') selector = s;
-    else if (s && typeof s === 'object') selector = labelSelectorToString(s as LabelSelector);
+    else if (s && typeof s === 'object') {
+      // A LabelSelector, or (ReplicationControllers) a plain map of labels.
+      const sel = 'matchLabels' in s || 'matchExpressions' in s ? (s as LabelSelector) : { matchLabels: s as Record<string, string> };
+      selector = labelSelectorToString(sel);
+    }
   }
   const m = obj.metadata;
   const scale: KubeObject = {

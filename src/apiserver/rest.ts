@@ -467,7 +467,8 @@ export class ResourceStore {
     }
     if (this.def.generation) {
       meta.generation = old.metadata.generation ?? 1;
-      if (sub === '' && specChanged(obj, old)) meta.generation += 1;
+      const extra = typeof this.def.generation === 'function' ? this.def.generation : undefined;
+      if (sub === '' && (specChanged(obj, old) || extra?.(obj, old))) meta.generation += 1;
     } else delete meta.generation;
     this.def.default?.(obj);
     const attrs = this.#attrs('UPDATE', namespace, name, ctx, obj, old, sub);

@@ -18,8 +18,7 @@
  *   status.replicas.
  *
  * Generation: the generic machinery bumps metadata.generation when anything outside metadata and
- * status changes. Upstream also bumps a Deployment's generation when only its annotations change;
- * that is not expressible through `generation: true` and is not done here.
+ * status changes; a Deployment's also bumps when only its annotations change, as upstream.
  */
 import type { KubeObject, StatusCause } from '../types.ts';
 import type { ResourceDef, TableDef, ValidateContext } from '../resource.ts';
@@ -254,7 +253,7 @@ export const deployments: ResourceDef = {
   shortNames: ['deploy'],
   categories: ['all'],
   subresources: { status: true, scale },
-  generation: true,
+  generation: (d, old) => !jsonEqual(d.metadata.annotations ?? {}, old.metadata.annotations ?? {}),
   default: defaultDeployment,
   prepareForCreate(d) {
     defaultDeployment(d);
