@@ -258,7 +258,11 @@ test('a daemon set template change bumps the template generation annotation', ()
 });
 
 test('controller kinds carry a generation and scale where upstream scales', () => {
-  for (const def of [deployments, replicaSets, statefulSets, daemonSets]) assert.equal(def.generation, true, def.kind);
+  for (const def of [replicaSets, statefulSets, daemonSets]) assert.equal(def.generation, true, def.kind);
+  const gen = deployments.generation as (o: unknown, old: unknown) => boolean;
+  const d = (annotations: Record<string, string>) => ({ metadata: { annotations } });
+  assert.equal(gen(d({ a: '1' }), d({ a: '1' })), false, 'same annotations');
+  assert.equal(gen(d({ a: '2' }), d({ a: '1' })), true, 'changed annotations bump a Deployment');
   assert.equal(controllerRevisions.generation, undefined);
   const scale = { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.spec.selector' };
   for (const def of [deployments, replicaSets, statefulSets]) assert.deepEqual(def.subresources, { status: true, scale }, def.kind);
