@@ -1,11 +1,13 @@
 /**
  * Bootstrap objects every cluster has, created at start-up when absent (idempotent):
- * the default, kube-system, kube-public and kube-node-lease namespaces, and the `kubernetes`
+ * the default, kube-system, kube-public and kube-node-lease namespaces, the system-node-critical
+ * and system-cluster-critical PriorityClasses, and the `kubernetes`
  * service in `default` (first service IP, port 443 to the API server's port).
  */
 import type { ApiServer } from './server.ts';
 import { isAlreadyExists } from '../api/errors.ts';
 import type { UserInfo } from '../api/types.ts';
+import { systemPriorityClasses } from './admission/pods.ts';
 
 const system: UserInfo = { username: 'system:apiserver', groups: ['system:masters', 'system:authenticated'] };
 
@@ -19,6 +21,18 @@ export async function bootstrap(api: ApiServer, opts: { port: number }): Promise
       await namespaces.create('', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, { user: system, dryRun: false, version: 'v1' });
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
+    }
+  }
+  const pcDef = api.registry.byKind('scheduling.k8s.io', 'PriorityClass');
+  if (pcDef) {
+    const pcs = api.storageFor(pcDef);
+    for (const pc of systemPriorityClasses) {
+      if (pcs.cache.get(pcs.key('', pc.metadata.name!))) continue;
+      try {
+        await pcs.create('', structuredClone(pc), { user: system, dryRun: false, version: 'v1' });
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+      }
     }
   }
   const svcDef = api.registry.byKind('', 'Service');

@@ -20,6 +20,7 @@ import { buildDiscovery, wantsAggregated, type DiscoveryDocs } from './discovery
 import { handleResource } from './handlers.ts';
 import { AdmissionChain, type AdmissionPlugin } from './admission/types.ts';
 import { namespaceLifecycle } from './admission/namespacelifecycle.ts';
+import { defaultTolerationSeconds, priorityAdmission, serviceAccountAdmission } from './admission/pods.ts';
 import { authenticate, x509Authenticator, type Authenticator } from './authn/index.ts';
 import { authorize, privilegedGroup, alwaysAllowAuthenticated, type Authorizer, type AuthorizationAttributes } from './authz/index.ts';
 import { reviewHandler } from './reviews.ts';
@@ -71,8 +72,15 @@ export class ApiServer {
     this.#authenticators = opts.authenticators ?? [x509Authenticator];
     this.#authorizers = opts.authorizers ?? [privilegedGroup, alwaysAllowAuthenticated];
     const namespaces = () => this.storages.get(this.registry.byKind('', 'Namespace')!);
+    const priorityClasses = () => {
+      const def = this.registry.byKind('scheduling.k8s.io', 'PriorityClass');
+      return def ? this.storageFor(def).cache.list().map((c) => c.obj) : [];
+    };
     const admission = new AdmissionChain([
       namespaceLifecycle((name) => namespaces()?.cache.get(namespaces()!.key('', name))?.obj),
+      serviceAccountAdmission,
+      priorityAdmission(priorityClasses),
+      defaultTolerationSeconds,
       ...(opts.admission ?? []),
     ]);
     for (const def of this.registry.defs()) {
