@@ -82,6 +82,12 @@ export interface ResourceStoreOptions {
    * validation, on create and update; returns field errors. Calls are serialized per resource.
    */
   allocate?: (obj: KubeObject, old: KubeObject | undefined) => StatusCause[] | Promise<StatusCause[]>;
+  /**
+   * The highest revision this server wrote under each storage prefix, shared by the stores of
+   * one server so that kinds stored under one prefix (core and events.k8s.io Events) read each
+   * other's writes.
+   */
+  writeMarks?: Map<string, number>;
 }
 
 export class ResourceStore {
@@ -93,14 +99,15 @@ export class ResourceStore {
   #opts: ResourceStoreOptions;
   #clock: () => number;
   #prefix: string;
-  /** Highest revision this server wrote for the resource: lists wait for the cache to reach it. */
-  #lastWrite = 0;
+  /** Highest revision written under this prefix (shared per server): lists wait for the cache to reach it. */
+  #marks: Map<string, number>;
 
   constructor(def: ResourceDef, store: Store, opts: ResourceStoreOptions) {
     this.def = def;
     this.#store = store;
     this.#opts = opts;
     this.#clock = opts.clock ?? Date.now;
+    this.#marks = opts.writeMarks ?? new Map();
     this.gr = { group: def.group, resource: def.plural };
     this.gk = { group: def.group, kind: def.kind };
     this.#prefix = `/registry/${def.storagePrefix ?? def.plural}/`;
@@ -140,12 +147,12 @@ export class ResourceStore {
   }
 
   #noteWrite(rev: number): void {
-    if (rev > this.#lastWrite) this.#lastWrite = rev;
+    if (rev > (this.#marks.get(this.#prefix) ?? 0)) this.#marks.set(this.#prefix, rev);
   }
 
   /** Waits until the cache reflects this server's own writes (read-your-writes for lists). */
   async consistent(): Promise<void> {
-    await this.cache.waitFor(this.#lastWrite);
+    await this.cache.waitFor(this.#marks.get(this.#prefix) ?? 0);
   }
 
   // ---- reads -----------------------------------------------------------------------------

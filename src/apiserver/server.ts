@@ -83,9 +83,10 @@ export class ApiServer {
       defaultTolerationSeconds,
       ...(opts.admission ?? []),
     ]);
+    const writeMarks = new Map<string, number>();
     for (const def of this.registry.defs()) {
       const allocate = def.group === '' && def.kind === 'Service' ? this.#serviceAllocator(def) : undefined;
-      this.storages.set(def, new ResourceStore(def, opts.store, { admission, allocate }));
+      this.storages.set(def, new ResourceStore(def, opts.store, { admission, allocate, writeMarks }));
     }
   }
 
