@@ -318,7 +318,8 @@ export class ResourceStore {
   }
 
   #validateCreate(obj: KubeObject, namespace: string): void {
-    const causes: StatusCause[] = validateObjectMeta(obj.metadata, {
+    // Review kinds are never stored: their metadata (usually empty) is not validated.
+    const causes: StatusCause[] = this.def.review ? [] : validateObjectMeta(obj.metadata, {
       namespaced: this.def.namespaced,
       nameRule: this.def.nameRule ?? 'subdomain',
       requestNamespace: namespace,
