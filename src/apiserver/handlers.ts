@@ -16,6 +16,7 @@ import { buildTable, partialObjectMetadata, tableOf, type IncludeObject } from '
 import { watchResponse } from './watch.ts';
 import { applyJsonPatch, applyMergePatch } from './patch.ts';
 import { getPath } from '../api/validation.ts';
+import { pruneUnknownFields } from '../api/fieldvalidation.ts';
 import { labelSelectorToString } from '../api/selectors.ts';
 import type { LabelSelector } from '../api/selectors.ts';
 
@@ -27,6 +28,8 @@ export interface HandlerContext {
   user: UserInfo;
   served: ServedResource;
   storage: ResourceStore;
+  /** Warnings for the response (Warning headers). */
+  warnings?: string[];
   /** Review kinds' handler (authorization and authentication reviews). */
   review?: (served: ServedResource, obj: KubeObject, user: UserInfo, namespace: string) => Promise<KubeObject>;
 }
@@ -74,8 +77,29 @@ function respondObject(ctx: HandlerContext, code: number, stored: KubeObject): v
     });
     return writeObject(ctx.res, code, t);
   }
-  if (f.kind === 'partial') return writeObject(ctx.res, code, partialObjectMetadata(obj, f.version));
-  writeObject(ctx.res, code, obj, f);
+  if (f.kind === 'partial') return writeObject(ctx.res, code, partialObjectMetadata(obj, f.version), undefined, warningHeaders(ctx));
+  writeObject(ctx.res, code, obj, f, warningHeaders(ctx));
+}
+
+function warningHeaders(ctx: HandlerContext): Record<string, string> | undefined {
+  if (!ctx.warnings?.length) return undefined;
+  return { warning: ctx.warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') };
+}
+
+/**
+ * fieldValidation (Strict, Warn — the default — or Ignore): unknown fields are dropped, and
+ * reported as an error (Strict) or as warnings (Warn), as upstream does for built-in kinds.
+ */
+function validateFields(ctx: HandlerContext, obj: KubeObject): void {
+  const mode = ctx.query.get('fieldValidation') ?? 'Warn';
+  if (mode !== 'Strict' && mode !== 'Warn' && mode !== 'Ignore') {
+    throw badRequest(`fieldValidation: Unsupported value: "${mode}": supported values: "Ignore", "Strict", "Warn"`);
+  }
+  const unknown = pruneUnknownFields(obj, { group: ctx.served.def.group, version: ctx.served.version, kind: ctx.served.def.kind });
+  if (!unknown.length || mode === 'Ignore') return;
+  const msgs = unknown.map((f) => `unknown field "${f}"`);
+  if (mode === 'Strict') throw badRequest(`strict decoding error: ${msgs.join(', ')}`);
+  (ctx.warnings ??= []).push(...msgs);
 }
 
 export async function handleResource(ctx: HandlerContext): Promise<void> {
@@ -191,6 +215,7 @@ async function readObject(ctx: HandlerContext): Promise<KubeObject> {
     throw badRequest(`the kind in the data (${String(obj.kind)}) does not match the expected kind (${ctx.served.def.kind})`);
   }
   checkTypeMeta(ctx.served, obj);
+  validateFields(ctx, obj);
   return obj;
 }
 
@@ -246,6 +271,7 @@ async function handlePatch(ctx: HandlerContext, sub: string): Promise<void> {
     if (n.apiVersion !== served.apiVersion || n.kind !== served.def.kind) {
       throw badRequest(`the API version or kind of the patched object (${String(n.apiVersion)}, ${String(n.kind)}) may not be changed`);
     }
+    validateFields(ctx, n);
     return toStorage(served, n);
   };
   const { obj: out } = await ctx.storage.update(ctx.info.namespace, ctx.info.name, (cur) => {

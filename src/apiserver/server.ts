@@ -24,6 +24,7 @@ import { defaultTolerationSeconds, priorityAdmission, serviceAccountAdmission } 
 import { authenticate, x509Authenticator, type Authenticator } from './authn/index.ts';
 import { authorize, privilegedGroup, alwaysAllowAuthenticated, type Authorizer, type AuthorizationAttributes } from './authz/index.ts';
 import { reviewHandler } from './reviews.ts';
+import { OpenApi } from './openapi.ts';
 import { allocateServiceAddresses, defaultNodePortRange, defaultServiceCIDR } from '../api/groups/core-services.ts';
 import type { Request } from './body.ts';
 
@@ -59,6 +60,7 @@ export class ApiServer {
   #opts: ApiServerOptions;
   #server: http2.Http2SecureServer | null = null;
   #discovery: DiscoveryDocs;
+  #openapi: OpenApi;
   #authenticators: Authenticator[];
   #authorizers: Authorizer[];
   #ready = false;
@@ -69,6 +71,7 @@ export class ApiServer {
     this.#opts = opts;
     this.registry = new ResourceRegistry(opts.resources);
     this.#discovery = buildDiscovery(this.registry);
+    this.#openapi = new OpenApi(this.registry);
     this.#authenticators = opts.authenticators ?? [x509Authenticator];
     this.#authorizers = opts.authorizers ?? [privilegedGroup, alwaysAllowAuthenticated];
     const namespaces = () => this.storages.get(this.registry.byKind('', 'Namespace')!);
@@ -263,8 +266,13 @@ export class ApiServer {
       const doc = this.#discovery.resourceList(info.apiGroup, info.apiVersion);
       if (doc) return writeObject(res, 200, doc);
     }
-    if (path === '/openapi/v2' || path === '/openapi/v3' || path.startsWith('/openapi/')) {
-      throw notFound({ group: '', resource: 'openapi' }, path);
+    if (path.startsWith('/openapi/')) {
+      const r = this.#openapi.serve(path, new URL(req.url ?? '/', 'https://localhost').searchParams, req.headers as Record<string, string | string[] | undefined>);
+      if (r) {
+        res.writeHead(r.status, r.headers);
+        res.end(r.body);
+        return;
+      }
     }
     writeJsonString(res, 404, JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'the server could not find the requested resource', reason: 'NotFound', details: {}, code: 404 }));
   }

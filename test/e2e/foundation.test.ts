@@ -176,6 +176,29 @@ for (const v of kubectlVersions) {
   });
 }
 
+describe('kubectl 1.33 with server-side field validation (OpenAPI v3)', () => {
+  const v = '33';
+  test('create -f rejects an unknown field by default (strict)', async () => {
+    const yaml = 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: strict\n  namespace: default\nspec:\n  replicaz: 3\n  selector: {matchLabels: {app: x}}\n  template:\n    metadata: {labels: {app: x}}\n    spec:\n      containers: [{name: c, image: nginx}]\n';
+    const r = await kubectl(server, v, ['create', '-f', '-'], { input: yaml });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /strict decoding error: unknown field "spec.replicaz"/);
+    const warn = await kubectl(server, v, ['create', '-f', '-', '--validate=warn'], { input: yaml });
+    assert.equal(warn.code, 0, warn.stderr);
+    assert.match(warn.stderr, /unknown field "spec.replicaz"/);
+    const d = JSON.parse(await kubectlOk(server, v, ['get', 'deploy', 'strict', '-o', 'json']));
+    assert.equal(d.spec.replicaz, undefined);
+  });
+
+  test('apply -f creates and explain reads the schema', async () => {
+    const yaml = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\n  namespace: default\ndata: {a: b}\n';
+    assert.match(await kubectlOk(server, v, ['apply', '-f', '-'], { input: yaml }), /configmap\/applied created/);
+    const out = await kubectlOk(server, v, ['explain', 'deployment.spec.strategy']);
+    assert.match(out, /KIND:\s+Deployment/);
+    assert.match(out, /rollingUpdate\s+<RollingUpdateDeployment>/);
+  });
+});
+
 describe('HTTP API', () => {
   test('unauthenticated requests get 401 Status', async () => {
     const r = await request(creds, 'GET', '/api/v1/namespaces', { anonymous: true });

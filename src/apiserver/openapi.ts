@@ -1,0 +1,240 @@
+/**
+ * OpenAPI v3 documents generated from the per-type schema and the served resources: the
+ * /openapi/v3 index and one document per group-version (components.schemas named as upstream,
+ * with x-kubernetes-* extensions; paths for every resource and verb, with the query parameters
+ * kubectl looks for, fieldValidation among them). Built lazily on first request and cached.
+ * Not yet: /openapi/v2 (kubectl asks for its protobuf form) and descriptions.
+ */
+import { createHash } from 'node:crypto';
+import type { ResourceRegistry, ServedResource } from './registry.ts';
+import { getMessage, getType, typeForKind, type FieldDef, type TypeRef } from '../api/schema/index.ts';
+
+type Schema = Record<string, unknown>;
+
+const specialSchemas: Record<string, { name: string; schema: Schema }> = {
+  Quantity: { name: 'io.k8s.apimachinery.pkg.api.resource.Quantity', schema: { oneOf: [{ type: 'string' }, { type: 'number' }] } },
+  IntOrString: { name: 'io.k8s.apimachinery.pkg.util.intstr.IntOrString', schema: { type: 'string', format: 'int-or-string' } },
+  Time: { name: 'io.k8s.apimachinery.pkg.apis.meta.v1.Time', schema: { type: 'string', format: 'date-time' } },
+  MicroTime: { name: 'io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime', schema: { type: 'string', format: 'date-time' } },
+  Duration: { name: 'io.k8s.apimachinery.pkg.apis.meta.v1.Duration', schema: { type: 'string' } },
+  RawExtension: { name: 'io.k8s.apimachinery.pkg.runtime.RawExtension', schema: { type: 'object' } },
+  FieldsV1: { name: 'io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1', schema: { type: 'object' } },
+  JSON: { name: 'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON', schema: { 'x-kubernetes-preserve-unknown-fields': true } },
+};
+
+const scalarSchemas: Record<string, Schema> = {
+  string: { type: 'string' },
+  int32: { type: 'integer', format: 'int32' },
+  int64: { type: 'integer', format: 'int64' },
+  bool: { type: 'boolean' },
+  double: { type: 'number', format: 'double' },
+  bytes: { type: 'string', format: 'byte' },
+};
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+
+class Builder {
+  schemas: Record<string, Schema> = {};
+  #pending: string[] = [];
+
+  typeSchema(t: TypeRef): Schema {
+    switch (t.kind) {
+      case 'scalar':
+        return { ...scalarSchemas[t.scalar] };
+      case 'special': {
+        const s = specialSchemas[t.special];
+        if (!s) return { type: 'object' };
+        this.schemas[s.name] ??= s.schema;
+        return { allOf: [ref(s.name)] };
+      }
+      case 'message':
+        this.#want(t.name);
+        return { allOf: [ref(t.name)] };
+      case 'list':
+        return { type: 'array', items: this.typeSchema(t.elem) };
+      case 'map':
+        return { type: 'object', additionalProperties: this.typeSchema(t.value) };
+    }
+  }
+
+  #want(name: string): void {
+    if (!(name in this.schemas)) {
+      this.schemas[name] = {};
+      this.#pending.push(name);
+    }
+  }
+
+  fieldSchema(f: FieldDef): Schema {
+    const s = this.typeSchema(f.type);
+    if (f.patchStrategy) s['x-kubernetes-patch-strategy'] = f.patchStrategy;
+    if (f.patchMergeKey) s['x-kubernetes-patch-merge-key'] = f.patchMergeKey;
+    if (f.listType) s['x-kubernetes-list-type'] = f.listType;
+    if (f.listMapKeys) s['x-kubernetes-list-map-keys'] = f.listMapKeys;
+    if (f.mapType) s['x-kubernetes-map-type'] = f.mapType;
+    if (f.default !== undefined) s['default'] = f.default;
+    return s;
+  }
+
+  message(name: string, gvk?: { group: string; version: string; kind: string }): void {
+    this.#want(name);
+    this.drain();
+    if (gvk) this.schemas[name]!['x-kubernetes-group-version-kind'] = [gvk];
+  }
+
+  drain(): void {
+    while (this.#pending.length) {
+      const name = this.#pending.pop()!;
+      const def = getType(name);
+      if (!def) {
+        this.schemas[name] = { type: 'object' };
+        continue;
+      }
+      if (def.kind === 'list') {
+        this.schemas[name] = { type: 'array', items: this.typeSchema(def.elem) };
+        continue;
+      }
+      const properties: Record<string, Schema> = {};
+      const required: string[] = [];
+      const walk = (fields: readonly FieldDef[]) => {
+        for (const f of fields) {
+          if (f.inline && f.type.kind === 'message') {
+            walk(getMessage(f.type.name).fields);
+            continue;
+          }
+          properties[f.name] = this.fieldSchema(f);
+          if (f.required) required.push(f.name);
+        }
+      };
+      walk(def.fields);
+      const s: Schema = { type: 'object', properties };
+      if (required.length) s['required'] = required;
+      if (def.structType) s['x-kubernetes-map-type'] = def.structType;
+      if (def.oneof) this.schemas[name] = { 'x-kubernetes-preserve-unknown-fields': true };
+      else this.schemas[name] = s;
+    }
+  }
+}
+
+const param = (name: string, inn: 'query' | 'path', type = 'string'): Schema => ({ name, in: inn, ...(inn === 'path' ? { required: true } : {}), schema: { type } });
+const writeParams = [param('dryRun', 'query'), param('fieldManager', 'query'), param('fieldValidation', 'query'), param('pretty', 'query')];
+const listParams = ['allowWatchBookmarks', 'continue', 'fieldSelector', 'labelSelector', 'limit', 'resourceVersion', 'resourceVersionMatch', 'sendInitialEvents', 'timeoutSeconds', 'watch'].map((n) => param(n, 'query'));
+
+function resourcePaths(e: ServedResource, typeName: string | undefined): Record<string, Schema> {
+  const d = e.def;
+  const gvk = { group: d.group, version: e.version, kind: d.kind };
+  const base = d.group ? `/apis/${d.group}/${e.version}` : `/api/${e.version}`;
+  const coll = d.namespaced ? `${base}/namespaces/{namespace}/${d.plural}` : `${base}/${d.plural}`;
+  const nsParam = d.namespaced ? [param('namespace', 'path')] : [];
+  const body = typeName ? { content: { 'application/json': { schema: ref(typeName) } } } : undefined;
+  const ok = typeName ? { '200': { description: 'OK', content: { 'application/json': { schema: ref(typeName) } } } } : { '200': { description: 'OK' } };
+  const op = (action: string, verb: string, extra: Schema = {}) => ({
+    operationId: `${verb}${d.kind}`,
+    'x-kubernetes-action': action,
+    'x-kubernetes-group-version-kind': gvk,
+    responses: ok,
+    ...extra,
+  });
+  const verbs = new Set(e.verbs);
+  const paths: Record<string, Schema> = {};
+  const c: Schema = { parameters: nsParam };
+  if (verbs.has('list')) c['get'] = op('list', 'list', { parameters: listParams });
+  if (verbs.has('create')) c['post'] = op('post', 'create', { parameters: writeParams, requestBody: body });
+  if (verbs.has('deletecollection')) c['delete'] = op('deletecollection', 'deleteCollection', { parameters: listParams });
+  paths[coll] = c;
+  if (e.def.review) return paths;
+  const item: Schema = { parameters: [...nsParam, param('name', 'path')] };
+  if (verbs.has('get')) item['get'] = op('get', 'read');
+  if (verbs.has('update')) item['put'] = op('put', 'replace', { parameters: writeParams, requestBody: body });
+  if (verbs.has('patch')) {
+    item['patch'] = op('patch', 'patch', {
+      parameters: [...writeParams, param('force', 'query', 'boolean')],
+      requestBody: {
+        content: Object.fromEntries(
+          ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml'].map((t) => [t, { schema: { type: 'object' } }]),
+        ),
+      },
+    });
+  }
+  if (verbs.has('delete')) item['delete'] = op('delete', 'delete', { parameters: [param('dryRun', 'query'), param('gracePeriodSeconds', 'query', 'integer'), param('propagationPolicy', 'query')] });
+  paths[`${coll}/{name}`] = item;
+  for (const sub of ['status', 'scale'] as const) {
+    if (!e.def.subresources?.[sub]) continue;
+    const subGvk = sub === 'scale' ? { group: 'autoscaling', version: 'v1', kind: 'Scale' } : gvk;
+    const subOp = (action: string, verb: string, extra: Schema = {}) => ({ ...op(action, verb, extra), operationId: `${verb}${d.kind}${sub === 'scale' ? 'Scale' : 'Status'}`, 'x-kubernetes-group-version-kind': subGvk });
+    paths[`${coll}/{name}/${sub}`] = {
+      parameters: [...nsParam, param('name', 'path')],
+      get: subOp('get', 'read'),
+      put: subOp('put', 'replace', { parameters: writeParams }),
+      patch: subOp('patch', 'patch', { parameters: [...writeParams, param('force', 'query', 'boolean')] }),
+    };
+  }
+  return paths;
+}
+
+export interface OpenApiResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export class OpenApi {
+  #registry: ResourceRegistry;
+  #docs = new Map<string, { body: string; hash: string }>();
+
+  constructor(registry: ResourceRegistry) {
+    this.#registry = registry;
+  }
+
+  /** Forget cached documents (the registry changed). */
+  invalidate(): void {
+    this.#docs.clear();
+  }
+
+  #gvDoc(group: string, version: string): { body: string; hash: string } | undefined {
+    const key = `${group}/${version}`;
+    const hit = this.#docs.get(key);
+    if (hit) return hit;
+    const served = this.#registry.resourcesOf(group, version);
+    if (!served.length) return undefined;
+    const b = new Builder();
+    let paths: Record<string, Schema> = {};
+    for (const e of served) {
+      const t = typeForKind(group, version, e.def.kind);
+      if (t) b.message(t.name, { group, version, kind: e.def.kind });
+      paths = { ...paths, ...resourcePaths(e, t?.name) };
+      if (e.def.subresources?.scale) b.message('io.k8s.api.autoscaling.v1.Scale', { group: 'autoscaling', version: 'v1', kind: 'Scale' });
+    }
+    b.drain();
+    const doc = { openapi: '3.0.0', info: { title: 'Kubernetes', version: 'v1.33.0' }, paths, components: { schemas: b.schemas } };
+    const body = JSON.stringify(doc);
+    const hash = createHash('sha512').update(body).digest('hex').slice(0, 128).toUpperCase();
+    const out = { body, hash };
+    this.#docs.set(key, out);
+    return out;
+  }
+
+  serve(path: string, query: URLSearchParams, headers: Record<string, string | string[] | undefined>): OpenApiResponse | null {
+    if (path === '/openapi/v3' || path === '/openapi/v3/') {
+      const paths: Record<string, unknown> = {};
+      for (const g of this.#registry.groups()) {
+        for (const v of g.versions) {
+          const doc = this.#gvDoc(g.group, v);
+          if (!doc) continue;
+          const p = g.group ? `apis/${g.group}/${v}` : `api/${v}`;
+          paths[p] = { serverRelativeURL: `/openapi/v3/${p}?hash=${doc.hash}` };
+        }
+      }
+      return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ paths }) };
+    }
+    const m = /^\/openapi\/v3\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))\/?$/.exec(path);
+    if (!m) return null;
+    const group = m[1] ? '' : m[2]!;
+    const version = m[1] ?? m[3]!;
+    const doc = this.#gvDoc(group, version);
+    if (!doc) return null;
+    const etag = `"${doc.hash}"`;
+    const cache = query.get('hash') === doc.hash ? 'public, immutable' : 'no-cache, private';
+    if (headers['if-none-match'] === etag) return { status: 304, headers: { etag, 'cache-control': cache }, body: '' };
+    return { status: 200, headers: { 'content-type': 'application/json', etag, 'cache-control': cache }, body: doc.body };
+  }
+}
