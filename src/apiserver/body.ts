@@ -4,10 +4,11 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { badRequest, statusError } from '../api/errors.ts';
 import type { KubeObject } from '../api/types.ts';
 import { decodeKubeProtobuf } from '../api/protobuf.ts';
+import { duplicateJsonFields } from '../api/duplicates.ts';
 
 export type Request = IncomingMessage | Http2ServerRequest;
 
@@ -29,23 +30,32 @@ export function mediaType(contentType: string | undefined): string {
   return (contentType ?? 'application/json').split(';')[0]!.trim().toLowerCase();
 }
 
-/** Decodes an object body. Throws 415 for unknown media types, 400 for malformed bodies. */
-export function decodeObject(body: Buffer, contentType: string | undefined): KubeObject {
+/**
+ * Keys repeated in a body, which decoding resolves to the last value: JSON repeats by path
+ * (`json`), YAML repeats as upstream's YAML decoder words them (`yaml`: `line 12: key "paused"
+ * already set in map`).
+ */
+export interface Duplicates {
+  json: string[];
+  yaml: string[];
+}
+
+/**
+ * Decodes an object body. Throws 415 for unknown media types, 400 for malformed bodies.
+ * With `dups`, repeated keys are collected into it (for fieldValidation).
+ */
+export function decodeObject(body: Buffer, contentType: string | undefined, dups?: Duplicates): KubeObject {
   const type = mediaType(contentType);
   let value: unknown;
   switch (type) {
     case 'application/json':
     case '':
-      value = parseJson(body);
+      value = parseJson(body, dups);
       break;
     case 'application/yaml':
     case 'application/x-yaml':
     case 'text/yaml':
-      try {
-        value = parseYaml(body.toString('utf8'));
-      } catch (err) {
-        throw badRequest(`error converting YAML to JSON: ${(err as Error).message}`);
-      }
+      value = parseYamlBody(body.toString('utf8'), dups);
       break;
     case 'application/vnd.kubernetes.protobuf':
       try {
@@ -69,12 +79,34 @@ export function decodeObject(body: Buffer, contentType: string | undefined): Kub
   return obj;
 }
 
-export function parseJson(body: Buffer | string): unknown {
+export function parseJson(body: Buffer | string, dups?: Duplicates): unknown {
   const text = typeof body === 'string' ? body : body.toString('utf8');
   if (text.trim() === '') throw badRequest('the body of the request was empty');
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw badRequest(`the body of the request was in an unknown format: ${(err as Error).message}`);
+  }
+  if (dups) dups.json.push(...duplicateJsonFields(text));
+  return value;
+}
+
+/** A YAML body as a JSON value; repeated keys are collected into `dups` (the last one wins). */
+export function parseYamlBody(text: string, dups?: Duplicates): unknown {
+  const doc = parseDocument(text);
+  for (const err of doc.errors) {
+    if (err.code !== 'DUPLICATE_KEY') throw badRequest(`error converting YAML to JSON: ${err.message}`);
+    if (dups) {
+      const at = err.linePos?.[0];
+      const line = at ? (text.split('\n', at.line)[at.line - 1] ?? '') : '';
+      const key = /^\s*(?:-\s+)?["']?([^"':]+)["']?\s*:/.exec(line.slice(Math.max(0, (at?.col ?? 1) - 1)))?.[1] ?? '';
+      dups.yaml.push(`line ${at?.line ?? 0}: key ${JSON.stringify(key)} already set in map`);
+    }
+  }
+  try {
+    return doc.toJS();
+  } catch (err) {
+    throw badRequest(`error converting YAML to JSON: ${(err as Error).message}`);
   }
 }

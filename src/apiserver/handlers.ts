@@ -11,7 +11,7 @@ import type { RequestInfo } from './requestinfo.ts';
 import type { KubeObject, UserInfo } from '../api/types.ts';
 import { badRequest, methodNotAllowed, notAcceptable, notFound, statusError, invalid } from '../api/errors.ts';
 import { negotiate, writeError, writeJsonString, writeObject, successStatus, type OutputFormat, type Response } from './respond.ts';
-import { decodeObject, readBody, mediaType, parseJson, type Request } from './body.ts';
+import { decodeObject, readBody, mediaType, parseJson, type Duplicates, type Request } from './body.ts';
 import { buildTable, partialObjectMetadata, tableOf, type IncludeObject } from './tables.ts';
 import { watchResponse } from './watch.ts';
 import { applyJsonPatch, applyMergePatch } from './patch.ts';
@@ -86,18 +86,35 @@ function warningHeaders(ctx: HandlerContext): Record<string, string> | undefined
   return { warning: ctx.warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') };
 }
 
-/**
- * fieldValidation (Strict, Warn — the default — or Ignore): unknown fields are dropped, and
- * reported as an error (Strict) or as warnings (Warn), as upstream does for built-in kinds.
- */
-function validateFields(ctx: HandlerContext, obj: KubeObject): void {
+/** The request's fieldValidation mode: Strict, Warn (the default) or Ignore. */
+function fieldValidationMode(ctx: HandlerContext): 'Strict' | 'Warn' | 'Ignore' {
   const mode = ctx.query.get('fieldValidation') ?? 'Warn';
   if (mode !== 'Strict' && mode !== 'Warn' && mode !== 'Ignore') {
     throw badRequest(`fieldValidation: Unsupported value: "${mode}": supported values: "Ignore", "Strict", "Warn"`);
   }
+  return mode;
+}
+
+/** Where repeated keys of the body are collected, unless fieldValidation ignores them. */
+function duplicatesSink(ctx: HandlerContext): Duplicates | undefined {
+  return fieldValidationMode(ctx) === 'Ignore' ? undefined : { json: [], yaml: [] };
+}
+
+/**
+ * fieldValidation (Strict, Warn — the default — or Ignore): unknown fields are dropped, and
+ * they and repeated keys are reported as an error (Strict) or as warnings (Warn), as upstream
+ * does for built-in kinds. A key both unknown and repeated is reported as unknown only (JSON).
+ */
+function validateFields(ctx: HandlerContext, obj: KubeObject, dups?: Duplicates): void {
+  const mode = fieldValidationMode(ctx);
   const unknown = pruneUnknownFields(obj, { group: ctx.served.def.group, version: ctx.served.version, kind: ctx.served.def.kind });
-  if (!unknown.length || mode === 'Ignore') return;
-  const msgs = unknown.map((f) => `unknown field "${f}"`);
+  if (mode === 'Ignore') return;
+  const msgs = dups?.yaml.slice() ?? [];
+  for (const f of unknown) msgs.push(`unknown field "${f}"`);
+  for (const d of dups?.json ?? []) {
+    if (!unknown.some((u) => d === u || d.startsWith(`${u}.`) || d.startsWith(`${u}[`))) msgs.push(`duplicate field "${d}"`);
+  }
+  if (!msgs.length) return;
   if (mode === 'Strict') throw badRequest(`strict decoding error: ${msgs.join(', ')}`);
   (ctx.warnings ??= []).push(...msgs);
 }
@@ -210,12 +227,13 @@ function checkTypeMeta(served: ServedResource, obj: KubeObject): void {
 
 async function readObject(ctx: HandlerContext): Promise<KubeObject> {
   const body = await readBody(ctx.req);
-  const obj = decodeObject(body, ctx.req.headers['content-type'] as string | undefined);
+  const dups = duplicatesSink(ctx);
+  const obj = decodeObject(body, ctx.req.headers['content-type'] as string | undefined, dups);
   if (obj.kind !== undefined && obj.kind !== ctx.served.def.kind) {
     throw badRequest(`the kind in the data (${String(obj.kind)}) does not match the expected kind (${ctx.served.def.kind})`);
   }
   checkTypeMeta(ctx.served, obj);
-  validateFields(ctx, obj);
+  validateFields(ctx, obj, dups);
   return obj;
 }
 
