@@ -122,6 +122,12 @@ export interface ResourceDef {
    * deletion (a namespace's spec.finalizers).
    */
   finalizing?(obj: KubeObject): boolean;
+  /**
+   * What a delete without a propagation policy does to dependents: 'orphan' for kinds that kept
+   * their pre-garbage-collector default (core/v1 ReplicationController, batch/v1 Job); absent:
+   * background deletion of dependents.
+   */
+  defaultPropagation?: 'orphan';
   /** PUT of an absent object creates it (upstream AllowCreateOnUpdate: endpoints, leases, ...). */
   createOnUpdate?: boolean;
 

@@ -517,8 +517,10 @@ export class ResourceStore {
         const cur = old.metadata.deletionGracePeriodSeconds ?? 0;
         if (grace >= cur) return { obj: old, deleted: false };
       }
-      const finalizers = old.metadata.finalizers ?? [];
       const next = clone(old);
+      const gcFinalizers = deletionFinalizers(old.metadata.finalizers, p, this.def.defaultPropagation);
+      if (gcFinalizers) next.metadata.finalizers = gcFinalizers;
+      const finalizers = next.metadata.finalizers ?? [];
       const held = this.def.finalizing ? this.def.finalizing(next) : false;
       if (finalizers.length || grace > 0 || held) {
         const nowMs = this.#clock();
@@ -548,6 +550,43 @@ export class ResourceStore {
       return { obj: old, deleted: true };
     }
   }
+}
+
+const orphanFinalizer = 'orphan';
+const foregroundFinalizer = 'foregroundDeletion';
+
+/**
+ * The garbage collector's finalizers a delete asks for, as upstream's store sets them: `orphan`
+ * (dependents lose their owner reference) or `foregroundDeletion` (dependents go first); the
+ * request's policy wins over finalizers already present, which win over the kind's default.
+ * Returns the new finalizer list, or undefined when it does not change.
+ */
+export function deletionFinalizers(current: readonly string[] | undefined, p: DeleteParams, kindDefault?: 'orphan'): string[] | undefined {
+  const has = (f: string) => current?.includes(f) ?? false;
+  let orphan: boolean;
+  let foreground: boolean;
+  switch (p.propagationPolicy) {
+    case 'Orphan':
+      orphan = true;
+      foreground = false;
+      break;
+    case 'Background':
+      orphan = false;
+      foreground = false;
+      break;
+    case 'Foreground':
+      orphan = false;
+      foreground = true;
+      break;
+    default:
+      orphan = has(orphanFinalizer) || (!has(foregroundFinalizer) && kindDefault === 'orphan');
+      foreground = has(foregroundFinalizer);
+  }
+  const next = (current ?? []).filter((f) => f !== orphanFinalizer && f !== foregroundFinalizer);
+  if (orphan) next.push(orphanFinalizer);
+  if (foreground) next.push(foregroundFinalizer);
+  const same = next.length === (current?.length ?? 0) && next.every((f) => has(f));
+  return same ? undefined : next;
 }
 
 /** Without a custom hook, a status update changes only status (and metadata labels/annotations). */

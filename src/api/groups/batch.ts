@@ -520,6 +520,7 @@ export const jobTable: TableDef = {
 export const jobs: ResourceDef = {
   ...batch,
   kind: 'Job',
+  defaultPropagation: 'orphan',
   plural: 'jobs',
   singular: 'job',
   namespaced: true,

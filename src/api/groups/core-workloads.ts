@@ -372,6 +372,7 @@ export const replicationControllerTable: TableDef = {
 export const replicationControllers: ResourceDef = {
   ...core,
   kind: 'ReplicationController',
+  defaultPropagation: 'orphan',
   plural: 'replicationcontrollers',
   singular: 'replicationcontroller',
   namespaced: true,
