@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
 import { runServer } from './server.ts';
+import { runControllerManagerCommand } from './controller-manager.ts';
 
 function defaultDataDir(): string {
   return process.getuid?.() === 0 ? '/var/lib/bosun' : path.join(os.homedir(), '.bosun');
@@ -26,17 +27,9 @@ program
   .option('--write-kubeconfig <file>', 'where to write the admin kubeconfig (default: DATA_DIR/kubeconfig.yaml)')
   .option('--datastore-endpoint <endpoint>', 'datastore: empty for embedded SQLite in the data dir, or sqlite://PATH')
   .option('--disable-agent', 'run the control plane only (no node agent)', false)
-  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean }) => {
-    const ac = new AbortController();
-    let signals = 0;
-    const stop = (sig: string) => {
-      signals++;
-      if (signals > 1) process.exit(1);
-      process.stderr.write(`bosun: ${sig} received, shutting down\n`);
-      ac.abort();
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+  .option('--disable-controller-manager', 'do not run the controller manager in this process', false)
+  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean }) => {
+    const signal = shutdownSignal();
     const dataDir = path.resolve(opts.dataDir);
     await runServer(
       {
@@ -47,10 +40,62 @@ program
         kubeconfigPath: path.resolve(opts.writeKubeconfig ?? path.join(dataDir, 'kubeconfig.yaml')),
         datastoreEndpoint: opts.datastoreEndpoint,
         disableAgent: opts.disableAgent,
+        disableControllerManager: opts.disableControllerManager,
       },
-      ac.signal,
+      signal,
     );
   });
+
+program
+  .command('controller-manager')
+  .description('Run the controller manager against an API server (leader-elected)')
+  .requiredOption('--kubeconfig <file>', 'kubeconfig of the API server and the identity to use')
+  .addOption(new Option('--leader-elect-lease-duration <duration>', 'how long a lease is valid without renewal').default(15_000, '15s').argParser(parseDuration))
+  .addOption(new Option('--leader-elect-renew-deadline <duration>', 'how long the leader retries renewing before giving up').default(10_000, '10s').argParser(parseDuration))
+  .addOption(new Option('--leader-elect-retry-period <duration>', 'wait between attempts to acquire or renew').default(2_000, '2s').argParser(parseDuration))
+  .option('--controllers <names>', 'controllers to run (comma-separated; default all)', collect)
+  .action(async (opts: { kubeconfig: string; leaderElectLeaseDuration: number; leaderElectRenewDeadline: number; leaderElectRetryPeriod: number; controllers?: string[] }) => {
+    await runControllerManagerCommand(
+      {
+        kubeconfig: path.resolve(opts.kubeconfig),
+        leaseDurationMs: opts.leaderElectLeaseDuration,
+        renewDeadlineMs: opts.leaderElectRenewDeadline,
+        retryPeriodMs: opts.leaderElectRetryPeriod,
+        controllers: opts.controllers,
+      },
+      shutdownSignal(),
+    );
+  });
+
+/** Aborts on the first SIGTERM/SIGINT; a second one exits at once. */
+function shutdownSignal(): AbortSignal {
+  const ac = new AbortController();
+  let signals = 0;
+  const stop = (sig: string) => {
+    signals++;
+    if (signals > 1) process.exit(1);
+    process.stderr.write(`bosun: ${sig} received, shutting down\n`);
+    ac.abort();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return ac.signal;
+}
+
+/** Go-style durations as upstream flags take them: 300ms, 15s, 1m30s, 1h. */
+function parseDuration(v: string): number {
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  let m: RegExpExecArray | null;
+  let end = 0;
+  while ((m = re.exec(v))) {
+    total += Number(m[1]) * unit[m[2]!]!;
+    end = re.lastIndex;
+  }
+  if (!v || end !== v.length) throw new Error(`invalid duration: ${v}`);
+  return total;
+}
 
 function parsePort(v: string): number {
   const n = Number(v);

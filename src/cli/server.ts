@@ -6,7 +6,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
-import { ensurePki, kubeconfigYaml, writeFileAtomic } from '../pki/index.ts';
+import { ensurePki, issueClientCert, kubeconfigYaml, writeFileAtomic, type Pki } from '../pki/index.ts';
+import { createClient } from '../client/index.ts';
+import { runControllerManager } from '../controllers/manager.ts';
 import { openStore } from '../storage/index.ts';
 import { ApiServer } from '../apiserver/server.ts';
 import { builtinResources } from '../api/groups/index.ts';
@@ -20,6 +22,8 @@ export interface ServerConfig {
   kubeconfigPath: string;
   datastoreEndpoint?: string;
   disableAgent: boolean;
+  /** Do not run the controller manager in this process. */
+  disableControllerManager?: boolean;
 }
 
 export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise<void> {
@@ -51,13 +55,37 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   if (!cfg.disableAgent) {
     process.stdout.write('bosun: the node agent is not available yet; running the control plane only\n');
   }
+  const components = cfg.disableControllerManager ? [] : [runInProcessControllerManager(pki, server, signal)];
   await new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
     signal.addEventListener('abort', () => resolve(), { once: true });
   });
+  await Promise.all(components);
   await api.close();
   await store.close();
   process.stdout.write('bosun: stopped\n');
+}
+
+/**
+ * The controller manager in this process, as its own identity (system:kube-controller-manager)
+ * over HTTPS to this API server, exactly as a separate `bosun controller-manager` would run.
+ */
+async function runInProcessControllerManager(pki: Pki, server: string, signal: AbortSignal): Promise<void> {
+  const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
+  try {
+    const id = await issueClientCert(pki, { name: 'controller-manager', commonName: 'system:kube-controller-manager' });
+    const client = await createClient({
+      component: 'kube-controller-manager',
+      connection: { server, ca: pki.caCertPem, cert: id.certPem, key: id.keyPem },
+    });
+    try {
+      await runControllerManager({ client, log }, signal);
+    } finally {
+      await client.transport.close();
+    }
+  } catch (err) {
+    log(`controller-manager failed: ${(err as Error).message}`);
+  }
 }
 
 function isAny(addr: string): boolean {
