@@ -56,6 +56,7 @@ export interface WatchCacheOptions {
 interface Waiter {
   rv: number;
   resolve: () => void;
+  cancel: () => void;
 }
 
 export class WatchCache {
@@ -112,7 +113,12 @@ export class WatchCache {
     this.#abort.abort();
     for (const w of this.#watchers) w.end('cache stopped');
     this.#watchers.clear();
+    for (const w of this.#waiters) w.cancel();
+    this.#waiters = [];
   }
+
+  /** The store watch's on-demand progress hook (set by the store). */
+  #progress: { request?: () => void } = {};
 
   async #loop(): Promise<void> {
     const signal = this.#abort.signal;
@@ -127,6 +133,7 @@ export class WatchCache {
         for await (const batch of this.#store.watch(this.prefix, from, {
           signal,
           progressIntervalMs: this.#opts.progressIntervalMs,
+          progress: this.#progress,
         })) {
           this.#apply(batch.events, batch.revision);
         }
@@ -249,7 +256,13 @@ export class WatchCache {
         clearTimeout(t);
         resolve();
       };
-      this.#waiters.push({ rv, resolve: done });
+      const cancel = () => {
+        clearTimeout(t);
+        reject(timeout('the watch cache stopped'));
+      };
+      this.#waiters.push({ rv, resolve: done, cancel });
+      // A quiet resource may already be at `rv` in the store: ask the watch how far it is.
+      this.#progress.request?.();
     });
   }
 

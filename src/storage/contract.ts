@@ -431,6 +431,23 @@ export function runStoreSuite(opts: StoreSuiteOptions): void {
       assert.deepEqual(batches.at(-1), { events: [], revision: rev });
     }));
 
+    test('a quiet watch answers a progress request with the current revision', withStore(async (s, p) => {
+      const from = await s.currentRevision();
+      const progress: { request?: () => void } = {};
+      const ac = new AbortController();
+      const it = s.watch(p, from, { signal: ac.signal, progress })[Symbol.asyncIterator]();
+      const first = it.next();
+      await new Promise((r) => setTimeout(r, 20));
+      must(await s.create(`${p.slice(0, -1)}-elsewhere`, enc('1')));
+      const rev = await s.currentRevision();
+      assert.ok(progress.request, 'the store sets the progress hook');
+      progress.request!();
+      const b = await first;
+      assert.deepEqual(b.value, { events: [], revision: rev });
+      ac.abort();
+      await it.return?.();
+    }));
+
     test('compaction makes older revisions unreadable and keeps the current values', withStore(async (s, p) => {
       const a1 = must(await s.create(`${p}a`, enc('a1')));
       must(await s.create(`${p}gone`, enc('x')));

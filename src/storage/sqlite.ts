@@ -462,6 +462,7 @@ export class SqliteStore implements Store {
     this.#subs.add(sub);
     const onAbort = (): void => sub.end();
     signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.progress) opts.progress.request = () => sub.requestProgress();
     try {
       const upper = prefixEnd(prefix);
       let pos = from;
@@ -681,6 +682,14 @@ class Subscription {
     this.#wake?.();
   }
 
+  #progressWanted = false;
+
+  /** Asks for a progress batch (the current revision) as soon as no events are pending. */
+  requestProgress(): void {
+    this.#progressWanted = true;
+    this.#wake?.();
+  }
+
   /** Ends the watch: the iterator finishes, or throws `err`. Undelivered events are dropped. */
   end(err?: unknown): void {
     if (this.#ended) return;
@@ -707,11 +716,12 @@ class Subscription {
         return batch;
       }
       let timer: unknown = null;
-      const idle = await new Promise<boolean>((resolve) => {
-        this.#wake = () => resolve(false);
+      const idle = this.#progressWanted || await new Promise<boolean>((resolve) => {
+        this.#wake = () => resolve(this.#progressWanted);
         if (progressMs > 0) timer = clock.setTimeout(() => resolve(true), progressMs);
       });
       this.#wake = null;
+      this.#progressWanted = false;
       if (timer !== null) clock.clearTimeout(timer);
       if (idle && !this.#ended && this.#events.length === 0) {
         const rev = currentRev();

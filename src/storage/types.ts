@@ -72,6 +72,12 @@ export interface WatchOptions {
   signal?: AbortSignal;
   /** Also wake with an empty batch when idle, carrying the current revision (progress notify). */
   progressIntervalMs?: number;
+  /**
+   * On-demand progress (etcd's RequestProgress): the store sets `request` on this object to a
+   * function that makes the watch deliver, soon, an empty batch with the current revision when
+   * no events are pending — so a quiet watcher learns how far the store has got.
+   */
+  progress?: { request?: () => void };
 }
 
 export interface WatchBatch {
