@@ -9,12 +9,16 @@ import type { ResourceStore, WriteContext, DeleteParams } from './rest.ts';
 import { clone } from './rest.ts';
 import type { RequestInfo } from './requestinfo.ts';
 import type { KubeObject, UserInfo } from '../api/types.ts';
-import { badRequest, methodNotAllowed, notAcceptable, notFound, statusError, invalid } from '../api/errors.ts';
+import { badRequest, methodNotAllowed, notAcceptable, notFound, statusError, invalid, type StatusError } from '../api/errors.ts';
 import { negotiate, writeError, writeJsonString, writeObject, successStatus, type OutputFormat, type Response } from './respond.ts';
-import { decodeObject, readBody, mediaType, parseJson, type Duplicates, type Request } from './body.ts';
+import { decodeObject, readBody, mediaType, parseJson, parseYamlBody, type Duplicates, type Request } from './body.ts';
 import { buildTable, partialObjectMetadata, tableOf, type IncludeObject } from './tables.ts';
 import { watchResponse } from './watch.ts';
 import { applyJsonPatch, applyMergePatch } from './patch.ts';
+import { applyStrategicMergePatch } from '../api/patch/strategic.ts';
+import { typeForKind } from '../api/schema/index.ts';
+import { applyConfig, managerFromUserAgent, validateManagerName } from '../api/apply/index.ts';
+import { nowRfc3339 } from './rest.ts';
 import { getPath } from '../api/validation.ts';
 import { pruneUnknownFields } from '../api/fieldvalidation.ts';
 import { labelSelectorToString } from '../api/selectors.ts';
@@ -62,7 +66,18 @@ function includeObject(q: URLSearchParams): IncludeObject {
 function writeCtx(ctx: HandlerContext): WriteContext {
   const dryRun = ctx.query.getAll('dryRun');
   for (const d of dryRun) if (d !== 'All') throw badRequest(`dryRun: Unsupported value: "${d}": supported values: "All"`);
-  return { user: ctx.user, dryRun: dryRun.length > 0, version: ctx.served.version };
+  return { user: ctx.user, dryRun: dryRun.length > 0, version: ctx.served.version, manager: fieldManager(ctx) };
+}
+
+/** The request's field manager: `fieldManager`, else the User-Agent's product name (as upstream). */
+function fieldManager(ctx: HandlerContext): string {
+  const given = ctx.query.get('fieldManager');
+  if (given !== null) {
+    const bad = validateManagerName(given);
+    if (bad) throw invalid({ group: 'meta.k8s.io', kind: 'UpdateOptions' }, '', [{ reason: 'FieldValueInvalid', field: 'fieldManager', message: bad }]);
+    return given;
+  }
+  return managerFromUserAgent(ctx.req.headers['user-agent'] as string | undefined);
 }
 
 /** Writes one object, honouring Table/PartialObjectMetadata negotiation. */
@@ -262,34 +277,57 @@ async function handleUpdate(ctx: HandlerContext, sub: string): Promise<void> {
   respondObject(ctx, created ? 201 : 200, out);
 }
 
+const patchTypes = 'application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml';
+
+/**
+ * Applies a JSON, merge or strategic merge patch to an object of the given kind (its type in
+ * the schema decides how strategic merge treats lists). Throws 415 for other patch types.
+ */
+function patchObject(type: string, current: unknown, patch: unknown, kind: { group: string; version: string; kind: string }): unknown {
+  switch (type) {
+    case 'application/json-patch+json':
+      return applyJsonPatch(current, patch);
+    case 'application/merge-patch+json':
+      return applyMergePatch(current, patch);
+    case 'application/strategic-merge-patch+json': {
+      const t = typeForKind(kind.group, kind.version, kind.kind);
+      if (!t) throw statusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`);
+      return applyStrategicMergePatch(current, patch, t.name);
+    }
+    default:
+      throw unsupportedPatchType();
+  }
+}
+
+function unsupportedPatchType(): StatusError {
+  return statusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${patchTypes}`);
+}
+
 async function handlePatch(ctx: HandlerContext, sub: string): Promise<void> {
   const type = mediaType(ctx.req.headers['content-type'] as string | undefined);
+  if (type === 'application/apply-patch+yaml') return handleApply(ctx, sub);
+  if (!patchTypes.split(', ').includes(type)) throw unsupportedPatchType();
+  if (ctx.query.has('force')) {
+    throw invalid({ group: 'meta.k8s.io', kind: 'PatchOptions' }, '', [{ reason: 'FieldValueForbidden', field: 'force', message: 'Forbidden: may not be specified for non-apply patch' }]);
+  }
   const body = await readBody(ctx.req);
-  const patch = parseJson(body);
   const served = ctx.served;
+  const dups = type === 'application/json-patch+json' ? undefined : duplicatesSink(ctx);
+  const patch = parseJson(body, dups);
+  const kind = { group: served.def.group, version: served.version, kind: served.def.kind };
   const apply = (current: KubeObject): KubeObject => {
     const versioned = fromStorage(served, current);
     // The stored resourceVersion is not a precondition unless the patch itself sets one.
     delete versioned.metadata.resourceVersion;
-    let next: unknown;
-    switch (type) {
-      case 'application/json-patch+json':
-        next = applyJsonPatch(versioned, patch);
-        break;
-      case 'application/merge-patch+json':
-      case 'application/strategic-merge-patch+json':
-        next = applyMergePatch(versioned, patch);
-        break;
-      default:
-        throw statusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`);
-    }
+    const next = patchObject(type, versioned, patch, kind);
     if (!next || typeof next !== 'object' || Array.isArray(next)) throw badRequest('the patch did not produce an object');
     const n = next as KubeObject;
     if (n.metadata === null || n.metadata === undefined) n.metadata = {};
     if (n.apiVersion !== served.apiVersion || n.kind !== served.def.kind) {
       throw badRequest(`the API version or kind of the patched object (${String(n.apiVersion)}, ${String(n.kind)}) may not be changed`);
     }
-    validateFields(ctx, n);
+    ctx.warnings = undefined; // a retried patch reports its warnings once
+    validateFields(ctx, n, dups);
     return toStorage(served, n);
   };
   const { obj: out } = await ctx.storage.update(ctx.info.namespace, ctx.info.name, (cur) => {
@@ -297,6 +335,62 @@ async function handlePatch(ctx: HandlerContext, sub: string): Promise<void> {
     return apply(cur);
   }, writeCtx(ctx), { subresource: sub });
   respondObject(ctx, 200, out);
+}
+
+/**
+ * Server-side apply (PATCH application/apply-patch+yaml): the body is the manager's applied
+ * configuration; it is merged into the live object (or creates it) with managedFields tracking,
+ * conflicts (409) unless `force=true`.
+ */
+async function handleApply(ctx: HandlerContext, sub: string): Promise<void> {
+  const served = ctx.served;
+  const manager = ctx.query.get('fieldManager');
+  if (!manager) {
+    throw invalid({ group: 'meta.k8s.io', kind: 'PatchOptions' }, '', [{ reason: 'FieldValueRequired', field: 'fieldManager', message: 'Required value: is required for apply patch' }]);
+  }
+  const force = ctx.query.get('force');
+  if (force !== null && force !== 'true' && force !== 'false') throw badRequest(`force: invalid value ${JSON.stringify(force)}`);
+  const typeDef = typeForKind(served.def.group, served.version, served.def.kind);
+  if (!typeDef) throw unsupportedPatchType();
+  const body = await readBody(ctx.req);
+  const dups = duplicatesSink(ctx);
+  const config = parseYamlBody(body.toString('utf8'), dups);
+  if (!config || typeof config !== 'object' || Array.isArray(config)) throw badRequest('the applied configuration must be an object');
+  const cfg = config as KubeObject;
+  if (cfg.metadata === undefined || cfg.metadata === null) cfg.metadata = {};
+  if (cfg.apiVersion !== served.apiVersion || cfg.kind !== served.def.kind) {
+    throw badRequest(`the API version in the data (${String(cfg.apiVersion ?? '')}) does not match the expected API version (${served.apiVersion})`);
+  }
+  if (cfg.metadata.name !== undefined && cfg.metadata.name !== ctx.info.name) {
+    throw badRequest(`the name of the object (${cfg.metadata.name}) does not match the name on the URL (${ctx.info.name})`);
+  }
+  validateFields(ctx, cfg, dups);
+  const wctx = { ...writeCtx(ctx), manager, applied: true };
+  const opts = {
+    manager,
+    force: force === 'true',
+    apiVersion: served.apiVersion,
+    typeName: typeDef.name,
+    subresource: sub || undefined,
+    statusSplit: Boolean(served.def.subresources?.status),
+    now: nowRfc3339(),
+    gk: { group: served.def.group, kind: served.def.kind },
+  };
+  const { obj, created } = await ctx.storage.update(
+    ctx.info.namespace,
+    ctx.info.name,
+    (cur) => {
+      const live = cur ? fromStorage(served, cur) : undefined;
+      if (live) delete live.metadata.resourceVersion;
+      const merged = applyConfig(live, cfg, opts);
+      if (cfg.metadata.resourceVersion) merged.metadata.resourceVersion = cfg.metadata.resourceVersion;
+      merged.metadata.name = ctx.info.name;
+      return toStorage(served, merged);
+    },
+    wctx,
+    { subresource: sub, forceAllowCreate: !sub },
+  );
+  respondObject(ctx, created ? 201 : 200, obj);
 }
 
 async function deleteParams(ctx: HandlerContext): Promise<DeleteParams> {
@@ -459,7 +553,7 @@ async function handleScale(ctx: HandlerContext): Promise<void> {
       if (!cur) throw notFound(ctx.storage.gr, ctx.info.name);
       const scale = putScale ?? (() => {
         const s = scaleOf(ctx, cur);
-        return (type === 'application/json-patch+json' ? applyJsonPatch(s, patchBody) : applyMergePatch(s, patchBody)) as KubeObject;
+        return patchObject(type, s, patchBody, { group: 'autoscaling', version: 'v1', kind: 'Scale' }) as KubeObject;
       })();
       const replicas = (scale['spec'] as { replicas?: unknown } | undefined)?.replicas;
       if (replicas !== undefined && (!Number.isInteger(replicas) || (replicas as number) < 0)) {
@@ -476,6 +570,7 @@ async function handleScale(ctx: HandlerContext): Promise<void> {
       return stored;
     },
     writeCtx(ctx),
+    { subresource: 'scale' },
   );
   writeObject(ctx.res, 200, scaleOf(ctx, obj));
 }

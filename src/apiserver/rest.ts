@@ -27,12 +27,18 @@ import { parseFieldSelector, parseLabelSelector } from '../api/selectors.ts';
 import { WatchCache, type CachedObject, type CacheWatch } from './watchcache.ts';
 import type { AdmissionChain, AdmissionAttributes } from './admission/types.ts';
 import { isCode } from '../util/errors.ts';
+import { updateManagedFields } from '../api/apply/index.ts';
+import { typeForKind } from '../api/schema/index.ts';
 
 export interface WriteContext {
   user: UserInfo;
   dryRun: boolean;
   /** The version of the request, for admission. */
   version: string;
+  /** The field manager this write is recorded under in managedFields; absent: not recorded. */
+  manager?: string;
+  /** A server-side apply: managedFields were already computed with the merge. */
+  applied?: boolean;
 }
 
 export interface ListParams {
@@ -344,6 +350,7 @@ export class ResourceStore {
     else delete meta.generation;
     this.def.prepareForCreate?.(obj);
     this.def.default?.(obj);
+    this.#track(undefined, obj, ctx, '');
     await this.#opts.admission.admit(this.#attrs('CREATE', namespace, meta.name ?? '', ctx, obj));
     return this.#serialized(async () => {
       await this.#allocate(obj, undefined);
@@ -360,6 +367,25 @@ export class ResourceStore {
       this.#noteWrite(res.kv.modRevision);
       obj.metadata.resourceVersion = String(res.kv.modRevision);
       return obj;
+    });
+  }
+
+  /** The schema type of the stored kind, for managedFields (null: the kind has none). */
+  #typeName: string | null | undefined;
+
+  /** Records a non-apply write in managedFields (in place on `obj`). */
+  #track(old: KubeObject | undefined, obj: KubeObject, ctx: WriteContext, sub: string): void {
+    if (!ctx.manager || ctx.applied || this.def.review) return;
+    if (this.#typeName === undefined) this.#typeName = typeForKind(this.def.group, this.def.version, this.def.kind)?.name ?? null;
+    if (!this.#typeName) return;
+    updateManagedFields(old, obj, {
+      manager: ctx.manager,
+      apiVersion: this.def.group ? `${this.def.group}/${ctx.version}` : ctx.version,
+      typeName: this.#typeName,
+      subresource: sub || undefined,
+      statusSplit: Boolean(this.def.subresources?.status),
+      now: nowRfc3339(this.#clock),
+      gk: this.gk,
     });
   }
 
@@ -467,21 +493,24 @@ export class ResourceStore {
       delete meta.deletionGracePeriodSeconds;
     }
     delete meta.selfLink;
+    // The scale subresource writes the main object's spec: it is an update of the main resource.
+    const main = sub === '' || sub === 'scale';
     if (sub === 'status') {
       if (this.def.prepareForStatusUpdate) this.def.prepareForStatusUpdate(obj, old);
       else defaultStatusUpdate(obj, old);
-    } else if (sub === '') {
+    } else if (main) {
       this.def.prepareForUpdate?.(obj, old);
     }
     if (this.def.generation) {
       meta.generation = old.metadata.generation ?? 1;
       const extra = typeof this.def.generation === 'function' ? this.def.generation : undefined;
-      if (sub === '' && (specChanged(obj, old) || extra?.(obj, old))) meta.generation += 1;
+      if (main && (specChanged(obj, old) || extra?.(obj, old))) meta.generation += 1;
     } else delete meta.generation;
     this.def.default?.(obj);
+    this.#track(old, obj, ctx, sub);
     const attrs = this.#attrs('UPDATE', namespace, name, ctx, obj, old, sub);
     await this.#opts.admission.admit(attrs);
-    if (sub === '') await this.#allocate(obj, old);
+    if (main) await this.#allocate(obj, old);
     const causes: StatusCause[] = [
       ...validateObjectMeta(meta, { namespaced: this.def.namespaced, nameRule: this.def.nameRule ?? 'subdomain', requestNamespace: namespace }),
       ...validateObjectMetaUpdate(meta, old.metadata),

@@ -1,0 +1,718 @@
+/**
+ * Server-side apply and managedFields, driven by the schema (structured-merge-diff semantics):
+ *
+ * - A field set is a tree of path elements, in the FieldsV1 wire form's keys: `f:<field>`,
+ *   `k:<json of the key fields>` (associative list items), `v:<json value>` (set members),
+ *   `i:<index>`. A node is a member itself (`.`), has children, or both.
+ * - `fieldSetOf(obj)`: what an applied configuration sets (leaves, list items, map entries,
+ *   empty or atomic values).
+ * - `applyConfig(live, config, opts)`: merges the configuration into the live object (granular
+ *   structs and maps recursively, associative lists by key, sets by value, atomic values
+ *   replaced), removes what this manager applied before and applies no more (unless another
+ *   manager owns it), reports conflicts with other managers (409) unless forced, and records the
+ *   manager's Apply entry.
+ * - `updateManagedFields(old, next, opts)`: for every other write, gives the fields the write
+ *   added or changed to the writer (operation Update), taking them from everyone else.
+ * Fields upstream never tracks (apiVersion, kind, metadata name/namespace/uid/... and, for the
+ * main resource, status; for the status subresource, everything but status) are left out.
+ */
+import type { KubeObject, ManagedFieldsEntry } from '../types.ts';
+import { badRequest, statusError, invalid } from '../errors.ts';
+import { getMessage, getType, jsonProperties, type FieldDef, type MessageDef, type TypeRef } from '../schema/index.ts';
+
+// ---- field sets --------------------------------------------------------------------------------
+
+/** A node of a field set: whether the path itself is a member, and its children by path element. */
+export interface FieldNode {
+  member: boolean;
+  children: Map<string, FieldNode> | null;
+}
+
+export function emptySet(): FieldNode {
+  return { member: false, children: null };
+}
+
+function child(n: FieldNode, key: string): FieldNode {
+  n.children ??= new Map();
+  let c = n.children.get(key);
+  if (!c) n.children.set(key, (c = emptySet()));
+  return c;
+}
+
+export function isEmpty(n: FieldNode | undefined): boolean {
+  if (!n) return true;
+  if (n.member) return false;
+  if (!n.children) return true;
+  for (const c of n.children.values()) if (!isEmpty(c)) return false;
+  return true;
+}
+
+export function union(a: FieldNode, b: FieldNode): FieldNode {
+  const out: FieldNode = { member: a.member || b.member, children: null };
+  for (const src of [a, b]) {
+    if (!src.children) continue;
+    for (const [k, c] of src.children) {
+      const cur = out.children?.get(k);
+      (out.children ??= new Map()).set(k, cur ? union(cur, c) : clone(c));
+    }
+  }
+  return out;
+}
+
+export function difference(a: FieldNode, b: FieldNode | undefined): FieldNode {
+  if (!b) return clone(a);
+  const out: FieldNode = { member: a.member && !b.member, children: null };
+  if (a.children) {
+    for (const [k, c] of a.children) {
+      const d = difference(c, b.children?.get(k));
+      if (!isEmpty(d)) (out.children ??= new Map()).set(k, d);
+    }
+  }
+  return out;
+}
+
+export function intersection(a: FieldNode, b: FieldNode): FieldNode {
+  const out: FieldNode = { member: a.member && b.member, children: null };
+  if (a.children && b.children) {
+    for (const [k, c] of a.children) {
+      const o = b.children.get(k);
+      if (!o) continue;
+      const i = intersection(c, o);
+      if (!isEmpty(i)) (out.children ??= new Map()).set(k, i);
+    }
+  }
+  return out;
+}
+
+function clone(n: FieldNode): FieldNode {
+  return { member: n.member, children: n.children ? new Map([...n.children].map(([k, c]) => [k, clone(c)])) : null };
+}
+
+/** The FieldsV1 JSON of a set. */
+export function encodeFieldsV1(n: FieldNode): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const kids = n.children ? [...n.children].filter(([, c]) => !isEmpty(c)) : [];
+  if (n.member && kids.length) out['.'] = {};
+  kids.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [k, c] of kids) out[k] = encodeFieldsV1(c);
+  return out;
+}
+
+/** A set from FieldsV1 JSON; throws BadRequest for a malformed one. */
+export function decodeFieldsV1(v: unknown): FieldNode {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw badRequest('error decoding FieldsV1: expected an object');
+  const entries = Object.entries(v as Record<string, unknown>);
+  const n: FieldNode = { member: entries.length === 0, children: null };
+  for (const [k, c] of entries) {
+    if (k === '.') {
+      n.member = true;
+      continue;
+    }
+    if (!/^[fkvi]:/.test(k)) throw badRequest(`error decoding FieldsV1: unexpected path element ${JSON.stringify(k)}`);
+    (n.children ??= new Map()).set(k, decodeFieldsV1(c));
+  }
+  return n;
+}
+
+/** Member paths of a set (each a list of path elements), in sorted order. */
+export function memberPaths(n: FieldNode, prefix: string[] = [], out: string[][] = []): string[][] {
+  if (n.member) out.push(prefix);
+  if (n.children) for (const [k, c] of [...n.children].sort(([a], [b]) => (a < b ? -1 : 1))) memberPaths(c, [...prefix, k], out);
+  return out;
+}
+
+/** A path as upstream prints it in conflicts: `.spec.containers[name="web"].image`. */
+export function formatPath(path: readonly string[]): string {
+  let s = '';
+  for (const pe of path) {
+    const kind = pe[0];
+    const rest = pe.slice(2);
+    if (kind === 'f') s += `.${rest}`;
+    else if (kind === 'i') s += `[${rest}]`;
+    else if (kind === 'v') s += `[=${rest}]`;
+    else if (kind === 'k') {
+      const keys = JSON.parse(rest) as Record<string, unknown>;
+      s += `[${Object.entries(keys).map(([k, x]) => `${k}=${JSON.stringify(x)}`).join(',')}]`;
+    }
+  }
+  return s;
+}
+
+// ---- schema ------------------------------------------------------------------------------------
+
+/** How a value is treated, from its type in the schema. */
+type Shape =
+  | { kind: 'struct'; def: MessageDef; atomic: boolean }
+  | { kind: 'map'; value: TypeRef | undefined; atomic: boolean }
+  | { kind: 'list'; elem: TypeRef | undefined; rel: 'atomic' | 'set' | 'map'; keys: readonly string[] }
+  | { kind: 'scalar' };
+
+/** Unknown types (RawExtension, JSON, untyped) are "deduced": maps granular, lists atomic. */
+const deduced: Shape = { kind: 'map', value: undefined, atomic: false };
+
+function shapeOfType(t: TypeRef | undefined, f?: FieldDef): Shape {
+  if (!t) return deduced;
+  switch (t.kind) {
+    case 'scalar':
+    case 'special':
+      return t.kind === 'special' && (t.special === 'RawExtension' || t.special === 'JSON') ? { kind: 'scalar' } : { kind: 'scalar' };
+    case 'message': {
+      const def = getMessage(t.name);
+      return { kind: 'struct', def, atomic: (f?.structType ?? def.structType) === 'atomic' };
+    }
+    case 'map':
+      return { kind: 'map', value: t.value, atomic: f?.mapType === 'atomic' };
+    case 'list': {
+      const strategy = (f?.patchStrategy ?? '').split(',');
+      let rel: 'atomic' | 'set' | 'map' = f?.listType ?? 'atomic';
+      let keys: readonly string[] = f?.listMapKeys ?? [];
+      if (!f?.listType && strategy.includes('merge')) {
+        if (f?.patchMergeKey) {
+          rel = 'map';
+          keys = [f.patchMergeKey];
+        } else rel = 'set';
+      }
+      if (rel === 'map' && !keys.length && f?.patchMergeKey) keys = [f.patchMergeKey];
+      return { kind: 'list', elem: t.elem, rel, keys };
+    }
+  }
+}
+
+function fieldOfStruct(def: MessageDef, key: string): FieldDef | undefined {
+  return jsonProperties(def).get(key)?.field;
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** The path element of a list item. */
+function itemElement(shape: Extract<Shape, { kind: 'list' }>, item: unknown, index: number): string {
+  if (shape.rel === 'map' && isObj(item)) {
+    const keys: Record<string, unknown> = {};
+    for (const k of [...shape.keys].sort()) if (item[k] !== undefined) keys[k] = item[k];
+    return `k:${JSON.stringify(keys)}`;
+  }
+  if (shape.rel === 'set') return `v:${JSON.stringify(item)}`;
+  return `i:${index}`;
+}
+
+// ---- the set of an applied configuration --------------------------------------------------------
+
+/** The fields `obj` (of message type `typeName`) sets, as structured-merge-diff's ToFieldSet. */
+export function fieldSetOf(obj: unknown, typeName: string): FieldNode {
+  const root = emptySet();
+  walkSet(obj, { kind: 'struct', def: mustMessage(typeName), atomic: false }, root);
+  return root;
+}
+
+function mustMessage(typeName: string): MessageDef {
+  const t = getType(typeName);
+  if (t?.kind !== 'message') throw new Error(`apply: no message type ${typeName}`);
+  return t;
+}
+
+function walkSet(v: unknown, shape: Shape, node: FieldNode): void {
+  if (v === null || v === undefined) {
+    node.member = true;
+    return;
+  }
+  switch (shape.kind) {
+    case 'scalar':
+      node.member = true;
+      return;
+    case 'struct':
+    case 'map': {
+      if (shape.atomic || !isObj(v)) {
+        node.member = true;
+        return;
+      }
+      const entries = Object.entries(v);
+      if (!entries.length) {
+        node.member = true;
+        return;
+      }
+      for (const [k, x] of entries) {
+        let childShape: Shape;
+        let isField = true;
+        if (shape.kind === 'struct') {
+          const f = fieldOfStruct(shape.def, k);
+          if (!f) continue; // unknown fields were pruned or are not tracked
+          childShape = shapeOfType(f.type, f);
+        } else {
+          childShape = shapeOfType(shape.value);
+          isField = false;
+        }
+        const c = child(node, `f:${k}`);
+        walkSet(x, childShape, c);
+        if (!isField || x === null || (isObj(x) && Object.keys(x).length === 0)) c.member = true;
+      }
+      return;
+    }
+    case 'list': {
+      if (shape.rel === 'atomic' || !Array.isArray(v)) {
+        node.member = true;
+        return;
+      }
+      v.forEach((item, i) => {
+        const c = child(node, itemElement(shape, item, i));
+        if (shape.rel === 'map') walkSet(item, shapeOfType(shape.elem), c);
+        c.member = true;
+      });
+      return;
+    }
+  }
+}
+
+// ---- comparing two objects (for Update operations) ---------------------------------------------
+
+interface Comparison {
+  /** Added or changed paths (the writer's). */
+  changed: FieldNode;
+  /** Paths that disappeared. */
+  removed: FieldNode;
+}
+
+function compare(old: unknown, next: unknown, typeName: string): Comparison {
+  const out: Comparison = { changed: emptySet(), removed: emptySet() };
+  cmp(old, next, { kind: 'struct', def: mustMessage(typeName), atomic: false }, out.changed, out.removed, true);
+  return out;
+}
+
+function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((x, i) => jsonEqual(x, bb[i]));
+  }
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) if (!jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
+}
+
+/** Every path of a value (as a newly added subtree: each node is a member). */
+function addAll(v: unknown, shape: Shape, node: FieldNode): void {
+  node.member = true;
+  if (v === null || v === undefined) return;
+  if ((shape.kind === 'struct' || shape.kind === 'map') && !shape.atomic && isObj(v)) {
+    for (const [k, x] of Object.entries(v)) {
+      let s: Shape;
+      if (shape.kind === 'struct') {
+        const f = fieldOfStruct(shape.def, k);
+        if (!f) continue;
+        s = shapeOfType(f.type, f);
+      } else s = shapeOfType(shape.value);
+      addAll(x, s, child(node, `f:${k}`));
+    }
+  } else if (shape.kind === 'list' && shape.rel !== 'atomic' && Array.isArray(v)) {
+    v.forEach((item, i) => {
+      const c = child(node, itemElement(shape, item, i));
+      if (shape.rel === 'map') addAll(item, shapeOfType(shape.elem), c);
+      else c.member = true;
+    });
+  }
+}
+
+/**
+ * Compares `a` (old) and `b` (new) below one node. A struct field that Go always serializes
+ * (a non-pointer struct) counts as present in both, so only its contents can be added.
+ */
+function cmp(a: unknown, b: unknown, shape: Shape, changed: FieldNode, removed: FieldNode, alwaysPresent = false): void {
+  const aAbsent = a === undefined;
+  const bAbsent = b === undefined;
+  if (aAbsent && bAbsent) return;
+  const granular = (shape.kind === 'struct' || shape.kind === 'map') && !shape.atomic;
+  if (bAbsent) {
+    removed.member = true;
+    return;
+  }
+  if (aAbsent && !alwaysPresent) {
+    addAll(b, shape, changed);
+    return;
+  }
+  if (granular && (isObj(a) || aAbsent) && isObj(b)) {
+    const ao = (a ?? {}) as Record<string, unknown>;
+    const keys = new Set([...Object.keys(ao), ...Object.keys(b)]);
+    for (const k of keys) {
+      let s: Shape;
+      let always = false;
+      if (shape.kind === 'struct') {
+        const f = fieldOfStruct(shape.def, k);
+        if (!f) continue;
+        s = shapeOfType(f.type, f);
+        // Go serializes non-pointer structs and fields without omitempty even when zero.
+        always = (f.type.kind === 'message' && !f.pointer && s.kind === 'struct') || !f.omitEmpty;
+      } else s = shapeOfType(shape.value);
+      const pe = `f:${k}`;
+      const av = ao[k];
+      const bv = b[k];
+      if (av === undefined && bv === undefined) continue;
+      cmp(av, bv, s, child(changed, pe), child(removed, pe), always);
+    }
+    return;
+  }
+  if (shape.kind === 'list' && shape.rel !== 'atomic' && (Array.isArray(a) || aAbsent) && Array.isArray(b)) {
+    const before = new Map<string, unknown>();
+    ((a ?? []) as unknown[]).forEach((x, i) => before.set(itemElement(shape, x, i), x));
+    const after = new Map<string, unknown>();
+    b.forEach((x, i) => after.set(itemElement(shape, x, i), x));
+    for (const [pe, x] of after) {
+      const elemShape = shape.rel === 'map' ? shapeOfType(shape.elem) : ({ kind: 'scalar' } as Shape);
+      if (!before.has(pe)) addAll(x, elemShape, child(changed, pe));
+      else if (shape.rel === 'map') cmp(before.get(pe), x, elemShape, child(changed, pe), child(removed, pe));
+    }
+    for (const pe of before.keys()) if (!after.has(pe)) child(removed, pe).member = true;
+    return;
+  }
+  if (!jsonEqual(a, b)) changed.member = true;
+}
+
+// ---- untracked fields --------------------------------------------------------------------------
+
+const metaUntracked = ['name', 'namespace', 'creationTimestamp', 'selfLink', 'uid', 'generation', 'managedFields', 'resourceVersion', 'deletionTimestamp', 'deletionGracePeriodSeconds'];
+
+/** Removes what upstream never tracks, and what the other half of a status-split kind owns. */
+function stripUntracked(set: FieldNode, scope: Scope): FieldNode {
+  const c = set.children;
+  if (!c) return set;
+  c.delete('f:apiVersion');
+  c.delete('f:kind');
+  const meta = c.get('f:metadata');
+  if (meta) {
+    meta.member = false;
+    for (const k of metaUntracked) meta.children?.delete(`f:${k}`);
+  }
+  if (scope.statusSplit) {
+    if (scope.subresource === 'status') {
+      for (const k of [...c.keys()]) if (k !== 'f:status' && k !== 'f:metadata') c.delete(k);
+    } else if (!scope.subresource) c.delete('f:status');
+  }
+  return set;
+}
+
+interface Scope {
+  subresource?: string;
+  /** The kind has a status subresource: status and the rest are written separately. */
+  statusSplit: boolean;
+}
+
+// ---- managedFields entries ---------------------------------------------------------------------
+
+interface Entry {
+  manager: string;
+  operation: 'Apply' | 'Update';
+  apiVersion: string;
+  time?: string;
+  subresource?: string;
+  set: FieldNode;
+}
+
+const entryKey = (e: { manager?: string; operation?: string; subresource?: string }) => `${e.manager ?? ''}\u0000${e.operation ?? ''}\u0000${e.subresource ?? ''}`;
+
+function decodeEntries(list: unknown, gk: { group: string; kind: string }, name: string): Entry[] {
+  if (list === undefined || list === null) return [];
+  if (!Array.isArray(list)) throw invalid(gk, name, [{ reason: 'FieldValueInvalid', field: 'metadata.managedFields', message: 'Invalid value: must be a list' }]);
+  return list.map((raw: unknown, i) => {
+    const where = `metadata.managedFields[${i}]`;
+    const e = raw as ManagedFieldsEntry;
+    if (!isObj(raw)) throw invalid(gk, name, [{ reason: 'FieldValueInvalid', field: where, message: 'Invalid value: must be an object' }]);
+    if (e.operation !== 'Apply' && e.operation !== 'Update') {
+      throw invalid(gk, name, [{ reason: 'FieldValueNotSupported', field: `${where}.operation`, message: `Unsupported value: ${JSON.stringify(e.operation ?? '')}: supported values: "Apply", "Update"` }]);
+    }
+    if (e.fieldsType !== undefined && e.fieldsType !== 'FieldsV1') {
+      throw invalid(gk, name, [{ reason: 'FieldValueNotSupported', field: `${where}.fieldsType`, message: `Unsupported value: ${JSON.stringify(e.fieldsType)}: supported values: "FieldsV1"` }]);
+    }
+    return {
+      manager: e.manager ?? '',
+      operation: e.operation,
+      apiVersion: e.apiVersion ?? '',
+      time: e.time,
+      subresource: e.subresource || undefined,
+      set: e.fieldsV1 === undefined ? emptySet() : decodeFieldsV1(e.fieldsV1),
+    };
+  });
+}
+
+function encodeEntries(entries: Entry[]): ManagedFieldsEntry[] {
+  const out: ManagedFieldsEntry[] = [];
+  for (const e of entries) {
+    if (isEmpty(e.set)) continue;
+    const m: ManagedFieldsEntry = { manager: e.manager, operation: e.operation, apiVersion: e.apiVersion };
+    if (e.time) m.time = e.time;
+    m.fieldsType = 'FieldsV1';
+    m.fieldsV1 = encodeFieldsV1(e.set);
+    if (e.subresource) m.subresource = e.subresource;
+    out.push(m);
+  }
+  return out;
+}
+
+/** At most this many Update entries; the oldest are merged into `ancient-changes`. */
+const maxUpdateManagers = 10;
+
+function capUpdateManagers(entries: Entry[]): Entry[] {
+  const updates = entries.filter((e) => e.operation === 'Update');
+  if (updates.length <= maxUpdateManagers) return entries;
+  const byAge = [...updates].sort((a, b) => (a.time ?? '').localeCompare(b.time ?? ''));
+  const excess = byAge.slice(0, updates.length - maxUpdateManagers + 1);
+  let ancient = entries.find((e) => e.manager === 'ancient-changes' && e.operation === 'Update');
+  const drop = new Set(excess);
+  if (!ancient) ancient = { manager: 'ancient-changes', operation: 'Update', apiVersion: excess[0]!.apiVersion, set: emptySet() };
+  for (const e of excess) if (e !== ancient) ancient.set = union(ancient.set, e.set);
+  const kept = entries.filter((e) => !drop.has(e) || e === ancient);
+  if (!kept.includes(ancient)) kept.push(ancient);
+  return kept;
+}
+
+export interface ManagedOptions {
+  manager: string;
+  /** apiVersion of the request ('apps/v1'). */
+  apiVersion: string;
+  /** The message type of the object ('apps.v1.Deployment'). */
+  typeName: string;
+  subresource?: string;
+  /** The kind has a status subresource. */
+  statusSplit: boolean;
+  /** RFC 3339 time for changed entries. */
+  now: string;
+  gk: { group: string; kind: string };
+}
+
+/**
+ * Records a non-apply write from `old` (undefined on create) to `next` (changed in place and
+ * returned): the changed fields go to `opts.manager` (operation Update) and leave every other
+ * manager. managedFields the request set itself are kept as given; an empty list resets them.
+ */
+export function updateManagedFields(old: KubeObject | undefined, next: KubeObject, opts: ManagedOptions): KubeObject {
+  const name = next.metadata.name ?? '';
+  const given = next.metadata.managedFields;
+  const oldList = old?.metadata.managedFields;
+  if (Array.isArray(given) && given.length === 0 && old) {
+    delete next.metadata.managedFields;
+    return next;
+  }
+  if (given !== undefined && old && !jsonEqual(given, oldList)) {
+    // The writer set managedFields itself (e.g. kubectl migrating client-side apply ownership).
+    const entries = decodeEntries(given, opts.gk, name);
+    next.metadata.managedFields = encodeEntries(entries);
+    if (!next.metadata.managedFields.length) delete next.metadata.managedFields;
+    return next;
+  }
+  let entries = decodeEntries(old ? oldList : given, opts.gk, name);
+  const scope: Scope = { subresource: opts.subresource, statusSplit: opts.statusSplit };
+  const strippedOld = old ? withoutManaged(old) : undefined;
+  const { changed, removed } = compare(strippedOld, withoutManaged(next), opts.typeName);
+  const mine = stripUntracked(changed, scope);
+  const gone = stripUntracked(removed, scope);
+  if (!isEmpty(mine) || !isEmpty(gone)) {
+    for (const e of entries) e.set = difference(difference(e.set, mine), gone);
+    const key = entryKey({ manager: opts.manager, operation: 'Update', subresource: opts.subresource });
+    let own = entries.find((e) => entryKey(e) === key);
+    if (!own && !isEmpty(mine)) {
+      own = { manager: opts.manager, operation: 'Update', apiVersion: opts.apiVersion, subresource: opts.subresource, set: emptySet() };
+      entries.push(own);
+    }
+    if (own && !isEmpty(mine)) {
+      own.set = union(own.set, mine);
+      own.time = opts.now;
+      own.apiVersion = opts.apiVersion;
+    }
+    entries = capUpdateManagers(entries);
+  }
+  const list = encodeEntries(entries);
+  if (list.length) next.metadata.managedFields = list;
+  else delete next.metadata.managedFields;
+  return next;
+}
+
+function withoutManaged(o: KubeObject): KubeObject {
+  const { managedFields: _m, ...meta } = o.metadata;
+  return { ...o, metadata: meta };
+}
+
+export interface ApplyOptions extends ManagedOptions {
+  force: boolean;
+}
+
+const lastAppliedAnnotation = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * Server-side apply of `config` to `live` (undefined: the apply creates the object). Returns the
+ * object to store, with its managedFields; throws 409 Conflict listing conflicts unless forced.
+ */
+export function applyConfig(live: KubeObject | undefined, config: KubeObject, opts: ApplyOptions): KubeObject {
+  const typeName = opts.typeName;
+  const rootShape: Shape = { kind: 'struct', def: mustMessage(typeName), atomic: false };
+  const scope: Scope = { subresource: opts.subresource, statusSplit: opts.statusSplit };
+  const name = config.metadata?.name ?? live?.metadata.name ?? '';
+  let entries = decodeEntries(live?.metadata.managedFields, opts.gk, name);
+  const base = live ? withoutManaged(structuredClone(live)) : ({ apiVersion: config.apiVersion, kind: config.kind, metadata: {} } as KubeObject);
+  if (live && entries.length === 0) {
+    // Tracking starts now: everything already there belongs to before-first-apply.
+    const all = emptySet();
+    addAll(withoutManaged(live), rootShape, all);
+    const set = stripUntracked(all, scope);
+    if (!isEmpty(set)) entries.push({ manager: 'before-first-apply', operation: 'Update', apiVersion: opts.apiVersion, time: opts.now, set });
+  }
+  const cfg = withoutManaged(structuredClone(config));
+  delete cfg.metadata.resourceVersion;
+  const applied = stripUntracked(fieldSetOf(cfg, typeName), scope);
+  const key = entryKey({ manager: opts.manager, operation: 'Apply', subresource: opts.subresource });
+  const previous = entries.find((e) => entryKey(e) === key)?.set ?? emptySet();
+
+  // Merge, then prune what this manager applied before, applies no more, and nobody else owns.
+  const merged = mergeValue(base, cfg, rootShape) as KubeObject;
+  let others = emptySet();
+  for (const e of entries) if (entryKey(e) !== key) others = union(others, e.set);
+  const prune = difference(difference(previous, applied), others);
+  removePaths(merged, prune, rootShape);
+
+  // Conflicts: fields this apply changes that another manager owns.
+  const { changed, removed } = compare(base, merged, typeName);
+  const touched = intersection(union(stripUntracked(changed, scope), stripUntracked(removed, scope)), applied);
+  const conflicts: Conflict[] = [];
+  for (const e of entries) {
+    if (entryKey(e) === key) continue;
+    if (e.manager === opts.manager && e.operation === 'Update') continue;
+    for (const p of memberPaths(intersection(e.set, touched))) conflicts.push({ entry: e, path: p });
+  }
+  if (conflicts.length && !opts.force) throw conflictError(conflicts, opts.gk, name);
+  if (opts.force || conflicts.length) {
+    for (const e of entries) if (entryKey(e) !== key) e.set = difference(e.set, touched);
+  }
+  let own = entries.find((e) => entryKey(e) === key);
+  if (!own) {
+    own = { manager: opts.manager, operation: 'Apply', apiVersion: opts.apiVersion, subresource: opts.subresource, set: emptySet() };
+    entries.push(own);
+  }
+  // An apply that changes nothing leaves the entry (and its time) as it was: the write is a no-op.
+  const same = own.time !== undefined && own.apiVersion === opts.apiVersion && jsonEqual(encodeFieldsV1(own.set), encodeFieldsV1(applied)) && jsonEqual(merged, base);
+  if (!same) {
+    own.set = applied;
+    own.time = opts.now;
+    own.apiVersion = opts.apiVersion;
+  }
+  entries = capUpdateManagers(entries);
+  // Apply entries first, then updates, each in order of time (as upstream sorts them).
+  const list = encodeEntries(entries);
+  if (list.length) merged.metadata.managedFields = list;
+  else delete merged.metadata.managedFields;
+  const annotations = merged.metadata.annotations;
+  if (live?.metadata.annotations?.[lastAppliedAnnotation] !== undefined && annotations) {
+    const { managedFields: _m, resourceVersion: _r, ...meta } = config.metadata ?? {};
+    const last = { ...config, metadata: meta };
+    if (last.metadata.annotations) {
+      const { [lastAppliedAnnotation]: _x, ...rest } = last.metadata.annotations;
+      last.metadata = { ...last.metadata, annotations: rest };
+    }
+    annotations[lastAppliedAnnotation] = `${JSON.stringify(last)}\n`;
+  }
+  return merged;
+}
+
+interface Conflict {
+  entry: Entry;
+  path: string[];
+}
+
+/** A manager as upstream names it in conflicts: `"m"`, `"m" with subresource "scale" using apps/v1 at <time>`. */
+function printManager(e: Entry): string {
+  let s = JSON.stringify(e.manager);
+  if (e.subresource) s += ` with subresource ${JSON.stringify(e.subresource)}`;
+  if (e.operation === 'Update') s += e.time ? ` using ${e.apiVersion} at ${e.time}` : ` using ${e.apiVersion}`;
+  return s;
+}
+
+function conflictError(conflicts: Conflict[], gk: { group: string; kind: string }, name: string) {
+  const lines = conflicts.map((c) => `conflict with ${printManager(c.entry)}: ${formatPath(c.path)}`);
+  const message = `Apply failed with ${conflicts.length} conflict${conflicts.length === 1 ? '' : 's'}: ${lines.join('\n')}`;
+  return statusError('Conflict', message, {
+    name,
+    group: gk.group,
+    kind: gk.kind,
+    causes: conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${printManager(c.entry)}`, field: formatPath(c.path) })),
+  });
+}
+
+// ---- merging and pruning -----------------------------------------------------------------------
+
+function mergeValue(live: unknown, cfg: unknown, shape: Shape): unknown {
+  if (cfg === undefined) return live;
+  if ((shape.kind === 'struct' || shape.kind === 'map') && !shape.atomic && isObj(live) && isObj(cfg)) {
+    const out: Record<string, unknown> = { ...live };
+    for (const [k, v] of Object.entries(cfg)) {
+      let s: Shape;
+      if (shape.kind === 'struct') {
+        const f = fieldOfStruct(shape.def, k);
+        s = f ? shapeOfType(f.type, f) : deduced;
+      } else s = shapeOfType(shape.value);
+      out[k] = mergeValue(live[k], v, s);
+    }
+    return out;
+  }
+  if (shape.kind === 'list' && shape.rel !== 'atomic' && Array.isArray(live) && Array.isArray(cfg)) {
+    const elemShape = shape.rel === 'map' ? shapeOfType(shape.elem) : ({ kind: 'scalar' } as Shape);
+    const liveByKey = new Map<string, unknown>();
+    live.forEach((x, i) => liveByKey.set(itemElement(shape, x, i), x));
+    const out: unknown[] = [];
+    const used = new Set<string>();
+    // Items in the configuration's order, merged with their live counterparts; then live-only items.
+    cfg.forEach((x, i) => {
+      const pe = itemElement(shape, x, i);
+      used.add(pe);
+      out.push(liveByKey.has(pe) ? mergeValue(liveByKey.get(pe), x, elemShape) : x);
+    });
+    live.forEach((x, i) => {
+      if (!used.has(itemElement(shape, x, i))) out.push(x);
+    });
+    return out;
+  }
+  return structuredClone(cfg);
+}
+
+/** Removes the member paths of `set` from `v`, keeping nodes that still have other content. */
+function removePaths(v: unknown, set: FieldNode, shape: Shape): void {
+  if (!set.children) return;
+  if ((shape.kind === 'struct' || shape.kind === 'map') && isObj(v)) {
+    for (const [pe, sub] of set.children) {
+      if (!pe.startsWith('f:')) continue;
+      const k = pe.slice(2);
+      let s: Shape;
+      if (shape.kind === 'struct') {
+        const f = fieldOfStruct(shape.def, k);
+        s = f ? shapeOfType(f.type, f) : deduced;
+      } else s = shapeOfType(shape.value);
+      if (sub.member) delete v[k];
+      else removePaths(v[k], sub, s);
+    }
+    return;
+  }
+  if (shape.kind === 'list' && Array.isArray(v)) {
+    const elemShape = shape.rel === 'map' ? shapeOfType(shape.elem) : ({ kind: 'scalar' } as Shape);
+    for (let i = v.length - 1; i >= 0; i--) {
+      const sub = set.children.get(itemElement(shape, v[i], i));
+      if (!sub) continue;
+      if (sub.member) v.splice(i, 1);
+      else removePaths(v[i], sub, elemShape);
+    }
+  }
+}
+
+// ---- manager names ------------------------------------------------------------------------------
+
+/** The manager of a write without fieldManager: the User-Agent's product name, as upstream. */
+export function managerFromUserAgent(ua: string | undefined): string {
+  const s = (ua ?? '').split('/')[0]!.trim();
+  return s.slice(0, 128);
+}
+
+/** Validates a fieldManager query value; returns the error message or undefined. */
+export function validateManagerName(m: string): string | undefined {
+  if (m.length > 128) return 'fieldManager: Too long: may not be more than 128 bytes';
+  if (!/^[\x20-\x7e]*$/.test(m)) return 'fieldManager: Invalid value: must only contain printable characters';
+  return undefined;
+}
