@@ -11,6 +11,7 @@ import https from 'node:https';
 import { startServer, type ServerHandle } from '../test/e2e/harness.ts';
 import { credsFromKubeconfig, type Creds } from '../test/e2e/api.ts';
 import { benchStore } from './store.ts';
+import { benchOpenApi, benchPatches } from './patch.ts';
 
 const figures: [string, string][] = [];
 function record(name: string, value: string): void {
@@ -209,6 +210,8 @@ async function main(): Promise<void> {
     await benchCreates(s, creds);
     await benchList(creds);
     await benchWatch(creds);
+    await benchPatches(creds, record);
+    await benchOpenApi(creds, record);
     record('server RSS after load', `${rssMb(serverPid(s)).toFixed(0)} MB`);
   } finally {
     await s.stop();

@@ -6,7 +6,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
-import { ensurePki, issueClientCert, kubeconfigYaml, writeFileAtomic, type Pki } from '../pki/index.ts';
+import { kubeconfigYaml, writeFileAtomic, type CertAndKey, type Pki } from '../pki/index.ts';
+import { ensurePkiIsolated } from '../pki/isolated.ts';
 import { createClient } from '../client/index.ts';
 import { runControllerManager } from '../controllers/manager.ts';
 import { openStore } from '../storage/index.ts';
@@ -26,15 +27,22 @@ export interface ServerConfig {
   disableControllerManager?: boolean;
 }
 
+/** The controller manager's identity: a client certificate in the data dir's tls folder. */
+const controllerManagerIdentity = { name: 'controller-manager', commonName: 'system:kube-controller-manager' };
+
 export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise<void> {
   const started = performance.now();
   await fs.mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
-  const [pki, store] = await Promise.all([
-    ensurePki(path.join(cfg.dataDir, 'tls'), {
-      sans: [...cfg.tlsSans, ...(isAny(cfg.bindAddress) ? [] : [cfg.bindAddress])],
-      hostnames: [os.hostname()],
-      log: (msg) => process.stdout.write(`bosun: ${msg}\n`),
-    }),
+  const [{ pki, clients }, store] = await Promise.all([
+    ensurePkiIsolated(
+      {
+        dir: path.join(cfg.dataDir, 'tls'),
+        sans: [...cfg.tlsSans, ...(isAny(cfg.bindAddress) ? [] : [cfg.bindAddress])],
+        hostnames: [os.hostname()],
+        clients: cfg.disableControllerManager ? [] : [controllerManagerIdentity],
+      },
+      (msg) => process.stdout.write(`bosun: ${msg}\n`),
+    ),
     openStore(cfg.datastoreEndpoint, cfg.dataDir),
   ]);
   const api = new ApiServer({
@@ -55,7 +63,8 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   if (!cfg.disableAgent) {
     process.stdout.write('bosun: the node agent is not available yet; running the control plane only\n');
   }
-  const components = cfg.disableControllerManager ? [] : [runInProcessControllerManager(pki, server, signal)];
+  const cm = clients[controllerManagerIdentity.name];
+  const components = cm ? [runInProcessControllerManager(pki, cm, server, signal)] : [];
   await new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
     signal.addEventListener('abort', () => resolve(), { once: true });
@@ -70,10 +79,9 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
  * The controller manager in this process, as its own identity (system:kube-controller-manager)
  * over HTTPS to this API server, exactly as a separate `bosun controller-manager` would run.
  */
-async function runInProcessControllerManager(pki: Pki, server: string, signal: AbortSignal): Promise<void> {
+async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: string, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
-    const id = await issueClientCert(pki, { name: 'controller-manager', commonName: 'system:kube-controller-manager' });
     const client = await createClient({
       component: 'kube-controller-manager',
       connection: { server, ca: pki.caCertPem, cert: id.certPem, key: id.keyPem },
