@@ -553,9 +553,7 @@ export function applyConfig(live: KubeObject | undefined, config: KubeObject, op
   const base = live ? withoutManaged(structuredClone(live)) : ({ apiVersion: config.apiVersion, kind: config.kind, metadata: {} } as KubeObject);
   if (live && entries.length === 0) {
     // Tracking starts now: everything already there belongs to before-first-apply.
-    const all = emptySet();
-    addAll(withoutManaged(live), rootShape, all);
-    const set = stripUntracked(all, scope);
+    const set = stripUntracked(fieldSetOf(withoutManaged(live), typeName), scope);
     if (!isEmpty(set)) entries.push({ manager: 'before-first-apply', operation: 'Update', apiVersion: opts.apiVersion, time: opts.now, set });
   }
   const cfg = withoutManaged(structuredClone(config));
@@ -656,19 +654,36 @@ function mergeValue(live: unknown, cfg: unknown, shape: Shape): unknown {
   }
   if (shape.kind === 'list' && shape.rel !== 'atomic' && Array.isArray(live) && Array.isArray(cfg)) {
     const elemShape = shape.rel === 'map' ? shapeOfType(shape.elem) : ({ kind: 'scalar' } as Shape);
-    const liveByKey = new Map<string, unknown>();
-    live.forEach((x, i) => liveByKey.set(itemElement(shape, x, i), x));
+    // Walk both lists together: live order is kept, configuration-only items are inserted where
+    // the configuration has them, and an item both have is merged at the configuration's place.
+    const lKeys = live.map((x, i) => itemElement(shape, x, i));
+    const rKeys = cfg.map((x, i) => itemElement(shape, x, i));
+    const lByKey = new Map<string, unknown>();
+    lKeys.forEach((k, i) => lByKey.set(k, live[i]));
+    const rSet = new Set(rKeys);
+    const done = new Set<string>();
     const out: unknown[] = [];
-    const used = new Set<string>();
-    // Items in the configuration's order, merged with their live counterparts; then live-only items.
-    cfg.forEach((x, i) => {
-      const pe = itemElement(shape, x, i);
-      used.add(pe);
-      out.push(liveByKey.has(pe) ? mergeValue(liveByKey.get(pe), x, elemShape) : x);
-    });
-    live.forEach((x, i) => {
-      if (!used.has(itemElement(shape, x, i))) out.push(x);
-    });
+    let l = 0;
+    let r = 0;
+    while (l < lKeys.length || r < rKeys.length) {
+      if (l < lKeys.length && done.has(lKeys[l]!)) {
+        l++;
+        continue;
+      }
+      if (l < lKeys.length && (r >= rKeys.length || !rSet.has(lKeys[l]!))) {
+        out.push(live[l]);
+        l++;
+        continue;
+      }
+      if (r < rKeys.length) {
+        const k = rKeys[r]!;
+        out.push(lByKey.has(k) ? mergeValue(lByKey.get(k), cfg[r], elemShape) : cfg[r]);
+        done.add(k);
+        r++;
+        continue;
+      }
+      l++;
+    }
     return out;
   }
   return structuredClone(cfg);

@@ -61,6 +61,11 @@ function strategyOf(f: FieldDef | undefined): { merge: boolean; replace: boolean
 /** Merges `patch` into `original` (mutated and returned): one JSON object level. */
 function mergeMap(original: Obj, patch: Obj, schema: Schema): Obj {
   let p = patch;
+  // Lists as they were before this merge: `$setElementOrder` orders server-only items by them.
+  const before: Record<string, unknown> = {};
+  for (const k of Object.keys(p)) {
+    if (k.startsWith(setElementOrderPrefix)) before[k.slice(setElementOrderPrefix.length)] = original[k.slice(setElementOrderPrefix.length)];
+  }
   if (Object.hasOwn(p, patchDirective)) {
     const d = p[patchDirective];
     if (d === 'replace') return stripDirectives(withoutKey(p, patchDirective), schema) as Obj;
@@ -128,7 +133,8 @@ function mergeMap(original: Obj, patch: Obj, schema: Schema): Obj {
     const merged = original[field];
     if (!Array.isArray(merged)) continue;
     const f = fieldOf(schema, field);
-    original[field] = orderList(merged, order, f?.patchMergeKey);
+    const prior = before[field];
+    original[field] = orderList(merged, order, Array.isArray(prior) ? prior : [], f?.patchMergeKey);
   }
   return original;
 }
@@ -230,26 +236,35 @@ function mergeList(original: unknown[], patch: unknown[], f: FieldDef | undefine
 }
 
 /**
- * Orders a merged list by `$setElementOrder`: the elements it names in its order; elements only
- * the server had keep their place relative to the others (by their original position).
+ * Orders a merged list by `$setElementOrder`: the elements it names in its order; the others
+ * (only the server had them) in their original order, each placed before the first named
+ * element that came after it in the original list, as upstream interleaves them.
  */
-function orderList(merged: unknown[], order: unknown[], mergeKey: string | undefined): unknown[] {
+function orderList(merged: unknown[], order: unknown[], prior: unknown[], mergeKey: string | undefined): unknown[] {
   const keyOf = (x: unknown): string => JSON.stringify(mergeKey && isObj(x) ? x[mergeKey] : x);
   const rank = new Map<string, number>();
   order.forEach((o, i) => {
     if (mergeKey && isObj(o) && !Object.hasOwn(o, mergeKey)) throw badRequest(`map: ${goMap(o)} does not contain declared merge key: ${mergeKey}`);
     rank.set(keyOf(o), i);
   });
-  const named: { x: unknown; at: number }[] = [];
-  const serverOnly: { x: unknown; at: number }[] = [];
-  merged.forEach((x, at) => (rank.has(keyOf(x)) ? named : serverOnly).push({ x, at }));
-  named.sort((a, b) => rank.get(keyOf(a.x))! - rank.get(keyOf(b.x))!);
+  const serverIndex = new Map<string, number>();
+  prior.forEach((x, i) => serverIndex.set(keyOf(x), i));
+  const named = merged.filter((x) => rank.has(keyOf(x))).sort((a, b) => rank.get(keyOf(a))! - rank.get(keyOf(b))!);
+  const serverOnly = merged
+    .filter((x) => !rank.has(keyOf(x)))
+    .sort((a, b) => (serverIndex.get(keyOf(a)) ?? -1) - (serverIndex.get(keyOf(b)) ?? -1));
   const out: unknown[] = [];
   let i = 0;
   let j = 0;
-  while (i < named.length || j < serverOnly.length) {
-    if (j >= serverOnly.length || (i < named.length && named[i]!.at < serverOnly[j]!.at)) out.push(named[i++]!.x);
-    else out.push(serverOnly[j++]!.x);
+  while (i < serverOnly.length || j < named.length) {
+    if (j >= named.length) out.push(serverOnly[i++]);
+    else if (i >= serverOnly.length) out.push(named[j++]);
+    else {
+      const l = serverIndex.get(keyOf(serverOnly[i]));
+      const r = serverIndex.get(keyOf(named[j]));
+      if (l !== undefined && r !== undefined && l < r) out.push(serverOnly[i++]);
+      else out.push(named[j++]);
+    }
   }
   return out;
 }
