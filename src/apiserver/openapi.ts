@@ -3,11 +3,13 @@
  * /openapi/v3 index and one document per group-version (components.schemas named as upstream,
  * with x-kubernetes-* extensions; paths for every resource and verb, with the query parameters
  * kubectl looks for, fieldValidation among them). Built lazily on first request and cached.
- * Not yet: /openapi/v2 (kubectl asks for its protobuf form) and descriptions.
+ * /openapi/v2 (JSON, and the protobuf form kubectl asks for) is derived from these documents
+ * (./openapi-v2.ts). Not yet: descriptions.
  */
 import { createHash } from 'node:crypto';
 import type { ResourceRegistry, ServedResource } from './registry.ts';
 import { getMessage, getType, typeForKind, type FieldDef, type TypeRef } from '../api/schema/index.ts';
+import { encodeSwaggerProto, swaggerFromV3 } from './openapi-v2.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -174,8 +176,12 @@ function resourcePaths(e: ServedResource, typeName: string | undefined): Record<
 export interface OpenApiResponse {
   status: number;
   headers: Record<string, string>;
-  body: string;
+  body: string | Uint8Array;
 }
+
+/** What kubectl sends for the protobuf form of /openapi/v2, and the type it is answered with. */
+const v2ProtoAccept = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf';
+const v2ProtoType = 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf';
 
 export class OpenApi {
   #registry: ResourceRegistry;
@@ -185,9 +191,27 @@ export class OpenApi {
     this.#registry = registry;
   }
 
+  #v2: { json?: string; proto?: Uint8Array; doc: Record<string, unknown>; etag: string } | undefined;
+
   /** Forget cached documents (the registry changed). */
   invalidate(): void {
     this.#docs.clear();
+    this.#v2 = undefined;
+  }
+
+  #swagger(): { json?: string; proto?: Uint8Array; doc: Record<string, unknown>; etag: string } {
+    if (this.#v2) return this.#v2;
+    const docs: Record<string, unknown>[] = [];
+    for (const g of this.#registry.groups()) {
+      for (const v of g.versions) {
+        const d = this.#gvDoc(g.group, v);
+        if (d) docs.push(JSON.parse(d.body) as Record<string, unknown>);
+      }
+    }
+    const doc = swaggerFromV3(docs);
+    const hash = createHash('sha512').update(JSON.stringify(doc)).digest('hex').slice(0, 128).toUpperCase();
+    this.#v2 = { doc, etag: `"${hash}"` };
+    return this.#v2;
   }
 
   #gvDoc(group: string, version: string): { body: string; hash: string } | undefined {
@@ -214,6 +238,19 @@ export class OpenApi {
   }
 
   serve(path: string, query: URLSearchParams, headers: Record<string, string | string[] | undefined>): OpenApiResponse | null {
+    if (path === '/openapi/v2' || path === '/openapi/v2/') {
+      const v2 = this.#swagger();
+      const accept = String(headers['accept'] ?? '');
+      const proto = accept.includes(v2ProtoAccept) || accept.includes(v2ProtoType);
+      const etag = proto ? `"proto-${v2.etag.slice(1)}` : v2.etag;
+      if (headers['if-none-match'] === etag) return { status: 304, headers: { etag }, body: '' };
+      if (proto) {
+        v2.proto ??= encodeSwaggerProto(v2.doc);
+        return { status: 200, headers: { 'content-type': v2ProtoType, etag }, body: v2.proto };
+      }
+      v2.json ??= JSON.stringify(v2.doc);
+      return { status: 200, headers: { 'content-type': 'application/json', etag }, body: v2.json };
+    }
     if (path === '/openapi/v3' || path === '/openapi/v3/') {
       const paths: Record<string, unknown> = {};
       for (const g of this.#registry.groups()) {

@@ -62,8 +62,7 @@ function writeTemp(name: string, text: string): string {
   return file;
 }
 
-// kubectl 1.27 joins once /openapi/v2 is served (it validates and computes patches from it).
-for (const v of kubectlVersions.filter((x) => x !== '27')) {
+for (const v of kubectlVersions) {
   const ns = `apply-${v}`;
   describe(`kubectl 1.${v}`, () => {
     before(async () => {
@@ -193,6 +192,16 @@ for (const v of kubectlVersions.filter((x) => x !== '27')) {
       assert.equal((await getJson(v, ns, ['deploy', 'web'])).metadata.labels.dry, undefined);
     });
 
+    test('explain shows the fields of pods.spec and deployment.spec.strategy.rollingUpdate', async () => {
+      const pods = await kubectlOk(server, v, ['explain', 'pods.spec']);
+      assert.match(pods, /KIND:\s+Pod/);
+      for (const f of ['containers', 'restartPolicy', 'nodeSelector', 'tolerations']) assert.match(pods, new RegExp(`^\\s+${f}\\s+<`, 'm'));
+      const ru = await kubectlOk(server, v, ['explain', 'deployment.spec.strategy.rollingUpdate']);
+      assert.match(ru, /RollingUpdateDeployment/);
+      assert.match(ru, /^\s+maxSurge\s+</m);
+      assert.match(ru, /^\s+maxUnavailable\s+</m);
+    });
+
     test('strict validation rejects an unknown field', async () => {
       const file = writeTemp(`unknown-${v}.yaml`, deployment('unknown').replace('  selector:', '  replicaz: 2\n  selector:'));
       const r = await kubectl(server, v, ['-n', ns, 'apply', '-f', file]);
@@ -276,6 +285,28 @@ describe('HTTP API', () => {
     assert.equal(st.reason, 'Conflict');
     assert.equal(st.message, 'Apply failed with 1 conflict: conflict with "tester": .data.a');
     assert.deepEqual(st.details.causes, [{ reason: 'FieldManagerConflict', message: 'conflict with "tester"', field: '.data.a' }]);
+  });
+
+  test('/openapi/v2 is served as JSON and as the protobuf kubectl asks for, with ETags', async () => {
+    const json = await request(creds, 'GET', '/openapi/v2');
+    assert.equal(json.status, 200);
+    const doc = JSON.parse(json.body);
+    assert.equal(doc.swagger, '2.0');
+    const d = doc.definitions['io.k8s.api.apps.v1.Deployment'];
+    assert.deepEqual(d['x-kubernetes-group-version-kind'], [{ group: 'apps', version: 'v1', kind: 'Deployment' }]);
+    const containers = doc.definitions['io.k8s.api.core.v1.PodSpec'].properties.containers;
+    assert.equal(containers['x-kubernetes-patch-strategy'], 'merge');
+    assert.equal(containers['x-kubernetes-patch-merge-key'], 'name');
+    assert.equal(containers.items.$ref, '#/definitions/io.k8s.api.core.v1.Container');
+    const patch = doc.paths['/apis/apps/v1/namespaces/{namespace}/deployments/{name}'].patch;
+    assert.ok(patch.parameters.some((p: { name: string }) => p.name === 'fieldValidation'));
+    assert.deepEqual(patch['x-kubernetes-group-version-kind'], { group: 'apps', version: 'v1', kind: 'Deployment' });
+    const etag = String(json.headers['etag']);
+    assert.equal((await request(creds, 'GET', '/openapi/v2', { headers: { 'if-none-match': etag } })).status, 304);
+    const pb = await request(creds, 'GET', '/openapi/v2', { headers: { accept: 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf' } });
+    assert.equal(pb.status, 200);
+    assert.equal(pb.headers['content-type'], 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf');
+    assert.notEqual(pb.headers['etag'], etag);
   });
 
   test('duplicate fields are rejected under Strict and warned about under Warn', async () => {
