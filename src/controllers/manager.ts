@@ -6,9 +6,15 @@
  */
 import { EventRecorder, InformerFactory, LeaderElector, type RestClient } from '../client/index.ts';
 import type { ControllerContext, ControllerStart } from './context.ts';
+import { startReplicaSetController, startReplicationControllerController } from './replicaset.ts';
+import { startDeploymentController } from './deployment.ts';
 
-/** Every controller, by the name upstream's --controllers flag uses. Filled as controllers land. */
-export const controllers: Record<string, ControllerStart> = {};
+/** Every controller, by the name upstream's --controllers flag uses. */
+export const controllers: Record<string, ControllerStart> = {
+  deployment: startDeploymentController,
+  replicaset: startReplicaSetController,
+  replicationcontroller: startReplicationControllerController,
+};
 
 export interface ControllerManagerOptions {
   client: RestClient;

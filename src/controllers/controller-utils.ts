@@ -1,0 +1,221 @@
+/**
+ * Pieces the workload controllers share, as upstream's controller utilities: pod readiness and
+ * availability, controller references, expectations (so a stale cache never makes a controller
+ * create or delete twice), int-or-percent resolution, the pod-template hash, and a small harness
+ * that wires informer events to a rate-limited work queue and its workers.
+ */
+import type { KubeObject, OwnerReference } from '../api/types.ts';
+import { WorkQueue, runWorkers, type ReconcileResult } from '../client/index.ts';
+import type { ControllerContext } from './context.ts';
+
+export type Obj = Record<string, unknown>;
+
+export const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
+export const num = (v: unknown, d = 0): number => (typeof v === 'number' ? v : d);
+
+export function keyOf(o: KubeObject): string {
+  return o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : (o.metadata.name ?? '');
+}
+
+export function splitKey(key: string): { namespace: string; name: string } {
+  const i = key.indexOf('/');
+  return i < 0 ? { namespace: '', name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+// ---- pods --------------------------------------------------------------------------------------
+
+interface Condition {
+  type: string;
+  status: string;
+  lastTransitionTime?: string;
+}
+
+function podCondition(pod: KubeObject, type: string): Condition | undefined {
+  const conds = obj(pod['status'])['conditions'];
+  return Array.isArray(conds) ? (conds as Condition[]).find((c) => c.type === type) : undefined;
+}
+
+export function isPodReady(pod: KubeObject): boolean {
+  return podCondition(pod, 'Ready')?.status === 'True';
+}
+
+/** Ready for at least minReadySeconds at `now`. */
+export function isPodAvailable(pod: KubeObject, minReadySeconds: number, now: number): boolean {
+  const c = podCondition(pod, 'Ready');
+  if (c?.status !== 'True') return false;
+  if (minReadySeconds <= 0) return true;
+  const since = c.lastTransitionTime ? Date.parse(c.lastTransitionTime) : NaN;
+  return Number.isFinite(since) && since + minReadySeconds * 1000 <= now;
+}
+
+/** Milliseconds until a ready pod becomes available, or undefined when it is not ready (or already is). */
+export function msUntilAvailable(pod: KubeObject, minReadySeconds: number, now: number): number | undefined {
+  const c = podCondition(pod, 'Ready');
+  if (c?.status !== 'True' || minReadySeconds <= 0) return undefined;
+  const since = c.lastTransitionTime ? Date.parse(c.lastTransitionTime) : NaN;
+  if (!Number.isFinite(since)) return undefined;
+  const left = since + minReadySeconds * 1000 - now;
+  return left > 0 ? left : undefined;
+}
+
+export function podPhase(pod: KubeObject): string {
+  return String(obj(pod['status'])['phase'] ?? '');
+}
+
+/** Not finished and not being deleted: counts toward a controller's replicas. */
+export function isPodActive(pod: KubeObject): boolean {
+  const phase = podPhase(pod);
+  return phase !== 'Succeeded' && phase !== 'Failed' && !pod.metadata.deletionTimestamp;
+}
+
+function restarts(pod: KubeObject): number {
+  const cs = obj(pod['status'])['containerStatuses'];
+  return Array.isArray(cs) ? cs.reduce((n: number, c) => n + num(obj(c)['restartCount']), 0) : 0;
+}
+
+/**
+ * Upstream's ranking of pods to delete first when scaling down: unassigned before assigned,
+ * pending before unknown before running, not ready before ready, ready for less time before
+ * longer, more restarts before fewer, newer before older.
+ */
+export function compareForDeletion(a: KubeObject, b: KubeObject): number {
+  const assigned = (p: KubeObject) => (obj(p['spec'])['nodeName'] ? 1 : 0);
+  if (assigned(a) !== assigned(b)) return assigned(a) - assigned(b);
+  const phaseRank: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2 };
+  const pa = phaseRank[podPhase(a)] ?? 0;
+  const pb = phaseRank[podPhase(b)] ?? 0;
+  if (pa !== pb) return pa - pb;
+  const ra = isPodReady(a) ? 1 : 0;
+  const rb = isPodReady(b) ? 1 : 0;
+  if (ra !== rb) return ra - rb;
+  if (ra && rb) {
+    const ta = Date.parse(podCondition(a, 'Ready')?.lastTransitionTime ?? '') || 0;
+    const tb = Date.parse(podCondition(b, 'Ready')?.lastTransitionTime ?? '') || 0;
+    if (ta !== tb) return tb - ta; // ready more recently first
+  }
+  if (restarts(a) !== restarts(b)) return restarts(b) - restarts(a);
+  const ca = Date.parse(a.metadata.creationTimestamp ?? '') || 0;
+  const cb = Date.parse(b.metadata.creationTimestamp ?? '') || 0;
+  return cb - ca; // newer first
+}
+
+// ---- controller references ---------------------------------------------------------------------
+
+export function controllerRef(o: KubeObject): OwnerReference | undefined {
+  return o.metadata.ownerReferences?.find((r) => r.controller);
+}
+
+export function newControllerRef(owner: KubeObject, kind: string, apiVersion: string): OwnerReference {
+  return { apiVersion, kind, name: owner.metadata.name!, uid: owner.metadata.uid!, controller: true, blockOwnerDeletion: true };
+}
+
+// ---- expectations ------------------------------------------------------------------------------
+
+/**
+ * What a controller is still waiting to observe after its own creates and deletes, per key.
+ * While expectations are pending (and not older than the timeout), the controller does not act
+ * on counts from its cache.
+ */
+export class Expectations {
+  #m = new Map<string, { add: number; del: number; at: number }>();
+  #timeoutMs: number;
+
+  constructor(timeoutMs = 5 * 60_000) {
+    this.#timeoutMs = timeoutMs;
+  }
+
+  satisfied(key: string): boolean {
+    const e = this.#m.get(key);
+    if (!e) return true;
+    if (e.add <= 0 && e.del <= 0) return true;
+    return Date.now() - e.at > this.#timeoutMs;
+  }
+
+  expect(key: string, add: number, del: number): void {
+    this.#m.set(key, { add, del, at: Date.now() });
+  }
+
+  observedCreate(key: string): void {
+    const e = this.#m.get(key);
+    if (e) e.add--;
+  }
+
+  observedDelete(key: string): void {
+    const e = this.#m.get(key);
+    if (e) e.del--;
+  }
+
+  delete(key: string): void {
+    this.#m.delete(key);
+  }
+}
+
+// ---- int or percent ----------------------------------------------------------------------------
+
+/** An IntOrString value against a total: percentages rounded up or down. */
+export function intOrPercent(v: unknown, total: number, roundUp: boolean, dflt: string): number {
+  const x = v ?? dflt;
+  if (typeof x === 'number') return x;
+  const m = /^(\d+)%$/.exec(String(x));
+  if (!m) return Number(x) || 0;
+  const exact = (Number(m[1]) * total) / 100;
+  return roundUp ? Math.ceil(exact) : Math.floor(exact);
+}
+
+// ---- hashing -----------------------------------------------------------------------------------
+
+const safeAlphabet = 'bcdfghjklmnpqrstvwxz2456789';
+
+/** FNV-1a 32-bit of a string's UTF-8 bytes. */
+export function fnv32a(s: string): number {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(s, 'utf8')) {
+    h ^= b;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+/** Upstream's SafeEncodeString: each character mapped into an alphabet without vowels. */
+export function safeEncode(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) out += safeAlphabet[s.charCodeAt(i) % safeAlphabet.length];
+  return out;
+}
+
+/** A stable JSON form (keys sorted) for hashing. */
+export function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v as Obj)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Obj)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** The pod-template hash of a template (and collision count), as the pod-template-hash label. */
+export function podTemplateHash(template: unknown, collisionCount?: number): string {
+  const h = fnv32a(stableJson(template) + (collisionCount ? String(collisionCount) : ''));
+  return safeEncode(String(h));
+}
+
+// ---- queue harness -----------------------------------------------------------------------------
+
+/** A named rate-limited queue whose workers run `reconcile` until the context's signal aborts. */
+export function startQueue(ctx: ControllerContext, name: string, workers: number, reconcile: (key: string) => Promise<ReconcileResult | void>): WorkQueue<string> {
+  const queue = new WorkQueue<string>({ name });
+  void runWorkers(queue, workers, reconcile, { signal: ctx.signal, log: (m) => ctx.log(`${name}: ${m}`) });
+  return queue;
+}
+
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  return stableJson(a) === stableJson(b);
+}
+
+export function nowRfc3339(ms = Date.now()): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+export type { ReconcileResult };

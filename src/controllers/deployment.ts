@@ -1,0 +1,454 @@
+/**
+ * The Deployment controller: owns ReplicaSets (one per pod template, named
+ * `<deployment>-<pod-template-hash>`, the hash also a label of their selector and pods) and moves
+ * replicas from old ones to the new one — RollingUpdate within maxSurge/maxUnavailable, or
+ * Recreate (old pods gone first). It keeps upstream's revision annotations (so `kubectl rollout
+ * history` and `undo` work), desired/max-replicas annotations, proportional scaling of a rollout
+ * in progress, pause, revisionHistoryLimit cleanup, and the status `kubectl rollout status`
+ * reads: replicas, updatedReplicas, readyReplicas, availableReplicas, unavailableReplicas,
+ * observedGeneration, and the Available and Progressing conditions (progressDeadlineSeconds).
+ */
+import type { KubeObject } from '../api/types.ts';
+import { labelSelectorFromObject, type LabelSelector } from '../api/selectors.ts';
+import { isAlreadyExists, isConflict, isNotFound } from '../api/errors.ts';
+import { IndexNamespace, resources } from '../client/index.ts';
+import type { ControllerContext } from './context.ts';
+import {
+  controllerRef,
+  intOrPercent,
+  jsonEqual,
+  keyOf,
+  newControllerRef,
+  nowRfc3339,
+  num,
+  obj,
+  podTemplateHash,
+  splitKey,
+  startQueue,
+  type Obj,
+  type ReconcileResult,
+} from './controller-utils.ts';
+
+const revisionAnnotation = 'deployment.kubernetes.io/revision';
+const revisionHistoryAnnotation = 'deployment.kubernetes.io/revision-history';
+const desiredReplicasAnnotation = 'deployment.kubernetes.io/desired-replicas';
+const maxReplicasAnnotation = 'deployment.kubernetes.io/max-replicas';
+const hashLabel = 'pod-template-hash';
+/** Annotations of a Deployment that are not copied to its ReplicaSets. */
+const notCopied = new Set(['kubectl.kubernetes.io/last-applied-configuration', revisionAnnotation, revisionHistoryAnnotation, desiredReplicasAnnotation, maxReplicasAnnotation]);
+
+type RS = KubeObject;
+
+const spec = (o: KubeObject): Obj => obj(o['spec']);
+const status = (o: KubeObject): Obj => obj(o['status']);
+const replicas = (o: KubeObject): number => num(spec(o)['replicas'], 1);
+const revisionOf = (rs: RS): number => Number(rs.metadata.annotations?.[revisionAnnotation] ?? 0) || 0;
+
+/** The pod template of a ReplicaSet without the hash label, to compare with a Deployment's. */
+function templateWithoutHash(t: unknown): unknown {
+  const c = structuredClone(obj(t));
+  const meta = obj(c['metadata']);
+  const labels = { ...(obj(meta['labels']) as Record<string, string>) };
+  delete labels[hashLabel];
+  if (Object.keys(labels).length) meta['labels'] = labels;
+  else delete meta['labels'];
+  c['metadata'] = meta;
+  return c;
+}
+
+/** maxSurge and maxUnavailable resolved against replicas, as upstream (surge up, unavailable down; never both 0). */
+export function fenceposts(d: KubeObject): { surge: number; unavailable: number } {
+  const ru = obj(obj(spec(d)['strategy'])['rollingUpdate']);
+  const n = replicas(d);
+  const surge = intOrPercent(ru['maxSurge'], n, true, '25%');
+  let unavailable = intOrPercent(ru['maxUnavailable'], n, false, '25%');
+  if (surge === 0 && unavailable === 0) unavailable = 1;
+  return { surge, unavailable };
+}
+
+/** How many replicas the new ReplicaSet may have now under RollingUpdate. */
+export function newReplicasForRolling(desired: number, surge: number, newCount: number, allCount: number): number {
+  const maxTotal = desired + surge;
+  if (allCount >= maxTotal) return newCount;
+  return newCount + Math.min(maxTotal - allCount, desired - newCount);
+}
+
+/**
+ * How many old replicas may be scaled down now: what is available above the minimum, counting
+ * the new set's unavailable pods against it (upstream reconcileOldReplicaSets).
+ */
+export function oldScaleDownBudget(desired: number, unavailable: number, allCount: number, newSpec: number, newAvailable: number): number {
+  const minAvailable = desired - unavailable;
+  const newUnavailable = newSpec - newAvailable;
+  return allCount - minAvailable - newUnavailable;
+}
+
+export function startDeploymentController(ctx: ControllerContext): void {
+  const deployments = ctx.informers.informerFor(resources.deployments);
+  const replicaSets = ctx.informers.informerFor(resources.replicaSets);
+  const pods = ctx.informers.informerFor(resources.pods);
+  const recorder = ctx.recorder('deployment-controller');
+  const queue = startQueue(ctx, 'deployment-controller', 5, (key) => sync(key));
+
+  const enqueue = (d: KubeObject) => queue.add(keyOf(d));
+  deployments.addEventHandler({ onAdd: enqueue, onUpdate: (_o, n) => enqueue(n), onDelete: enqueue });
+  const forRs = (rs: KubeObject) => {
+    const ref = controllerRef(rs);
+    if (ref?.kind === 'Deployment') queue.add(`${rs.metadata.namespace}/${ref.name}`);
+    else if (!ref) {
+      for (const d of deployments.store.byIndex(IndexNamespace, rs.metadata.namespace ?? '')) {
+        if (labelSelectorFromObject((spec(d)['selector'] as LabelSelector) ?? null).matches(rs.metadata.labels)) enqueue(d);
+      }
+    }
+  };
+  replicaSets.addEventHandler({ onAdd: forRs, onUpdate: (_o, n) => forRs(n), onDelete: forRs });
+  // Recreate waits for old pods to be gone: their deletion wakes the deployment.
+  pods.addEventHandler({
+    onDelete: (pod) => {
+      const ref = controllerRef(pod);
+      if (ref?.kind !== 'ReplicaSet') return;
+      const rs = replicaSets.store.get(`${pod.metadata.namespace}/${ref.name}`);
+      if (rs) forRs(rs);
+    },
+  });
+
+  async function sync(key: string): Promise<ReconcileResult | void> {
+    const d = deployments.store.get(key);
+    if (!d || d.metadata.deletionTimestamp) return;
+    const { namespace } = splitKey(key);
+    const selector = labelSelectorFromObject((spec(d)['selector'] as LabelSelector) ?? null);
+    const owned: RS[] = [];
+    for (const rs of replicaSets.store.byIndex(IndexNamespace, namespace)) {
+      const ref = controllerRef(rs);
+      if (ref?.uid === d.metadata.uid) owned.push(rs);
+      else if (!ref && selector.matches(rs.metadata.labels) && !selector.empty) {
+        try {
+          owned.push(await ctx.client.patch<RS>(resources.replicaSets, rs.metadata.name!, { metadata: { ownerReferences: [newControllerRef(d, 'Deployment', 'apps/v1')], uid: rs.metadata.uid } }, { type: 'strategic', namespace }));
+        } catch (err) {
+          if (!isNotFound(err) && !isConflict(err)) throw err;
+        }
+      }
+    }
+    const template = spec(d)['template'];
+    let newRs = owned.find((rs) => jsonEqual(templateWithoutHash(spec(rs)['template']), template));
+    const old = owned.filter((rs) => rs !== newRs);
+    const paused = spec(d)['paused'] === true;
+
+    if (paused) {
+      if (newRs && isScalingEvent(d, owned)) await scale(d, newRs, old);
+      return syncStatus(d, newRs, old, false);
+    }
+    newRs = await ensureNewRs(d, newRs, old);
+    await recordRevision(d, newRs);
+    if (isScalingEvent(d, [newRs, ...old])) {
+      await scale(d, newRs, old);
+      return syncStatus(d, newRs, old, false);
+    }
+    const strategy = String(obj(spec(d)['strategy'])['type'] ?? 'RollingUpdate');
+    const changed = strategy === 'Recreate' ? await rolloutRecreate(d, newRs, old) : await rolloutRolling(d, newRs, old);
+    if (!changed && isComplete(d, newRs, old)) await cleanup(d, old);
+    return syncStatus(d, newRs, old, changed);
+  }
+
+  /** The new ReplicaSet: found (its revision brought up to date) or created with 0 replicas. */
+  async function ensureNewRs(d: KubeObject, existing: RS | undefined, old: RS[]): Promise<RS> {
+    const maxOld = Math.max(0, ...old.map(revisionOf));
+    const { surge } = fenceposts(d);
+    const annotations = (rs: RS | undefined): Record<string, string> => {
+      const out: Record<string, string> = {};
+      for (const [k, v] of Object.entries(d.metadata.annotations ?? {})) if (!notCopied.has(k)) out[k] = v;
+      const current = rs ? revisionOf(rs) : 0;
+      const next = current > maxOld ? current : maxOld + 1;
+      out[revisionAnnotation] = String(next);
+      if (rs && current && current !== next) {
+        const history = rs.metadata.annotations?.[revisionHistoryAnnotation];
+        out[revisionHistoryAnnotation] = history ? `${history},${current}` : String(current);
+      } else if (rs?.metadata.annotations?.[revisionHistoryAnnotation]) out[revisionHistoryAnnotation] = rs.metadata.annotations[revisionHistoryAnnotation];
+      out[desiredReplicasAnnotation] = String(replicas(d));
+      out[maxReplicasAnnotation] = String(replicas(d) + surge);
+      return out;
+    };
+    const namespace = d.metadata.namespace!;
+    if (existing) {
+      const want = { ...existing.metadata.annotations, ...annotations(existing) };
+      const minReady = num(spec(d)['minReadySeconds']);
+      if (jsonEqual(want, existing.metadata.annotations ?? {}) && num(spec(existing)['minReadySeconds']) === minReady) return existing;
+      try {
+        return await ctx.client.patch<RS>(resources.replicaSets, existing.metadata.name!, { metadata: { annotations: want }, spec: { minReadySeconds: minReady } }, { type: 'merge', namespace });
+      } catch (err) {
+        if (isNotFound(err)) return existing;
+        throw err;
+      }
+    }
+    let collisions = num(status(d)['collisionCount']);
+    for (;;) {
+      const hash = podTemplateHash(spec(d)['template'], collisions);
+      const template = structuredClone(obj(spec(d)['template']));
+      const tmeta = obj(template['metadata']);
+      tmeta['labels'] = { ...(obj(tmeta['labels']) as Record<string, string>), [hashLabel]: hash };
+      template['metadata'] = tmeta;
+      const sel = structuredClone(obj(spec(d)['selector']));
+      sel['matchLabels'] = { ...(obj(sel['matchLabels']) as Record<string, string>), [hashLabel]: hash };
+      const { surge: s } = fenceposts(d);
+      const strategy = String(obj(spec(d)['strategy'])['type'] ?? 'RollingUpdate');
+      const all = old.reduce((n, rs) => n + replicas(rs), 0);
+      const initial = strategy === 'Recreate' ? 0 : newReplicasForRolling(replicas(d), s, 0, all);
+      const rs: RS = {
+        apiVersion: 'apps/v1',
+        kind: 'ReplicaSet',
+        metadata: {
+          name: `${d.metadata.name}-${hash}`,
+          namespace,
+          labels: tmeta['labels'] as Record<string, string>,
+          annotations: annotations(undefined),
+          ownerReferences: [newControllerRef(d, 'Deployment', 'apps/v1')],
+        },
+        spec: { replicas: initial, minReadySeconds: num(spec(d)['minReadySeconds']), selector: sel, template },
+      };
+      try {
+        const created = await ctx.client.create<RS>(resources.replicaSets, rs, { namespace });
+        recorder.event(d, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${created.metadata.name} from 0 to ${initial}`);
+        return created;
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+        // A ReplicaSet of that name with another template: bump collisionCount and try another hash.
+        const other = await ctx.client.get<RS>(resources.replicaSets, rs.metadata.name!, { namespace });
+        if (controllerRef(other)?.uid === d.metadata.uid && jsonEqual(templateWithoutHash(spec(other)['template']), spec(d)['template'])) return other;
+        collisions++;
+        await ctx.client.patchStatus(resources.deployments, d.metadata.name!, { status: { collisionCount: collisions } }, { type: 'merge', namespace });
+      }
+    }
+  }
+
+  /** The Deployment carries its new ReplicaSet's revision (kubectl rollout undo patches it). */
+  async function recordRevision(d: KubeObject, newRs: RS): Promise<void> {
+    const rev = newRs.metadata.annotations?.[revisionAnnotation];
+    if (!rev || d.metadata.annotations?.[revisionAnnotation] === rev) return;
+    try {
+      await ctx.client.patch(resources.deployments, d.metadata.name!, { metadata: { annotations: { [revisionAnnotation]: rev } } }, { type: 'merge', namespace: d.metadata.namespace });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** Replicas changed outside a rollout (the active sets' desired-replicas annotation disagrees). */
+  function isScalingEvent(d: KubeObject, sets: RS[]): boolean {
+    const active = sets.filter((rs) => replicas(rs) > 0);
+    if (!active.length) return false;
+    return active.some((rs) => rs.metadata.annotations?.[desiredReplicasAnnotation] !== String(replicas(d)));
+  }
+
+  async function setReplicas(d: KubeObject, rs: RS, n: number): Promise<RS> {
+    const { surge } = fenceposts(d);
+    const annotations = { ...rs.metadata.annotations, [desiredReplicasAnnotation]: String(replicas(d)), [maxReplicasAnnotation]: String(replicas(d) + surge) };
+    const from = replicas(rs);
+    if (from === n && jsonEqual(annotations, rs.metadata.annotations ?? {})) return rs;
+    const out = await ctx.client.patch<RS>(resources.replicaSets, rs.metadata.name!, { metadata: { annotations }, spec: { replicas: n } }, { type: 'merge', namespace: rs.metadata.namespace });
+    if (from !== n) recorder.event(d, 'Normal', 'ScalingReplicaSet', `Scaled ${n > from ? 'up' : 'down'} replica set ${rs.metadata.name} from ${from} to ${n}`);
+    return out;
+  }
+
+  /** Proportional scaling: spread a change of spec.replicas over the active sets. */
+  async function scale(d: KubeObject, newRs: RS, old: RS[]): Promise<void> {
+    const active = [newRs, ...old].filter((rs) => replicas(rs) > 0);
+    const desired = replicas(d);
+    if (active.length <= 1) {
+      const target = active[0] ?? newRs;
+      await setReplicas(d, target, target === newRs || !active.length ? desired : Math.min(replicas(target), desired));
+      for (const rs of [newRs, ...old]) if (rs !== target && replicas(rs) === 0) await setReplicas(d, rs, 0);
+      return;
+    }
+    const { surge } = fenceposts(d);
+    const allowed = desired + surge;
+    const current = active.reduce((n, rs) => n + replicas(rs), 0);
+    let left = allowed - current;
+    if (left === 0) {
+      for (const rs of active) await setReplicas(d, rs, replicas(rs));
+      return;
+    }
+    // Larger (then newer) sets first, each its share of the change, rounding leftovers to the first.
+    const sorted = [...active].sort((a, b) => replicas(b) - replicas(a) || (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''));
+    const targets = new Map<RS, number>();
+    for (const rs of sorted) {
+      const previousMax = Number(rs.metadata.annotations?.[maxReplicasAnnotation] ?? current) || current;
+      const share = Math.trunc((replicas(rs) * allowed) / previousMax) - replicas(rs);
+      const delta = left > 0 ? Math.min(share, left) : Math.max(share, left);
+      targets.set(rs, replicas(rs) + delta);
+      left -= delta;
+    }
+    const first = sorted[0]!;
+    targets.set(first, Math.max(0, targets.get(first)! + left));
+    for (const [rs, n] of targets) await setReplicas(d, rs, Math.max(0, n));
+  }
+
+  async function rolloutRolling(d: KubeObject, newRs: RS, old: RS[]): Promise<boolean> {
+    const desired = replicas(d);
+    const { surge, unavailable } = fenceposts(d);
+    const all = [newRs, ...old];
+    const allCount = all.reduce((n, rs) => n + replicas(rs), 0);
+    // Scale up the new set.
+    if (replicas(newRs) > desired) {
+      await setReplicas(d, newRs, desired);
+      return true;
+    }
+    if (replicas(newRs) < desired) {
+      const n = newReplicasForRolling(desired, surge, replicas(newRs), allCount);
+      if (n !== replicas(newRs)) {
+        await setReplicas(d, newRs, n);
+        return true;
+      }
+    }
+    // Scale down old sets: unhealthy replicas first, then as availability allows.
+    const oldCount = old.reduce((n, rs) => n + replicas(rs), 0);
+    if (!oldCount) return false;
+    let budget = oldScaleDownBudget(desired, unavailable, allCount, replicas(newRs), num(status(newRs)['availableReplicas']));
+    if (budget <= 0) return false;
+    let changed = false;
+    const byAge = [...old].sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
+    const next = new Map<RS, number>(byAge.map((rs) => [rs, replicas(rs)]));
+    for (const rs of byAge) {
+      if (budget <= 0) break;
+      const unhealthy = replicas(rs) - num(status(rs)['availableReplicas']);
+      if (unhealthy <= 0) continue;
+      const cut = Math.min(unhealthy, budget);
+      next.set(rs, replicas(rs) - cut);
+      budget -= cut;
+    }
+    // Available pods above the minimum may go.
+    const minAvailable = desired - unavailable;
+    const available = all.reduce((n, rs) => n + num(status(rs)['availableReplicas']), 0);
+    let healthyCut = available - minAvailable;
+    for (const rs of byAge) {
+      if (healthyCut <= 0) break;
+      const cur = next.get(rs)!;
+      if (cur === 0) continue;
+      const cut = Math.min(cur, healthyCut);
+      next.set(rs, cur - cut);
+      healthyCut -= cut;
+    }
+    for (const [rs, n] of next) {
+      if (n !== replicas(rs)) {
+        await setReplicas(d, rs, n);
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  async function rolloutRecreate(d: KubeObject, newRs: RS, old: RS[]): Promise<boolean> {
+    let changed = false;
+    for (const rs of old) {
+      if (replicas(rs) > 0) {
+        await setReplicas(d, rs, 0);
+        changed = true;
+      }
+    }
+    if (changed) return true;
+    // Wait until every old pod is gone.
+    const oldUids = new Set(old.map((rs) => rs.metadata.uid));
+    const oldPods = pods.store.byIndex(IndexNamespace, d.metadata.namespace ?? '').filter((p) => {
+      const ref = controllerRef(p);
+      return ref && oldUids.has(ref.uid) && String(status(p)['phase'] ?? '') !== 'Succeeded' && String(status(p)['phase'] ?? '') !== 'Failed';
+    });
+    if (oldPods.length) return false;
+    if (replicas(newRs) !== replicas(d)) {
+      await setReplicas(d, newRs, replicas(d));
+      return true;
+    }
+    return false;
+  }
+
+  function isComplete(d: KubeObject, newRs: RS, old: RS[]): boolean {
+    const desired = replicas(d);
+    const all = [newRs, ...old];
+    return (
+      num(status(newRs)['replicas']) === desired &&
+      num(status(newRs)['availableReplicas']) === desired &&
+      all.reduce((n, rs) => n + num(status(rs)['replicas']), 0) === desired &&
+      old.every((rs) => replicas(rs) === 0)
+    );
+  }
+
+  /** Deletes old, empty ReplicaSets beyond revisionHistoryLimit (oldest revisions first). */
+  async function cleanup(d: KubeObject, old: RS[]): Promise<void> {
+    const limit = num(spec(d)['revisionHistoryLimit'], 10);
+    const empty = old.filter((rs) => replicas(rs) === 0 && num(status(rs)['replicas']) === 0 && !rs.metadata.deletionTimestamp).sort((a, b) => revisionOf(a) - revisionOf(b));
+    for (const rs of empty.slice(0, Math.max(0, empty.length - limit))) {
+      try {
+        await ctx.client.delete(resources.replicaSets, rs.metadata.name!, { namespace: rs.metadata.namespace, preconditions: { uid: rs.metadata.uid } });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+  }
+
+  async function syncStatus(d: KubeObject, newRs: RS | undefined, old: RS[], progressed: boolean): Promise<ReconcileResult | void> {
+    const all = newRs ? [newRs, ...old] : old;
+    const desired = replicas(d);
+    const { unavailable } = fenceposts(d);
+    const sum = (f: string) => all.reduce((n, rs) => n + num(status(rs)[f]), 0);
+    const available = sum('availableReplicas');
+    const now = Date.now();
+    const prev = status(d);
+    const prevConds = (prev['conditions'] as Obj[] | undefined) ?? [];
+    const cond = (type: string, st: string, reason: string, message: string): Obj => {
+      const before = prevConds.find((c) => c['type'] === type);
+      const ts = nowRfc3339(now);
+      const transition = before && before['status'] === st ? (before['lastTransitionTime'] as string) : ts;
+      const update = before && before['status'] === st && before['reason'] === reason && before['message'] === message ? (before['lastUpdateTime'] as string) : ts;
+      return { type, status: st, lastUpdateTime: update, lastTransitionTime: transition, reason, message };
+    };
+    const conditions: Obj[] = [];
+    conditions.push(
+      available >= desired - unavailable
+        ? cond('Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.')
+        : cond('Available', 'False', 'MinimumReplicasUnavailable', 'Deployment does not have minimum availability.'),
+    );
+    const name = newRs?.metadata.name ?? '';
+    const deadline = num(spec(d)['progressDeadlineSeconds'], 600);
+    const prevProgress = prevConds.find((c) => c['type'] === 'Progressing');
+    let requeueAfter: number | undefined;
+    if (spec(d)['paused'] === true) {
+      conditions.push(cond('Progressing', 'Unknown', 'DeploymentPaused', 'Deployment is paused'));
+    } else if (newRs && isComplete(d, newRs, old)) {
+      conditions.push(cond('Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "${name}" has successfully progressed.`));
+    } else if (progressed || !prevProgress || prevProgress['reason'] === 'DeploymentPaused' || prevProgress['reason'] === 'NewReplicaSetAvailable') {
+      const created = newRs && Date.parse(newRs.metadata.creationTimestamp ?? '') > now - 2000 && !prevProgress?.['message']?.toString().includes(name);
+      conditions.push(
+        created
+          ? cond('Progressing', 'True', 'NewReplicaSetCreated', `Created new replica set "${name}"`)
+          : cond('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${name}" is progressing.`),
+      );
+      requeueAfter = deadline * 1000 + 100;
+    } else {
+      const since = Date.parse(String(prevProgress['lastUpdateTime'] ?? '')) || now;
+      if (prevProgress['reason'] === 'ProgressDeadlineExceeded' || since + deadline * 1000 <= now) {
+        conditions.push(cond('Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${name}" has timed out progressing.`));
+      } else {
+        conditions.push(prevProgress);
+        requeueAfter = since + deadline * 1000 - now + 100;
+      }
+    }
+    const next: Obj = {
+      observedGeneration: d.metadata.generation,
+      replicas: sum('replicas'),
+      updatedReplicas: newRs ? num(status(newRs)['replicas']) : 0,
+      readyReplicas: sum('readyReplicas'),
+      availableReplicas: available,
+      unavailableReplicas: Math.max(0, desired - available),
+      conditions,
+    };
+    if (prev['collisionCount'] !== undefined) next['collisionCount'] = prev['collisionCount'];
+    const strip = (s: Obj) => Object.fromEntries(Object.entries(s).filter(([, v]) => v !== 0 && v !== undefined));
+    if (!jsonEqual(strip(prev), strip(next))) {
+      try {
+        await ctx.client.updateStatus(resources.deployments, { ...d, status: next }, { namespace: d.metadata.namespace });
+      } catch (err) {
+        if (isNotFound(err)) return;
+        if (isConflict(err)) return { requeueAfter: 100 };
+        throw err;
+      }
+    }
+    if (requeueAfter !== undefined) return { requeueAfter: Math.min(requeueAfter, 2_147_000_000) };
+  }
+}

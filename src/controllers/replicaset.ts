@@ -1,0 +1,268 @@
+/**
+ * The ReplicaSet controller, and the ReplicationController controller (the same logic over the
+ * core/v1 kind, whose selector is a plain label map): keeps `spec.replicas` active pods that
+ * match the selector and are controlled by the set, adopting orphans that match and releasing
+ * owned pods that no longer match; creates pods from the template in slow-start batches and
+ * deletes the least valuable pods first; reports replicas, fullyLabeledReplicas, readyReplicas,
+ * availableReplicas (minReadySeconds) and observedGeneration, and a ReplicaFailure condition when
+ * pods cannot be created. Expectations keep a stale cache from causing double creates/deletes.
+ */
+import type { KubeObject } from '../api/types.ts';
+import { labelSelectorFromObject, type LabelSelector, type LabelSelectorMatcher } from '../api/selectors.ts';
+import { isAlreadyExists, isConflict, isNotFound } from '../api/errors.ts';
+import { IndexNamespace, resources, type ResourceDescriptor, type SharedInformer } from '../client/index.ts';
+import type { ControllerContext } from './context.ts';
+import {
+  Expectations,
+  compareForDeletion,
+  controllerRef,
+  isPodActive,
+  isPodAvailable,
+  isPodReady,
+  keyOf,
+  msUntilAvailable,
+  newControllerRef,
+  nowRfc3339,
+  num,
+  obj,
+  splitKey,
+  startQueue,
+  jsonEqual,
+  type ReconcileResult,
+} from './controller-utils.ts';
+
+/** Most pods one sync creates or deletes (upstream's burstReplicas). */
+const burstReplicas = 500;
+
+interface Kind {
+  res: ResourceDescriptor;
+  apiVersion: string;
+  kind: string;
+  component: string;
+  selector(set: KubeObject): LabelSelectorMatcher;
+}
+
+const replicaSetKind: Kind = {
+  res: resources.replicaSets,
+  apiVersion: 'apps/v1',
+  kind: 'ReplicaSet',
+  component: 'replicaset-controller',
+  selector: (rs) => labelSelectorFromObject((obj(rs['spec'])['selector'] as LabelSelector | undefined) ?? null),
+};
+
+const replicationControllerKind: Kind = {
+  res: resources.replicationControllers,
+  apiVersion: 'v1',
+  kind: 'ReplicationController',
+  component: 'replication-controller',
+  selector: (rc) => {
+    const sel = obj(rc['spec'])['selector'] as Record<string, string> | undefined;
+    return labelSelectorFromObject(sel && Object.keys(sel).length ? { matchLabels: sel } : null);
+  },
+};
+
+export function startReplicaSetController(ctx: ControllerContext): void {
+  startSetController(ctx, replicaSetKind);
+}
+
+export function startReplicationControllerController(ctx: ControllerContext): void {
+  startSetController(ctx, replicationControllerKind);
+}
+
+function startSetController(ctx: ControllerContext, k: Kind): void {
+  const sets = ctx.informers.informerFor(k.res);
+  const pods = ctx.informers.informerFor(resources.pods);
+  const recorder = ctx.recorder(k.component);
+  const expectations = new Expectations();
+  const queue = startQueue(ctx, k.component, 5, (key) => sync(key));
+
+  const enqueue = (o: KubeObject) => queue.add(keyOf(o));
+  sets.addEventHandler({ onAdd: enqueue, onUpdate: (_o, n) => enqueue(n), onDelete: (o) => {
+    expectations.delete(keyOf(o));
+    enqueue(o);
+  } });
+
+  /** The sets a pod belongs to: its controller if it is one of ours, else every set in its namespace selecting it. */
+  const setsForPod = (pod: KubeObject): string[] => {
+    const ref = controllerRef(pod);
+    if (ref) return ref.kind === k.kind ? [`${pod.metadata.namespace}/${ref.name}`] : [];
+    if (!isPodActive(pod)) return [];
+    return sets
+      .store.byIndex(IndexNamespace, pod.metadata.namespace ?? '')
+      .filter((s) => k.selector(s).matches(pod.metadata.labels))
+      .map(keyOf);
+  };
+  pods.addEventHandler({
+    onAdd: (pod) => {
+      const ref = controllerRef(pod);
+      if (ref?.kind === k.kind) expectations.observedCreate(`${pod.metadata.namespace}/${ref.name}`);
+      for (const s of setsForPod(pod)) queue.add(s);
+    },
+    onUpdate: (old, pod) => {
+      for (const s of new Set([...setsForPod(old), ...setsForPod(pod)])) queue.add(s);
+    },
+    onDelete: (pod) => {
+      const ref = controllerRef(pod);
+      if (ref?.kind === k.kind) expectations.observedDelete(`${pod.metadata.namespace}/${ref.name}`);
+      for (const s of setsForPod(pod)) queue.add(s);
+    },
+  });
+
+  async function sync(key: string): Promise<ReconcileResult | void> {
+    const set = sets.store.get(key);
+    if (!set) {
+      expectations.delete(key);
+      return;
+    }
+    const { namespace } = splitKey(key);
+    const selector = k.selector(set);
+    const uid = set.metadata.uid;
+    // Claim: owned pods that still match, plus orphans that match (adopted); release the rest.
+    const owned: KubeObject[] = [];
+    for (const pod of pods.store.byIndex(IndexNamespace, namespace)) {
+      const ref = controllerRef(pod);
+      const matches = selector.matches(pod.metadata.labels);
+      if (ref?.uid === uid) {
+        if (matches || pod.metadata.deletionTimestamp) owned.push(pod);
+        else await release(pod);
+      } else if (!ref && matches && isPodActive(pod) && !set.metadata.deletionTimestamp) {
+        if (await adopt(pod, set)) owned.push(pod);
+      }
+    }
+    const active = owned.filter(isPodActive);
+    let failure: string | undefined;
+    if (expectations.satisfied(key) && !set.metadata.deletionTimestamp) {
+      failure = await manage(key, set, active);
+    }
+    return updateStatus(set, active, failure);
+  }
+
+  async function adopt(pod: KubeObject, set: KubeObject): Promise<boolean> {
+    try {
+      await ctx.client.patch(resources.pods, pod.metadata.name!, {
+        metadata: { ownerReferences: [newControllerRef(set, k.kind, k.apiVersion)], uid: pod.metadata.uid },
+      }, { type: 'strategic', namespace: pod.metadata.namespace });
+      return true;
+    } catch (err) {
+      if (isNotFound(err) || isConflict(err)) return false;
+      throw err;
+    }
+  }
+
+  async function release(pod: KubeObject): Promise<void> {
+    const refs = (pod.metadata.ownerReferences ?? []).filter((r) => !r.controller || r.kind !== k.kind);
+    try {
+      await ctx.client.patch(resources.pods, pod.metadata.name!, { metadata: { ownerReferences: refs.length ? refs : null, uid: pod.metadata.uid } }, { type: 'merge', namespace: pod.metadata.namespace });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** Creates or deletes pods toward spec.replicas; returns a failure message for the status. */
+  async function manage(key: string, set: KubeObject, active: KubeObject[]): Promise<string | undefined> {
+    const want = num(obj(set['spec'])['replicas'], 1);
+    const diff = active.length - want;
+    const namespace = set.metadata.namespace!;
+    if (diff < 0) {
+      const count = Math.min(-diff, burstReplicas);
+      expectations.expect(key, count, 0);
+      let created = 0;
+      let failure: string | undefined;
+      // Slow start: batches of 1, 2, 4, ... stop at the first failing batch.
+      for (let batch = 1; created < count && !failure; batch = Math.min(batch * 2, count - created)) {
+        const size = Math.min(batch, count - created);
+        const results = await Promise.allSettled(Array.from({ length: size }, () => createPod(set, namespace)));
+        for (const r of results) {
+          if (r.status === 'fulfilled') created++;
+          else {
+            expectations.observedCreate(key);
+            failure ??= (r.reason as Error).message;
+          }
+        }
+      }
+      // Pods never attempted are not expected either.
+      for (let i = created + (failure ? 1 : 0); i < count; i++) expectations.observedCreate(key);
+      if (failure) recorder.event(set, 'Warning', 'FailedCreate', `Error creating: ${failure}`);
+      return failure;
+    }
+    if (diff > 0) {
+      const victims = [...active].sort(compareForDeletion).slice(0, Math.min(diff, burstReplicas));
+      expectations.expect(key, 0, victims.length);
+      await Promise.all(
+        victims.map(async (pod) => {
+          try {
+            await ctx.client.delete(resources.pods, pod.metadata.name!, { namespace, preconditions: { uid: pod.metadata.uid } });
+            recorder.event(set, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
+          } catch (err) {
+            expectations.observedDelete(key);
+            if (!isNotFound(err)) throw err;
+          }
+        }),
+      );
+    }
+    return undefined;
+  }
+
+  async function createPod(set: KubeObject, namespace: string): Promise<void> {
+    const template = obj(obj(set['spec'])['template']);
+    const tmeta = obj(template['metadata']);
+    const pod: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        generateName: `${set.metadata.name}-`,
+        namespace,
+        labels: { ...(tmeta['labels'] as Record<string, string> | undefined) },
+        annotations: { ...(tmeta['annotations'] as Record<string, string> | undefined) },
+        ownerReferences: [newControllerRef(set, k.kind, k.apiVersion)],
+      },
+      spec: structuredClone(template['spec'] ?? {}),
+    };
+    if (!Object.keys(pod.metadata.annotations!).length) delete pod.metadata.annotations;
+    try {
+      const created = await ctx.client.create(resources.pods, pod, { namespace });
+      recorder.event(set, 'Normal', 'SuccessfulCreate', `Created pod: ${created.metadata.name}`);
+    } catch (err) {
+      if (isAlreadyExists(err)) return;
+      throw err;
+    }
+  }
+
+  async function updateStatus(set: KubeObject, active: KubeObject[], failure: string | undefined): Promise<ReconcileResult | void> {
+    const spec = obj(set['spec']);
+    const minReady = num(spec['minReadySeconds']);
+    const now = Date.now();
+    const templateLabels = obj(obj(obj(spec['template'])['metadata'])['labels']) as Record<string, string>;
+    const fully = active.filter((p) => Object.entries(templateLabels).every(([lk, lv]) => p.metadata.labels?.[lk] === lv));
+    const old = obj(set['status']);
+    const conditions = ((old['conditions'] as { type: string }[] | undefined) ?? []).filter((c) => c.type !== 'ReplicaFailure');
+    if (failure) {
+      conditions.push({ type: 'ReplicaFailure', status: 'True', lastTransitionTime: nowRfc3339(now), reason: 'FailedCreate', message: failure } as { type: string });
+    }
+    const status: Record<string, unknown> = {
+      replicas: active.length,
+      fullyLabeledReplicas: fully.length,
+      readyReplicas: active.filter(isPodReady).length,
+      availableReplicas: active.filter((p) => isPodAvailable(p, minReady, now)).length,
+      observedGeneration: set.metadata.generation,
+    };
+    if (conditions.length) status['conditions'] = conditions;
+    if (!jsonEqual(normalizeStatus(old), normalizeStatus(status))) {
+      try {
+        await ctx.client.updateStatus(k.res, { ...set, status }, { namespace: set.metadata.namespace });
+      } catch (err) {
+        if (isNotFound(err)) return;
+        if (isConflict(err)) return { requeueAfter: 100 };
+        throw err;
+      }
+    }
+    // Pods that are ready but not yet available: look again when they will be.
+    const waits = active.map((p) => msUntilAvailable(p, minReady, now)).filter((x): x is number => x !== undefined);
+    if (waits.length) return { requeueAfter: Math.min(...waits) + 50 };
+  }
+}
+
+/** Status as stored (zero counts omitted), for change detection. */
+function normalizeStatus(s: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(s).filter(([, v]) => v !== 0 && v !== undefined));
+}
