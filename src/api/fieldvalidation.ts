@@ -5,6 +5,9 @@
  * removes the unknown fields in place and returns their paths ("spec.replicaz",
  * "spec.containers[0].imagePullPolice"), in document order.
  * Opaque values (RawExtension, JSON, FieldsV1) are not looked into.
+ * It also drops empty lists and maps of `omitempty` fields, which Go's encoder never writes, so
+ * that an object reads back as upstream would store it (a patch that removes the last owner
+ * reference leaves no `ownerReferences: []`).
  */
 import type { KubeObject } from './types.ts';
 import { getMessage, jsonProperties, typeForKind, type MessageDef, type TypeRef } from './schema/index.ts';
@@ -34,8 +37,18 @@ function walkMessage(value: unknown, def: MessageDef, path: string, out: string[
       delete rec[key];
       continue;
     }
-    walk(rec[key], p.field.type, join(path, key), out);
+    const v = rec[key];
+    if (p.field.omitEmpty && (p.field.type.kind === 'list' || p.field.type.kind === 'map') && isEmptyCollection(v)) {
+      delete rec[key];
+      continue;
+    }
+    walk(v, p.field.type, join(path, key), out);
   }
+}
+
+function isEmptyCollection(v: unknown): boolean {
+  if (Array.isArray(v)) return v.length === 0;
+  return v !== null && typeof v === 'object' && Object.keys(v).length === 0;
 }
 
 function walk(value: unknown, t: TypeRef, path: string, out: string[]): void {

@@ -220,12 +220,15 @@ export function startDeploymentController(ctx: ControllerContext): void {
     }
   }
 
-  /** The Deployment carries its new ReplicaSet's revision (kubectl rollout undo patches it). */
+  /**
+   * The Deployment carries its new ReplicaSet's revision (kubectl rollout undo patches it),
+   * written through the status subresource as upstream does, so generation does not move.
+   */
   async function recordRevision(d: KubeObject, newRs: RS): Promise<void> {
     const rev = newRs.metadata.annotations?.[revisionAnnotation];
     if (!rev || d.metadata.annotations?.[revisionAnnotation] === rev) return;
     try {
-      await ctx.client.patch(resources.deployments, d.metadata.name!, { metadata: { annotations: { [revisionAnnotation]: rev } } }, { type: 'merge', namespace: d.metadata.namespace });
+      await ctx.client.patchStatus(resources.deployments, d.metadata.name!, { metadata: { annotations: { [revisionAnnotation]: rev } } }, { type: 'merge', namespace: d.metadata.namespace });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

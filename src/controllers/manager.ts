@@ -8,12 +8,21 @@ import { EventRecorder, InformerFactory, LeaderElector, type RestClient } from '
 import type { ControllerContext, ControllerStart } from './context.ts';
 import { startReplicaSetController, startReplicationControllerController } from './replicaset.ts';
 import { startDeploymentController } from './deployment.ts';
+import { startEndpointsController, startEndpointSliceController } from './endpoints.ts';
+import { startServiceAccountController } from './serviceaccount.ts';
+import { startNamespaceController } from './namespace.ts';
+import { startGarbageCollector } from './garbagecollector.ts';
 
 /** Every controller, by the name upstream's --controllers flag uses. */
 export const controllers: Record<string, ControllerStart> = {
   deployment: startDeploymentController,
   replicaset: startReplicaSetController,
   replicationcontroller: startReplicationControllerController,
+  endpoint: startEndpointsController,
+  endpointslice: startEndpointSliceController,
+  serviceaccount: startServiceAccountController,
+  namespace: startNamespaceController,
+  garbagecollector: startGarbageCollector,
 };
 
 export interface ControllerManagerOptions {

@@ -1,0 +1,191 @@
+/**
+ * The garbage collector: keeps a graph of ownerReferences over every kind that can be listed,
+ * watched and deleted, and
+ *  - deletes an object once none of its owners exists (checked against the API, not only the
+ *    cache, before deleting; deletion is preconditioned on the uid) — background deletion;
+ *  - for an owner being deleted with the `foregroundDeletion` finalizer, deletes its dependents
+ *    and removes the finalizer once no dependent with blockOwnerDeletion is left;
+ *  - for an owner being deleted with the `orphan` finalizer, removes the owner's reference from
+ *    every dependent, then the finalizer.
+ * References to owners that do not exist are dangling and count as absent; a reference from a
+ * namespaced object to a namespaced owner looks in the dependent's namespace, as upstream.
+ */
+import type { KubeObject, OwnerReference } from '../api/types.ts';
+import { isConflict, isNotFound } from '../api/errors.ts';
+import type { ControllerContext } from './context.ts';
+import { Discovery, type DiscoveredResource } from './discovery.ts';
+import { startQueue } from './controller-utils.ts';
+
+interface Node {
+  uid: string;
+  res: DiscoveredResource;
+  namespace: string;
+  name: string;
+  owners: OwnerReference[];
+  finalizers: string[];
+  deleting: boolean;
+  dependents: Set<string>;
+}
+
+/** Kinds whose objects never own or are owned in practice and churn a lot. */
+const ignored = new Set(['events', 'events.events.k8s.io']);
+
+const groupOf = (apiVersion: string) => (apiVersion.includes('/') ? apiVersion.split('/')[0]! : '');
+
+export function startGarbageCollector(ctx: ControllerContext): void {
+  const discovery = new Discovery(ctx.client, 30_000);
+  const graph = new Map<string, Node>();
+  /** Dependents of owners not (yet) seen: owner uid → dependent uids. */
+  const pendingDependents = new Map<string, Set<string>>();
+  const watched = new Set<string>();
+  const kinds = new Map<string, DiscoveredResource>();
+  const queue = startQueue(ctx, 'garbage-collector', 5, (item) => (item.startsWith('o:') ? orphan(item.slice(2)) : attemptToDelete(item.slice(2))));
+  const toDelete = (uid: string) => queue.add(`d:${uid}`);
+
+  const label = (r: DiscoveredResource) => (r.group ? `${r.resource}.${r.group}` : r.resource);
+
+  async function watchAll(): Promise<void> {
+    const all = await discovery.resources();
+    for (const r of all) {
+      kinds.set(`${r.group}/${r.kind}`, r);
+      if (!r.verbs.includes('list') || !r.verbs.includes('watch') || !r.verbs.includes('delete')) continue;
+      if (ignored.has(label(r)) || watched.has(label(r))) continue;
+      watched.add(label(r));
+      const inf = ctx.informers.informerFor(r);
+      inf.addEventHandler({ onAdd: (o) => upsert(r, o), onUpdate: (_o, n) => upsert(r, n), onDelete: (o) => remove(o) });
+    }
+  }
+
+  function upsert(res: DiscoveredResource, o: KubeObject): void {
+    const uid = o.metadata.uid;
+    if (!uid) return;
+    const before = graph.get(uid);
+    const node: Node = {
+      uid,
+      res,
+      namespace: o.metadata.namespace ?? '',
+      name: o.metadata.name ?? '',
+      owners: o.metadata.ownerReferences ?? [],
+      finalizers: o.metadata.finalizers ?? [],
+      deleting: Boolean(o.metadata.deletionTimestamp),
+      dependents: before?.dependents ?? pendingDependents.get(uid) ?? new Set(),
+    };
+    pendingDependents.delete(uid);
+    graph.set(uid, node);
+    // Owner links: drop the old ones, add the new ones.
+    const oldOwners = new Set((before?.owners ?? []).map((r) => r.uid));
+    const newOwners = new Set(node.owners.map((r) => r.uid));
+    for (const ou of oldOwners) if (!newOwners.has(ou)) dependentsOf(ou).delete(uid);
+    for (const ou of newOwners) dependentsOf(ou).add(uid);
+    if (node.owners.length) toDelete(uid);
+    if (node.deleting && node.finalizers.includes('foregroundDeletion')) {
+      toDelete(uid);
+      for (const d of node.dependents) toDelete(d);
+    }
+    if (node.deleting && node.finalizers.includes('orphan')) queue.add(`o:${uid}`);
+  }
+
+  function dependentsOf(ownerUid: string): Set<string> {
+    const owner = graph.get(ownerUid);
+    if (owner) return owner.dependents;
+    let s = pendingDependents.get(ownerUid);
+    if (!s) pendingDependents.set(ownerUid, (s = new Set()));
+    return s;
+  }
+
+  function remove(o: KubeObject): void {
+    const uid = o.metadata.uid;
+    const node = uid ? graph.get(uid) : undefined;
+    if (!node || !uid) return;
+    graph.delete(uid);
+    for (const r of node.owners) {
+      dependentsOf(r.uid).delete(uid);
+      // An owner waiting for its dependents may be done now.
+      if (graph.get(r.uid)?.deleting) toDelete(r.uid);
+    }
+    // Dependents of a vanished owner: check whether they lost their last owner.
+    for (const d of node.dependents) toDelete(d);
+    if (node.dependents.size) pendingDependents.set(uid, node.dependents);
+  }
+
+  /** Whether an owner exists: the graph first, then a live read (uid must match). */
+  async function ownerState(dep: Node, ref: OwnerReference): Promise<'solid' | 'dangling' | 'waiting'> {
+    const known = graph.get(ref.uid);
+    if (known) return known.deleting && known.finalizers.includes('foregroundDeletion') ? 'waiting' : 'solid';
+    const res = kinds.get(`${groupOf(ref.apiVersion)}/${ref.kind}`);
+    if (!res) return 'dangling';
+    try {
+      const live = await ctx.client.get(res, ref.name, { namespace: res.namespaced ? dep.namespace : undefined });
+      if (live.metadata.uid !== ref.uid) return 'dangling';
+      return live.metadata.deletionTimestamp && live.metadata.finalizers?.includes('foregroundDeletion') ? 'waiting' : 'solid';
+    } catch (err) {
+      if (isNotFound(err)) return 'dangling';
+      throw err;
+    }
+  }
+
+  async function attemptToDelete(uid: string): Promise<void> {
+    const node = graph.get(uid);
+    if (!node) return;
+    if (node.deleting) {
+      if (node.finalizers.includes('foregroundDeletion')) await processForeground(node);
+      return;
+    }
+    if (!node.owners.length) return;
+    const states = await Promise.all(node.owners.map((r) => ownerState(node, r)));
+    if (states.includes('solid')) {
+      // Drop references to owners that are gone; keep the object.
+      const dangling = node.owners.filter((_r, i) => states[i] === 'dangling');
+      if (dangling.length) await patch(node, { metadata: { ownerReferences: dangling.map((r) => ({ $patch: 'delete', uid: r.uid })), uid: node.uid } });
+      return;
+    }
+    const policy = states.includes('waiting') ? 'Foreground' : node.finalizers.includes('orphan') ? 'Orphan' : node.finalizers.includes('foregroundDeletion') ? 'Foreground' : 'Background';
+    try {
+      await ctx.client.delete(node.res, node.name, { namespace: node.namespace || undefined, propagationPolicy: policy, preconditions: { uid: node.uid } });
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
+  }
+
+  /** An owner deleting in the foreground: delete dependents; drop the finalizer when none blocks. */
+  async function processForeground(owner: Node): Promise<void> {
+    let blocking = 0;
+    for (const du of owner.dependents) {
+      const dep = graph.get(du);
+      if (!dep) continue;
+      const ref = dep.owners.find((r) => r.uid === owner.uid);
+      if (ref?.blockOwnerDeletion) blocking++;
+      if (!dep.deleting) toDelete(du);
+    }
+    if (blocking) return;
+    await patch(owner, { metadata: { '$deleteFromPrimitiveList/finalizers': ['foregroundDeletion'], uid: owner.uid } });
+  }
+
+  /** An owner deleting with the orphan finalizer: dependents lose their reference to it, then it goes. */
+  async function orphan(uid: string): Promise<void> {
+    const owner = graph.get(uid);
+    if (!owner || !owner.deleting || !owner.finalizers.includes('orphan')) return;
+    for (const du of [...owner.dependents]) {
+      const dep = graph.get(du);
+      if (!dep) continue;
+      await patch(dep, { metadata: { ownerReferences: [{ $patch: 'delete', uid }], uid: dep.uid } });
+    }
+    await patch(owner, { metadata: { '$deleteFromPrimitiveList/finalizers': ['orphan'], uid: owner.uid } });
+  }
+
+  async function patch(node: Node, body: unknown): Promise<void> {
+    try {
+      await ctx.client.patch(node.res, node.name, body, { type: 'strategic', namespace: node.namespace || undefined });
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
+  }
+
+  // Discover now and again, so kinds added later (custom resources) are collected too.
+  const discover = () =>
+    watchAll().catch((err: unknown) => ctx.log(`garbage-collector: discovery failed: ${(err as Error).message}`));
+  void discover();
+  const timer = setInterval(discover, 30_000);
+  timer.unref();
+  ctx.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+}
