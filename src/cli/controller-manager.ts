@@ -5,6 +5,7 @@
  */
 import { createClient } from '../client/index.ts';
 import { runControllerManager } from '../controllers/manager.ts';
+import type { ControllerConfig } from '../controllers/context.ts';
 
 export interface ControllerManagerConfig {
   kubeconfig: string;
@@ -12,6 +13,7 @@ export interface ControllerManagerConfig {
   renewDeadlineMs: number;
   retryPeriodMs: number;
   controllers?: string[];
+  config?: Partial<ControllerConfig>;
 }
 
 export async function runControllerManagerCommand(cfg: ControllerManagerConfig, signal: AbortSignal): Promise<void> {
@@ -25,6 +27,7 @@ export async function runControllerManagerCommand(cfg: ControllerManagerConfig, 
         renewDeadlineMs: cfg.renewDeadlineMs,
         retryPeriodMs: cfg.retryPeriodMs,
         enabled: cfg.controllers,
+        config: cfg.config,
         log,
       },
       signal,

@@ -53,15 +53,19 @@ program
   .addOption(new Option('--leader-elect-lease-duration <duration>', 'how long a lease is valid without renewal').default(15_000, '15s').argParser(parseDuration))
   .addOption(new Option('--leader-elect-renew-deadline <duration>', 'how long the leader retries renewing before giving up').default(10_000, '10s').argParser(parseDuration))
   .addOption(new Option('--leader-elect-retry-period <duration>', 'wait between attempts to acquire or renew').default(2_000, '2s').argParser(parseDuration))
-  .option('--controllers <names>', 'controllers to run (comma-separated; default all)', collect)
-  .action(async (opts: { kubeconfig: string; leaderElectLeaseDuration: number; leaderElectRenewDeadline: number; leaderElectRetryPeriod: number; controllers?: string[] }) => {
+  .option('--controllers <names>', 'controllers to run (comma-separated; default all)', collect, [] as string[])
+  .addOption(new Option('--node-monitor-grace-period <duration>', 'no heartbeat for this long makes a node NotReady').default(40_000, '40s').argParser(parseDuration))
+  .addOption(new Option('--node-monitor-period <duration>', 'how often node health is checked').default(5_000, '5s').argParser(parseDuration))
+  .addOption(new Option('--terminated-pod-gc-threshold <count>', 'finished pods kept before the oldest are deleted').default(12_500).argParser((v) => parseCount(v)))
+  .action(async (opts: { kubeconfig: string; leaderElectLeaseDuration: number; leaderElectRenewDeadline: number; leaderElectRetryPeriod: number; controllers?: string[]; nodeMonitorGracePeriod: number; nodeMonitorPeriod: number; terminatedPodGcThreshold: number }) => {
     await runControllerManagerCommand(
       {
         kubeconfig: path.resolve(opts.kubeconfig),
         leaseDurationMs: opts.leaderElectLeaseDuration,
         renewDeadlineMs: opts.leaderElectRenewDeadline,
         retryPeriodMs: opts.leaderElectRetryPeriod,
-        controllers: opts.controllers,
+        controllers: opts.controllers?.length ? opts.controllers : undefined,
+        config: { nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriod, nodeMonitorPeriodMs: opts.nodeMonitorPeriod, terminatedPodGCThreshold: opts.terminatedPodGcThreshold },
       },
       shutdownSignal(),
     );
@@ -95,6 +99,12 @@ function parseDuration(v: string): number {
   }
   if (!v || end !== v.length) throw new Error(`invalid duration: ${v}`);
   return total;
+}
+
+function parseCount(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`invalid count: ${v}`);
+  return n;
 }
 
 function parsePort(v: string): number {

@@ -7,8 +7,31 @@
  */
 import type { InformerFactory, Recorder, RestClient } from '../client/index.ts';
 
+/** Tunables with upstream's flag names and defaults (see `defaultControllerConfig`). */
+export interface ControllerConfig {
+  /** --node-monitor-period: how often node health is checked. */
+  nodeMonitorPeriodMs: number;
+  /** --node-monitor-grace-period: no heartbeat for this long makes a node's Ready Unknown. */
+  nodeMonitorGracePeriodMs: number;
+  /** --terminated-pod-gc-threshold: finished pods kept before the oldest are deleted. */
+  terminatedPodGCThreshold: number;
+  /** How often pod garbage collection runs (upstream gcCheckPeriod). */
+  podGCPeriodMs: number;
+  /** How long a pod's node must stay missing before the pod is force-deleted. */
+  podGCOrphanQuarantineMs: number;
+}
+
+export const defaultControllerConfig: ControllerConfig = {
+  nodeMonitorPeriodMs: 5_000,
+  nodeMonitorGracePeriodMs: 40_000,
+  terminatedPodGCThreshold: 12_500,
+  podGCPeriodMs: 20_000,
+  podGCOrphanQuarantineMs: 40_000,
+};
+
 export interface ControllerContext {
   client: RestClient;
+  config: ControllerConfig;
   informers: InformerFactory;
   /** The recorder for a component name (`deployment-controller`, ...); one per name. */
   recorder(component: string): Recorder;

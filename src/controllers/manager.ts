@@ -5,13 +5,15 @@
  * back to contending, so two managers against one API server never both act.
  */
 import { EventRecorder, InformerFactory, LeaderElector, type RestClient } from '../client/index.ts';
-import type { ControllerContext, ControllerStart } from './context.ts';
+import { defaultControllerConfig, type ControllerConfig, type ControllerContext, type ControllerStart } from './context.ts';
 import { startReplicaSetController, startReplicationControllerController } from './replicaset.ts';
 import { startDeploymentController } from './deployment.ts';
 import { startEndpointsController, startEndpointSliceController } from './endpoints.ts';
 import { startServiceAccountController } from './serviceaccount.ts';
 import { startNamespaceController } from './namespace.ts';
 import { startGarbageCollector } from './garbagecollector.ts';
+import { startPodGCController } from './podgc.ts';
+import { startNodeLifecycleController } from './nodelifecycle.ts';
 
 /** Every controller, by the name upstream's --controllers flag uses. */
 export const controllers: Record<string, ControllerStart> = {
@@ -23,6 +25,8 @@ export const controllers: Record<string, ControllerStart> = {
   serviceaccount: startServiceAccountController,
   namespace: startNamespaceController,
   garbagecollector: startGarbageCollector,
+  podgc: startPodGCController,
+  nodelifecycle: startNodeLifecycleController,
 };
 
 export interface ControllerManagerOptions {
@@ -35,6 +39,8 @@ export interface ControllerManagerOptions {
   retryPeriodMs?: number;
   /** Names to run (default: all of `controllers`). */
   enabled?: readonly string[];
+  /** Overrides of the controllers' tunables. */
+  config?: Partial<ControllerConfig>;
   log?: (msg: string) => void;
 }
 
@@ -69,6 +75,7 @@ async function runControllers(opts: ControllerManagerOptions, signal: AbortSigna
   const recorders = new Map<string, EventRecorder>();
   const ctx: ControllerContext = {
     client: opts.client,
+    config: { ...defaultControllerConfig, ...opts.config },
     informers,
     signal,
     log,

@@ -1,0 +1,188 @@
+/**
+ * The controllers' decision logic as tables: rolling-update arithmetic, deletion ranking,
+ * template hashing, endpoint packing and port resolution, pod GC selection, taints and
+ * tolerations.
+ */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import type { KubeObject } from '../api/types.ts';
+import { compareForDeletion, Expectations, intOrPercent, isPodAvailable, podTemplateHash } from './controller-utils.ts';
+import { fenceposts, newReplicasForRolling, oldScaleDownBudget } from './deployment.ts';
+import { desiredSlices, endpointSubsets, podEndpoints, resolvePort } from './endpoints.ts';
+import { terminatedOverThreshold } from './podgc.ts';
+import { evictionTime, taintsForReady, tolerates, type Taint } from './nodelifecycle.ts';
+
+const deploy = (replicas: number, maxSurge?: unknown, maxUnavailable?: unknown): KubeObject => ({
+  metadata: { name: 'd' },
+  spec: { replicas, strategy: { type: 'RollingUpdate', rollingUpdate: { ...(maxSurge === undefined ? {} : { maxSurge }), ...(maxUnavailable === undefined ? {} : { maxUnavailable }) } } },
+});
+
+describe('rolling update arithmetic', () => {
+  const fp: [string, KubeObject, { surge: number; unavailable: number }][] = [
+    ['defaults are 25% each: surge rounds up, unavailable down', deploy(4), { surge: 1, unavailable: 1 }],
+    ['10 replicas at 25%', deploy(10), { surge: 3, unavailable: 2 }],
+    ['1 replica at 25%: surge 1, unavailable 0', deploy(1), { surge: 1, unavailable: 0 }],
+    ['absolute numbers are taken as they are', deploy(5, 2, 1), { surge: 2, unavailable: 1 }],
+    ['both zero becomes unavailable 1', deploy(3, 0, 0), { surge: 0, unavailable: 1 }],
+    ['percentages of 50%', deploy(3, '50%', '50%'), { surge: 2, unavailable: 1 }],
+  ];
+  for (const [name, d, want] of fp) test(name, () => assert.deepEqual(fenceposts(d), want));
+
+  const up: [string, number, number, number, number, number][] = [
+    // name, desired, surge, new, all, want new
+    ['a fresh rollout surges by maxSurge', 4, 1, 0, 4, 1],
+    ['no room above replicas + surge: no change', 4, 1, 1, 5, 1],
+    ['room left is used up to desired', 4, 2, 1, 4, 3],
+    ['never above desired', 4, 5, 3, 3, 4],
+    ['a first rollout with no old pods goes to desired', 3, 1, 0, 0, 3],
+  ];
+  for (const [name, desired, surge, n, all, want] of up) test(name, () => assert.equal(newReplicasForRolling(desired, surge, n, all), want));
+
+  const down: [string, number, number, number, number, number, number][] = [
+    // name, desired, unavailable, all, newSpec, newAvailable, want budget
+    ['with maxUnavailable 0 nothing may go until the new pod is available', 4, 0, 5, 1, 0, 0],
+    ['maxUnavailable 1 lets one old pod go while the new one starts', 4, 1, 5, 1, 0, 1],
+    ['an available new pod frees one more', 4, 1, 5, 1, 1, 2],
+    ['maxUnavailable lets old pods go before new ones are up', 4, 2, 4, 0, 0, 2],
+  ];
+  for (const [name, desired, unavailable, all, ns, na, want] of down) test(name, () => assert.equal(oldScaleDownBudget(desired, unavailable, all, ns, na), want));
+
+  test('int-or-percent resolution', () => {
+    assert.equal(intOrPercent('33%', 10, true, '0'), 4);
+    assert.equal(intOrPercent('33%', 10, false, '0'), 3);
+    assert.equal(intOrPercent(undefined, 8, true, '25%'), 2);
+    assert.equal(intOrPercent(3, 8, true, '25%'), 3);
+  });
+});
+
+const pod = (name: string, extra: { node?: string; phase?: string; ready?: boolean; readySince?: string; restarts?: number; created?: string } = {}): KubeObject => ({
+  metadata: { name, namespace: 'ns', uid: `uid-${name}`, creationTimestamp: extra.created ?? '2026-01-01T00:00:00Z' },
+  spec: { ...(extra.node ? { nodeName: extra.node } : {}), containers: [{ name: 'c', image: 'i', ports: [{ name: 'http', containerPort: 8080 }] }] },
+  status: {
+    phase: extra.phase ?? 'Running',
+    podIP: `10.0.0.${name.length}`,
+    conditions: extra.ready === undefined ? [] : [{ type: 'Ready', status: extra.ready ? 'True' : 'False', lastTransitionTime: extra.readySince ?? '2026-01-01T00:00:00Z' }],
+    containerStatuses: [{ name: 'c', restartCount: extra.restarts ?? 0 }],
+  },
+});
+
+describe('which pods go first when scaling down', () => {
+  const cases: [string, KubeObject, KubeObject][] = [
+    ['an unassigned pod before an assigned one', pod('a'), pod('b', { node: 'n' })],
+    ['a pending pod before a running one', pod('a', { node: 'n', phase: 'Pending' }), pod('b', { node: 'n' })],
+    ['a not-ready pod before a ready one', pod('a', { node: 'n', ready: false }), pod('b', { node: 'n', ready: true })],
+    ['ready for less time before longer', pod('a', { node: 'n', ready: true, readySince: '2026-01-02T00:00:00Z' }), pod('b', { node: 'n', ready: true })],
+    ['more restarts before fewer', pod('a', { node: 'n', ready: true, restarts: 3 }), pod('b', { node: 'n', ready: true })],
+    ['newer before older', pod('a', { node: 'n', ready: true, created: '2026-01-03T00:00:00Z' }), pod('b', { node: 'n', ready: true })],
+  ];
+  for (const [name, first, second] of cases) {
+    test(name, () => {
+      assert.ok(compareForDeletion(first, second) < 0);
+      assert.ok(compareForDeletion(second, first) > 0);
+    });
+  }
+
+  test('availability waits for minReadySeconds', () => {
+    const p = pod('a', { ready: true, readySince: '2026-01-01T00:00:00Z' });
+    assert.equal(isPodAvailable(p, 10, Date.parse('2026-01-01T00:00:05Z')), false);
+    assert.equal(isPodAvailable(p, 10, Date.parse('2026-01-01T00:00:10Z')), true);
+  });
+});
+
+describe('pod-template hash and expectations', () => {
+  test('the hash is stable, key-order independent, and changes with the template or collisions', () => {
+    const a = podTemplateHash({ metadata: { labels: { app: 'x' } }, spec: { containers: [{ name: 'c', image: 'i:1' }] } });
+    const b = podTemplateHash({ spec: { containers: [{ image: 'i:1', name: 'c' }] }, metadata: { labels: { app: 'x' } } });
+    assert.equal(a, b);
+    assert.match(a, /^[bcdfghjklmnpqrstvwxz2456789]+$/);
+    assert.notEqual(podTemplateHash({ spec: { containers: [{ name: 'c', image: 'i:2' }] } }), podTemplateHash({ spec: { containers: [{ name: 'c', image: 'i:1' }] } }));
+    assert.notEqual(podTemplateHash({ a: 1 }, 1), podTemplateHash({ a: 1 }));
+  });
+
+  test('expectations are satisfied once every expected create and delete is observed', () => {
+    const e = new Expectations();
+    assert.equal(e.satisfied('k'), true);
+    e.expect('k', 2, 1);
+    e.observedCreate('k');
+    e.observedDelete('k');
+    assert.equal(e.satisfied('k'), false);
+    e.observedCreate('k');
+    assert.equal(e.satisfied('k'), true);
+  });
+});
+
+describe('endpoints', () => {
+  const svc = (ports: unknown[], extra: Record<string, unknown> = {}): KubeObject => ({ metadata: { name: 's', namespace: 'ns' }, spec: { selector: { app: 'x' }, ports, ...extra } });
+
+  test('a named targetPort resolves per pod; numbers are taken as they are', () => {
+    assert.equal(resolvePort(pod('a'), { port: 80, targetPort: 'http' }), 8080);
+    assert.equal(resolvePort(pod('a'), { port: 80, targetPort: 'grpc' }), undefined);
+    assert.equal(resolvePort(pod('a'), { port: 80, targetPort: 9000 }), 9000);
+    assert.equal(resolvePort(pod('a'), { port: 80 }), 80);
+  });
+
+  test('ready pods are addresses, unready ones notReadyAddresses, terminating ones left out', () => {
+    const terminating = pod('ccc', { ready: true });
+    terminating.metadata.deletionTimestamp = '2026-01-01T00:00:00Z';
+    const eps = podEndpoints(svc([{ name: 'web', port: 80, targetPort: 'http' }]), [pod('a', { ready: true }), pod('bb', { ready: false }), terminating]);
+    assert.deepEqual(endpointSubsets(eps), [
+      {
+        addresses: [{ ip: '10.0.0.1', targetRef: { kind: 'Pod', namespace: 'ns', name: 'a', uid: 'uid-a' } }],
+        notReadyAddresses: [{ ip: '10.0.0.2', targetRef: { kind: 'Pod', namespace: 'ns', name: 'bb', uid: 'uid-bb' } }],
+        ports: [{ name: 'web', port: 8080, protocol: 'TCP' }],
+      },
+    ]);
+  });
+
+  test('publishNotReadyAddresses lists every pod as ready', () => {
+    const eps = podEndpoints(svc([{ port: 80 }], { publishNotReadyAddresses: true }), [pod('a', { ready: false })]);
+    assert.equal(eps[0]!.ready, true);
+  });
+
+  test('slices carry ready, serving and terminating conditions and split by port set', () => {
+    const terminating = pod('ccc', { ready: true, node: 'n1' });
+    terminating.metadata.deletionTimestamp = '2026-01-01T00:00:00Z';
+    const other = pod('dddd', { ready: true });
+    (other['spec'] as { containers: { ports: unknown[] }[] }).containers[0]!.ports = [{ name: 'http', containerPort: 9090 }];
+    const slices = desiredSlices(svc([{ name: 'web', port: 80, targetPort: 'http' }]), podEndpoints(svc([{ name: 'web', port: 80, targetPort: 'http' }]), [pod('a', { ready: true }), terminating, other]), (n) => (n === 'n1' ? 'zone-a' : undefined));
+    assert.equal(slices.length, 2);
+    const s8080 = slices.find((s) => s.ports[0]!.port === 8080)!;
+    assert.deepEqual(s8080.endpoints.map((e) => e['conditions']), [{ ready: true, serving: true, terminating: false }, { ready: false, serving: true, terminating: true }]);
+    assert.equal(s8080.endpoints[1]!['zone'], 'zone-a');
+  });
+});
+
+describe('pod garbage collection', () => {
+  test('the oldest finished pods over the threshold are chosen', () => {
+    const pods = [pod('a', { phase: 'Succeeded', created: '2026-01-03T00:00:00Z' }), pod('b', { phase: 'Failed', created: '2026-01-01T00:00:00Z' }), pod('c', { phase: 'Running' }), pod('d', { phase: 'Succeeded', created: '2026-01-02T00:00:00Z' })];
+    assert.deepEqual(terminatedOverThreshold(pods, 1).map((p) => p.metadata.name), ['b', 'd']);
+    assert.deepEqual(terminatedOverThreshold(pods, 3), []);
+    assert.deepEqual(terminatedOverThreshold(pods, 0), []);
+  });
+});
+
+describe('taints and tolerations', () => {
+  const unreachable: Taint = { key: 'node.kubernetes.io/unreachable', effect: 'NoExecute', timeAdded: '2026-01-01T00:00:00Z' };
+  const tol: [string, Record<string, unknown>, boolean][] = [
+    ['Exists with the key tolerates', { key: unreachable.key, operator: 'Exists' }, true],
+    ['Exists without a key tolerates everything', { operator: 'Exists' }, true],
+    ['another effect does not', { key: unreachable.key, operator: 'Exists', effect: 'NoSchedule' }, false],
+    ['Equal needs the same value', { key: unreachable.key, operator: 'Equal', value: 'x' }, false],
+    ['another key does not', { key: 'other', operator: 'Exists' }, false],
+  ];
+  for (const [name, t, want] of tol) test(name, () => assert.equal(tolerates(t, unreachable), want));
+
+  const p = (tolerations: unknown[]): KubeObject => ({ metadata: { name: 'p' }, spec: { tolerations } });
+  const t0 = Date.parse('2026-01-01T00:00:00Z');
+  test('an untolerated NoExecute taint evicts now', () => assert.equal(evictionTime(p([]), [unreachable], t0 + 1), 0));
+  test('tolerationSeconds evicts that long after the taint was added', () => assert.equal(evictionTime(p([{ key: unreachable.key, operator: 'Exists', tolerationSeconds: 5 }]), [unreachable], t0), t0 + 5000));
+  test('an unbounded toleration never evicts', () => assert.equal(evictionTime(p([{ operator: 'Exists' }]), [unreachable], t0), undefined));
+
+  test('Ready False gives not-ready taints, Unknown unreachable, True none; other taints stay', () => {
+    const other: Taint = { key: 'team', value: 'a', effect: 'NoSchedule' };
+    assert.deepEqual(taintsForReady('False', [other], t0).map((t) => `${t.key}:${t.effect}`), ['team:NoSchedule', 'node.kubernetes.io/not-ready:NoSchedule', 'node.kubernetes.io/not-ready:NoExecute']);
+    assert.deepEqual(taintsForReady('Unknown', [], t0).map((t) => `${t.key}:${t.effect}`), ['node.kubernetes.io/unreachable:NoSchedule', 'node.kubernetes.io/unreachable:NoExecute']);
+    assert.deepEqual(taintsForReady('True', [other, unreachable], t0), [other]);
+    assert.equal(taintsForReady('Unknown', [unreachable], t0 + 99_000).find((t) => t.effect === 'NoExecute')!.timeAdded, unreachable.timeAdded, 'an existing taint keeps its timeAdded');
+  });
+});

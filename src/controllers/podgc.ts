@@ -1,0 +1,78 @@
+/**
+ * Pod garbage collection, as upstream's podgc controller, every podGCPeriod:
+ *  - finished pods (Succeeded/Failed) beyond terminatedPodGCThreshold, oldest first;
+ *  - pods bound to a node that does not exist, once the node has been missing for the
+ *    quarantine time (checked against the API, not only the cache), force-deleted;
+ *  - pods being deleted that were never scheduled, force-deleted.
+ */
+import type { KubeObject } from '../api/types.ts';
+import { isConflict, isNotFound } from '../api/errors.ts';
+import { resources } from '../client/index.ts';
+import type { ControllerContext } from './context.ts';
+import { obj, podPhase } from './controller-utils.ts';
+
+/** The finished pods to delete to get down to `threshold`, oldest first. */
+export function terminatedOverThreshold(pods: readonly KubeObject[], threshold: number): KubeObject[] {
+  if (threshold <= 0) return [];
+  const done = pods.filter((p) => (podPhase(p) === 'Succeeded' || podPhase(p) === 'Failed') && !p.metadata.deletionTimestamp);
+  if (done.length <= threshold) return [];
+  return [...done].sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '')).slice(0, done.length - threshold);
+}
+
+export function startPodGCController(ctx: ControllerContext): void {
+  const pods = ctx.informers.informerFor(resources.pods);
+  const nodes = ctx.informers.informerFor(resources.nodes);
+  const recorder = ctx.recorder('pod-garbage-collector');
+  /** Nodes seen missing, and since when. */
+  const missingSince = new Map<string, number>();
+
+  async function forceDelete(pod: KubeObject, why: string): Promise<void> {
+    try {
+      await ctx.client.delete(resources.pods, pod.metadata.name!, { namespace: pod.metadata.namespace, gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
+      recorder.event(pod, 'Normal', 'PodGCDeleted', why);
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
+  }
+
+  async function gc(): Promise<void> {
+    if (!pods.hasSynced() || !nodes.hasSynced()) return;
+    const all = pods.store.list();
+    for (const p of terminatedOverThreshold(all, ctx.config.terminatedPodGCThreshold)) {
+      try {
+        await ctx.client.delete(resources.pods, p.metadata.name!, { namespace: p.metadata.namespace, preconditions: { uid: p.metadata.uid } });
+      } catch (err) {
+        if (!isNotFound(err) && !isConflict(err)) throw err;
+      }
+    }
+    const now = Date.now();
+    const seen = new Set<string>();
+    for (const p of all) {
+      const node = String(obj(p['spec'])['nodeName'] ?? '');
+      if (!node) {
+        if (p.metadata.deletionTimestamp) await forceDelete(p, 'Deleting unscheduled terminating pod');
+        continue;
+      }
+      if (nodes.store.get(node)) continue;
+      seen.add(node);
+      const since = missingSince.get(node) ?? now;
+      missingSince.set(node, since);
+      if (now - since < ctx.config.podGCOrphanQuarantineMs) continue;
+      // Make sure the node is really gone before taking its pods away.
+      try {
+        await ctx.client.get(resources.nodes, node);
+        missingSince.delete(node);
+        continue;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      await forceDelete(p, `Deleting orphaned pod: node ${node} does not exist`);
+    }
+    for (const n of missingSince.keys()) if (!seen.has(n)) missingSince.delete(n);
+  }
+
+  const run = () => gc().catch((err: unknown) => ctx.log(`pod-garbage-collector: ${(err as Error).message}`));
+  const timer = setInterval(run, ctx.config.podGCPeriodMs);
+  timer.unref();
+  ctx.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+}
