@@ -12,6 +12,7 @@ import { startServer, type ServerHandle } from '../test/e2e/harness.ts';
 import { credsFromKubeconfig, type Creds } from '../test/e2e/api.ts';
 import { benchStore } from './store.ts';
 import { benchOpenApi, benchPatches } from './patch.ts';
+import { benchControllers } from './controllers.ts';
 
 const figures: [string, string][] = [];
 function record(name: string, value: string): void {
@@ -217,6 +218,7 @@ async function main(): Promise<void> {
     await s.stop();
   }
   for (const [k, v] of Object.entries(await benchStore())) record(`store: ${k}`, v);
+  await benchControllers(record);
 }
 
 await main();

@@ -14,10 +14,13 @@ export interface ControllerManagerConfig {
   retryPeriodMs: number;
   controllers?: string[];
   config?: Partial<ControllerConfig>;
+  /** Client-side rate limit toward the API server (--kube-api-qps / --kube-api-burst). */
+  qps?: number;
+  burst?: number;
 }
 
 export async function runControllerManagerCommand(cfg: ControllerManagerConfig, signal: AbortSignal): Promise<void> {
-  const client = await createClient({ kubeconfig: cfg.kubeconfig, component: 'kube-controller-manager' });
+  const client = await createClient({ kubeconfig: cfg.kubeconfig, component: 'kube-controller-manager', qps: cfg.qps, burst: cfg.burst });
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
     await runControllerManager(

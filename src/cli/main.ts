@@ -56,8 +56,10 @@ program
   .option('--controllers <names>', 'controllers to run (comma-separated; default all)', collect, [] as string[])
   .addOption(new Option('--node-monitor-grace-period <duration>', 'no heartbeat for this long makes a node NotReady').default(40_000, '40s').argParser(parseDuration))
   .addOption(new Option('--node-monitor-period <duration>', 'how often node health is checked').default(5_000, '5s').argParser(parseDuration))
+  .addOption(new Option('--kube-api-qps <qps>', 'requests per second to the API server').default(1000).argParser((v) => parseCount(v)))
+  .addOption(new Option('--kube-api-burst <count>', 'burst of requests to the API server').default(2000).argParser((v) => parseCount(v)))
   .addOption(new Option('--terminated-pod-gc-threshold <count>', 'finished pods kept before the oldest are deleted').default(12_500).argParser((v) => parseCount(v)))
-  .action(async (opts: { kubeconfig: string; leaderElectLeaseDuration: number; leaderElectRenewDeadline: number; leaderElectRetryPeriod: number; controllers?: string[]; nodeMonitorGracePeriod: number; nodeMonitorPeriod: number; terminatedPodGcThreshold: number }) => {
+  .action(async (opts: { kubeconfig: string; leaderElectLeaseDuration: number; leaderElectRenewDeadline: number; leaderElectRetryPeriod: number; controllers?: string[]; nodeMonitorGracePeriod: number; nodeMonitorPeriod: number; terminatedPodGcThreshold: number; kubeApiQps: number; kubeApiBurst: number }) => {
     await runControllerManagerCommand(
       {
         kubeconfig: path.resolve(opts.kubeconfig),
@@ -66,6 +68,8 @@ program
         retryPeriodMs: opts.leaderElectRetryPeriod,
         controllers: opts.controllers?.length ? opts.controllers : undefined,
         config: { nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriod, nodeMonitorPeriodMs: opts.nodeMonitorPeriod, terminatedPodGCThreshold: opts.terminatedPodGcThreshold },
+        qps: opts.kubeApiQps,
+        burst: opts.kubeApiBurst,
       },
       shutdownSignal(),
     );

@@ -84,6 +84,8 @@ async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: s
   try {
     const client = await createClient({
       component: 'kube-controller-manager',
+      qps: 1000,
+      burst: 2000,
       connection: { server, ca: pki.caCertPem, cert: id.certPem, key: id.keyPem },
     });
     try {
