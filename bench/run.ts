@@ -211,11 +211,17 @@ async function main(): Promise<void> {
     await benchCreates(s, creds);
     await benchList(creds);
     await benchWatch(creds);
-    await benchPatches(creds, record);
     await benchOpenApi(creds, record);
     record('server RSS after load', `${rssMb(serverPid(s)).toFixed(0)} MB`);
   } finally {
     await s.stop();
+  }
+  // Patch throughput is the API's own: without controllers reacting to every change.
+  const bare = await startServer({ args: ['--disable-controller-manager'] });
+  try {
+    await benchPatches(credsFromKubeconfig(bare.kubeconfig), record);
+  } finally {
+    await bare.stop();
   }
   for (const [k, v] of Object.entries(await benchStore())) record(`store: ${k}`, v);
   await benchControllers(record);

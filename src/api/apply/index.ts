@@ -144,14 +144,26 @@ export function formatPath(path: readonly string[]): string {
 type Shape =
   | { kind: 'struct'; def: MessageDef; atomic: boolean }
   | { kind: 'map'; value: TypeRef | undefined; atomic: boolean }
-  | { kind: 'list'; elem: TypeRef | undefined; rel: 'atomic' | 'set' | 'map'; keys: readonly string[] }
+  | { kind: 'list'; elem: TypeRef | undefined; rel: 'atomic' | 'set' | 'map'; /** sorted */ keys: readonly string[] }
   | { kind: 'scalar' };
 
 /** Unknown types (RawExtension, JSON, untyped) are "deduced": maps granular, lists atomic. */
 const deduced: Shape = { kind: 'map', value: undefined, atomic: false };
 
+/** Shapes are pure functions of the (shared, immutable) type and field: computed once each. */
+const shapeCache = new WeakMap<object, Shape>();
+
 function shapeOfType(t: TypeRef | undefined, f?: FieldDef): Shape {
   if (!t) return deduced;
+  const cacheKey: object = f ?? t;
+  const hit = shapeCache.get(cacheKey);
+  if (hit) return hit;
+  const shape = computeShape(t, f);
+  shapeCache.set(cacheKey, shape);
+  return shape;
+}
+
+function computeShape(t: TypeRef, f?: FieldDef): Shape {
   switch (t.kind) {
     case 'scalar':
     case 'special':
@@ -173,7 +185,7 @@ function shapeOfType(t: TypeRef | undefined, f?: FieldDef): Shape {
         } else rel = 'set';
       }
       if (rel === 'map' && !keys.length && f?.patchMergeKey) keys = [f.patchMergeKey];
-      return { kind: 'list', elem: t.elem, rel, keys };
+      return { kind: 'list', elem: t.elem, rel, keys: [...keys].sort() };
     }
   }
 }
@@ -189,9 +201,16 @@ function isObj(v: unknown): v is Record<string, unknown> {
 /** The path element of a list item. */
 function itemElement(shape: Extract<Shape, { kind: 'list' }>, item: unknown, index: number): string {
   if (shape.rel === 'map' && isObj(item)) {
-    const keys: Record<string, unknown> = {};
-    for (const k of [...shape.keys].sort()) if (item[k] !== undefined) keys[k] = item[k];
-    return `k:${JSON.stringify(keys)}`;
+    // The JSON of an object of the key fields, in sorted key order, written directly.
+    let out = 'k:{';
+    let first = true;
+    for (const k of shape.keys) {
+      const v = item[k];
+      if (v === undefined) continue;
+      out += `${first ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(v)}`;
+      first = false;
+    }
+    return `${out}}`;
   }
   if (shape.rel === 'set') return `v:${JSON.stringify(item)}`;
   return `i:${index}`;
@@ -543,6 +562,7 @@ const lastAppliedAnnotation = 'kubectl.kubernetes.io/last-applied-configuration'
 /**
  * Server-side apply of `config` to `live` (undefined: the apply creates the object). Returns the
  * object to store, with its managedFields; throws 409 Conflict listing conflicts unless forced.
+ * `live` must be the caller's own copy: the result shares parts of it and it may be changed.
  */
 export function applyConfig(live: KubeObject | undefined, config: KubeObject, opts: ApplyOptions): KubeObject {
   const typeName = opts.typeName;
@@ -550,7 +570,8 @@ export function applyConfig(live: KubeObject | undefined, config: KubeObject, op
   const scope: Scope = { subresource: opts.subresource, statusSplit: opts.statusSplit };
   const name = config.metadata?.name ?? live?.metadata.name ?? '';
   let entries = decodeEntries(live?.metadata.managedFields, opts.gk, name);
-  const base = live ? withoutManaged(structuredClone(live)) : ({ apiVersion: config.apiVersion, kind: config.kind, metadata: {} } as KubeObject);
+  // `live` is the caller's private copy (it may be changed); the result shares parts of it.
+  const base = live ? withoutManaged(live) : ({ apiVersion: config.apiVersion, kind: config.kind, metadata: {} } as KubeObject);
   if (live && entries.length === 0) {
     // Tracking starts now: everything already there belongs to before-first-apply.
     const set = stripUntracked(fieldSetOf(withoutManaged(live), typeName), scope);
@@ -686,7 +707,7 @@ function mergeValue(live: unknown, cfg: unknown, shape: Shape): unknown {
     }
     return out;
   }
-  return structuredClone(cfg);
+  return cfg; // cfg is this apply's private copy
 }
 
 /** Removes the member paths of `set` from `v`, keeping nodes that still have other content. */
