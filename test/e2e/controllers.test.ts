@@ -177,6 +177,54 @@ describe('Deployments', () => {
     assert.match(h2, /^3\s/m);
   });
 
+  test('pause holds a template change back; resume rolls it out', async () => {
+    await kubectlOk(server, v, ['-n', ns, 'rollout', 'pause', 'deployment/web']);
+    await kubectlOk(server, v, ['-n', ns, 'set', 'image', 'deployment/web', 'busybox=busybox:paused']);
+    await until('the Progressing condition to say paused', async () => {
+      const d = await getJson(`/apis/apps/v1/namespaces/${ns}/deployments/web`);
+      return d.status.conditions.some((c: any) => c.type === 'Progressing' && c.reason === 'DeploymentPaused');
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok((await pods(ns, 'app=web')).every((p) => p.spec.containers[0]!.image !== 'busybox:paused'), 'a paused deployment rolled out');
+    await kubectlOk(server, v, ['-n', ns, 'rollout', 'resume', 'deployment/web']);
+    const r = await kubectl(server, v, ['-n', ns, 'rollout', 'status', 'deployment/web', '--timeout', '30s'], { timeoutMs: 40_000 });
+    assert.equal(r.code, 0, r.stderr);
+    await until('every pod to run the new image', async () => (await pods(ns, 'app=web')).filter((p) => !p.metadata.deletionTimestamp).every((p) => p.spec.containers[0]!.image === 'busybox:paused'));
+  });
+
+  test('Recreate removes every old pod before creating new ones', async () => {
+    await kubectlOk(server, v, ['-n', ns, 'create', 'deployment', 'rec', '--image', 'busybox:1', '--replicas', '2']);
+    await kubectlOk(server, v, ['-n', ns, 'patch', 'deployment', 'rec', '-p', JSON.stringify({ spec: { strategy: { $retainKeys: ['type'], type: 'Recreate' } } })]);
+    await kubectl(server, v, ['-n', ns, 'rollout', 'status', 'deployment/rec', '--timeout', '30s'], { timeoutMs: 40_000 });
+    fakeKubelet.startup(400);
+    await kubectlOk(server, v, ['-n', ns, 'set', 'image', 'deployment/rec', 'busybox=busybox:2']);
+    let sawNone = false;
+    await until('the recreate rollout to finish', async () => {
+      const ps = (await pods(ns, 'app=rec')).filter((p) => !p.metadata.deletionTimestamp);
+      const images = new Set(ps.map((p) => p.spec.containers[0]!.image));
+      assert.ok(images.size <= 1, 'old and new pods ran side by side under Recreate');
+      sawNone ||= ps.length === 0 || ps.every((p) => !isReady(p));
+      return ps.length === 2 && images.has('busybox:2') && ps.every(isReady);
+    });
+    fakeKubelet.startup(0);
+    assert.ok(sawNone, 'never saw the moment between the old pods and the new ones');
+  });
+
+  test('a ReplicationController keeps its replicas', async () => {
+    const rc = { apiVersion: 'v1', kind: 'ReplicationController', metadata: { name: 'rc1' }, spec: { replicas: 2, selector: { app: 'rc1' }, template: { metadata: { labels: { app: 'rc1' } }, spec: { containers: [{ name: 'c', image: 'busybox:1' }] } } } };
+    assert.equal((await request(creds, 'POST', `/api/v1/namespaces/${ns}/replicationcontrollers`, { body: JSON.stringify(rc) })).status, 201);
+    await until('2 ready pods and the RC status', async () => {
+      const st = (await getJson(`/api/v1/namespaces/${ns}/replicationcontrollers/rc1`)).status ?? {};
+      return st.readyReplicas === 2 && (await pods(ns, 'app=rc1')).length === 2;
+    });
+    const victim = (await pods(ns, 'app=rc1'))[0]!;
+    await kubectlOk(server, v, ['-n', ns, 'delete', 'pod', victim.metadata.name, '--wait=false']);
+    await until('a replacement pod', async () => {
+      const ps = (await pods(ns, 'app=rc1')).filter((p) => !p.metadata.deletionTimestamp);
+      return ps.length === 2 && !ps.some((p) => p.metadata.uid === victim.metadata.uid);
+    });
+  });
+
   test('a Service lists the ready pods in its Endpoints and EndpointSlice', async () => {
     await kubectlOk(server, v, ['-n', ns, 'expose', 'deployment/web', '--port', '80', '--target-port', '8080']);
     const want = async () => (await pods(ns, 'app=web')).filter((p) => isReady(p) && !p.metadata.deletionTimestamp).map((p) => p.status!.podIP!).sort();
