@@ -190,6 +190,13 @@ for (const v of kubectlVersions) {
       await kubectlOk(server, v, ['-n', ns, 'get', 'deploy', 'web']);
       await kubectlOk(server, v, ['-n', ns, 'label', 'deploy', 'web', 'dry=yes', '--dry-run=server']);
       assert.equal((await getJson(v, ns, ['deploy', 'web'])).metadata.labels.dry, undefined);
+      // An update (PUT) under dry run: validated and answered, nothing stored.
+      const current = await getJson(v, ns, ['deploy', 'web']);
+      current.spec.replicas = 7;
+      const file = writeTemp(`dry-replace-${v}.json`, JSON.stringify(current));
+      const replaced = JSON.parse(await kubectlOk(server, v, ['-n', ns, 'replace', '-f', file, '--dry-run=server', '-o', 'json']));
+      assert.equal(replaced.spec.replicas, 7);
+      assert.notEqual((await getJson(v, ns, ['deploy', 'web'])).spec.replicas, 7);
     });
 
     test('explain shows the fields of pods.spec and deployment.spec.strategy.rollingUpdate', async () => {
