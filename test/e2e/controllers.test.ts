@@ -5,7 +5,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, kubectl, kubectlOk, type ServerHandle } from './harness.ts';
+import { startServer, kubectl, kubectlOk, until, type ServerHandle } from './harness.ts';
 import { credsFromKubeconfig, request, type Creds } from './api.ts';
 
 let server: ServerHandle;
@@ -96,15 +96,6 @@ const fakeKubelet = (() => {
   };
 })();
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const x = await fn();
-    if (x) return x;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('Deployments', () => {
   const ns = 'rollouts';
@@ -153,7 +144,7 @@ describe('Deployments', () => {
       sawMixed ||= ready.some((p) => p.spec.containers[0]!.image === 'busybox:2') && ready.some((p) => p.spec.containers[0]!.image === 'busybox:1');
       const d = await getJson(`/apis/apps/v1/namespaces/${ns}/deployments/web`);
       return sawNew && d.status.updatedReplicas === 4 && d.status.availableReplicas === 4 && d.status.replicas === 4 && d.status.observedGeneration === d.metadata.generation;
-    }, 30_000);
+    }, { timeoutMs: 30_000 });
     fakeKubelet.startup(0);
     assert.ok(sawMixed, 'the rollout never had old and new pods ready side by side');
     const rs = (await getJson<{ items: any[] }>(`/apis/apps/v1/namespaces/${ns}/replicasets`)).items;

@@ -132,3 +132,17 @@ export function kubectlBackground(server: { kubeconfig: string }, minor: string,
     },
   };
 }
+
+/**
+ * Polls `fn` every 100 ms until it returns something truthy, which it returns; fails after
+ * `timeoutMs` naming what it waited for (and `detail()`, when given, e.g. a process's output).
+ */
+export async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, opts: { timeoutMs?: number; detail?: () => string } = {}): Promise<T> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${opts.detail ? `\n${opts.detail()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

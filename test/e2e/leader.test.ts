@@ -7,7 +7,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { startServer, kubectlOk, bosunBin, type ServerHandle } from './harness.ts';
+import { startServer, kubectlOk, bosunBin, until, type ServerHandle } from './harness.ts';
 
 interface Lease {
   spec: { holderIdentity?: string; leaseDurationSeconds?: number; leaseTransitions?: number; acquireTime?: string; renewTime?: string };
@@ -20,15 +20,6 @@ async function lease(server: ServerHandle): Promise<Lease | null> {
   return items.find((l) => l.metadata.name === 'kube-controller-manager') ?? null;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('bosun server runs a leader-elected controller manager', () => {
   let server: ServerHandle;
@@ -110,7 +101,7 @@ describe('two controller managers against one API server', () => {
     await until('the third identity', async () => identityOf(c));
     const killedAt = Date.now();
     follower.kill('SIGKILL');
-    await until('the third manager to lead', async () => (await lease(server))?.spec.holderIdentity === identityOf(c), 10_000);
+    await until('the third manager to lead', async () => (await lease(server))?.spec.holderIdentity === identityOf(c), { timeoutMs: 10_000 });
     const took = Date.now() - killedAt;
     assert.ok(took < 3000 + 2000, `takeover after a kill took ${took} ms`);
     c.kill('SIGTERM');

@@ -9,13 +9,16 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { startServer, bosunBin, type ServerHandle } from './harness.ts';
+import { startServer, bosunBin, until as waitUntil, type ServerHandle } from './harness.ts';
 import { credsFromKubeconfig, request, type Creds } from './api.ts';
 
 let server: ServerHandle;
 let creds: Creds;
 let manager: ChildProcess;
 let managerOut = '';
+
+/** Waits as the harness does, showing the controller manager's output on a timeout. */
+const until = <T>(what: string, fn: () => Promise<T | null | undefined | false>) => waitUntil(what, fn, { detail: () => managerOut });
 
 const microTime = () => new Date().toISOString().replace(/Z$/, '000Z');
 
@@ -24,15 +27,6 @@ async function call(method: string, path: string, body?: unknown, type = 'applic
   return { status: r.status, json: () => JSON.parse(r.body) };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${managerOut}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 before(async () => {
   server = await startServer({ args: ['--disable-controller-manager'] });

@@ -516,9 +516,7 @@ export function updateManagedFields(old: KubeObject | undefined, next: KubeObjec
   }
   if (given !== undefined && old && !jsonEqual(given, oldList)) {
     // The writer set managedFields itself (e.g. kubectl migrating client-side apply ownership).
-    const entries = decodeEntries(given, opts.gk, name);
-    next.metadata.managedFields = encodeEntries(entries);
-    if (!next.metadata.managedFields.length) delete next.metadata.managedFields;
+    setManagedFields(next, decodeEntries(given, opts.gk, name));
     return next;
   }
   let entries = decodeEntries(old ? oldList : given, opts.gk, name);
@@ -542,10 +540,15 @@ export function updateManagedFields(old: KubeObject | undefined, next: KubeObjec
     }
     entries = capUpdateManagers(entries);
   }
-  const list = encodeEntries(entries);
-  if (list.length) next.metadata.managedFields = list;
-  else delete next.metadata.managedFields;
+  setManagedFields(next, entries);
   return next;
+}
+
+/** Writes the entries (those with fields) as the object's managedFields, or removes them. */
+function setManagedFields(o: KubeObject, entries: Entry[]): void {
+  const list = encodeEntries(entries);
+  if (list.length) o.metadata.managedFields = list;
+  else delete o.metadata.managedFields;
 }
 
 function withoutManaged(o: KubeObject): KubeObject {
@@ -616,10 +619,7 @@ export function applyConfig(live: KubeObject | undefined, config: KubeObject, op
     own.apiVersion = opts.apiVersion;
   }
   entries = capUpdateManagers(entries);
-  // Apply entries first, then updates, each in order of time (as upstream sorts them).
-  const list = encodeEntries(entries);
-  if (list.length) merged.metadata.managedFields = list;
-  else delete merged.metadata.managedFields;
+  setManagedFields(merged, entries);
   const annotations = merged.metadata.annotations;
   if (live?.metadata.annotations?.[lastAppliedAnnotation] !== undefined && annotations) {
     const { managedFields: _m, resourceVersion: _r, ...meta } = config.metadata ?? {};
