@@ -21,6 +21,7 @@ function subresources(e: ServedResource): { name: string; kind: { group: string;
   const sr = e.def.subresources;
   if (sr?.scale) out.push({ name: 'scale', kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: subresourceVerbs });
   if (sr?.status) out.push({ name: 'status', kind: { group: e.def.group, version: e.version, kind: e.def.kind }, verbs: subresourceVerbs });
+  if (sr?.binding) out.push({ name: 'binding', kind: { group: '', version: 'v1', kind: 'Binding' }, verbs: ['create'] });
   return out;
 }
 

@@ -9,7 +9,7 @@ import type { ResourceStore, WriteContext, DeleteParams } from './rest.ts';
 import { clone } from './rest.ts';
 import type { RequestInfo } from './requestinfo.ts';
 import type { KubeObject, UserInfo } from '../api/types.ts';
-import { badRequest, methodNotAllowed, notAcceptable, notFound, statusError, invalid, type StatusError } from '../api/errors.ts';
+import { badRequest, conflict, methodNotAllowed, notAcceptable, notFound, statusError, invalid, type StatusError } from '../api/errors.ts';
 import { negotiate, writeError, writeJsonString, writeObject, successStatus, type OutputFormat, type Response } from './respond.ts';
 import { decodeObject, readBody, mediaType, parseJson, parseYamlBody, type Duplicates, type Request } from './body.ts';
 import { buildTable, partialObjectMetadata, tableOf, type IncludeObject } from './tables.ts';
@@ -141,6 +141,7 @@ export async function handleResource(ctx: HandlerContext): Promise<void> {
   if (sub) {
     if (sub === 'status' && served.def.subresources?.status) return handleStatus(ctx);
     if (sub === 'scale' && served.def.subresources?.scale) return handleScale(ctx);
+    if (sub === 'binding' && served.def.subresources?.binding) return handleBinding(ctx);
     if (sub === 'finalize' && served.def.group === '' && served.def.kind === 'Namespace' && info.verb === 'update') return handleFinalize(ctx);
     throw notFound({ group: served.def.group, resource: `${served.def.plural}/${sub}` }, info.name);
   }
@@ -458,6 +459,45 @@ async function handleDeleteCollection(ctx: HandlerContext): Promise<void> {
 }
 
 // ---- subresources ----------------------------------------------------------------------------
+
+/**
+ * POST pods/{name}/binding: assigns the pod to a node (spec.nodeName, PodScheduled True, the
+ * Binding's annotations), once: a pod already assigned, or being deleted, is a Conflict.
+ */
+async function handleBinding(ctx: HandlerContext): Promise<void> {
+  const gr = { group: '', resource: 'pods/binding' };
+  if (ctx.info.verb !== 'create') throw methodNotAllowed(ctx.info.verb, gr);
+  const binding = decodeObject(await readBody(ctx.req), ctx.req.headers['content-type'] as string | undefined);
+  const name = ctx.info.name;
+  if (binding.metadata.name && binding.metadata.name !== name) throw badRequest(`name in URL does not match name in Binding object`);
+  const target = (binding['target'] ?? {}) as { kind?: string; name?: string };
+  const causes = [];
+  if (!target.name) causes.push({ reason: 'FieldValueRequired', field: 'target.name', message: 'Required value' });
+  if (target.kind && target.kind !== 'Node') causes.push({ reason: 'FieldValueNotSupported', field: 'target.kind', message: `Unsupported value: "${target.kind}": supported values: "Node"` });
+  if (causes.length) throw invalid({ group: '', kind: 'Binding' }, name, causes);
+  await ctx.storage.update(
+    ctx.info.namespace,
+    name,
+    (cur) => {
+      if (!cur) throw notFound({ group: '', resource: 'pods' }, name);
+      if (binding.metadata.uid && binding.metadata.uid !== cur.metadata.uid) throw conflict(gr, name, `Precondition failed: UID in precondition: ${binding.metadata.uid}, UID in object meta: ${cur.metadata.uid}`);
+      if (cur.metadata.deletionTimestamp) throw conflict(gr, name, `pod ${name} is being deleted, cannot be assigned to a host`);
+      const spec = (cur['spec'] ??= {}) as Record<string, unknown>;
+      if (spec['nodeName']) throw conflict(gr, name, `pod ${name} is already assigned to node "${String(spec['nodeName'])}"`);
+      spec['nodeName'] = target.name;
+      if (binding.metadata.annotations) cur.metadata.annotations = { ...cur.metadata.annotations, ...binding.metadata.annotations };
+      const status = (cur['status'] ??= {}) as { conditions?: Record<string, unknown>[] };
+      const conditions = (status.conditions ?? []).filter((c) => c['type'] !== 'PodScheduled');
+      conditions.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: nowRfc3339() });
+      status.conditions = conditions;
+      delete cur.metadata.resourceVersion;
+      return cur;
+    },
+    writeCtx(ctx),
+    { subresource: 'binding' },
+  );
+  writeObject(ctx.res, 201, { ...successStatus(), code: 201 });
+}
 
 async function handleStatus(ctx: HandlerContext): Promise<void> {
   switch (ctx.info.verb) {

@@ -68,6 +68,8 @@ function preparePodForStatusUpdate(pod: KubeObject, old: KubeObject): void {
 
 function validatePod(pod: KubeObject, ctx: ValidateContext): StatusCause[] {
   if (ctx.subresource === 'status' && ctx.old) return validatePodStatusUpdate(pod as J, ctx.old as J);
+  // pods/binding only sets spec.nodeName and the PodScheduled condition, checked by its handler.
+  if (ctx.subresource === 'binding') return [];
   const errs = validatePodSpec(pod['spec'], 'spec', { isPod: true });
   if (!ctx.old) {
     if (arr(obj(pod['spec'])['ephemeralContainers']).length) errs.push(forbidden('spec.ephemeralContainers', 'cannot be set on create'));
@@ -223,7 +225,7 @@ export const pods: ResourceDef = {
   namespaced: true,
   shortNames: ['po'],
   categories: ['all'],
-  subresources: { status: true },
+  subresources: { status: true, binding: true },
   generation: true,
   default: (pod) => defaultPod(pod as J),
   prepareForCreate: preparePodForCreate,
