@@ -246,7 +246,9 @@ export function startDeploymentController(ctx: ControllerContext): void {
     const annotations = { ...rs.metadata.annotations, [desiredReplicasAnnotation]: String(replicas(d)), [maxReplicasAnnotation]: String(replicas(d) + surge) };
     const from = replicas(rs);
     if (from === n && jsonEqual(annotations, rs.metadata.annotations ?? {})) return rs;
-    const out = await ctx.client.patch<RS>(resources.replicaSets, rs.metadata.name!, { metadata: { annotations }, spec: { replicas: n } }, { type: 'merge', namespace: rs.metadata.namespace });
+    // The cached resourceVersion makes this a compare-and-swap: a decision taken on a stale cache
+    // fails with a Conflict (and is retried on fresh data) instead of scaling twice.
+    const out = await ctx.client.patch<RS>(resources.replicaSets, rs.metadata.name!, { metadata: { annotations, resourceVersion: rs.metadata.resourceVersion }, spec: { replicas: n } }, { type: 'merge', namespace: rs.metadata.namespace });
     if (from !== n) recorder.event(d, 'Normal', 'ScalingReplicaSet', `Scaled ${n > from ? 'up' : 'down'} replica set ${rs.metadata.name} from ${from} to ${n}`);
     return out;
   }
