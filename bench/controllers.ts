@@ -73,7 +73,7 @@ function fakeKubelet(creds: Creds, signal: AbortSignal): void {
 }
 
 export async function benchControllers(record: (name: string, value: string) => void): Promise<void> {
-  const s = await startServer({ args: ['--disable-controller-manager'] });
+  const s = await startServer({ args: ['--disable-controller-manager', '--disable-scheduler'] });
   const creds = credsFromKubeconfig(s.kubeconfig);
   const cm = spawn(bosunBin, ['controller-manager', '--kubeconfig', s.kubeconfig], { stdio: 'ignore' });
   const ac = new AbortController();

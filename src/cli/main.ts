@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { runServer } from './server.ts';
 import { runControllerManagerCommand } from './controller-manager.ts';
+import { createClient } from '../client/index.ts';
+import { runVirtualNodes } from '../virtual/nodes.ts';
 
 function defaultDataDir(): string {
   return process.getuid?.() === 0 ? '/var/lib/bosun' : path.join(os.homedir(), '.bosun');
@@ -28,7 +30,9 @@ program
   .option('--datastore-endpoint <endpoint>', 'datastore: empty for embedded SQLite in the data dir, or sqlite://PATH')
   .option('--disable-agent', 'run the control plane only (no node agent)', false)
   .option('--disable-controller-manager', 'do not run the controller manager in this process', false)
-  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean }) => {
+  .option('--disable-scheduler', 'do not run the scheduler in this process', false)
+  .addOption(new Option('--virtual-nodes <count>', 'simulated nodes to run in this process').default(0).argParser((v) => parseCount(v)))
+  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; virtualNodes: number }) => {
     const signal = shutdownSignal();
     const dataDir = path.resolve(opts.dataDir);
     await runServer(
@@ -41,6 +45,8 @@ program
         datastoreEndpoint: opts.datastoreEndpoint,
         disableAgent: opts.disableAgent,
         disableControllerManager: opts.disableControllerManager,
+        virtualNodes: opts.virtualNodes,
+        disableScheduler: opts.disableScheduler,
       },
       signal,
     );
@@ -73,6 +79,25 @@ program
       },
       shutdownSignal(),
     );
+  });
+
+program
+  .command('virtual-nodes')
+  .description('Run simulated nodes against an API server (for tests and scale experiments)')
+  .requiredOption('--kubeconfig <file>', 'kubeconfig of the API server and the identity to use')
+  .addOption(new Option('--count <count>', 'how many nodes').default(1).argParser((v) => parseCount(v)))
+  .option('--prefix <prefix>', 'node name prefix', 'virtual-node-')
+  .option('--cpu <quantity>', 'capacity and allocatable CPU per node', '32')
+  .option('--memory <quantity>', 'capacity and allocatable memory per node', '256Gi')
+  .addOption(new Option('--pods <count>', 'pods per node').default(110).argParser((v) => parseCount(v)))
+  .action(async (opts: { kubeconfig: string; count: number; prefix: string; cpu: string; memory: string; pods: number }) => {
+    const signal = shutdownSignal();
+    const client = await createClient({ kubeconfig: path.resolve(opts.kubeconfig), component: 'virtual-nodes', qps: 1000, burst: 2000 });
+    try {
+      await runVirtualNodes({ client, count: opts.count, prefix: opts.prefix, cpu: opts.cpu, memory: opts.memory, pods: opts.pods, log: (m) => process.stdout.write(`bosun: ${m}\n`) }, signal);
+    } finally {
+      await client.transport.close();
+    }
   });
 
 /** Aborts on the first SIGTERM/SIGINT; a second one exits at once. */

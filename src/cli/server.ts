@@ -10,6 +10,8 @@ import { kubeconfigYaml, writeFileAtomic, type CertAndKey, type Pki } from '../p
 import { ensurePkiIsolated } from '../pki/isolated.ts';
 import { createClient } from '../client/index.ts';
 import { runControllerManager } from '../controllers/manager.ts';
+import { runVirtualNodes } from '../virtual/nodes.ts';
+import { runScheduler } from '../scheduler/index.ts';
 import { openStore } from '../storage/index.ts';
 import { ApiServer } from '../apiserver/server.ts';
 import { builtinResources } from '../api/groups/index.ts';
@@ -25,10 +27,18 @@ export interface ServerConfig {
   disableAgent: boolean;
   /** Do not run the controller manager in this process. */
   disableControllerManager?: boolean;
+  /** Simulated nodes to run in this process (0: none). */
+  virtualNodes?: number;
+  /** Do not run the scheduler in this process. */
+  disableScheduler?: boolean;
 }
 
 /** The controller manager's identity: a client certificate in the data dir's tls folder. */
 const controllerManagerIdentity = { name: 'controller-manager', commonName: 'system:kube-controller-manager' };
+/** The scheduler's identity. */
+const schedulerIdentity = { name: 'scheduler', commonName: 'system:kube-scheduler' };
+/** The simulated nodes' kubelet identity. */
+const virtualNodesIdentity = { name: 'virtual-nodes', commonName: 'system:node:virtual-nodes', organizations: ['system:nodes'] };
 
 export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise<void> {
   const started = performance.now();
@@ -39,7 +49,11 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
         dir: path.join(cfg.dataDir, 'tls'),
         sans: [...cfg.tlsSans, ...(isAny(cfg.bindAddress) ? [] : [cfg.bindAddress])],
         hostnames: [os.hostname()],
-        clients: cfg.disableControllerManager ? [] : [controllerManagerIdentity],
+        clients: [
+          ...(cfg.disableControllerManager ? [] : [controllerManagerIdentity]),
+          ...(cfg.disableScheduler ? [] : [schedulerIdentity]),
+          ...(cfg.virtualNodes ? [virtualNodesIdentity] : []),
+        ],
       },
       (msg) => process.stdout.write(`bosun: ${msg}\n`),
     ),
@@ -65,6 +79,10 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   }
   const cm = clients[controllerManagerIdentity.name];
   const components = cm ? [runInProcessControllerManager(pki, cm, server, signal)] : [];
+  const sched = clients[schedulerIdentity.name];
+  if (sched) components.push(runInProcessScheduler(pki, sched, server, signal));
+  const vn = clients[virtualNodesIdentity.name];
+  if (vn && cfg.virtualNodes) components.push(runInProcessVirtualNodes(pki, vn, server, cfg.virtualNodes, signal));
   await new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
     signal.addEventListener('abort', () => resolve(), { once: true });
@@ -95,6 +113,36 @@ async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: s
     }
   } catch (err) {
     log(`controller-manager failed: ${(err as Error).message}`);
+  }
+}
+
+/** The scheduler in this process, as its own identity over HTTPS. */
+async function runInProcessScheduler(pki: Pki, id: CertAndKey, server: string, signal: AbortSignal): Promise<void> {
+  const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
+  try {
+    const client = await createClient({ component: 'kube-scheduler', connection: { server, ca: pki.caCertPem, cert: id.certPem, key: id.keyPem }, qps: 1000, burst: 2000 });
+    try {
+      await runScheduler({ client, log }, signal);
+    } finally {
+      await client.transport.close();
+    }
+  } catch (err) {
+    log(`scheduler failed: ${(err as Error).message}`);
+  }
+}
+
+/** Simulated nodes in this process, as their own identity over HTTPS (as `bosun virtual-nodes` would). */
+async function runInProcessVirtualNodes(pki: Pki, id: CertAndKey, server: string, count: number, signal: AbortSignal): Promise<void> {
+  const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
+  try {
+    const client = await createClient({ component: 'virtual-nodes', connection: { server, ca: pki.caCertPem, cert: id.certPem, key: id.keyPem }, qps: 1000, burst: 2000 });
+    try {
+      await runVirtualNodes({ client, count, log }, signal);
+    } finally {
+      await client.transport.close();
+    }
+  } catch (err) {
+    log(`virtual nodes failed: ${(err as Error).message}`);
   }
 }
 

@@ -115,7 +115,8 @@ let server: ServerHandle;
 let client: RestClient;
 
 before(async () => {
-  server = await startServer();
+  // No other component writes to the objects these tests check.
+  server = await startServer({ args: ['--disable-scheduler'] });
   client = await createClient({ kubeconfig: server.kubeconfig, component: 'client-test' });
 });
 

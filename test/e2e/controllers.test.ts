@@ -13,7 +13,8 @@ let creds: Creds;
 const v = '33';
 
 before(async () => {
-  server = await startServer();
+  // The test plays the kubelet for pods that no scheduler places (issue 4's setting).
+  server = await startServer({ args: ['--disable-scheduler'] });
   creds = credsFromKubeconfig(server.kubeconfig);
 });
 

@@ -1,0 +1,47 @@
+/**
+ * Runs the scheduler while this process holds the `kube-system/kube-scheduler` Lease (upstream
+ * defaults 15 s / 10 s / 2 s), on its own informers; losing the lease stops it until it is won
+ * again.
+ */
+import { EventRecorder, InformerFactory, LeaderElector, type RestClient } from '../client/index.ts';
+import { startScheduler, type SchedulerOptions } from './scheduler.ts';
+
+export interface RunSchedulerOptions extends SchedulerOptions {
+  client: RestClient;
+  identity?: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  log?: (msg: string) => void;
+}
+
+export async function runScheduler(opts: RunSchedulerOptions, signal: AbortSignal): Promise<void> {
+  const log = opts.log ?? (() => {});
+  while (!signal.aborted) {
+    let running: Promise<void> = Promise.resolve();
+    const elector = new LeaderElector({
+      client: opts.client,
+      namespace: 'kube-system',
+      name: 'kube-scheduler',
+      identity: opts.identity,
+      leaseDurationMs: opts.leaseDurationMs,
+      renewDeadlineMs: opts.renewDeadlineMs,
+      retryPeriodMs: opts.retryPeriodMs,
+      log,
+      onStartedLeading: (leading) => {
+        running = (async () => {
+          const informers = new InformerFactory(opts.client, { log });
+          const recorder = new EventRecorder(opts.client, { component: 'default-scheduler' });
+          startScheduler({ client: opts.client, informers, recorder, signal: leading, log }, opts);
+          informers.start(leading);
+          log('scheduler: started');
+          await new Promise<void>((resolve) => (leading.aborted ? resolve() : leading.addEventListener('abort', () => resolve(), { once: true })));
+          await informers.stopped();
+          await recorder.close();
+        })();
+      },
+    });
+    await elector.run(signal);
+    await running;
+  }
+}

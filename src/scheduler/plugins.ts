@@ -1,0 +1,279 @@
+/**
+ * Scheduler plugins with upstream names and meaning. Each implements the extension points it
+ * needs: `filter` (can the pod run on this node? else the reason, worded as upstream so that
+ * FailedScheduling messages read the same) and `score` (0-100, higher is better, normalized by
+ * the framework when the plugin asks).
+ *   NodeName, NodeUnschedulable, NodeResourcesFit (+ LeastAllocated score),
+ *   NodeResourcesBalancedAllocation, NodeAffinity (nodeSelector and required/preferred affinity),
+ *   TaintToleration (NoSchedule/NoExecute filter, PreferNoSchedule score), NodePorts.
+ */
+import type { KubeObject } from '../api/types.ts';
+import { labelSelectorFromObject } from '../api/selectors.ts';
+import { parseQuantity } from '../api/quantity.ts';
+
+export type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
+const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
+
+/** What the scheduler knows of a node in one cycle: the node and the pods on it (assumed ones too). */
+export interface NodeInfo {
+  node: KubeObject;
+  name: string;
+  pods: KubeObject[];
+  /** Requested resources of those pods: cpu in millicores, memory in bytes, pods count. */
+  requested: Resources;
+  /** The same for scoring, counting 100m cpu / 200Mi memory for pods that request none (as upstream). */
+  nonZeroRequested: { milliCPU: number; memory: number };
+  allocatable: Resources;
+  usedPorts: Set<string>;
+}
+
+export interface Resources {
+  milliCPU: number;
+  memory: number;
+  pods: number;
+  [name: string]: number;
+}
+
+export interface FilterResult {
+  /** Why the node does not fit, as upstream words it ("Insufficient cpu"). */
+  reason: string;
+  /** Resolvable by preemption (resources) or not (taints, affinity). */
+  unresolvable?: boolean;
+}
+
+export interface Plugin {
+  name: string;
+  filter?(pod: KubeObject, node: NodeInfo): FilterResult | null;
+  score?(pod: KubeObject, node: NodeInfo): number;
+  /** Scores are rescaled to 0-100 over the feasible nodes (reverse: lower raw is better). */
+  normalize?: 'max' | 'reverse';
+  weight?: number;
+}
+
+// ---- resources ---------------------------------------------------------------------------------
+
+function addRequests(into: Resources, requests: Obj, scale = 1): void {
+  for (const [k, v] of Object.entries(requests)) {
+    const q = parseQuantity(v) ?? 0;
+    if (k === 'cpu') into.milliCPU += Math.round(q * 1000) * scale;
+    else if (k === 'memory') into.memory += q * scale;
+    else into[k] = (into[k] ?? 0) + q * scale;
+  }
+}
+
+/** A pod's effective requests: max(sum of containers, each init container) + overhead, as upstream. */
+export function podRequests(pod: KubeObject): Resources {
+  const spec = obj(pod['spec']);
+  const sum: Resources = { milliCPU: 0, memory: 0, pods: 1 };
+  for (const c of arr(spec['containers'])) addRequests(sum, obj(obj(c['resources'])['requests']));
+  for (const c of arr(spec['initContainers'])) {
+    const one: Resources = { milliCPU: 0, memory: 0, pods: 1 };
+    addRequests(one, obj(obj(c['resources'])['requests']));
+    for (const k of Object.keys(one)) if (k !== 'pods' && one[k]! > (sum[k] ?? 0)) sum[k] = one[k]!;
+  }
+  addRequests(sum, obj(spec['overhead']));
+  return sum;
+}
+
+export function nodeAllocatable(node: KubeObject): Resources {
+  const r: Resources = { milliCPU: 0, memory: 0, pods: 0 };
+  addRequests(r, obj(obj(node['status'])['allocatable']));
+  return r;
+}
+
+/** Names as upstream prints them in "Insufficient <name>". */
+const resourceNames: Record<string, string> = { milliCPU: 'cpu', memory: 'memory', pods: 'pods' };
+
+export const nodeResourcesFit: Plugin = {
+  name: 'NodeResourcesFit',
+  filter(pod, node) {
+    const req = podRequests(pod);
+    if (node.requested.pods + 1 > node.allocatable.pods) return { reason: 'Too many pods' };
+    const missing: string[] = [];
+    for (const k of Object.keys(req)) {
+      if (k === 'pods' || req[k] === 0) continue;
+      const alloc = node.allocatable[k] ?? 0;
+      if ((node.requested[k] ?? 0) + req[k]! > alloc) missing.push(`Insufficient ${resourceNames[k] ?? k}`);
+    }
+    return missing.length ? { reason: missing.join(', ') } : null;
+  },
+  // LeastAllocated: the free fraction of cpu and memory after placing the pod.
+  score(pod, node) {
+    const req = podRequests(pod);
+    const frac = (k: 'milliCPU' | 'memory', dflt: number) => {
+      const alloc = node.allocatable[k];
+      if (!alloc) return 0;
+      const used = node.nonZeroRequested[k] + (req[k] || dflt);
+      return Math.max(0, (alloc - used) / alloc);
+    };
+    // Upstream counts 100m cpu and 200Mi memory for pods that request nothing (non-zero requests).
+    // Kept fractional: on large nodes one pod moves the score by far less than a point.
+    return ((frac('milliCPU', 100) + frac('memory', 200 * 1024 * 1024)) / 2) * 100;
+  },
+};
+
+export const nodeResourcesBalancedAllocation: Plugin = {
+  name: 'NodeResourcesBalancedAllocation',
+  score(pod, node) {
+    const req = podRequests(pod);
+    const cpu = node.allocatable.milliCPU ? (node.nonZeroRequested.milliCPU + (req.milliCPU || 100)) / node.allocatable.milliCPU : 0;
+    const mem = node.allocatable.memory ? (node.nonZeroRequested.memory + (req.memory || 200 * 1024 * 1024)) / node.allocatable.memory : 0;
+    const mean = (Math.min(cpu, 1) + Math.min(mem, 1)) / 2;
+    const sd = Math.sqrt(((Math.min(cpu, 1) - mean) ** 2 + (Math.min(mem, 1) - mean) ** 2) / 2);
+    return Math.round((1 - sd) * 100);
+  },
+};
+
+// ---- node name, unschedulable, ports -------------------------------------------------------------
+
+export const nodeName: Plugin = {
+  name: 'NodeName',
+  filter(pod, node) {
+    const want = obj(pod['spec'])['nodeName'];
+    return want && want !== node.name ? { reason: "node(s) didn't match the requested node name", unresolvable: true } : null;
+  },
+};
+
+export const nodeUnschedulable: Plugin = {
+  name: 'NodeUnschedulable',
+  filter(pod, node) {
+    if (obj(node.node['spec'])['unschedulable'] !== true) return null;
+    const tolerated = arr(obj(pod['spec'])['tolerations']).some((t) => tolerates(t, { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }));
+    return tolerated ? null : { reason: 'node(s) were unschedulable', unresolvable: true };
+  },
+};
+
+export function podPorts(pod: KubeObject): string[] {
+  const out: string[] = [];
+  for (const c of arr(obj(pod['spec'])['containers'])) {
+    for (const p of arr(c['ports'])) {
+      const hostPort = p['hostPort'];
+      if (typeof hostPort === 'number' && hostPort > 0) out.push(`${String(p['protocol'] ?? 'TCP')}/${String(p['hostIP'] ?? '0.0.0.0')}/${hostPort}`);
+    }
+  }
+  return out;
+}
+
+export const nodePorts: Plugin = {
+  name: 'NodePorts',
+  filter(pod, node) {
+    for (const p of podPorts(pod)) {
+      const [proto, ip, port] = p.split('/');
+      for (const used of node.usedPorts) {
+        const [uproto, uip, uport] = used.split('/');
+        if (proto === uproto && port === uport && (ip === uip || ip === '0.0.0.0' || uip === '0.0.0.0')) {
+          return { reason: "node(s) didn't have free ports for the requested pod ports" };
+        }
+      }
+    }
+    return null;
+  },
+};
+
+// ---- node affinity -----------------------------------------------------------------------------
+
+interface NodeSelectorRequirement {
+  key: string;
+  operator: string;
+  values?: string[];
+}
+
+function matchRequirement(r: NodeSelectorRequirement, labels: Record<string, string>): boolean {
+  const has = Object.hasOwn(labels, r.key);
+  const v = labels[r.key];
+  const values = r.values ?? [];
+  switch (r.operator) {
+    case 'In':
+      return has && values.includes(v!);
+    case 'NotIn':
+      return !has || !values.includes(v!);
+    case 'Exists':
+      return has;
+    case 'DoesNotExist':
+      return !has;
+    case 'Gt':
+      return has && Number(v) > Number(values[0]);
+    case 'Lt':
+      return has && Number(v) < Number(values[0]);
+    default:
+      return false;
+  }
+}
+
+/** A NodeSelectorTerm: every matchExpression and matchField holds. */
+export function matchTerm(term: Obj, node: KubeObject): boolean {
+  const labels = node.metadata.labels ?? {};
+  const exprs = arr(term['matchExpressions']) as unknown as NodeSelectorRequirement[];
+  const fields = arr(term['matchFields']) as unknown as NodeSelectorRequirement[];
+  if (!exprs.length && !fields.length) return false;
+  return exprs.every((r) => matchRequirement(r, labels)) && fields.every((r) => matchRequirement(r, r.key === 'metadata.name' ? { 'metadata.name': node.metadata.name ?? '' } : {}));
+}
+
+export const nodeAffinity: Plugin = {
+  name: 'NodeAffinity',
+  weight: 2,
+  filter(pod, node) {
+    const spec = obj(pod['spec']);
+    const selector = obj(spec['nodeSelector']) as Record<string, string>;
+    const labels = node.node.metadata.labels ?? {};
+    for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return { reason: "node(s) didn't match Pod's node affinity/selector", unresolvable: true };
+    const required = obj(obj(obj(spec['affinity'])['nodeAffinity'])['requiredDuringSchedulingIgnoredDuringExecution']);
+    const terms = arr(required['nodeSelectorTerms']);
+    if (terms.length && !terms.some((t) => matchTerm(t, node.node))) return { reason: "node(s) didn't match Pod's node affinity/selector", unresolvable: true };
+    return null;
+  },
+  score(pod, node) {
+    const preferred = arr(obj(obj(obj(pod['spec'])['affinity'])['nodeAffinity'])['preferredDuringSchedulingIgnoredDuringExecution']);
+    let sum = 0;
+    for (const p of preferred) if (matchTerm(obj(p['preference']), node.node)) sum += Number(p['weight'] ?? 0);
+    return sum;
+  },
+  normalize: 'max',
+};
+
+// ---- taints and tolerations ----------------------------------------------------------------------
+
+interface Taint {
+  key: string;
+  value?: string;
+  effect: string;
+}
+
+export function tolerates(t: Obj, taint: Taint): boolean {
+  if (t['effect'] && t['effect'] !== taint.effect) return false;
+  if (t['key'] && t['key'] !== taint.key) return false;
+  if (!t['key'] && t['operator'] !== 'Exists') return false;
+  if (t['operator'] === 'Exists') return true;
+  return String(t['value'] ?? '') === String(taint.value ?? '');
+}
+
+export const taintToleration: Plugin = {
+  name: 'TaintToleration',
+  weight: 3,
+  filter(pod, node) {
+    const tolerations = arr(obj(pod['spec'])['tolerations']);
+    for (const taint of arr(obj(node.node['spec'])['taints']) as unknown as Taint[]) {
+      if (taint.effect !== 'NoSchedule' && taint.effect !== 'NoExecute') continue;
+      if (!tolerations.some((t) => tolerates(t, taint))) {
+        const v = taint.value ? `: ${taint.value}` : '';
+        return { reason: `node(s) had untolerated taint {${taint.key}${v}}`, unresolvable: true };
+      }
+    }
+    return null;
+  },
+  // Fewer intolerable PreferNoSchedule taints is better.
+  score(pod, node) {
+    const tolerations = arr(obj(pod['spec'])['tolerations']).filter((t) => !t['effect'] || t['effect'] === 'PreferNoSchedule');
+    return (arr(obj(node.node['spec'])['taints']) as unknown as Taint[]).filter((t) => t.effect === 'PreferNoSchedule' && !tolerations.some((x) => tolerates(x, t))).length;
+  },
+  normalize: 'reverse',
+};
+
+/** Upstream's default profile order for the plugins implemented here. */
+export const defaultPlugins: Plugin[] = [nodeUnschedulable, nodeName, taintToleration, nodeAffinity, nodePorts, nodeResourcesFit, nodeResourcesBalancedAllocation];
+
+/** Whether a label selector (metav1.LabelSelector) matches labels; null matches nothing. */
+export function selectorMatches(sel: unknown, labels: Record<string, string> | undefined): boolean {
+  return labelSelectorFromObject((sel ?? null) as never).matches(labels);
+}

@@ -1,0 +1,259 @@
+/**
+ * The scheduler: places pending pods whose schedulerName is ours on nodes, one pod per cycle,
+ * as kube-scheduler does:
+ *  - a scheduling queue: active (priority, then age), backoff (1 s doubling to 10 s after a
+ *    failed binding), and unschedulable pods, moved back to active by the cluster events that can
+ *    make them fit (a node added or changed, a pod deleted) or after 5 minutes;
+ *  - each cycle takes a snapshot of nodes and the pods on them (including pods assumed on a node
+ *    and still being bound), runs every plugin's Filter, then Score (normalized and weighted) on
+ *    the feasible nodes, assumes the pod on the best one and binds it through pods/binding;
+ *  - a pod that fits nowhere gets a FailedScheduling event and the PodScheduled=False condition
+ *    (reason Unschedulable) with upstream's message ("0/3 nodes are available: ...").
+ * Preemption is not implemented yet (the message says no victims were found).
+ */
+import type { KubeObject } from '../api/types.ts';
+import { isConflict, isNotFound } from '../api/errors.ts';
+import { IndexNodeName, resources, type InformerFactory, type Recorder, type RestClient } from '../client/index.ts';
+import { defaultPlugins, nodeAllocatable, podPorts, podRequests, type NodeInfo, type Plugin } from './plugins.ts';
+
+export interface SchedulerContext {
+  client: RestClient;
+  informers: InformerFactory;
+  recorder: Recorder;
+  signal: AbortSignal;
+  log(msg: string): void;
+}
+
+export interface SchedulerOptions {
+  schedulerName?: string;
+  plugins?: Plugin[];
+  /** Longest a pod stays unschedulable before it is tried again regardless (upstream 5 min). */
+  unschedulableTimeoutMs?: number;
+}
+
+const keyOf = (p: KubeObject) => `${p.metadata.namespace}/${p.metadata.name}`;
+const spec = (p: KubeObject) => (p['spec'] ?? {}) as Record<string, unknown>;
+const nodeNameOf = (p: KubeObject) => String(spec(p)['nodeName'] ?? '');
+
+interface Queued {
+  key: string;
+  priority: number;
+  created: string;
+}
+
+/** The FailedScheduling message for reasons counted over `total` nodes, as upstream formats it. */
+export function fitErrorMessage(total: number, reasons: Map<string, number>, unresolvable: Map<string, boolean>): string {
+  const parts = [...reasons].map(([r, n]) => `${n} ${r}`).sort();
+  let helpless = 0;
+  let victimless = 0;
+  for (const [r, n] of reasons) (unresolvable.get(r) ? (helpless += n) : (victimless += n));
+  const pre = [helpless ? `${helpless} Preemption is not helpful for scheduling` : '', victimless ? `${victimless} No preemption victims found for incoming pod` : ''].filter(Boolean).sort();
+  return `0/${total} nodes are available: ${parts.join(', ')}. preemption: 0/${total} nodes are available: ${pre.join(', ')}.`;
+}
+
+export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {}): void {
+  const schedulerName = opts.schedulerName ?? 'default-scheduler';
+  const plugins = opts.plugins ?? defaultPlugins;
+  const unschedulableTimeoutMs = opts.unschedulableTimeoutMs ?? 5 * 60_000;
+  const pods = ctx.informers.informerFor(resources.pods);
+  const nodes = ctx.informers.informerFor(resources.nodes);
+
+  const active = new Map<string, Queued>();
+  const unschedulable = new Map<string, number>();
+  const backoff = new Map<string, { attempts: number; timer?: NodeJS.Timeout }>();
+  /** Pods placed by this scheduler and not yet seen bound: key → node. */
+  const assumed = new Map<string, { node: string; pod: KubeObject }>();
+  let wake: (() => void) | null = null;
+
+  const wants = (p: KubeObject) =>
+    !nodeNameOf(p) && !p.metadata.deletionTimestamp && (spec(p)['schedulerName'] ?? 'default-scheduler') === schedulerName && !(spec(p)['schedulingGates'] as unknown[] | undefined)?.length;
+
+  function enqueue(p: KubeObject): void {
+    const key = keyOf(p);
+    if (backoff.get(key)?.timer) return;
+    unschedulable.delete(key);
+    active.set(key, { key, priority: Number(spec(p)['priority'] ?? 0), created: p.metadata.creationTimestamp ?? '' });
+    wake?.();
+  }
+
+  /** Cluster changes that may make unschedulable pods fit: try them all again. */
+  function moveAllToActive(): void {
+    for (const key of unschedulable.keys()) {
+      const p = pods.store.get(key);
+      if (p && wants(p)) enqueue(p);
+      else unschedulable.delete(key);
+    }
+  }
+
+  pods.addEventHandler({
+    onAdd: (p) => {
+      if (wants(p)) enqueue(p);
+    },
+    onUpdate: (_o, p) => {
+      const key = keyOf(p);
+      if (nodeNameOf(p)) {
+        assumed.delete(key);
+        active.delete(key);
+        unschedulable.delete(key);
+      } else if (wants(p) && !active.has(key) && !unschedulable.has(key) && !assumed.has(key)) enqueue(p);
+    },
+    onDelete: (p) => {
+      const key = keyOf(p);
+      active.delete(key);
+      unschedulable.delete(key);
+      assumed.delete(key);
+      if (nodeNameOf(p)) moveAllToActive();
+    },
+  });
+  nodes.addEventHandler({ onAdd: moveAllToActive, onUpdate: moveAllToActive });
+
+  function pop(): Queued | undefined {
+    let best: Queued | undefined;
+    for (const q of active.values()) {
+      if (!best || q.priority > best.priority || (q.priority === best.priority && q.created < best.created)) best = q;
+    }
+    if (best) active.delete(best.key);
+    return best;
+  }
+
+  function snapshot(): NodeInfo[] {
+    const extra = new Map<string, KubeObject[]>();
+    for (const [key, a] of assumed) {
+      const live = pods.store.get(key);
+      if (live && nodeNameOf(live)) continue;
+      const list = extra.get(a.node) ?? [];
+      list.push(a.pod);
+      extra.set(a.node, list);
+    }
+    return nodes.store.list().map((node) => {
+      const name = node.metadata.name!;
+      const on = [...pods.store.byIndex(IndexNodeName, name), ...(extra.get(name) ?? [])].filter((p) => {
+        const phase = (p['status'] as { phase?: string } | undefined)?.phase;
+        return phase !== 'Succeeded' && phase !== 'Failed';
+      });
+      const requested = { milliCPU: 0, memory: 0, pods: 0 } as NodeInfo['requested'];
+      const nonZeroRequested = { milliCPU: 0, memory: 0 };
+      const usedPorts = new Set<string>();
+      for (const p of on) {
+        const r = podRequests(p);
+        for (const [k, v] of Object.entries(r)) requested[k] = (requested[k] ?? 0) + v;
+        nonZeroRequested.milliCPU += r.milliCPU || 100;
+        nonZeroRequested.memory += r.memory || 200 * 1024 * 1024;
+        for (const port of podPorts(p)) usedPorts.add(port);
+      }
+      return { node, name, pods: on, requested, nonZeroRequested, allocatable: nodeAllocatable(node), usedPorts };
+    });
+  }
+
+  async function scheduleOne(q: Queued): Promise<void> {
+    const pod = pods.store.get(q.key);
+    if (!pod || !wants(pod)) return;
+    const infos = snapshot();
+    const reasons = new Map<string, number>();
+    const unresolvable = new Map<string, boolean>();
+    const feasible: NodeInfo[] = [];
+    for (const info of infos) {
+      let fail = null;
+      for (const p of plugins) {
+        fail = p.filter?.(pod, info) ?? null;
+        if (fail) break;
+      }
+      if (fail) {
+        reasons.set(fail.reason, (reasons.get(fail.reason) ?? 0) + 1);
+        if (fail.unresolvable) unresolvable.set(fail.reason, true);
+      } else feasible.push(info);
+    }
+    if (!feasible.length) return markUnschedulable(pod, infos.length ? fitErrorMessage(infos.length, reasons, unresolvable) : '0/0 nodes are available: no nodes available to schedule pods.');
+    const totals = new Map<NodeInfo, number>(feasible.map((n) => [n, 0]));
+    if (feasible.length > 1) {
+      for (const p of plugins) {
+        if (!p.score) continue;
+        const raw = feasible.map((n) => p.score!(pod, n));
+        const max = Math.max(...raw);
+        const scores = raw.map((s) => (p.normalize === 'max' ? (max ? (s * 100) / max : 0) : p.normalize === 'reverse' ? (max ? 100 - (s * 100) / max : 100) : s));
+        feasible.forEach((n, i) => totals.set(n, totals.get(n)! + scores[i]! * (p.weight ?? 1)));
+      }
+    }
+    const top = Math.max(...totals.values());
+    const best = feasible.filter((n) => totals.get(n) === top);
+    const chosen = best[Math.floor(Math.random() * best.length)]!;
+    assumed.set(q.key, { node: chosen.name, pod });
+    void bind(pod, chosen.name);
+  }
+
+  async function bind(pod: KubeObject, node: string): Promise<void> {
+    const key = keyOf(pod);
+    try {
+      await ctx.client.create(resources.pods, { apiVersion: 'v1', kind: 'Binding', metadata: { name: pod.metadata.name, namespace: pod.metadata.namespace, uid: pod.metadata.uid }, target: { kind: 'Node', name: node } } as KubeObject, { namespace: pod.metadata.namespace, subresource: 'binding' });
+      backoff.delete(key);
+      ctx.recorder.event(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${node}`);
+    } catch (err) {
+      assumed.delete(key);
+      if (isNotFound(err)) return;
+      ctx.log(`scheduler: binding ${key} to ${node}: ${(err as Error).message}`);
+      if (isConflict(err)) return; // already bound or being deleted: the informer will tell
+      retryLater(pod);
+    }
+  }
+
+  function retryLater(pod: KubeObject): void {
+    const key = keyOf(pod);
+    const b = backoff.get(key) ?? { attempts: 0 };
+    b.attempts++;
+    const ms = Math.min(10_000, 1000 * 2 ** (b.attempts - 1));
+    b.timer = setTimeout(() => {
+      b.timer = undefined;
+      const p = pods.store.get(key);
+      if (p && wants(p)) enqueue(p);
+    }, ms);
+    b.timer.unref();
+    backoff.set(key, b);
+  }
+
+  async function markUnschedulable(pod: KubeObject, message: string): Promise<void> {
+    const key = keyOf(pod);
+    unschedulable.set(key, Date.now());
+    ctx.recorder.event(pod, 'Warning', 'FailedScheduling', message);
+    const before = (pod['status'] as { conditions?: Record<string, unknown>[] } | undefined)?.conditions?.find((c) => c['type'] === 'PodScheduled');
+    if (before?.['status'] === 'False' && before['message'] === message) return;
+    const condition = { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastProbeTime: null, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
+    try {
+      // A strategic merge patch touches only this condition (conditions merge by type).
+      await ctx.client.patchStatus(resources.pods, pod.metadata.name!, { status: { conditions: [condition] } }, { type: 'strategic', namespace: pod.metadata.namespace });
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
+  }
+
+  async function loop(): Promise<void> {
+    await ctx.informers.waitForCacheSync(ctx.signal);
+    while (!ctx.signal.aborted) {
+      const q = pop();
+      if (!q) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          const t = setTimeout(resolve, 1000);
+          t.unref();
+        });
+        wake = null;
+        // Unschedulable pods are retried after a while even without a triggering event.
+        const now = Date.now();
+        for (const [key, since] of unschedulable) {
+          if (now - since < unschedulableTimeoutMs) continue;
+          const p = pods.store.get(key);
+          if (p && wants(p)) enqueue(p);
+        }
+        continue;
+      }
+      try {
+        await scheduleOne(q);
+      } catch (err) {
+        ctx.log(`scheduler: ${q.key}: ${(err as Error).message}`);
+        const p = pods.store.get(q.key);
+        if (p) retryLater(p);
+      }
+    }
+  }
+
+  void loop();
+}

@@ -1,0 +1,95 @@
+/**
+ * Issue 5 end to end (first part): `bin/bosun server --disable-agent --virtual-nodes 3` with the
+ * in-process scheduler. Simulated nodes register and run bound pods; the scheduler places a
+ * Deployment's pods, honours nodeSelector and node affinity, taints and tolerations, cordoned
+ * nodes, and explains what does not fit as upstream does.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, kubectl, kubectlOk, until, type ServerHandle } from './harness.ts';
+
+let server: ServerHandle;
+const v = '33';
+
+before(async () => {
+  server = await startServer({ args: ['--virtual-nodes', '3'] });
+});
+
+after(async () => {
+  await server?.stop();
+});
+
+interface Pod {
+  metadata: { name: string };
+  spec: { nodeName?: string };
+  status: { phase?: string; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+}
+
+async function pod(name: string): Promise<Pod> {
+  return JSON.parse(await kubectlOk(server, v, ['get', 'pod', name, '-o', 'json'])) as Pod;
+}
+
+async function run(name: string, overrides: Record<string, unknown>): Promise<void> {
+  await kubectlOk(server, v, ['run', name, '--image', 'busybox', `--overrides=${JSON.stringify({ apiVersion: 'v1', spec: overrides })}`]);
+}
+
+const scheduledTo = async (name: string) => (await pod(name)).spec.nodeName;
+
+describe('virtual nodes and the scheduler', () => {
+  test('three simulated nodes register Ready, with zone labels', async () => {
+    const nodes = await until('3 Ready nodes', async () => {
+      const out = await kubectlOk(server, v, ['get', 'nodes', '-o', 'json']);
+      const items = (JSON.parse(out) as { items: { metadata: { name: string; labels: Record<string, string> }; status: { conditions: { type: string; status: string }[] } }[] }).items;
+      return items.length === 3 && items.every((n) => n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True')) ? items : null;
+    });
+    assert.deepEqual(nodes.map((n) => n.metadata.labels['topology.kubernetes.io/zone']).sort(), ['zone-a', 'zone-b', 'zone-c']);
+  });
+
+  test('a Deployment is scheduled, runs and spreads over the nodes', async () => {
+    await kubectlOk(server, v, ['create', 'deployment', 'web', '--image', 'busybox', '--replicas', '6']);
+    const r = await kubectl(server, v, ['rollout', 'status', 'deployment/web', '--timeout', '30s'], { timeoutMs: 40_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const pods = JSON.parse(await kubectlOk(server, v, ['get', 'pods', '-l', 'app=web', '-o', 'json'])).items as Pod[];
+    const perNode = new Map<string, number>();
+    for (const p of pods) perNode.set(p.spec.nodeName!, (perNode.get(p.spec.nodeName!) ?? 0) + 1);
+    assert.equal(perNode.size, 3, `pods all on ${[...perNode.keys()].join(', ')}`);
+    for (const p of pods) assert.equal(p.status.phase, 'Running');
+  });
+
+  test('nodeSelector and required node affinity pick the node', async () => {
+    await run('sel', { nodeSelector: { 'kubernetes.io/hostname': 'virtual-node-1' } });
+    await run('aff', { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['zone-c'] }] }] } } } });
+    assert.equal(await until('sel to be bound', () => scheduledTo('sel')), 'virtual-node-1');
+    assert.equal(await until('aff to be bound', () => scheduledTo('aff')), 'virtual-node-2');
+  });
+
+  test('a tainted node only takes pods that tolerate the taint', async () => {
+    await kubectlOk(server, v, ['taint', 'node', 'virtual-node-0', 'dedicated=gpu:NoSchedule']);
+    await run('plain', { nodeSelector: { 'kubernetes.io/hostname': 'virtual-node-0' } });
+    await run('tolerant', { nodeSelector: { 'kubernetes.io/hostname': 'virtual-node-0' }, tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'gpu', effect: 'NoSchedule' }] });
+    assert.equal(await until('tolerant to be bound', () => scheduledTo('tolerant')), 'virtual-node-0');
+    const cond = await until('plain to be reported unschedulable', async () => (await pod('plain')).status.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False'));
+    assert.equal(cond.reason, 'Unschedulable');
+    assert.equal(cond.message, "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.");
+    // Removing the taint makes it schedulable: the node change moves it back to the active queue.
+    await kubectlOk(server, v, ['taint', 'node', 'virtual-node-0', 'dedicated=gpu:NoSchedule-']);
+    assert.equal(await until('plain to be bound', () => scheduledTo('plain')), 'virtual-node-0');
+  });
+
+  test('too large a request says Insufficient cpu on every node', async () => {
+    await run('huge', { containers: [{ name: 'huge', image: 'busybox', resources: { requests: { cpu: '64' } } }] });
+    const cond = await until('huge to be unschedulable', async () => (await pod('huge')).status.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False'));
+    assert.equal(cond.message, '0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.');
+    const events = await kubectlOk(server, v, ['get', 'events', '--field-selector', 'involvedObject.name=huge', '-o', 'json']);
+    assert.ok((JSON.parse(events).items as { reason: string }[]).some((e) => e.reason === 'FailedScheduling'));
+  });
+
+  test('a cordoned node gets no new pods; uncordon lets them in', async () => {
+    await kubectlOk(server, v, ['cordon', 'virtual-node-2']);
+    await run('cordoned', { nodeSelector: { 'kubernetes.io/hostname': 'virtual-node-2' } });
+    const cond = await until('cordoned to be unschedulable', async () => (await pod('cordoned')).status.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False'));
+    assert.match(cond.message!, /1 node\(s\) were unschedulable/);
+    await kubectlOk(server, v, ['uncordon', 'virtual-node-2']);
+    assert.equal(await until('cordoned to be bound', () => scheduledTo('cordoned')), 'virtual-node-2');
+  });
+});
