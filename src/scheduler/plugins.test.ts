@@ -1,0 +1,148 @@
+/**
+ * Scheduler plugins as tables: each case a pod and a node (with the pods already on it), and the
+ * filter's verdict or the score's order.
+ */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import type { KubeObject } from '../api/types.ts';
+import {
+  nodeAffinity,
+  nodeAllocatable,
+  nodeName,
+  nodePorts,
+  nodeResourcesBalancedAllocation,
+  nodeResourcesFit,
+  nodeUnschedulable,
+  podPorts,
+  podRequests,
+  taintToleration,
+  type NodeInfo,
+  type Plugin,
+} from './plugins.ts';
+import { fitErrorMessage } from './scheduler.ts';
+
+function node(name: string, extra: { labels?: Record<string, string>; taints?: unknown[]; unschedulable?: boolean; cpu?: string; memory?: string; pods?: string } = {}): KubeObject {
+  return {
+    metadata: { name, labels: { 'kubernetes.io/hostname': name, ...(extra.labels ?? {}) } },
+    spec: { ...(extra.taints ? { taints: extra.taints } : {}), ...(extra.unschedulable ? { unschedulable: true } : {}) },
+    status: { allocatable: { cpu: extra.cpu ?? '4', memory: extra.memory ?? '8Gi', pods: extra.pods ?? '110' } },
+  };
+}
+
+function pod(spec: Record<string, unknown> = {}, requests?: Record<string, string>): KubeObject {
+  return { metadata: { name: 'p', namespace: 'default' }, spec: { containers: [{ name: 'c', image: 'i', ...(requests ? { resources: { requests } } : {}) }], ...spec } };
+}
+
+function info(n: KubeObject, pods: KubeObject[] = []): NodeInfo {
+  const requested = { milliCPU: 0, memory: 0, pods: 0 } as NodeInfo['requested'];
+  const nonZeroRequested = { milliCPU: 0, memory: 0 };
+  const usedPorts = new Set<string>();
+  for (const p of pods) {
+    const r = podRequests(p);
+    for (const [k, v] of Object.entries(r)) requested[k] = (requested[k] ?? 0) + v;
+    nonZeroRequested.milliCPU += r.milliCPU || 100;
+    nonZeroRequested.memory += r.memory || 200 * 1024 * 1024;
+    for (const port of podPorts(p)) usedPorts.add(port);
+  }
+  return { node: n, name: n.metadata.name!, pods, requested, nonZeroRequested, allocatable: nodeAllocatable(n), usedPorts };
+}
+
+const filterCases: { name: string; plugin: Plugin; pod: KubeObject; node: NodeInfo; want: string | null }[] = [
+  { name: 'NodeName: the named node fits', plugin: nodeName, pod: pod({ nodeName: 'a' }), node: info(node('a')), want: null },
+  { name: 'NodeName: another node does not', plugin: nodeName, pod: pod({ nodeName: 'a' }), node: info(node('b')), want: "node(s) didn't match the requested node name" },
+  { name: 'NodeUnschedulable: a cordoned node refuses', plugin: nodeUnschedulable, pod: pod(), node: info(node('a', { unschedulable: true })), want: 'node(s) were unschedulable' },
+  { name: 'NodeUnschedulable: tolerating the unschedulable taint passes', plugin: nodeUnschedulable, pod: pod({ tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' }] }), node: info(node('a', { unschedulable: true })), want: null },
+  { name: 'NodeResourcesFit: a request that fits', plugin: nodeResourcesFit, pod: pod({}, { cpu: '1', memory: '1Gi' }), node: info(node('a')), want: null },
+  { name: 'NodeResourcesFit: too much cpu', plugin: nodeResourcesFit, pod: pod({}, { cpu: '5' }), node: info(node('a')), want: 'Insufficient cpu' },
+  { name: 'NodeResourcesFit: cpu and memory both short', plugin: nodeResourcesFit, pod: pod({}, { cpu: '5', memory: '9Gi' }), node: info(node('a')), want: 'Insufficient cpu, Insufficient memory' },
+  { name: 'NodeResourcesFit: what other pods request counts', plugin: nodeResourcesFit, pod: pod({}, { cpu: '2' }), node: info(node('a'), [pod({}, { cpu: '3' })]), want: 'Insufficient cpu' },
+  { name: 'NodeResourcesFit: the pod count is a resource', plugin: nodeResourcesFit, pod: pod(), node: info(node('a', { pods: '1' }), [pod()]), want: 'Too many pods' },
+  { name: 'NodeResourcesFit: init containers count at their maximum', plugin: nodeResourcesFit, pod: pod({ initContainers: [{ name: 'i', image: 'i', resources: { requests: { cpu: '5' } } }] }, { cpu: '1' }), node: info(node('a')), want: 'Insufficient cpu' },
+  { name: 'NodeResourcesFit: overhead is added', plugin: nodeResourcesFit, pod: pod({ overhead: { cpu: '1' } }, { cpu: '3500m' }), node: info(node('a')), want: 'Insufficient cpu' },
+  { name: 'NodeAffinity: nodeSelector matches', plugin: nodeAffinity, pod: pod({ nodeSelector: { disk: 'ssd' } }), node: info(node('a', { labels: { disk: 'ssd' } })), want: null },
+  { name: 'NodeAffinity: nodeSelector does not match', plugin: nodeAffinity, pod: pod({ nodeSelector: { disk: 'ssd' } }), node: info(node('a')), want: "node(s) didn't match Pod's node affinity/selector" },
+  {
+    name: 'NodeAffinity: any required term may match (NotIn)',
+    plugin: nodeAffinity,
+    pod: pod({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['x'] }] }, { matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['y'] }] }] } } } }),
+    node: info(node('a', { labels: { zone: 'z' } })),
+    want: null,
+  },
+  {
+    name: 'NodeAffinity: Gt compares numbers',
+    plugin: nodeAffinity,
+    pod: pod({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'cores', operator: 'Gt', values: ['8'] }] }] } } } }),
+    node: info(node('a', { labels: { cores: '4' } })),
+    want: "node(s) didn't match Pod's node affinity/selector",
+  },
+  {
+    name: 'NodeAffinity: matchFields on metadata.name',
+    plugin: nodeAffinity,
+    pod: pod({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['a'] }] }] } } } }),
+    node: info(node('a')),
+    want: null,
+  },
+  { name: 'TaintToleration: an untolerated NoSchedule taint refuses', plugin: taintToleration, pod: pod(), node: info(node('a', { taints: [{ key: 'k', value: 'v', effect: 'NoSchedule' }] })), want: 'node(s) had untolerated taint {k: v}' },
+  { name: 'TaintToleration: an Equal toleration passes', plugin: taintToleration, pod: pod({ tolerations: [{ key: 'k', operator: 'Equal', value: 'v', effect: 'NoSchedule' }] }), node: info(node('a', { taints: [{ key: 'k', value: 'v', effect: 'NoSchedule' }] })), want: null },
+  { name: 'TaintToleration: PreferNoSchedule never refuses', plugin: taintToleration, pod: pod(), node: info(node('a', { taints: [{ key: 'k', effect: 'PreferNoSchedule' }] })), want: null },
+  { name: 'TaintToleration: NoExecute refuses too', plugin: taintToleration, pod: pod(), node: info(node('a', { taints: [{ key: 'k', effect: 'NoExecute' }] })), want: 'node(s) had untolerated taint {k}' },
+  {
+    name: 'NodePorts: a host port in use refuses',
+    plugin: nodePorts,
+    pod: pod({ containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 80, hostPort: 8080 }] }] }),
+    node: info(node('a'), [pod({ containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 80, hostPort: 8080 }] }] })]),
+    want: "node(s) didn't have free ports for the requested pod ports",
+  },
+  {
+    name: 'NodePorts: another protocol is free',
+    plugin: nodePorts,
+    pod: pod({ containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 80, hostPort: 8080, protocol: 'UDP' }] }] }),
+    node: info(node('a'), [pod({ containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 80, hostPort: 8080 }] }] })]),
+    want: null,
+  },
+];
+
+describe('filters', () => {
+  for (const c of filterCases) test(c.name, () => assert.equal(c.plugin.filter!(c.pod, c.node)?.reason ?? null, c.want));
+});
+
+describe('scores', () => {
+  test('LeastAllocated prefers the emptier node', () => {
+    const busy = info(node('a'), [pod({}, { cpu: '3', memory: '6Gi' })]);
+    const empty = info(node('b'));
+    assert.ok(nodeResourcesFit.score!(pod(), empty) > nodeResourcesFit.score!(pod(), busy));
+  });
+
+  test('pods without requests still count (100m / 200Mi each)', () => {
+    const some = info(node('a'), [pod(), pod()]);
+    assert.ok(nodeResourcesFit.score!(pod(), info(node('b'))) > nodeResourcesFit.score!(pod(), some));
+  });
+
+  test('BalancedAllocation prefers the node where cpu and memory stay even', () => {
+    const skewed = info(node('a'), [pod({}, { cpu: '3', memory: '100Mi' })]);
+    const even = info(node('b'), [pod({}, { cpu: '2', memory: '4Gi' })]);
+    assert.ok(nodeResourcesBalancedAllocation.score!(pod(), even) > nodeResourcesBalancedAllocation.score!(pod(), skewed));
+  });
+
+  test('preferred node affinity adds the weights of matching terms', () => {
+    const p = pod({ affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 10, preference: { matchExpressions: [{ key: 'disk', operator: 'In', values: ['ssd'] }] } }, { weight: 5, preference: { matchExpressions: [{ key: 'zone', operator: 'Exists' }] } }] } } });
+    assert.equal(nodeAffinity.score!(p, info(node('a', { labels: { disk: 'ssd', zone: 'z' } }))), 15);
+    assert.equal(nodeAffinity.score!(p, info(node('b'))), 0);
+  });
+
+  test('TaintToleration counts intolerable PreferNoSchedule taints (fewer is better)', () => {
+    assert.equal(taintToleration.score!(pod(), info(node('a', { taints: [{ key: 'x', effect: 'PreferNoSchedule' }, { key: 'y', effect: 'PreferNoSchedule' }] }))), 2);
+    assert.equal(taintToleration.score!(pod({ tolerations: [{ key: 'x', operator: 'Exists' }] }), info(node('a', { taints: [{ key: 'x', effect: 'PreferNoSchedule' }] }))), 0);
+  });
+});
+
+test('the FailedScheduling message counts reasons, sorted, with the preemption summary', () => {
+  const reasons = new Map([
+    ['Insufficient cpu', 2],
+    ['node(s) had untolerated taint {k: v}', 1],
+  ]);
+  assert.equal(
+    fitErrorMessage(3, reasons, new Map([['node(s) had untolerated taint {k: v}', true]])),
+    '0/3 nodes are available: 1 node(s) had untolerated taint {k: v}, 2 Insufficient cpu. preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.',
+  );
+});
