@@ -84,8 +84,8 @@ export interface ResourceDef {
   /** The store key segment after /registry/ (default: plural), as upstream: services → 'services/specs'. */
   storagePrefix?: string;
   /** Subresources served besides the main resource. */
-  /** binding: pods/binding (assigns a node, as the scheduler does). */
-  subresources?: { status?: boolean; scale?: ScaleDef; binding?: boolean };
+  /** binding: pods/binding (assigns a node, as the scheduler does); eviction: pods/eviction. */
+  subresources?: { status?: boolean; scale?: ScaleDef; binding?: boolean; eviction?: boolean };
   /** Other versions served (e.g. autoscaling/v1 for v2 HPAs). */
   otherVersions?: ServedVersion[];
   /**

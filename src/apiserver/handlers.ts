@@ -21,7 +21,7 @@ import { applyConfig, managerFromUserAgent, validateManagerName } from '../api/a
 import { nowRfc3339 } from './rest.ts';
 import { getPath } from '../api/validation.ts';
 import { pruneUnknownFields } from '../api/fieldvalidation.ts';
-import { labelSelectorToString } from '../api/selectors.ts';
+import { labelSelectorFromObject, labelSelectorToString } from '../api/selectors.ts';
 import type { LabelSelector } from '../api/selectors.ts';
 
 export interface HandlerContext {
@@ -34,6 +34,8 @@ export interface HandlerContext {
   storage: ResourceStore;
   /** Warnings for the response (Warning headers). */
   warnings?: string[];
+  /** The storage of another resource (eviction reads PodDisruptionBudgets). */
+  storageOf?: (group: string, plural: string) => ResourceStore | undefined;
   /** Review kinds' handler (authorization and authentication reviews). */
   review?: (served: ServedResource, obj: KubeObject, user: UserInfo, namespace: string) => Promise<KubeObject>;
 }
@@ -142,6 +144,7 @@ export async function handleResource(ctx: HandlerContext): Promise<void> {
     if (sub === 'status' && served.def.subresources?.status) return handleStatus(ctx);
     if (sub === 'scale' && served.def.subresources?.scale) return handleScale(ctx);
     if (sub === 'binding' && served.def.subresources?.binding) return handleBinding(ctx);
+    if (sub === 'eviction' && served.def.subresources?.eviction) return handleEviction(ctx);
     if (sub === 'finalize' && served.def.group === '' && served.def.kind === 'Namespace' && info.verb === 'update') return handleFinalize(ctx);
     throw notFound({ group: served.def.group, resource: `${served.def.plural}/${sub}` }, info.name);
   }
@@ -459,6 +462,66 @@ async function handleDeleteCollection(ctx: HandlerContext): Promise<void> {
 }
 
 // ---- subresources ----------------------------------------------------------------------------
+
+/**
+ * POST pods/{name}/eviction (policy/v1 Eviction): deletes the pod unless that would break its
+ * PodDisruptionBudget — then 429 TooManyRequests, which `kubectl drain` retries. Pods that are
+ * not running (pending, finished, already deleting) are deleted without asking the budget. An
+ * allowed eviction takes one disruption from the budget's status before deleting (so parallel
+ * evictions cannot overdraw it) and records the pod in disruptedPods.
+ */
+async function handleEviction(ctx: HandlerContext): Promise<void> {
+  const gr = { group: '', resource: 'pods/eviction' };
+  if (ctx.info.verb !== 'create') throw methodNotAllowed(ctx.info.verb, gr);
+  const eviction = decodeObject(await readBody(ctx.req), ctx.req.headers['content-type'] as string | undefined);
+  const name = ctx.info.name;
+  const ns = ctx.info.namespace;
+  if (eviction.metadata.name && eviction.metadata.name !== name) throw badRequest('name in URL does not match name in Eviction object');
+  const opts = (eviction['deleteOptions'] ?? {}) as { gracePeriodSeconds?: number; preconditions?: DeleteParams['preconditions']; dryRun?: string[] };
+  const wctx = writeCtx(ctx);
+  if (opts.dryRun?.length) wctx.dryRun = true;
+  const pod = await ctx.storage.get(ns, name);
+  const evict = async () => {
+    await ctx.storage.delete(ns, name, { gracePeriodSeconds: opts.gracePeriodSeconds, preconditions: opts.preconditions }, wctx);
+    writeObject(ctx.res, 201, { ...successStatus(), code: 201 });
+  };
+  const phase = String((pod['status'] as { phase?: string } | undefined)?.phase ?? '');
+  if (pod.metadata.deletionTimestamp || phase === 'Succeeded' || phase === 'Failed' || phase === 'Pending') return evict();
+  const pdbStore = ctx.storageOf?.('policy', 'poddisruptionbudgets');
+  const budgets = pdbStore
+    ? (await pdbStore.list({ namespace: ns })).items.map((c) => c.obj).filter((b) => labelSelectorFromObject(((b['spec'] as { selector?: LabelSelector } | undefined)?.selector ?? null)).matches(pod.metadata.labels))
+    : [];
+  if (!budgets.length) return evict();
+  if (budgets.length > 1) throw statusError('InternalError', 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
+  const pdb = budgets[0]!;
+  const tooMany = (message: string, cause?: string) => {
+    const err = statusError('TooManyRequests', message, cause ? { causes: [{ reason: 'DisruptionBudget', message: cause }] } : undefined);
+    return err;
+  };
+  await pdbStore!.update(
+    ns,
+    pdb.metadata.name!,
+    (cur) => {
+      if (!cur) throw tooMany('Cannot evict pod as it would violate the pod\'s disruption budget.');
+      const st = ((cur['status'] ??= {}) as Record<string, unknown>);
+      if (Number(st['observedGeneration'] ?? 0) < Number(cur.metadata.generation ?? 1)) {
+        throw tooMany(`Cannot evict pod as it would violate the pod's disruption budget. The disruption budget ${cur.metadata.name} is still being processed by the server.`);
+      }
+      const allowed = Number(st['disruptionsAllowed'] ?? 0);
+      if (allowed <= 0) {
+        throw tooMany('Cannot evict pod as it would violate the pod\'s disruption budget.', `The disruption budget ${cur.metadata.name} needs ${Number(st['desiredHealthy'] ?? 0)} healthy pods and has ${Number(st['currentHealthy'] ?? 0)} currently`);
+      }
+      st['disruptionsAllowed'] = allowed - 1;
+      st['disruptedPods'] = { ...((st['disruptedPods'] as Record<string, string> | undefined) ?? {}), [name]: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
+      // Not pinned: a concurrent status write makes the update re-read and decide again.
+      delete cur.metadata.resourceVersion;
+      return cur;
+    },
+    wctx,
+    { subresource: 'status' },
+  );
+  return evict();
+}
 
 /**
  * POST pods/{name}/binding: assigns the pod to a node (spec.nodeName, PodScheduled True, the

@@ -183,6 +183,10 @@ export class ApiServer {
         served,
         storage: this.storageFor(served.def),
         review: (s, obj, u, ns) => this.#review(s, obj, u, ns),
+        storageOf: (group, plural) => {
+          const def = this.registry.defs().find((d) => d.group === group && d.plural === plural);
+          return def ? this.storageFor(def) : undefined;
+        },
       });
     } catch (err) {
       writeError(res, err);

@@ -11,6 +11,7 @@ import { fenceposts, newReplicasForRolling, oldScaleDownBudget } from './deploym
 import { desiredSlices, endpointSubsets, podEndpoints, resolvePort } from './endpoints.ts';
 import { terminatedOverThreshold } from './podgc.ts';
 import { evictionTime, taintsForReady, tolerates, type Taint } from './nodelifecycle.ts';
+import { budgetStatus } from './disruption.ts';
 
 const deploy = (replicas: number, maxSurge?: unknown, maxUnavailable?: unknown): KubeObject => ({
   metadata: { name: 'd' },
@@ -185,4 +186,22 @@ describe('taints and tolerations', () => {
     assert.deepEqual(taintsForReady('True', [other, unreachable], t0), [other]);
     assert.equal(taintsForReady('Unknown', [unreachable], t0 + 99_000).find((t) => t.effect === 'NoExecute')!.timeAdded, unreachable.timeAdded, 'an existing taint keeps its timeAdded');
   });
+});
+
+describe('disruption budgets', () => {
+  const ready = (name: string, ok = true): KubeObject => ({ metadata: { name }, status: { conditions: [{ type: 'Ready', status: ok ? 'True' : 'False' }] } });
+  const pdb = (spec: Record<string, unknown>): KubeObject => ({ metadata: { name: 'b' }, spec });
+  const cases: [string, Record<string, unknown>, KubeObject[], string[], { currentHealthy: number; desiredHealthy: number; disruptionsAllowed: number }][] = [
+    ['minAvailable as a number', { minAvailable: 2 }, [ready('a'), ready('b'), ready('c')], [], { currentHealthy: 3, desiredHealthy: 2, disruptionsAllowed: 1 }],
+    ['minAvailable as a percentage rounds up', { minAvailable: '50%' }, [ready('a'), ready('b'), ready('c')], [], { currentHealthy: 3, desiredHealthy: 2, disruptionsAllowed: 1 }],
+    ['maxUnavailable leaves the rest needed', { maxUnavailable: 1 }, [ready('a'), ready('b'), ready('c')], [], { currentHealthy: 3, desiredHealthy: 2, disruptionsAllowed: 1 }],
+    ['unready pods are not healthy', { minAvailable: 2 }, [ready('a'), ready('b', false), ready('c')], [], { currentHealthy: 2, desiredHealthy: 2, disruptionsAllowed: 0 }],
+    ['a just-evicted pod is not healthy', { minAvailable: 1 }, [ready('a'), ready('b')], ['a'], { currentHealthy: 1, desiredHealthy: 1, disruptionsAllowed: 0 }],
+  ];
+  for (const [name, spec, pods, disrupted, want] of cases) {
+    test(name, () => {
+      const s = budgetStatus(pdb(spec), pods, new Set(disrupted));
+      assert.deepEqual({ currentHealthy: s.currentHealthy, desiredHealthy: s.desiredHealthy, disruptionsAllowed: s.disruptionsAllowed }, want);
+    });
+  }
 });

@@ -14,6 +14,7 @@ import { startNamespaceController } from './namespace.ts';
 import { startGarbageCollector } from './garbagecollector.ts';
 import { startPodGCController } from './podgc.ts';
 import { startNodeLifecycleController } from './nodelifecycle.ts';
+import { startDisruptionController } from './disruption.ts';
 
 /** Every controller, by the name upstream's --controllers flag uses. */
 export const controllers: Record<string, ControllerStart> = {
@@ -27,6 +28,7 @@ export const controllers: Record<string, ControllerStart> = {
   garbagecollector: startGarbageCollector,
   podgc: startPodGCController,
   nodelifecycle: startNodeLifecycleController,
+  disruption: startDisruptionController,
 };
 
 export interface ControllerManagerOptions {

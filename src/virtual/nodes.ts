@@ -4,7 +4,8 @@
  * capacity and allocatable, a pod CIDR, and the Ready condition; its kubelet Lease in
  * kube-node-lease is renewed every leaseRenewMs. Pods bound to a simulated node start at once:
  * Running, Ready, with an IP from the node's pod CIDR. Pods being deleted are removed once their
- * grace period has passed, as a kubelet would after stopping their containers.
+ * containers have stopped: one second after the deletion, or at the end of a shorter grace
+ * period (never later than the grace period allows).
  * Used in-process by `bosun server --virtual-nodes N` and as `bosun virtual-nodes`.
  */
 import type { KubeObject } from '../api/types.ts';
@@ -25,6 +26,8 @@ export interface VirtualNodesOptions {
 }
 
 const zones = ['zone-a', 'zone-b', 'zone-c'];
+/** Simulated containers stop this long after SIGTERM, or at the end of a shorter grace period. */
+const stopMs = 1000;
 const region = 'region-1';
 
 const rfc3339 = (ms = Date.now()) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
@@ -143,7 +146,7 @@ export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSi
             if (!isNotFound(err) && !isConflict(err)) log(`virtual nodes: deleting ${key}: ${(err as Error).message}`);
           })
           .finally(() => deleting.delete(key));
-      }, Math.max(0, Math.min(due, 30_000)));
+      }, Math.max(0, Math.min(due, stopMs)));
       timer.unref();
       deleting.set(key, timer);
       return;

@@ -93,3 +93,37 @@ describe('virtual nodes and the scheduler', () => {
     assert.equal(await until('cordoned to be bound', () => scheduledTo('cordoned')), 'virtual-node-2');
   });
 });
+
+describe('eviction and drain', () => {
+  test('drain evicts within the PodDisruptionBudget, cordons, and uncordon reopens the node', async () => {
+    await kubectlOk(server, v, ['create', 'deployment', 'guarded', '--image', 'busybox', '--replicas', '3']);
+    await kubectl(server, v, ['rollout', 'status', 'deployment/guarded', '--timeout', '30s'], { timeoutMs: 40_000 });
+    await kubectlOk(server, v, ['create', 'poddisruptionbudget', 'guarded', '--selector', 'app=guarded', '--min-available', '3']);
+    const pdb = await until('the budget status', async () => {
+      const b = JSON.parse(await kubectlOk(server, v, ['get', 'pdb', 'guarded', '-o', 'json']));
+      return b.status?.observedGeneration === b.metadata.generation && b.status.currentHealthy === 3 ? b : null;
+    });
+    assert.equal(pdb.status.disruptionsAllowed, 0);
+
+    // With no disruption allowed, an eviction is refused with 429.
+    const victim = (JSON.parse(await kubectlOk(server, v, ['get', 'pods', '-l', 'app=guarded', '-o', 'json'])).items as Pod[])[0]!;
+    const node = victim.spec.nodeName!;
+    const refused = await kubectl(server, v, ['drain', node, '--ignore-daemonsets', '--timeout', '3s', '--pod-selector', 'app=guarded'], { timeoutMs: 20_000 });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr + refused.stdout, /Cannot evict pod as it would violate the pod's disruption budget/);
+
+    // Loosen the budget: the drain goes through and the pods come back elsewhere.
+    await kubectlOk(server, v, ['patch', 'pdb', 'guarded', '--type', 'merge', '-p', JSON.stringify({ spec: { minAvailable: 2 } })]);
+    await until('one disruption to be allowed', async () => JSON.parse(await kubectlOk(server, v, ['get', 'pdb', 'guarded', '-o', 'json'])).status?.disruptionsAllowed >= 1);
+    const drained = await kubectl(server, v, ['drain', node, '--ignore-daemonsets', '--force', '--delete-emptydir-data', '--timeout', '30s'], { timeoutMs: 40_000 });
+    assert.equal(drained.code, 0, drained.stderr);
+    assert.match(drained.stdout, /evicting pod|drained/);
+    const n = JSON.parse(await kubectlOk(server, v, ['get', 'node', node, '-o', 'json']));
+    assert.equal(n.spec.unschedulable, true);
+    await until('3 guarded pods running on other nodes', async () => {
+      const ps = (JSON.parse(await kubectlOk(server, v, ['get', 'pods', '-l', 'app=guarded', '-o', 'json'])).items as (Pod & { metadata: { deletionTimestamp?: string } })[]).filter((p) => !p.metadata.deletionTimestamp);
+      return ps.length === 3 && ps.every((p) => p.spec.nodeName && p.spec.nodeName !== node && p.status.phase === 'Running');
+    }, { timeoutMs: 30_000 });
+    await kubectlOk(server, v, ['uncordon', node]);
+  });
+});

@@ -225,7 +225,7 @@ export const pods: ResourceDef = {
   namespaced: true,
   shortNames: ['po'],
   categories: ['all'],
-  subresources: { status: true, binding: true },
+  subresources: { status: true, binding: true, eviction: true },
   generation: true,
   default: (pod) => defaultPod(pod as J),
   prepareForCreate: preparePodForCreate,
