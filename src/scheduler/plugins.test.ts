@@ -6,6 +6,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../api/types.ts';
 import {
+  interPodAffinityPlugin,
+  podTopologySpread,
   nodeAffinity,
   nodeAllocatable,
   nodeName,
@@ -145,4 +147,67 @@ test('the FailedScheduling message counts reasons, sorted, with the preemption s
     fitErrorMessage(3, reasons, new Map([['node(s) had untolerated taint {k: v}', true]])),
     '0/3 nodes are available: 1 node(s) had untolerated taint {k: v}, 2 Insufficient cpu. preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.',
   );
+});
+
+describe('inter-pod affinity and topology spread', () => {
+  const labelled = (name: string, labels: Record<string, string>, spec: Record<string, unknown> = {}): KubeObject => ({ metadata: { name, namespace: 'default', uid: name, labels }, spec: { containers: [{ name: 'c', image: 'i' }], ...spec } });
+  const zoneNode = (name: string, zone: string) => node(name, { labels: { zone } });
+  const anti = { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'x' } }, topologyKey: 'zone' }] } } };
+  const aff = { affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'db' } }, topologyKey: 'zone' }] } } };
+  const verdicts = (plugin: Plugin, p: KubeObject, nodes: NodeInfo[]) => {
+    const state = plugin.preFilter?.(p, nodes);
+    return nodes.map((n) => plugin.filter!(p, n, state)?.reason ?? null);
+  };
+  const ipa = interPodAffinityPlugin();
+
+  test('anti-affinity keeps the pod out of a zone with a matching pod', () => {
+    const nodes = [info(zoneNode('a', 'z1'), [labelled('x1', { app: 'x' })]), info(zoneNode('b', 'z1')), info(zoneNode('c', 'z2'))];
+    assert.deepEqual(verdicts(ipa, labelled('new', { app: 'x' }, anti), nodes), ["node(s) didn't match pod anti-affinity rules", "node(s) didn't match pod anti-affinity rules", null]);
+  });
+
+  test("an existing pod's anti-affinity keeps a matching newcomer out", () => {
+    const nodes = [info(zoneNode('a', 'z1'), [labelled('x1', { app: 'guard' }, { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'x' } }, topologyKey: 'zone' }] } } })]), info(zoneNode('c', 'z2'))];
+    assert.deepEqual(verdicts(ipa, labelled('new', { app: 'x' }), nodes), ["node(s) didn't satisfy existing pods anti-affinity rules", null]);
+  });
+
+  test('affinity requires a matching pod in the same zone', () => {
+    const nodes = [info(zoneNode('a', 'z1'), [labelled('db', { app: 'db' })]), info(zoneNode('b', 'z2'))];
+    assert.deepEqual(verdicts(ipa, labelled('web', { app: 'web' }, aff), nodes), [null, "node(s) didn't match pod affinity rules"]);
+  });
+
+  test('affinity to its own kind lets the first pod go anywhere', () => {
+    const self = { affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'db' } }, topologyKey: 'zone' }] } } };
+    assert.deepEqual(verdicts(ipa, labelled('db1', { app: 'db' }, self), [info(zoneNode('a', 'z1')), info(zoneNode('b', 'z2'))]), [null, null]);
+  });
+
+  test('affinity in another namespace does not count unless named', () => {
+    const other = { ...labelled('db', { app: 'db' }), metadata: { name: 'db', namespace: 'other', uid: 'db', labels: { app: 'db' } } };
+    const nodes = [info(zoneNode('a', 'z1'), [other])];
+    assert.deepEqual(verdicts(ipa, labelled('web', {}, aff), nodes), ["node(s) didn't match pod affinity rules"]);
+    const named = { affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'db' } }, namespaces: ['other'], topologyKey: 'zone' }] } } };
+    assert.deepEqual(verdicts(ipa, labelled('web', {}, named), nodes), [null]);
+  });
+
+  const spread = (maxSkew: number, extra: Record<string, unknown> = {}) => ({ topologySpreadConstraints: [{ maxSkew, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 's' } }, ...extra }] });
+  test('topology spread refuses the domain that would exceed maxSkew', () => {
+    const nodes = [info(zoneNode('a', 'z1'), [labelled('s1', { app: 's' }), labelled('s2', { app: 's' })]), info(zoneNode('b', 'z2'), [labelled('s3', { app: 's' })])];
+    assert.deepEqual(verdicts(podTopologySpread, labelled('new', { app: 's' }, spread(1)), nodes), ["node(s) didn't match pod topology spread constraints", null]);
+  });
+
+  test('a node without the topology key is refused', () => {
+    assert.deepEqual(verdicts(podTopologySpread, labelled('new', { app: 's' }, spread(1)), [info(node('plain'))]), ["node(s) didn't match pod topology spread constraints (missing required label)"]);
+  });
+
+  test('minDomains above the domain count treats the minimum as zero', () => {
+    const nodes = [info(zoneNode('a', 'z1'), [labelled('s1', { app: 's' })]), info(zoneNode('b', 'z2'), [labelled('s2', { app: 's' })])];
+    assert.deepEqual(verdicts(podTopologySpread, labelled('new', { app: 's' }, spread(1, { minDomains: 3 })), nodes), ["node(s) didn't match pod topology spread constraints", "node(s) didn't match pod topology spread constraints"]);
+  });
+
+  test('ScheduleAnyway never refuses, and scores the emptier domain higher after normalizing', () => {
+    const p = labelled('new', { app: 's' }, { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { app: 's' } } }] });
+    const nodes = [info(zoneNode('a', 'z1'), [labelled('s1', { app: 's' }), labelled('s2', { app: 's' })]), info(zoneNode('b', 'z2'))];
+    assert.deepEqual(verdicts(podTopologySpread, p, nodes), [null, null]);
+    const state = podTopologySpread.preFilter!(p, nodes);
+    assert.ok(podTopologySpread.score!(p, nodes[0]!, state) > podTopologySpread.score!(p, nodes[1]!, state));
+  });
 });

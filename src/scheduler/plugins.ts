@@ -44,8 +44,10 @@ export interface FilterResult {
 
 export interface Plugin {
   name: string;
-  filter?(pod: KubeObject, node: NodeInfo): FilterResult | null;
-  score?(pod: KubeObject, node: NodeInfo): number;
+  /** Once per cycle, over every node: state for filter and score (upstream PreFilter/PreScore). */
+  preFilter?(pod: KubeObject, nodes: readonly NodeInfo[]): unknown;
+  filter?(pod: KubeObject, node: NodeInfo, state?: unknown): FilterResult | null;
+  score?(pod: KubeObject, node: NodeInfo, state?: unknown): number;
   /** Scores are rescaled to 0-100 over the feasible nodes (reverse: lower raw is better). */
   normalize?: 'max' | 'reverse';
   weight?: number;
@@ -270,8 +272,176 @@ export const taintToleration: Plugin = {
   normalize: 'reverse',
 };
 
+// ---- inter-pod affinity --------------------------------------------------------------------------
+
+interface AffinityTerm {
+  labelSelector?: unknown;
+  namespaces?: string[];
+  namespaceSelector?: unknown;
+  topologyKey: string;
+}
+
+function termsOf(pod: KubeObject, kind: 'podAffinity' | 'podAntiAffinity'): AffinityTerm[] {
+  return arr(obj(obj(obj(pod['spec'])['affinity'])[kind])['requiredDuringSchedulingIgnoredDuringExecution']) as unknown as AffinityTerm[];
+}
+
+/** Whether `other` is selected by a term of `owner` (namespaces default to the owner's). */
+function termMatches(term: AffinityTerm, owner: KubeObject, other: KubeObject, namespaceLabels: (ns: string) => Record<string, string> | undefined): boolean {
+  const ns = other.metadata.namespace ?? '';
+  const inNamespaces = term.namespaces?.length
+    ? term.namespaces.includes(ns) || (term.namespaceSelector !== undefined && selectorMatches(term.namespaceSelector, namespaceLabels(ns)))
+    : term.namespaceSelector !== undefined
+      ? selectorMatches(term.namespaceSelector, namespaceLabels(ns))
+      : ns === owner.metadata.namespace;
+  return inNamespaces && selectorMatches(term.labelSelector, other.metadata.labels);
+}
+
+interface AffinityState {
+  /** For each of the incoming pod's terms: topology values of nodes running a matching pod. */
+  affinity: Set<string>[];
+  antiAffinity: Set<string>[];
+  /** "key=value" topology pairs where an existing pod's anti-affinity rejects the incoming pod. */
+  existingAnti: Set<string>;
+  /** Whether any pod matches each affinity term anywhere (else the first pod may go). */
+  anyMatch: boolean[];
+}
+
+export function interPodAffinityPlugin(namespaceLabels: (ns: string) => Record<string, string> | undefined = () => undefined): Plugin {
+  return {
+    name: 'InterPodAffinity',
+    preFilter(pod, nodes): AffinityState {
+      const aff = termsOf(pod, 'podAffinity');
+      const anti = termsOf(pod, 'podAntiAffinity');
+      const state: AffinityState = { affinity: aff.map(() => new Set()), antiAffinity: anti.map(() => new Set()), existingAnti: new Set(), anyMatch: aff.map(() => false) };
+      for (const n of nodes) {
+        const labels = n.node.metadata.labels ?? {};
+        for (const other of n.pods) {
+          if (other.metadata.uid && other.metadata.uid === pod.metadata.uid) continue;
+          aff.forEach((t, i) => {
+            if (!termMatches(t, pod, other, namespaceLabels)) return;
+            state.anyMatch[i] = true;
+            if (labels[t.topologyKey] !== undefined) state.affinity[i]!.add(labels[t.topologyKey]!);
+          });
+          anti.forEach((t, i) => {
+            if (termMatches(t, pod, other, namespaceLabels) && labels[t.topologyKey] !== undefined) state.antiAffinity[i]!.add(labels[t.topologyKey]!);
+          });
+          for (const t of termsOf(other, 'podAntiAffinity')) {
+            if (labels[t.topologyKey] !== undefined && termMatches(t, other, pod, namespaceLabels)) state.existingAnti.add(`${t.topologyKey}=${labels[t.topologyKey]}`);
+          }
+        }
+      }
+      return state;
+    },
+    // Upstream's order: the pod's affinity, its anti-affinity, then existing pods' anti-affinity.
+    filter(pod, node, raw) {
+      const state = raw as AffinityState;
+      const labels = node.node.metadata.labels ?? {};
+      const aff = termsOf(pod, 'podAffinity');
+      for (let i = 0; i < aff.length; i++) {
+        const t = aff[i]!;
+        const v = labels[t.topologyKey];
+        if (v !== undefined && state.affinity[i]!.has(v)) continue;
+        // Nothing matches anywhere and the pod matches its own term: it may be the first.
+        if (!state.anyMatch[i] && v !== undefined && termMatches(t, pod, pod, namespaceLabels)) continue;
+        return { reason: "node(s) didn't match pod affinity rules", unresolvable: true };
+      }
+      const anti = termsOf(pod, 'podAntiAffinity');
+      for (let i = 0; i < anti.length; i++) {
+        const v = labels[anti[i]!.topologyKey];
+        if (v !== undefined && state.antiAffinity[i]!.has(v)) return { reason: "node(s) didn't match pod anti-affinity rules" };
+      }
+      for (const pair of state.existingAnti) {
+        const i = pair.indexOf('=');
+        if (labels[pair.slice(0, i)] === pair.slice(i + 1)) return { reason: "node(s) didn't satisfy existing pods anti-affinity rules" };
+      }
+      return null;
+    },
+  };
+}
+
+// ---- pod topology spread -----------------------------------------------------------------------------
+
+interface SpreadConstraint {
+  maxSkew: number;
+  topologyKey: string;
+  whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway';
+  labelSelector?: unknown;
+  minDomains?: number;
+}
+
+interface SpreadState {
+  constraints: SpreadConstraint[];
+  /** Per constraint: matching pods per topology value (every eligible domain present, maybe 0). */
+  counts: Map<string, number>[];
+  selfMatch: boolean[];
+}
+
+export const podTopologySpread: Plugin = {
+  name: 'PodTopologySpread',
+  weight: 2,
+  preFilter(pod, nodes): SpreadState {
+    const constraints = arr(obj(pod['spec'])['topologySpreadConstraints']) as unknown as SpreadConstraint[];
+    const counts = constraints.map(() => new Map<string, number>());
+    const selfMatch = constraints.map((c) => selectorMatches(c.labelSelector, pod.metadata.labels));
+    for (const n of nodes) {
+      // Domains count only nodes the pod could go to by its node affinity / selector (nodeAffinityPolicy Honor).
+      if (nodeAffinity.filter!(pod, n)) continue;
+      const labels = n.node.metadata.labels ?? {};
+      constraints.forEach((c, i) => {
+        const v = labels[c.topologyKey];
+        if (v === undefined) return;
+        const m = counts[i]!;
+        let k = m.get(v) ?? 0;
+        for (const other of n.pods) {
+          if (other.metadata.namespace === pod.metadata.namespace && !other.metadata.deletionTimestamp && selectorMatches(c.labelSelector, other.metadata.labels)) k++;
+        }
+        m.set(v, k);
+      });
+    }
+    return { constraints, counts, selfMatch };
+  },
+  filter(_pod, node, raw) {
+    const state = raw as SpreadState;
+    const labels = node.node.metadata.labels ?? {};
+    for (let i = 0; i < state.constraints.length; i++) {
+      const c = state.constraints[i]!;
+      if (c.whenUnsatisfiable !== 'DoNotSchedule') continue;
+      const v = labels[c.topologyKey];
+      if (v === undefined) return { reason: "node(s) didn't match pod topology spread constraints (missing required label)", unresolvable: true };
+      const m = state.counts[i]!;
+      let min = Math.min(...m.values());
+      if (c.minDomains && m.size < c.minDomains) min = 0;
+      const skew = (m.get(v) ?? 0) + (state.selfMatch[i] ? 1 : 0) - min;
+      if (skew > c.maxSkew) return { reason: "node(s) didn't match pod topology spread constraints" };
+    }
+    return null;
+  },
+  // ScheduleAnyway (and DoNotSchedule) constraints: fewer matching pods in the node's domains is better.
+  score(_pod, node, raw) {
+    const state = raw as SpreadState;
+    const labels = node.node.metadata.labels ?? {};
+    let sum = 0;
+    state.constraints.forEach((c, i) => {
+      const v = labels[c.topologyKey];
+      if (v !== undefined) sum += state.counts[i]!.get(v) ?? 0;
+    });
+    return sum;
+  },
+  normalize: 'reverse',
+};
+
 /** Upstream's default profile order for the plugins implemented here. */
-export const defaultPlugins: Plugin[] = [nodeUnschedulable, nodeName, taintToleration, nodeAffinity, nodePorts, nodeResourcesFit, nodeResourcesBalancedAllocation];
+export const defaultPlugins: Plugin[] = [
+  nodeUnschedulable,
+  nodeName,
+  taintToleration,
+  nodeAffinity,
+  nodePorts,
+  nodeResourcesFit,
+  podTopologySpread,
+  interPodAffinityPlugin(),
+  nodeResourcesBalancedAllocation,
+];
 
 /** Whether a label selector (metav1.LabelSelector) matches labels; null matches nothing. */
 export function selectorMatches(sel: unknown, labels: Record<string, string> | undefined): boolean {

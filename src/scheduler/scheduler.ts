@@ -152,10 +152,12 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     const reasons = new Map<string, number>();
     const unresolvable = new Map<string, boolean>();
     const feasible: NodeInfo[] = [];
+    const states = new Map<Plugin, unknown>();
+    for (const p of plugins) if (p.preFilter) states.set(p, p.preFilter(pod, infos));
     for (const info of infos) {
       let fail = null;
       for (const p of plugins) {
-        fail = p.filter?.(pod, info) ?? null;
+        fail = p.filter?.(pod, info, states.get(p)) ?? null;
         if (fail) break;
       }
       if (fail) {
@@ -168,7 +170,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     if (feasible.length > 1) {
       for (const p of plugins) {
         if (!p.score) continue;
-        const raw = feasible.map((n) => p.score!(pod, n));
+        const raw = feasible.map((n) => p.score!(pod, n, states.get(p)));
         const max = Math.max(...raw);
         const scores = raw.map((s) => (p.normalize === 'max' ? (max ? (s * 100) / max : 0) : p.normalize === 'reverse' ? (max ? 100 - (s * 100) / max : 100) : s));
         feasible.forEach((n, i) => totals.set(n, totals.get(n)! + scores[i]! * (p.weight ?? 1)));

@@ -127,3 +127,66 @@ describe('eviction and drain', () => {
     await kubectlOk(server, v, ['uncordon', node]);
   });
 });
+
+describe('pod affinity and topology spread', () => {
+  test('required anti-affinity by hostname leaves the fourth replica Pending with the reason', async () => {
+    const deploy = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'solo' },
+      spec: {
+        replicas: 4,
+        selector: { matchLabels: { app: 'solo' } },
+        template: {
+          metadata: { labels: { app: 'solo' } },
+          spec: {
+            containers: [{ name: 'c', image: 'busybox' }],
+            affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'solo' } }, topologyKey: 'kubernetes.io/hostname' }] } },
+          },
+        },
+      },
+    };
+    await kubectlOk(server, v, ['apply', '-f', '-'], { input: JSON.stringify(deploy) });
+    const pending = await until('one solo pod to be unschedulable', async () => {
+      const ps = JSON.parse(await kubectlOk(server, v, ['get', 'pods', '-l', 'app=solo', '-o', 'json'])).items as Pod[];
+      const bound = ps.filter((p) => p.spec.nodeName);
+      const waiting = ps.filter((p) => p.status.conditions?.some((c) => c.type === 'PodScheduled' && c.status === 'False'));
+      return ps.length === 4 && bound.length === 3 && waiting.length === 1 ? { bound, waiting } : null;
+    });
+    assert.equal(new Set(pending.bound.map((p) => p.spec.nodeName)).size, 3);
+    const cond = pending.waiting[0]!.status.conditions!.find((c) => c.type === 'PodScheduled')!;
+    assert.match(cond.message!, /^0\/3 nodes are available: 3 node\(s\) didn't match pod anti-affinity rules\. /);
+  });
+
+  test('topology spread keeps the skew across hosts within maxSkew', async () => {
+    for (const name of ['pre-1', 'pre-2']) {
+      await run(name, { nodeName: 'virtual-node-0' });
+      await kubectlOk(server, v, ['label', 'pod', name, 'app=spread']);
+    }
+    const deploy = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'spread' },
+      spec: {
+        replicas: 3,
+        selector: { matchLabels: { app: 'spread', tier: 'x' } },
+        template: {
+          metadata: { labels: { app: 'spread', tier: 'x' } },
+          spec: {
+            containers: [{ name: 'c', image: 'busybox' }],
+            topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'spread' } } }],
+          },
+        },
+      },
+    };
+    await kubectlOk(server, v, ['apply', '-f', '-'], { input: JSON.stringify(deploy) });
+    const r = await kubectl(server, v, ['rollout', 'status', 'deployment/spread', '--timeout', '30s'], { timeoutMs: 40_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const ps = JSON.parse(await kubectlOk(server, v, ['get', 'pods', '-l', 'app=spread', '-o', 'json'])).items as Pod[];
+    const per = new Map<string, number>();
+    for (const p of ps) per.set(p.spec.nodeName!, (per.get(p.spec.nodeName!) ?? 0) + 1);
+    const counts = ['virtual-node-0', 'virtual-node-1', 'virtual-node-2'].map((n) => per.get(n) ?? 0);
+    assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, `skew too large: ${counts.join(', ')}`);
+    assert.equal(per.get('virtual-node-0'), 2, 'a spread pod went to the node that already had two');
+  });
+});
