@@ -9,7 +9,8 @@
  *    the feasible nodes, assumes the pod on the best one and binds it through pods/binding;
  *  - a pod that fits nowhere gets a FailedScheduling event and the PodScheduled=False condition
  *    (reason Unschedulable) with upstream's message ("0/3 nodes are available: ...").
- * Preemption is not implemented yet (the message says no victims were found).
+ * Pods that fit nowhere may preempt lower-priority pods (DefaultPreemption): the victims are
+ * deleted and the pod is nominated to their node (status.nominatedNodeName).
  */
 import type { KubeObject } from '../api/types.ts';
 import { isConflict, isNotFound } from '../api/errors.ts';
@@ -152,20 +153,21 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     const reasons = new Map<string, number>();
     const unresolvable = new Map<string, boolean>();
     const feasible: NodeInfo[] = [];
-    const states = new Map<Plugin, unknown>();
-    for (const p of plugins) if (p.preFilter) states.set(p, p.preFilter(pod, infos));
+    const states = filterStates(pod, infos);
+    const resolvable: NodeInfo[] = [];
     for (const info of infos) {
-      let fail = null;
-      for (const p of plugins) {
-        fail = p.filter?.(pod, info, states.get(p)) ?? null;
-        if (fail) break;
-      }
+      const fail = runFilters(pod, info, states);
       if (fail) {
         reasons.set(fail.reason, (reasons.get(fail.reason) ?? 0) + 1);
         if (fail.unresolvable) unresolvable.set(fail.reason, true);
+        else resolvable.push(info);
       } else feasible.push(info);
     }
-    if (!feasible.length) return markUnschedulable(pod, infos.length ? fitErrorMessage(infos.length, reasons, unresolvable) : '0/0 nodes are available: no nodes available to schedule pods.');
+    if (!feasible.length) {
+      const message = infos.length ? fitErrorMessage(infos.length, reasons, unresolvable) : '0/0 nodes are available: no nodes available to schedule pods.';
+      const preempted = await preempt(pod, infos, resolvable);
+      return markUnschedulable(pod, message, preempted);
+    }
     const totals = new Map<NodeInfo, number>(feasible.map((n) => [n, 0]));
     if (feasible.length > 1) {
       for (const p of plugins) {
@@ -181,6 +183,88 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     const chosen = best[Math.floor(Math.random() * best.length)]!;
     assumed.set(q.key, { node: chosen.name, pod });
     void bind(pod, chosen.name);
+  }
+
+  function filterStates(pod: KubeObject, infos: readonly NodeInfo[]): Map<Plugin, unknown> {
+    const states = new Map<Plugin, unknown>();
+    for (const p of plugins) if (p.preFilter) states.set(p, p.preFilter(pod, infos));
+    return states;
+  }
+
+  function runFilters(pod: KubeObject, info: NodeInfo, states: Map<Plugin, unknown>) {
+    for (const p of plugins) {
+      const fail = p.filter?.(pod, info, states.get(p)) ?? null;
+      if (fail) return fail;
+    }
+    return null;
+  }
+
+  /** The node as it would be without `gone` (for preemption's what-if). */
+  function without(info: NodeInfo, gone: ReadonlySet<KubeObject>): NodeInfo {
+    const pods = info.pods.filter((p) => !gone.has(p));
+    const requested = { milliCPU: 0, memory: 0, pods: 0 } as NodeInfo['requested'];
+    const nonZeroRequested = { milliCPU: 0, memory: 0 };
+    const usedPorts = new Set<string>();
+    for (const p of pods) {
+      const r = podRequests(p);
+      for (const [k, v] of Object.entries(r)) requested[k] = (requested[k] ?? 0) + v;
+      nonZeroRequested.milliCPU += r.milliCPU || 100;
+      nonZeroRequested.memory += r.memory || 200 * 1024 * 1024;
+      for (const port of podPorts(p)) usedPorts.add(port);
+    }
+    return { ...info, pods, requested, nonZeroRequested, usedPorts };
+  }
+
+  /**
+   * DefaultPreemption: on nodes where only resolvable filters failed, the fewest, lowest-priority
+   * pods whose removal lets the pod fit (all lower-priority pods removed, then the most important
+   * ones given back while it still fits); the node whose victims matter least is chosen, the pod
+   * is nominated to it and the victims are deleted. Returns the node, if any.
+   */
+  async function preempt(pod: KubeObject, infos: NodeInfo[], candidates: NodeInfo[]): Promise<string | undefined> {
+    const priority = Number(spec(pod)['priority'] ?? 0);
+    if (spec(pod)['preemptionPolicy'] === 'Never' || !candidates.length) return undefined;
+    const prio = (p: KubeObject) => Number(spec(p)['priority'] ?? 0);
+    // Already nominated and its victims are still terminating: wait for them, do not preempt more.
+    const nominated = String((pod['status'] as { nominatedNodeName?: string } | undefined)?.nominatedNodeName ?? '');
+    const there = nominated ? infos.find((i) => i.name === nominated) : undefined;
+    if (there?.pods.some((p) => p.metadata.deletionTimestamp && prio(p) < priority)) return nominated;
+    let best: { node: NodeInfo; victims: KubeObject[]; key: number[] } | undefined;
+    for (const cand of candidates) {
+      const lower = cand.pods.filter((p) => prio(p) < priority && !p.metadata.deletionTimestamp).sort((a, b) => prio(b) - prio(a));
+      if (!lower.length) continue;
+      const fits = (gone: Set<KubeObject>) => {
+        const trial = without(cand, gone);
+        const all = infos.map((i) => (i === cand ? trial : i));
+        return runFilters(pod, trial, filterStates(pod, all)) === null;
+      };
+      const gone = new Set(lower);
+      if (!fits(gone)) continue;
+      // Reprieve the most important victims first, as long as the pod still fits.
+      for (const v of lower) {
+        gone.delete(v);
+        if (!fits(gone)) gone.add(v);
+      }
+      const victims = [...gone];
+      const key = [Math.max(...victims.map(prio)), victims.reduce((n, v) => n + prio(v), 0), victims.length];
+      if (!best || key[0]! < best.key[0]! || (key[0] === best.key[0] && (key[1]! < best.key[1]! || (key[1] === best.key[1] && key[2]! < best.key[2]!)))) best = { node: cand, victims, key };
+    }
+    if (!best) return undefined;
+    const nodeName = best.node.name;
+    try {
+      await ctx.client.patchStatus(resources.pods, pod.metadata.name!, { status: { nominatedNodeName: nodeName } }, { type: 'merge', namespace: pod.metadata.namespace });
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
+    for (const v of best.victims) {
+      try {
+        await ctx.client.delete(resources.pods, v.metadata.name!, { namespace: v.metadata.namespace, preconditions: { uid: v.metadata.uid } });
+        ctx.recorder.event(v, 'Normal', 'Preempted', `Preempted by pod ${pod.metadata.uid} on node ${nodeName}`);
+      } catch (err) {
+        if (!isNotFound(err) && !isConflict(err)) throw err;
+      }
+    }
+    return nodeName;
   }
 
   async function bind(pod: KubeObject, node: string): Promise<void> {
@@ -212,10 +296,11 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     backoff.set(key, b);
   }
 
-  async function markUnschedulable(pod: KubeObject, message: string): Promise<void> {
+  async function markUnschedulable(pod: KubeObject, message: string, nominated?: string): Promise<void> {
     const key = keyOf(pod);
     unschedulable.set(key, Date.now());
     ctx.recorder.event(pod, 'Warning', 'FailedScheduling', message);
+    if (nominated) return; // victims are going: their deletion brings the pod back
     const before = (pod['status'] as { conditions?: Record<string, unknown>[] } | undefined)?.conditions?.find((c) => c['type'] === 'PodScheduled');
     if (before?.['status'] === 'False' && before['message'] === message) return;
     const condition = { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastProbeTime: null, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };

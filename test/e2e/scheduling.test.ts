@@ -190,3 +190,24 @@ describe('pod affinity and topology spread', () => {
     assert.equal(per.get('virtual-node-0'), 2, 'a spread pod went to the node that already had two');
   });
 });
+
+describe('preemption', () => {
+  test('a high-priority pod preempts a low-priority one when nothing else fits', async () => {
+    for (const [name, value] of [['low', 100], ['high', 1000]] as const) {
+      await kubectlOk(server, v, ['create', 'priorityclass', name, `--value=${value}`]);
+    }
+    const big = (name: string, priorityClassName: string) => ({ priorityClassName, containers: [{ name: 'c', image: 'busybox', resources: { requests: { cpu: '20' } } }] });
+    for (const n of ['low-1', 'low-2', 'low-3']) await run(n, big(n, 'low'));
+    await until('the low pods to run on three nodes', async () => {
+      const ps = await Promise.all(['low-1', 'low-2', 'low-3'].map(pod));
+      return ps.every((p) => p.status.phase === 'Running') && new Set(ps.map((p) => p.spec.nodeName)).size === 3;
+    });
+    await run('vip', big('vip', 'high'));
+    const node = await until('the high-priority pod to be bound', () => scheduledTo('vip'), { timeoutMs: 30_000 });
+    const lows = await Promise.all(['low-1', 'low-2', 'low-3'].map(async (n) => (await kubectl(server, v, ['get', 'pod', n, '-o', 'json'])).code === 0 ? await pod(n) : null));
+    const left = lows.filter((p) => p && p.spec.nodeName !== node);
+    assert.equal(left.length, 2, 'more than one low-priority pod was preempted');
+    const events = JSON.parse(await kubectlOk(server, v, ['get', 'events', '-o', 'json'])).items as { reason: string; message: string }[];
+    assert.ok(events.some((e) => e.reason === 'Preempted' && e.message.includes(`on node ${node}`)));
+  });
+});
