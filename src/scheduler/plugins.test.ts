@@ -9,14 +9,12 @@ import {
   interPodAffinityPlugin,
   podTopologySpread,
   nodeAffinity,
-  nodeAllocatable,
+  nodeInfo,
   nodeName,
   nodePorts,
   nodeResourcesBalancedAllocation,
   nodeResourcesFit,
   nodeUnschedulable,
-  podPorts,
-  podRequests,
   taintToleration,
   type NodeInfo,
   type Plugin,
@@ -35,19 +33,7 @@ function pod(spec: Record<string, unknown> = {}, requests?: Record<string, strin
   return { metadata: { name: 'p', namespace: 'default' }, spec: { containers: [{ name: 'c', image: 'i', ...(requests ? { resources: { requests } } : {}) }], ...spec } };
 }
 
-function info(n: KubeObject, pods: KubeObject[] = []): NodeInfo {
-  const requested = { milliCPU: 0, memory: 0, pods: 0 } as NodeInfo['requested'];
-  const nonZeroRequested = { milliCPU: 0, memory: 0 };
-  const usedPorts = new Set<string>();
-  for (const p of pods) {
-    const r = podRequests(p);
-    for (const [k, v] of Object.entries(r)) requested[k] = (requested[k] ?? 0) + v;
-    nonZeroRequested.milliCPU += r.milliCPU || 100;
-    nonZeroRequested.memory += r.memory || 200 * 1024 * 1024;
-    for (const port of podPorts(p)) usedPorts.add(port);
-  }
-  return { node: n, name: n.metadata.name!, pods, requested, nonZeroRequested, allocatable: nodeAllocatable(n), usedPorts };
-}
+const info = (n: KubeObject, pods: KubeObject[] = []): NodeInfo => nodeInfo(n, pods);
 
 const filterCases: { name: string; plugin: Plugin; pod: KubeObject; node: NodeInfo; want: string | null }[] = [
   { name: 'NodeName: the named node fits', plugin: nodeName, pod: pod({ nodeName: 'a' }), node: info(node('a')), want: null },

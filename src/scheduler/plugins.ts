@@ -78,6 +78,21 @@ export function podRequests(pod: KubeObject): Resources {
   return sum;
 }
 
+/** A node's scheduling view: requests, non-zero requests and host ports of the pods on it. */
+export function nodeInfo(node: KubeObject, pods: KubeObject[]): NodeInfo {
+  const requested = { milliCPU: 0, memory: 0, pods: 0 } as Resources;
+  const nonZeroRequested = { milliCPU: 0, memory: 0 };
+  const usedPorts = new Set<string>();
+  for (const p of pods) {
+    const r = podRequests(p);
+    for (const [k, v] of Object.entries(r)) requested[k] = (requested[k] ?? 0) + v;
+    nonZeroRequested.milliCPU += r.milliCPU || 100;
+    nonZeroRequested.memory += r.memory || 200 * 1024 * 1024;
+    for (const port of podPorts(p)) usedPorts.add(port);
+  }
+  return { node, name: node.metadata.name!, pods, requested, nonZeroRequested, allocatable: nodeAllocatable(node), usedPorts };
+}
+
 export function nodeAllocatable(node: KubeObject): Resources {
   const r: Resources = { milliCPU: 0, memory: 0, pods: 0 };
   addRequests(r, obj(obj(node['status'])['allocatable']));

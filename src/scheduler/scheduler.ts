@@ -15,7 +15,7 @@
 import type { KubeObject } from '../api/types.ts';
 import { isConflict, isNotFound } from '../api/errors.ts';
 import { IndexNodeName, resources, type InformerFactory, type Recorder, type RestClient } from '../client/index.ts';
-import { defaultPlugins, nodeAllocatable, podPorts, podRequests, type NodeInfo, type Plugin } from './plugins.ts';
+import { defaultPlugins, nodeInfo, type NodeInfo, type Plugin } from './plugins.ts';
 
 export interface SchedulerContext {
   client: RestClient;
@@ -132,17 +132,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
         const phase = (p['status'] as { phase?: string } | undefined)?.phase;
         return phase !== 'Succeeded' && phase !== 'Failed';
       });
-      const requested = { milliCPU: 0, memory: 0, pods: 0 } as NodeInfo['requested'];
-      const nonZeroRequested = { milliCPU: 0, memory: 0 };
-      const usedPorts = new Set<string>();
-      for (const p of on) {
-        const r = podRequests(p);
-        for (const [k, v] of Object.entries(r)) requested[k] = (requested[k] ?? 0) + v;
-        nonZeroRequested.milliCPU += r.milliCPU || 100;
-        nonZeroRequested.memory += r.memory || 200 * 1024 * 1024;
-        for (const port of podPorts(p)) usedPorts.add(port);
-      }
-      return { node, name, pods: on, requested, nonZeroRequested, allocatable: nodeAllocatable(node), usedPorts };
+      return nodeInfo(node, on);
     });
   }
 
@@ -201,18 +191,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
 
   /** The node as it would be without `gone` (for preemption's what-if). */
   function without(info: NodeInfo, gone: ReadonlySet<KubeObject>): NodeInfo {
-    const pods = info.pods.filter((p) => !gone.has(p));
-    const requested = { milliCPU: 0, memory: 0, pods: 0 } as NodeInfo['requested'];
-    const nonZeroRequested = { milliCPU: 0, memory: 0 };
-    const usedPorts = new Set<string>();
-    for (const p of pods) {
-      const r = podRequests(p);
-      for (const [k, v] of Object.entries(r)) requested[k] = (requested[k] ?? 0) + v;
-      nonZeroRequested.milliCPU += r.milliCPU || 100;
-      nonZeroRequested.memory += r.memory || 200 * 1024 * 1024;
-      for (const port of podPorts(p)) usedPorts.add(port);
-    }
-    return { ...info, pods, requested, nonZeroRequested, usedPorts };
+    return nodeInfo(info.node, info.pods.filter((p) => !gone.has(p)));
   }
 
   /**
