@@ -13,6 +13,7 @@ import { credsFromKubeconfig, type Creds } from '../test/e2e/api.ts';
 import { benchStore } from './store.ts';
 import { benchOpenApi, benchPatches } from './patch.ts';
 import { benchControllers } from './controllers.ts';
+import { benchScheduler } from './scheduler.ts';
 
 const figures: [string, string][] = [];
 function record(name: string, value: string): void {
@@ -225,6 +226,11 @@ async function main(): Promise<void> {
   }
   for (const [k, v] of Object.entries(await benchStore())) record(`store: ${k}`, v);
   await benchControllers(record);
+  try {
+    await benchScheduler(record);
+  } catch (err) {
+    record('SchedulingBasic via the API', `failed: ${(err as Error).message}`);
+  }
 }
 
 await main();
