@@ -64,8 +64,19 @@ function addRequests(into: Resources, requests: Obj, scale = 1): void {
   }
 }
 
+/** Requests per pod object: informer objects are never changed in place, so they can be cached. */
+const requestsCache = new WeakMap<KubeObject, Resources>();
+
 /** A pod's effective requests: max(sum of containers, each init container) + overhead, as upstream. */
 export function podRequests(pod: KubeObject): Resources {
+  const hit = requestsCache.get(pod);
+  if (hit) return hit;
+  const r = computeRequests(pod);
+  requestsCache.set(pod, r);
+  return r;
+}
+
+function computeRequests(pod: KubeObject): Resources {
   const spec = obj(pod['spec']);
   const sum: Resources = { milliCPU: 0, memory: 0, pods: 1 };
   for (const c of arr(spec['containers'])) addRequests(sum, obj(obj(c['resources'])['requests']));

@@ -64,7 +64,18 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
   const backoff = new Map<string, { attempts: number; timer?: NodeJS.Timeout }>();
   /** Pods placed by this scheduler and not yet seen bound: key → node. */
   const assumed = new Map<string, { node: string; pod: KubeObject }>();
+  /** Node views kept between cycles (see snapshot) and the nodes whose view is stale. */
+  const infoCache = new Map<string, NodeInfo>();
+  const dirty = new Set<string>();
   let wake: (() => void) | null = null;
+
+  /** Drops an assumed placement; its node's cached view must be rebuilt. */
+  const forgetAssumed = (key: string) => {
+    const a = assumed.get(key);
+    if (!a) return;
+    assumed.delete(key);
+    dirty.add(a.node);
+  };
 
   const wants = (p: KubeObject) =>
     !nodeNameOf(p) && !p.metadata.deletionTimestamp && (spec(p)['schedulerName'] ?? 'default-scheduler') === schedulerName && !(spec(p)['schedulingGates'] as unknown[] | undefined)?.length;
@@ -93,7 +104,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     onUpdate: (_o, p) => {
       const key = keyOf(p);
       if (nodeNameOf(p)) {
-        assumed.delete(key);
+        forgetAssumed(key);
         active.delete(key);
         unschedulable.delete(key);
       } else if (wants(p) && !active.has(key) && !unschedulable.has(key) && !assumed.has(key)) enqueue(p);
@@ -102,7 +113,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
       const key = keyOf(p);
       active.delete(key);
       unschedulable.delete(key);
-      assumed.delete(key);
+      forgetAssumed(key);
       if (nodeNameOf(p)) moveAllToActive();
     },
   });
@@ -117,6 +128,13 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     return best;
   }
 
+  /**
+   * Node views kept between cycles: a node's entry is rebuilt only when the node object changed
+   * or a pod on it (bound, assumed, changed, gone) was marked dirty since the last cycle.
+   */
+  const touch = (node: string) => node && dirty.add(node);
+  pods.addEventHandler({ onAdd: (p) => touch(nodeNameOf(p)), onUpdate: (o, n) => (touch(nodeNameOf(o)), touch(nodeNameOf(n))), onDelete: (p) => touch(nodeNameOf(p)) });
+
   function snapshot(): NodeInfo[] {
     const extra = new Map<string, KubeObject[]>();
     for (const [key, a] of assumed) {
@@ -126,14 +144,28 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
       list.push(a.pod);
       extra.set(a.node, list);
     }
-    return nodes.store.list().map((node) => {
+    const out: NodeInfo[] = [];
+    for (const node of nodes.store.list()) {
       const name = node.metadata.name!;
+      const cached = infoCache.get(name);
+      if (cached && cached.node === node && !dirty.has(name)) {
+        out.push(cached);
+        continue;
+      }
       const on = [...pods.store.byIndex(IndexNodeName, name), ...(extra.get(name) ?? [])].filter((p) => {
         const phase = (p['status'] as { phase?: string } | undefined)?.phase;
         return phase !== 'Succeeded' && phase !== 'Failed';
       });
-      return nodeInfo(node, on);
-    });
+      const info = nodeInfo(node, on);
+      infoCache.set(name, info);
+      out.push(info);
+    }
+    dirty.clear();
+    if (infoCache.size > out.length) {
+      const live = new Set(out.map((i) => i.name));
+      for (const n of infoCache.keys()) if (!live.has(n)) infoCache.delete(n);
+    }
+    return out;
   }
 
   async function scheduleOne(q: Queued): Promise<void> {
@@ -172,6 +204,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     const best = feasible.filter((n) => totals.get(n) === top);
     const chosen = best[Math.floor(Math.random() * best.length)]!;
     assumed.set(q.key, { node: chosen.name, pod });
+    touch(chosen.name);
     void bind(pod, chosen.name);
   }
 
@@ -253,7 +286,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
       backoff.delete(key);
       ctx.recorder.event(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${node}`);
     } catch (err) {
-      assumed.delete(key);
+      forgetAssumed(key);
       if (isNotFound(err)) return;
       ctx.log(`scheduler: binding ${key} to ${node}: ${(err as Error).message}`);
       if (isConflict(err)) return; // already bound or being deleted: the informer will tell
