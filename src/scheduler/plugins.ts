@@ -322,6 +322,14 @@ function termMatches(term: AffinityTerm, owner: KubeObject, other: KubeObject, n
   return inNamespaces && selectorMatches(term.labelSelector, other.metadata.labels);
 }
 
+const antiCache = new WeakMap<KubeObject, boolean>();
+/** Whether a pod has required anti-affinity terms (cached per pod object). */
+function hasAntiAffinity(p: KubeObject): boolean {
+  let v = antiCache.get(p);
+  if (v === undefined) antiCache.set(p, (v = termsOf(p, 'podAntiAffinity').length > 0));
+  return v;
+}
+
 interface AffinityState {
   /** For each of the incoming pod's terms: topology values of nodes running a matching pod. */
   affinity: Set<string>[];
@@ -339,9 +347,11 @@ export function interPodAffinityPlugin(namespaceLabels: (ns: string) => Record<s
       const aff = termsOf(pod, 'podAffinity');
       const anti = termsOf(pod, 'podAntiAffinity');
       const state: AffinityState = { affinity: aff.map(() => new Set()), antiAffinity: anti.map(() => new Set()), existingAnti: new Set(), anyMatch: aff.map(() => false) };
+      const ownTerms = aff.length + anti.length > 0;
       for (const n of nodes) {
         const labels = n.node.metadata.labels ?? {};
         for (const other of n.pods) {
+          if (!ownTerms && !hasAntiAffinity(other)) continue;
           if (other.metadata.uid && other.metadata.uid === pod.metadata.uid) continue;
           aff.forEach((t, i) => {
             if (!termMatches(t, pod, other, namespaceLabels)) return;
@@ -407,6 +417,7 @@ export const podTopologySpread: Plugin = {
   weight: 2,
   preFilter(pod, nodes): SpreadState {
     const constraints = arr(obj(pod['spec'])['topologySpreadConstraints']) as unknown as SpreadConstraint[];
+    if (!constraints.length) return { constraints, counts: [], selfMatch: [] };
     const counts = constraints.map(() => new Map<string, number>());
     const selfMatch = constraints.map((c) => selectorMatches(c.labelSelector, pod.metadata.labels));
     for (const n of nodes) {

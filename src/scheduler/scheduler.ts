@@ -67,6 +67,8 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
   /** Node views kept between cycles (see snapshot) and the nodes whose view is stale. */
   const infoCache = new Map<string, NodeInfo>();
   const dirty = new Set<string>();
+  /** Where the next cycle starts looking at nodes (upstream nextStartNodeIndex). */
+  let nextStart = 0;
   let wake: (() => void) | null = null;
 
   /** Drops an assumed placement; its node's cached view must be rebuilt. */
@@ -177,7 +179,15 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     const feasible: NodeInfo[] = [];
     const states = filterStates(pod, infos);
     const resolvable: NodeInfo[] = [];
-    for (const info of infos) {
+    // Like upstream, stop once enough feasible nodes are found (percentageOfNodesToScore, adaptive:
+    // 50% less 1% per 125 nodes, at least 5%, at least 100 nodes), starting where the last cycle stopped.
+    const pct = Math.max(5, 50 - Math.floor(infos.length / 125));
+    const enough = infos.length < 100 ? infos.length : Math.max(100, Math.floor((infos.length * pct) / 100));
+    const start = infos.length ? nextStart % infos.length : 0;
+    let visited = 0;
+    for (let k = 0; k < infos.length && feasible.length < enough; k++) {
+      const info = infos[(start + k) % infos.length]!;
+      visited++;
       const fail = runFilters(pod, info, states);
       if (fail) {
         reasons.set(fail.reason, (reasons.get(fail.reason) ?? 0) + 1);
@@ -185,6 +195,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
         else resolvable.push(info);
       } else feasible.push(info);
     }
+    nextStart = start + visited;
     if (!feasible.length) {
       const message = infos.length ? fitErrorMessage(infos.length, reasons, unresolvable) : '0/0 nodes are available: no nodes available to schedule pods.';
       const preempted = await preempt(pod, infos, resolvable);
