@@ -9,13 +9,14 @@
  *    the feasible nodes, assumes the pod on the best one and binds it through pods/binding;
  *  - a pod that fits nowhere gets a FailedScheduling event and the PodScheduled=False condition
  *    (reason Unschedulable) with upstream's message ("0/3 nodes are available: ...").
- * Pods that fit nowhere may preempt lower-priority pods (DefaultPreemption): the victims are
- * deleted and the pod is nominated to their node (status.nominatedNodeName).
+ * Pods that fit nowhere may preempt lower-priority pods (DefaultPreemption): victims breaking
+ * PodDisruptionBudgets are avoided where possible, the victims are deleted and the pod is
+ * nominated to their node (status.nominatedNodeName).
  */
 import type { KubeObject } from '../api/types.ts';
 import { isConflict, isNotFound } from '../api/errors.ts';
-import { IndexNodeName, resources, type InformerFactory, type Recorder, type RestClient } from '../client/index.ts';
-import { defaultPlugins, nodeInfo, type NodeInfo, type Plugin } from './plugins.ts';
+import { IndexNamespace, IndexNodeName, resources, type InformerFactory, type Recorder, type RestClient } from '../client/index.ts';
+import { defaultPlugins, nodeInfo, selectorMatches, type NodeInfo, type Plugin } from './plugins.ts';
 
 export interface SchedulerContext {
   client: RestClient;
@@ -58,6 +59,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
   const unschedulableTimeoutMs = opts.unschedulableTimeoutMs ?? 5 * 60_000;
   const pods = ctx.informers.informerFor(resources.pods);
   const nodes = ctx.informers.informerFor(resources.nodes);
+  const budgets = ctx.informers.informerFor(resources.podDisruptionBudgets);
 
   const active = new Map<string, Queued>();
   const unschedulable = new Map<string, number>();
@@ -263,14 +265,20 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
       };
       const gone = new Set(lower);
       if (!fits(gone)) continue;
-      // Reprieve the most important victims first, as long as the pod still fits.
-      for (const v of lower) {
+      // Reprieve victims whose eviction would break a disruption budget first, then the others,
+      // the most important first, as long as the pod still fits (upstream's order).
+      const breaking = new Set(budgetViolations(lower));
+      for (const v of [...lower.filter((x) => breaking.has(x)), ...lower.filter((x) => !breaking.has(x))]) {
         gone.delete(v);
         if (!fits(gone)) gone.add(v);
       }
       const victims = [...gone];
-      const key = [Math.max(...victims.map(prio)), victims.reduce((n, v) => n + prio(v), 0), victims.length];
-      if (!best || key[0]! < best.key[0]! || (key[0] === best.key[0] && (key[1]! < best.key[1]! || (key[1] === best.key[1] && key[2]! < best.key[2]!)))) best = { node: cand, victims, key };
+      const key = [budgetViolations(victims).length, Math.max(...victims.map(prio)), victims.reduce((n, v) => n + prio(v), 0), victims.length];
+      const better = (a: number[], b: number[]) => {
+        for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! < b[i]!;
+        return false;
+      };
+      if (!best || better(key, best.key)) best = { node: cand, victims, key };
     }
     if (!best) return undefined;
     const nodeName = best.node.name;
@@ -288,6 +296,21 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
       }
     }
     return nodeName;
+  }
+
+  /** The victims whose deletion would exceed a PodDisruptionBudget's allowed disruptions. */
+  function budgetViolations(victims: readonly KubeObject[]): KubeObject[] {
+    const left = new Map<KubeObject, number>();
+    const out: KubeObject[] = [];
+    for (const v of victims) {
+      for (const b of budgets.store.byIndex(IndexNamespace, v.metadata.namespace ?? '')) {
+        if (!selectorMatches((b['spec'] as { selector?: unknown } | undefined)?.selector, v.metadata.labels)) continue;
+        const allowed = left.get(b) ?? Number((b['status'] as { disruptionsAllowed?: number } | undefined)?.disruptionsAllowed ?? 0);
+        if (allowed <= 0) out.push(v);
+        left.set(b, allowed - 1);
+      }
+    }
+    return out;
   }
 
   async function bind(pod: KubeObject, node: string): Promise<void> {

@@ -202,8 +202,15 @@ describe('preemption', () => {
       const ps = await Promise.all(['low-1', 'low-2', 'low-3'].map(pod));
       return ps.every((p) => p.status.phase === 'Running') && new Set(ps.map((p) => p.spec.nodeName)).size === 3;
     });
+    // low-1 is protected by a disruption budget: preemption picks another victim.
+    await kubectlOk(server, v, ['create', 'poddisruptionbudget', 'protect-low-1', '--selector', 'run=low-1', '--min-available', '1']);
+    await until('the budget to allow no disruption', async () => {
+      const b = JSON.parse(await kubectlOk(server, v, ['get', 'pdb', 'protect-low-1', '-o', 'json']));
+      return b.status?.observedGeneration === b.metadata.generation && b.status.currentHealthy === 1 && b.status.disruptionsAllowed === 0;
+    });
     await run('vip', big('vip', 'high'));
     const node = await until('the high-priority pod to be bound', () => scheduledTo('vip'), { timeoutMs: 30_000 });
+    assert.notEqual(node, (await pod('low-1')).spec.nodeName, 'the protected pod was preempted');
     const lows = await Promise.all(['low-1', 'low-2', 'low-3'].map(async (n) => (await kubectl(server, v, ['get', 'pod', n, '-o', 'json'])).code === 0 ? await pod(n) : null));
     const left = lows.filter((p) => p && p.spec.nodeName !== node);
     assert.equal(left.length, 2, 'more than one low-priority pod was preempted');
