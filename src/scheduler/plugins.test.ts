@@ -6,6 +6,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../api/types.ts';
 import {
+  imageLocality,
   interPodAffinityPlugin,
   podTopologySpread,
   nodeAffinity,
@@ -196,4 +197,13 @@ describe('inter-pod affinity and topology spread', () => {
     const state = podTopologySpread.preFilter!(p, nodes);
     assert.ok(podTopologySpread.score!(p, nodes[0]!, state) > podTopologySpread.score!(p, nodes[1]!, state));
   });
+});
+
+test('ImageLocality prefers the node that has the image, by its size', () => {
+  const withImage = node('a');
+  (withImage['status'] as Record<string, unknown>)['images'] = [{ names: ['docker.io/library/nginx:1.25', 'nginx:1.25'], sizeBytes: 500 * 1024 * 1024 }];
+  const p = pod({ containers: [{ name: 'c', image: 'nginx:1.25' }] });
+  assert.ok(imageLocality.score!(p, info(withImage)) > 0);
+  assert.equal(imageLocality.score!(p, info(node('b'))), 0);
+  assert.equal(imageLocality.score!(pod({ containers: [{ name: 'c', image: 'nginx' }] }), info(withImage)), 0, 'nginx means nginx:latest');
 });

@@ -467,6 +467,42 @@ export const podTopologySpread: Plugin = {
   normalize: 'reverse',
 };
 
+// ---- image locality ------------------------------------------------------------------------------
+
+const mb = 1024 * 1024;
+/** Below this much image data already present the score is 0, above the maximum it is 100 (upstream). */
+const minImageBytes = 23 * mb;
+const maxContainerImageBytes = 1000 * mb;
+
+/** An image name with the default tag, as node status lists it. */
+function normalizeImage(name: string): string {
+  const last = name.slice(name.lastIndexOf('/') + 1);
+  return name.includes('@') || last.includes(':') ? name : `${name}:latest`;
+}
+
+/**
+ * ImageLocality: nodes that already have the pod's container images (node status `images`) score
+ * higher, by the size of those images between upstream's thresholds. (Upstream also scales each
+ * image by the share of nodes having it; not done here.)
+ */
+export const imageLocality: Plugin = {
+    name: 'ImageLocality',
+    score(pod, node) {
+      const images = arr(obj(node.node['status'])['images']);
+      if (!images.length) return 0;
+      const containers = arr(obj(pod['spec'])['containers']);
+      let sum = 0;
+      for (const c of containers) {
+        const want = normalizeImage(String(c['image'] ?? ''));
+        const img = images.find((i) => (i['names'] as string[] | undefined)?.some((n) => normalizeImage(n) === want));
+        if (img) sum += Number(img['sizeBytes'] ?? 0);
+      }
+      const max = maxContainerImageBytes * Math.max(1, containers.length);
+      const clamped = Math.min(Math.max(sum, minImageBytes), max);
+      return Math.round(((clamped - minImageBytes) * 100) / (max - minImageBytes));
+    },
+};
+
 /** Upstream's default profile order for the plugins implemented here. */
 export const defaultPlugins: Plugin[] = [
   nodeUnschedulable,
@@ -478,6 +514,7 @@ export const defaultPlugins: Plugin[] = [
   podTopologySpread,
   interPodAffinityPlugin(),
   nodeResourcesBalancedAllocation,
+  imageLocality,
 ];
 
 /** Whether a label selector (metav1.LabelSelector) matches labels; null matches nothing. */
