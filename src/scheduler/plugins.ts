@@ -486,21 +486,21 @@ function normalizeImage(name: string): string {
  * image by the share of nodes having it; not done here.)
  */
 export const imageLocality: Plugin = {
-    name: 'ImageLocality',
-    score(pod, node) {
-      const images = arr(obj(node.node['status'])['images']);
-      if (!images.length) return 0;
-      const containers = arr(obj(pod['spec'])['containers']);
-      let sum = 0;
-      for (const c of containers) {
-        const want = normalizeImage(String(c['image'] ?? ''));
-        const img = images.find((i) => (i['names'] as string[] | undefined)?.some((n) => normalizeImage(n) === want));
-        if (img) sum += Number(img['sizeBytes'] ?? 0);
-      }
-      const max = maxContainerImageBytes * Math.max(1, containers.length);
-      const clamped = Math.min(Math.max(sum, minImageBytes), max);
-      return Math.round(((clamped - minImageBytes) * 100) / (max - minImageBytes));
-    },
+  name: 'ImageLocality',
+  score(pod, node) {
+    const images = arr(obj(node.node['status'])['images']);
+    if (!images.length) return 0;
+    const containers = arr(obj(pod['spec'])['containers']);
+    let sum = 0;
+    for (const c of containers) {
+      const want = normalizeImage(String(c['image'] ?? ''));
+      const img = images.find((i) => (i['names'] as string[] | undefined)?.some((n) => normalizeImage(n) === want));
+      if (img) sum += Number(img['sizeBytes'] ?? 0);
+    }
+    const max = maxContainerImageBytes * Math.max(1, containers.length);
+    const clamped = Math.min(Math.max(sum, minImageBytes), max);
+    return Math.round(((clamped - minImageBytes) * 100) / (max - minImageBytes));
+  },
 };
 
 /** Upstream's default profile order for the plugins implemented here. */
