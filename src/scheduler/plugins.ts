@@ -3,17 +3,19 @@
  * needs: `filter` (can the pod run on this node? else the reason, worded as upstream so that
  * FailedScheduling messages read the same) and `score` (0-100, higher is better, normalized by
  * the framework when the plugin asks).
- *   NodeName, NodeUnschedulable, NodeResourcesFit (+ LeastAllocated score),
+ *   NodeName, NodeUnschedulable, NodeResourcesFit (LeastAllocated or MostAllocated score),
  *   NodeResourcesBalancedAllocation, NodeAffinity (nodeSelector and required/preferred affinity),
- *   TaintToleration (NoSchedule/NoExecute filter, PreferNoSchedule score), NodePorts.
+ *   TaintToleration (NoSchedule/NoExecute filter, PreferNoSchedule score), NodePorts,
+ *   InterPodAffinity, ImageLocality. PodTopologySpread lives in ./spread.ts, VolumeBinding in
+ *   ./volumes.ts; ./profiles.ts turns a scheduler configuration into plugin lists.
  */
 import type { KubeObject } from '../api/types.ts';
-import { labelSelectorFromObject } from '../api/selectors.ts';
+import { labelSelectorFromObject, type LabelSelectorMatcher } from '../api/selectors.ts';
 import { parseQuantity } from '../api/quantity.ts';
 
 export type Obj = Record<string, unknown>;
-const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
-const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
+export const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
+export const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
 
 /** What the scheduler knows of a node in one cycle: the node and the pods on it (assumed ones too). */
 export interface NodeInfo {
@@ -26,6 +28,8 @@ export interface NodeInfo {
   nonZeroRequested: { milliCPU: number; memory: number };
   allocatable: Resources;
   usedPorts: Set<string>;
+  /** The pods on the node with required anti-affinity terms (which every newcomer must respect). */
+  antiAffinityPods: KubeObject[];
 }
 
 export interface Resources {
@@ -42,16 +46,56 @@ export interface FilterResult {
   unresolvable?: boolean;
 }
 
+/**
+ * A plugin implements the extension points it needs; the framework calls them in profile order.
+ * Filter and score functions are pure over their arguments (and the handle's caches).
+ */
 export interface Plugin {
   name: string;
-  /** Once per cycle, over every node: state for filter and score (upstream PreFilter/PreScore). */
+  /**
+   * PreFilter rejection: a message when the pod cannot be scheduled anywhere (e.g. a missing
+   * PersistentVolumeClaim); it replaces the per-node reasons in FailedScheduling.
+   */
+  check?(pod: KubeObject): string | null;
+  /** Once per cycle, over every node: state for filter (and score, unless preScore is given). */
   preFilter?(pod: KubeObject, nodes: readonly NodeInfo[]): unknown;
   filter?(pod: KubeObject, node: NodeInfo, state?: unknown): FilterResult | null;
+  /** Once per cycle, over the feasible nodes (and all nodes): state for score. */
+  preScore?(pod: KubeObject, feasible: readonly NodeInfo[], all: readonly NodeInfo[]): unknown;
   score?(pod: KubeObject, node: NodeInfo, state?: unknown): number;
-  /** Scores are rescaled to 0-100 over the feasible nodes (reverse: lower raw is better). */
-  normalize?: 'max' | 'reverse';
+  /**
+   * Scores are rescaled to 0-100 over the feasible nodes: 'max' (proportionally), 'reverse'
+   * (lower raw is better), or by the plugin's own function.
+   */
+  normalize?: 'max' | 'reverse' | ((scores: number[], nodes: readonly NodeInfo[], state: unknown) => number[]);
   weight?: number;
+  /** PreBind: work done before the binding is written (volumes); a throw fails this binding. */
+  preBind?(pod: KubeObject, node: string, signal: AbortSignal): Promise<void>;
 }
+
+/**
+ * What plugins may look up besides nodes and pods (upstream framework.Handle's listers), read
+ * from the scheduler's informer caches.
+ */
+export interface PluginHandle {
+  namespaceLabels(namespace: string): Record<string, string> | undefined;
+  /** Services, replication controllers, replica sets and stateful sets selecting the pod. */
+  selectorsOf(pod: KubeObject): { sets: Record<string, string>[]; selectors: unknown[] };
+  persistentVolumeClaim(namespace: string, name: string): KubeObject | undefined;
+  persistentVolume(name: string): KubeObject | undefined;
+  storageClass(name: string): KubeObject | undefined;
+  /** Writes through the API (PreBind). */
+  patchClaim?(namespace: string, name: string, annotations: Record<string, string>): Promise<void>;
+}
+
+/** A handle that knows nothing (unit tests, benchmarks). */
+export const emptyHandle: PluginHandle = {
+  namespaceLabels: () => undefined,
+  selectorsOf: () => ({ sets: [], selectors: [] }),
+  persistentVolumeClaim: () => undefined,
+  persistentVolume: () => undefined,
+  storageClass: () => undefined,
+};
 
 // ---- resources ---------------------------------------------------------------------------------
 
@@ -80,11 +124,22 @@ function computeRequests(pod: KubeObject): Resources {
   const spec = obj(pod['spec']);
   const sum: Resources = { milliCPU: 0, memory: 0, pods: 1 };
   for (const c of arr(spec['containers'])) addRequests(sum, obj(obj(c['resources'])['requests']));
+  // Sidecars (init containers with restartPolicy Always) run beside everything after them; each
+  // plain init container runs alone with the sidecars started before it.
+  const sidecars: Resources = { milliCPU: 0, memory: 0, pods: 0 };
+  const initPeak: Resources = { milliCPU: 0, memory: 0, pods: 0 };
   for (const c of arr(spec['initContainers'])) {
-    const one: Resources = { milliCPU: 0, memory: 0, pods: 1 };
+    const one: Resources = { milliCPU: 0, memory: 0, pods: 0 };
     addRequests(one, obj(obj(c['resources'])['requests']));
-    for (const k of Object.keys(one)) if (k !== 'pods' && one[k]! > (sum[k] ?? 0)) sum[k] = one[k]!;
+    if (c['restartPolicy'] === 'Always') {
+      for (const k of Object.keys(one)) sidecars[k] = (sidecars[k] ?? 0) + one[k]!;
+      for (const k of Object.keys(sidecars)) initPeak[k] = Math.max(initPeak[k] ?? 0, sidecars[k]!);
+    } else {
+      for (const k of Object.keys(one)) initPeak[k] = Math.max(initPeak[k] ?? 0, one[k]! + (sidecars[k] ?? 0));
+    }
   }
+  for (const k of Object.keys(sidecars)) if (k !== 'pods') sum[k] = (sum[k] ?? 0) + sidecars[k]!;
+  for (const k of Object.keys(initPeak)) if (k !== 'pods' && initPeak[k]! > (sum[k] ?? 0)) sum[k] = initPeak[k]!;
   addRequests(sum, obj(spec['overhead']));
   return sum;
 }
@@ -101,7 +156,8 @@ export function nodeInfo(node: KubeObject, pods: KubeObject[]): NodeInfo {
     nonZeroRequested.memory += r.memory || 200 * 1024 * 1024;
     for (const port of podPorts(p)) usedPorts.add(port);
   }
-  return { node, name: node.metadata.name!, pods, requested, nonZeroRequested, allocatable: nodeAllocatable(node), usedPorts };
+  const antiAffinityPods = pods.filter(hasAntiAffinity);
+  return { node, name: node.metadata.name!, pods, requested, nonZeroRequested, allocatable: nodeAllocatable(node), usedPorts, antiAffinityPods };
 }
 
 export function nodeAllocatable(node: KubeObject): Resources {
@@ -113,33 +169,55 @@ export function nodeAllocatable(node: KubeObject): Resources {
 /** Names as upstream prints them in "Insufficient <name>". */
 const resourceNames: Record<string, string> = { milliCPU: 'cpu', memory: 'memory', pods: 'pods' };
 
-export const nodeResourcesFit: Plugin = {
-  name: 'NodeResourcesFit',
-  filter(pod, node) {
-    const req = podRequests(pod);
-    if (node.requested.pods + 1 > node.allocatable.pods) return { reason: 'Too many pods' };
-    const missing: string[] = [];
-    for (const k of Object.keys(req)) {
-      if (k === 'pods' || req[k] === 0) continue;
-      const alloc = node.allocatable[k] ?? 0;
-      if ((node.requested[k] ?? 0) + req[k]! > alloc) missing.push(`Insufficient ${resourceNames[k] ?? k}`);
-    }
-    return missing.length ? { reason: missing.join(', ') } : null;
-  },
-  // LeastAllocated: the free fraction of cpu and memory after placing the pod.
-  score(pod, node) {
-    const req = podRequests(pod);
-    const frac = (k: 'milliCPU' | 'memory', dflt: number) => {
-      const alloc = node.allocatable[k];
-      if (!alloc) return 0;
-      const used = node.nonZeroRequested[k] + (req[k] || dflt);
-      return Math.max(0, (alloc - used) / alloc);
-    };
-    // Upstream counts 100m cpu and 200Mi memory for pods that request nothing (non-zero requests).
-    // Kept fractional: on large nodes one pod moves the score by far less than a point.
-    return ((frac('milliCPU', 100) + frac('memory', 200 * 1024 * 1024)) / 2) * 100;
-  },
-};
+/** NodeResourcesFit's arguments (upstream NodeResourcesFitArgs.scoringStrategy). */
+export interface FitArgs {
+  scoringStrategy?: { type?: 'LeastAllocated' | 'MostAllocated'; resources?: { name: string; weight?: number }[] };
+}
+
+const resourceKey = (name: string) => (name === 'cpu' ? 'milliCPU' : name);
+
+/**
+ * NodeResourcesFit: the pod's requests must fit in what is left of the node's allocatable.
+ * Scoring prefers free room (LeastAllocated, the default) or packing (MostAllocated), averaged
+ * over the configured resources by weight (cpu and memory, weight 1, by default). Pods requesting
+ * no cpu or memory count as 100m / 200Mi, as upstream. Scores stay fractional: on large nodes one
+ * pod moves the score by far less than a point.
+ */
+export function nodeResourcesFitPlugin(args: FitArgs = {}): Plugin {
+  const most = args.scoringStrategy?.type === 'MostAllocated';
+  const weighted = (args.scoringStrategy?.resources?.length ? args.scoringStrategy.resources : [{ name: 'cpu' }, { name: 'memory' }]).map((r) => ({ key: resourceKey(r.name), weight: r.weight ?? 1 }));
+  return {
+    name: 'NodeResourcesFit',
+    filter(pod, node) {
+      const req = podRequests(pod);
+      if (node.requested.pods + 1 > node.allocatable.pods) return { reason: 'Too many pods' };
+      const missing: string[] = [];
+      for (const k of Object.keys(req)) {
+        if (k === 'pods' || req[k] === 0) continue;
+        const alloc = node.allocatable[k] ?? 0;
+        if ((node.requested[k] ?? 0) + req[k]! > alloc) missing.push(`Insufficient ${resourceNames[k] ?? k}`);
+      }
+      return missing.length ? { reason: missing.join(', ') } : null;
+    },
+    score(pod, node) {
+      const req = podRequests(pod);
+      let sum = 0;
+      let weights = 0;
+      for (const { key, weight } of weighted) {
+        const alloc = node.allocatable[key] ?? 0;
+        if (!alloc) continue;
+        const used =
+          key === 'milliCPU' ? node.nonZeroRequested.milliCPU + (req.milliCPU || 100) : key === 'memory' ? node.nonZeroRequested.memory + (req.memory || 200 * 1024 * 1024) : (node.requested[key] ?? 0) + (req[key] ?? 0);
+        const frac = most ? Math.min(used, alloc) / alloc : used > alloc ? 0 : (alloc - used) / alloc;
+        sum += frac * 100 * weight;
+        weights += weight;
+      }
+      return weights ? sum / weights : 0;
+    },
+  };
+}
+
+export const nodeResourcesFit: Plugin = nodeResourcesFitPlugin();
 
 export const nodeResourcesBalancedAllocation: Plugin = {
   name: 'NodeResourcesBalancedAllocation',
@@ -308,6 +386,16 @@ interface AffinityTerm {
 }
 
 function termsOf(pod: KubeObject, kind: 'podAffinity' | 'podAntiAffinity'): AffinityTerm[] {
+  if (kind === 'podAntiAffinity') {
+    let t = antiTermsCache.get(pod);
+    if (!t) antiTermsCache.set(pod, (t = rawTerms(pod, kind)));
+    return t;
+  }
+  return rawTerms(pod, kind);
+}
+
+const antiTermsCache = new WeakMap<KubeObject, AffinityTerm[]>();
+function rawTerms(pod: KubeObject, kind: 'podAffinity' | 'podAntiAffinity'): AffinityTerm[] {
   return arr(obj(obj(obj(pod['spec'])['affinity'])[kind])['requiredDuringSchedulingIgnoredDuringExecution']) as unknown as AffinityTerm[];
 }
 
@@ -322,20 +410,19 @@ function termMatches(term: AffinityTerm, owner: KubeObject, other: KubeObject, n
   return inNamespaces && selectorMatches(term.labelSelector, other.metadata.labels);
 }
 
-const antiCache = new WeakMap<KubeObject, boolean>();
 /** Whether a pod has required anti-affinity terms (cached per pod object). */
 function hasAntiAffinity(p: KubeObject): boolean {
-  let v = antiCache.get(p);
-  if (v === undefined) antiCache.set(p, (v = termsOf(p, 'podAntiAffinity').length > 0));
-  return v;
+  return termsOf(p, 'podAntiAffinity').length > 0;
 }
 
 interface AffinityState {
   /** For each of the incoming pod's terms: topology values of nodes running a matching pod. */
   affinity: Set<string>[];
   antiAffinity: Set<string>[];
-  /** "key=value" topology pairs where an existing pod's anti-affinity rejects the incoming pod. */
-  existingAnti: Set<string>;
+  /** Topology key → values where an existing pod's anti-affinity rejects the incoming pod. */
+  existingAnti: Map<string, Set<string>>;
+  aff: AffinityTerm[];
+  anti: AffinityTerm[];
   /** Whether any pod matches each affinity term anywhere (else the first pod may go). */
   anyMatch: boolean[];
 }
@@ -346,12 +433,12 @@ export function interPodAffinityPlugin(namespaceLabels: (ns: string) => Record<s
     preFilter(pod, nodes): AffinityState {
       const aff = termsOf(pod, 'podAffinity');
       const anti = termsOf(pod, 'podAntiAffinity');
-      const state: AffinityState = { affinity: aff.map(() => new Set()), antiAffinity: anti.map(() => new Set()), existingAnti: new Set(), anyMatch: aff.map(() => false) };
+      const state: AffinityState = { affinity: aff.map(() => new Set()), antiAffinity: anti.map(() => new Set()), existingAnti: new Map(), anyMatch: aff.map(() => false), aff, anti };
       const ownTerms = aff.length + anti.length > 0;
       for (const n of nodes) {
         const labels = n.node.metadata.labels ?? {};
-        for (const other of n.pods) {
-          if (!ownTerms && !hasAntiAffinity(other)) continue;
+        // Without terms of its own, only existing pods' anti-affinity can matter.
+        for (const other of ownTerms ? n.pods : n.antiAffinityPods) {
           if (other.metadata.uid && other.metadata.uid === pod.metadata.uid) continue;
           aff.forEach((t, i) => {
             if (!termMatches(t, pod, other, namespaceLabels)) return;
@@ -361,8 +448,13 @@ export function interPodAffinityPlugin(namespaceLabels: (ns: string) => Record<s
           anti.forEach((t, i) => {
             if (termMatches(t, pod, other, namespaceLabels) && labels[t.topologyKey] !== undefined) state.antiAffinity[i]!.add(labels[t.topologyKey]!);
           });
+          if (!hasAntiAffinity(other)) continue;
           for (const t of termsOf(other, 'podAntiAffinity')) {
-            if (labels[t.topologyKey] !== undefined && termMatches(t, other, pod, namespaceLabels)) state.existingAnti.add(`${t.topologyKey}=${labels[t.topologyKey]}`);
+            const v = labels[t.topologyKey];
+            if (v === undefined || !termMatches(t, other, pod, namespaceLabels)) continue;
+            let values = state.existingAnti.get(t.topologyKey);
+            if (!values) state.existingAnti.set(t.topologyKey, (values = new Set()));
+            values.add(v);
           }
         }
       }
@@ -372,7 +464,7 @@ export function interPodAffinityPlugin(namespaceLabels: (ns: string) => Record<s
     filter(pod, node, raw) {
       const state = raw as AffinityState;
       const labels = node.node.metadata.labels ?? {};
-      const aff = termsOf(pod, 'podAffinity');
+      const aff = state.aff;
       for (let i = 0; i < aff.length; i++) {
         const t = aff[i]!;
         const v = labels[t.topologyKey];
@@ -381,14 +473,14 @@ export function interPodAffinityPlugin(namespaceLabels: (ns: string) => Record<s
         if (!state.anyMatch[i] && v !== undefined && termMatches(t, pod, pod, namespaceLabels)) continue;
         return { reason: "node(s) didn't match pod affinity rules", unresolvable: true };
       }
-      const anti = termsOf(pod, 'podAntiAffinity');
+      const anti = state.anti;
       for (let i = 0; i < anti.length; i++) {
         const v = labels[anti[i]!.topologyKey];
         if (v !== undefined && state.antiAffinity[i]!.has(v)) return { reason: "node(s) didn't match pod anti-affinity rules" };
       }
-      for (const pair of state.existingAnti) {
-        const i = pair.indexOf('=');
-        if (labels[pair.slice(0, i)] === pair.slice(i + 1)) return { reason: "node(s) didn't satisfy existing pods anti-affinity rules" };
+      for (const [key, values] of state.existingAnti) {
+        const v = labels[key];
+        if (v !== undefined && values.has(v)) return { reason: "node(s) didn't satisfy existing pods anti-affinity rules" };
       }
       return null;
     },
@@ -519,5 +611,18 @@ export const defaultPlugins: Plugin[] = [
 
 /** Whether a label selector (metav1.LabelSelector) matches labels; null matches nothing. */
 export function selectorMatches(sel: unknown, labels: Record<string, string> | undefined): boolean {
-  return labelSelectorFromObject((sel ?? null) as never).matches(labels);
+  if (!sel || typeof sel !== 'object') return false;
+  let m = selectorCache.get(sel);
+  if (m === undefined) {
+    try {
+      m = labelSelectorFromObject(sel as never);
+    } catch {
+      m = null; // an invalid selector matches nothing
+    }
+    selectorCache.set(sel, m);
+  }
+  return m !== null && m.matches(labels);
 }
+
+/** Parsed selectors by selector object (informer objects are never changed in place). */
+const selectorCache = new WeakMap<object, LabelSelectorMatcher | null>();

@@ -66,8 +66,8 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
   const backoff = new Map<string, { attempts: number; timer?: NodeJS.Timeout }>();
   /** Pods placed by this scheduler and not yet seen bound: key → node. */
   const assumed = new Map<string, { node: string; pod: KubeObject }>();
-  /** Node views kept between cycles (see snapshot) and the nodes whose view is stale. */
-  const infoCache = new Map<string, NodeInfo>();
+  /** Assumed pods by node, and the nodes whose cached view (see snapshot) is stale. */
+  const assumedByNode = new Map<string, Map<string, KubeObject>>();
   const dirty = new Set<string>();
   /** Where the next cycle starts looking at nodes (upstream nextStartNodeIndex). */
   let nextStart = 0;
@@ -78,6 +78,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     const a = assumed.get(key);
     if (!a) return;
     assumed.delete(key);
+    assumedByNode.get(a.node)?.delete(key);
     dirty.add(a.node);
   };
 
@@ -134,42 +135,48 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
 
   /**
    * Node views kept between cycles: a node's entry is rebuilt only when the node object changed
-   * or a pod on it (bound, assumed, changed, gone) was marked dirty since the last cycle.
+   * or a pod on it (bound, assumed, changed, gone) was marked dirty since the last cycle; the
+   * whole list only when nodes come or go.
    */
   const touch = (node: string) => node && dirty.add(node);
   pods.addEventHandler({ onAdd: (p) => touch(nodeNameOf(p)), onUpdate: (o, n) => (touch(nodeNameOf(o)), touch(nodeNameOf(n))), onDelete: (p) => touch(nodeNameOf(p)) });
+  nodes.addEventHandler({ onAdd: () => (infoList = null), onUpdate: (_o, n) => touch(n.metadata.name!), onDelete: () => (infoList = null) });
+  let infoList: NodeInfo[] | null = null;
+  const infoIndex = new Map<string, number>();
+
+  function buildInfo(node: KubeObject): NodeInfo {
+    const name = node.metadata.name!;
+    const on = pods.store.byIndex(IndexNodeName, name).filter((p) => {
+      const phase = (p['status'] as { phase?: string } | undefined)?.phase;
+      return phase !== 'Succeeded' && phase !== 'Failed';
+    });
+    for (const [key, p] of assumedByNode.get(name) ?? []) {
+      const live = pods.store.get(key);
+      if (!live || !nodeNameOf(live)) on.push(p);
+    }
+    return nodeInfo(node, on);
+  }
 
   function snapshot(): NodeInfo[] {
-    const extra = new Map<string, KubeObject[]>();
-    for (const [key, a] of assumed) {
-      const live = pods.store.get(key);
-      if (live && nodeNameOf(live)) continue;
-      const list = extra.get(a.node) ?? [];
-      list.push(a.pod);
-      extra.set(a.node, list);
+    if (!infoList) {
+      infoList = nodes.store.list().map(buildInfo);
+      infoIndex.clear();
+      infoList.forEach((info, i) => infoIndex.set(info.name, i));
+      dirty.clear();
+      return infoList;
     }
-    const out: NodeInfo[] = [];
-    for (const node of nodes.store.list()) {
-      const name = node.metadata.name!;
-      const cached = infoCache.get(name);
-      if (cached && cached.node === node && !dirty.has(name)) {
-        out.push(cached);
-        continue;
+    for (const name of dirty) {
+      const i = infoIndex.get(name);
+      if (i === undefined) continue;
+      const node = nodes.store.get(name);
+      if (!node) {
+        infoList = null;
+        return snapshot();
       }
-      const on = [...pods.store.byIndex(IndexNodeName, name), ...(extra.get(name) ?? [])].filter((p) => {
-        const phase = (p['status'] as { phase?: string } | undefined)?.phase;
-        return phase !== 'Succeeded' && phase !== 'Failed';
-      });
-      const info = nodeInfo(node, on);
-      infoCache.set(name, info);
-      out.push(info);
+      infoList[i] = buildInfo(node);
     }
     dirty.clear();
-    if (infoCache.size > out.length) {
-      const live = new Set(out.map((i) => i.name));
-      for (const n of infoCache.keys()) if (!live.has(n)) infoCache.delete(n);
-    }
-    return out;
+    return infoList;
   }
 
   async function scheduleOne(q: Queued): Promise<void> {
@@ -217,6 +224,9 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     const best = feasible.filter((n) => totals.get(n) === top);
     const chosen = best[Math.floor(Math.random() * best.length)]!;
     assumed.set(q.key, { node: chosen.name, pod });
+    let onNode = assumedByNode.get(chosen.name);
+    if (!onNode) assumedByNode.set(chosen.name, (onNode = new Map()));
+    onNode.set(q.key, pod);
     touch(chosen.name);
     void bind(pod, chosen.name);
   }
