@@ -2,13 +2,16 @@
  * The `bosun` command line: turns flags into one config object per command and calls the
  * command's `run`. The only place that knows every component.
  */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
 import { runServer } from './server.ts';
 import { runControllerManagerCommand } from './controller-manager.ts';
 import { createClient } from '../client/index.ts';
 import { runVirtualNodes } from '../virtual/nodes.ts';
+import { runScheduler } from '../scheduler/index.ts';
+import { parseSchedulerConfig, type SchedulerConfig } from '../scheduler/profiles.ts';
+import fs from 'node:fs';
 
 function defaultDataDir(): string {
   return process.getuid?.() === 0 ? '/var/lib/bosun' : path.join(os.homedir(), '.bosun');
@@ -32,7 +35,8 @@ program
   .option('--disable-controller-manager', 'do not run the controller manager in this process', false)
   .option('--disable-scheduler', 'do not run the scheduler in this process', false)
   .addOption(new Option('--virtual-nodes <count>', 'simulated nodes to run in this process').default(0).argParser((v) => parseCount(v)))
-  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; virtualNodes: number }) => {
+  .addOption(new Option('--scheduler-config <file>', "the scheduler's KubeSchedulerConfiguration (profiles)").argParser(readSchedulerConfig))
+  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; virtualNodes: number; schedulerConfig?: SchedulerConfig }) => {
     const signal = shutdownSignal();
     const dataDir = path.resolve(opts.dataDir);
     await runServer(
@@ -47,6 +51,7 @@ program
         disableControllerManager: opts.disableControllerManager,
         virtualNodes: opts.virtualNodes,
         disableScheduler: opts.disableScheduler,
+        schedulerConfig: opts.schedulerConfig,
       },
       signal,
     );
@@ -82,6 +87,26 @@ program
   });
 
 program
+  .command('scheduler')
+  .description('Run the scheduler against an API server (leader-elected)')
+  .requiredOption('--kubeconfig <file>', 'kubeconfig of the API server and the identity to use')
+  .addOption(new Option('--config <file>', 'KubeSchedulerConfiguration (profiles)').argParser(readSchedulerConfig))
+  .addOption(new Option('--leader-elect-lease-duration <duration>', 'how long a lease is valid without renewal').default(15_000, '15s').argParser(parseDuration))
+  .addOption(new Option('--leader-elect-renew-deadline <duration>', 'how long the leader retries renewing before giving up').default(10_000, '10s').argParser(parseDuration))
+  .addOption(new Option('--leader-elect-retry-period <duration>', 'wait between attempts to acquire or renew').default(2_000, '2s').argParser(parseDuration))
+  .action(async (opts: { kubeconfig: string; config?: SchedulerConfig; leaderElectLeaseDuration: number; leaderElectRenewDeadline: number; leaderElectRetryPeriod: number }) => {
+    const signal = shutdownSignal();
+    const log = (m: string) => process.stdout.write(`bosun: ${m}\n`);
+    const client = await createClient({ kubeconfig: path.resolve(opts.kubeconfig), component: 'kube-scheduler', qps: 1000, burst: 2000 });
+    try {
+      await runScheduler({ client, log, config: opts.config, leaseDurationMs: opts.leaderElectLeaseDuration, renewDeadlineMs: opts.leaderElectRenewDeadline, retryPeriodMs: opts.leaderElectRetryPeriod }, signal);
+    } finally {
+      await client.transport.close();
+    }
+    log('scheduler stopped');
+  });
+
+program
   .command('virtual-nodes')
   .description('Run simulated nodes against an API server (for tests and scale experiments)')
   .requiredOption('--kubeconfig <file>', 'kubeconfig of the API server and the identity to use')
@@ -113,6 +138,21 @@ function shutdownSignal(): AbortSignal {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   return ac.signal;
+}
+
+/** Reads and validates a scheduler configuration file; a bad one stops the command before it starts. */
+function readSchedulerConfig(file: string): SchedulerConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.resolve(file), 'utf8');
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return parseSchedulerConfig(text);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 /** Go-style durations as upstream flags take them: 300ms, 15s, 1m30s, 1h. */

@@ -12,6 +12,7 @@ import { createClient } from '../client/index.ts';
 import { runControllerManager } from '../controllers/manager.ts';
 import { runVirtualNodes } from '../virtual/nodes.ts';
 import { runScheduler } from '../scheduler/index.ts';
+import type { SchedulerConfig } from '../scheduler/profiles.ts';
 import { openStore } from '../storage/index.ts';
 import { ApiServer } from '../apiserver/server.ts';
 import { builtinResources } from '../api/groups/index.ts';
@@ -31,6 +32,8 @@ export interface ServerConfig {
   virtualNodes?: number;
   /** Do not run the scheduler in this process. */
   disableScheduler?: boolean;
+  /** The in-process scheduler's profiles (--scheduler-config). */
+  schedulerConfig?: SchedulerConfig;
 }
 
 /** The controller manager's identity: a client certificate in the data dir's tls folder. */
@@ -80,7 +83,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   const cm = clients[controllerManagerIdentity.name];
   const components = cm ? [runInProcessControllerManager(pki, cm, server, signal)] : [];
   const sched = clients[schedulerIdentity.name];
-  if (sched) components.push(runInProcessScheduler(pki, sched, server, signal));
+  if (sched) components.push(runInProcessScheduler(pki, sched, server, cfg.schedulerConfig, signal));
   const vn = clients[virtualNodesIdentity.name];
   if (vn && cfg.virtualNodes) components.push(runInProcessVirtualNodes(pki, vn, server, cfg.virtualNodes, signal));
   await new Promise<void>((resolve) => {
@@ -117,12 +120,12 @@ async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: s
 }
 
 /** The scheduler in this process, as its own identity over HTTPS. */
-async function runInProcessScheduler(pki: Pki, id: CertAndKey, server: string, signal: AbortSignal): Promise<void> {
+async function runInProcessScheduler(pki: Pki, id: CertAndKey, server: string, config: SchedulerConfig | undefined, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
     const client = await createClient({ component: 'kube-scheduler', connection: { server, ca: pki.caCertPem, cert: id.certPem, key: id.keyPem }, qps: 1000, burst: 2000 });
     try {
-      await runScheduler({ client, log }, signal);
+      await runScheduler({ client, log, config }, signal);
     } finally {
       await client.transport.close();
     }

@@ -31,13 +31,20 @@ export async function runScheduler(opts: RunSchedulerOptions, signal: AbortSigna
       onStartedLeading: (leading) => {
         running = (async () => {
           const informers = new InformerFactory(opts.client, { log });
-          const recorder = new EventRecorder(opts.client, { component: 'default-scheduler' });
-          startScheduler({ client: opts.client, informers, recorder, signal: leading, log }, opts);
+          // Events name the profile's schedulerName as their source, as upstream.
+          const recorders = new Map<string, EventRecorder>();
+          const recorderFor = (name: string) => {
+            let r = recorders.get(name);
+            if (!r) recorders.set(name, (r = new EventRecorder(opts.client, { component: name })));
+            return r;
+          };
+          const recorder = recorderFor('default-scheduler');
+          startScheduler({ client: opts.client, informers, recorder, recorderFor, signal: leading, log }, opts);
           informers.start(leading);
           log('scheduler: started');
           await new Promise<void>((resolve) => (leading.aborted ? resolve() : leading.addEventListener('abort', () => resolve(), { once: true })));
           await informers.stopped();
-          await recorder.close();
+          await Promise.all([...recorders.values()].map((r) => r.close()));
         })();
       },
     });

@@ -8,13 +8,13 @@ import type { KubeObject } from '../api/types.ts';
 import {
   imageLocality,
   interPodAffinityPlugin,
-  podTopologySpread,
   nodeAffinity,
   nodeInfo,
   nodeName,
   nodePorts,
   nodeResourcesBalancedAllocation,
   nodeResourcesFit,
+  nodeResourcesFitPlugin,
   nodeUnschedulable,
   taintToleration,
   type NodeInfo,
@@ -47,6 +47,27 @@ const filterCases: { name: string; plugin: Plugin; pod: KubeObject; node: NodeIn
   { name: 'NodeResourcesFit: what other pods request counts', plugin: nodeResourcesFit, pod: pod({}, { cpu: '2' }), node: info(node('a'), [pod({}, { cpu: '3' })]), want: 'Insufficient cpu' },
   { name: 'NodeResourcesFit: the pod count is a resource', plugin: nodeResourcesFit, pod: pod(), node: info(node('a', { pods: '1' }), [pod()]), want: 'Too many pods' },
   { name: 'NodeResourcesFit: init containers count at their maximum', plugin: nodeResourcesFit, pod: pod({ initContainers: [{ name: 'i', image: 'i', resources: { requests: { cpu: '5' } } }] }, { cpu: '1' }), node: info(node('a')), want: 'Insufficient cpu' },
+  {
+    name: 'NodeResourcesFit: sidecars add up with the containers, init containers run beside earlier sidecars',
+    plugin: nodeResourcesFit,
+    pod: pod({ initContainers: [{ name: 's', image: 'i', restartPolicy: 'Always', resources: { requests: { cpu: '1' } } }, { name: 'i', image: 'i', resources: { requests: { cpu: '2' } } }] }, { cpu: '2500m' }),
+    node: info(node('a')),
+    want: null,
+  },
+  {
+    name: 'NodeResourcesFit: a sidecar with the containers can exceed the node',
+    plugin: nodeResourcesFit,
+    pod: pod({ initContainers: [{ name: 's', image: 'i', restartPolicy: 'Always', resources: { requests: { cpu: '1' } } }] }, { cpu: '3500m' }),
+    node: info(node('a')),
+    want: 'Insufficient cpu',
+  },
+  {
+    name: 'NodeResourcesFit: a plain init container runs with the sidecars before it',
+    plugin: nodeResourcesFit,
+    pod: pod({ initContainers: [{ name: 's', image: 'i', restartPolicy: 'Always', resources: { requests: { cpu: '2' } } }, { name: 'i', image: 'i', resources: { requests: { cpu: '2500m' } } }] }, { cpu: '100m' }),
+    node: info(node('a')),
+    want: 'Insufficient cpu',
+  },
   { name: 'NodeResourcesFit: overhead is added', plugin: nodeResourcesFit, pod: pod({ overhead: { cpu: '1' } }, { cpu: '3500m' }), node: info(node('a')), want: 'Insufficient cpu' },
   { name: 'NodeAffinity: nodeSelector matches', plugin: nodeAffinity, pod: pod({ nodeSelector: { disk: 'ssd' } }), node: info(node('a', { labels: { disk: 'ssd' } })), want: null },
   { name: 'NodeAffinity: nodeSelector does not match', plugin: nodeAffinity, pod: pod({ nodeSelector: { disk: 'ssd' } }), node: info(node('a')), want: "node(s) didn't match Pod's node affinity/selector" },
@@ -100,6 +121,13 @@ describe('scores', () => {
     const busy = info(node('a'), [pod({}, { cpu: '3', memory: '6Gi' })]);
     const empty = info(node('b'));
     assert.ok(nodeResourcesFit.score!(pod(), empty) > nodeResourcesFit.score!(pod(), busy));
+  });
+
+  test('MostAllocated prefers the fuller node, weighted by resource', () => {
+    const most = nodeResourcesFitPlugin({ scoringStrategy: { type: 'MostAllocated', resources: [{ name: 'cpu', weight: 1 }] } });
+    const busy = info(node('a'), [pod({}, { cpu: '3' })]);
+    assert.ok(most.score!(pod({}, { cpu: '1' }), busy) > most.score!(pod({}, { cpu: '1' }), info(node('b'))));
+    assert.equal(most.score!(pod({}, { cpu: '1' }), busy), 100, 'cpu only: 4 of 4 cores');
   });
 
   test('pods without requests still count (100m / 200Mi each)', () => {
@@ -175,28 +203,22 @@ describe('inter-pod affinity and topology spread', () => {
     assert.deepEqual(verdicts(ipa, labelled('web', {}, named), nodes), [null]);
   });
 
-  const spread = (maxSkew: number, extra: Record<string, unknown> = {}) => ({ topologySpreadConstraints: [{ maxSkew, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 's' } }, ...extra }] });
-  test('topology spread refuses the domain that would exceed maxSkew', () => {
-    const nodes = [info(zoneNode('a', 'z1'), [labelled('s1', { app: 's' }), labelled('s2', { app: 's' })]), info(zoneNode('b', 'z2'), [labelled('s3', { app: 's' })])];
-    assert.deepEqual(verdicts(podTopologySpread, labelled('new', { app: 's' }, spread(1)), nodes), ["node(s) didn't match pod topology spread constraints", null]);
-  });
-
-  test('a node without the topology key is refused', () => {
-    assert.deepEqual(verdicts(podTopologySpread, labelled('new', { app: 's' }, spread(1)), [info(node('plain'))]), ["node(s) didn't match pod topology spread constraints (missing required label)"]);
-  });
-
-  test('minDomains above the domain count treats the minimum as zero', () => {
-    const nodes = [info(zoneNode('a', 'z1'), [labelled('s1', { app: 's' })]), info(zoneNode('b', 'z2'), [labelled('s2', { app: 's' })])];
-    assert.deepEqual(verdicts(podTopologySpread, labelled('new', { app: 's' }, spread(1, { minDomains: 3 })), nodes), ["node(s) didn't match pod topology spread constraints", "node(s) didn't match pod topology spread constraints"]);
-  });
-
-  test('ScheduleAnyway never refuses, and scores the emptier domain higher after normalizing', () => {
-    const p = labelled('new', { app: 's' }, { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { app: 's' } } }] });
-    const nodes = [info(zoneNode('a', 'z1'), [labelled('s1', { app: 's' }), labelled('s2', { app: 's' })]), info(zoneNode('b', 'z2'))];
-    assert.deepEqual(verdicts(podTopologySpread, p, nodes), [null, null]);
-    const state = podTopologySpread.preFilter!(p, nodes);
-    assert.ok(podTopologySpread.score!(p, nodes[0]!, state) > podTopologySpread.score!(p, nodes[1]!, state));
-  });
+  const preferred = (kind: string, weight: number) => ({ affinity: { [kind]: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight, podAffinityTerm: { labelSelector: { matchLabels: { app: 'db' } }, topologyKey: 'zone' } }] } } });
+  const scoreCases: { name: string; pod: KubeObject; want: number[] }[] = [
+    { name: 'preferred affinity scores the zone with a matching pod highest', pod: labelled('web', {}, preferred('podAffinity', 10)), want: [100, 100, 0] },
+    { name: 'preferred anti-affinity scores it lowest', pod: labelled('web', {}, preferred('podAntiAffinity', 10)), want: [0, 0, 100] },
+    { name: "an existing pod's required affinity for the newcomer counts (hardPodAffinityWeight)", pod: labelled('cache', { app: 'cache' }), want: [100, 100, 0] },
+    { name: 'nothing to prefer: every node scores 0', pod: labelled('x', { app: 'x' }), want: [0, 0, 0] },
+  ];
+  for (const c of scoreCases) {
+    test(`InterPodAffinity score: ${c.name}`, () => {
+      const wantsCache = labelled('db', { app: 'db' }, { affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'cache' } }, topologyKey: 'zone' }] } } });
+      const nodes = [info(zoneNode('a', 'z1'), [wantsCache]), info(zoneNode('b', 'z1')), info(zoneNode('c', 'z2'))];
+      const state = ipa.preScore!(c.pod, nodes, nodes);
+      const raw = nodes.map((n) => ipa.score!(c.pod, n, state));
+      assert.deepEqual((ipa.normalize as (s: number[], n: NodeInfo[], st: unknown) => number[])(raw, nodes, state), c.want);
+    });
+  }
 });
 
 test('ImageLocality prefers the node that has the image, by its size', () => {

@@ -30,6 +30,8 @@ export interface NodeInfo {
   usedPorts: Set<string>;
   /** The pods on the node with required anti-affinity terms (which every newcomer must respect). */
   antiAffinityPods: KubeObject[];
+  /** The pods on the node with any pod affinity or anti-affinity term (scored against newcomers). */
+  affinityPods: KubeObject[];
 }
 
 export interface Resources {
@@ -156,8 +158,9 @@ export function nodeInfo(node: KubeObject, pods: KubeObject[]): NodeInfo {
     nonZeroRequested.memory += r.memory || 200 * 1024 * 1024;
     for (const port of podPorts(p)) usedPorts.add(port);
   }
-  const antiAffinityPods = pods.filter(hasAntiAffinity);
-  return { node, name: node.metadata.name!, pods, requested, nonZeroRequested, allocatable: nodeAllocatable(node), usedPorts, antiAffinityPods };
+  const affinityPods = pods.filter(hasAnyAffinity);
+  const antiAffinityPods = affinityPods.filter(hasAntiAffinity);
+  return { node, name: node.metadata.name!, pods, requested, nonZeroRequested, allocatable: nodeAllocatable(node), usedPorts, antiAffinityPods, affinityPods };
 }
 
 export function nodeAllocatable(node: KubeObject): Resources {
@@ -385,18 +388,37 @@ interface AffinityTerm {
   topologyKey: string;
 }
 
-function termsOf(pod: KubeObject, kind: 'podAffinity' | 'podAntiAffinity'): AffinityTerm[] {
-  if (kind === 'podAntiAffinity') {
-    let t = antiTermsCache.get(pod);
-    if (!t) antiTermsCache.set(pod, (t = rawTerms(pod, kind)));
-    return t;
-  }
-  return rawTerms(pod, kind);
+interface WeightedTerm {
+  weight: number;
+  term: AffinityTerm;
 }
 
-const antiTermsCache = new WeakMap<KubeObject, AffinityTerm[]>();
-function rawTerms(pod: KubeObject, kind: 'podAffinity' | 'podAntiAffinity'): AffinityTerm[] {
-  return arr(obj(obj(obj(pod['spec'])['affinity'])[kind])['requiredDuringSchedulingIgnoredDuringExecution']) as unknown as AffinityTerm[];
+type TermKind = 'podAffinity' | 'podAntiAffinity';
+
+/** A pod's affinity terms, parsed once per pod object (informer objects never change in place). */
+interface PodTerms {
+  affinity: AffinityTerm[];
+  antiAffinity: AffinityTerm[];
+  preferredAffinity: WeightedTerm[];
+  preferredAntiAffinity: WeightedTerm[];
+}
+
+const termsCache = new WeakMap<KubeObject, PodTerms>();
+const noTerms: PodTerms = { affinity: [], antiAffinity: [], preferredAffinity: [], preferredAntiAffinity: [] };
+
+function podTerms(pod: KubeObject): PodTerms {
+  let t = termsCache.get(pod);
+  if (t) return t;
+  const affinity = obj(obj(pod['spec'])['affinity']);
+  if (!affinity['podAffinity'] && !affinity['podAntiAffinity']) t = noTerms;
+  else {
+    const required = (kind: TermKind) => arr(obj(affinity[kind])['requiredDuringSchedulingIgnoredDuringExecution']) as unknown as AffinityTerm[];
+    const preferred = (kind: TermKind) =>
+      arr(obj(affinity[kind])['preferredDuringSchedulingIgnoredDuringExecution']).map((w) => ({ weight: Number(w['weight'] ?? 0), term: obj(w['podAffinityTerm']) as unknown as AffinityTerm }));
+    t = { affinity: required('podAffinity'), antiAffinity: required('podAntiAffinity'), preferredAffinity: preferred('podAffinity'), preferredAntiAffinity: preferred('podAntiAffinity') };
+  }
+  termsCache.set(pod, t);
+  return t;
 }
 
 /** Whether `other` is selected by a term of `owner` (namespaces default to the owner's). */
@@ -410,9 +432,14 @@ function termMatches(term: AffinityTerm, owner: KubeObject, other: KubeObject, n
   return inNamespaces && selectorMatches(term.labelSelector, other.metadata.labels);
 }
 
-/** Whether a pod has required anti-affinity terms (cached per pod object). */
+/** Whether a pod has required anti-affinity terms. */
 function hasAntiAffinity(p: KubeObject): boolean {
-  return termsOf(p, 'podAntiAffinity').length > 0;
+  return podTerms(p).antiAffinity.length > 0;
+}
+
+/** Whether a pod has any pod affinity or anti-affinity term. */
+function hasAnyAffinity(p: KubeObject): boolean {
+  return podTerms(p) !== noTerms;
 }
 
 interface AffinityState {
@@ -421,19 +448,35 @@ interface AffinityState {
   antiAffinity: Set<string>[];
   /** Topology key → values where an existing pod's anti-affinity rejects the incoming pod. */
   existingAnti: Map<string, Set<string>>;
-  aff: AffinityTerm[];
-  anti: AffinityTerm[];
+  terms: PodTerms;
   /** Whether any pod matches each affinity term anywhere (else the first pod may go). */
   anyMatch: boolean[];
 }
 
-export function interPodAffinityPlugin(namespaceLabels: (ns: string) => Record<string, string> | undefined = () => undefined): Plugin {
+/** Upstream InterPodAffinityArgs. */
+export interface InterPodAffinityArgs {
+  /** Score given to nodes whose pods' required affinity the incoming pod satisfies (default 1). */
+  hardPodAffinityWeight?: number;
+}
+
+/**
+ * InterPodAffinity: required pod affinity and anti-affinity filter (the pod's own terms, and
+ * existing pods' anti-affinity against it), over any topology key, with namespaces and
+ * namespaceSelector. Preferred terms of both sides, and existing pods' required affinity
+ * (hardPodAffinityWeight), add or subtract their weights in the topology domains they match;
+ * the sums are scaled to 0-100 between the lowest and highest node.
+ */
+export function interPodAffinityPlugin(handle: PluginHandle = emptyHandle, args: InterPodAffinityArgs = {}): Plugin {
+  const nsLabels = (ns: string) => handle.namespaceLabels(ns);
+  const hardWeight = args.hardPodAffinityWeight ?? 1;
   return {
     name: 'InterPodAffinity',
+    weight: 2,
     preFilter(pod, nodes): AffinityState {
-      const aff = termsOf(pod, 'podAffinity');
-      const anti = termsOf(pod, 'podAntiAffinity');
-      const state: AffinityState = { affinity: aff.map(() => new Set()), antiAffinity: anti.map(() => new Set()), existingAnti: new Map(), anyMatch: aff.map(() => false), aff, anti };
+      const terms = podTerms(pod);
+      const aff = terms.affinity;
+      const anti = terms.antiAffinity;
+      const state: AffinityState = { affinity: aff.map(() => new Set()), antiAffinity: anti.map(() => new Set()), existingAnti: new Map(), anyMatch: aff.map(() => false), terms };
       const ownTerms = aff.length + anti.length > 0;
       for (const n of nodes) {
         const labels = n.node.metadata.labels ?? {};
@@ -441,17 +484,16 @@ export function interPodAffinityPlugin(namespaceLabels: (ns: string) => Record<s
         for (const other of ownTerms ? n.pods : n.antiAffinityPods) {
           if (other.metadata.uid && other.metadata.uid === pod.metadata.uid) continue;
           aff.forEach((t, i) => {
-            if (!termMatches(t, pod, other, namespaceLabels)) return;
+            if (!termMatches(t, pod, other, nsLabels)) return;
             state.anyMatch[i] = true;
             if (labels[t.topologyKey] !== undefined) state.affinity[i]!.add(labels[t.topologyKey]!);
           });
           anti.forEach((t, i) => {
-            if (termMatches(t, pod, other, namespaceLabels) && labels[t.topologyKey] !== undefined) state.antiAffinity[i]!.add(labels[t.topologyKey]!);
+            if (termMatches(t, pod, other, nsLabels) && labels[t.topologyKey] !== undefined) state.antiAffinity[i]!.add(labels[t.topologyKey]!);
           });
-          if (!hasAntiAffinity(other)) continue;
-          for (const t of termsOf(other, 'podAntiAffinity')) {
+          for (const t of podTerms(other).antiAffinity) {
             const v = labels[t.topologyKey];
-            if (v === undefined || !termMatches(t, other, pod, namespaceLabels)) continue;
+            if (v === undefined || !termMatches(t, other, pod, nsLabels)) continue;
             let values = state.existingAnti.get(t.topologyKey);
             if (!values) state.existingAnti.set(t.topologyKey, (values = new Set()));
             values.add(v);
@@ -464,16 +506,16 @@ export function interPodAffinityPlugin(namespaceLabels: (ns: string) => Record<s
     filter(pod, node, raw) {
       const state = raw as AffinityState;
       const labels = node.node.metadata.labels ?? {};
-      const aff = state.aff;
+      const aff = state.terms.affinity;
       for (let i = 0; i < aff.length; i++) {
         const t = aff[i]!;
         const v = labels[t.topologyKey];
         if (v !== undefined && state.affinity[i]!.has(v)) continue;
         // Nothing matches anywhere and the pod matches its own term: it may be the first.
-        if (!state.anyMatch[i] && v !== undefined && termMatches(t, pod, pod, namespaceLabels)) continue;
+        if (!state.anyMatch[i] && v !== undefined && termMatches(t, pod, pod, nsLabels)) continue;
         return { reason: "node(s) didn't match pod affinity rules", unresolvable: true };
       }
-      const anti = state.anti;
+      const anti = state.terms.antiAffinity;
       for (let i = 0; i < anti.length; i++) {
         const v = labels[anti[i]!.topologyKey];
         if (v !== undefined && state.antiAffinity[i]!.has(v)) return { reason: "node(s) didn't match pod anti-affinity rules" };
@@ -484,80 +526,54 @@ export function interPodAffinityPlugin(namespaceLabels: (ns: string) => Record<s
       }
       return null;
     },
+    /** Topology key → value → summed weight, over every pod in the cluster. */
+    preScore(pod, _feasible, all): Map<string, Map<string, number>> | null {
+      const own = podTerms(pod);
+      const ownPreferred = own.preferredAffinity.length + own.preferredAntiAffinity.length > 0;
+      const scores = new Map<string, Map<string, number>>();
+      const add = (t: AffinityTerm, weight: number, labels: Record<string, string>) => {
+        const v = labels[t.topologyKey];
+        if (v === undefined || !weight) return;
+        let m = scores.get(t.topologyKey);
+        if (!m) scores.set(t.topologyKey, (m = new Map()));
+        m.set(v, (m.get(v) ?? 0) + weight);
+      };
+      for (const n of all) {
+        const labels = n.node.metadata.labels ?? {};
+        for (const other of ownPreferred ? n.pods : n.affinityPods) {
+          for (const w of own.preferredAffinity) if (termMatches(w.term, pod, other, nsLabels)) add(w.term, w.weight, labels);
+          for (const w of own.preferredAntiAffinity) if (termMatches(w.term, pod, other, nsLabels)) add(w.term, -w.weight, labels);
+          const theirs = podTerms(other);
+          if (theirs === noTerms) continue;
+          for (const t of theirs.affinity) if (termMatches(t, other, pod, nsLabels)) add(t, hardWeight, labels);
+          for (const w of theirs.preferredAffinity) if (termMatches(w.term, other, pod, nsLabels)) add(w.term, w.weight, labels);
+          for (const w of theirs.preferredAntiAffinity) if (termMatches(w.term, other, pod, nsLabels)) add(w.term, -w.weight, labels);
+        }
+      }
+      return scores.size ? scores : null;
+    },
+    score(_pod, node, raw) {
+      const scores = raw as Map<string, Map<string, number>> | null;
+      if (!scores) return 0;
+      const labels = node.node.metadata.labels ?? {};
+      let sum = 0;
+      for (const [key, values] of scores) {
+        const v = labels[key];
+        if (v !== undefined) sum += values.get(v) ?? 0;
+      }
+      return sum;
+    },
+    normalize(scores) {
+      let min = Infinity;
+      let max = -Infinity;
+      for (const s of scores) {
+        if (s < min) min = s;
+        if (s > max) max = s;
+      }
+      return scores.map((s) => (max > min ? (100 * (s - min)) / (max - min) : 0));
+    },
   };
 }
-
-// ---- pod topology spread -----------------------------------------------------------------------------
-
-interface SpreadConstraint {
-  maxSkew: number;
-  topologyKey: string;
-  whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway';
-  labelSelector?: unknown;
-  minDomains?: number;
-}
-
-interface SpreadState {
-  constraints: SpreadConstraint[];
-  /** Per constraint: matching pods per topology value (every eligible domain present, maybe 0). */
-  counts: Map<string, number>[];
-  selfMatch: boolean[];
-}
-
-export const podTopologySpread: Plugin = {
-  name: 'PodTopologySpread',
-  weight: 2,
-  preFilter(pod, nodes): SpreadState {
-    const constraints = arr(obj(pod['spec'])['topologySpreadConstraints']) as unknown as SpreadConstraint[];
-    if (!constraints.length) return { constraints, counts: [], selfMatch: [] };
-    const counts = constraints.map(() => new Map<string, number>());
-    const selfMatch = constraints.map((c) => selectorMatches(c.labelSelector, pod.metadata.labels));
-    for (const n of nodes) {
-      // Domains count only nodes the pod could go to by its node affinity / selector (nodeAffinityPolicy Honor).
-      if (nodeAffinity.filter!(pod, n)) continue;
-      const labels = n.node.metadata.labels ?? {};
-      constraints.forEach((c, i) => {
-        const v = labels[c.topologyKey];
-        if (v === undefined) return;
-        const m = counts[i]!;
-        let k = m.get(v) ?? 0;
-        for (const other of n.pods) {
-          if (other.metadata.namespace === pod.metadata.namespace && !other.metadata.deletionTimestamp && selectorMatches(c.labelSelector, other.metadata.labels)) k++;
-        }
-        m.set(v, k);
-      });
-    }
-    return { constraints, counts, selfMatch };
-  },
-  filter(_pod, node, raw) {
-    const state = raw as SpreadState;
-    const labels = node.node.metadata.labels ?? {};
-    for (let i = 0; i < state.constraints.length; i++) {
-      const c = state.constraints[i]!;
-      if (c.whenUnsatisfiable !== 'DoNotSchedule') continue;
-      const v = labels[c.topologyKey];
-      if (v === undefined) return { reason: "node(s) didn't match pod topology spread constraints (missing required label)", unresolvable: true };
-      const m = state.counts[i]!;
-      let min = Math.min(...m.values());
-      if (c.minDomains && m.size < c.minDomains) min = 0;
-      const skew = (m.get(v) ?? 0) + (state.selfMatch[i] ? 1 : 0) - min;
-      if (skew > c.maxSkew) return { reason: "node(s) didn't match pod topology spread constraints" };
-    }
-    return null;
-  },
-  // ScheduleAnyway (and DoNotSchedule) constraints: fewer matching pods in the node's domains is better.
-  score(_pod, node, raw) {
-    const state = raw as SpreadState;
-    const labels = node.node.metadata.labels ?? {};
-    let sum = 0;
-    state.constraints.forEach((c, i) => {
-      const v = labels[c.topologyKey];
-      if (v !== undefined) sum += state.counts[i]!.get(v) ?? 0;
-    });
-    return sum;
-  },
-  normalize: 'reverse',
-};
 
 // ---- image locality ------------------------------------------------------------------------------
 
@@ -594,20 +610,6 @@ export const imageLocality: Plugin = {
     return Math.round(((clamped - minImageBytes) * 100) / (max - minImageBytes));
   },
 };
-
-/** Upstream's default profile order for the plugins implemented here. */
-export const defaultPlugins: Plugin[] = [
-  nodeUnschedulable,
-  nodeName,
-  taintToleration,
-  nodeAffinity,
-  nodePorts,
-  nodeResourcesFit,
-  podTopologySpread,
-  interPodAffinityPlugin(),
-  nodeResourcesBalancedAllocation,
-  imageLocality,
-];
 
 /** Whether a label selector (metav1.LabelSelector) matches labels; null matches nothing. */
 export function selectorMatches(sel: unknown, labels: Record<string, string> | undefined): boolean {

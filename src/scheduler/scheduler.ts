@@ -11,24 +11,29 @@
  *    (reason Unschedulable) with upstream's message ("0/3 nodes are available: ...").
  * Pods that fit nowhere may preempt lower-priority pods (DefaultPreemption): victims breaking
  * PodDisruptionBudgets are avoided where possible, the victims are deleted and the pod is
- * nominated to their node (status.nominatedNodeName).
+ * nominated to their node (status.nominatedNodeName). Nominated pods of equal or higher priority
+ * count on their node when others are filtered, and a pod tries its nominated node first.
+ * Profiles (./profiles.ts) pick the plugins per schedulerName.
  */
 import type { KubeObject } from '../api/types.ts';
 import { isConflict, isNotFound } from '../api/errors.ts';
 import { IndexNamespace, IndexNodeName, resources, type InformerFactory, type Recorder, type RestClient } from '../client/index.ts';
-import { defaultPlugins, nodeInfo, selectorMatches, type NodeInfo, type Plugin } from './plugins.ts';
+import { nodeInfo, obj, selectorMatches, type NodeInfo, type Plugin, type PluginHandle } from './plugins.ts';
+import { buildProfiles, defaultConfig, type Profile, type SchedulerConfig } from './profiles.ts';
 
 export interface SchedulerContext {
   client: RestClient;
   informers: InformerFactory;
   recorder: Recorder;
+  /** Events of a profile's pods, reported as that schedulerName (else `recorder`). */
+  recorderFor?: (schedulerName: string) => Recorder;
   signal: AbortSignal;
   log(msg: string): void;
 }
 
 export interface SchedulerOptions {
-  schedulerName?: string;
-  plugins?: Plugin[];
+  /** Profiles by schedulerName (default: upstream's default profile as default-scheduler). */
+  config?: SchedulerConfig;
   /** Longest a pod stays unschedulable before it is tried again regardless (upstream 5 min). */
   unschedulableTimeoutMs?: number;
 }
@@ -54,12 +59,24 @@ export function fitErrorMessage(total: number, reasons: Map<string, number>, unr
 }
 
 export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {}): void {
-  const schedulerName = opts.schedulerName ?? 'default-scheduler';
-  const plugins = opts.plugins ?? defaultPlugins;
   const unschedulableTimeoutMs = opts.unschedulableTimeoutMs ?? 5 * 60_000;
   const pods = ctx.informers.informerFor(resources.pods);
   const nodes = ctx.informers.informerFor(resources.nodes);
   const budgets = ctx.informers.informerFor(resources.podDisruptionBudgets);
+  const handle = pluginHandle(ctx);
+  const profiles = new Map<string, Profile>(buildProfiles(opts.config ?? defaultConfig, handle).map((p) => [p.schedulerName, p]));
+  const schedulerNameOf = (p: KubeObject) => String(spec(p)['schedulerName'] ?? 'default-scheduler');
+  const recorderOf = (p: KubeObject) => ctx.recorderFor?.(schedulerNameOf(p)) ?? ctx.recorder;
+  /** Pods nominated to a node by preemption and not yet bound: key → node. */
+  const nominated = new Map<string, { node: string; pod: KubeObject }>();
+  const nominationOf = (p: KubeObject) => String(obj(p['status'])['nominatedNodeName'] ?? '');
+  const trackNomination = (p: KubeObject) => {
+    const key = keyOf(p);
+    const node = !nodeNameOf(p) && !p.metadata.deletionTimestamp ? nominationOf(p) : '';
+    if (node) nominated.set(key, { node, pod: p });
+    else nominated.delete(key);
+  };
+  pods.addEventHandler({ onAdd: trackNomination, onUpdate: (_o, p) => trackNomination(p), onDelete: (p) => nominated.delete(keyOf(p)) });
 
   const active = new Map<string, Queued>();
   const unschedulable = new Map<string, number>();
@@ -82,8 +99,8 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     dirty.add(a.node);
   };
 
-  const wants = (p: KubeObject) =>
-    !nodeNameOf(p) && !p.metadata.deletionTimestamp && (spec(p)['schedulerName'] ?? 'default-scheduler') === schedulerName && !(spec(p)['schedulingGates'] as unknown[] | undefined)?.length;
+  // Gated pods wait (the API server gives them PodScheduled=False, reason SchedulingGated).
+  const wants = (p: KubeObject) => !nodeNameOf(p) && !p.metadata.deletionTimestamp && profiles.has(schedulerNameOf(p)) && !(spec(p)['schedulingGates'] as unknown[] | undefined)?.length;
 
   function enqueue(p: KubeObject): void {
     const key = keyOf(p);
@@ -123,6 +140,11 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     },
   });
   nodes.addEventHandler({ onAdd: moveAllToActive, onUpdate: moveAllToActive });
+  // A pod placed on a node (affinity), and storage appearing or changing (volume binding).
+  pods.addEventHandler({ onAdd: (p) => nodeNameOf(p) && moveAllToActive() });
+  for (const r of [resources.persistentVolumeClaims, resources.persistentVolumes, resources.storageClasses]) {
+    ctx.informers.informerFor(r).addEventHandler({ onAdd: moveAllToActive, onUpdate: moveAllToActive });
+  }
 
   function pop(): Queued | undefined {
     let best: Queued | undefined;
@@ -182,22 +204,34 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
   async function scheduleOne(q: Queued): Promise<void> {
     const pod = pods.store.get(q.key);
     if (!pod || !wants(pod)) return;
-    const infos = snapshot();
+    const profile = profiles.get(schedulerNameOf(pod))!;
+    const plugins = profile.plugins;
+    const infos = withNominated(pod, snapshot());
+    // A PreFilter rejection: no node can help, and neither can preemption.
+    for (const p of plugins) {
+      const why = p.check?.(pod);
+      if (why) return markUnschedulable(pod, `0/${infos.length} nodes are available: ${why}. preemption: 0/${infos.length} nodes are available: ${infos.length} Preemption is not helpful for scheduling.`);
+    }
+    const states = filterStates(pod, plugins, infos);
+    // A pod nominated by an earlier preemption goes to that node if it fits there now.
+    const nominatedNode = nominationOf(pod);
+    const there = nominatedNode ? infos.find((i) => i.name === nominatedNode) : undefined;
+    if (there && !runFilters(pod, plugins, there, states)) return assume(pod, there, plugins);
     const reasons = new Map<string, number>();
     const unresolvable = new Map<string, boolean>();
     const feasible: NodeInfo[] = [];
-    const states = filterStates(pod, infos);
     const resolvable: NodeInfo[] = [];
-    // Like upstream, stop once enough feasible nodes are found (percentageOfNodesToScore, adaptive:
-    // 50% less 1% per 125 nodes, at least 5%, at least 100 nodes), starting where the last cycle stopped.
-    const pct = Math.max(5, 50 - Math.floor(infos.length / 125));
-    const enough = infos.length < 100 ? infos.length : Math.max(100, Math.floor((infos.length * pct) / 100));
+    // Like upstream, stop once enough feasible nodes are found (percentageOfNodesToScore; by
+    // default adaptive: 50% less 1% per 125 nodes, at least 5%; never fewer than 100 nodes),
+    // starting where the last cycle stopped.
+    const pct = profile.percentageOfNodesToScore || Math.max(5, 50 - Math.floor(infos.length / 125));
+    const enough = infos.length < 100 || pct >= 100 ? infos.length : Math.max(100, Math.floor((infos.length * pct) / 100));
     const start = infos.length ? nextStart % infos.length : 0;
     let visited = 0;
     for (let k = 0; k < infos.length && feasible.length < enough; k++) {
       const info = infos[(start + k) % infos.length]!;
       visited++;
-      const fail = runFilters(pod, info, states);
+      const fail = runFilters(pod, plugins, info, states);
       if (fail) {
         reasons.set(fail.reason, (reasons.get(fail.reason) ?? 0) + 1);
         if (fail.unresolvable) unresolvable.set(fail.reason, true);
@@ -207,37 +241,58 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     nextStart = start + visited;
     if (!feasible.length) {
       const message = infos.length ? fitErrorMessage(infos.length, reasons, unresolvable) : '0/0 nodes are available: no nodes available to schedule pods.';
-      const preempted = await preempt(pod, infos, resolvable);
+      const preempted = profile.preemption ? await preempt(pod, plugins, infos, resolvable) : undefined;
       return markUnschedulable(pod, message, preempted);
     }
     const totals = new Map<NodeInfo, number>(feasible.map((n) => [n, 0]));
     if (feasible.length > 1) {
       for (const p of plugins) {
         if (!p.score) continue;
-        const raw = feasible.map((n) => p.score!(pod, n, states.get(p)));
-        const max = Math.max(...raw);
-        const scores = raw.map((s) => (p.normalize === 'max' ? (max ? (s * 100) / max : 0) : p.normalize === 'reverse' ? (max ? 100 - (s * 100) / max : 100) : s));
+        const state = p.preScore ? p.preScore(pod, feasible, infos) : states.get(p);
+        const raw = feasible.map((n) => p.score!(pod, n, state));
+        const scores = typeof p.normalize === 'function' ? p.normalize(raw, feasible, state) : normalized(raw, p.normalize);
         feasible.forEach((n, i) => totals.set(n, totals.get(n)! + scores[i]! * (p.weight ?? 1)));
       }
     }
     const top = Math.max(...totals.values());
     const best = feasible.filter((n) => totals.get(n) === top);
-    const chosen = best[Math.floor(Math.random() * best.length)]!;
-    assumed.set(q.key, { node: chosen.name, pod });
-    let onNode = assumedByNode.get(chosen.name);
-    if (!onNode) assumedByNode.set(chosen.name, (onNode = new Map()));
-    onNode.set(q.key, pod);
-    touch(chosen.name);
-    void bind(pod, chosen.name);
+    assume(pod, best[Math.floor(Math.random() * best.length)]!, plugins);
   }
 
-  function filterStates(pod: KubeObject, infos: readonly NodeInfo[]): Map<Plugin, unknown> {
+  /** Optimistic binding: the pod counts on the node at once; the binding is written meanwhile. */
+  function assume(pod: KubeObject, chosen: NodeInfo, plugins: Plugin[]): void {
+    const key = keyOf(pod);
+    assumed.set(key, { node: chosen.name, pod });
+    let onNode = assumedByNode.get(chosen.name);
+    if (!onNode) assumedByNode.set(chosen.name, (onNode = new Map()));
+    onNode.set(key, pod);
+    touch(chosen.name);
+    void bind(pod, chosen.name, plugins);
+  }
+
+  /**
+   * The nodes as the pod must see them: pods nominated elsewhere (by preemption) with at least
+   * its priority count on their nominated node, so that the room freed for them stays theirs.
+   */
+  function withNominated(pod: KubeObject, infos: NodeInfo[]): NodeInfo[] {
+    if (!nominated.size) return infos;
+    const priority = Number(spec(pod)['priority'] ?? 0);
+    const extra = new Map<string, KubeObject[]>();
+    for (const [key, n] of nominated) {
+      if (key === keyOf(pod) || Number(spec(n.pod)['priority'] ?? 0) < priority || assumed.has(key)) continue;
+      extra.set(n.node, [...(extra.get(n.node) ?? []), n.pod]);
+    }
+    if (!extra.size) return infos;
+    return infos.map((i) => (extra.has(i.name) ? nodeInfo(i.node, [...i.pods, ...extra.get(i.name)!]) : i));
+  }
+
+  function filterStates(pod: KubeObject, plugins: Plugin[], infos: readonly NodeInfo[]): Map<Plugin, unknown> {
     const states = new Map<Plugin, unknown>();
     for (const p of plugins) if (p.preFilter) states.set(p, p.preFilter(pod, infos));
     return states;
   }
 
-  function runFilters(pod: KubeObject, info: NodeInfo, states: Map<Plugin, unknown>) {
+  function runFilters(pod: KubeObject, plugins: Plugin[], info: NodeInfo, states: Map<Plugin, unknown>) {
     for (const p of plugins) {
       const fail = p.filter?.(pod, info, states.get(p)) ?? null;
       if (fail) return fail;
@@ -256,7 +311,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
    * ones given back while it still fits); the node whose victims matter least is chosen, the pod
    * is nominated to it and the victims are deleted. Returns the node, if any.
    */
-  async function preempt(pod: KubeObject, infos: NodeInfo[], candidates: NodeInfo[]): Promise<string | undefined> {
+  async function preempt(pod: KubeObject, plugins: Plugin[], infos: NodeInfo[], candidates: NodeInfo[]): Promise<string | undefined> {
     const priority = Number(spec(pod)['priority'] ?? 0);
     if (spec(pod)['preemptionPolicy'] === 'Never' || !candidates.length) return undefined;
     const prio = (p: KubeObject) => Number(spec(p)['priority'] ?? 0);
@@ -271,7 +326,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
       const fits = (gone: Set<KubeObject>) => {
         const trial = without(cand, gone);
         const all = infos.map((i) => (i === cand ? trial : i));
-        return runFilters(pod, trial, filterStates(pod, all)) === null;
+        return runFilters(pod, plugins, trial, filterStates(pod, plugins, all)) === null;
       };
       const gone = new Set(lower);
       if (!fits(gone)) continue;
@@ -300,7 +355,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     for (const v of best.victims) {
       try {
         await ctx.client.delete(resources.pods, v.metadata.name!, { namespace: v.metadata.namespace, preconditions: { uid: v.metadata.uid } });
-        ctx.recorder.event(v, 'Normal', 'Preempted', `Preempted by pod ${pod.metadata.uid} on node ${nodeName}`);
+        recorderOf(pod).event(v, 'Normal', 'Preempted', `Preempted by pod ${pod.metadata.uid} on node ${nodeName}`);
       } catch (err) {
         if (!isNotFound(err) && !isConflict(err)) throw err;
       }
@@ -323,12 +378,13 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     return out;
   }
 
-  async function bind(pod: KubeObject, node: string): Promise<void> {
+  async function bind(pod: KubeObject, node: string, plugins: Plugin[]): Promise<void> {
     const key = keyOf(pod);
     try {
+      for (const p of plugins) await p.preBind?.(pod, node, ctx.signal);
       await ctx.client.create(resources.pods, { apiVersion: 'v1', kind: 'Binding', metadata: { name: pod.metadata.name, namespace: pod.metadata.namespace, uid: pod.metadata.uid }, target: { kind: 'Node', name: node } } as KubeObject, { namespace: pod.metadata.namespace, subresource: 'binding' });
       backoff.delete(key);
-      ctx.recorder.event(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${node}`);
+      recorderOf(pod).event(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${node}`);
     } catch (err) {
       forgetAssumed(key);
       if (isNotFound(err)) return;
@@ -355,7 +411,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
   async function markUnschedulable(pod: KubeObject, message: string, nominated?: string): Promise<void> {
     const key = keyOf(pod);
     unschedulable.set(key, Date.now());
-    ctx.recorder.event(pod, 'Warning', 'FailedScheduling', message);
+    recorderOf(pod).event(pod, 'Warning', 'FailedScheduling', message);
     if (nominated) return; // victims are going: their deletion brings the pod back
     const before = (pod['status'] as { conditions?: Record<string, unknown>[] } | undefined)?.conditions?.find((c) => c['type'] === 'PodScheduled');
     if (before?.['status'] === 'False' && before['message'] === message) return;
@@ -399,4 +455,52 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
   }
 
   void loop();
+}
+
+/** Scores rescaled to 0-100: proportionally to the highest ('max'), inverted ('reverse'), or as they are. */
+function normalized(raw: number[], how: 'max' | 'reverse' | undefined): number[] {
+  if (!how) return raw;
+  const max = Math.max(...raw);
+  return raw.map((s) => (how === 'max' ? (max ? (s * 100) / max : 0) : max ? 100 - (s * 100) / max : 100));
+}
+
+/** The plugins' view of other objects: services, controllers, namespaces and storage, from informers. */
+function pluginHandle(ctx: SchedulerContext): PluginHandle {
+  const inf = (r: (typeof resources)[keyof typeof resources]) => ctx.informers.informerFor(r);
+  const namespaces = inf(resources.namespaces);
+  const services = inf(resources.services);
+  const controllers = inf(resources.replicationControllers);
+  const replicaSets = inf(resources.replicaSets);
+  const statefulSets = inf(resources.statefulSets);
+  const claims = inf(resources.persistentVolumeClaims);
+  const volumes = inf(resources.persistentVolumes);
+  const classes = inf(resources.storageClasses);
+  const mapSelects = (sel: unknown, labels: Record<string, string>) => {
+    const entries = Object.entries(obj(sel));
+    return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);
+  };
+  return {
+    namespaceLabels: (ns) => namespaces.store.get(ns)?.metadata.labels,
+    selectorsOf(pod) {
+      const ns = pod.metadata.namespace ?? '';
+      const labels = pod.metadata.labels ?? {};
+      const sets: Record<string, string>[] = [];
+      const selectors: unknown[] = [];
+      for (const s of [...services.store.byIndex(IndexNamespace, ns), ...controllers.store.byIndex(IndexNamespace, ns)]) {
+        const sel = obj(s['spec'])['selector'];
+        if (mapSelects(sel, labels)) sets.push(sel as Record<string, string>);
+      }
+      for (const s of [...replicaSets.store.byIndex(IndexNamespace, ns), ...statefulSets.store.byIndex(IndexNamespace, ns)]) {
+        const sel = obj(s['spec'])['selector'];
+        if (selectorMatches(sel, labels)) selectors.push(sel);
+      }
+      return { sets, selectors };
+    },
+    persistentVolumeClaim: (ns, name) => claims.store.get(`${ns}/${name}`),
+    persistentVolume: (name) => volumes.store.get(name),
+    storageClass: (name) => classes.store.get(name),
+    async patchClaim(ns, name, annotations) {
+      await ctx.client.patch(resources.persistentVolumeClaims, name, { metadata: { annotations } }, { type: 'merge', namespace: ns });
+    },
+  };
 }
