@@ -2,7 +2,8 @@
  * `npm run bench`: prints the figures the issues ask for (never asserts on them).
  * Control plane: start-to-ready, ConfigMap creates/s with p50/p99 at 1/16/64 concurrent HTTPS
  * clients, LIST of 10,000 ConfigMaps, watch delivery to 100 watchers, raw store writes/s,
- * server RSS idle and after load. Everything runs on loopback and is bounded in count and time.
+ * server RSS idle and after load; the scheduler through the API and upstream's scheduler_perf
+ * workloads in one process. Everything runs on loopback and is bounded in count and time.
  */
 import os from 'node:os';
 import fs from 'node:fs';
@@ -14,6 +15,7 @@ import { benchStore } from './store.ts';
 import { benchOpenApi, benchPatches } from './patch.ts';
 import { benchControllers } from './controllers.ts';
 import { benchScheduler } from './scheduler.ts';
+import { benchSchedulerPerf } from './scheduler-perf.ts';
 
 const figures: [string, string][] = [];
 function record(name: string, value: string): void {
@@ -230,6 +232,11 @@ async function main(): Promise<void> {
     await benchScheduler(record);
   } catch (err) {
     record('SchedulingBasic via the API', `failed: ${(err as Error).message}`);
+  }
+  try {
+    await benchSchedulerPerf(record);
+  } catch (err) {
+    record('scheduler_perf', `failed: ${(err as Error).message}`);
   }
 }
 

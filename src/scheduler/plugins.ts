@@ -32,6 +32,19 @@ export interface NodeInfo {
   antiAffinityPods: KubeObject[];
   /** The pods on the node with any pod affinity or anti-affinity term (scored against newcomers). */
   affinityPods: KubeObject[];
+  /**
+   * Figures plugins derive from this node's pods, by a key of their choosing (e.g. matching pods
+   * per selector); a NodeInfo is rebuilt whenever its node or pods change, so they never go stale.
+   */
+  memo: Map<number, number>;
+}
+
+/** Small numbers for memo keys: lookups by number, not by comparing long strings per node. */
+const memoKeys = new Map<string, number>();
+export function memoKey(key: string): number {
+  let id = memoKeys.get(key);
+  if (id === undefined) memoKeys.set(key, (id = memoKeys.size));
+  return id;
 }
 
 export interface Resources {
@@ -62,7 +75,12 @@ export interface Plugin {
   /** Once per cycle, over every node: state for filter (and score, unless preScore is given). */
   preFilter?(pod: KubeObject, nodes: readonly NodeInfo[]): unknown;
   filter?(pod: KubeObject, node: NodeInfo, state?: unknown): FilterResult | null;
-  /** Once per cycle, over the feasible nodes (and all nodes): state for score. */
+  /**
+   * Whether the PreFilter state stays right with `removed` gone from its node (preemption's
+   * what-if; upstream PreFilterExtensions.RemovePod as a yes/no). Absent: it must be recomputed.
+   */
+  unchangedWithout?(pod: KubeObject, state: unknown, removed: KubeObject): boolean;
+  /** Once per cycle, over the feasible nodes (and all nodes): state for score; null skips scoring. */
   preScore?(pod: KubeObject, feasible: readonly NodeInfo[], all: readonly NodeInfo[]): unknown;
   score?(pod: KubeObject, node: NodeInfo, state?: unknown): number;
   /**
@@ -160,12 +178,16 @@ export function nodeInfo(node: KubeObject, pods: KubeObject[]): NodeInfo {
   }
   const affinityPods = pods.filter(hasAnyAffinity);
   const antiAffinityPods = affinityPods.filter(hasAntiAffinity);
-  return { node, name: node.metadata.name!, pods, requested, nonZeroRequested, allocatable: nodeAllocatable(node), usedPorts, antiAffinityPods, affinityPods };
+  return { node, name: node.metadata.name!, pods, requested, nonZeroRequested, allocatable: nodeAllocatable(node), usedPorts, antiAffinityPods, affinityPods, memo: new Map() };
 }
 
+const allocatableCache = new WeakMap<KubeObject, Resources>();
 export function nodeAllocatable(node: KubeObject): Resources {
-  const r: Resources = { milliCPU: 0, memory: 0, pods: 0 };
+  let r = allocatableCache.get(node);
+  if (r) return r;
+  r = { milliCPU: 0, memory: 0, pods: 0 };
   addRequests(r, obj(obj(node['status'])['allocatable']));
+  allocatableCache.set(node, r);
   return r;
 }
 
@@ -194,13 +216,13 @@ export function nodeResourcesFitPlugin(args: FitArgs = {}): Plugin {
     filter(pod, node) {
       const req = podRequests(pod);
       if (node.requested.pods + 1 > node.allocatable.pods) return { reason: 'Too many pods' };
-      const missing: string[] = [];
-      for (const k of Object.keys(req)) {
+      let missing: string[] | undefined;
+      for (const k in req) {
         if (k === 'pods' || req[k] === 0) continue;
         const alloc = node.allocatable[k] ?? 0;
-        if ((node.requested[k] ?? 0) + req[k]! > alloc) missing.push(`Insufficient ${resourceNames[k] ?? k}`);
+        if ((node.requested[k] ?? 0) + req[k]! > alloc) (missing ??= []).push(`Insufficient ${resourceNames[k] ?? k}`);
       }
-      return missing.length ? { reason: missing.join(', ') } : null;
+      return missing ? { reason: missing.join(', ') } : null;
     },
     score(pod, node) {
       const req = podRequests(pod);
@@ -478,10 +500,13 @@ export function interPodAffinityPlugin(handle: PluginHandle = emptyHandle, args:
       const anti = terms.antiAffinity;
       const state: AffinityState = { affinity: aff.map(() => new Set()), antiAffinity: anti.map(() => new Set()), existingAnti: new Map(), anyMatch: aff.map(() => false), terms };
       const ownTerms = aff.length + anti.length > 0;
-      for (const n of nodes) {
-        const labels = n.node.metadata.labels ?? {};
+      for (let j = 0; j < nodes.length; j++) {
+        const n = nodes[j]!;
         // Without terms of its own, only existing pods' anti-affinity can matter.
-        for (const other of ownTerms ? n.pods : n.antiAffinityPods) {
+        const others = ownTerms ? n.pods : n.antiAffinityPods;
+        if (!others.length) continue;
+        const labels = n.node.metadata.labels ?? {};
+        for (const other of others) {
           if (other.metadata.uid && other.metadata.uid === pod.metadata.uid) continue;
           aff.forEach((t, i) => {
             if (!termMatches(t, pod, other, nsLabels)) return;
@@ -501,6 +526,10 @@ export function interPodAffinityPlugin(handle: PluginHandle = emptyHandle, args:
         }
       }
       return state;
+    },
+    unchangedWithout: (_pod, raw, removed) => {
+      const state = raw as AffinityState;
+      return state.terms.affinity.length + state.terms.antiAffinity.length === 0 && !hasAntiAffinity(removed);
     },
     // Upstream's order: the pod's affinity, its anti-affinity, then existing pods' anti-affinity.
     filter(pod, node, raw) {
@@ -538,9 +567,12 @@ export function interPodAffinityPlugin(handle: PluginHandle = emptyHandle, args:
         if (!m) scores.set(t.topologyKey, (m = new Map()));
         m.set(v, (m.get(v) ?? 0) + weight);
       };
-      for (const n of all) {
+      for (let j = 0; j < all.length; j++) {
+        const n = all[j]!;
+        const others = ownPreferred ? n.pods : n.affinityPods;
+        if (!others.length) continue;
         const labels = n.node.metadata.labels ?? {};
-        for (const other of ownPreferred ? n.pods : n.affinityPods) {
+        for (const other of others) {
           for (const w of own.preferredAffinity) if (termMatches(w.term, pod, other, nsLabels)) add(w.term, w.weight, labels);
           for (const w of own.preferredAntiAffinity) if (termMatches(w.term, pod, other, nsLabels)) add(w.term, -w.weight, labels);
           const theirs = podTerms(other);

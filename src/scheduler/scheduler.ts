@@ -244,18 +244,21 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
       const preempted = profile.preemption ? await preempt(pod, plugins, infos, resolvable) : undefined;
       return markUnschedulable(pod, message, preempted);
     }
-    const totals = new Map<NodeInfo, number>(feasible.map((n) => [n, 0]));
+    const totals = new Float64Array(feasible.length);
     if (feasible.length > 1) {
       for (const p of plugins) {
         if (!p.score) continue;
         const state = p.preScore ? p.preScore(pod, feasible, infos) : states.get(p);
+        if (p.preScore && state === null) continue; // nothing to score for this pod
         const raw = feasible.map((n) => p.score!(pod, n, state));
         const scores = typeof p.normalize === 'function' ? p.normalize(raw, feasible, state) : normalized(raw, p.normalize);
-        feasible.forEach((n, i) => totals.set(n, totals.get(n)! + scores[i]! * (p.weight ?? 1)));
+        const w = p.weight ?? 1;
+        for (let i = 0; i < totals.length; i++) totals[i]! += scores[i]! * w;
       }
     }
-    const top = Math.max(...totals.values());
-    const best = feasible.filter((n) => totals.get(n) === top);
+    let top = -Infinity;
+    for (const t of totals) if (t > top) top = t;
+    const best = feasible.filter((_n, i) => totals[i] === top);
     assume(pod, best[Math.floor(Math.random() * best.length)]!, plugins);
   }
 
@@ -320,13 +323,28 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     const there = nominated ? infos.find((i) => i.name === nominated) : undefined;
     if (there?.pods.some((p) => p.metadata.deletionTimestamp && prio(p) < priority)) return nominated;
     let best: { node: NodeInfo; victims: KubeObject[]; key: number[] } | undefined;
-    for (const cand of candidates) {
+    // As upstream, look at enough candidates (10% of the nodes, at least 100) from a random
+    // start, and stop once one of them needs no budget broken.
+    const wanted = Math.min(candidates.length, Math.max(100, Math.floor(infos.length / 10)));
+    const offset = Math.floor(Math.random() * candidates.length);
+    let found = 0;
+    const base = filterStates(pod, plugins, infos);
+    for (let k = 0; k < candidates.length && !(found >= wanted && best && best.key[0] === 0); k++) {
+      const cand = candidates[(offset + k) % candidates.length]!;
       const lower = cand.pods.filter((p) => prio(p) < priority && !p.metadata.deletionTimestamp).sort((a, b) => prio(b) - prio(a));
       if (!lower.length) continue;
       const fits = (gone: Set<KubeObject>) => {
         const trial = without(cand, gone);
-        const all = infos.map((i) => (i === cand ? trial : i));
-        return runFilters(pod, plugins, trial, filterStates(pod, plugins, all)) === null;
+        // Plugins whose PreFilter state the removals change see the cluster as it would be.
+        let all: NodeInfo[] | undefined;
+        const states = new Map<Plugin, unknown>();
+        for (const p of plugins) {
+          if (!p.preFilter) continue;
+          const kept = base.get(p);
+          if (p.unchangedWithout && [...gone].every((v) => p.unchangedWithout!(pod, kept, v))) states.set(p, kept);
+          else states.set(p, p.preFilter(pod, (all ??= infos.map((i) => (i === cand ? trial : i)))));
+        }
+        return runFilters(pod, plugins, trial, states) === null;
       };
       const gone = new Set(lower);
       if (!fits(gone)) continue;
@@ -344,6 +362,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
         return false;
       };
       if (!best || better(key, best.key)) best = { node: cand, victims, key };
+      found++;
     }
     if (!best) return undefined;
     const nodeName = best.node.name;

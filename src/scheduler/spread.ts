@@ -14,7 +14,7 @@
  *    pod; a pod selected by none gets none.
  */
 import type { KubeObject } from '../api/types.ts';
-import { arr, emptyHandle, nodeAffinity, obj, selectorMatches, taintToleration, type NodeInfo, type Plugin, type PluginHandle } from './plugins.ts';
+import { arr, emptyHandle, memoKey, nodeAffinity, obj, selectorMatches, taintToleration, type NodeInfo, type Plugin, type PluginHandle } from './plugins.ts';
 
 const hostnameKey = 'kubernetes.io/hostname';
 const zoneKey = 'topology.kubernetes.io/zone';
@@ -50,8 +50,8 @@ interface Constraint {
   hard: boolean;
   minDomains: number;
   matches(labels: Record<string, string> | undefined): boolean;
-  /** Identifies namespace + selector, for the per-node count cache. */
-  cacheKey: string;
+  /** Identifies namespace + selector, for the per-node count memo (see memoKey). */
+  cacheKey: number;
   honorAffinity: boolean;
   honorTaints: boolean;
 }
@@ -72,17 +72,13 @@ interface ScoreState {
   ignored: Set<string>;
 }
 
-/** Matching pods per node and namespace+selector; a NodeInfo is rebuilt whenever its pods change. */
-const countCache = new WeakMap<NodeInfo, Map<string, number>>();
-
+/** Matching pods on a node, remembered in the NodeInfo by namespace+selector. */
 function countOn(info: NodeInfo, c: Constraint, namespace: string): number {
-  let m = countCache.get(info);
-  if (!m) countCache.set(info, (m = new Map()));
-  const hit = m.get(c.cacheKey);
+  const hit = info.memo.get(c.cacheKey);
   if (hit !== undefined) return hit;
   let n = 0;
   for (const p of info.pods) if (p.metadata.namespace === namespace && !p.metadata.deletionTimestamp && c.matches(p.metadata.labels)) n++;
-  m.set(c.cacheKey, n);
+  info.memo.set(c.cacheKey, n);
   return n;
 }
 
@@ -104,7 +100,7 @@ export function podTopologySpreadPlugin(handle: PluginHandle = emptyHandle, args
     if (!sets.length && !selectors.length) return [];
     const matches = (labels: Record<string, string> | undefined) =>
       sets.every((s) => Object.entries(s).every(([k, v]) => labels?.[k] === v)) && selectors.every((s) => selectorMatches(s, labels));
-    const cacheKey = `${ns}\0${JSON.stringify([sets, selectors])}`;
+    const cacheKey = memoKey(`spread\0${ns}\0${JSON.stringify([sets, selectors])}`);
     return defaults.map((c) => ({ ...common(c), matches, cacheKey }));
   }
 
@@ -124,7 +120,7 @@ export function podTopologySpreadPlugin(handle: PluginHandle = emptyHandle, args
     const extra = (c.matchLabelKeys ?? []).filter((k) => Object.hasOwn(own, k)).map((k) => [k, own[k]!] as const);
     const sel = c.labelSelector;
     const matches = (labels: Record<string, string> | undefined) => selectorMatches(sel, labels) && extra.every(([k, v]) => labels?.[k] === v);
-    return { ...common(c), matches, cacheKey: `${ns}\0${JSON.stringify(sel ?? null)}\0${JSON.stringify(extra)}` };
+    return { ...common(c), matches, cacheKey: memoKey(`spread\0${ns}\0${JSON.stringify(sel ?? null)}\0${JSON.stringify(extra)}`) };
   }
 
   /** Whether a node's domain counts for the constraint (node inclusion policies). */
@@ -134,7 +130,10 @@ export function podTopologySpreadPlugin(handle: PluginHandle = emptyHandle, args
     return true;
   }
 
-  const hasKeys = (labels: Record<string, string>, cs: readonly Constraint[]) => cs.every((c) => labels[c.key] !== undefined);
+  const hasKeys = (labels: Record<string, string>, cs: readonly Constraint[]) => {
+    for (let i = 0; i < cs.length; i++) if (labels[cs[i]!.key] === undefined) return false;
+    return true;
+  };
 
   /** Constraints per pod object for the cycle (preFilter and preScore both need them). */
   const cache = new WeakMap<KubeObject, Constraint[]>();
@@ -154,14 +153,23 @@ export function podTopologySpreadPlugin(handle: PluginHandle = emptyHandle, args
       const ns = pod.metadata.namespace ?? '';
       const affinity = hasNodeAffinity(pod);
       const counts = hard.map(() => new Map<string, number>());
-      for (const n of nodes) {
+      const filtered = hard.map((c) => (c.honorAffinity && affinity) || c.honorTaints);
+      const values: string[] = [];
+      nodes: for (let j = 0; j < nodes.length; j++) {
+        const n = nodes[j]!;
         const labels = n.node.metadata.labels ?? {};
-        if (!hasKeys(labels, hard)) continue;
+        // Only nodes having every constraint's key count.
+        for (let i = 0; i < hard.length; i++) {
+          const v = labels[hard[i]!.key];
+          if (v === undefined) continue nodes;
+          values[i] = v;
+        }
         for (let i = 0; i < hard.length; i++) {
           const c = hard[i]!;
-          if (!included(pod, affinity, n, c)) continue;
-          const v = labels[c.key]!;
-          counts[i]!.set(v, (counts[i]!.get(v) ?? 0) + countOn(n, c, ns));
+          if (filtered[i] && !included(pod, affinity, n, c)) continue;
+          const m = counts[i]!;
+          const v = values[i]!;
+          m.set(v, (m.get(v) ?? 0) + countOn(n, c, ns));
         }
       }
       const min = counts.map((m, i) => {
@@ -171,6 +179,10 @@ export function podTopologySpreadPlugin(handle: PluginHandle = emptyHandle, args
         return low;
       });
       return { hard, counts, min, selfMatch: hard.map((c) => c.matches(pod.metadata.labels)) };
+    },
+    unchangedWithout(pod, raw, removed) {
+      const state = raw as FilterState | null;
+      return !state || removed.metadata.namespace !== pod.metadata.namespace || !state.hard.some((c) => c.matches(removed.metadata.labels));
     },
     filter(_pod, node, raw) {
       const state = raw as FilterState | null;

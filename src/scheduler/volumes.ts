@@ -53,6 +53,7 @@ export function volumeBindingPlugin(handle: PluginHandle = emptyHandle): Plugin 
         .map((c) => handle.persistentVolume(volumeName(c.claim!)));
       return bound.length ? { bound } : null;
     },
+    unchangedWithout: () => true,
     filter(_pod, node, raw) {
       const state = raw as VolumeState | null;
       if (!state) return null;
