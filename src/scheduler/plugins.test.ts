@@ -221,11 +221,34 @@ describe('inter-pod affinity and topology spread', () => {
   }
 });
 
-test('ImageLocality prefers the node that has the image, by its size', () => {
-  const withImage = node('a');
-  (withImage['status'] as Record<string, unknown>)['images'] = [{ names: ['docker.io/library/nginx:1.25', 'nginx:1.25'], sizeBytes: 500 * 1024 * 1024 }];
-  const p = pod({ containers: [{ name: 'c', image: 'nginx:1.25' }] });
-  assert.ok(imageLocality.score!(p, info(withImage)) > 0);
-  assert.equal(imageLocality.score!(p, info(node('b'))), 0);
-  assert.equal(imageLocality.score!(pod({ containers: [{ name: 'c', image: 'nginx' }] }), info(withImage)), 0, 'nginx means nginx:latest');
-});
+const mib = 1024 * 1024;
+const imageNode = (name: string, images: { names: string[]; sizeBytes: number }[]) => {
+  const n = node(name);
+  (n['status'] as Record<string, unknown>)['images'] = images;
+  return info(n);
+};
+/** ImageLocality as the framework runs it: preScore over all nodes, then each node's score. */
+const imageScores = (p: KubeObject, nodes: NodeInfo[]) => {
+  const state = imageLocality.preScore!(p, nodes, nodes);
+  return state === null ? null : nodes.map((n) => imageLocality.score!(p, n, state));
+};
+const nginx = (image = 'nginx:1.25') => pod({ containers: [{ name: 'c', image }] });
+const imageCases: { name: string; pod: KubeObject; nodes: NodeInfo[]; want: number[] | null }[] = [
+  {
+    name: 'the node with the image wins, by size scaled by the share of nodes having it',
+    pod: nginx(),
+    // 500 MiB on 1 of 2 nodes counts as 250 MiB: (250 - 23) * 100 / (1000 - 23) = 23.
+    nodes: [imageNode('a', [{ names: ['docker.io/library/nginx:1.25', 'nginx:1.25'], sizeBytes: 500 * mib }]), imageNode('b', [])],
+    want: [23, 0],
+  },
+  {
+    name: 'an image on every node counts in full',
+    pod: nginx(),
+    nodes: [imageNode('a', [{ names: ['nginx:1.25'], sizeBytes: 500 * mib }]), imageNode('b', [{ names: ['nginx:1.25'], sizeBytes: 500 * mib }])],
+    want: [48, 48],
+  },
+  { name: 'below the 23 MiB threshold nothing counts', pod: nginx(), nodes: [imageNode('a', [{ names: ['nginx:1.25'], sizeBytes: 20 * mib }])], want: [0] },
+  { name: 'nginx means nginx:latest', pod: nginx('nginx'), nodes: [imageNode('a', [{ names: ['nginx:1.25'], sizeBytes: 500 * mib }])], want: null },
+  { name: 'no node has any of the images: scoring is skipped', pod: nginx(), nodes: [info(node('a'))], want: null },
+];
+for (const c of imageCases) test(`ImageLocality: ${c.name}`, () => assert.deepEqual(imageScores(c.pod, c.nodes), c.want));

@@ -6,8 +6,9 @@
  *   NodeName, NodeUnschedulable, NodeResourcesFit (LeastAllocated or MostAllocated score),
  *   NodeResourcesBalancedAllocation, NodeAffinity (nodeSelector and required/preferred affinity),
  *   TaintToleration (NoSchedule/NoExecute filter, PreferNoSchedule score), NodePorts,
- *   InterPodAffinity, ImageLocality. PodTopologySpread lives in ./spread.ts, VolumeBinding in
- *   ./volumes.ts; ./profiles.ts turns a scheduler configuration into plugin lists.
+ *   InterPodAffinity (required and preferred), ImageLocality (scaled by image spread).
+ * PodTopologySpread lives in ./spread.ts, VolumeBinding in ./volumes.ts; ./profiles.ts turns a
+ * scheduler configuration into plugin lists.
  */
 import type { KubeObject } from '../api/types.ts';
 import { labelSelectorFromObject, type LabelSelectorMatcher } from '../api/selectors.ts';
@@ -620,26 +621,61 @@ function normalizeImage(name: string): string {
   return name.includes('@') || last.includes(':') ? name : `${name}:latest`;
 }
 
+/** The images a node reports (status.images), by normalized name → size; cached per node object. */
+const nodeImagesCache = new WeakMap<KubeObject, Map<string, number>>();
+function nodeImages(node: KubeObject): Map<string, number> {
+  let m = nodeImagesCache.get(node);
+  if (m) return m;
+  m = new Map();
+  for (const i of arr(obj(node['status'])['images'])) for (const n of (i['names'] as string[] | undefined) ?? []) m.set(normalizeImage(n), Number(i['sizeBytes'] ?? 0));
+  nodeImagesCache.set(node, m);
+  return m;
+}
+
+interface ImageState {
+  /** Per image of the pod: on how many nodes it is. */
+  spread: Map<string, number>;
+  total: number;
+  containers: number;
+}
+
 /**
- * ImageLocality: nodes that already have the pod's container images (node status `images`) score
- * higher, by the size of those images between upstream's thresholds. (Upstream also scales each
- * image by the share of nodes having it; not done here.)
+ * ImageLocality: nodes that already have the pod's container images (node status `images`)
+ * score higher, by the size of those images, each scaled by the share of nodes having it (so that
+ * an image present everywhere does not herd pods), between upstream's thresholds.
  */
 export const imageLocality: Plugin = {
   name: 'ImageLocality',
-  score(pod, node) {
-    const images = arr(obj(node.node['status'])['images']);
-    if (!images.length) return 0;
-    const containers = arr(obj(pod['spec'])['containers']);
-    let sum = 0;
-    for (const c of containers) {
-      const want = normalizeImage(String(c['image'] ?? ''));
-      const img = images.find((i) => (i['names'] as string[] | undefined)?.some((n) => normalizeImage(n) === want));
-      if (img) sum += Number(img['sizeBytes'] ?? 0);
+  preScore(pod, _feasible, all): ImageState | null {
+    const spec = obj(pod['spec']);
+    const containers = [...arr(spec['initContainers']), ...arr(spec['containers'])];
+    const spread = new Map<string, number>();
+    for (const c of containers) spread.set(normalizeImage(String(c['image'] ?? '')), 0);
+    let any = false;
+    for (let i = 0; i < all.length; i++) {
+      const node = all[i]!.node;
+      if (!obj(node['status'])['images']) continue;
+      const have = nodeImages(node);
+      for (const [image, n] of spread) {
+        if (!have.has(image)) continue;
+        spread.set(image, n + 1);
+        any = true;
+      }
     }
-    const max = maxContainerImageBytes * Math.max(1, containers.length);
+    return any ? { spread, total: all.length, containers: containers.length } : null;
+  },
+  score(_pod, node, raw) {
+    const state = raw as ImageState | null;
+    if (!state) return 0;
+    const have = nodeImages(node.node);
+    let sum = 0;
+    for (const [image, n] of state.spread) {
+      const size = have.get(image);
+      if (size !== undefined) sum += Math.floor(size * (n / state.total));
+    }
+    const max = maxContainerImageBytes * Math.max(1, state.containers);
     const clamped = Math.min(Math.max(sum, minImageBytes), max);
-    return Math.round(((clamped - minImageBytes) * 100) / (max - minImageBytes));
+    return Math.floor(((clamped - minImageBytes) * 100) / (max - minImageBytes));
   },
 };
 
