@@ -18,6 +18,8 @@ test('the default profile has upstream plugins and weights', () => {
   assert.deepEqual(p!.plugins.filter((x) => x.filter).map((x) => x.name), ['NodeUnschedulable', 'NodeName', 'TaintToleration', 'NodeAffinity', 'NodePorts', 'NodeResourcesFit', 'VolumeBinding', 'PodTopologySpread', 'InterPodAffinity']);
   assert.deepEqual(p!.plugins.filter((x) => x.score).map((x) => `${x.name}:${x.weight}`), ['TaintToleration:3', 'NodeAffinity:2', 'NodeResourcesFit:1', 'PodTopologySpread:2', 'InterPodAffinity:2', 'NodeResourcesBalancedAllocation:1', 'ImageLocality:1']);
   assert.equal(p!.preemption, true);
+  const kept = p!.plugins.filter((x) => x.unchangedWithout).map((x) => x.name);
+  assert.deepEqual(kept, ['VolumeBinding', 'PodTopologySpread', 'InterPodAffinity'], 'preemption can reuse their PreFilter state');
 });
 
 test('profiles change the defaults per extension point', () => {

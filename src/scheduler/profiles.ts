@@ -214,6 +214,7 @@ function buildProfile(p: ProfileConfig, percentage: number, handle: PluginHandle
       check: filter ? base.check : undefined,
       preFilter: filter ? base.preFilter : undefined,
       filter: filter ? base.filter : undefined,
+      unchangedWithout: filter ? base.unchangedWithout : undefined,
       preScore: score ? base.preScore : undefined,
       score: score ? base.score : undefined,
       normalize: base.normalize,
