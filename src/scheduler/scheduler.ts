@@ -41,6 +41,7 @@ export interface SchedulerOptions {
 const keyOf = (p: KubeObject) => `${p.metadata.namespace}/${p.metadata.name}`;
 const spec = (p: KubeObject) => (p['spec'] ?? {}) as Record<string, unknown>;
 const nodeNameOf = (p: KubeObject) => String(spec(p)['nodeName'] ?? '');
+const priorityOf = (p: KubeObject) => Number(spec(p)['priority'] ?? 0);
 
 interface Queued {
   key: string;
@@ -106,7 +107,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     const key = keyOf(p);
     if (backoff.get(key)?.timer) return;
     unschedulable.delete(key);
-    active.set(key, { key, priority: Number(spec(p)['priority'] ?? 0), created: p.metadata.creationTimestamp ?? '' });
+    active.set(key, { key, priority: priorityOf(p), created: p.metadata.creationTimestamp ?? '' });
     wake?.();
   }
 
@@ -279,10 +280,10 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
    */
   function withNominated(pod: KubeObject, infos: NodeInfo[]): NodeInfo[] {
     if (!nominated.size) return infos;
-    const priority = Number(spec(pod)['priority'] ?? 0);
+    const priority = priorityOf(pod);
     const extra = new Map<string, KubeObject[]>();
     for (const [key, n] of nominated) {
-      if (key === keyOf(pod) || Number(spec(n.pod)['priority'] ?? 0) < priority || assumed.has(key)) continue;
+      if (key === keyOf(pod) || priorityOf(n.pod) < priority || assumed.has(key)) continue;
       extra.set(n.node, [...(extra.get(n.node) ?? []), n.pod]);
     }
     if (!extra.size) return infos;
@@ -315,13 +316,13 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
    * is nominated to it and the victims are deleted. Returns the node, if any.
    */
   async function preempt(pod: KubeObject, plugins: Plugin[], infos: NodeInfo[], candidates: NodeInfo[]): Promise<string | undefined> {
-    const priority = Number(spec(pod)['priority'] ?? 0);
+    const priority = priorityOf(pod);
     if (spec(pod)['preemptionPolicy'] === 'Never' || !candidates.length) return undefined;
-    const prio = (p: KubeObject) => Number(spec(p)['priority'] ?? 0);
+    const prio = priorityOf;
     // Already nominated and its victims are still terminating: wait for them, do not preempt more.
-    const nominated = String((pod['status'] as { nominatedNodeName?: string } | undefined)?.nominatedNodeName ?? '');
-    const there = nominated ? infos.find((i) => i.name === nominated) : undefined;
-    if (there?.pods.some((p) => p.metadata.deletionTimestamp && prio(p) < priority)) return nominated;
+    const current = nominationOf(pod);
+    const there = current ? infos.find((i) => i.name === current) : undefined;
+    if (there?.pods.some((p) => p.metadata.deletionTimestamp && prio(p) < priority)) return current;
     let best: { node: NodeInfo; victims: KubeObject[]; key: number[] } | undefined;
     // As upstream, look at enough candidates (10% of the nodes, at least 100) from a random
     // start, and stop once one of them needs no budget broken.
