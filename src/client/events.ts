@@ -18,6 +18,7 @@
  * Events are named `<object name>.<hex nanoseconds>` in the object's namespace (`default` for
  * cluster-scoped objects), with `source.component` and `reportingComponent` set to the component.
  */
+import type { ApiObject } from '../api/index.ts';
 import type { KubeObject } from '../api/types.ts';
 import { isAlreadyExists, isNotFound, StatusError } from '../api/errors.ts';
 import { realClock, sleepUnlessAborted, type Clock } from './clock.ts';
@@ -40,7 +41,7 @@ export interface ObjectReference {
 /** What components depend on. */
 export interface Recorder {
   /** Records an event about `obj` (an API object, or a reference to one). Never throws. */
-  event(obj: KubeObject | ObjectReference, type: EventType, reason: string, message: string): void;
+  event(obj: ApiObject | ObjectReference, type: EventType, reason: string, message: string): void;
 }
 
 export interface EventRecorderOptions {
@@ -89,9 +90,9 @@ export function rfc3339(ms: number): string {
 }
 
 /** An ObjectReference for an API object (or the reference itself). */
-export function referenceTo(obj: KubeObject | ObjectReference): ObjectReference {
+export function referenceTo(obj: ApiObject | ObjectReference): ObjectReference {
   if (!('metadata' in obj) || !obj.metadata) return { ...(obj as ObjectReference) };
-  const o = obj as KubeObject;
+  const o = obj as ApiObject;
   const ref: ObjectReference = { kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name, uid: o.metadata.uid, apiVersion: o.apiVersion, resourceVersion: o.metadata.resourceVersion };
   for (const k of Object.keys(ref) as (keyof ObjectReference)[]) if (!ref[k]) delete ref[k];
   return ref;
@@ -146,7 +147,7 @@ export class EventRecorder implements Recorder {
     this.#spam = new Lru(size);
   }
 
-  event(obj: KubeObject | ObjectReference, type: EventType, reason: string, message: string): void {
+  event(obj: ApiObject | ObjectReference, type: EventType, reason: string, message: string): void {
     try {
       if (this.#closed.signal.aborted) return;
       if (type !== 'Normal' && type !== 'Warning') {
@@ -286,14 +287,14 @@ export class EventRecorder implements Recorder {
         let written: KubeObject | undefined;
         if (job.patch) {
           try {
-            written = await this.#client.patch(resources.events, ev.metadata.name!, job.patch, { namespace, type: 'merge' });
+            written = await this.#client.patch<KubeObject>(resources.events, ev.metadata.name!, job.patch, { namespace, type: 'merge' });
           } catch (err) {
             if (!isNotFound(err)) throw err;
           }
         }
         if (!written) {
           const { resourceVersion: _rv, ...metadata } = ev.metadata;
-          written = await this.#client.create(resources.events, { ...ev, metadata }, { namespace });
+          written = await this.#client.create<KubeObject>(resources.events, { ...ev, metadata }, { namespace });
         }
         this.#seen.set(job.key, {
           count: (written['count'] as number | undefined) ?? (ev['count'] as number),

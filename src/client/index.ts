@@ -4,7 +4,11 @@
  * builds the usual stack from a kubeconfig or explicit connection settings:
  *
  *   const client = await createClient({ kubeconfig, component: 'controller-manager' });
- *   const pod = await client.get(resources.pods, 'web-0', { namespace: 'default' });
+ *   const pod = await clientset(client).pods.get('web-0', { namespace: 'default' }); // a Pod
+ *   const pods = informers.typedInformerFor(resources.pods); // SharedInformer<Pod>
+ *
+ * Objects are typed by the generated API types (src/api); the untyped calls
+ * (`client.get(resources.pods, …)`, `informerFor(…)`) still give `KubeObject`.
  *
  * See each module's header for its contract.
  */
@@ -46,7 +50,8 @@ export {
   type WriteOptions,
   type Writer,
 } from './rest.ts';
-export { resources, descriptor, type BuiltinResource } from './resources.ts';
+export { resources, descriptor, type BuiltinResource, type ResourceOf } from './resources.ts';
+export { clientset, resourceClient, type Clientset, type ObjectFor, type ResourceClient } from './typed.ts';
 export {
   CacheStore,
   deepFreeze,

@@ -24,10 +24,12 @@
  *
  * `InformerFactory` shares one informer per (resource, namespace, selectors) in the process.
  */
+import type { ApiObject } from '../api/index.ts';
 import type { KubeObject } from '../api/types.ts';
 import { realClock, sleepUnlessAborted, type Clock, type TimerHandle } from './clock.ts';
 import { isResourceExpired, statusErrorFromWatchObject } from './errors.ts';
 import { apiVersionOf, type Reader, type ResourceDescriptor } from './rest.ts';
+import type { ObjectFor } from './typed.ts';
 import {
   CacheStore,
   deepFreeze,
@@ -84,13 +86,13 @@ interface Listener<T> {
   synced: boolean;
 }
 
-function builtinIndexers(res: ResourceDescriptor): Indexers<KubeObject> {
-  const ix: Indexers<KubeObject> = { [IndexNamespace]: namespaceIndex, [IndexOwnerUid]: ownerUidIndex };
+function builtinIndexers(res: ResourceDescriptor): Indexers<ApiObject> {
+  const ix: Indexers<ApiObject> = { [IndexNamespace]: namespaceIndex, [IndexOwnerUid]: ownerUidIndex };
   if (res.group === '' && res.resource === 'pods') ix[IndexNodeName] = podNodeNameIndex;
   return ix;
 }
 
-export class SharedInformer<T extends KubeObject = KubeObject> {
+export class SharedInformer<T extends ApiObject = KubeObject> {
   readonly resource: ResourceDescriptor;
   #client: ListerWatcher;
   #opts: InformerOptions<T>;
@@ -407,7 +409,7 @@ export class InformerFactory {
     this.#opts = opts;
   }
 
-  informerFor<T extends KubeObject = KubeObject>(res: ResourceDescriptor, sel: InformerSelection<T> = {}): SharedInformer<T> {
+  informerFor<T extends ApiObject = KubeObject>(res: ResourceDescriptor, sel: InformerSelection<T> = {}): SharedInformer<T> {
     const namespace = sel.namespace ?? this.#opts.namespace ?? '';
     const key = [res.group, res.version, res.resource, namespace, sel.labelSelector ?? '', sel.fieldSelector ?? ''].join('|');
     let inf = this.#informers.get(key) as SharedInformer<T> | undefined;
@@ -440,6 +442,14 @@ export class InformerFactory {
       inf.addIndexers(missing);
     }
     return inf;
+  }
+
+  /**
+   * `informerFor`, typed by the descriptor: `typedInformerFor(resources.pods)` is a
+   * SharedInformer<Pod> (the same shared informer `informerFor(resources.pods)` returns).
+   */
+  typedInformerFor<D extends ResourceDescriptor>(res: D, sel: InformerSelection<ObjectFor<D>> = {}): SharedInformer<ObjectFor<D>> {
+    return this.informerFor<ObjectFor<D>>(res, sel);
   }
 
   /** Runs every informer (now and later ones) until `signal` aborts. */

@@ -226,7 +226,7 @@ export class LeaderElector {
     if (this.isLeader() && this.#leaseValid(now) && this.#lease) {
       const rec = this.#record(now, this.#observed);
       try {
-        this.#lease = await c.update(resources.leases, this.#leaseWith(this.#lease, rec), { signal });
+        this.#lease = await c.update<KubeObject>(resources.leases, this.#leaseWith(this.#lease, rec), { signal });
         this.#setObserved(rec);
         return true;
       } catch (err) {
@@ -236,7 +236,7 @@ export class LeaderElector {
     }
     let current: KubeObject;
     try {
-      current = await c.get(resources.leases, this.#o.name, { namespace: this.#o.namespace, signal });
+      current = await c.get<KubeObject>(resources.leases, this.#o.name, { namespace: this.#o.namespace, signal });
     } catch (err) {
       if (!isNotFound(err)) {
         if (!signal.aborted) this.#log(`cannot read the lease: ${(err as Error).message}`);
@@ -244,7 +244,7 @@ export class LeaderElector {
       }
       const rec = this.#record(now, undefined);
       try {
-        this.#lease = await c.create(resources.leases, this.#leaseWith(undefined, rec), { signal });
+        this.#lease = await c.create<KubeObject>(resources.leases, this.#leaseWith(undefined, rec), { signal });
         this.#setObserved(rec);
         this.#observedRaw = JSON.stringify(rec);
         return true;
@@ -263,7 +263,7 @@ export class LeaderElector {
     if (old.holderIdentity && this.#leaseValid(now) && !this.isLeader()) return false;
     const rec = this.#record(now, old);
     try {
-      this.#lease = await c.update(resources.leases, this.#leaseWith(current, rec), { signal });
+      this.#lease = await c.update<KubeObject>(resources.leases, this.#leaseWith(current, rec), { signal });
       this.#setObserved(rec);
       return true;
     } catch (err) {
@@ -280,7 +280,7 @@ export class LeaderElector {
       if (!this.isLeader()) return;
       let current: KubeObject;
       try {
-        current = await c.get(resources.leases, this.#o.name, { namespace: this.#o.namespace, signal });
+        current = await c.get<KubeObject>(resources.leases, this.#o.name, { namespace: this.#o.namespace, signal });
       } catch (err) {
         this.#log(`cannot read the lease to release it: ${(err as Error).message}`);
         return;
@@ -296,7 +296,7 @@ export class LeaderElector {
         leaseTransitions: old.leaseTransitions,
       };
       try {
-        this.#lease = await c.update(resources.leases, this.#leaseWith(current, rec), { signal });
+        this.#lease = await c.update<KubeObject>(resources.leases, this.#leaseWith(current, rec), { signal });
         this.#setObserved(rec);
         this.#log(`${this.identity} released the lease`);
         return;

@@ -1,13 +1,25 @@
 /**
  * Descriptors of the built-in resources components talk to, by their plural name — the thin
- * typed layer over the generic client: `client.get<Pod>(resources.pods, name, {namespace})`.
+ * typed layer over the generic client: `clientset(client).pods.get(name, {namespace})` is a `Pod`
+ * (./typed.ts looks the type up from the descriptor's literal group/version/kind), as is
+ * `client.get<Pod>(resources.pods, name, {namespace})`.
  * These are wire facts (group, version, plural, kind, scope); a test checks every entry against
  * the API registry (api/groups) so the two never drift. Other resources (CRDs) use a descriptor
  * built at run time with `descriptor(...)`.
  */
 import type { ResourceDescriptor } from './rest.ts';
 
-function r(group: string, version: string, resource: string, kind: string, namespaced: boolean): ResourceDescriptor {
+/**
+ * A descriptor whose group, version and kind are literal types, so that its object type can be
+ * looked up at compile time (`ObjectFor` in ./typed.ts: `resources.pods` → `Pod`).
+ */
+export interface ResourceOf<G extends string, V extends string, K extends string> extends ResourceDescriptor {
+  readonly group: G;
+  readonly version: V;
+  readonly kind: K;
+}
+
+function r<G extends string, V extends string, K extends string>(group: G, version: V, resource: string, kind: K, namespaced: boolean): ResourceOf<G, V, K> {
   return Object.freeze({ group, version, resource, kind, namespaced });
 }
 

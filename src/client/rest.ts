@@ -3,8 +3,9 @@
  * `{group, version, resource, kind, namespaced}`, on top of a `Transport`.
  *
  * Contract:
- * - Objects are plain JSON in and out (`KubeObject`, typed by the caller's `T`); inputs are never
- *   modified.
+ * - Objects are plain JSON in and out, typed by the caller's `T` (any `ApiObject`: a generated
+ *   type such as `Pod`, or the untyped `KubeObject`, the default); inputs are never modified.
+ *   `./typed.ts` infers `T` from the resource (`clientset(client).pods.get(...)` is a `Pod`).
  * - Any answer other than 2xx throws a `StatusError` rebuilt from the server's Status (reason,
  *   code, details), so callers test with `isNotFound`, `isConflict`, ... (api/errors.ts).
  *   Network failures throw Node's error; aborts the signal's reason.
@@ -16,6 +17,7 @@
  * Namespaced resources need a namespace for get/create/update/patch/delete (from the options or
  * the object); list, watch and deleteCollection without one span all namespaces.
  */
+import type { ApiObject } from '../api/index.ts';
 import type { KubeList, KubeObject, Status } from '../api/types.ts';
 import { realClock, sleep, type Clock } from './clock.ts';
 import { statusErrorFromResponse } from './errors.ts';
@@ -98,23 +100,23 @@ export interface DeleteCollectionOptions extends DeleteOptions {
 }
 
 export interface Reader {
-  get<T extends KubeObject = KubeObject>(res: ResourceDescriptor, name: string, opts?: GetOptions): Promise<T>;
-  list<T extends KubeObject = KubeObject>(res: ResourceDescriptor, opts?: ListOptions): Promise<KubeList<T>>;
-  watch<T extends KubeObject = KubeObject>(res: ResourceDescriptor, opts?: WatchOptions): Promise<WatchStream<T>>;
+  get<T extends ApiObject = KubeObject>(res: ResourceDescriptor, name: string, opts?: GetOptions): Promise<T>;
+  list<T extends ApiObject = KubeObject>(res: ResourceDescriptor, opts?: ListOptions): Promise<KubeList<T>>;
+  watch<T extends ApiObject = KubeObject>(res: ResourceDescriptor, opts?: WatchOptions): Promise<WatchStream<T>>;
 }
 
 export interface Writer {
-  create<T extends KubeObject = KubeObject>(res: ResourceDescriptor, obj: NoInfer<T>, opts?: WriteOptions): Promise<T>;
-  update<T extends KubeObject = KubeObject>(res: ResourceDescriptor, obj: NoInfer<T>, opts?: WriteOptions): Promise<T>;
-  patch<T extends KubeObject = KubeObject>(res: ResourceDescriptor, name: string, patch: unknown, opts: PatchOptions): Promise<T>;
+  create<T extends ApiObject = KubeObject>(res: ResourceDescriptor, obj: NoInfer<T>, opts?: WriteOptions): Promise<T>;
+  update<T extends ApiObject = KubeObject>(res: ResourceDescriptor, obj: NoInfer<T>, opts?: WriteOptions): Promise<T>;
+  patch<T extends ApiObject = KubeObject>(res: ResourceDescriptor, name: string, patch: unknown, opts: PatchOptions): Promise<T>;
   /** Resolves to the server's answer: the object (when finalizers or a grace period keep it) or a Status. */
   delete(res: ResourceDescriptor, name: string, opts?: DeleteOptions): Promise<KubeObject | Status>;
   deleteCollection(res: ResourceDescriptor, opts?: DeleteCollectionOptions): Promise<KubeList | Status>;
 }
 
 export interface StatusWriter {
-  updateStatus<T extends KubeObject = KubeObject>(res: ResourceDescriptor, obj: NoInfer<T>, opts?: WriteOptions): Promise<T>;
-  patchStatus<T extends KubeObject = KubeObject>(res: ResourceDescriptor, name: string, patch: unknown, opts: PatchOptions): Promise<T>;
+  updateStatus<T extends ApiObject = KubeObject>(res: ResourceDescriptor, obj: NoInfer<T>, opts?: WriteOptions): Promise<T>;
+  patchStatus<T extends ApiObject = KubeObject>(res: ResourceDescriptor, name: string, patch: unknown, opts: PatchOptions): Promise<T>;
 }
 
 /** The whole client. `request` is the escape hatch for paths outside the resource model. */
@@ -190,7 +192,7 @@ export class RestClient implements Client {
     return JSON.parse(Buffer.from(res.body.buffer, res.body.byteOffset, res.body.byteLength).toString('utf8')) as R;
   }
 
-  async get<T extends KubeObject = KubeObject>(res: ResourceDescriptor, name: string, opts: GetOptions = {}): Promise<T> {
+  async get<T extends ApiObject = KubeObject>(res: ResourceDescriptor, name: string, opts: GetOptions = {}): Promise<T> {
     return this.#call<T>({
       method: 'GET',
       path: resourcePath(res, { namespace: nsFor(res, opts.namespace, undefined, 'get'), name, subresource: opts.subresource }),
@@ -199,7 +201,7 @@ export class RestClient implements Client {
     });
   }
 
-  async list<T extends KubeObject = KubeObject>(res: ResourceDescriptor, opts: ListOptions = {}): Promise<KubeList<T>> {
+  async list<T extends ApiObject = KubeObject>(res: ResourceDescriptor, opts: ListOptions = {}): Promise<KubeList<T>> {
     const list = await this.#call<KubeList<T>>({
       method: 'GET',
       path: resourcePath(res, { namespace: opts.namespace }),
@@ -224,7 +226,7 @@ export class RestClient implements Client {
     return list;
   }
 
-  async watch<T extends KubeObject = KubeObject>(res: ResourceDescriptor, opts: WatchOptions = {}): Promise<WatchStream<T>> {
+  async watch<T extends ApiObject = KubeObject>(res: ResourceDescriptor, opts: WatchOptions = {}): Promise<WatchStream<T>> {
     await this.#bucket.wait(opts.signal);
     const query: QueryParams = {
       labelSelector: opts.labelSelector || undefined,
@@ -235,10 +237,10 @@ export class RestClient implements Client {
       sendInitialEvents: opts.sendInitialEvents === undefined ? undefined : String(opts.sendInitialEvents),
       timeoutSeconds: opts.timeoutSeconds,
     };
-    return (await this.transport.watch(resourcePath(res, { namespace: opts.namespace }), query, { signal: opts.signal })) as WatchStream<T>;
+    return (await this.transport.watch(resourcePath(res, { namespace: opts.namespace }), query, { signal: opts.signal })) as unknown as WatchStream<T>;
   }
 
-  async create<T extends KubeObject = KubeObject>(res: ResourceDescriptor, obj: NoInfer<T>, opts: WriteOptions = {}): Promise<T> {
+  async create<T extends ApiObject = KubeObject>(res: ResourceDescriptor, obj: NoInfer<T>, opts: WriteOptions = {}): Promise<T> {
     const namespace = nsFor(res, opts.namespace, obj, 'create');
     // A subresource create (binding, eviction) is addressed to the parent object by name.
     const name = opts.subresource ? (obj.metadata?.name ?? '') : undefined;
@@ -251,7 +253,7 @@ export class RestClient implements Client {
     });
   }
 
-  async update<T extends KubeObject = KubeObject>(res: ResourceDescriptor, obj: NoInfer<T>, opts: WriteOptions = {}): Promise<T> {
+  async update<T extends ApiObject = KubeObject>(res: ResourceDescriptor, obj: NoInfer<T>, opts: WriteOptions = {}): Promise<T> {
     return this.#call<T>({
       method: 'PUT',
       path: resourcePath(res, { namespace: nsFor(res, opts.namespace, obj, 'update'), name: obj.metadata?.name ?? '', subresource: opts.subresource }),
@@ -261,11 +263,11 @@ export class RestClient implements Client {
     });
   }
 
-  async updateStatus<T extends KubeObject = KubeObject>(res: ResourceDescriptor, obj: NoInfer<T>, opts: WriteOptions = {}): Promise<T> {
+  async updateStatus<T extends ApiObject = KubeObject>(res: ResourceDescriptor, obj: NoInfer<T>, opts: WriteOptions = {}): Promise<T> {
     return this.update(res, obj, { ...opts, subresource: 'status' });
   }
 
-  async patch<T extends KubeObject = KubeObject>(res: ResourceDescriptor, name: string, patch: unknown, opts: PatchOptions): Promise<T> {
+  async patch<T extends ApiObject = KubeObject>(res: ResourceDescriptor, name: string, patch: unknown, opts: PatchOptions): Promise<T> {
     if (opts.type === 'apply' && !opts.fieldManager) throw new TypeError('server-side apply needs a fieldManager');
     const query = writeQuery(opts);
     if (opts.force !== undefined && opts.type === 'apply') query['force'] = String(opts.force);
@@ -279,7 +281,7 @@ export class RestClient implements Client {
     });
   }
 
-  async patchStatus<T extends KubeObject = KubeObject>(res: ResourceDescriptor, name: string, patch: unknown, opts: PatchOptions): Promise<T> {
+  async patchStatus<T extends ApiObject = KubeObject>(res: ResourceDescriptor, name: string, patch: unknown, opts: PatchOptions): Promise<T> {
     return this.patch<T>(res, name, patch, { ...opts, subresource: 'status' });
   }
 
@@ -308,7 +310,7 @@ function header(res: TransportResponse, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function nsFor(res: ResourceDescriptor, explicit: string | undefined, obj: KubeObject | undefined, verb: string): string | undefined {
+function nsFor(res: ResourceDescriptor, explicit: string | undefined, obj: ApiObject | undefined, verb: string): string | undefined {
   if (!res.namespaced) return undefined;
   const ns = explicit || obj?.metadata?.namespace;
   if (!ns) throw new TypeError(`${verb} ${res.resource}: a namespace is required`);
@@ -327,7 +329,7 @@ function writeQuery(opts: WriteOptions): Record<string, string | undefined> {
 }
 
 /** The object with apiVersion/kind filled in when absent (a shallow copy; the input is untouched). */
-function withTypeMeta<T extends KubeObject>(res: ResourceDescriptor, obj: T, fill: boolean): T {
+function withTypeMeta<T extends ApiObject>(res: ResourceDescriptor, obj: T, fill: boolean): T {
   if (!fill || (obj.apiVersion !== undefined && obj.kind !== undefined)) return obj;
   return { ...obj, apiVersion: obj.apiVersion ?? apiVersionOf(res), kind: obj.kind ?? res.kind };
 }

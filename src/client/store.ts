@@ -10,6 +10,7 @@
  * ownerReferences[].uid) and `nodeName` (a pod's spec.nodeName). An index function returns the
  * values an object is filed under; `byIndex(name, value)` returns the objects filed under value.
  */
+import type { ApiObject } from '../api/index.ts';
 import type { KubeObject } from '../api/types.ts';
 
 export type IndexFunc<T> = (obj: T) => string[];
@@ -37,15 +38,16 @@ export const IndexNamespace = 'namespace';
 export const IndexOwnerUid = 'ownerUid';
 export const IndexNodeName = 'nodeName';
 
-export const namespaceIndex: IndexFunc<KubeObject> = (o) => [o.metadata?.namespace ?? ''];
-export const ownerUidIndex: IndexFunc<KubeObject> = (o) => (o.metadata?.ownerReferences ?? []).map((r) => r.uid).filter(Boolean);
-export const podNodeNameIndex: IndexFunc<KubeObject> = (o) => {
-  const n = (o['spec'] as { nodeName?: unknown } | undefined)?.nodeName;
+// Generic, so that each serves as the IndexFunc of any object type.
+export const namespaceIndex = <T extends ApiObject>(o: T): string[] => [o.metadata?.namespace ?? ''];
+export const ownerUidIndex = <T extends ApiObject>(o: T): string[] => (o.metadata?.ownerReferences ?? []).map((r) => r.uid).filter(Boolean);
+export const podNodeNameIndex = <T extends ApiObject>(o: T): string[] => {
+  const n = (o as { spec?: { nodeName?: unknown } }).spec?.nodeName;
   return typeof n === 'string' && n ? [n] : [];
 };
 
 /** `namespace/name`, or `name` when the object has no namespace. */
-export function objectKey(obj: KubeObject): string {
+export function objectKey(obj: ApiObject): string {
   const ns = obj.metadata?.namespace;
   const name = obj.metadata?.name ?? '';
   return ns ? `${ns}/${name}` : name;
@@ -67,7 +69,7 @@ export function deepFreeze<T>(v: T): T {
 }
 
 /** A cache with indexes. Mutated only by its owner (the informer); everyone else reads. */
-export class CacheStore<T extends KubeObject = KubeObject> implements Indexer<T> {
+export class CacheStore<T extends ApiObject = KubeObject> implements Indexer<T> {
   #items = new Map<string, T>();
   #indexers: Indexers<T> = {};
   /** index name → value → keys */

@@ -4,7 +4,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KubeObject } from '../api/types.ts';
+import type { Node, PersistentVolumeClaim, Pod, PodSpec, Taint } from '../api/index.ts';
 import {
   imageLocality,
   interPodAffinityPlugin,
@@ -22,7 +22,7 @@ import {
 } from './plugins.ts';
 import { fitErrorMessage } from './scheduler.ts';
 
-function node(name: string, extra: { labels?: Record<string, string>; taints?: unknown[]; unschedulable?: boolean; cpu?: string; memory?: string; pods?: string } = {}): KubeObject {
+function node(name: string, extra: { labels?: Record<string, string>; taints?: Taint[]; unschedulable?: boolean; cpu?: string; memory?: string; pods?: string } = {}): Node {
   return {
     metadata: { name, labels: { 'kubernetes.io/hostname': name, ...(extra.labels ?? {}) } },
     spec: { ...(extra.taints ? { taints: extra.taints } : {}), ...(extra.unschedulable ? { unschedulable: true } : {}) },
@@ -30,13 +30,13 @@ function node(name: string, extra: { labels?: Record<string, string>; taints?: u
   };
 }
 
-function pod(spec: Record<string, unknown> = {}, requests?: Record<string, string>): KubeObject {
+function pod(spec: Partial<PodSpec> = {}, requests?: Record<string, string>): Pod {
   return { metadata: { name: 'p', namespace: 'default' }, spec: { containers: [{ name: 'c', image: 'i', ...(requests ? { resources: { requests } } : {}) }], ...spec } };
 }
 
-const info = (n: KubeObject, pods: KubeObject[] = []): NodeInfo => nodeInfo(n, pods);
+const info = (n: Node, pods: Pod[] = []): NodeInfo => nodeInfo(n, pods);
 
-const filterCases: { name: string; plugin: Plugin; pod: KubeObject; node: NodeInfo; want: string | null }[] = [
+const filterCases: { name: string; plugin: Plugin; pod: Pod; node: NodeInfo; want: string | null }[] = [
   { name: 'NodeName: the named node fits', plugin: nodeName, pod: pod({ nodeName: 'a' }), node: info(node('a')), want: null },
   { name: 'NodeName: another node does not', plugin: nodeName, pod: pod({ nodeName: 'a' }), node: info(node('b')), want: "node(s) didn't match the requested node name" },
   { name: 'NodeUnschedulable: a cordoned node refuses', plugin: nodeUnschedulable, pod: pod(), node: info(node('a', { unschedulable: true })), want: 'node(s) were unschedulable' },
@@ -165,11 +165,11 @@ test('the FailedScheduling message counts reasons, sorted, with the preemption s
 });
 
 describe('inter-pod affinity and topology spread', () => {
-  const labelled = (name: string, labels: Record<string, string>, spec: Record<string, unknown> = {}): KubeObject => ({ metadata: { name, namespace: 'default', uid: name, labels }, spec: { containers: [{ name: 'c', image: 'i' }], ...spec } });
+  const labelled = (name: string, labels: Record<string, string>, spec: Partial<PodSpec> = {}): Pod => ({ metadata: { name, namespace: 'default', uid: name, labels }, spec: { containers: [{ name: 'c', image: 'i' }], ...spec } });
   const zoneNode = (name: string, zone: string) => node(name, { labels: { zone } });
   const anti = { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'x' } }, topologyKey: 'zone' }] } } };
   const aff = { affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'db' } }, topologyKey: 'zone' }] } } };
-  const verdicts = (plugin: Plugin, p: KubeObject, nodes: NodeInfo[]) => {
+  const verdicts = (plugin: Plugin, p: Pod, nodes: NodeInfo[]) => {
     const state = plugin.preFilter?.(p, nodes);
     return nodes.map((n) => plugin.filter!(p, n, state)?.reason ?? null);
   };
@@ -204,7 +204,7 @@ describe('inter-pod affinity and topology spread', () => {
   });
 
   const preferred = (kind: string, weight: number) => ({ affinity: { [kind]: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight, podAffinityTerm: { labelSelector: { matchLabels: { app: 'db' } }, topologyKey: 'zone' } }] } } });
-  const scoreCases: { name: string; pod: KubeObject; want: number[] }[] = [
+  const scoreCases: { name: string; pod: Pod; want: number[] }[] = [
     { name: 'preferred affinity scores the zone with a matching pod highest', pod: labelled('web', {}, preferred('podAffinity', 10)), want: [100, 100, 0] },
     { name: 'preferred anti-affinity scores it lowest', pod: labelled('web', {}, preferred('podAntiAffinity', 10)), want: [0, 0, 100] },
     { name: "an existing pod's required affinity for the newcomer counts (hardPodAffinityWeight)", pod: labelled('cache', { app: 'cache' }), want: [100, 100, 0] },
@@ -228,12 +228,12 @@ const imageNode = (name: string, images: { names: string[]; sizeBytes: number }[
   return info(n);
 };
 /** ImageLocality as the framework runs it: preScore over all nodes, then each node's score. */
-const imageScores = (p: KubeObject, nodes: NodeInfo[]) => {
+const imageScores = (p: Pod, nodes: NodeInfo[]) => {
   const state = imageLocality.preScore!(p, nodes, nodes);
   return state === null ? null : nodes.map((n) => imageLocality.score!(p, n, state));
 };
 const nginx = (image = 'nginx:1.25') => pod({ containers: [{ name: 'c', image }] });
-const imageCases: { name: string; pod: KubeObject; nodes: NodeInfo[]; want: number[] | null }[] = [
+const imageCases: { name: string; pod: Pod; nodes: NodeInfo[]; want: number[] | null }[] = [
   {
     name: 'the node with the image wins, by size scaled by the share of nodes having it',
     pod: nginx(),

@@ -9,20 +9,19 @@
  *   InterPodAffinity (required and preferred), ImageLocality (scaled by image spread).
  * PodTopologySpread lives in ./spread.ts, VolumeBinding in ./volumes.ts; ./profiles.ts turns a
  * scheduler configuration into plugin lists.
+ *
+ * Objects are the generated API types (src/api): plugins read `pod.spec?.tolerations`, and treat
+ * an absent field as its zero value, as upstream does with Go's.
  */
-import type { KubeObject } from '../api/types.ts';
+import type { LabelSelector, Node, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolume, PersistentVolumeClaim, Pod, PodAffinityTerm, Quantity, StorageClass, Taint, Toleration } from '../api/index.ts';
 import { labelSelectorFromObject, type LabelSelectorMatcher } from '../api/selectors.ts';
 import { parseQuantity } from '../api/quantity.ts';
 
-export type Obj = Record<string, unknown>;
-export const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
-export const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
-
 /** What the scheduler knows of a node in one cycle: the node and the pods on it (assumed ones too). */
 export interface NodeInfo {
-  node: KubeObject;
+  node: Node;
   name: string;
-  pods: KubeObject[];
+  pods: Pod[];
   /** Requested resources of those pods: cpu in millicores, memory in bytes, pods count. */
   requested: Resources;
   /** The same for scoring, counting 100m cpu / 200Mi memory for pods that request none (as upstream). */
@@ -30,9 +29,9 @@ export interface NodeInfo {
   allocatable: Resources;
   usedPorts: Set<string>;
   /** The pods on the node with required anti-affinity terms (which every newcomer must respect). */
-  antiAffinityPods: KubeObject[];
+  antiAffinityPods: Pod[];
   /** The pods on the node with any pod affinity or anti-affinity term (scored against newcomers). */
-  affinityPods: KubeObject[];
+  affinityPods: Pod[];
   /**
    * Figures plugins derive from this node's pods, by a key of their choosing (e.g. matching pods
    * per selector); a NodeInfo is rebuilt whenever its node or pods change, so they never go stale.
@@ -72,18 +71,18 @@ export interface Plugin {
    * PreFilter rejection: a message when the pod cannot be scheduled anywhere (e.g. a missing
    * PersistentVolumeClaim); it replaces the per-node reasons in FailedScheduling.
    */
-  check?(pod: KubeObject): string | null;
+  check?(pod: Pod): string | null;
   /** Once per cycle, over every node: state for filter (and score, unless preScore is given). */
-  preFilter?(pod: KubeObject, nodes: readonly NodeInfo[]): unknown;
-  filter?(pod: KubeObject, node: NodeInfo, state?: unknown): FilterResult | null;
+  preFilter?(pod: Pod, nodes: readonly NodeInfo[]): unknown;
+  filter?(pod: Pod, node: NodeInfo, state?: unknown): FilterResult | null;
   /**
    * Whether the PreFilter state stays right with `removed` gone from its node (preemption's
    * what-if; upstream PreFilterExtensions.RemovePod as a yes/no). Absent: it must be recomputed.
    */
-  unchangedWithout?(pod: KubeObject, state: unknown, removed: KubeObject): boolean;
+  unchangedWithout?(pod: Pod, state: unknown, removed: Pod): boolean;
   /** Once per cycle, over the feasible nodes (and all nodes): state for score; null skips scoring. */
-  preScore?(pod: KubeObject, feasible: readonly NodeInfo[], all: readonly NodeInfo[]): unknown;
-  score?(pod: KubeObject, node: NodeInfo, state?: unknown): number;
+  preScore?(pod: Pod, feasible: readonly NodeInfo[], all: readonly NodeInfo[]): unknown;
+  score?(pod: Pod, node: NodeInfo, state?: unknown): number;
   /**
    * Scores are rescaled to 0-100 over the feasible nodes: 'max' (proportionally), 'reverse'
    * (lower raw is better), or by the plugin's own function.
@@ -91,7 +90,7 @@ export interface Plugin {
   normalize?: 'max' | 'reverse' | ((scores: number[], nodes: readonly NodeInfo[], state: unknown) => number[]);
   weight?: number;
   /** PreBind: work done before the binding is written (volumes); a throw fails this binding. */
-  preBind?(pod: KubeObject, node: string, signal: AbortSignal): Promise<void>;
+  preBind?(pod: Pod, node: string, signal: AbortSignal): Promise<void>;
 }
 
 /**
@@ -101,10 +100,10 @@ export interface Plugin {
 export interface PluginHandle {
   namespaceLabels(namespace: string): Record<string, string> | undefined;
   /** Services, replication controllers, replica sets and stateful sets selecting the pod. */
-  selectorsOf(pod: KubeObject): { sets: Record<string, string>[]; selectors: unknown[] };
-  persistentVolumeClaim(namespace: string, name: string): KubeObject | undefined;
-  persistentVolume(name: string): KubeObject | undefined;
-  storageClass(name: string): KubeObject | undefined;
+  selectorsOf(pod: Pod): { sets: Record<string, string>[]; selectors: LabelSelector[] };
+  persistentVolumeClaim(namespace: string, name: string): PersistentVolumeClaim | undefined;
+  persistentVolume(name: string): PersistentVolume | undefined;
+  storageClass(name: string): StorageClass | undefined;
   /** Writes through the API (PreBind). */
   patchClaim?(namespace: string, name: string, annotations: Record<string, string>): Promise<void>;
 }
@@ -120,7 +119,7 @@ export const emptyHandle: PluginHandle = {
 
 // ---- resources ---------------------------------------------------------------------------------
 
-function addRequests(into: Resources, requests: Obj, scale = 1): void {
+function addRequests(into: Resources, requests: Record<string, Quantity>, scale = 1): void {
   for (const [k, v] of Object.entries(requests)) {
     const q = parseQuantity(v) ?? 0;
     if (k === 'cpu') into.milliCPU += Math.round(q * 1000) * scale;
@@ -130,10 +129,10 @@ function addRequests(into: Resources, requests: Obj, scale = 1): void {
 }
 
 /** Requests per pod object: informer objects are never changed in place, so they can be cached. */
-const requestsCache = new WeakMap<KubeObject, Resources>();
+const requestsCache = new WeakMap<Pod, Resources>();
 
 /** A pod's effective requests: max(sum of containers, each init container) + overhead, as upstream. */
-export function podRequests(pod: KubeObject): Resources {
+export function podRequests(pod: Pod): Resources {
   const hit = requestsCache.get(pod);
   if (hit) return hit;
   const r = computeRequests(pod);
@@ -141,18 +140,18 @@ export function podRequests(pod: KubeObject): Resources {
   return r;
 }
 
-function computeRequests(pod: KubeObject): Resources {
-  const spec = obj(pod['spec']);
+function computeRequests(pod: Pod): Resources {
+  const spec = pod.spec;
   const sum: Resources = { milliCPU: 0, memory: 0, pods: 1 };
-  for (const c of arr(spec['containers'])) addRequests(sum, obj(obj(c['resources'])['requests']));
+  for (const c of spec?.containers ?? []) addRequests(sum, c.resources?.requests ?? {});
   // Sidecars (init containers with restartPolicy Always) run beside everything after them; each
   // plain init container runs alone with the sidecars started before it.
   const sidecars: Resources = { milliCPU: 0, memory: 0, pods: 0 };
   const initPeak: Resources = { milliCPU: 0, memory: 0, pods: 0 };
-  for (const c of arr(spec['initContainers'])) {
+  for (const c of spec?.initContainers ?? []) {
     const one: Resources = { milliCPU: 0, memory: 0, pods: 0 };
-    addRequests(one, obj(obj(c['resources'])['requests']));
-    if (c['restartPolicy'] === 'Always') {
+    addRequests(one, c.resources?.requests ?? {});
+    if (c.restartPolicy === 'Always') {
       for (const k of Object.keys(one)) sidecars[k] = (sidecars[k] ?? 0) + one[k]!;
       for (const k of Object.keys(sidecars)) initPeak[k] = Math.max(initPeak[k] ?? 0, sidecars[k]!);
     } else {
@@ -161,12 +160,12 @@ function computeRequests(pod: KubeObject): Resources {
   }
   for (const k of Object.keys(sidecars)) if (k !== 'pods') sum[k] = (sum[k] ?? 0) + sidecars[k]!;
   for (const k of Object.keys(initPeak)) if (k !== 'pods' && initPeak[k]! > (sum[k] ?? 0)) sum[k] = initPeak[k]!;
-  addRequests(sum, obj(spec['overhead']));
+  addRequests(sum, spec?.overhead ?? {});
   return sum;
 }
 
 /** A node's scheduling view: requests, non-zero requests and host ports of the pods on it. */
-export function nodeInfo(node: KubeObject, pods: KubeObject[]): NodeInfo {
+export function nodeInfo(node: Node, pods: Pod[]): NodeInfo {
   const requested = { milliCPU: 0, memory: 0, pods: 0 } as Resources;
   const nonZeroRequested = { milliCPU: 0, memory: 0 };
   const usedPorts = new Set<string>();
@@ -182,12 +181,12 @@ export function nodeInfo(node: KubeObject, pods: KubeObject[]): NodeInfo {
   return { node, name: node.metadata.name!, pods, requested, nonZeroRequested, allocatable: nodeAllocatable(node), usedPorts, antiAffinityPods, affinityPods, memo: new Map() };
 }
 
-const allocatableCache = new WeakMap<KubeObject, Resources>();
-export function nodeAllocatable(node: KubeObject): Resources {
+const allocatableCache = new WeakMap<Node, Resources>();
+export function nodeAllocatable(node: Node): Resources {
   let r = allocatableCache.get(node);
   if (r) return r;
   r = { milliCPU: 0, memory: 0, pods: 0 };
-  addRequests(r, obj(obj(node['status'])['allocatable']));
+  addRequests(r, node.status?.allocatable ?? {});
   allocatableCache.set(node, r);
   return r;
 }
@@ -262,7 +261,7 @@ export const nodeResourcesBalancedAllocation: Plugin = {
 export const nodeName: Plugin = {
   name: 'NodeName',
   filter(pod, node) {
-    const want = obj(pod['spec'])['nodeName'];
+    const want = pod.spec?.nodeName;
     return want && want !== node.name ? { reason: "node(s) didn't match the requested node name", unresolvable: true } : null;
   },
 };
@@ -270,18 +269,18 @@ export const nodeName: Plugin = {
 export const nodeUnschedulable: Plugin = {
   name: 'NodeUnschedulable',
   filter(pod, node) {
-    if (obj(node.node['spec'])['unschedulable'] !== true) return null;
-    const tolerated = arr(obj(pod['spec'])['tolerations']).some((t) => tolerates(t, { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }));
+    if (node.node.spec?.unschedulable !== true) return null;
+    const tolerated = (pod.spec?.tolerations ?? []).some((t) => tolerates(t, { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }));
     return tolerated ? null : { reason: 'node(s) were unschedulable', unresolvable: true };
   },
 };
 
-export function podPorts(pod: KubeObject): string[] {
+export function podPorts(pod: Pod): string[] {
   const out: string[] = [];
-  for (const c of arr(obj(pod['spec'])['containers'])) {
-    for (const p of arr(c['ports'])) {
-      const hostPort = p['hostPort'];
-      if (typeof hostPort === 'number' && hostPort > 0) out.push(`${String(p['protocol'] ?? 'TCP')}/${String(p['hostIP'] ?? '0.0.0.0')}/${hostPort}`);
+  for (const c of pod.spec?.containers ?? []) {
+    for (const p of c.ports ?? []) {
+      const hostPort = p.hostPort;
+      if (typeof hostPort === 'number' && hostPort > 0) out.push(`${p.protocol ?? 'TCP'}/${p.hostIP ?? '0.0.0.0'}/${hostPort}`);
     }
   }
   return out;
@@ -304,12 +303,6 @@ export const nodePorts: Plugin = {
 };
 
 // ---- node affinity -----------------------------------------------------------------------------
-
-interface NodeSelectorRequirement {
-  key: string;
-  operator: string;
-  values?: string[];
-}
 
 function matchRequirement(r: NodeSelectorRequirement, labels: Record<string, string>): boolean {
   const has = Object.hasOwn(labels, r.key);
@@ -334,10 +327,10 @@ function matchRequirement(r: NodeSelectorRequirement, labels: Record<string, str
 }
 
 /** A NodeSelectorTerm: every matchExpression and matchField holds. */
-export function matchTerm(term: Obj, node: KubeObject): boolean {
+export function matchTerm(term: NodeSelectorTerm, node: Node): boolean {
   const labels = node.metadata.labels ?? {};
-  const exprs = arr(term['matchExpressions']) as unknown as NodeSelectorRequirement[];
-  const fields = arr(term['matchFields']) as unknown as NodeSelectorRequirement[];
+  const exprs = term.matchExpressions ?? [];
+  const fields = term.matchFields ?? [];
   if (!exprs.length && !fields.length) return false;
   return exprs.every((r) => matchRequirement(r, labels)) && fields.every((r) => matchRequirement(r, r.key === 'metadata.name' ? { 'metadata.name': node.metadata.name ?? '' } : {}));
 }
@@ -346,19 +339,18 @@ export const nodeAffinity: Plugin = {
   name: 'NodeAffinity',
   weight: 2,
   filter(pod, node) {
-    const spec = obj(pod['spec']);
-    const selector = obj(spec['nodeSelector']) as Record<string, string>;
+    const spec = pod.spec;
+    const selector = spec?.nodeSelector ?? {};
     const labels = node.node.metadata.labels ?? {};
     for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return { reason: "node(s) didn't match Pod's node affinity/selector", unresolvable: true };
-    const required = obj(obj(obj(spec['affinity'])['nodeAffinity'])['requiredDuringSchedulingIgnoredDuringExecution']);
-    const terms = arr(required['nodeSelectorTerms']);
+    const terms = spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
     if (terms.length && !terms.some((t) => matchTerm(t, node.node))) return { reason: "node(s) didn't match Pod's node affinity/selector", unresolvable: true };
     return null;
   },
   score(pod, node) {
-    const preferred = arr(obj(obj(obj(pod['spec'])['affinity'])['nodeAffinity'])['preferredDuringSchedulingIgnoredDuringExecution']);
+    const preferred = pod.spec?.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
     let sum = 0;
-    for (const p of preferred) if (matchTerm(obj(p['preference']), node.node)) sum += Number(p['weight'] ?? 0);
+    for (const p of preferred) if (matchTerm(p.preference ?? {}, node.node)) sum += p.weight ?? 0;
     return sum;
   },
   normalize: 'max',
@@ -366,26 +358,21 @@ export const nodeAffinity: Plugin = {
 
 // ---- taints and tolerations ----------------------------------------------------------------------
 
-interface Taint {
-  key: string;
-  value?: string;
-  effect: string;
-}
-
-export function tolerates(t: Obj, taint: Taint): boolean {
-  if (t['effect'] && t['effect'] !== taint.effect) return false;
-  if (t['key'] && t['key'] !== taint.key) return false;
-  if (!t['key'] && t['operator'] !== 'Exists') return false;
-  if (t['operator'] === 'Exists') return true;
-  return String(t['value'] ?? '') === String(taint.value ?? '');
+/** Whether a toleration tolerates a taint (upstream Toleration.ToleratesTaint). */
+export function tolerates(t: Toleration, taint: Pick<Taint, 'key' | 'value' | 'effect'>): boolean {
+  if (t.effect && t.effect !== taint.effect) return false;
+  if (t.key && t.key !== taint.key) return false;
+  if (!t.key && t.operator !== 'Exists') return false;
+  if (t.operator === 'Exists') return true;
+  return (t.value ?? '') === (taint.value ?? '');
 }
 
 export const taintToleration: Plugin = {
   name: 'TaintToleration',
   weight: 3,
   filter(pod, node) {
-    const tolerations = arr(obj(pod['spec'])['tolerations']);
-    for (const taint of arr(obj(node.node['spec'])['taints']) as unknown as Taint[]) {
+    const tolerations = pod.spec?.tolerations ?? [];
+    for (const taint of node.node.spec?.taints ?? []) {
       if (taint.effect !== 'NoSchedule' && taint.effect !== 'NoExecute') continue;
       if (!tolerations.some((t) => tolerates(t, taint))) {
         const v = taint.value ? `: ${taint.value}` : '';
@@ -396,20 +383,15 @@ export const taintToleration: Plugin = {
   },
   // Fewer intolerable PreferNoSchedule taints is better.
   score(pod, node) {
-    const tolerations = arr(obj(pod['spec'])['tolerations']).filter((t) => !t['effect'] || t['effect'] === 'PreferNoSchedule');
-    return (arr(obj(node.node['spec'])['taints']) as unknown as Taint[]).filter((t) => t.effect === 'PreferNoSchedule' && !tolerations.some((x) => tolerates(x, t))).length;
+    const tolerations = (pod.spec?.tolerations ?? []).filter((t) => !t.effect || t.effect === 'PreferNoSchedule');
+    return (node.node.spec?.taints ?? []).filter((t) => t.effect === 'PreferNoSchedule' && !tolerations.some((x) => tolerates(x, t))).length;
   },
   normalize: 'reverse',
 };
 
 // ---- inter-pod affinity --------------------------------------------------------------------------
 
-interface AffinityTerm {
-  labelSelector?: unknown;
-  namespaces?: string[];
-  namespaceSelector?: unknown;
-  topologyKey: string;
-}
+type AffinityTerm = PodAffinityTerm;
 
 interface WeightedTerm {
   weight: number;
@@ -426,18 +408,18 @@ interface PodTerms {
   preferredAntiAffinity: WeightedTerm[];
 }
 
-const termsCache = new WeakMap<KubeObject, PodTerms>();
+const termsCache = new WeakMap<Pod, PodTerms>();
 const noTerms: PodTerms = { affinity: [], antiAffinity: [], preferredAffinity: [], preferredAntiAffinity: [] };
 
-function podTerms(pod: KubeObject): PodTerms {
+function podTerms(pod: Pod): PodTerms {
   let t = termsCache.get(pod);
   if (t) return t;
-  const affinity = obj(obj(pod['spec'])['affinity']);
-  if (!affinity['podAffinity'] && !affinity['podAntiAffinity']) t = noTerms;
+  const affinity = pod.spec?.affinity;
+  if (!affinity?.podAffinity && !affinity?.podAntiAffinity) t = noTerms;
   else {
-    const required = (kind: TermKind) => arr(obj(affinity[kind])['requiredDuringSchedulingIgnoredDuringExecution']) as unknown as AffinityTerm[];
+    const required = (kind: TermKind) => affinity[kind]?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
     const preferred = (kind: TermKind) =>
-      arr(obj(affinity[kind])['preferredDuringSchedulingIgnoredDuringExecution']).map((w) => ({ weight: Number(w['weight'] ?? 0), term: obj(w['podAffinityTerm']) as unknown as AffinityTerm }));
+      (affinity[kind]?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((w) => ({ weight: w.weight ?? 0, term: w.podAffinityTerm ?? ({} as AffinityTerm) }));
     t = { affinity: required('podAffinity'), antiAffinity: required('podAntiAffinity'), preferredAffinity: preferred('podAffinity'), preferredAntiAffinity: preferred('podAntiAffinity') };
   }
   termsCache.set(pod, t);
@@ -445,7 +427,7 @@ function podTerms(pod: KubeObject): PodTerms {
 }
 
 /** Whether `other` is selected by a term of `owner` (namespaces default to the owner's). */
-function termMatches(term: AffinityTerm, owner: KubeObject, other: KubeObject, namespaceLabels: (ns: string) => Record<string, string> | undefined): boolean {
+function termMatches(term: AffinityTerm, owner: Pod, other: Pod, namespaceLabels: (ns: string) => Record<string, string> | undefined): boolean {
   const ns = other.metadata.namespace ?? '';
   const inNamespaces = term.namespaces?.length
     ? term.namespaces.includes(ns) || (term.namespaceSelector !== undefined && selectorMatches(term.namespaceSelector, namespaceLabels(ns)))
@@ -456,12 +438,12 @@ function termMatches(term: AffinityTerm, owner: KubeObject, other: KubeObject, n
 }
 
 /** Whether a pod has required anti-affinity terms. */
-function hasAntiAffinity(p: KubeObject): boolean {
+function hasAntiAffinity(p: Pod): boolean {
   return podTerms(p).antiAffinity.length > 0;
 }
 
 /** Whether a pod has any pod affinity or anti-affinity term. */
-function hasAnyAffinity(p: KubeObject): boolean {
+function hasAnyAffinity(p: Pod): boolean {
   return podTerms(p) !== noTerms;
 }
 
@@ -622,12 +604,12 @@ function normalizeImage(name: string): string {
 }
 
 /** The images a node reports (status.images), by normalized name → size; cached per node object. */
-const nodeImagesCache = new WeakMap<KubeObject, Map<string, number>>();
-function nodeImages(node: KubeObject): Map<string, number> {
+const nodeImagesCache = new WeakMap<Node, Map<string, number>>();
+function nodeImages(node: Node): Map<string, number> {
   let m = nodeImagesCache.get(node);
   if (m) return m;
   m = new Map();
-  for (const i of arr(obj(node['status'])['images'])) for (const n of (i['names'] as string[] | undefined) ?? []) m.set(normalizeImage(n), Number(i['sizeBytes'] ?? 0));
+  for (const i of node.status?.images ?? []) for (const n of i.names ?? []) m.set(normalizeImage(n), i.sizeBytes ?? 0);
   nodeImagesCache.set(node, m);
   return m;
 }
@@ -647,14 +629,13 @@ interface ImageState {
 export const imageLocality: Plugin = {
   name: 'ImageLocality',
   preScore(pod, _feasible, all): ImageState | null {
-    const spec = obj(pod['spec']);
-    const containers = [...arr(spec['initContainers']), ...arr(spec['containers'])];
+    const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
     const spread = new Map<string, number>();
-    for (const c of containers) spread.set(normalizeImage(String(c['image'] ?? '')), 0);
+    for (const c of containers) spread.set(normalizeImage(c.image ?? ''), 0);
     let any = false;
     for (let i = 0; i < all.length; i++) {
       const node = all[i]!.node;
-      if (!obj(node['status'])['images']) continue;
+      if (!node.status?.images) continue;
       const have = nodeImages(node);
       for (const [image, n] of spread) {
         if (!have.has(image)) continue;
@@ -680,7 +661,7 @@ export const imageLocality: Plugin = {
 };
 
 /** Whether a label selector (metav1.LabelSelector) matches labels; null matches nothing. */
-export function selectorMatches(sel: unknown, labels: Record<string, string> | undefined): boolean {
+export function selectorMatches(sel: LabelSelector | null | undefined, labels: Record<string, string> | undefined): boolean {
   if (!sel || typeof sel !== 'object') return false;
   let m = selectorCache.get(sel);
   if (m === undefined) {

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KubeObject } from '../api/types.ts';
+import type { Node, PersistentVolumeClaim, Pod, PodSpec, Taint } from '../api/index.ts';
 import { emptyHandle, nodeInfo, type PluginHandle } from './plugins.ts';
 import { buildProfiles, defaultConfig, parseSchedulerConfig } from './profiles.ts';
 import { volumeBindingPlugin } from './volumes.ts';
@@ -50,9 +50,9 @@ test('pluginConfig args reach the plugin (MostAllocated packs)', () => {
     args: {scoringStrategy: {type: MostAllocated}}
 `));
   const fit = p!.plugins.find((x) => x.name === 'NodeResourcesFit')!;
-  const node = { metadata: { name: 'a' }, status: { allocatable: { cpu: '4', memory: '8Gi', pods: '10' } } } as KubeObject;
-  const busy = { metadata: { name: 'b', namespace: 'd' }, spec: { containers: [{ resources: { requests: { cpu: '3', memory: '6Gi' } } }] } } as KubeObject;
-  const pod = { metadata: { name: 'p', namespace: 'd' }, spec: { containers: [{}] } } as KubeObject;
+  const node: Node = { metadata: { name: 'a' }, status: { allocatable: { cpu: '4', memory: '8Gi', pods: '10' } } };
+  const busy: Pod = { metadata: { name: 'b', namespace: 'd' }, spec: { containers: [{ name: 'c', resources: { requests: { cpu: '3', memory: '6Gi' } } }] } };
+  const pod: Pod = { metadata: { name: 'p', namespace: 'd' }, spec: { containers: [{ name: 'c' }] } };
   assert.ok(fit.score!(pod, nodeInfo(node, [busy])) > fit.score!(pod, nodeInfo(node, [])));
 });
 
@@ -68,7 +68,7 @@ for (const c of invalid) test(`invalid configuration: ${c.name}`, () => assert.t
 
 // ---- VolumeBinding -----------------------------------------------------------------------------
 
-const claim = (name: string, spec: Record<string, unknown>, extra: Record<string, unknown> = {}): KubeObject => ({ metadata: { name, namespace: 'd', ...extra }, spec });
+const claim = (name: string, spec: PersistentVolumeClaim['spec'], extra: PersistentVolumeClaim['metadata'] = {}): PersistentVolumeClaim => ({ metadata: { name, namespace: 'd', ...extra }, spec });
 const storage: PluginHandle = {
   ...emptyHandle,
   persistentVolumeClaim: (_ns, name) =>
@@ -82,13 +82,13 @@ const storage: PluginHandle = {
     })[name],
   persistentVolume: (name) =>
     name === 'pv-zone-a' ? { metadata: { name }, spec: { nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['a'] }] }] } } } } : undefined,
-  storageClass: (name) => ({ fast: { metadata: { name }, volumeBindingMode: 'Immediate' }, local: { metadata: { name }, volumeBindingMode: 'WaitForFirstConsumer' } })[name],
+  storageClass: (name) => ({ fast: { metadata: { name }, provisioner: 'p', volumeBindingMode: 'Immediate' }, local: { metadata: { name }, provisioner: 'p', volumeBindingMode: 'WaitForFirstConsumer' } })[name],
 };
 const vb = volumeBindingPlugin(storage);
-const withClaims = (...claims: string[]): KubeObject => ({ metadata: { name: 'p', namespace: 'd' }, spec: { containers: [{}], volumes: claims.map((c) => (c === 'ephemeral' ? { name: 'scratch', ephemeral: {} } : { name: c, persistentVolumeClaim: { claimName: c } })) } });
-const zoneNode = (zone: string) => nodeInfo({ metadata: { name: `n-${zone}`, labels: { zone } } } as KubeObject, []);
+const withClaims = (...claims: string[]): Pod => ({ metadata: { name: 'p', namespace: 'd' }, spec: { containers: [{ name: 'c' }], volumes: claims.map((c) => (c === 'ephemeral' ? { name: 'scratch', ephemeral: {} } : { name: c, persistentVolumeClaim: { claimName: c } })) } });
+const zoneNode = (zone: string) => nodeInfo({ metadata: { name: `n-${zone}`, labels: { zone } } }, []);
 
-const volumeCases: { name: string; pod: KubeObject; check: string | null; nodes?: (string | null)[] }[] = [
+const volumeCases: { name: string; pod: Pod; check: string | null; nodes?: (string | null)[] }[] = [
   { name: 'no claims', pod: withClaims(), check: null, nodes: [null, null] },
   { name: 'a missing claim', pod: withClaims('nope'), check: 'persistentvolumeclaim "nope" not found' },
   { name: 'a terminating claim', pod: withClaims('going'), check: 'persistentvolumeclaim "going" is being deleted' },

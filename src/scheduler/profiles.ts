@@ -17,19 +17,24 @@ import {
   nodeResourcesBalancedAllocation,
   nodeResourcesFitPlugin,
   nodeUnschedulable,
-  obj,
-  arr,
   taintToleration,
   type FitArgs,
   type InterPodAffinityArgs,
-  type Obj,
   type Plugin,
   type PluginHandle,
 } from './plugins.ts';
 import { podTopologySpreadPlugin, type SpreadArgs } from './spread.ts';
 import { volumeBindingPlugin } from './volumes.ts';
 
-export type PluginFactory = (args: Obj, handle: PluginHandle) => Plugin;
+// The configuration file is untrusted YAML, not an API object: it is read defensively.
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
+const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
+
+/** A plugin's `args` from the configuration (its pluginConfig entry), as parsed. */
+export type PluginArgs = Record<string, unknown>;
+
+export type PluginFactory = (args: PluginArgs, handle: PluginHandle) => Plugin;
 
 function pluginRegistry(entries: [string, PluginFactory][]): ReadonlyMap<string, PluginFactory> {
   const m = new Map<string, PluginFactory>();
@@ -96,7 +101,7 @@ export interface ProfileConfig {
   schedulerName?: string;
   percentageOfNodesToScore?: number;
   plugins?: Record<string, { enabled?: { name: string; weight?: number }[]; disabled?: { name: string }[] }>;
-  pluginConfig?: { name: string; args?: Obj }[];
+  pluginConfig?: { name: string; args?: PluginArgs }[];
 }
 
 const points = ['queueSort', 'preEnqueue', 'preFilter', 'filter', 'postFilter', 'preScore', 'score', 'reserve', 'permit', 'preBind', 'bind', 'postBind', 'multiPoint'];

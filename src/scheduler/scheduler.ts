@@ -15,10 +15,10 @@
  * count on their node when others are filtered, and a pod tries its nominated node first.
  * Profiles (./profiles.ts) pick the plugins per schedulerName.
  */
-import type { KubeObject } from '../api/types.ts';
+import type { Binding, LabelSelector, Node, Pod, PodDisruptionBudget } from '../api/index.ts';
 import { isConflict, isNotFound } from '../api/errors.ts';
 import { IndexNamespace, IndexNodeName, resources, type InformerFactory, type Recorder, type RestClient } from '../client/index.ts';
-import { nodeInfo, obj, selectorMatches, type NodeInfo, type Plugin, type PluginHandle } from './plugins.ts';
+import { nodeInfo, selectorMatches, type NodeInfo, type Plugin, type PluginHandle } from './plugins.ts';
 import { buildProfiles, defaultConfig, type Profile, type SchedulerConfig } from './profiles.ts';
 
 export interface SchedulerContext {
@@ -38,10 +38,9 @@ export interface SchedulerOptions {
   unschedulableTimeoutMs?: number;
 }
 
-const keyOf = (p: KubeObject) => `${p.metadata.namespace}/${p.metadata.name}`;
-const spec = (p: KubeObject) => (p['spec'] ?? {}) as Record<string, unknown>;
-const nodeNameOf = (p: KubeObject) => String(spec(p)['nodeName'] ?? '');
-const priorityOf = (p: KubeObject) => Number(spec(p)['priority'] ?? 0);
+const keyOf = (p: Pod) => `${p.metadata.namespace}/${p.metadata.name}`;
+const nodeNameOf = (p: Pod) => p.spec?.nodeName ?? '';
+const priorityOf = (p: Pod) => p.spec?.priority ?? 0;
 
 interface Queued {
   key: string;
@@ -61,17 +60,17 @@ export function fitErrorMessage(total: number, reasons: Map<string, number>, unr
 
 export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {}): void {
   const unschedulableTimeoutMs = opts.unschedulableTimeoutMs ?? 5 * 60_000;
-  const pods = ctx.informers.informerFor(resources.pods);
-  const nodes = ctx.informers.informerFor(resources.nodes);
-  const budgets = ctx.informers.informerFor(resources.podDisruptionBudgets);
+  const pods = ctx.informers.typedInformerFor(resources.pods);
+  const nodes = ctx.informers.typedInformerFor(resources.nodes);
+  const budgets = ctx.informers.typedInformerFor(resources.podDisruptionBudgets);
   const handle = pluginHandle(ctx);
   const profiles = new Map<string, Profile>(buildProfiles(opts.config ?? defaultConfig, handle).map((p) => [p.schedulerName, p]));
-  const schedulerNameOf = (p: KubeObject) => String(spec(p)['schedulerName'] ?? 'default-scheduler');
-  const recorderOf = (p: KubeObject) => ctx.recorderFor?.(schedulerNameOf(p)) ?? ctx.recorder;
+  const schedulerNameOf = (p: Pod) => p.spec?.schedulerName ?? 'default-scheduler';
+  const recorderOf = (p: Pod) => ctx.recorderFor?.(schedulerNameOf(p)) ?? ctx.recorder;
   /** Pods nominated to a node by preemption and not yet bound: key → node. */
-  const nominated = new Map<string, { node: string; pod: KubeObject }>();
-  const nominationOf = (p: KubeObject) => String(obj(p['status'])['nominatedNodeName'] ?? '');
-  const trackNomination = (p: KubeObject) => {
+  const nominated = new Map<string, { node: string; pod: Pod }>();
+  const nominationOf = (p: Pod) => p.status?.nominatedNodeName ?? '';
+  const trackNomination = (p: Pod) => {
     const key = keyOf(p);
     const node = !nodeNameOf(p) && !p.metadata.deletionTimestamp ? nominationOf(p) : '';
     if (node) nominated.set(key, { node, pod: p });
@@ -83,9 +82,9 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
   const unschedulable = new Map<string, number>();
   const backoff = new Map<string, { attempts: number; timer?: NodeJS.Timeout }>();
   /** Pods placed by this scheduler and not yet seen bound: key → node. */
-  const assumed = new Map<string, { node: string; pod: KubeObject }>();
+  const assumed = new Map<string, { node: string; pod: Pod }>();
   /** Assumed pods by node, and the nodes whose cached view (see snapshot) is stale. */
-  const assumedByNode = new Map<string, Map<string, KubeObject>>();
+  const assumedByNode = new Map<string, Map<string, Pod>>();
   const dirty = new Set<string>();
   /** Where the next cycle starts looking at nodes (upstream nextStartNodeIndex). */
   let nextStart = 0;
@@ -101,9 +100,9 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
   };
 
   // Gated pods wait (the API server gives them PodScheduled=False, reason SchedulingGated).
-  const wants = (p: KubeObject) => !nodeNameOf(p) && !p.metadata.deletionTimestamp && profiles.has(schedulerNameOf(p)) && !(spec(p)['schedulingGates'] as unknown[] | undefined)?.length;
+  const wants = (p: Pod) => !nodeNameOf(p) && !p.metadata.deletionTimestamp && profiles.has(schedulerNameOf(p)) && !p.spec?.schedulingGates?.length;
 
-  function enqueue(p: KubeObject): void {
+  function enqueue(p: Pod): void {
     const key = keyOf(p);
     if (backoff.get(key)?.timer) return;
     unschedulable.delete(key);
@@ -167,10 +166,10 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
   let infoList: NodeInfo[] | null = null;
   const infoIndex = new Map<string, number>();
 
-  function buildInfo(node: KubeObject): NodeInfo {
+  function buildInfo(node: Node): NodeInfo {
     const name = node.metadata.name!;
     const on = pods.store.byIndex(IndexNodeName, name).filter((p) => {
-      const phase = (p['status'] as { phase?: string } | undefined)?.phase;
+      const phase = p.status?.phase;
       return phase !== 'Succeeded' && phase !== 'Failed';
     });
     for (const [key, p] of assumedByNode.get(name) ?? []) {
@@ -264,7 +263,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
   }
 
   /** Optimistic binding: the pod counts on the node at once; the binding is written meanwhile. */
-  function assume(pod: KubeObject, chosen: NodeInfo, plugins: Plugin[]): void {
+  function assume(pod: Pod, chosen: NodeInfo, plugins: Plugin[]): void {
     const key = keyOf(pod);
     assumed.set(key, { node: chosen.name, pod });
     let onNode = assumedByNode.get(chosen.name);
@@ -278,10 +277,10 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
    * The nodes as the pod must see them: pods nominated elsewhere (by preemption) with at least
    * its priority count on their nominated node, so that the room freed for them stays theirs.
    */
-  function withNominated(pod: KubeObject, infos: NodeInfo[]): NodeInfo[] {
+  function withNominated(pod: Pod, infos: NodeInfo[]): NodeInfo[] {
     if (!nominated.size) return infos;
     const priority = priorityOf(pod);
-    const extra = new Map<string, KubeObject[]>();
+    const extra = new Map<string, Pod[]>();
     for (const [key, n] of nominated) {
       if (key === keyOf(pod) || priorityOf(n.pod) < priority || assumed.has(key)) continue;
       extra.set(n.node, [...(extra.get(n.node) ?? []), n.pod]);
@@ -290,13 +289,13 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     return infos.map((i) => (extra.has(i.name) ? nodeInfo(i.node, [...i.pods, ...extra.get(i.name)!]) : i));
   }
 
-  function filterStates(pod: KubeObject, plugins: Plugin[], infos: readonly NodeInfo[]): Map<Plugin, unknown> {
+  function filterStates(pod: Pod, plugins: Plugin[], infos: readonly NodeInfo[]): Map<Plugin, unknown> {
     const states = new Map<Plugin, unknown>();
     for (const p of plugins) if (p.preFilter) states.set(p, p.preFilter(pod, infos));
     return states;
   }
 
-  function runFilters(pod: KubeObject, plugins: Plugin[], info: NodeInfo, states: Map<Plugin, unknown>) {
+  function runFilters(pod: Pod, plugins: Plugin[], info: NodeInfo, states: Map<Plugin, unknown>) {
     for (const p of plugins) {
       const fail = p.filter?.(pod, info, states.get(p)) ?? null;
       if (fail) return fail;
@@ -305,7 +304,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
   }
 
   /** The node as it would be without `gone` (for preemption's what-if). */
-  function without(info: NodeInfo, gone: ReadonlySet<KubeObject>): NodeInfo {
+  function without(info: NodeInfo, gone: ReadonlySet<Pod>): NodeInfo {
     return nodeInfo(info.node, info.pods.filter((p) => !gone.has(p)));
   }
 
@@ -315,15 +314,15 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
    * ones given back while it still fits); the node whose victims matter least is chosen, the pod
    * is nominated to it and the victims are deleted. Returns the node, if any.
    */
-  async function preempt(pod: KubeObject, plugins: Plugin[], infos: NodeInfo[], candidates: NodeInfo[]): Promise<string | undefined> {
+  async function preempt(pod: Pod, plugins: Plugin[], infos: NodeInfo[], candidates: NodeInfo[]): Promise<string | undefined> {
     const priority = priorityOf(pod);
-    if (spec(pod)['preemptionPolicy'] === 'Never' || !candidates.length) return undefined;
+    if (pod.spec?.preemptionPolicy === 'Never' || !candidates.length) return undefined;
     const prio = priorityOf;
     // Already nominated and its victims are still terminating: wait for them, do not preempt more.
     const current = nominationOf(pod);
     const there = current ? infos.find((i) => i.name === current) : undefined;
     if (there?.pods.some((p) => p.metadata.deletionTimestamp && prio(p) < priority)) return current;
-    let best: { node: NodeInfo; victims: KubeObject[]; key: number[] } | undefined;
+    let best: { node: NodeInfo; victims: Pod[]; key: number[] } | undefined;
     // As upstream, look at enough candidates (10% of the nodes, at least 100) from a random
     // start, and stop once one of them needs no budget broken.
     const wanted = Math.min(candidates.length, Math.max(100, Math.floor(infos.length / 10)));
@@ -334,7 +333,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
       const cand = candidates[(offset + k) % candidates.length]!;
       const lower = cand.pods.filter((p) => prio(p) < priority && !p.metadata.deletionTimestamp).sort((a, b) => prio(b) - prio(a));
       if (!lower.length) continue;
-      const fits = (gone: Set<KubeObject>) => {
+      const fits = (gone: Set<Pod>) => {
         const trial = without(cand, gone);
         // Plugins whose PreFilter state the removals change see the cluster as it would be.
         let all: NodeInfo[] | undefined;
@@ -384,13 +383,13 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
   }
 
   /** The victims whose deletion would exceed a PodDisruptionBudget's allowed disruptions. */
-  function budgetViolations(victims: readonly KubeObject[]): KubeObject[] {
-    const left = new Map<KubeObject, number>();
-    const out: KubeObject[] = [];
+  function budgetViolations(victims: readonly Pod[]): Pod[] {
+    const left = new Map<PodDisruptionBudget, number>();
+    const out: Pod[] = [];
     for (const v of victims) {
       for (const b of budgets.store.byIndex(IndexNamespace, v.metadata.namespace ?? '')) {
-        if (!selectorMatches((b['spec'] as { selector?: unknown } | undefined)?.selector, v.metadata.labels)) continue;
-        const allowed = left.get(b) ?? Number((b['status'] as { disruptionsAllowed?: number } | undefined)?.disruptionsAllowed ?? 0);
+        if (!selectorMatches(b.spec?.selector, v.metadata.labels)) continue;
+        const allowed = left.get(b) ?? b.status?.disruptionsAllowed ?? 0;
         if (allowed <= 0) out.push(v);
         left.set(b, allowed - 1);
       }
@@ -398,11 +397,12 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     return out;
   }
 
-  async function bind(pod: KubeObject, node: string, plugins: Plugin[]): Promise<void> {
+  async function bind(pod: Pod, node: string, plugins: Plugin[]): Promise<void> {
     const key = keyOf(pod);
     try {
       for (const p of plugins) await p.preBind?.(pod, node, ctx.signal);
-      await ctx.client.create(resources.pods, { apiVersion: 'v1', kind: 'Binding', metadata: { name: pod.metadata.name, namespace: pod.metadata.namespace, uid: pod.metadata.uid }, target: { kind: 'Node', name: node } } as KubeObject, { namespace: pod.metadata.namespace, subresource: 'binding' });
+      const binding: Binding = { apiVersion: 'v1', kind: 'Binding', metadata: { name: pod.metadata.name, namespace: pod.metadata.namespace, uid: pod.metadata.uid }, target: { kind: 'Node', name: node } };
+      await ctx.client.create<Binding>(resources.pods, binding, { namespace: pod.metadata.namespace, subresource: 'binding' });
       backoff.delete(key);
       recorderOf(pod).event(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${node}`);
     } catch (err) {
@@ -414,7 +414,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     }
   }
 
-  function retryLater(pod: KubeObject): void {
+  function retryLater(pod: Pod): void {
     const key = keyOf(pod);
     const b = backoff.get(key) ?? { attempts: 0 };
     b.attempts++;
@@ -428,17 +428,19 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     backoff.set(key, b);
   }
 
-  async function markUnschedulable(pod: KubeObject, message: string, nominated?: string): Promise<void> {
+  async function markUnschedulable(pod: Pod, message: string, nominated?: string): Promise<void> {
     const key = keyOf(pod);
     unschedulable.set(key, Date.now());
     recorderOf(pod).event(pod, 'Warning', 'FailedScheduling', message);
     if (nominated) return; // victims are going: their deletion brings the pod back
-    const before = (pod['status'] as { conditions?: Record<string, unknown>[] } | undefined)?.conditions?.find((c) => c['type'] === 'PodScheduled');
-    if (before?.['status'] === 'False' && before['message'] === message) return;
+    const before = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+    if (before?.status === 'False' && before.message === message) return;
     const condition = { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastProbeTime: null, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
     try {
-      // A strategic merge patch touches only this condition (conditions merge by type).
-      await ctx.client.patchStatus(resources.pods, pod.metadata.name!, { status: { conditions: [condition] } }, { type: 'strategic', namespace: pod.metadata.namespace });
+      // A strategic merge patch touches only this condition (conditions merge by type). The
+      // resourceVersion is a precondition: a pod bound (or changed) since this attempt read it
+      // answers Conflict and is left alone — a bound pod is never marked unschedulable.
+      await ctx.client.patchStatus(resources.pods, pod.metadata.name!, { metadata: { resourceVersion: pod.metadata.resourceVersion }, status: { conditions: [condition] } }, { type: 'strategic', namespace: pod.metadata.namespace });
     } catch (err) {
       if (!isNotFound(err) && !isConflict(err)) throw err;
     }
@@ -486,17 +488,17 @@ function normalized(raw: number[], how: 'max' | 'reverse' | undefined): number[]
 
 /** The plugins' view of other objects: services, controllers, namespaces and storage, from informers. */
 function pluginHandle(ctx: SchedulerContext): PluginHandle {
-  const inf = (r: (typeof resources)[keyof typeof resources]) => ctx.informers.informerFor(r);
-  const namespaces = inf(resources.namespaces);
-  const services = inf(resources.services);
-  const controllers = inf(resources.replicationControllers);
-  const replicaSets = inf(resources.replicaSets);
-  const statefulSets = inf(resources.statefulSets);
-  const claims = inf(resources.persistentVolumeClaims);
-  const volumes = inf(resources.persistentVolumes);
-  const classes = inf(resources.storageClasses);
-  const mapSelects = (sel: unknown, labels: Record<string, string>) => {
-    const entries = Object.entries(obj(sel));
+  const inf = ctx.informers;
+  const namespaces = inf.typedInformerFor(resources.namespaces);
+  const services = inf.typedInformerFor(resources.services);
+  const controllers = inf.typedInformerFor(resources.replicationControllers);
+  const replicaSets = inf.typedInformerFor(resources.replicaSets);
+  const statefulSets = inf.typedInformerFor(resources.statefulSets);
+  const claims = inf.typedInformerFor(resources.persistentVolumeClaims);
+  const volumes = inf.typedInformerFor(resources.persistentVolumes);
+  const classes = inf.typedInformerFor(resources.storageClasses);
+  const mapSelects = (sel: Record<string, string> | undefined, labels: Record<string, string>) => {
+    const entries = Object.entries(sel ?? {});
     return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);
   };
   return {
@@ -505,14 +507,14 @@ function pluginHandle(ctx: SchedulerContext): PluginHandle {
       const ns = pod.metadata.namespace ?? '';
       const labels = pod.metadata.labels ?? {};
       const sets: Record<string, string>[] = [];
-      const selectors: unknown[] = [];
+      const selectors: LabelSelector[] = [];
       for (const s of [...services.store.byIndex(IndexNamespace, ns), ...controllers.store.byIndex(IndexNamespace, ns)]) {
-        const sel = obj(s['spec'])['selector'];
-        if (mapSelects(sel, labels)) sets.push(sel as Record<string, string>);
+        const sel = s.spec?.selector;
+        if (sel && mapSelects(sel, labels)) sets.push(sel);
       }
       for (const s of [...replicaSets.store.byIndex(IndexNamespace, ns), ...statefulSets.store.byIndex(IndexNamespace, ns)]) {
-        const sel = obj(s['spec'])['selector'];
-        if (selectorMatches(sel, labels)) selectors.push(sel);
+        const sel = s.spec?.selector;
+        if (sel && selectorMatches(sel, labels)) selectors.push(sel);
       }
       return { sets, selectors };
     },

@@ -4,37 +4,37 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KubeObject } from '../api/types.ts';
+import type { Node, PersistentVolumeClaim, Pod, PodSpec, Taint } from '../api/index.ts';
 import { emptyHandle, nodeInfo, type NodeInfo, type Plugin, type PluginHandle } from './plugins.ts';
 import { podTopologySpreadPlugin } from './spread.ts';
 
-const zoneNode = (name: string, zone: string, extra: Record<string, unknown> = {}): KubeObject => ({
+const zoneNode = (name: string, zone: string, extra: Node['spec'] = {}): Node => ({
   metadata: { name, labels: { 'kubernetes.io/hostname': name, zone, 'topology.kubernetes.io/zone': zone } },
   spec: extra,
   status: { allocatable: { cpu: '4', memory: '8Gi', pods: '110' } },
 });
-const labelled = (name: string, labels: Record<string, string>, spec: Record<string, unknown> = {}): KubeObject => ({ metadata: { name, namespace: 'default', uid: name, labels }, spec: { containers: [{ name: 'c', image: 'i' }], ...spec } });
+const labelled = (name: string, labels: Record<string, string>, spec: Partial<PodSpec> = {}): Pod => ({ metadata: { name, namespace: 'default', uid: name, labels }, spec: { containers: [{ name: 'c', image: 'i' }], ...spec } });
 const s = (name: string, extra: Record<string, string> = {}) => labelled(name, { app: 's', ...extra });
 const spread = (maxSkew: number, extra: Record<string, unknown> = {}) => ({ topologySpreadConstraints: [{ maxSkew, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 's' } }, ...extra }] });
 
-function verdicts(plugin: Plugin, p: KubeObject, nodes: NodeInfo[]): (string | null)[] {
+function verdicts(plugin: Plugin, p: Pod, nodes: NodeInfo[]): (string | null)[] {
   const state = plugin.preFilter?.(p, nodes);
   return nodes.map((n) => plugin.filter!(p, n, state)?.reason ?? null);
 }
 
 /** As the framework scores: preScore over the feasible nodes, score, then the plugin's normalize. */
-function scores(plugin: Plugin, p: KubeObject, nodes: NodeInfo[]): number[] {
+function scores(plugin: Plugin, p: Pod, nodes: NodeInfo[]): number[] {
   plugin.preFilter?.(p, nodes);
   const state = plugin.preScore!(p, nodes, nodes);
   const raw = nodes.map((n) => plugin.score!(p, n, state));
   return (plugin.normalize as (s: number[], n: readonly NodeInfo[], st: unknown) => number[])(raw, nodes, state).map(Math.round);
 }
 
-const info = (n: KubeObject, pods: KubeObject[] = []): NodeInfo => nodeInfo(n, pods);
+const info = (n: Node, pods: Pod[] = []): NodeInfo => nodeInfo(n, pods);
 const plugin = podTopologySpreadPlugin();
 const skewed = "node(s) didn't match pod topology spread constraints";
 
-const filterCases: { name: string; pod: KubeObject; nodes: NodeInfo[]; want: (string | null)[] }[] = [
+const filterCases: { name: string; pod: Pod; nodes: NodeInfo[]; want: (string | null)[] }[] = [
   {
     name: 'the domain that would exceed maxSkew is refused',
     pod: labelled('new', { app: 's' }, spread(1)),

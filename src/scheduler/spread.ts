@@ -13,24 +13,15 @@
  *    pods of the services, replication controllers, replica sets and stateful sets selecting the
  *    pod; a pod selected by none gets none.
  */
-import type { KubeObject } from '../api/types.ts';
-import { arr, emptyHandle, memoKey, nodeAffinity, obj, selectorMatches, taintToleration, type NodeInfo, type Plugin, type PluginHandle } from './plugins.ts';
+import type { Pod, TopologySpreadConstraint } from '../api/index.ts';
+import { emptyHandle, memoKey, nodeAffinity, selectorMatches, taintToleration, type NodeInfo, type Plugin, type PluginHandle } from './plugins.ts';
 
 const hostnameKey = 'kubernetes.io/hostname';
 const zoneKey = 'topology.kubernetes.io/zone';
 const maxNodeScore = 100;
 
-/** A topologySpreadConstraint as written in a pod (or a profile's defaultConstraints). */
-export interface SpreadConstraintSpec {
-  maxSkew: number;
-  topologyKey: string;
-  whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway';
-  labelSelector?: unknown;
-  minDomains?: number;
-  matchLabelKeys?: string[];
-  nodeAffinityPolicy?: 'Honor' | 'Ignore';
-  nodeTaintsPolicy?: 'Honor' | 'Ignore';
-}
+/** A topologySpreadConstraint as written in a pod (or a profile's defaultConstraints, as upstream). */
+export type SpreadConstraintSpec = TopologySpreadConstraint;
 
 /** Upstream PodTopologySpreadArgs. */
 export interface SpreadArgs {
@@ -82,16 +73,16 @@ function countOn(info: NodeInfo, c: Constraint, namespace: string): number {
   return n;
 }
 
-const hasNodeAffinity = (pod: KubeObject) => {
-  const spec = obj(pod['spec']);
-  return Object.keys(obj(spec['nodeSelector'])).length > 0 || obj(obj(spec['affinity'])['nodeAffinity'])['requiredDuringSchedulingIgnoredDuringExecution'] !== undefined;
+const hasNodeAffinity = (pod: Pod) => {
+  const spec = pod.spec;
+  return Object.keys(spec?.nodeSelector ?? {}).length > 0 || spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution !== undefined;
 };
 
 export function podTopologySpreadPlugin(handle: PluginHandle = emptyHandle, args: SpreadArgs = {}): Plugin {
   const defaults = args.defaultingType === 'List' ? (args.defaultConstraints ?? []) : systemDefaultConstraints;
 
-  function constraintsOf(pod: KubeObject): Constraint[] {
-    const own = arr(obj(pod['spec'])['topologySpreadConstraints']) as unknown as SpreadConstraintSpec[];
+  function constraintsOf(pod: Pod): Constraint[] {
+    const own = pod.spec?.topologySpreadConstraints ?? [];
     const ns = pod.metadata.namespace ?? '';
     if (own.length) return own.map((c) => fromSpec(c, pod, ns));
     if (!defaults.length) return [];
@@ -115,7 +106,7 @@ export function podTopologySpreadPlugin(handle: PluginHandle = emptyHandle, args
     };
   }
 
-  function fromSpec(c: SpreadConstraintSpec, pod: KubeObject, ns: string): Constraint {
+  function fromSpec(c: SpreadConstraintSpec, pod: Pod, ns: string): Constraint {
     const own = pod.metadata.labels ?? {};
     const extra = (c.matchLabelKeys ?? []).filter((k) => Object.hasOwn(own, k)).map((k) => [k, own[k]!] as const);
     const sel = c.labelSelector;
@@ -124,7 +115,7 @@ export function podTopologySpreadPlugin(handle: PluginHandle = emptyHandle, args
   }
 
   /** Whether a node's domain counts for the constraint (node inclusion policies). */
-  function included(pod: KubeObject, affinity: boolean, n: NodeInfo, c: Constraint): boolean {
+  function included(pod: Pod, affinity: boolean, n: NodeInfo, c: Constraint): boolean {
     if (c.honorAffinity && affinity && nodeAffinity.filter!(pod, n)) return false;
     if (c.honorTaints && taintToleration.filter!(pod, n)) return false;
     return true;
@@ -136,8 +127,8 @@ export function podTopologySpreadPlugin(handle: PluginHandle = emptyHandle, args
   };
 
   /** Constraints per pod object for the cycle (preFilter and preScore both need them). */
-  const cache = new WeakMap<KubeObject, Constraint[]>();
-  const constraints = (pod: KubeObject) => {
+  const cache = new WeakMap<Pod, Constraint[]>();
+  const constraints = (pod: Pod) => {
     let cs = cache.get(pod);
     if (!cs) cache.set(pod, (cs = constraintsOf(pod)));
     return cs;

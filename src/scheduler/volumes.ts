@@ -7,35 +7,35 @@
  * the provisioner. (Upstream also binds matching static volumes in PreBind and waits for the
  * binding; that belongs to the persistent volume controller, still to come.)
  */
-import type { KubeObject } from '../api/types.ts';
-import { arr, emptyHandle, matchTerm, obj, type Plugin, type PluginHandle } from './plugins.ts';
+import type { PersistentVolume, PersistentVolumeClaim, Pod } from '../api/index.ts';
+import { emptyHandle, matchTerm, type Plugin, type PluginHandle } from './plugins.ts';
 
 export const selectedNodeAnnotation = 'volume.kubernetes.io/selected-node';
 
 /** The claim names a pod uses, in volume order. */
-export function claimNames(pod: KubeObject): string[] {
+export function claimNames(pod: Pod): string[] {
   const out: string[] = [];
-  for (const v of arr(obj(pod['spec'])['volumes'])) {
-    const claim = obj(v['persistentVolumeClaim'])['claimName'];
+  for (const v of pod.spec?.volumes ?? []) {
+    const claim = v.persistentVolumeClaim?.claimName;
     if (typeof claim === 'string' && claim) out.push(claim);
-    else if (v['ephemeral'] !== undefined) out.push(`${pod.metadata.name}-${String(v['name'])}`);
+    else if (v.ephemeral !== undefined) out.push(`${pod.metadata.name}-${v.name}`);
   }
   return out;
 }
 
 interface VolumeState {
   /** The bound claims' volumes (undefined where the volume does not exist). */
-  bound: (KubeObject | undefined)[];
+  bound: (PersistentVolume | undefined)[];
 }
 
 export function volumeBindingPlugin(handle: PluginHandle = emptyHandle): Plugin {
-  const claimsOf = (pod: KubeObject) => claimNames(pod).map((name) => ({ name, claim: handle.persistentVolumeClaim(pod.metadata.namespace ?? '', name) }));
-  const waitsForConsumer = (claim: KubeObject) => {
-    const cls = obj(claim['spec'])['storageClassName'];
+  const claimsOf = (pod: Pod) => claimNames(pod).map((name) => ({ name, claim: handle.persistentVolumeClaim(pod.metadata.namespace ?? '', name) }));
+  const waitsForConsumer = (claim: PersistentVolumeClaim) => {
+    const cls = claim.spec?.storageClassName;
     const sc = typeof cls === 'string' && cls ? handle.storageClass(cls) : undefined;
-    return sc?.['volumeBindingMode'] === 'WaitForFirstConsumer';
+    return sc?.volumeBindingMode === 'WaitForFirstConsumer';
   };
-  const volumeName = (claim: KubeObject) => String(obj(claim['spec'])['volumeName'] ?? '');
+  const volumeName = (claim: PersistentVolumeClaim) => claim.spec?.volumeName ?? '';
   return {
     name: 'VolumeBinding',
     check(pod) {
@@ -59,7 +59,7 @@ export function volumeBindingPlugin(handle: PluginHandle = emptyHandle): Plugin 
       if (!state) return null;
       for (const pv of state.bound) {
         if (!pv) return { reason: 'node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)', unresolvable: true };
-        const terms = arr(obj(obj(obj(pv['spec'])['nodeAffinity'])['required'])['nodeSelectorTerms']);
+        const terms = pv.spec?.nodeAffinity?.required?.nodeSelectorTerms ?? [];
         if (terms.length && !terms.some((t) => matchTerm(t, node.node))) return { reason: 'node(s) had volume node affinity conflict', unresolvable: true };
       }
       return null;
