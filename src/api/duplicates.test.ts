@@ -21,3 +21,13 @@ const cases: { name: string; text: string; want: string[] }[] = [
 for (const c of cases) {
   test(c.name, () => assert.deepEqual(duplicateJsonFields(c.text), c.want));
 }
+
+test('nesting 100,000 deep is scanned without exhausting the stack', () => {
+  const depth = 100_000;
+  const text = `${'{"a":'.repeat(depth)}{"k":1,"k":2}${'}'.repeat(depth)}`;
+  const found = duplicateJsonFields(text);
+  assert.equal(found.length, 1);
+  assert.equal(found[0], `${'a.'.repeat(depth)}k`);
+  const arrays = `{"x":${'['.repeat(depth)}{"k":1,"k":2}${']'.repeat(depth)}}`;
+  assert.deepEqual(duplicateJsonFields(arrays), [`x${'[0]'.repeat(depth)}.k`]);
+});

@@ -73,65 +73,63 @@ class Scanner {
     this.pos = p === this.pos ? p + 1 : p;
   }
 
-  value(path: string, out: string[]): void {
-    this.ws();
-    const c = this.text.charCodeAt(this.pos);
-    if (c === 123) this.object(path, out);
-    else if (c === 91) this.array(path, out);
-    else if (c === 34) this.string();
-    else this.scalar();
-  }
-
-  object(path: string, out: string[]): void {
-    this.pos++; // {
-    let seen: Set<string> | undefined;
-    let first: string | undefined;
+  /**
+   * Walks the value at `pos` with an explicit stack (no recursion: nesting is bounded only by
+   * the caller's depth check, 10,000 levels upstream).
+   */
+  value(root: string, out: string[]): void {
+    const t = this.text;
+    // One frame per open container: its path, whether it is an object, the keys seen, the index.
+    const frames: { path: string; obj: boolean; first?: string; seen?: Set<string>; i: number }[] = [];
+    let path = root;
     for (;;) {
+      // ---- at the start of a value
       this.ws();
-      const c = this.text.charCodeAt(this.pos);
-      if (c === 125 || Number.isNaN(c)) {
+      const c = t.charCodeAt(this.pos);
+      if (c === 123 || c === 91) {
         this.pos++;
-        return;
+        frames.push({ path, obj: c === 123, i: 0 });
+      } else if (c === 34) this.string();
+      else this.scalar();
+      // ---- find the next value, closing containers on the way
+      for (;;) {
+        const f = frames[frames.length - 1];
+        if (!f) return;
+        this.ws();
+        const d = t.charCodeAt(this.pos);
+        if (d === 125 || d === 93 || Number.isNaN(d)) {
+          this.pos++;
+          frames.pop();
+          if (Number.isNaN(d)) return;
+          continue;
+        }
+        if (d === 44) {
+          this.pos++;
+          if (!f.obj) f.i++;
+          continue;
+        }
+        if (!f.obj) {
+          path = `${f.path}[${f.i}]`;
+          break;
+        }
+        if (d !== 34) {
+          this.pos++; // malformed: keep moving
+          continue;
+        }
+        const key = this.string();
+        const child = f.path ? `${f.path}.${key}` : key;
+        // Most objects have few keys: keep the first one unboxed, build a set from the second on.
+        if (f.first === undefined) f.first = key;
+        else {
+          f.seen ??= new Set([f.first]);
+          if (f.seen.has(key)) out.push(child);
+          else f.seen.add(key);
+        }
+        this.ws();
+        if (t.charCodeAt(this.pos) === 58) this.pos++; // :
+        path = child;
+        break;
       }
-      if (c === 44) {
-        this.pos++;
-        continue;
-      }
-      if (c !== 34) {
-        this.pos++; // malformed: keep moving
-        continue;
-      }
-      const key = this.string();
-      const child = path ? `${path}.${key}` : key;
-      // Most objects have few keys: keep the first one unboxed, build a set from the second on.
-      if (first === undefined) first = key;
-      else {
-        if (!seen) seen = new Set([first]);
-        if (seen.has(key)) out.push(child);
-        else seen.add(key);
-      }
-      this.ws();
-      if (this.text.charCodeAt(this.pos) === 58) this.pos++; // :
-      this.value(child, out);
-    }
-  }
-
-  array(path: string, out: string[]): void {
-    this.pos++; // [
-    let i = 0;
-    for (;;) {
-      this.ws();
-      const c = this.text.charCodeAt(this.pos);
-      if (c === 93 || Number.isNaN(c)) {
-        this.pos++;
-        return;
-      }
-      if (c === 44) {
-        this.pos++;
-        i++;
-        continue;
-      }
-      this.value(`${path}[${i}]`, out);
     }
   }
 }

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeSwaggerProto, schemaToV2, swaggerFromV3 } from './openapi-v2.ts';
+import { builtinResources } from '../api/groups/index.ts';
+import { ResourceRegistry } from './registry.ts';
+import { OpenApi } from './openapi.ts';
+import { typeForKind } from '../api/schema/index.ts';
 
 test('v3 references become v2 definitions and single-reference allOf is unwrapped', () => {
   assert.deepEqual(schemaToV2({ allOf: [{ $ref: '#/components/schemas/a.B' }], 'x-kubernetes-patch-strategy': 'merge' }), { $ref: '#/definitions/a.B', 'x-kubernetes-patch-strategy': 'merge' });
@@ -88,4 +92,59 @@ test('the protobuf Document carries the swagger version, info, paths and definit
   const ext = fields(schema.get(31)![0] as Uint8Array);
   assert.equal(str(ext.get(1)![0]), 'x-kubernetes-group-version-kind');
   assert.deepEqual(JSON.parse(str(fields(ext.get(2)![0] as Uint8Array).get(2)![0])), [{ group: '', kind: 'Pod', version: 'v1' }]);
+});
+
+// ---- every served kind, in the documents a real server builds ------------------------------
+
+
+const registry = new ResourceRegistry(builtinResources);
+const openapi = new OpenApi(registry);
+const v3Doc = (group: string, version: string): any => {
+  const r = openapi.serve(group ? `/openapi/v3/apis/${group}/${version}` : `/openapi/v3/api/${version}`, new URLSearchParams(), {});
+  assert.ok(r && r.status === 200, `v3 document for ${group}/${version}`);
+  return JSON.parse(r.body as string);
+};
+const v2Doc: any = JSON.parse(openapi.serve('/openapi/v2', new URLSearchParams(), {})!.body as string);
+
+test('every served kind has apiVersion and kind properties in /openapi/v3 and /openapi/v2', () => {
+  let checked = 0;
+  for (const g of registry.groups()) {
+    for (const v of g.versions) {
+      const doc = v3Doc(g.group, v);
+      for (const e of registry.resourcesOf(g.group, v)) {
+        const t = typeForKind(g.group, v, e.def.kind);
+        if (!t) continue;
+        for (const name of [t.name, `${t.name}List`]) {
+          const v3 = doc.components.schemas[name];
+          if (!v3 && name.endsWith('List')) continue;
+          assert.equal(v3?.properties?.apiVersion?.type, 'string', `${name} v3 apiVersion`);
+          assert.equal(v3?.properties?.kind?.type, 'string', `${name} v3 kind`);
+          const v2 = v2Doc.definitions[name];
+          assert.equal(v2?.properties?.apiVersion?.type, 'string', `${name} v2 apiVersion`);
+          assert.equal(v2?.properties?.kind?.type, 'string', `${name} v2 kind`);
+          checked++;
+        }
+      }
+    }
+  }
+  assert.ok(checked > 50, `checked ${checked} kinds`);
+  for (const review of ['SubjectAccessReview', 'SelfSubjectAccessReview', 'LocalSubjectAccessReview']) {
+    assert.ok(v2Doc.definitions[`io.k8s.api.authorization.v1.${review}`].properties.apiVersion, review);
+  }
+  assert.ok(v2Doc.definitions['io.k8s.api.authentication.v1.TokenReview'].properties.kind);
+});
+
+test('types that are not kinds do not get apiVersion and kind', () => {
+  const core = v3Doc('', 'v1');
+  assert.equal(core.components.schemas['io.k8s.api.core.v1.PodSpec'].properties.kind, undefined);
+  assert.equal(core.components.schemas['io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta'].properties.apiVersion, undefined);
+});
+
+test('IntOrString is untyped oneOf in v3 (kubectl explain shows <IntOrString>) and a string in v2', () => {
+  const apps = v3Doc('apps', 'v1');
+  assert.deepEqual(apps.components.schemas['io.k8s.apimachinery.pkg.util.intstr.IntOrString'], { oneOf: [{ type: 'integer' }, { type: 'string' }], format: 'int-or-string' });
+  assert.deepEqual(apps.components.schemas['io.k8s.api.apps.v1.RollingUpdateDeployment'].properties.maxSurge, {
+    allOf: [{ $ref: '#/components/schemas/io.k8s.apimachinery.pkg.util.intstr.IntOrString' }],
+  });
+  assert.deepEqual(v2Doc.definitions['io.k8s.apimachinery.pkg.util.intstr.IntOrString'], { type: 'string', format: 'int-or-string' });
 });

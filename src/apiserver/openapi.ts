@@ -8,14 +8,15 @@
  */
 import { createHash } from 'node:crypto';
 import type { ResourceRegistry, ServedResource } from './registry.ts';
-import { getMessage, getType, typeForKind, type FieldDef, type TypeRef } from '../api/schema/index.ts';
+import { getMessage, getType, groupVersions, schemaFile, typeForKind, type FieldDef, type TypeRef } from '../api/schema/index.ts';
 import { encodeSwaggerProto, swaggerFromV3 } from './openapi-v2.ts';
 
 type Schema = Record<string, unknown>;
 
 const specialSchemas: Record<string, { name: string; schema: Schema }> = {
   Quantity: { name: 'io.k8s.apimachinery.pkg.api.resource.Quantity', schema: { oneOf: [{ type: 'string' }, { type: 'number' }] } },
-  IntOrString: { name: 'io.k8s.apimachinery.pkg.util.intstr.IntOrString', schema: { type: 'string', format: 'int-or-string' } },
+  // As upstream's v3 (OpenAPIV3OneOfTypes): no `type`, so `kubectl explain` names it <IntOrString>; v2 has type string.
+  IntOrString: { name: 'io.k8s.apimachinery.pkg.util.intstr.IntOrString', schema: { oneOf: [{ type: 'integer' }, { type: 'string' }], format: 'int-or-string' } },
   Time: { name: 'io.k8s.apimachinery.pkg.apis.meta.v1.Time', schema: { type: 'string', format: 'date-time' } },
   MicroTime: { name: 'io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime', schema: { type: 'string', format: 'date-time' } },
   Duration: { name: 'io.k8s.apimachinery.pkg.apis.meta.v1.Duration', schema: { type: 'string' } },
@@ -34,6 +35,36 @@ const scalarSchemas: Record<string, Schema> = {
 };
 
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+
+/** TypeMeta's fields, which every kind and list of kinds carries (upstream lists them in each schema). */
+const typeMetaProperties: Record<string, Schema> = {
+  apiVersion: {
+    description:
+      'APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources',
+    type: 'string',
+  },
+  kind: {
+    description:
+      'Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds',
+    type: 'string',
+  },
+};
+
+let kindTypeNames: ReadonlySet<string> | undefined;
+
+/** Full names of the types that embed TypeMeta: every kind of every group-version, and its List. */
+export function typesWithTypeMeta(): ReadonlySet<string> {
+  if (kindTypeNames) return kindTypeNames;
+  const out = new Set<string>();
+  for (const gv of groupVersions) {
+    for (const kind of schemaFile(gv).kinds) {
+      if (kind === 'WatchEvent') continue; // upstream's WatchEvent has no TypeMeta
+      for (const name of [`${gv.openapi}.${kind}`, `${gv.openapi}.${kind}List`]) if (getType(name)?.kind === 'message') out.add(name);
+    }
+  }
+  kindTypeNames = out;
+  return out;
+}
 
 class Builder {
   schemas: Record<string, Schema> = {};
@@ -95,7 +126,7 @@ class Builder {
         this.schemas[name] = { type: 'array', items: this.typeSchema(def.elem) };
         continue;
       }
-      const properties: Record<string, Schema> = {};
+      const properties: Record<string, Schema> = typesWithTypeMeta().has(name) ? { ...typeMetaProperties } : {};
       const required: string[] = [];
       const walk = (fields: readonly FieldDef[]) => {
         for (const f of fields) {

@@ -1,32 +1,62 @@
 /**
  * Patch application: JSON Patch (RFC 6902, via fast-json-patch) and JSON Merge Patch (RFC 7386).
  * Errors become 422/400 Status errors as upstream reports them. Inputs are not mutated.
+ * With `typeName`, a result that the typed decoder would refuse (a string where a map belongs)
+ * is upstream's 422 `patch: Invalid value: "<patched JSON>": json: cannot unmarshal ...`.
  */
 import jsonpatch from 'fast-json-patch';
 import { badRequest, statusError } from '../api/errors.ts';
+import { unmarshalError } from '../api/patch/restore.ts';
+import { patchInvalid } from '../api/patch/strategic.ts';
 
-export function applyJsonPatch(doc: unknown, patch: unknown): unknown {
+/** Throws upstream's patch error when `out` cannot decode as `typeName`; returns `out`. */
+function checkDecodes(out: unknown, typeName: string | undefined): unknown {
+  const wrongType = typeName ? unmarshalError(out, typeName) : undefined;
+  if (wrongType) throw patchInvalid(JSON.stringify(out), wrongType);
+  return out;
+}
+
+export function applyJsonPatch(doc: unknown, patch: unknown, typeName?: string): unknown {
   if (!Array.isArray(patch)) throw badRequest('json: cannot unmarshal object into Go value of type jsonpatch.Patch');
+  let out: unknown;
   try {
-    const res = jsonpatch.applyPatch(structuredClone(doc), patch as jsonpatch.Operation[], true, false);
-    return res.newDocument;
+    out = jsonpatch.applyPatch(structuredClone(doc), patch as jsonpatch.Operation[], true, false).newDocument;
   } catch (err) {
+    if (err instanceof RangeError) throw tooDeeplyNested(err);
     const e = err as { name?: string; message?: string };
     if (e.name === 'TEST_OPERATION_FAILED') throw statusError('Invalid', 'the server rejected our request due to an error in our request');
     throw statusError('Invalid', `the server rejected our request due to an error in our request: ${(e.message ?? '').split('\n')[0]}`);
   }
+  return checkDecodes(out, typeName);
 }
 
-export function applyMergePatch(doc: unknown, patch: unknown): unknown {
-  return mergePatch(structuredClone(doc), patch);
+export function applyMergePatch(doc: unknown, patch: unknown, typeName?: string): unknown {
+  return checkDecodes(mergePatch(structuredClone(doc), patch), typeName);
 }
 
+/** RFC 7386 merge of `patch` into `target` (mutated), with an explicit stack: nesting costs no call depth. */
 function mergePatch(target: unknown, patch: unknown): unknown {
-  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
-  const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? (target as Record<string, unknown>) : {};
-  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
-    if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
+  const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!isMap(patch)) return patch;
+  const root: Record<string, unknown> = isMap(target) ? target : {};
+  const work: [Record<string, unknown>, Record<string, unknown>][] = [[root, patch]];
+  while (work.length) {
+    const [out, p] = work.pop()!;
+    for (const [k, v] of Object.entries(p)) {
+      if (v === null) delete out[k];
+      else if (isMap(v)) {
+        const cur = out[k];
+        const next = isMap(cur) ? cur : {};
+        out[k] = next;
+        work.push([next, v]);
+      } else out[k] = v;
+    }
   }
-  return out;
+  return root;
+}
+
+/** A stack overflow while applying a patch (nesting the recursive steps cannot follow) as a 400. */
+export function tooDeeplyNested(err: unknown): unknown {
+  if (err instanceof RangeError && /call stack/i.test(err.message)) return badRequest('the patch is nested too deeply to apply');
+  return err;
 }

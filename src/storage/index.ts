@@ -6,7 +6,8 @@
  *   suffix, as k3s DSNs carry, is ignored);
  * - `etcd://`, `http://`, `https://` → ERR_INVALID_CONFIG for now (the etcd backend comes later);
  * - anything else → ERR_INVALID_CONFIG.
- * Directories are created (mode 0700) as needed.
+ * Directories are created (mode 0700) as needed; the database file and its WAL are 0600
+ * whatever the umask (see sqlite.ts).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';

@@ -251,3 +251,53 @@ describe('openStore', () => {
     });
   }
 });
+
+describe('file modes', () => {
+  const modeOf = (f: string): number => fs.statSync(f).mode & 0o777;
+  /** Runs `fn` with a permissive umask, so only an explicit mode can give 0600. */
+  async function withUmask<T>(mask: number, fn: () => Promise<T>): Promise<T> {
+    const old = process.umask(mask);
+    try {
+      return await fn();
+    } finally {
+      process.umask(old);
+    }
+  }
+
+  const cases = [
+    { name: 'a sqlite:// endpoint', endpoint: (dir: string) => `sqlite://${path.join(dir, 'elsewhere', 'my.db')}`, file: (dir: string) => path.join(dir, 'elsewhere', 'my.db') },
+    { name: 'the default location', endpoint: () => undefined, file: (dir: string) => path.join(dir, 'db', 'state.db') },
+  ];
+  for (const c of cases) {
+    test(`the database and its WAL are created 0600 at ${c.name}, whatever the umask`, async () => {
+      const dir = path.join(root, `modes${n++}`);
+      const store = await withUmask(0, () => openStore(c.endpoint(dir), dir));
+      try {
+        await store.create('/registry/x', enc('v'));
+        const file = c.file(dir);
+        assert.equal(modeOf(file), 0o600);
+        assert.ok(fs.existsSync(`${file}-wal`), 'the WAL exists while the store is open');
+        assert.equal(modeOf(`${file}-wal`), 0o600);
+        if (fs.existsSync(`${file}-shm`)) assert.equal(modeOf(`${file}-shm`), 0o600);
+        assert.equal(modeOf(path.dirname(file)), 0o700);
+      } finally {
+        await store.close();
+      }
+    });
+  }
+
+  test('an existing database file readable by others is made 0600 on open', async () => {
+    const file = tmpDb();
+    const first = openSqliteStore(file, { compactIntervalMs: 0 });
+    await first.create('/registry/x', enc('v'));
+    await first.close();
+    fs.chmodSync(file, 0o644);
+    const again = openSqliteStore(file, { compactIntervalMs: 0 });
+    try {
+      assert.equal(modeOf(file), 0o600);
+      if (fs.existsSync(`${file}-wal`)) assert.equal(modeOf(`${file}-wal`), 0o600);
+    } finally {
+      await again.close();
+    }
+  });
+});

@@ -158,10 +158,14 @@ export class SqliteStore implements Store {
       clock: opts.clock ?? realClock,
       onError: opts.onError ?? ((err) => process.emitWarning(`bosun store: automatic compaction failed: ${String(err)}`)),
     };
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+    if (file !== ':memory:') {
+      fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+      createPrivate(file);
+    }
     this.#db = new DatabaseSync(file, { timeout: this.#opts.lockTimeoutMs });
     try {
       this.#init();
+      if (file !== ':memory:') for (const side of sideFiles) restrictMode(`${file}${side}`);
       this.#s = prepareAll(this.#db);
     } catch (err) {
       try {
@@ -728,6 +732,34 @@ class Subscription {
         if (rev >= this.#after) return { events: [], revision: rev };
       }
     }
+  }
+}
+
+/** Mode of the database file and its side files: they hold every Secret (upstream etcd: 0600 in a 0700 dir). */
+export const databaseFileMode = 0o600;
+
+/** The files SQLite keeps beside the database (it creates them with the database file's mode). */
+const sideFiles = ['-wal', '-shm', '-journal'] as const;
+
+/**
+ * Creates the database file (or opens an existing one) and sets its mode to 0600 with fchmod,
+ * so the umask does not matter; SQLite then creates the WAL with the same mode.
+ */
+function createPrivate(file: string): void {
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, databaseFileMode);
+  try {
+    fs.fchmodSync(fd, databaseFileMode);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Sets a side file's mode to 0600 when it exists. */
+function restrictMode(file: string): void {
+  try {
+    fs.chmodSync(file, databaseFileMode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
 

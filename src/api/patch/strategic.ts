@@ -6,10 +6,13 @@
  *     primitives with strategy `merge` are unions; any other list is replaced by the patch's list;
  *   - directives: `$patch: replace|merge|delete` (on an object, or as a list element),
  *     `$retainKeys`, `$setElementOrder/<field>`, `$deleteFromPrimitiveList/<field>`.
- * Directives never reach the result. Errors are 400 BadRequest Status errors as upstream words them.
+ * Directives never reach the result. Errors are 400 BadRequest Status errors as upstream words them;
+ * a result that cannot be the typed object (`{"metadata":{"labels":"x"}}`) is upstream's 422
+ * `patch: Invalid value: "map[...]": cannot restore map from string`.
  * Inputs are not mutated.
  */
-import { badRequest } from '../errors.ts';
+import { badRequest, invalid, type StatusError } from '../errors.ts';
+import { goValue, restoreError } from './restore.ts';
 import { getMessage, getType, jsonProperties, type FieldDef, type MessageDef, type TypeRef } from '../schema/index.ts';
 
 type Obj = Record<string, unknown>;
@@ -27,7 +30,23 @@ export function applyStrategicMergePatch(original: unknown, patch: unknown, type
   const def = getType(typeName);
   const schema = def?.kind === 'message' ? def : undefined;
   const base = isObj(original) ? (structuredClone(original) as Obj) : {};
-  return mergeMap(base, patch, schema);
+  let out: Obj;
+  try {
+    out = mergeMap(base, patch, schema);
+  } catch (err) {
+    // The merge recurses per level; values nested deeper than it can follow are refused, not a 500.
+    if (err instanceof RangeError && /call stack/i.test(err.message)) throw badRequest('the patch is nested too deeply to apply');
+    throw err;
+  }
+  // As upstream converts the patched map back to the typed object: a wrong JSON type fails there.
+  const wrongType = restoreError(out, typeName);
+  if (wrongType) throw patchInvalid(goValue(patch), wrongType);
+  return out;
+}
+
+/** Upstream's patch-handler error: an Invalid Status with one `patch` field error (no kind, no name). */
+export function patchInvalid(value: string, message: string): StatusError {
+  return invalid({ group: '', kind: '' }, '', [{ reason: 'FieldValueInvalid', field: 'patch', message: `Invalid value: ${JSON.stringify(value)}: ${message}` }]);
 }
 
 function isObj(v: unknown): v is Obj {

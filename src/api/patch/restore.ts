@@ -1,0 +1,138 @@
+/**
+ * Type errors in a patched object, found as upstream finds them after a patch: the patched map is
+ * turned back into the typed object, and a value of the wrong JSON type fails there. Two wordings,
+ * as upstream's patch handler has two paths (apiserver handlers/patch.go):
+ * - strategic merge patch (unstructured converter): `cannot restore map from string`;
+ * - JSON and merge patch (JSON decoder): `json: cannot unmarshal string into Go struct field
+ *   ObjectMeta.metadata.labels of type map[string]string`.
+ * Only structure is checked (objects, maps, lists); scalar types are left to validation.
+ * `goValue` prints a value as Go's `%v` does, for the Invalid `patch` field error.
+ */
+import { getMessage, getType, type FieldDef, type MessageDef, type TypeRef } from '../schema/index.ts';
+
+/** Go reflect kind of an unstructured (JSON) value. */
+function reflectKind(v: unknown): string {
+  if (Array.isArray(v)) return 'slice';
+  if (typeof v === 'object') return 'map';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'int64' : 'float64';
+  return typeof v === 'boolean' ? 'bool' : 'string';
+}
+
+/** JSON value kind as Go's decoder names it in UnmarshalTypeError. */
+function jsonKind(v: unknown): string {
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'object') return 'object';
+  return typeof v === 'boolean' ? 'bool' : typeof v;
+}
+
+/** The last segment of an OpenAPI package: `io.k8s.api.core.v1.Pod` → `v1`. */
+function goPackage(name: string): string {
+  const parts = name.split('.');
+  return parts[parts.length - 2] ?? '';
+}
+
+function goType(t: TypeRef): string {
+  switch (t.kind) {
+    case 'scalar':
+      return { string: 'string', int32: 'int32', int64: 'int64', bool: 'bool', double: 'float64', bytes: '[]uint8' }[t.scalar];
+    case 'special':
+      return t.special === 'IntOrString' ? 'intstr.IntOrString' : t.special === 'Quantity' ? 'resource.Quantity' : `v1.${t.special}`;
+    case 'list':
+      return `[]${goType(t.elem)}`;
+    case 'map':
+      return `map[string]${goType(t.value)}`;
+    case 'message': {
+      const def = getType(t.name);
+      if (def?.kind === 'list') return `[]${goType(def.elem)}`;
+      const short = t.name.split('.').pop() ?? t.name;
+      return `${goPackage(t.name)}.${short}`;
+    }
+  }
+}
+
+type Mismatch = { want: 'struct' | 'map' | 'slice'; value: unknown; struct: string; path: string; type: string };
+
+/** The first structural mismatch, in Go field declaration order. */
+function firstMismatch(value: unknown, def: MessageDef, path: string): Mismatch | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const obj = value as Record<string, unknown>;
+  const struct = def.name.split('.').pop() ?? def.name;
+  for (const f of def.fields) {
+    if (f.inline && f.type.kind === 'message') {
+      const inner = getMessage(f.type.name);
+      const m = inner && firstMismatch(obj, inner, path);
+      if (m) return m;
+      continue;
+    }
+    const v = obj[f.name];
+    if (v === undefined || v === null) continue;
+    const m = checkField(v, f.type, f, struct, path ? `${path}.${f.name}` : f.name);
+    if (m) return m;
+  }
+  return undefined;
+}
+
+function checkField(v: unknown, t: TypeRef, f: FieldDef | undefined, struct: string, path: string): Mismatch | undefined {
+  const type = goType(t);
+  if (t.kind === 'map') {
+    if (typeof v !== 'object' || Array.isArray(v)) return { want: 'map', value: v, struct, path, type };
+    for (const x of Object.values(v as object)) {
+      if (x === null) continue;
+      const m = checkField(x, t.value, undefined, struct, path);
+      if (m) return m;
+    }
+    return undefined;
+  }
+  let elem: TypeRef | undefined;
+  if (t.kind === 'list') elem = t.elem;
+  if (t.kind === 'message') {
+    const def = getType(t.name);
+    if (def?.kind === 'list') elem = def.elem;
+    else if (def?.kind === 'message') {
+      if (typeof v !== 'object' || Array.isArray(v)) return { want: 'struct', value: v, struct, path, type };
+      return firstMismatch(v, def, path);
+    }
+  }
+  if (elem) {
+    if (!Array.isArray(v)) return { want: 'slice', value: v, struct, path, type };
+    for (const x of v) {
+      if (x === null) continue;
+      const m = checkField(x, elem, f, struct, path);
+      if (m) return m;
+    }
+  }
+  return undefined;
+}
+
+/** The unstructured converter's error for `obj` as `typeName`, or undefined (strategic merge patch). */
+export function restoreError(obj: unknown, typeName: string): string | undefined {
+  const def = getType(typeName);
+  if (def?.kind !== 'message') return undefined;
+  const m = firstMismatch(obj, def, '');
+  if (!m) return undefined;
+  const kind = reflectKind(m.value);
+  return m.want === 'struct' ? `cannot restore struct from: ${kind}` : `cannot restore ${m.want} from ${kind}`;
+}
+
+/** The JSON decoder's error for `obj` as `typeName`, or undefined (JSON and merge patch). */
+export function unmarshalError(obj: unknown, typeName: string): string | undefined {
+  const def = getType(typeName);
+  if (def?.kind !== 'message') return undefined;
+  const m = firstMismatch(obj, def, '');
+  if (!m) return undefined;
+  return `json: cannot unmarshal ${jsonKind(m.value)} into Go struct field ${m.struct}.${m.path} of type ${m.type}`;
+}
+
+/** A value as Go's `%v` prints a decoded JSON value: `map[a:1 b:[x y]]` (map keys sorted). */
+export function goValue(v: unknown): string {
+  if (v === null || v === undefined) return '<nil>';
+  if (Array.isArray(v)) return `[${v.map(goValue).join(' ')}]`;
+  if (typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `map[${Object.keys(o)
+      .sort()
+      .map((k) => `${k}:${goValue(o[k])}`)
+      .join(' ')}]`;
+  }
+  return String(v);
+}
