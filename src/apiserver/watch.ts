@@ -3,57 +3,196 @@
  * served from the resource's watch cache, with upstream's resourceVersion semantics,
  * selectors (an object leaving the selection is reported as DELETED, entering as ADDED),
  * bookmarks, sendInitialEvents, and timeoutSeconds. Table output gives one Table per event.
+ *
+ * Contract:
+ * - Once the resourceVersion parses, a watch that cannot start (a version older than the
+ *   cache's window, a version the cache does not reach in time) answers 200 with one ERROR
+ *   event carrying the Status, then ends — as upstream's cacher (`newErrWatcher`).
+ * - `timeoutSeconds` absent or 0 means the server's default, `minRequestTimeoutSeconds` times
+ *   a random factor in [1, 2) as upstream; any positive value is honoured however long
+ *   (timers are chained past setTimeout's 2^31-1 ms); a negative one ends the watch at once.
+ * - Backpressure: events are written in chunks of at most `writeChunkChars`; when the response
+ *   does not take a chunk (`write()` is false) nothing more is rendered until it drains. While
+ *   waiting, the watcher's bounded queue in the cache fills; when the cache ends the watcher as
+ *   unresponsive (or the watch times out) the response is destroyed, releasing what it
+ *   buffered. Bookmarks are skipped, never queued, while the response is blocked (upstream
+ *   drops them when a watcher's channel is full).
  */
 import type { HandlerContext } from './handlers.ts';
 import type { OutputFormat } from './respond.ts';
-import type { KubeObject } from '../api/types.ts';
+import type { KubeObject, Status } from '../api/types.ts';
 import { badRequest, isStatusError } from '../api/errors.ts';
 import { parseRv } from './rest.ts';
+import { boolParam, flag, int64Param } from './params.ts';
 import { buildTable, partialObjectMetadata, tableOf, type IncludeObject } from './tables.ts';
-import type { CacheEvent } from './watchcache.ts';
+import type { CacheEvent, CachedObject } from './watchcache.ts';
 import { stringify as toYaml } from 'yaml';
 
-const bookmarkIntervalMs = 60_000;
-const defaultTimeoutSeconds = 1800;
+/** Upstream's defaultBookmarkFrequency: a bookmark about every minute. */
+export const bookmarkIntervalMs = 60_000;
+/** Upstream sends a last bookmark this long before the watch's deadline, so the client can resume. */
+export const preTimeoutBookmarkMs = 2_000;
+/** Upstream's default --min-request-timeout (seconds): the base of a watch's default timeout. */
+export const minRequestTimeoutSeconds = 1800;
+/**
+ * Rendered events are handed to the response in chunks of at most this many characters (a
+ * single larger event is one chunk), so a watch never holds more than one chunk beyond what
+ * the client has taken. No upstream equivalent: Go's writer blocks on every write instead.
+ */
+export const writeChunkChars = 64 * 1024;
+/** The longest delay setTimeout accepts (2^31-1 ms); longer ones fire after 1 ms. */
+export const maxTimerMs = 2 ** 31 - 1;
+
+/**
+ * The watch's timeout in ms from `timeoutSeconds` (upstream handleWatch): absent or 0 is the
+ * default, `minRequestTimeoutSeconds * (1 + random())`; otherwise the value itself (negative
+ * means already expired). Not an int64 is a 400.
+ */
+export function watchTimeoutMs(q: URLSearchParams, random: () => number = Math.random): number {
+  const s = int64Param(q, 'timeoutSeconds') ?? 0;
+  if (s === 0) return minRequestTimeoutSeconds * 1000 * (1 + random());
+  return s * 1000;
+}
+
+/** Calls `fn` after `ms`, however long (chained timers); returns the cancel function. */
+export function longTimeout(fn: () => void, ms: number, timers: { setTimeout: typeof setTimeout; clearTimeout: typeof clearTimeout } = globalThis): () => void {
+  const end = Date.now() + ms;
+  let handle: ReturnType<typeof setTimeout>;
+  const arm = (left: number) => {
+    if (left > maxTimerMs) handle = timers.setTimeout(() => arm(end - Date.now()), maxTimerMs);
+    else handle = timers.setTimeout(fn, Math.max(0, left));
+  };
+  arm(ms);
+  return () => timers.clearTimeout(handle);
+}
+
+/**
+ * What the writer needs of a Node HTTP/1 or HTTP/2 compatibility response (or a wrapper that
+ * forwards `on` to one, as the gzip wrapper does): one 'drain' listener is added, for good.
+ */
+export interface StreamSink {
+  write(chunk: string): boolean;
+  on(event: 'drain', fn: () => void): unknown;
+}
+
+/**
+ * Buffers rendered watch events into bounded chunks and honours backpressure. `add` and
+ * `flush` return `true` when the caller may go on at once, or a promise that resolves `true`
+ * once the response drained and `false` if the writer was closed while waiting.
+ */
+export class WatchWriter {
+  #sink: StreamSink;
+  #parts: string[] = [];
+  #chars = 0;
+  #waiting: Promise<boolean> | null = null;
+  #resolve: ((ok: boolean) => void) | null = null;
+  #closed = false;
+
+  constructor(sink: StreamSink) {
+    this.#sink = sink;
+    sink.on('drain', () => this.#wake(true));
+  }
+
+  #wake(ok: boolean): void {
+    const resolve = this.#resolve;
+    this.#resolve = null;
+    this.#waiting = null;
+    resolve?.(ok);
+  }
+
+  /** True while the response has not taken the last chunk. */
+  get blocked(): boolean {
+    return this.#waiting !== null;
+  }
+
+  /** Characters rendered and not yet handed to the response. */
+  get buffered(): number {
+    return this.#chars;
+  }
+
+  add(line: string): true | Promise<boolean> {
+    this.#parts.push(line);
+    this.#chars += line.length;
+    return this.#chars >= writeChunkChars ? this.flush() : true;
+  }
+
+  flush(): true | Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    if (this.#waiting) return this.#waiting.then((ok) => (ok ? this.flush() : false));
+    if (this.#parts.length === 0) return true;
+    const chunk = this.#parts.length === 1 ? this.#parts[0]! : this.#parts.join('');
+    this.#parts = [];
+    this.#chars = 0;
+    if (this.#sink.write(chunk)) return true;
+    const waiting = new Promise<boolean>((resolve) => (this.#resolve = resolve));
+    this.#waiting = waiting;
+    return waiting;
+  }
+
+  /** Drops what is buffered and wakes a waiting flush with `false`. */
+  close(): void {
+    this.#closed = true;
+    this.#parts = [];
+    this.#chars = 0;
+    this.#wake(false);
+  }
+}
+
+type WatchResponse = HandlerContext['res'] & { destroy?: () => void };
 
 export async function watchResponse(ctx: HandlerContext, format: OutputFormat, convert: (o: KubeObject) => KubeObject): Promise<void> {
   const q = ctx.query;
   const rvParam = q.get('resourceVersion') ?? '';
   const match = q.get('resourceVersionMatch') ?? '';
-  const sendInitialParam = q.get('sendInitialEvents');
-  const bookmarks = q.get('allowWatchBookmarks') === 'true';
-  if (sendInitialParam !== null) {
+  const sendInitialParam = boolParam(q, 'sendInitialEvents');
+  const bookmarks = flag(q, 'allowWatchBookmarks');
+  if (sendInitialParam !== undefined) {
     if (match !== 'NotOlderThan') throw badRequest('sendInitialEvents is forbidden for watch unless resourceVersionMatch is set to NotOlderThan');
-    if (sendInitialParam === 'true' && !bookmarks) throw badRequest('allowWatchBookmarks must be true when sendInitialEvents is true');
+    if (sendInitialParam && !bookmarks) throw badRequest('allowWatchBookmarks must be true when sendInitialEvents is true');
   } else if (match) {
     throw badRequest('resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided');
   }
-  const sendInitial = sendInitialParam === 'true' || (sendInitialParam === null && (rvParam === '' || rvParam === '0'));
+  const sendInitial = sendInitialParam ?? (rvParam === '' || rvParam === '0');
   const fromRv = rvParam === '' || rvParam === '0' ? 0 : parseRv(rvParam);
   const filter = ctx.storage.filter(q.get('labelSelector') ?? undefined, q.get('fieldSelector') ?? undefined);
-  const timeoutParam = q.get('timeoutSeconds');
-  const timeoutSeconds = timeoutParam ? Number(timeoutParam) : defaultTimeoutSeconds;
-  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 0) throw badRequest(`timeoutSeconds: invalid value ${JSON.stringify(timeoutParam)}`);
+  const timeoutMs = watchTimeoutMs(q);
   const ns = ctx.info.namespace;
   const nsPrefix = ns && ctx.served.def.namespaced ? `${ctx.storage.prefix}${ns}/` : '';
+  const res = ctx.res as WatchResponse;
+  const contentType = format.kind === 'yaml' ? 'application/yaml' : 'application/json';
+  const raw = (type: string, obj: unknown): string =>
+    format.kind === 'yaml' ? `---\n${toYaml({ type, object: obj })}` : `{"type":"${type}","object":${JSON.stringify(obj)}}\n`;
 
-  const { initial, watch, rv } = await ctx.storage.watch({
-    fromRv: sendInitial && sendInitialParam !== null && fromRv > 0 ? fromRv : sendInitial ? 0 : fromRv,
-    initial: sendInitial,
-    consistent: sendInitial && rvParam === '',
-  });
+  let opened: Awaited<ReturnType<HandlerContext['storage']['watch']>>;
+  try {
+    opened = await ctx.storage.watch({
+      fromRv: sendInitial && sendInitialParam !== undefined && fromRv > 0 ? fromRv : sendInitial ? 0 : fromRv,
+      initial: sendInitial,
+      consistent: sendInitial && rvParam === '',
+    });
+  } catch (err) {
+    if (!isStatusError(err)) throw err;
+    // Past parameter checks, a watch that cannot start is an ERROR event in a 200 stream.
+    res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-cache' });
+    res.end(raw('ERROR', err.status satisfies Status));
+    return;
+  }
+  const { initial, watch, rv } = opened;
 
-  const res = ctx.res;
-  res.writeHead(200, { 'content-type': format.kind === 'yaml' ? 'application/yaml' : 'application/json', 'cache-control': 'no-cache' });
+  res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-cache' });
   if ('flushHeaders' in res && typeof res.flushHeaders === 'function') res.flushHeaders();
 
   const include: IncludeObject = (q.get('includeObject') as IncludeObject | null) ?? 'Metadata';
   const table = format.kind === 'table' ? tableOf(ctx.served.table) : null;
   let firstTable = true;
-  const render = (type: string, obj: KubeObject): string => {
-    let out: unknown = convert(obj);
+  const render = (type: string, c: CachedObject): string => {
+    const obj = c.obj;
+    const out0 = convert(obj);
+    // JSON fast path: the cache serialized the object once for every watcher.
+    if (format.kind === 'json' && out0 === obj) return `{"type":"${type}","object":${c.json}}\n`;
+    let out: unknown = out0;
     if (format.kind === 'table' && table) {
-      out = buildTable(table, [out as KubeObject], { resourceVersion: obj.metadata.resourceVersion }, {
+      out = buildTable(table, [out0], { resourceVersion: obj.metadata.resourceVersion }, {
         include,
         version: format.version,
         now: Date.now(),
@@ -61,68 +200,89 @@ export async function watchResponse(ctx: HandlerContext, format: OutputFormat, c
       });
       firstTable = false;
     } else if (format.kind === 'partial') {
-      out = partialObjectMetadata(out as KubeObject, format.version);
+      out = partialObjectMetadata(out0, format.version);
     }
-    if (format.kind === 'yaml') return `---\n${toYaml({ type, object: out })}`;
-    return `{"type":"${type}","object":${JSON.stringify(out)}}\n`;
+    return raw(type, out);
   };
   const bookmark = (rv: number, initialEnd = false): string => {
     const metadata: Record<string, unknown> = { resourceVersion: String(rv) };
     if (initialEnd) metadata['annotations'] = { 'k8s.io/initial-events-end': 'true' };
-    return `{"type":"BOOKMARK","object":${JSON.stringify({ kind: ctx.served.def.kind, apiVersion: ctx.served.apiVersion, metadata })}}\n`;
+    return raw('BOOKMARK', { kind: ctx.served.def.kind, apiVersion: ctx.served.apiVersion, metadata });
   };
 
+  const writer = new WatchWriter(res as WatchResponse & StreamSink);
   let closed = false;
+  let bmTimer: ReturnType<typeof setTimeout> | undefined;
+  let cancelTimeout = () => {};
   const close = () => {
     if (closed) return;
     closed = true;
+    // A response the client is not reading is destroyed: ending it would keep its buffer (a
+    // wrapper without destroy is ended; it holds at most one chunk).
+    const abandon = writer.blocked || watch.endReason === 'unresponsive';
     watch.stop();
-    clearTimeout(timer);
-    clearInterval(bm);
-    if (!res.writableEnded) res.end();
+    cancelTimeout();
+    clearTimeout(bmTimer);
+    writer.close();
+    if (abandon && typeof res.destroy === 'function') res.destroy();
+    else if (!res.writableEnded) res.end();
   };
   res.on('close', close);
-  const timer = setTimeout(close, timeoutSeconds * 1000);
+  void watch.ended.then(close);
+  cancelTimeout = longTimeout(close, timeoutMs);
+
   let lastSentRv = rv;
-  const bm = setInterval(() => {
-    if (bookmarks && watch.rv > lastSentRv) {
-      lastSentRv = watch.rv;
-      res.write(bookmark(watch.rv));
-    }
-  }, bookmarkIntervalMs);
+  if (bookmarks) {
+    const deadline = Date.now() + timeoutMs;
+    const schedule = () => {
+      const now = Date.now();
+      const at = Math.min(now + bookmarkIntervalMs, deadline - preTimeoutBookmarkMs);
+      if (at < now) return;
+      bmTimer = setTimeout(() => {
+        if (closed) return;
+        if (!writer.blocked && watch.rv > lastSentRv) {
+          lastSentRv = watch.rv;
+          writer.add(bookmark(watch.rv));
+          void writer.flush();
+        }
+        schedule();
+      }, at - now);
+    };
+    schedule();
+  }
 
   const inScope = (key: string) => !nsPrefix || key.startsWith(nsPrefix);
   try {
-    if (initial.length) {
-      const chunks: string[] = [];
-      for (const c of initial) {
-        if (!inScope(c.key)) continue;
-        if (filter && !filter(c.obj)) continue;
-        chunks.push(render('ADDED', c.obj));
-        if (chunks.length >= 500) res.write(chunks.splice(0).join(''));
-      }
-      if (chunks.length) res.write(chunks.join(''));
-    }
-    if (sendInitialParam === 'true') res.write(bookmark(rv, true));
-    for await (const batch of watch) {
+    for (const c of initial) {
       if (closed) break;
-      const out: string[] = [];
+      if (!inScope(c.key)) continue;
+      if (filter && !filter(c.obj)) continue;
+      const r = writer.add(render('ADDED', c));
+      if (r !== true && !(await r)) break;
+    }
+    if (!closed) {
+      if (sendInitialParam === true) writer.add(bookmark(rv, true));
+      const r = writer.flush();
+      if (r !== true) await r;
+    }
+    stream: for await (const batch of watch) {
+      if (closed) break;
       for (const ev of batch) {
         if (!inScope(ev.object.key)) continue;
         const line = renderEvent(ev, filter, render);
-        if (line) out.push(line);
+        if (line === null) continue;
+        const r = writer.add(line);
+        if (r !== true && !(await r)) break stream;
       }
-      if (out.length) {
-        res.write(out.join(''));
-        lastSentRv = Math.max(lastSentRv, batch[batch.length - 1]!.rv);
-      }
-    }
-    if (!closed && watch.endReason) {
-      const status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `watch ended: ${watch.endReason}`, reason: 'Expired', code: 410 };
-      res.write(`{"type":"ERROR","object":${JSON.stringify(status)}}\n`);
+      const r = writer.flush();
+      if (r !== true && !(await r)) break;
+      if (batch.length) lastSentRv = Math.max(lastSentRv, batch[batch.length - 1]!.rv);
     }
   } catch (err) {
-    if (!closed && isStatusError(err)) res.write(`{"type":"ERROR","object":${JSON.stringify(err.status)}}\n`);
+    if (!closed && isStatusError(err)) {
+      writer.add(raw('ERROR', err.status));
+      void writer.flush();
+    }
   } finally {
     close();
   }
@@ -131,15 +291,15 @@ export async function watchResponse(ctx: HandlerContext, format: OutputFormat, c
 function renderEvent(
   ev: CacheEvent,
   filter: ((o: KubeObject) => boolean) | null,
-  render: (type: string, obj: KubeObject) => string,
+  render: (type: string, c: CachedObject) => string,
 ): string | null {
-  if (!filter) return render(ev.type, ev.object.obj);
+  if (!filter) return render(ev.type, ev.object);
   const cur = filter(ev.object.obj);
-  if (ev.type === 'ADDED') return cur ? render('ADDED', ev.object.obj) : null;
-  if (ev.type === 'DELETED') return ev.prev && filter(ev.prev.obj) ? render('DELETED', ev.object.obj) : null;
+  if (ev.type === 'ADDED') return cur ? render('ADDED', ev.object) : null;
+  if (ev.type === 'DELETED') return ev.prev && filter(ev.prev.obj) ? render('DELETED', ev.object) : null;
   const was = ev.prev ? filter(ev.prev.obj) : false;
-  if (cur && was) return render('MODIFIED', ev.object.obj);
-  if (cur && !was) return render('ADDED', ev.object.obj);
-  if (!cur && was) return render('DELETED', ev.object.obj);
+  if (cur && was) return render('MODIFIED', ev.object);
+  if (cur && !was) return render('ADDED', ev.object);
+  if (!cur && was) return render('DELETED', ev.object);
   return null;
 }

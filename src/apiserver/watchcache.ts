@@ -6,8 +6,13 @@
  * Contract:
  * - `rv` only grows; after `waitFor(r)` resolves, the cache reflects every store change ≤ r.
  * - Cached objects are shared and frozen by convention: callers never mutate them (clone first).
- * - A watch from a revision older than the event window fails with `gone()` (410 Expired);
- *   a watcher that falls more than `maxPending` events behind is ended (the client re-watches).
+ * - A watch from a revision older than the event window fails with `gone()` (410 Expired).
+ * - Each watcher's queue is bounded as the upstream cacher's watcher channel: a watcher whose
+ *   consumer has not taken its events while more than `chanSize` are queued for
+ *   `dispatchTimeoutMs` (or at once, past `maxPending`) is ended as unresponsive, logging
+ *   "Forcing watcher close due to unresponsiveness"; its events are released and the client
+ *   re-watches (and relists if it is too far behind). Queued events are shared with the cache,
+ *   never copied, so a watcher pins at most its bounded queue.
  * - If the store watch breaks (compaction, store error), the cache re-lists and ends all
  *   watchers, as the upstream cacher does.
  */
@@ -33,13 +38,51 @@ export interface CacheEvent {
   prev?: CachedObject;
 }
 
+/** Why the cache ended a watch. */
+export type EndReason = 'cache stopped' | 'cache relisted' | 'unresponsive';
+
 export interface CacheWatch extends AsyncIterable<CacheEvent[]> {
   /** Ends the watch; the iterator finishes. */
   stop(): void;
-  /** Why the watch ended, when the cache ended it. */
-  readonly endReason: string | undefined;
+  /** Why the watch ended, when the cache ended it (undefined after `stop()`). */
+  readonly endReason: EndReason | undefined;
+  /** Resolves when the watch ends, for whatever reason (a consumer blocked on I/O races it). */
+  readonly ended: Promise<void>;
   /** The cache revision the consumer has seen everything up to (for bookmarks). */
   readonly rv: number;
+  /** Live events queued and not yet taken by the consumer. */
+  readonly pending: number;
+}
+
+/**
+ * Upstream's DefaultEventFreshDuration in seconds (the bookmark frequency, 60 s, plus 15 s): the
+ * span the event window is meant to cover, from which the watcher channel size is derived.
+ */
+export const eventFreshSeconds = 75;
+/** Upstream's minWatchChanSize. */
+export const minWatchChanSize = 10;
+/** Upstream's maxWatchChanSizeWithoutIndex (the cache keeps no field indexes). */
+export const maxWatchChanSize = 100;
+/**
+ * How long a watcher with a full queue gets to take its events before it is closed: upstream's
+ * dispatch time budget (maxBudget, 100 ms). Upstream shares one refilling budget among the
+ * watchers blocked on one event; here each blocked watcher gets its own deadline, because
+ * delivery is asynchronous and one stalled watcher never holds up the others.
+ */
+export const dispatchTimeoutMs = 100;
+
+/**
+ * A watcher's queue bound in events, as upstream's suggestedWatchChannelSize: room for about
+ * one second of the event window (`window / eventFreshSeconds`), clamped to [10, 100]. The
+ * default window of 2000 events gives 27.
+ */
+export function watchChanSize(window: number): number {
+  return Math.min(Math.max(Math.ceil(window / eventFreshSeconds), minWatchChanSize), maxWatchChanSize);
+}
+
+export interface WatchOptions {
+  /** Names the watch in logs (upstream: key, labels and fields). */
+  identifier?: string;
 }
 
 export interface WatchCacheOptions {
@@ -47,10 +90,23 @@ export interface WatchCacheOptions {
   decode(value: Uint8Array, rv: number): KubeObject;
   /** Events kept for resuming watches. */
   window?: number;
-  /** A watcher this many events behind is ended. */
+  /** A watcher's queue bound in events; default `watchChanSize(window)`. */
+  chanSize?: number;
+  /** A blocked watcher with this many events queued is ended at once; default `window` (a watcher never pins more than the cache keeps). */
   maxPending?: number;
+  /** How long a watcher may stay over `chanSize`; default `dispatchTimeoutMs`. */
+  dispatchTimeoutMs?: number;
   /** Store progress notifications, so `rv` advances while the resource is quiet. */
   progressIntervalMs?: number;
+  /** Where the cache logs (a closed unresponsive watcher); default stderr. */
+  log?: (msg: string) => void;
+}
+
+interface WatcherLimits {
+  chanSize: number;
+  maxPending: number;
+  dispatchTimeoutMs: number;
+  onUnresponsive: (w: Watcher) => void;
 }
 
 interface Waiter {
@@ -62,7 +118,8 @@ interface Waiter {
 export class WatchCache {
   readonly prefix: string;
   #store: Store;
-  #opts: Required<Pick<WatchCacheOptions, 'window' | 'maxPending' | 'progressIntervalMs'>> & WatchCacheOptions;
+  #opts: Required<Pick<WatchCacheOptions, 'window' | 'progressIntervalMs'>> & WatchCacheOptions;
+  #limits: WatcherLimits;
   #objects = new Map<string, CachedObject>();
   #sorted: CachedObject[] | null = null;
   #events: CacheEvent[] = [];
@@ -81,7 +138,15 @@ export class WatchCache {
   constructor(store: Store, prefix: string, opts: WatchCacheOptions) {
     this.#store = store;
     this.prefix = prefix;
-    this.#opts = { window: 2000, maxPending: 20000, progressIntervalMs: 5000, ...opts };
+    this.#opts = { window: 2000, progressIntervalMs: 5000, ...opts };
+    const chanSize = opts.chanSize ?? watchChanSize(this.#opts.window);
+    const log = opts.log ?? ((msg: string) => process.stderr.write(`${msg}\n`));
+    this.#limits = {
+      chanSize,
+      maxPending: Math.max(opts.maxPending ?? this.#opts.window, chanSize),
+      dispatchTimeoutMs: opts.dispatchTimeoutMs ?? dispatchTimeoutMs,
+      onUnresponsive: (w) => log(`Forcing ${prefix} watcher close due to unresponsiveness: ${w.identifier}. ${w.pending} events queued`),
+    };
     this.#ready = new Promise((res, rej) => {
       this.#readyResolve = res;
       this.#readyReject = rej;
@@ -298,17 +363,18 @@ export class WatchCache {
    * Watches changes with rv > `fromRv`. Throws a 410 Expired status when `fromRv` is older than
    * the event window. The caller sends initial state itself when it wants it.
    */
-  watch(fromRv: number): CacheWatch {
+  watch(fromRv: number, opts: WatchOptions = {}): CacheWatch {
     if (fromRv < this.#oldestRv) {
       throw gone(`too old resource version: ${fromRv} (${this.#oldestRv})`);
     }
-    const w = new Watcher(this.#opts.maxPending, () => this.#watchers.delete(w), Math.max(fromRv, 0));
+    const w = new Watcher(this.#limits, () => this.#watchers.delete(w), Math.max(fromRv, 0), opts.identifier ?? `key: ${JSON.stringify(this.prefix)}`);
     const backlog: CacheEvent[] = [];
     for (let i = this.#eventsStart; i < this.#events.length; i++) {
       const e = this.#events[i]!;
       if (e.rv > fromRv) backlog.push(e);
     }
-    if (backlog.length) w.push(backlog);
+    // The replay is the cache's own window (upstream's interval), not counted against the queue bound.
+    if (backlog.length) w.replay(backlog);
     if (this.#rv > fromRv) w.progress(this.#rv);
     this.#watchers.add(w);
     return w;
@@ -319,49 +385,104 @@ export class WatchCache {
   }
 }
 
+/**
+ * One watcher's queue. `push` never blocks: while the consumer waits for events the batch is
+ * handed over whole; while it is busy (writing to a client that does not read) events queue,
+ * and a queue over `chanSize` starts the dispatch deadline, past which — or past `maxPending`
+ * at once — the watcher is ended as unresponsive.
+ */
 class Watcher implements CacheWatch {
   #queue: CacheEvent[][] = [];
+  /** Events queued while the consumer was busy (the replay backlog and hand-overs are not counted). */
   #pending = 0;
   #wake: (() => void) | null = null;
   #ended = false;
-  #maxPending: number;
+  #endedPromise: Promise<void> | null = null;
+  #resolveEnded: (() => void) | null = null;
+  #limits: WatcherLimits;
   #onEnd: () => void;
   #rv: number;
-  endReason: string | undefined;
+  #progressRv = 0;
+  #deadline: ReturnType<typeof setTimeout> | null = null;
+  readonly identifier: string;
+  endReason: EndReason | undefined;
 
-  constructor(maxPending: number, onEnd: () => void, rv: number) {
-    this.#maxPending = maxPending;
+  constructor(limits: WatcherLimits, onEnd: () => void, rv: number, identifier: string) {
+    this.#limits = limits;
     this.#onEnd = onEnd;
     this.#rv = rv;
+    this.identifier = identifier;
   }
 
   get rv(): number {
     return this.#rv;
   }
 
+  get pending(): number {
+    return this.#pending;
+  }
+
+  get ended(): Promise<void> {
+    if (this.#ended) return Promise.resolve();
+    this.#endedPromise ??= new Promise<void>((r) => (this.#resolveEnded = r));
+    return this.#endedPromise;
+  }
+
+  replay(events: CacheEvent[]): void {
+    this.#queue.push(events);
+  }
+
   push(events: CacheEvent[]): void {
     if (this.#ended) return;
     this.#queue.push(events);
-    this.#pending += events.length;
-    if (this.#pending > this.#maxPending) {
-      this.end('watcher too slow');
+    // A consumer waiting for events takes this batch whole: only what arrives while it is busy counts.
+    if (this.#wake !== null) {
+      this.#notify();
       return;
     }
+    this.#pending += events.length;
+    if (this.#pending > this.#limits.chanSize) {
+      if (this.#pending > this.#limits.maxPending) {
+        this.#unresponsive();
+        return;
+      }
+      if (!this.#deadline) this.#arm();
+    }
     this.#notify();
+  }
+
+  /**
+   * Starts the dispatch deadline. Time the event loop spent busy elsewhere does not count: a
+   * deadline that fires late (the loop was blocked, so the consumer's I/O could not run) is
+   * re-armed instead of closing the watcher; `maxPending` still bounds what it queues meanwhile.
+   */
+  #arm(): void {
+    const budget = this.#limits.dispatchTimeoutMs;
+    const armedAt = performance.now();
+    this.#deadline = setTimeout(() => {
+      const late = performance.now() - armedAt > 2 * budget;
+      // Let pending I/O (a 'drain') run first: timers come before the poll phase.
+      setImmediate(() => {
+        this.#deadline = null;
+        if (this.#ended || this.#pending <= this.#limits.chanSize) return;
+        if (late) this.#arm();
+        else this.#unresponsive();
+      });
+    }, budget);
   }
 
   progress(rv: number): void {
     if (this.#ended) return;
-    if (this.#queue.length === 0 && rv > this.#rv) {
-      this.#rv = rv;
-    } else {
-      this.#queue.push([]);
-      this.#progressRv = rv;
-    }
-    this.#notify();
+    // Never queue for progress: a stalled consumer must not grow its queue on quiet resources.
+    if (this.#queue.length === 0) {
+      if (rv > this.#rv) this.#rv = rv;
+    } else if (rv > this.#progressRv) this.#progressRv = rv;
   }
 
-  #progressRv = 0;
+  #unresponsive(): void {
+    this.#limits.onUnresponsive(this);
+    this.end('unresponsive');
+  }
 
   #notify(): void {
     const w = this.#wake;
@@ -369,37 +490,48 @@ class Watcher implements CacheWatch {
     w?.();
   }
 
-  end(reason: string): void {
+  end(reason: EndReason): void {
     if (this.#ended) return;
     this.#ended = true;
     this.endReason = reason;
+    // Release what the consumer never took.
+    this.#queue = [];
+    this.#pending = 0;
+    if (this.#deadline) clearTimeout(this.#deadline);
+    this.#deadline = null;
     this.#onEnd();
     this.#notify();
+    this.#resolveEnded?.();
   }
 
   stop(): void {
-    this.end('stopped');
+    if (this.#ended) return;
+    this.end('cache stopped');
     this.endReason = undefined;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<CacheEvent[]> {
     try {
       while (true) {
+        if (this.#ended) return;
         if (this.#queue.length) {
-          const batch: CacheEvent[] = [];
-          for (const b of this.#queue) for (const e of b) batch.push(e);
+          const queue = this.#queue;
           this.#queue = [];
           this.#pending = 0;
+          if (this.#deadline) {
+            clearTimeout(this.#deadline);
+            this.#deadline = null;
+          }
+          const batch = queue.length === 1 ? queue[0]! : queue.flat();
           if (batch.length) this.#rv = Math.max(this.#rv, batch[batch.length - 1]!.rv);
           if (this.#progressRv > this.#rv) this.#rv = this.#progressRv;
           yield batch;
           continue;
         }
-        if (this.#ended) return;
         await new Promise<void>((r) => (this.#wake = r));
       }
     } finally {
-      if (!this.#ended) this.end('consumer left');
+      if (!this.#ended) this.stop();
     }
   }
 }
