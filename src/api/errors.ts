@@ -3,7 +3,7 @@
  * below with upstream's reasons, codes and messages. Test errors with the predicates (they read
  * the reason, never the message). apiserver/respond.ts is the one place that writes them out.
  */
-import type { GroupResource, Status, StatusCause } from './types.ts';
+import type { GroupResource, Status, StatusCause, StatusDetails } from './types.ts';
 
 export const Reasons = {
   BadRequest: 400,
@@ -46,18 +46,59 @@ function qualified(gr: GroupResource): string {
   return gr.group ? `${gr.resource}.${gr.group}` : gr.resource;
 }
 
+/**
+ * A failure Status as Go writes metav1.Status: kind, apiVersion, metadata, status, message,
+ * reason, details, code in declaration order; message and reason left out when empty; details
+ * (a pointer: `{}` when given with nothing in it) with its own empty fields left out.
+ */
 export function statusError(reason: Reason, message: string, details?: Status['details']): StatusError {
-  const s: Status = {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message,
-    reason,
-    code: Reasons[reason],
-  };
-  if (details) s.details = details;
+  const s = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure' } as Status;
+  if (message) s.message = message;
+  s.reason = reason;
+  if (details) s.details = statusDetails(details);
+  s.code = Reasons[reason];
   return new StatusError(s);
+}
+
+/** StatusDetails in Go's field order, empty fields left out (omitempty). */
+export function statusDetails(d: StatusDetails): StatusDetails {
+  const out: StatusDetails = {};
+  if (d.name) out.name = d.name;
+  if (d.group) out.group = d.group;
+  if (d.kind) out.kind = d.kind;
+  if (d.uid) out.uid = d.uid;
+  if (d.causes?.length) {
+    out.causes = d.causes.map((c) => {
+      const o: StatusCause = {};
+      if (c.reason) o.reason = c.reason;
+      if (c.message) o.message = c.message;
+      if (c.field) o.field = c.field;
+      return o;
+    });
+  }
+  if (d.retryAfterSeconds) out.retryAfterSeconds = d.retryAfterSeconds;
+  return out;
+}
+
+/** The message upstream's router answers for a path it does not serve. */
+export const notFoundMessage = 'the server could not find the requested resource';
+
+/**
+ * 404 for a path under a served group-version that no route serves (an unknown resource, a
+ * subresource the resource does not have): upstream's router error, `details: {}`.
+ */
+export function routeNotFound(): StatusError {
+  return statusError('NotFound', notFoundMessage, {});
+}
+
+/** 404 for a path outside every served group-version (upstream's last handler): no details. */
+export function pathNotFound(): StatusError {
+  return statusError('NotFound', notFoundMessage);
+}
+
+/** 405 for a served path without a route for the method (upstream's router error, `details: {}`). */
+export function routeMethodNotAllowed(): StatusError {
+  return statusError('MethodNotAllowed', 'the server does not allow this method on the requested resource', {});
 }
 
 export function notFound(gr: GroupResource, name: string): StatusError {
@@ -128,7 +169,7 @@ export function methodNotAllowed(verb: string, gr: GroupResource): StatusError {
 }
 
 export function unsupportedMediaType(contentType: string): StatusError {
-  return statusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf`, {});
+  return statusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf`);
 }
 
 export function notAcceptable(message: string): StatusError {
@@ -144,8 +185,16 @@ export function internalError(err: unknown): StatusError {
   return statusError('InternalError', `Internal error occurred: ${msg}`, { causes: [{ message: msg }] });
 }
 
-export function timeout(message: string): StatusError {
-  return statusError('Timeout', message);
+/** 504 Timeout as upstream's NewTimeoutError: the message prefixed `Timeout: `, details with the retry delay. */
+export function timeout(message: string, retryAfterSeconds = 0, causes?: StatusCause[]): StatusError {
+  return statusError('Timeout', `Timeout: ${message}`, { retryAfterSeconds, causes });
+}
+
+/** A read or watch at a resourceVersion the server has not reached (upstream NewTooLargeResourceVersionError). */
+export function tooLargeResourceVersion(minimum: number, current: number, retryAfterSeconds = 1): StatusError {
+  return timeout(`Too large resource version: ${minimum}, current: ${current}`, retryAfterSeconds, [
+    { reason: 'ResourceVersionTooLarge', message: 'Too large resource version' },
+  ]);
 }
 
 export function isStatusError(err: unknown): err is StatusError {

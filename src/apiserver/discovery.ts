@@ -107,11 +107,14 @@ export function buildDiscovery(registry: ResourceRegistry): DiscoveryDocs {
         r['storageVersionHash'] = storageVersionHash(e);
         resources.push(r);
         for (const s of subresources(e)) {
-          const sr: Record<string, unknown> = { name: `${e.def.plural}/${s.name}`, singularName: '', namespaced: e.def.namespaced, kind: s.kind.kind, verbs: s.verbs };
+          // Go's APIResource field order: group and version (omitempty) sit between namespaced and kind.
+          const sr: Record<string, unknown> = { name: `${e.def.plural}/${s.name}`, singularName: '', namespaced: e.def.namespaced };
           if (s.kind.group !== e.def.group) {
-            sr['group'] = s.kind.group;
+            if (s.kind.group) sr['group'] = s.kind.group;
             sr['version'] = s.kind.version;
           }
+          sr['kind'] = s.kind.kind;
+          sr['verbs'] = s.verbs;
           resources.push(sr);
         }
       }

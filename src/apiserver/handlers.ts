@@ -9,7 +9,9 @@ import type { ResourceStore, WriteContext, DeleteParams } from './rest.ts';
 import { clone } from './rest.ts';
 import type { RequestInfo } from './requestinfo.ts';
 import type { KubeObject, UserInfo } from '../api/types.ts';
-import { badRequest, conflict, methodNotAllowed, notAcceptable, notFound, statusError, invalid, type StatusError } from '../api/errors.ts';
+import { badRequest, conflict, methodNotAllowed, notAcceptable, notFound, routeNotFound, statusError, invalid, type StatusError } from '../api/errors.ts';
+import { boolParam, int64Param } from './params.ts';
+import { canonical } from '../api/schema/canonical.ts';
 import { negotiate, writeError, writeJsonString, writeObject, successStatus, type OutputFormat, type Response } from './respond.ts';
 import { decodeObject, readBody, mediaType, parseJson, parseYamlBody, type Duplicates, type Request } from './body.ts';
 import { buildTable, partialObjectMetadata, tableOf, type IncludeObject } from './tables.ts';
@@ -52,6 +54,16 @@ function fromStorage(served: ServedResource, obj: KubeObject): KubeObject {
   return served.conversion ? served.conversion.fromStorage(obj) : obj;
 }
 
+/**
+ * The object as written to the client: in the served version and in canonical JSON form (Go's
+ * field order and omitempty, see api/schema/canonical.ts). Stored objects already are, so this
+ * costs a walk, no copy; converted and freshly written ones are made so. Never mutate the result
+ * (it may be the cached object).
+ */
+function toWire(served: ServedResource, obj: KubeObject): KubeObject {
+  return canonical(fromStorage(served, obj));
+}
+
 function outputFormat(ctx: HandlerContext, list: boolean): OutputFormat {
   const f = negotiate(ctx.req.headers['accept'] as string | undefined, { list });
   if (!f) throw notAcceptable('only the following media types are accepted: application/json, application/yaml');
@@ -84,7 +96,7 @@ function fieldManager(ctx: HandlerContext): string {
 
 /** Writes one object, honouring Table/PartialObjectMetadata negotiation. */
 function respondObject(ctx: HandlerContext, code: number, stored: KubeObject): void {
-  const obj = fromStorage(ctx.served, stored);
+  const obj = toWire(ctx.served, stored);
   const f = outputFormat(ctx, false);
   if (f.kind === 'table') {
     const t = buildTable(tableOf(ctx.served.table), [obj], { resourceVersion: obj.metadata.resourceVersion }, {
@@ -146,7 +158,8 @@ export async function handleResource(ctx: HandlerContext): Promise<void> {
     if (sub === 'binding' && served.def.subresources?.binding) return handleBinding(ctx);
     if (sub === 'eviction' && served.def.subresources?.eviction) return handleEviction(ctx);
     if (sub === 'finalize' && served.def.group === '' && served.def.kind === 'Namespace' && info.verb === 'update') return handleFinalize(ctx);
-    throw notFound({ group: served.def.group, resource: `${served.def.plural}/${sub}` }, info.name);
+    // No route serves it upstream: the router's 404, which does not read as a missing object.
+    throw routeNotFound();
   }
   if (!served.verbs.includes(verb)) throw methodNotAllowed(verb, { group: served.def.group, resource: served.def.plural });
   switch (verb) {
@@ -176,13 +189,6 @@ async function handleGet(ctx: HandlerContext): Promise<void> {
   respondObject(ctx, 200, obj);
 }
 
-function intParam(q: URLSearchParams, name: string): number | undefined {
-  const v = q.get(name);
-  if (v === null || v === '') return undefined;
-  if (!/^-?\d+$/.test(v)) throw badRequest(`${name}: invalid value ${JSON.stringify(v)}`);
-  return Number(v);
-}
-
 async function handleList(ctx: HandlerContext): Promise<void> {
   const q = ctx.query;
   const f = outputFormat(ctx, true);
@@ -190,7 +196,7 @@ async function handleList(ctx: HandlerContext): Promise<void> {
     namespace: ctx.info.namespace,
     labelSelector: q.get('labelSelector') ?? undefined,
     fieldSelector: q.get('fieldSelector') ?? undefined,
-    limit: intParam(q, 'limit'),
+    limit: int64Param(q, 'limit'),
     continue: q.get('continue') ?? undefined,
     resourceVersion: q.get('resourceVersion') ?? undefined,
     resourceVersionMatch: q.get('resourceVersionMatch') ?? undefined,
@@ -200,7 +206,7 @@ async function handleList(ctx: HandlerContext): Promise<void> {
   if (result.remainingItemCount !== undefined) meta['remainingItemCount'] = result.remainingItemCount;
   const served = ctx.served;
   if (f.kind === 'table') {
-    const objs = result.items.map((c) => fromStorage(served, c.obj));
+    const objs = result.items.map((c) => toWire(served, c.obj));
     const t = buildTable(tableOf(served.table), objs, meta, { include: includeObject(q), version: f.version, now: Date.now() });
     return writeObject(ctx.res, 200, t);
   }
@@ -214,19 +220,19 @@ async function handleList(ctx: HandlerContext): Promise<void> {
     });
   }
   if (f.kind === 'yaml') {
-    return writeObject(ctx.res, 200, { apiVersion: served.apiVersion, kind: listKind, metadata: meta, items: result.items.map((c) => fromStorage(served, c.obj)) }, f);
+    return writeObject(ctx.res, 200, { apiVersion: served.apiVersion, kind: listKind, metadata: meta, items: result.items.map((c) => toWire(served, c.obj)) }, f);
   }
   // JSON fast path: splice the cached serializations together.
   const head = `{"kind":${JSON.stringify(listKind)},"apiVersion":${JSON.stringify(served.apiVersion)},"metadata":${JSON.stringify(meta)},"items":[`;
   const parts: string[] = new Array(result.items.length);
-  if (served.conversion) for (let i = 0; i < result.items.length; i++) parts[i] = JSON.stringify(fromStorage(served, result.items[i]!.obj));
+  if (served.conversion) for (let i = 0; i < result.items.length; i++) parts[i] = JSON.stringify(toWire(served, result.items[i]!.obj));
   else for (let i = 0; i < result.items.length; i++) parts[i] = result.items[i]!.json;
   writeJsonString(ctx.res, 200, head + parts.join(',') + ']}');
 }
 
 async function handleWatch(ctx: HandlerContext): Promise<void> {
   const f = outputFormat(ctx, true);
-  await watchResponse(ctx, f, (o) => fromStorage(ctx.served, o));
+  await watchResponse(ctx, f, (o) => toWire(ctx.served, o));
 }
 
 /** Checks apiVersion/kind of a body against the served resource; fills them when absent. */
@@ -247,13 +253,14 @@ function checkTypeMeta(served: ServedResource, obj: KubeObject): void {
 async function readObject(ctx: HandlerContext): Promise<KubeObject> {
   const body = await readBody(ctx.req);
   const dups = duplicatesSink(ctx);
-  const obj = decodeObject(body, ctx.req.headers['content-type'] as string | undefined, dups);
+  const obj = await decodeObject(body, ctx.req.headers['content-type'] as string | undefined, { kind: ctx.served.def.kind, dups });
   if (obj.kind !== undefined && obj.kind !== ctx.served.def.kind) {
     throw badRequest(`the kind in the data (${String(obj.kind)}) does not match the expected kind (${ctx.served.def.kind})`);
   }
   checkTypeMeta(ctx.served, obj);
   validateFields(ctx, obj, dups);
-  return obj;
+  // As decoding into Go's typed object does: zero values of omitempty fields are no values.
+  return canonical(obj);
 }
 
 async function handleCreate(ctx: HandlerContext): Promise<void> {
@@ -290,9 +297,9 @@ const patchTypes = 'application/json-patch+json, application/merge-patch+json, a
 function patchObject(type: string, current: unknown, patch: unknown, kind: { group: string; version: string; kind: string }): unknown {
   switch (type) {
     case 'application/json-patch+json':
-      return applyJsonPatch(current, patch);
+      return applyJsonPatch(current, patch, typeForKind(kind.group, kind.version, kind.kind)?.name);
     case 'application/merge-patch+json':
-      return applyMergePatch(current, patch);
+      return applyMergePatch(current, patch, typeForKind(kind.group, kind.version, kind.kind)?.name);
     case 'application/strategic-merge-patch+json': {
       const t = typeForKind(kind.group, kind.version, kind.kind);
       if (!t) throw statusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`);
@@ -321,8 +328,8 @@ async function handlePatch(ctx: HandlerContext, sub: string): Promise<void> {
   const kind = { group: served.def.group, version: served.version, kind: served.def.kind };
   const apply = (current: KubeObject): KubeObject => {
     const versioned = fromStorage(served, current);
-    // The stored resourceVersion is not a precondition unless the patch itself sets one.
-    delete versioned.metadata.resourceVersion;
+    // The patch applies to the whole current object, resourceVersion included (kubectl tests it):
+    // a result with another resourceVersion is a precondition that fails with 409 (as upstream).
     const next = patchObject(type, versioned, patch, kind);
     if (!next || typeof next !== 'object' || Array.isArray(next)) throw badRequest('the patch did not produce an object');
     const n = next as KubeObject;
@@ -332,7 +339,8 @@ async function handlePatch(ctx: HandlerContext, sub: string): Promise<void> {
     }
     ctx.warnings = undefined; // a retried patch reports its warnings once
     validateFields(ctx, n, dups);
-    return toStorage(served, n);
+    // The patched object as upstream decodes it into the typed object (omitempty zeros gone).
+    return toStorage(served, canonical(n));
   };
   const { obj: out } = await ctx.storage.update(ctx.info.namespace, ctx.info.name, (cur) => {
     if (!cur) throw notFound(ctx.storage.gr, ctx.info.name);
@@ -352,15 +360,14 @@ async function handleApply(ctx: HandlerContext, sub: string): Promise<void> {
   if (!manager) {
     throw invalid({ group: 'meta.k8s.io', kind: 'PatchOptions' }, '', [{ reason: 'FieldValueRequired', field: 'fieldManager', message: 'Required value: is required for apply patch' }]);
   }
-  const force = ctx.query.get('force');
-  if (force !== null && force !== 'true' && force !== 'false') throw badRequest(`force: invalid value ${JSON.stringify(force)}`);
+  const force = boolParam(ctx.query, 'force') ?? false;
   const typeDef = typeForKind(served.def.group, served.version, served.def.kind);
   if (!typeDef) throw unsupportedPatchType();
   const body = await readBody(ctx.req);
   const dups = duplicatesSink(ctx);
   // JSON is YAML: most clients send JSON, which JSON.parse reads far faster than a YAML parser.
   const text = body.toString('utf8');
-  const config = text.trimStart().startsWith('{') ? parseJson(text, dups) : parseYamlBody(text, dups);
+  const config = text.trimStart().startsWith('{') ? parseJson(text, dups) : await parseYamlBody(text, dups);
   if (!config || typeof config !== 'object' || Array.isArray(config)) throw badRequest('the applied configuration must be an object');
   const cfg = config as KubeObject;
   if (cfg.metadata === undefined || cfg.metadata === null) cfg.metadata = {};
@@ -374,7 +381,7 @@ async function handleApply(ctx: HandlerContext, sub: string): Promise<void> {
   const wctx = { ...writeCtx(ctx), manager, applied: true };
   const opts = {
     manager,
-    force: force === 'true',
+    force,
     apiVersion: served.apiVersion,
     typeName: typeDef.name,
     subresource: sub || undefined,
@@ -387,8 +394,8 @@ async function handleApply(ctx: HandlerContext, sub: string): Promise<void> {
     ctx.info.name,
     (cur) => {
       const live = cur ? fromStorage(served, cur) : undefined;
-      if (live) delete live.metadata.resourceVersion;
       const merged = applyConfig(live, cfg, opts);
+      // The live resourceVersion is kept; one in the configuration is a precondition.
       if (cfg.metadata.resourceVersion) merged.metadata.resourceVersion = cfg.metadata.resourceVersion;
       merged.metadata.name = ctx.info.name;
       return toStorage(served, merged);
@@ -399,42 +406,60 @@ async function handleApply(ctx: HandlerContext, sub: string): Promise<void> {
   respondObject(ctx, created ? 201 : 200, obj);
 }
 
-async function deleteParams(ctx: HandlerContext): Promise<DeleteParams> {
+/**
+ * DeleteOptions from the body and the query (the query wins), validated as upstream's
+ * ValidateDeleteOptions: the deprecated `orphanDependents` (true: Orphan, false: Background) may
+ * not be combined with `propagationPolicy`.
+ */
+async function deleteParams(ctx: HandlerContext): Promise<DeleteParams & { orphanDependents?: boolean }> {
   const q = ctx.query;
-  const p: DeleteParams = {};
+  const p: DeleteParams & { orphanDependents?: boolean } = {};
+  let orphan: boolean | undefined;
   const body = await readBody(ctx.req);
   if (body.length) {
     const opts = parseJson(body) as Record<string, unknown>;
     if (opts && typeof opts === 'object') {
       if (typeof opts['gracePeriodSeconds'] === 'number') p.gracePeriodSeconds = opts['gracePeriodSeconds'];
       if (typeof opts['propagationPolicy'] === 'string') p.propagationPolicy = opts['propagationPolicy'];
-      if (opts['orphanDependents'] === true) p.propagationPolicy = 'Orphan';
+      if (typeof opts['orphanDependents'] === 'boolean') orphan = opts['orphanDependents'];
       if (opts['preconditions'] && typeof opts['preconditions'] === 'object') p.preconditions = opts['preconditions'] as DeleteParams['preconditions'];
       if (Array.isArray(opts['dryRun'])) for (const d of opts['dryRun']) q.append('dryRun', String(d));
     }
   }
-  const g = intParam(q, 'gracePeriodSeconds');
+  const g = int64Param(q, 'gracePeriodSeconds');
   if (g !== undefined) p.gracePeriodSeconds = g;
   const pp = q.get('propagationPolicy');
   if (pp) p.propagationPolicy = pp;
-  if (q.get('orphanDependents') === 'true') p.propagationPolicy = 'Orphan';
-  if (p.propagationPolicy && !['Orphan', 'Background', 'Foreground'].includes(p.propagationPolicy)) {
-    throw invalid({ group: ctx.served.def.group, kind: ctx.served.def.kind }, ctx.info.name, [
+  orphan = boolParam(q, 'orphanDependents') ?? orphan;
+  const optionsKind = { group: 'meta.k8s.io', kind: 'DeleteOptions' };
+  if (orphan !== undefined && p.propagationPolicy !== undefined) {
+    throw invalid(optionsKind, '', [
+      { reason: 'FieldValueInvalid', field: 'propagationPolicy', message: `Invalid value: ${JSON.stringify(p.propagationPolicy)}: orphanDependents and deletionPropagation cannot be both set` },
+    ]);
+  }
+  if (p.propagationPolicy !== undefined && !['Orphan', 'Background', 'Foreground'].includes(p.propagationPolicy)) {
+    throw invalid(optionsKind, '', [
       { reason: 'FieldValueNotSupported', field: 'propagationPolicy', message: `Unsupported value: "${p.propagationPolicy}": supported values: "Foreground", "Background", "Orphan", "nil"` },
     ]);
+  }
+  if (orphan !== undefined) {
+    p.propagationPolicy = orphan ? 'Orphan' : 'Background';
+    p.orphanDependents = orphan;
   }
   if (p.gracePeriodSeconds !== undefined && p.gracePeriodSeconds < 0) p.gracePeriodSeconds = 1;
   return p;
 }
 
 async function handleDelete(ctx: HandlerContext): Promise<void> {
-  const p = await deleteParams(ctx);
+  const { orphanDependents, ...p } = await deleteParams(ctx);
   const { obj, deleted } = await ctx.storage.delete(ctx.info.namespace, ctx.info.name, p, writeCtx(ctx));
-  respondObject(ctx, deleted ? 200 : 202, obj);
+  // 200 also when the object stays (finalizers, grace period), as upstream: 202 only for a
+  // pending delete that explicitly asked for cascading with orphanDependents=false.
+  respondObject(ctx, !deleted && orphanDependents === false ? 202 : 200, obj);
 }
 
 async function handleDeleteCollection(ctx: HandlerContext): Promise<void> {
-  const p = await deleteParams(ctx);
+  const { orphanDependents: _, ...p } = await deleteParams(ctx);
   const q = ctx.query;
   const wctx = writeCtx(ctx);
   const list = await ctx.storage.list({
@@ -457,7 +482,7 @@ async function handleDeleteCollection(ctx: HandlerContext): Promise<void> {
     kind: `${served.def.kind}List`,
     apiVersion: served.apiVersion,
     metadata: { resourceVersion: String(list.resourceVersion) },
-    items: deleted.map((o) => fromStorage(served, o)),
+    items: deleted.map((o) => toWire(served, o)),
   });
 }
 
@@ -473,7 +498,7 @@ async function handleDeleteCollection(ctx: HandlerContext): Promise<void> {
 async function handleEviction(ctx: HandlerContext): Promise<void> {
   const gr = { group: '', resource: 'pods/eviction' };
   if (ctx.info.verb !== 'create') throw methodNotAllowed(ctx.info.verb, gr);
-  const eviction = decodeObject(await readBody(ctx.req), ctx.req.headers['content-type'] as string | undefined);
+  const eviction = await decodeObject(await readBody(ctx.req), ctx.req.headers['content-type'] as string | undefined, { kind: 'Eviction' });
   const name = ctx.info.name;
   const ns = ctx.info.namespace;
   if (eviction.metadata.name && eviction.metadata.name !== name) throw badRequest('name in URL does not match name in Eviction object');
@@ -483,7 +508,7 @@ async function handleEviction(ctx: HandlerContext): Promise<void> {
   const pod = await ctx.storage.get(ns, name);
   const evict = async () => {
     await ctx.storage.delete(ns, name, { gracePeriodSeconds: opts.gracePeriodSeconds, preconditions: opts.preconditions }, wctx);
-    writeObject(ctx.res, 201, { ...successStatus(), code: 201 });
+    writeObject(ctx.res, 201, successStatus(undefined, 201));
   };
   const phase = String((pod['status'] as { phase?: string } | undefined)?.phase ?? '');
   if (pod.metadata.deletionTimestamp || phase === 'Succeeded' || phase === 'Failed' || phase === 'Pending') return evict();
@@ -530,7 +555,7 @@ async function handleEviction(ctx: HandlerContext): Promise<void> {
 async function handleBinding(ctx: HandlerContext): Promise<void> {
   const gr = { group: '', resource: 'pods/binding' };
   if (ctx.info.verb !== 'create') throw methodNotAllowed(ctx.info.verb, gr);
-  const binding = decodeObject(await readBody(ctx.req), ctx.req.headers['content-type'] as string | undefined);
+  const binding = await decodeObject(await readBody(ctx.req), ctx.req.headers['content-type'] as string | undefined, { kind: 'Binding' });
   const name = ctx.info.name;
   if (binding.metadata.name && binding.metadata.name !== name) throw badRequest(`name in URL does not match name in Binding object`);
   const target = (binding['target'] ?? {}) as { kind?: string; name?: string };
@@ -559,7 +584,7 @@ async function handleBinding(ctx: HandlerContext): Promise<void> {
     writeCtx(ctx),
     { subresource: 'binding' },
   );
-  writeObject(ctx.res, 201, { ...successStatus(), code: 201 });
+  writeObject(ctx.res, 201, successStatus(undefined, 201));
 }
 
 async function handleStatus(ctx: HandlerContext): Promise<void> {
@@ -640,7 +665,7 @@ async function handleScale(ctx: HandlerContext): Promise<void> {
   const sd = ctx.served.def.subresources!.scale!;
   if (verb === 'get') {
     const obj = await ctx.storage.get(ctx.info.namespace, ctx.info.name, ctx.query.get('resourceVersion') ?? undefined);
-    return writeObject(ctx.res, 200, scaleOf(ctx, obj));
+    return writeObject(ctx.res, 200, canonical(scaleOf(ctx, obj)));
   }
   if (verb !== 'update' && verb !== 'patch') {
     throw methodNotAllowed(verb, { group: ctx.served.def.group, resource: `${ctx.served.def.plural}/scale` });
@@ -649,7 +674,7 @@ async function handleScale(ctx: HandlerContext): Promise<void> {
   const body = await readBody(ctx.req);
   let patchBody: unknown;
   let putScale: KubeObject | undefined;
-  if (verb === 'update') putScale = decodeObject(body, ctx.req.headers['content-type'] as string | undefined);
+  if (verb === 'update') putScale = await decodeObject(body, ctx.req.headers['content-type'] as string | undefined, { kind: 'Scale' });
   else patchBody = parseJson(body);
   const { obj } = await ctx.storage.update(
     ctx.info.namespace,
@@ -677,7 +702,7 @@ async function handleScale(ctx: HandlerContext): Promise<void> {
     writeCtx(ctx),
     { subresource: 'scale' },
   );
-  writeObject(ctx.res, 200, scaleOf(ctx, obj));
+  writeObject(ctx.res, 200, canonical(scaleOf(ctx, obj)));
 }
 
 export { successStatus };

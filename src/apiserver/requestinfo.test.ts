@@ -25,3 +25,22 @@ for (const c of cases) {
     for (const [k, v] of Object.entries(c.want)) assert.deepEqual((got as unknown as Record<string, unknown>)[k], v, `${k} of ${c.path}`);
   });
 }
+
+// Upstream decodes `watch` with the parameter codec: anything but `0` or `false` (any case) is true.
+const watchValues: { value: string; want: string }[] = [
+  { value: 'true', want: 'watch' },
+  { value: 'True', want: 'watch' },
+  { value: 'TRUE', want: 'watch' },
+  { value: '1', want: 'watch' },
+  { value: 'yes', want: 'watch' },
+  { value: '', want: 'watch' },
+  { value: 'false', want: 'list' },
+  { value: 'False', want: 'list' },
+  { value: '0', want: 'list' },
+];
+for (const c of watchValues) {
+  test(`watch=${c.value} is a ${c.want}`, () => {
+    const got = parseRequestInfo('GET', '/api/v1/namespaces/ns1/pods', new URLSearchParams({ watch: c.value }));
+    assert.equal(got.verb, c.want);
+  });
+}

@@ -3,6 +3,7 @@
  * resource requests under /api/v1 and /apis/<group>/<version> (namespace, resource, name,
  * subresource, verb), everything else a non-resource request. Pure function, no I/O.
  */
+import { flag } from './params.ts';
 
 export interface RequestInfo {
   isResourceRequest: boolean;
@@ -84,7 +85,8 @@ export function parseRequestInfo(method: string, path: string, query: URLSearchP
   }
 
   if (!info.name && info.verb === 'get') {
-    info.verb = query.get('watch') === 'true' || query.get('watch') === '1' ? 'watch' : 'list';
+    // `watch` as upstream's parameter codec reads a bool: anything but 0 or false (`watch=True`).
+    info.verb = flag(query, 'watch') ? 'watch' : 'list';
   }
   if (!info.name && info.verb === 'delete') info.verb = 'deletecollection';
   return info;
