@@ -2,7 +2,8 @@
  * `npm run bench`: prints the figures the issues ask for (never asserts on them).
  * Control plane: start-to-ready, ConfigMap creates/s with p50/p99 at 1/16/64 concurrent HTTPS
  * clients, LIST of 10,000 ConfigMaps, watch delivery to 100 watchers, raw store writes/s,
- * server RSS idle and after load; the scheduler through the API and upstream's scheduler_perf
+ * server RSS idle and after load; 1,000 Deployments and one Deployment of 10,000 replicas on 1,000
+ * simulated nodes through the controllers; the scheduler through the API and upstream's scheduler_perf
  * workloads in one process. Everything runs on loopback and is bounded in count and time.
  */
 import os from 'node:os';
@@ -13,7 +14,7 @@ import { startServer, type ServerHandle } from '../test/e2e/harness.ts';
 import { credsFromKubeconfig, type Creds } from '../test/e2e/api.ts';
 import { benchStore } from './store.ts';
 import { benchOpenApi, benchPatches } from './patch.ts';
-import { benchControllers } from './controllers.ts';
+import { benchControllers, benchDeploymentAtScale } from './controllers.ts';
 import { benchScheduler } from './scheduler.ts';
 import { benchSchedulerPerf } from './scheduler-perf.ts';
 
@@ -228,6 +229,13 @@ async function main(): Promise<void> {
   }
   for (const [k, v] of Object.entries(await benchStore())) record(`store: ${k}`, v);
   await benchControllers(record);
+  try {
+    await benchDeploymentAtScale(record);
+  } catch (err) {
+    // Recorded as FAILED above; the bench as a whole fails too.
+    process.stderr.write(`bench failed: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
   try {
     await benchScheduler(record);
   } catch (err) {

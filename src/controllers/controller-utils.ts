@@ -1,11 +1,10 @@
 /**
  * Pieces the workload controllers share, as upstream's controller utilities: pod readiness and
- * availability, controller references, expectations (so a stale cache never makes a controller
- * create or delete twice), int-or-percent resolution, the pod-template hash, and a small harness
+ * availability, controller references, int-or-percent resolution, the pod-template hash, and a small harness
  * that wires informer events to a rate-limited work queue and its workers.
  */
 import type { KubeObject, OwnerReference } from '../api/types.ts';
-import { WorkQueue, runWorkers, type ReconcileResult } from '../client/index.ts';
+import { WorkQueue, runWorkers, waitForCacheSync, type ReconcileResult } from '../client/index.ts';
 import type { ControllerContext } from './context.ts';
 
 export type Obj = Record<string, unknown>;
@@ -109,47 +108,6 @@ export function newControllerRef(owner: KubeObject, kind: string, apiVersion: st
   return { apiVersion, kind, name: owner.metadata.name!, uid: owner.metadata.uid!, controller: true, blockOwnerDeletion: true };
 }
 
-// ---- expectations ------------------------------------------------------------------------------
-
-/**
- * What a controller is still waiting to observe after its own creates and deletes, per key.
- * While expectations are pending (and not older than the timeout), the controller does not act
- * on counts from its cache.
- */
-export class Expectations {
-  #m = new Map<string, { add: number; del: number; at: number }>();
-  #timeoutMs: number;
-
-  constructor(timeoutMs = 5 * 60_000) {
-    this.#timeoutMs = timeoutMs;
-  }
-
-  satisfied(key: string): boolean {
-    const e = this.#m.get(key);
-    if (!e) return true;
-    if (e.add <= 0 && e.del <= 0) return true;
-    return Date.now() - e.at > this.#timeoutMs;
-  }
-
-  expect(key: string, add: number, del: number): void {
-    this.#m.set(key, { add, del, at: Date.now() });
-  }
-
-  observedCreate(key: string): void {
-    const e = this.#m.get(key);
-    if (e) e.add--;
-  }
-
-  observedDelete(key: string): void {
-    const e = this.#m.get(key);
-    if (e) e.del--;
-  }
-
-  delete(key: string): void {
-    this.#m.delete(key);
-  }
-}
-
 // ---- int or percent ----------------------------------------------------------------------------
 
 /** An IntOrString value against a total: percentages rounded up or down. */
@@ -197,17 +155,64 @@ export function stableJson(v: unknown): string {
 
 /** The pod-template hash of a template (and collision count), as the pod-template-hash label. */
 export function podTemplateHash(template: unknown, collisionCount?: number): string {
-  const h = fnv32a(stableJson(template) + (collisionCount ? String(collisionCount) : ''));
+  const h = fnv32a(stableJson(semanticNormalize(template)) + (collisionCount ? String(collisionCount) : ''));
   return safeEncode(String(h));
 }
 
 // ---- queue harness -----------------------------------------------------------------------------
 
-/** A named rate-limited queue whose workers run `reconcile` until the context's signal aborts. */
-export function startQueue(ctx: ControllerContext, name: string, workers: number, reconcile: (key: string) => Promise<ReconcileResult | void>): WorkQueue<string> {
-  const queue = new WorkQueue<string>({ name });
-  void runWorkers(queue, workers, reconcile, { signal: ctx.signal, log: (m) => ctx.log(`${name}: ${m}`) });
+export interface StartQueueOptions {
+  /** Queue name, for logs (upstream's controller name). */
+  name: string;
+  /** Concurrent workers (upstream's --concurrent-*-syncs). */
+  workers: number;
+  /**
+   * Informers whose caches must have synced before the first reconcile (upstream
+   * WaitForNamedCacheSync): a controller never acts on a cache that has not seen the world yet.
+   */
+  waitFor: readonly { waitForSync(signal?: AbortSignal): Promise<boolean> }[];
+}
+
+/**
+ * A named rate-limited queue. Keys may be added at once; its workers start running `reconcile`
+ * only once every informer of `waitFor` has synced, and stop when the context's signal aborts.
+ * A reconcile that throws is requeued with the queue's rate-limited backoff.
+ */
+export function startQueue(ctx: ControllerContext, reconcile: (key: string) => Promise<ReconcileResult | void>, opts: StartQueueOptions): WorkQueue<string> {
+  const queue = new WorkQueue<string>({ name: opts.name });
+  const log = (m: string) => ctx.log(`${opts.name}: ${m}`);
+  void (async () => {
+    if (!(await waitForCacheSync(ctx.signal, ...opts.waitFor))) {
+      queue.shutDown();
+      return;
+    }
+    log('caches synced');
+    await runWorkers(queue, opts.workers, reconcile, { signal: ctx.signal, log });
+  })().catch((err: unknown) => log(`workers stopped: ${err instanceof Error ? err.message : String(err)}`));
   return queue;
+}
+
+/**
+ * An API value with what Go's typed decoding would not tell apart removed: null fields
+ * (`creationTimestamp: null` in a pod template) and empty maps and lists (nil and empty are
+ * semantically equal, as apimachinery's Semantic.DeepEqual treats them). Array order is kept.
+ */
+export function semanticNormalize(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(semanticNormalize);
+  if (!v || typeof v !== 'object') return v;
+  const out: Obj = {};
+  for (const [k, x] of Object.entries(v as Obj)) {
+    const n = semanticNormalize(x);
+    if (n === null || n === undefined) continue;
+    if (Array.isArray(n) ? n.length === 0 : typeof n === 'object' && Object.keys(n as Obj).length === 0) continue;
+    out[k] = n;
+  }
+  return out;
+}
+
+/** Semantic equality of two API values (see semanticNormalize). */
+export function semanticEqual(a: unknown, b: unknown): boolean {
+  return stableJson(semanticNormalize(a)) === stableJson(semanticNormalize(b));
 }
 
 export function jsonEqual(a: unknown, b: unknown): boolean {

@@ -23,6 +23,7 @@ import {
   num,
   obj,
   podTemplateHash,
+  semanticEqual,
   splitKey,
   startQueue,
   type Obj,
@@ -88,7 +89,7 @@ export function startDeploymentController(ctx: ControllerContext): void {
   const replicaSets = ctx.informers.informerFor(resources.replicaSets);
   const pods = ctx.informers.informerFor(resources.pods);
   const recorder = ctx.recorder('deployment-controller');
-  const queue = startQueue(ctx, 'deployment-controller', 5, (key) => sync(key));
+  const queue = startQueue(ctx, (key) => sync(key), { name: 'deployment-controller', workers: 5, waitFor: [deployments, replicaSets, pods] });
 
   const enqueue = (d: KubeObject) => queue.add(keyOf(d));
   deployments.addEventHandler({ onAdd: enqueue, onUpdate: (_o, n) => enqueue(n), onDelete: enqueue });
@@ -130,7 +131,9 @@ export function startDeploymentController(ctx: ControllerContext): void {
       }
     }
     const template = spec(d)['template'];
-    let newRs = owned.find((rs) => jsonEqual(templateWithoutHash(spec(rs)['template']), template));
+    // Upstream EqualIgnoreHash: semantic equality of the templates, pod-template-hash aside (a
+    // template restored by `rollout undo` carries `creationTimestamp: null` and must still match).
+    let newRs = owned.find((rs) => semanticEqual(templateWithoutHash(spec(rs)['template']), template));
     const old = owned.filter((rs) => rs !== newRs);
     const paused = spec(d)['paused'] === true;
 
@@ -213,7 +216,7 @@ export function startDeploymentController(ctx: ControllerContext): void {
         if (!isAlreadyExists(err)) throw err;
         // A ReplicaSet of that name with another template: bump collisionCount and try another hash.
         const other = await ctx.client.get<RS>(resources.replicaSets, rs.metadata.name!, { namespace });
-        if (controllerRef(other)?.uid === d.metadata.uid && jsonEqual(templateWithoutHash(spec(other)['template']), spec(d)['template'])) return other;
+        if (controllerRef(other)?.uid === d.metadata.uid && semanticEqual(templateWithoutHash(spec(other)['template']), spec(d)['template'])) return other;
         collisions++;
         await ctx.client.patchStatus(resources.deployments, d.metadata.name!, { status: { collisionCount: collisions } }, { type: 'merge', namespace });
       }

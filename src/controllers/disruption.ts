@@ -38,7 +38,7 @@ export function budgetStatus(pdb: KubeObject, pods: readonly KubeObject[], disru
 export function startDisruptionController(ctx: ControllerContext): void {
   const budgets = ctx.informers.informerFor(resources.podDisruptionBudgets);
   const pods = ctx.informers.informerFor(resources.pods);
-  const queue = startQueue(ctx, 'disruption-controller', 2, sync);
+  const queue = startQueue(ctx, sync, { name: 'disruption-controller', workers: 2, waitFor: [budgets, pods] });
   const enqueue = (o: KubeObject) => queue.add(keyOf(o));
   budgets.addEventHandler({ onAdd: enqueue, onUpdate: (_o, n) => enqueue(n), onDelete: enqueue });
   const forPod = (p: KubeObject) => {

@@ -139,10 +139,11 @@ function servicesFor(services: SharedInformer<KubeObject>, pod: KubeObject): str
   return out;
 }
 
-function watchServicesAndPods(ctx: ControllerContext, name: string, sync: (key: string) => Promise<ReconcileResult | void>) {
+/** The shared wiring of both endpoint controllers; workers wait for `more` informers' caches too. */
+function watchServicesAndPods(ctx: ControllerContext, name: string, sync: (key: string) => Promise<ReconcileResult | void>, more: readonly SharedInformer<KubeObject>[]) {
   const services = ctx.informers.informerFor(resources.services);
   const pods = ctx.informers.informerFor(resources.pods);
-  const queue = startQueue(ctx, name, 5, sync);
+  const queue = startQueue(ctx, sync, { name, workers: 5, waitFor: [services, pods, ...more] });
   const enqueue = (o: KubeObject) => queue.add(keyOf(o));
   services.addEventHandler({ onAdd: enqueue, onUpdate: (_o, n) => enqueue(n), onDelete: enqueue });
   pods.addEventHandler({
@@ -154,8 +155,8 @@ function watchServicesAndPods(ctx: ControllerContext, name: string, sync: (key: 
 }
 
 export function startEndpointsController(ctx: ControllerContext): void {
-  const { services, pods } = watchServicesAndPods(ctx, 'endpoint-controller', sync);
   const endpoints = ctx.informers.informerFor(resources.endpoints);
+  const { services, pods } = watchServicesAndPods(ctx, 'endpoint-controller', sync, [endpoints]);
 
   async function sync(key: string): Promise<ReconcileResult | void> {
     const { namespace, name } = splitKey(key);
@@ -231,9 +232,9 @@ export function desiredSlices(svc: KubeObject, eps: readonly PodEndpoint[], zone
 }
 
 export function startEndpointSliceController(ctx: ControllerContext): void {
-  const { services, pods } = watchServicesAndPods(ctx, 'endpointslice-controller', sync);
   const slices = ctx.informers.informerFor(resources.endpointSlices, { labelSelector: `endpointslice.kubernetes.io/managed-by=${managedBy}` });
   const nodes = ctx.informers.informerFor(resources.nodes);
+  const { services, pods } = watchServicesAndPods(ctx, 'endpointslice-controller', sync, [slices, nodes]);
   const zoneOf = (node: string) => nodes.store.get(node)?.metadata.labels?.['topology.kubernetes.io/zone'];
 
   async function sync(key: string): Promise<ReconcileResult | void> {

@@ -39,7 +39,18 @@ export function startGarbageCollector(ctx: ControllerContext): void {
   const pendingDependents = new Map<string, Set<string>>();
   const watched = new Set<string>();
   const kinds = new Map<string, DiscoveredResource>();
-  const queue = startQueue(ctx, 'garbage-collector', 5, (item) => (item.startsWith('o:') ? orphan(item.slice(2)) : attemptToDelete(item.slice(2))));
+  // Workers start once discovery has succeeded and every informer it started has synced (upstream:
+  // the graph builder's monitors must sync before the first attempt to delete).
+  let discovered!: () => void;
+  const firstDiscovery = new Promise<void>((resolve) => (discovered = resolve));
+  const graphSynced = {
+    waitForSync: async (signal?: AbortSignal): Promise<boolean> => {
+      const aborted = new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
+      await Promise.race([firstDiscovery, aborted]);
+      return !signal?.aborted && ctx.informers.waitForCacheSync(signal);
+    },
+  };
+  const queue = startQueue(ctx, (item) => (item.startsWith('o:') ? orphan(item.slice(2)) : attemptToDelete(item.slice(2))), { name: 'garbage-collector', workers: 5, waitFor: [graphSynced] });
   const toDelete = (uid: string) => queue.add(`d:${uid}`);
 
   const label = (r: DiscoveredResource) => (r.group ? `${r.resource}.${r.group}` : r.resource);
@@ -54,6 +65,7 @@ export function startGarbageCollector(ctx: ControllerContext): void {
       const inf = ctx.informers.informerFor(r);
       inf.addEventHandler({ onAdd: (o) => upsert(r, o), onUpdate: (_o, n) => upsert(r, n), onDelete: (o) => remove(o) });
     }
+    discovered();
   }
 
   function upsert(res: DiscoveredResource, o: KubeObject): void {

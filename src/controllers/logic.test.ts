@@ -6,7 +6,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../api/types.ts';
-import { compareForDeletion, Expectations, intOrPercent, isPodAvailable, podTemplateHash } from './controller-utils.ts';
+import { compareForDeletion, intOrPercent, isPodAvailable, podTemplateHash, semanticEqual } from './controller-utils.ts';
 import { fenceposts, newReplicasForRolling, oldScaleDownBudget } from './deployment.ts';
 import { desiredSlices, endpointSubsets, podEndpoints, resolvePort } from './endpoints.ts';
 import { terminatedOverThreshold } from './podgc.ts';
@@ -99,16 +99,20 @@ describe('pod-template hash and expectations', () => {
     assert.notEqual(podTemplateHash({ spec: { containers: [{ name: 'c', image: 'i:2' }] } }), podTemplateHash({ spec: { containers: [{ name: 'c', image: 'i:1' }] } }));
     assert.notEqual(podTemplateHash({ a: 1 }, 1), podTemplateHash({ a: 1 }));
   });
+});
 
-  test('expectations are satisfied once every expected create and delete is observed', () => {
-    const e = new Expectations();
-    assert.equal(e.satisfied('k'), true);
-    e.expect('k', 2, 1);
-    e.observedCreate('k');
-    e.observedDelete('k');
-    assert.equal(e.satisfied('k'), false);
-    e.observedCreate('k');
-    assert.equal(e.satisfied('k'), true);
+describe('semantic template equality (upstream EqualIgnoreHash)', () => {
+  const t = { metadata: { labels: { app: 'x' } }, spec: { containers: [{ name: 'c', image: 'i:1', resources: {} }], securityContext: {} } };
+  const cases: [string, unknown, boolean][] = [
+    ['a template restored by rollout undo (creationTimestamp: null) equals the stored one', { ...t, metadata: { ...t.metadata, creationTimestamp: null } }, true],
+    ['an empty map equals an absent one', { ...t, metadata: { ...t.metadata, annotations: {} } }, true],
+    ['an empty list equals an absent one', { ...t, spec: { ...t.spec, volumes: [] } }, true],
+    ['another image differs', { ...t, spec: { ...t.spec, containers: [{ name: 'c', image: 'i:2' }] } }, false],
+    ['another label differs', { ...t, metadata: { labels: { app: 'y' } } }, false],
+  ];
+  for (const [name, other, want] of cases) test(name, () => assert.equal(semanticEqual(t, other), want));
+  test('the pod-template hash ignores what semantic equality ignores', () => {
+    assert.equal(podTemplateHash({ ...t, metadata: { ...t.metadata, creationTimestamp: null } }), podTemplateHash(t));
   });
 });
 

@@ -15,6 +15,7 @@ import { startGarbageCollector } from './garbagecollector.ts';
 import { startPodGCController } from './podgc.ts';
 import { startNodeLifecycleController } from './nodelifecycle.ts';
 import { startDisruptionController } from './disruption.ts';
+import { startSystemNamespacesController } from './systemnamespaces.ts';
 
 /** Every controller, by the name upstream's --controllers flag uses. */
 export const controllers: Record<string, ControllerStart> = {
@@ -29,6 +30,8 @@ export const controllers: Record<string, ControllerStart> = {
   podgc: startPodGCController,
   nodelifecycle: startNodeLifecycleController,
   disruption: startDisruptionController,
+  // Upstream runs this one in kube-apiserver; see systemnamespaces.ts.
+  systemnamespaces: startSystemNamespacesController,
 };
 
 export interface ControllerManagerOptions {
@@ -49,6 +52,9 @@ export interface ControllerManagerOptions {
 /** Runs until `signal` aborts; resolves once everything has stopped. */
 export async function runControllerManager(opts: ControllerManagerOptions, signal: AbortSignal): Promise<void> {
   const log = opts.log ?? (() => {});
+  // A bad --controllers flag ends the process with a clear message, before anything runs.
+  const unknown = (opts.enabled ?? []).filter((n) => !(n in controllers));
+  if (unknown.length) throw new RangeError(`unknown controller${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${Object.keys(controllers).join(', ')})`);
   let running: Promise<void> = Promise.resolve();
   // One elector per term: after leadership is lost, campaign again with a fresh one.
   while (!signal.aborted) {
@@ -89,12 +95,7 @@ async function runControllers(opts: ControllerManagerOptions, signal: AbortSigna
   };
   const names = opts.enabled ?? Object.keys(controllers);
   for (const name of names) {
-    const start = controllers[name];
-    if (!start) {
-      log(`controller-manager: unknown controller ${name}`);
-      continue;
-    }
-    start(ctx);
+    controllers[name]!(ctx);
   }
   informers.start(signal);
   log(`controller-manager: started ${names.join(', ') || 'no controllers'}`);

@@ -40,7 +40,7 @@ const okMessage: Record<string, string> = {
 export function startNamespaceController(ctx: ControllerContext): void {
   const namespaces = ctx.informers.informerFor(resources.namespaces);
   const discovery = new Discovery(ctx.client);
-  const queue = startQueue(ctx, 'namespace-controller', 5, sync);
+  const queue = startQueue(ctx, sync, { name: 'namespace-controller', workers: 5, waitFor: [namespaces] });
   namespaces.addEventHandler({ onAdd: (ns) => queue.add(ns.metadata.name!), onUpdate: (_o, ns) => queue.add(ns.metadata.name!) });
 
   async function sync(name: string): Promise<ReconcileResult | void> {

@@ -5,15 +5,18 @@
  * owned pods that no longer match; creates pods from the template in slow-start batches and
  * deletes the least valuable pods first; reports replicas, fullyLabeledReplicas, readyReplicas,
  * availableReplicas (minReadySeconds) and observedGeneration, and a ReplicaFailure condition when
- * pods cannot be created. Expectations keep a stale cache from causing double creates/deletes.
+ * pods cannot be created. Expectations (upstream's UIDTrackingControllerExpectations) keep a
+ * stale cache from causing double creates or deletes: the set is not managed while its own
+ * writes are not yet all seen, and the workers start only once the caches have synced. A sync
+ * whose creates or deletes failed is retried with the queue's rate-limited backoff.
  */
 import type { KubeObject } from '../api/types.ts';
 import { labelSelectorFromObject, type LabelSelector, type LabelSelectorMatcher } from '../api/selectors.ts';
-import { isAlreadyExists, isConflict, isNotFound } from '../api/errors.ts';
+import { isConflict, isNotFound } from '../api/errors.ts';
 import { IndexNamespace, resources, type ResourceDescriptor, type SharedInformer } from '../client/index.ts';
 import type { ControllerContext } from './context.ts';
+import { UIDTrackingExpectations, slowStartBatch, slowStartInitialBatchSize } from './expectations.ts';
 import {
-  Expectations,
   compareForDeletion,
   controllerRef,
   isPodActive,
@@ -31,8 +34,8 @@ import {
   type ReconcileResult,
 } from './controller-utils.ts';
 
-/** Most pods one sync creates or deletes (upstream's burstReplicas). */
-const burstReplicas = 500;
+/** Most pods one sync creates or deletes (upstream's BurstReplicas). */
+export const burstReplicas = 500;
 
 interface Kind {
   res: ResourceDescriptor;
@@ -73,8 +76,8 @@ function startSetController(ctx: ControllerContext, k: Kind): void {
   const sets = ctx.informers.informerFor(k.res);
   const pods = ctx.informers.informerFor(resources.pods);
   const recorder = ctx.recorder(k.component);
-  const expectations = new Expectations();
-  const queue = startQueue(ctx, k.component, 5, (key) => sync(key));
+  const expectations = new UIDTrackingExpectations();
+  const queue = startQueue(ctx, (key) => sync(key), { name: k.component, workers: 5, waitFor: [sets, pods] });
 
   const enqueue = (o: KubeObject) => queue.add(keyOf(o));
   sets.addEventHandler({ onAdd: enqueue, onUpdate: (_o, n) => enqueue(n), onDelete: (o) => {
@@ -92,20 +95,36 @@ function startSetController(ctx: ControllerContext, k: Kind): void {
       .filter((s) => k.selector(s).matches(pod.metadata.labels))
       .map(keyOf);
   };
+  /** The key of the set controlling `pod` when it is one of ours (same uid) in the cache. */
+  const ownerKey = (pod: KubeObject): string | undefined => {
+    const ref = controllerRef(pod);
+    if (ref?.kind !== k.kind) return undefined;
+    const key = `${pod.metadata.namespace}/${ref.name}`;
+    return sets.store.get(key)?.metadata.uid === ref.uid ? key : undefined;
+  };
+  // As upstream's addPod/updatePod/deletePod: a pod that shows up (or turns) terminating counts
+  // as a deletion, never as a creation; each expected pod is counted once.
+  const podDeleted = (pod: KubeObject) => {
+    const key = ownerKey(pod);
+    if (key) expectations.deletionObserved(key, keyOf(pod));
+    for (const s of setsForPod(pod)) queue.add(s);
+  };
   pods.addEventHandler({
     onAdd: (pod) => {
-      const ref = controllerRef(pod);
-      if (ref?.kind === k.kind) expectations.observedCreate(`${pod.metadata.namespace}/${ref.name}`);
+      if (pod.metadata.deletionTimestamp) return podDeleted(pod);
+      const key = ownerKey(pod);
+      if (key) expectations.creationObserved(key);
       for (const s of setsForPod(pod)) queue.add(s);
     },
     onUpdate: (old, pod) => {
+      if (pod.metadata.deletionTimestamp) {
+        podDeleted(pod);
+        if (old.metadata.resourceVersion !== pod.metadata.resourceVersion) for (const s of setsForPod(old)) queue.add(s);
+        return;
+      }
       for (const s of new Set([...setsForPod(old), ...setsForPod(pod)])) queue.add(s);
     },
-    onDelete: (pod) => {
-      const ref = controllerRef(pod);
-      if (ref?.kind === k.kind) expectations.observedDelete(`${pod.metadata.namespace}/${ref.name}`);
-      for (const s of setsForPod(pod)) queue.add(s);
-    },
+    onDelete: podDeleted,
   });
 
   async function sync(key: string): Promise<ReconcileResult | void> {
@@ -130,11 +149,14 @@ function startSetController(ctx: ControllerContext, k: Kind): void {
       }
     }
     const active = owned.filter(isPodActive);
-    let failure: string | undefined;
+    let failure: { create: boolean; error: unknown } | undefined;
     if (expectations.satisfied(key) && !set.metadata.deletionTimestamp) {
       failure = await manage(key, set, active);
     }
-    return updateStatus(set, active, failure);
+    const result = await updateStatus(set, active, failure?.create ? errorMessage(failure.error) : undefined);
+    // A failed create or delete is retried with the queue's backoff, as upstream returns it.
+    if (failure) throw failure.error;
+    return result;
   }
 
   async function adopt(pod: KubeObject, set: KubeObject): Promise<boolean> {
@@ -158,47 +180,45 @@ function startSetController(ctx: ControllerContext, k: Kind): void {
     }
   }
 
-  /** Creates or deletes pods toward spec.replicas; returns a failure message for the status. */
-  async function manage(key: string, set: KubeObject, active: KubeObject[]): Promise<string | undefined> {
+  /**
+   * Creates or deletes pods toward spec.replicas (upstream manageReplicas), at most
+   * burstReplicas a sync. Every expected create or delete is either observed by the watch or
+   * lowered here (failed or never attempted). Returns the first failure, if any.
+   */
+  async function manage(key: string, set: KubeObject, active: KubeObject[]): Promise<{ create: boolean; error: unknown } | undefined> {
     const want = num(obj(set['spec'])['replicas'], 1);
     const diff = active.length - want;
     const namespace = set.metadata.namespace!;
     if (diff < 0) {
       const count = Math.min(-diff, burstReplicas);
-      expectations.expect(key, count, 0);
-      let created = 0;
-      let failure: string | undefined;
-      // Slow start: batches of 1, 2, 4, ... stop at the first failing batch.
-      for (let batch = 1; created < count && !failure; batch = Math.min(batch * 2, count - created)) {
-        const size = Math.min(batch, count - created);
-        const results = await Promise.allSettled(Array.from({ length: size }, () => createPod(set, namespace)));
-        for (const r of results) {
-          if (r.status === 'fulfilled') created++;
-          else {
-            expectations.observedCreate(key);
-            failure ??= (r.reason as Error).message;
-          }
-        }
-      }
-      // Pods never attempted are not expected either.
-      for (let i = created + (failure ? 1 : 0); i < count; i++) expectations.observedCreate(key);
-      if (failure) recorder.event(set, 'Warning', 'FailedCreate', `Error creating: ${failure}`);
-      return failure;
+      expectations.expectCreations(key, count);
+      const { successes, error } = await slowStartBatch(count, slowStartInitialBatchSize, () => createPod(set, namespace));
+      // Failed and skipped creates will never be observed.
+      for (let i = successes; i < count; i++) expectations.creationObserved(key);
+      if (error === undefined) return undefined;
+      recorder.event(set, 'Warning', 'FailedCreate', `Error creating: ${errorMessage(error)}`);
+      return { create: true, error };
     }
     if (diff > 0) {
       const victims = [...active].sort(compareForDeletion).slice(0, Math.min(diff, burstReplicas));
-      expectations.expect(key, 0, victims.length);
+      expectations.expectDeletions(key, victims.map(keyOf));
+      const errors: unknown[] = [];
       await Promise.all(
         victims.map(async (pod) => {
           try {
             await ctx.client.delete(resources.pods, pod.metadata.name!, { namespace, preconditions: { uid: pod.metadata.uid } });
             recorder.event(set, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
           } catch (err) {
-            expectations.observedDelete(key);
-            if (!isNotFound(err)) throw err;
+            // This deletion will not be observed (or already was): stop expecting it.
+            expectations.deletionObserved(key, keyOf(pod));
+            if (!isNotFound(err)) {
+              errors.push(err);
+              recorder.event(set, 'Warning', 'FailedDelete', `Error deleting: ${errorMessage(err)}`);
+            }
           }
         }),
       );
+      if (errors.length) return { create: false, error: errors[0] };
     }
     return undefined;
   }
@@ -219,13 +239,9 @@ function startSetController(ctx: ControllerContext, k: Kind): void {
       spec: structuredClone(template['spec'] ?? {}),
     };
     if (!Object.keys(pod.metadata.annotations!).length) delete pod.metadata.annotations;
-    try {
-      const created = await ctx.client.create(resources.pods, pod, { namespace });
-      recorder.event(set, 'Normal', 'SuccessfulCreate', `Created pod: ${created.metadata.name}`);
-    } catch (err) {
-      if (isAlreadyExists(err)) return;
-      throw err;
-    }
+    // Any failure (AlreadyExists too: a generated name that collided) means no pod was made.
+    const created = await ctx.client.create(resources.pods, pod, { namespace });
+    recorder.event(set, 'Normal', 'SuccessfulCreate', `Created pod: ${created.metadata.name}`);
   }
 
   async function updateStatus(set: KubeObject, active: KubeObject[], failure: string | undefined): Promise<ReconcileResult | void> {
@@ -260,6 +276,10 @@ function startSetController(ctx: ControllerContext, k: Kind): void {
     const waits = active.map((p) => msUntilAvailable(p, minReady, now)).filter((x): x is number => x !== undefined);
     if (waits.length) return { requeueAfter: Math.min(...waits) + 50 };
   }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** Status as stored (zero counts omitted), for change detection. */

@@ -13,7 +13,7 @@ const accounts = ['default'];
 export function startServiceAccountController(ctx: ControllerContext): void {
   const namespaces = ctx.informers.informerFor(resources.namespaces);
   const serviceAccounts = ctx.informers.informerFor(resources.serviceAccounts);
-  const queue = startQueue(ctx, 'serviceaccount-controller', 2, sync);
+  const queue = startQueue(ctx, sync, { name: 'serviceaccount-controller', workers: 2, waitFor: [namespaces, serviceAccounts] });
   namespaces.addEventHandler({ onAdd: (ns) => queue.add(ns.metadata.name!), onUpdate: (_o, ns) => queue.add(ns.metadata.name!) });
   serviceAccounts.addEventHandler({ onDelete: (sa: KubeObject) => queue.add(sa.metadata.namespace!) });
 

@@ -7,10 +7,17 @@
  * containers have stopped: one second after the deletion, or at the end of a shorter grace
  * period (never later than the grace period allows).
  * Used in-process by `bosun server --virtual-nodes N` and as `bosun virtual-nodes`.
+ *
+ * Like the kubelet, simulated nodes never give up on the API server: every failed write (a
+ * conflict, 429, 5xx, a refused connection, even a 403 while kube-node-lease is being deleted) is
+ * logged and retried with backoff until the signal aborts; `runVirtualNodes` rejects only for a
+ * bad option. As the kubelet's status manager, they report again what the node controller
+ * overwrote while heartbeats were late: a node's Ready condition, a running pod's readiness. Pod status is patched without touching fields the API server computed
+ * (`status.qosClass` stays as admission set it).
  */
 import type { KubeObject } from '../api/types.ts';
 import { isAlreadyExists, isConflict, isNotFound } from '../api/errors.ts';
-import { InformerFactory, microTime, resources, type RestClient } from '../client/index.ts';
+import { InformerFactory, microTime, resources, sleepUnlessAborted, type RestClient } from '../client/index.ts';
 
 export interface VirtualNodesOptions {
   client: RestClient;
@@ -29,6 +36,38 @@ const zones = ['zone-a', 'zone-b', 'zone-c'];
 /** Simulated containers stop this long after SIGTERM, or at the end of a shorter grace period. */
 const stopMs = 1000;
 const region = 'region-1';
+
+/** Retry backoff of failed writes: 200 ms doubling to 7 s (the kubelet's node registration backoff). */
+export const retryInitialMs = 200;
+export const retryMaxMs = 7_000;
+
+/** The delay before retry number `attempt` (0-based). */
+export function retryDelay(attempt: number): number {
+  return Math.min(retryMaxMs, retryInitialMs * 2 ** Math.min(attempt, 16));
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** Runs `fn` until it succeeds or `signal` aborts, logging each failure; true when it succeeded. */
+export async function retrying(what: string, fn: () => Promise<void>, opts: { signal: AbortSignal; log: (msg: string) => void }): Promise<boolean> {
+  for (let attempt = 0; !opts.signal.aborted; attempt++) {
+    try {
+      await fn();
+      return true;
+    } catch (err) {
+      if (opts.signal.aborted) break;
+      opts.log(`virtual nodes: ${what}: ${message(err)} (retrying)`);
+      await sleepUnlessAborted(retryDelay(attempt), { signal: opts.signal });
+    }
+  }
+  return false;
+}
+
+/** Lease renewals in flight at once. */
+const renewConcurrency = 32;
+
+const isReady = (pod: KubeObject) =>
+  ((pod['status'] as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
 const rfc3339 = (ms = Date.now()) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
@@ -92,24 +131,32 @@ export function podCidr(index: number): string {
 /** Registers the nodes and keeps them alive until `signal` aborts. */
 export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSignal): Promise<void> {
   const { client } = opts;
+  if (!Number.isInteger(opts.count) || opts.count < 0) throw new RangeError(`virtual nodes: count must be a non-negative integer, got ${opts.count}`);
   const prefix = opts.prefix ?? 'virtual-node-';
   const log = opts.log ?? (() => {});
   const names = Array.from({ length: opts.count }, (_, i) => `${prefix}${i}`);
   const index = new Map(names.map((n, i) => [n, i]));
   const nextIp = new Map<string, number>();
 
-  // Register (or refresh) every node and its Lease, a few at a time.
+  // Register (or refresh) every node and its Lease, a few at a time. Each step is retried on
+  // its own: the status is a merge patch (no resourceVersion), so nothing that touches the Node
+  // meanwhile (the node controller's taints, a label) can make it fail with a conflict.
+  const retry = (what: string, fn: () => Promise<void>) => retrying(what, fn, { signal, log });
   await forEachLimit(names, 32, async (name) => {
     const node = virtualNode(name, index.get(name)!, opts);
-    try {
-      const created = await client.create(resources.nodes, { apiVersion: 'v1', kind: 'Node', metadata: node.metadata, spec: node['spec'] } as KubeObject);
-      await client.updateStatus(resources.nodes, { ...created, status: node['status'] });
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
+    await retry(`registering node ${name}`, async () => {
+      try {
+        await client.create(resources.nodes, { apiVersion: 'v1', kind: 'Node', metadata: node.metadata, spec: node['spec'] } as KubeObject);
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+      }
+    });
+    await retry(`status of node ${name}`, async () => {
       await client.patchStatus(resources.nodes, name, { status: node['status'] }, { type: 'merge' });
-    }
-    await renewLease(name);
+    });
+    await retry(`lease ${name}`, () => renewLease(name));
   });
+  if (signal.aborted) return;
   log(`virtual nodes: ${names.length} registered`);
 
   async function renewLease(name: string): Promise<void> {
@@ -140,22 +187,48 @@ export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSi
       if (deleting.has(key)) return;
       const due = Date.parse(pod.metadata.deletionTimestamp) - Date.now();
       const timer = setTimeout(() => {
-        client
-          .delete(resources.pods, pod.metadata.name!, { namespace: pod.metadata.namespace, gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } })
-          .catch((err: unknown) => {
-            if (!isNotFound(err) && !isConflict(err)) log(`virtual nodes: deleting ${key}: ${(err as Error).message}`);
-          })
-          .finally(() => deleting.delete(key));
+        void retry(`deleting ${key}`, async () => {
+          const live = pods.store.get(key);
+          if (live?.metadata.uid !== pod.metadata.uid) return; // gone already
+          try {
+            await client.delete(resources.pods, pod.metadata.name!, { namespace: pod.metadata.namespace, gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
+          } catch (err) {
+            if (!isNotFound(err) && !isConflict(err)) throw err;
+          }
+        }).finally(() => deleting.delete(key));
       }, Math.max(0, Math.min(due, stopMs)));
       timer.unref();
       deleting.set(key, timer);
       return;
     }
     const phase = (pod['status'] as { phase?: string } | undefined)?.phase;
+    if (phase === 'Running' && !isReady(pod) && !starting.has(key)) {
+      // Marked not ready by the node controller while heartbeats were late: as the kubelet's
+      // status manager, report the containers ready again.
+      starting.add(key);
+      void retry(`reporting ${key} ready`, async () => {
+        const live = pods.store.get(key);
+        if (!live || live.metadata.uid !== pod.metadata.uid || live.metadata.deletionTimestamp || isReady(live)) return;
+        await markReady(live);
+      }).finally(() => settled(key, pod));
+      return;
+    }
     if (phase === 'Running' || phase === 'Succeeded' || phase === 'Failed' || starting.has(key)) return;
     starting.add(key);
-    void start(pod, node).finally(() => starting.delete(key));
+    void retry(`starting ${key}`, async () => {
+      const live = pods.store.get(key);
+      // Started by an earlier attempt, deleted, or replaced meanwhile: nothing to do.
+      if (!live || live.metadata.uid !== pod.metadata.uid || live.metadata.deletionTimestamp || (live['status'] as { phase?: string } | undefined)?.phase === 'Running') return;
+      await start(live, node);
+    }).finally(() => settled(key, pod));
   };
+
+  /** An operation on a pod finished: look again if the pod changed meanwhile (events were ignored). */
+  function settled(key: string, seen: KubeObject): void {
+    starting.delete(key);
+    const latest = pods.store.get(key);
+    if (latest && latest.metadata.resourceVersion !== seen.metadata.resourceVersion) handle(latest);
+  }
 
   async function start(pod: KubeObject, node: string): Promise<void> {
     const i = index.get(node)!;
@@ -181,26 +254,60 @@ export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSi
       startTime: now,
       conditions: ['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map((type) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: now })),
       containerStatuses: containers,
-      qosClass: 'BestEffort',
     };
     try {
+      // A merge patch: fields the API server owns (qosClass) are left as they are.
       await client.patchStatus(resources.pods, pod.metadata.name!, { status }, { type: 'merge', namespace: pod.metadata.namespace });
     } catch (err) {
-      if (!isNotFound(err) && !isConflict(err)) log(`virtual nodes: starting ${pod.metadata.namespace}/${pod.metadata.name}: ${(err as Error).message}`);
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  async function markReady(pod: KubeObject): Promise<void> {
+    const now = rfc3339();
+    const conditions = ['Ready', 'ContainersReady'].map((type) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: now }));
+    try {
+      // Strategic merge: conditions merge by type, the others stay.
+      await client.patchStatus(resources.pods, pod.metadata.name!, { status: { conditions } }, { type: 'strategic', namespace: pod.metadata.namespace });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
     }
   }
 
   pods.addEventHandler({ onAdd: handle, onUpdate: (_o, n) => handle(n) });
+
+  // Node status, as the kubelet posts it: a node of ours whose Ready condition is not True (the
+  // node controller set it Unknown while heartbeats were late) gets its conditions posted again.
+  const nodes = informers.informerFor(resources.nodes, { labelSelector: 'node.bosun.dev/virtual=true' });
+  const posting = new Set<string>();
+  const checkNode = (node: KubeObject) => {
+    const name = node.metadata.name!;
+    if (!index.has(name) || posting.has(name) || isReady(node)) return;
+    posting.add(name);
+    void retry(`status of node ${name}`, async () => {
+      const live = nodes.store.get(name);
+      if (!live || isReady(live)) return;
+      const status = virtualNode(name, index.get(name)!, opts)['status'] as { conditions: unknown[] };
+      await client.patchStatus(resources.nodes, name, { status: { conditions: status.conditions } }, { type: 'strategic' });
+    }).finally(() => {
+      posting.delete(name);
+      const live = nodes.store.get(name);
+      if (live && live.metadata.resourceVersion !== node.metadata.resourceVersion) checkNode(live);
+    });
+  };
+  nodes.addEventHandler({ onAdd: checkNode, onUpdate: (_o, n) => checkNode(n) });
   informers.start(signal);
 
-  // Heartbeats, spread over the renewal period.
+  // Heartbeats: one pass over every Lease each renewal period. Passes never overlap: on a busy
+  // API server a slow pass is followed at once by the next instead of piling requests up (which
+  // starved renewals until nodes went NotReady at 1,000 nodes).
   const renewMs = opts.leaseRenewMs ?? 10_000;
-  const timer = setInterval(() => {
-    void forEachLimit(names, 16, (n) => renewLease(n).catch((err: unknown) => log(`virtual nodes: lease ${n}: ${(err as Error).message}`)));
-  }, renewMs);
-  timer.unref();
-  await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
-  clearInterval(timer);
+  while (!signal.aborted) {
+    const started = Date.now();
+    // A failed renewal is tried again at the next pass (well inside the 40 s lease).
+    await forEachLimit(names, renewConcurrency, (n) => (signal.aborted ? Promise.resolve() : renewLease(n).catch((err: unknown) => log(`virtual nodes: lease ${n}: ${message(err)}`))));
+    await sleepUnlessAborted(Math.max(0, renewMs - (Date.now() - started)), { signal });
+  }
   for (const t of deleting.values()) clearTimeout(t);
   await informers.stopped();
 }

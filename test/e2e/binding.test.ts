@@ -1,7 +1,9 @@
 /**
  * pods/binding over HTTP, as the scheduler uses it: assigns a node once (spec.nodeName and
  * PodScheduled True), a second binding is a Conflict naming the node, a bad target is Invalid,
- * and discovery lists the subresource.
+ * and discovery lists the subresource. The test binds pods itself, so the server runs without
+ * the scheduler (and the controllers); a status write preconditioned on a stale resourceVersion
+ * — the scheduler's PodScheduled=False — cannot land on a pod bound since.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +14,7 @@ let server: ServerHandle;
 let creds: Creds;
 
 before(async () => {
-  server = await startServer({ args: ['--disable-controller-manager'] });
+  server = await startServer({ args: ['--disable-controller-manager', '--disable-scheduler'] });
   creds = credsFromKubeconfig(server.kubeconfig);
 });
 
@@ -48,4 +50,20 @@ test('a binding without a target node is Invalid, and to a missing pod NotFound'
 test('discovery lists pods/binding with the create verb', async () => {
   const list = JSON.parse((await request(creds, 'GET', '/api/v1')).body) as { resources: { name: string; verbs: string[] }[] };
   assert.deepEqual(list.resources.find((r) => r.name === 'pods/binding')?.verbs, ['create']);
+});
+
+test('an Unschedulable status preconditioned on the unbound pod does not land after a binding', async () => {
+  const pod = { metadata: { name: 'b3' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } };
+  const created = JSON.parse((await request(creds, 'POST', '/api/v1/namespaces/default/pods', { body: JSON.stringify(pod) })).body);
+  assert.equal((await bind('b3', { kind: 'Node', name: 'node-a' })).status, 201);
+  // What the scheduler sends for a failed attempt that read the pod before the binding.
+  const condition = { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/0 nodes are available', lastProbeTime: null, lastTransitionTime: '2026-01-01T00:00:00Z' };
+  const r = await request(creds, 'PATCH', '/api/v1/namespaces/default/pods/b3/status', {
+    body: JSON.stringify({ metadata: { resourceVersion: created.metadata.resourceVersion }, status: { conditions: [condition] } }),
+    headers: { 'content-type': 'application/strategic-merge-patch+json' },
+  });
+  assert.equal(r.status, 409, r.body);
+  const got = JSON.parse((await request(creds, 'GET', '/api/v1/namespaces/default/pods/b3')).body);
+  assert.equal(got.spec.nodeName, 'node-a');
+  assert.equal(got.status.conditions.find((c: { type: string }) => c.type === 'PodScheduled').status, 'True');
 });

@@ -29,7 +29,8 @@ async function call(method: string, path: string, body?: unknown, type = 'applic
 
 
 before(async () => {
-  server = await startServer({ args: ['--disable-controller-manager'] });
+  // The test places and runs pods itself: no scheduler, and only the controllers it starts.
+  server = await startServer({ args: ['--disable-controller-manager', '--disable-scheduler'] });
   creds = credsFromKubeconfig(server.kubeconfig);
   manager = spawn(bosunBin, ['controller-manager', '--kubeconfig', server.kubeconfig, '--controllers', 'nodelifecycle,podgc', '--node-monitor-grace-period', '2s', '--node-monitor-period', '500ms'], { stdio: ['ignore', 'pipe', 'pipe'] });
   manager.stdout!.on('data', (d: Buffer) => (managerOut += d.toString()));
