@@ -38,7 +38,8 @@ function walkMessage(value: unknown, def: MessageDef, path: string, out: string[
       continue;
     }
     const v = rec[key];
-    if (p.field.omitEmpty && (p.field.type.kind === 'list' || p.field.type.kind === 'map') && isEmptyCollection(v)) {
+    // (metadata.managedFields: [] stays: it asks the field manager to reset them, as in Go.)
+    if (p.field.omitEmpty && (p.field.type.kind === 'list' || p.field.type.kind === 'map') && isEmptyCollection(v) && key !== 'managedFields') {
       delete rec[key];
       continue;
     }

@@ -43,6 +43,17 @@ describe('metadata updates', () => {
     const got = validateObjectMetaUpdate({ name: 'web2', namespace: 'e', uid: 'u2', creationTimestamp: '2026-01-02T00:00:00Z' }, old).map((c) => c.field);
     assert.deepEqual(got, ['metadata.name', 'metadata.namespace', 'metadata.uid', 'metadata.creationTimestamp']);
   });
+  test('timestamps compare as instants: a fraction of zero is the same time', () => {
+    assert.deepEqual(validateObjectMetaUpdate({ ...old, creationTimestamp: '2026-01-01T00:00:00.000Z' }, old), []);
+    assert.deepEqual(validateObjectMetaUpdate({ ...old, creationTimestamp: '2026-01-01T01:00:00+01:00' }, old), []);
+  });
+  test('deletionTimestamp and deletionGracePeriodSeconds are immutable', () => {
+    const got = validateObjectMetaUpdate({ ...old, deletionTimestamp: '2026-01-03T00:00:00Z', deletionGracePeriodSeconds: 30 }, old);
+    assert.deepEqual(got.map((c) => [c.field, c.message]), [
+      ['metadata.deletionTimestamp', 'Invalid value: 2026-01-03 00:00:00 +0000 UTC: field is immutable'],
+      ['metadata.deletionGracePeriodSeconds', 'Invalid value: 30: field is immutable'],
+    ]);
+  });
   test('no finalizer may be added once deletion started', () => {
     const deleting = { ...old, deletionTimestamp: '2026-01-03T00:00:00Z', finalizers: ['a.io/x'] };
     assert.deepEqual(validateObjectMetaUpdate({ ...deleting, finalizers: ['a.io/x', 'b.io/y'] }, deleting).map((c) => c.field), ['metadata.finalizers']);

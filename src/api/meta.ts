@@ -5,6 +5,7 @@
 import type { ObjectMeta, StatusCause } from './types.ts';
 import type { NameRule } from './resource.ts';
 import { badRequest } from './errors.ts';
+import { formatTime, parseTime, sameTime } from './times.ts';
 import {
   forbidden,
   immutable,
@@ -98,17 +99,32 @@ function validateFinalizers(fins: ObjectMeta['finalizers']): StatusCause[] {
   return out;
 }
 
+/**
+ * Upstream ValidateObjectMetaAccessorUpdate: no finalizer added once deletion started; name,
+ * namespace, uid, creationTimestamp, deletionTimestamp and deletionGracePeriodSeconds immutable.
+ * Timestamps compare as instants (metav1.Time), never as text: `...24.000Z` is `...24Z`.
+ */
 export function validateObjectMetaUpdate(meta: ObjectMeta, old: ObjectMeta): StatusCause[] {
   const out: StatusCause[] = [];
-  out.push(...immutable('metadata.name', meta.name, old.name));
-  out.push(...immutable('metadata.namespace', meta.namespace ?? '', old.namespace ?? ''));
-  out.push(...immutable('metadata.uid', meta.uid, old.uid));
-  out.push(...immutable('metadata.creationTimestamp', meta.creationTimestamp ?? null, old.creationTimestamp ?? null));
   if (old.deletionTimestamp) {
     const added = (meta.finalizers ?? []).filter((f) => !(old.finalizers ?? []).includes(f));
     if (added.length) out.push(forbidden('metadata.finalizers', `no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`));
   }
+  out.push(...immutable('metadata.name', meta.name, old.name));
+  out.push(...immutable('metadata.namespace', meta.namespace ?? '', old.namespace ?? ''));
+  out.push(...immutable('metadata.uid', meta.uid, old.uid));
+  out.push(...immutableTime('metadata.creationTimestamp', meta.creationTimestamp, old.creationTimestamp));
+  out.push(...immutableTime('metadata.deletionTimestamp', meta.deletionTimestamp, old.deletionTimestamp));
+  out.push(...immutable('metadata.deletionGracePeriodSeconds', meta.deletionGracePeriodSeconds ?? null, old.deletionGracePeriodSeconds ?? null));
   return out;
+}
+
+function immutableTime(field: string, a: string | null | undefined, b: string | null | undefined): StatusCause[] {
+  if (sameTime(a, b)) return [];
+  const t = typeof a === 'string' ? parseTime(a) : undefined;
+  // Upstream prints the new value with Go's time.Time String().
+  const shown = t ? `${formatTime(t).replace('T', ' ').replace('Z', '')} +0000 UTC` : (a ?? null);
+  return [{ reason: 'FieldValueInvalid', field, message: `Invalid value: ${typeof shown === 'string' && t ? shown : JSON.stringify(shown)}: field is immutable` }];
 }
 
 /** Rejects an object whose namespace differs from the request's. */

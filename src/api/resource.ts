@@ -9,7 +9,7 @@
  *   update: prepareForUpdate(new, old) → default → (admission) → validate(new, { old })
  * and the generic machinery handles metadata (uid, timestamps, generation, resourceVersion).
  */
-import type { KubeObject, StatusCause } from './types.ts';
+import type { KubeObject, StatusCause, UserInfo } from './types.ts';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
@@ -105,8 +105,8 @@ export interface ResourceDef {
   default?(obj: KubeObject): void;
   /** Validation beyond the generic metadata checks; field paths as upstream ('spec.replicas'). */
   validate?(obj: KubeObject, ctx: ValidateContext): StatusCause[];
-  /** Reset fields a create may not set (e.g. status), in place. */
-  prepareForCreate?(obj: KubeObject): void;
+  /** Reset fields a create may not set (e.g. status), in place; `user` is the requester (CSR's spec.username). */
+  prepareForCreate?(obj: KubeObject, ctx?: { user?: UserInfo }): void;
   /** Carry over fields an update of the main resource may not change (e.g. status), in place on `obj`. */
   prepareForUpdate?(obj: KubeObject, old: KubeObject): void;
   /** For a status update: carry over everything but status (default: restore everything except `status` and metadata labels/annotations). */
@@ -131,6 +131,12 @@ export interface ResourceDef {
   defaultPropagation?: 'orphan';
   /** PUT of an absent object creates it (upstream AllowCreateOnUpdate: endpoints, leases, ...). */
   createOnUpdate?: boolean;
+  /**
+   * false: an update (PUT, or a status update) must carry a resourceVersion; without one (or
+   * with "0") it is Invalid (upstream AllowUnconditionalUpdate false: leases, CRDs, webhook
+   * configurations, ...). Default true: no resourceVersion means "whatever is current".
+   */
+  allowUnconditionalUpdate?: boolean;
 
   /** Table columns for `kubectl get`; default: Name, Age. */
   table?: TableDef;

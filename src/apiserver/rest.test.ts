@@ -1,6 +1,7 @@
-import { test } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { deletionFinalizers } from './rest.ts';
+import { decodeContinue, deletionFinalizers, encodeContinue, maxListLimit } from './rest.ts';
+import { isStatusError } from '../api/errors.ts';
 
 const cases: { name: string; current?: string[]; policy?: string; kindDefault?: 'orphan'; want: string[] | undefined }[] = [
   { name: 'a background delete of an object without finalizers changes nothing', policy: 'Background', want: undefined },
@@ -18,3 +19,44 @@ const cases: { name: string; current?: string[]; policy?: string; kindDefault?: 
 for (const c of cases) {
   test(c.name, () => assert.deepEqual(deletionFinalizers(c.current, { propagationPolicy: c.policy }, c.kindDefault), c.want));
 }
+
+describe('continue tokens', () => {
+  const prefix = '/registry/configmaps/default/';
+  const b64 = (s: string) => Buffer.from(s).toString('base64url');
+  const msg = (token: string): string => {
+    try {
+      decodeContinue(token, prefix);
+      return 'ok';
+    } catch (err) {
+      assert.ok(isStatusError(err) && err.status.code === 400, String(err));
+      return err.status.message ?? '';
+    }
+  };
+
+  test('a token of ours round-trips to the key after the last one', () => {
+    assert.deepEqual(decodeContinue(encodeContinue(42, 'cm1'), prefix), { revision: 42, after: `${prefix}cm1\u0000` });
+  });
+
+  const bad: [string, string, string][] = [
+    ['not base64url', 'a=b', 'invalid continue token: continue key is not valid: illegal base64 data at input byte 1'],
+    ['a dangling base64 character', 'abcde', 'invalid continue token: continue key is not valid: illegal base64 data at input byte 4'],
+    ['not JSON', b64('hello'), "invalid continue token: continue key is not valid: invalid character 'h' looking for beginning of value"],
+    ['empty JSON', '', 'invalid continue token: continue key is not valid: unexpected end of JSON input'],
+    ['a non-integer revision', b64('{"v":"meta.k8s.io/v1","rv":1.5,"start":"a"}'), 'invalid continue token: continue key is not valid: json: cannot unmarshal number 1.5 into Go struct field continueToken.rv of type int64'],
+    ['a revision beyond int64', b64('{"v":"meta.k8s.io/v1","rv":9223372036854775808,"start":"a"}'), 'invalid continue token: continue key is not valid: json: cannot unmarshal number 9223372036854775808 into Go struct field continueToken.rv of type int64'],
+    ['a string revision', b64('{"v":"meta.k8s.io/v1","rv":"5","start":"a"}'), 'invalid continue token: continue key is not valid: json: cannot unmarshal string into Go struct field continueToken.rv of type int64'],
+    ['not an object', b64('[1]'), 'invalid continue token: continue key is not valid: json: cannot unmarshal array into Go value of type storage.continueToken'],
+    ['an unknown version', b64('{"v":"v2","rv":5,"start":"a"}'), 'invalid continue token: continue key is not valid: server does not recognize this encoded version v2'],
+    ['revision 0', b64('{"v":"meta.k8s.io/v1","rv":0,"start":"a"}'), 'invalid continue token: continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)'],
+    ['an empty start key', b64('{"v":"meta.k8s.io/v1","rv":5,"start":""}'), 'invalid continue token: continue key is not valid: encoded start key empty (version meta.k8s.io/v1)'],
+    ['a key escaping the prefix', b64('{"v":"meta.k8s.io/v1","rv":5,"start":"../secrets/x"}'), 'invalid continue token: continue key is not valid: ../secrets/x'],
+    ['a key with an empty segment', b64('{"v":"meta.k8s.io/v1","rv":5,"start":"a//b"}'), 'invalid continue token: continue key is not valid: a//b'],
+  ];
+  for (const [name, token, want] of bad) test(`${name} is a 400 as upstream words it`, () => assert.equal(msg(token), want));
+
+  test('a negative revision continues at the latest one', () => {
+    assert.deepEqual(decodeContinue(b64('{"v":"meta.k8s.io/v1","rv":-1,"start":"cm1\\u0000"}'), prefix), { revision: 0, after: `${prefix}cm1\u0000` });
+  });
+
+  test('the largest list limit is the largest exact integer', () => assert.equal(maxListLimit, 2 ** 53 - 1));
+});

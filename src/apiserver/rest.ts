@@ -9,6 +9,7 @@
  * lost race unless the caller pinned a resourceVersion (then 409 Conflict).
  */
 import { randomUUID } from 'node:crypto';
+import { posix } from 'node:path';
 import type { Store, KeyValue } from '../storage/types.ts';
 import type { ResourceDef } from '../api/resource.ts';
 import type { KubeObject, StatusCause, UserInfo } from '../api/types.ts';
@@ -27,8 +28,10 @@ import { parseFieldSelector, parseLabelSelector } from '../api/selectors.ts';
 import { WatchCache, type CachedObject, type CacheWatch } from './watchcache.ts';
 import type { AdmissionChain, AdmissionAttributes } from './admission/types.ts';
 import { isCode } from '../util/errors.ts';
-import { updateManagedFields } from '../api/apply/index.ts';
+import { keepManagedFields, updateManagedFields } from '../api/apply/index.ts';
 import { typeForKind } from '../api/schema/index.ts';
+import { canonical } from '../api/schema/canonical.ts';
+import { normalizeObjectTimes } from '../api/times.ts';
 
 export interface WriteContext {
   user: UserInfo;
@@ -123,7 +126,7 @@ export class ResourceStore {
         const obj = JSON.parse(decoder.decode(value)) as KubeObject;
         const out = storedAs ? storedAs.fromStorage(obj) : obj;
         out.metadata.resourceVersion = String(rv);
-        return out;
+        return canonical(out); // Go's JSON form (also for values stored before it was written so)
       },
     });
   }
@@ -140,14 +143,14 @@ export class ResourceStore {
     const obj = JSON.parse(decoder.decode(kv.value)) as KubeObject;
     const out = this.def.storedAs ? this.def.storedAs.fromStorage(obj) : obj;
     out.metadata.resourceVersion = String(kv.modRevision);
-    return out;
+    return canonical(out);
   }
 
   #encode(obj: KubeObject): Uint8Array {
     const stored = this.def.storedAs ? this.def.storedAs.toStorage(obj) : obj;
     const rv = stored.metadata.resourceVersion;
     delete stored.metadata.resourceVersion;
-    const bytes = encoder.encode(JSON.stringify(stored));
+    const bytes = encoder.encode(JSON.stringify(canonical(stored))); // stored in Go's JSON form
     if (rv !== undefined && stored === obj) obj.metadata.resourceVersion = rv;
     return bytes;
   }
@@ -220,9 +223,13 @@ export class ResourceStore {
   async list(p: ListParams): Promise<ListResult> {
     const filter = this.filter(p.labelSelector, p.fieldSelector);
     const prefix = p.namespace && this.def.namespaced ? `${this.#prefix}${p.namespace}/` : this.#prefix;
-    const limit = p.limit && p.limit > 0 ? p.limit : 0;
-    if (p.continue) return this.#listFromStore(prefix, filter, limit, decodeContinue(p.continue, this.#prefix));
+    const limit = p.limit && p.limit > 0 ? Math.min(Math.floor(p.limit), maxListLimit) : 0;
     const rvParam = p.resourceVersion ?? '';
+    if (p.continue) {
+      const from = decodeContinue(p.continue, prefix);
+      if (rvParam && rvParam !== '0') throw badRequest('specifying resource version is not allowed when using continue');
+      return this.#listFromStore(prefix, filter, limit, from);
+    }
     const match = p.resourceVersionMatch ?? '';
     if (match && !rvParam) throw badRequest('resourceVersionMatch is forbidden unless resourceVersion is provided');
     if (match && match !== 'Exact' && match !== 'NotOlderThan') {
@@ -292,7 +299,7 @@ export class ResourceStore {
     }
     const res: ListResult = { items, resourceVersion: revision };
     if (more) {
-      res.continue = encodeContinue(revision, lastKey.slice(this.#prefix.length));
+      res.continue = encodeContinue(revision, lastKey.slice(prefix.length));
       if (!filter) {
         const returnedInPage = items.length;
         const remaining = count - returnedInPage;
@@ -337,6 +344,7 @@ export class ResourceStore {
   /** Creates `obj` (already converted to the storage version) in `namespace`. */
   async create(namespace: string, obj: KubeObject, ctx: WriteContext): Promise<KubeObject> {
     const meta = (obj.metadata ??= {});
+    normalizeObjectTimes(obj, this.def);
     if (this.def.namespaced) meta.namespace = namespace;
     else delete meta.namespace;
     if (!meta.name && meta.generateName) meta.name = nameFromGenerateName(meta.generateName);
@@ -348,7 +356,7 @@ export class ResourceStore {
     delete meta.selfLink;
     if (this.def.generation) meta.generation = 1;
     else delete meta.generation;
-    this.def.prepareForCreate?.(obj);
+    this.def.prepareForCreate?.(obj, { user: ctx.user });
     this.def.default?.(obj);
     this.#track(undefined, obj, ctx, '');
     await this.#opts.admission.admit(this.#attrs('CREATE', namespace, meta.name ?? '', ctx, obj));
@@ -375,9 +383,13 @@ export class ResourceStore {
 
   /** Records a non-apply write in managedFields (in place on `obj`). */
   #track(old: KubeObject | undefined, obj: KubeObject, ctx: WriteContext, sub: string): void {
-    if (!ctx.manager || ctx.applied || this.def.review) return;
+    if (ctx.applied || this.def.review) return;
     if (this.#typeName === undefined) this.#typeName = typeForKind(this.def.group, this.def.version, this.def.kind)?.name ?? null;
     if (!this.#typeName) return;
+    if (!ctx.manager) {
+      keepManagedFields(old, obj, { subresource: sub || undefined, gk: this.gk });
+      return;
+    }
     updateManagedFields(old, obj, {
       manager: ctx.manager,
       apiVersion: this.def.group ? `${this.def.group}/${ctx.version}` : ctx.version,
@@ -427,7 +439,8 @@ export class ResourceStore {
       if (!cur) {
         if (sub || !(this.def.createOnUpdate || opts.forceAllowCreate)) throw notFound(this.gr, name);
         const desired = await mutate(null);
-        if (desired.metadata?.resourceVersion) throw notFound(this.gr, name);
+        const rv = desired.metadata?.resourceVersion;
+        if (rv && rv !== '0') throw notFound(this.gr, name);
         desired.metadata.name = name;
         try {
           return { obj: await this.create(namespace, desired, ctx), created: true };
@@ -438,8 +451,7 @@ export class ResourceStore {
       }
       const old = this.#decode(cur);
       const desired = await mutate(clone(old));
-      const pinned = desired.metadata?.resourceVersion;
-      if (pinned && pinned !== old.metadata.resourceVersion) throw staleConflict(this.gr, name);
+      this.#checkResourceVersion(desired, old, sub);
       const next = await this.#serialized(() => this.#prepareUpdate(desired, old, namespace, name, ctx, sub));
       if (jsonEqualIgnoringRv(next, old)) return { obj: old, created: false };
       // An object being deleted whose last finalizer is gone is removed, not updated.
@@ -451,10 +463,7 @@ export class ResourceStore {
       ) {
         if (ctx.dryRun) return { obj: next, created: false };
         const del = await this.#store.delete(key, cur.modRevision);
-        if (!del.ok) {
-          if (pinned) throw staleConflict(this.gr, name);
-          continue;
-        }
+        if (!del.ok) continue; // re-read: a pinned resourceVersion is then a Conflict
         this.#noteWrite(del.revision);
         next.metadata.resourceVersion = String(del.revision);
         return { obj: next, created: false };
@@ -462,13 +471,32 @@ export class ResourceStore {
       if (ctx.dryRun) return { obj: next, created: false };
       const res = await this.#store.update(key, this.#encode(next), cur.modRevision);
       if (!res.ok) {
-        if (pinned) throw staleConflict(this.gr, name);
         if (!res.current) throw notFound(this.gr, name);
-        continue;
+        continue; // re-read: a pinned resourceVersion is then a Conflict
       }
       this.#noteWrite(res.kv.modRevision);
       next.metadata.resourceVersion = String(res.kv.modRevision);
       return { obj: next, created: false };
+    }
+  }
+
+  /**
+   * The resourceVersion rule of upstream's store: a resourceVersion in the desired object (a PUT's
+   * body, or what a patch left of the current one) must be the current one, else 409 Conflict;
+   * none (or "0") is an unconditional update, unless the kind requires one for updates of the
+   * object or its status (then 422, as upstream's "must be specified for an update").
+   * Internal writes through other subresources (binding, scale, finalize) are always allowed.
+   */
+  #checkResourceVersion(desired: KubeObject, old: KubeObject, sub: string): void {
+    const pinned = (desired.metadata ??= {}).resourceVersion;
+    if (pinned && pinned !== '0') {
+      if (pinned !== old.metadata.resourceVersion) throw staleConflict(this.gr, old.metadata.name ?? '');
+      return;
+    }
+    if (this.def.allowUnconditionalUpdate === false && (sub === '' || sub === 'status')) {
+      throw invalid({ group: this.def.group, kind: this.def.plural }, old.metadata.name ?? '', [
+        { reason: 'FieldValueInvalid', field: 'metadata.resourceVersion', message: 'Invalid value: 0: must be specified for an update' },
+      ]);
     }
   }
 
@@ -482,19 +510,23 @@ export class ResourceStore {
     }
     meta.name = name;
     if (this.def.namespaced) meta.namespace = namespace;
-    // System-managed metadata is carried over.
-    if (!meta.uid) meta.uid = old.metadata.uid;
-    if (!meta.creationTimestamp) meta.creationTimestamp = old.metadata.creationTimestamp;
-    if (old.metadata.deletionTimestamp) {
-      meta.deletionTimestamp = old.metadata.deletionTimestamp;
-      if (old.metadata.deletionGracePeriodSeconds !== undefined) meta.deletionGracePeriodSeconds = old.metadata.deletionGracePeriodSeconds;
-    } else {
-      delete meta.deletionTimestamp;
-      delete meta.deletionGracePeriodSeconds;
-    }
-    delete meta.selfLink;
+    normalizeObjectTimes(obj, this.def);
     // The scale subresource writes the main object's spec: it is an update of the main resource.
     const main = sub === '' || sub === 'scale';
+    // System-managed metadata is carried over as upstream's BeforeUpdate does: the stored
+    // creationTimestamp and pending deletion win over whatever the request says; a uid or
+    // grace period the request does not give is the stored one (a different one is Invalid).
+    const om = old.metadata;
+    if (!meta.uid) meta.uid = om.uid;
+    if (om.creationTimestamp) meta.creationTimestamp = om.creationTimestamp;
+    if (om.deletionTimestamp || !main) {
+      if (om.deletionTimestamp) meta.deletionTimestamp = om.deletionTimestamp;
+      else delete meta.deletionTimestamp;
+    }
+    if (om.deletionGracePeriodSeconds !== undefined && (meta.deletionGracePeriodSeconds === undefined || !main)) {
+      meta.deletionGracePeriodSeconds = om.deletionGracePeriodSeconds;
+    } else if (!main) delete meta.deletionGracePeriodSeconds;
+    delete meta.selfLink;
     if (sub === 'status') {
       if (this.def.prepareForStatusUpdate) this.def.prepareForStatusUpdate(obj, old);
       else defaultStatusUpdate(obj, old);
@@ -644,7 +676,8 @@ function jsonEqualIgnoringRv(a: KubeObject, b: KubeObject): boolean {
   const ra = a.metadata.resourceVersion;
   const rb = b.metadata.resourceVersion;
   a.metadata.resourceVersion = rb;
-  const eq = jsonEqual(a, b);
+  // Compared as stored (Go's JSON form): `paused: false` sent to an object stored without it is no change.
+  const eq = jsonEqual(canonical(a), b);
   a.metadata.resourceVersion = ra;
   return eq;
 }
@@ -655,28 +688,124 @@ export function parseRv(rv: string): number {
   return n;
 }
 
-interface ContinueToken {
-  v: string;
-  rv: number;
-  start: string;
+/**
+ * The largest page a list asks the store for. Upstream accepts any int64 limit; limits beyond
+ * 2^53 (which a JavaScript number cannot count to) mean "everything" all the same.
+ */
+export const maxListLimit = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Continue tokens as upstream's storage encodes them: unpadded base64url of
+ * `{"v":"meta.k8s.io/v1","rv":<revision>,"start":"<key after the list prefix>\u0000"}`.
+ */
+export function encodeContinue(rv: number, lastKeySuffix: string): string {
+  return Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv, start: `${lastKeySuffix}\u0000` })).toString('base64url');
 }
 
-function encodeContinue(rv: number, lastKeySuffix: string): string {
-  const t: ContinueToken = { v: 'meta.k8s.io/v1', rv, start: `${lastKeySuffix}\u0000` };
-  return Buffer.from(JSON.stringify(t)).toString('base64url');
-}
+const invalidContinue = 'continue key is not valid';
 
-function decodeContinue(token: string, prefix: string): { revision: number; after: string } {
-  let t: ContinueToken;
+/**
+ * Decodes a continue token for a list under `prefix` as upstream's storage.DecodeContinue does,
+ * with its errors as 400 `invalid continue token: ...`: not base64url, not JSON, fields of the
+ * wrong type (rv must be an int64), an unknown version, rv 0, an empty start key, or a start key
+ * that path cleaning would change (`..`, `//`, a trailing `/`: a key escaping the prefix).
+ * A negative rv means "continue at the latest revision" (revision 0 to the store).
+ */
+export function decodeContinue(token: string, prefix: string): { revision: number; after: string } {
+  const fail = (detail: string) => badRequest(`invalid continue token: ${detail}`);
+  const bytes = decodeRawBase64Url(token);
+  if (typeof bytes === 'number') throw fail(`${invalidContinue}: illegal base64 data at input byte ${bytes}`);
+  const text = bytes.toString('utf8');
+  const fields: { v: string; rv: number; start: string } = { v: '', rv: 0, start: '' };
+  // The literal text of each number, per holding object (rv 1.5 or 1e3 is reported as written).
+  const sources = new WeakMap<object, Map<string, string>>();
+  let parsed: unknown;
   try {
-    t = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as ContinueToken;
+    parsed = JSON.parse(text, function (this: object, key: string, value: unknown, context?: { source?: string }) {
+      if (context?.source !== undefined) {
+        let m = sources.get(this);
+        if (!m) sources.set(this, (m = new Map()));
+        m.set(key, context.source);
+      }
+      return value;
+    });
   } catch {
-    throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
+    throw fail(`${invalidContinue}: ${goJsonSyntaxError(bytes)}`);
   }
-  if (t.v !== 'meta.k8s.io/v1' || typeof t.rv !== 'number' || typeof t.start !== 'string' || t.rv <= 0) {
-    throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
+  if (parsed !== null) {
+    if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw fail(`${invalidContinue}: json: cannot unmarshal ${goJsonKind(parsed)} into Go value of type storage.continueToken`);
+    }
+    // encoding/json matches keys case-insensitively; the last one wins; a null leaves the field alone.
+    for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+      const f = (['v', 'rv', 'start'] as const).find((n) => n === k.toLowerCase());
+      if (!f || v === null) continue;
+      const where = `Go struct field continueToken.${f}`;
+      if (f === 'rv') {
+        const src = sources.get(parsed as object)?.get(k) ?? String(v);
+        if (typeof v !== 'number') throw fail(`${invalidContinue}: json: cannot unmarshal ${goJsonKind(v)} into ${where} of type int64`);
+        if (!/^-?\d+$/.test(src) || !int64(src)) throw fail(`${invalidContinue}: json: cannot unmarshal number ${src} into ${where} of type int64`);
+        fields.rv = v;
+      } else {
+        if (typeof v !== 'string') throw fail(`${invalidContinue}: json: cannot unmarshal ${goJsonKind(v)} into ${where} of type string`);
+        fields[f] = v;
+      }
+    }
   }
-  if (t.start.includes('..') || t.start.startsWith('/')) throw badRequest('continue key is not valid: key is not a relative path');
-  const start = t.start.endsWith('\u0000') ? t.start.slice(0, -1) : t.start;
-  return { revision: t.rv, after: prefix + start };
+  if (fields.v !== 'meta.k8s.io/v1') throw fail(`${invalidContinue}: server does not recognize this encoded version ${fields.v}`);
+  if (fields.rv === 0) throw fail(`${invalidContinue}: incorrect encoded start resourceVersion (version meta.k8s.io/v1)`);
+  if (!fields.start) throw fail(`${invalidContinue}: encoded start key empty (version meta.k8s.io/v1)`);
+  const key = fields.start.startsWith('/') ? fields.start : `/${fields.start}`;
+  if (posix.normalize(key) !== key || (key.length > 1 && key.endsWith('/'))) throw fail(`${invalidContinue}: ${fields.start}`);
+  return { revision: fields.rv > 0 ? fields.rv : 0, after: prefix + key.slice(1) };
+}
+
+function int64(src: string): boolean {
+  const n = BigInt(src);
+  return n >= -9223372036854775808n && n <= 9223372036854775807n;
+}
+
+const base64UrlAlphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** Go's base64.RawURLEncoding.DecodeString: the bytes, or the offset of the first illegal byte. */
+function decodeRawBase64Url(s: string): Buffer | number {
+  let count = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\r' || c === '\n') continue;
+    if (!base64UrlAlphabet.includes(c)) return i;
+    count++;
+  }
+  if (count % 4 === 1) return s.length - 1;
+  return Buffer.from(s.replace(/[\r\n]/g, ''), 'base64url');
+}
+
+function goJsonKind(v: unknown): string {
+  if (typeof v === 'number') return 'number';
+  if (typeof v === 'string') return 'string';
+  if (typeof v === 'boolean') return 'bool';
+  return Array.isArray(v) ? 'array' : 'object';
+}
+
+/** The message of Go's JSON scanner for the first byte that makes `b` invalid JSON (best effort). */
+function goJsonSyntaxError(b: Buffer): string {
+  let i = 0;
+  while (i < b.length && (b[i] === 0x20 || b[i] === 0x09 || b[i] === 0x0a || b[i] === 0x0d)) i++;
+  if (i === b.length) return 'unexpected end of JSON input';
+  const c = b[i]!;
+  if (!'{["-0123456789tfn'.includes(String.fromCharCode(c))) return `invalid character ${goQuoteChar(c)} looking for beginning of value`;
+  return 'unexpected end of JSON input';
+}
+
+function goQuoteChar(c: number): string {
+  if (c === 0x27) return `'\\''`;
+  if (c === 0x22) return `'"'`;
+  const ch = String.fromCodePoint(c);
+  const printable = (c >= 0x20 && c < 0x7f) || (c >= 0xa1 && c !== 0xad);
+  if (printable) return `'${ch}'`;
+  if (c < 0x20 || c === 0x7f) {
+    const named: Record<number, string> = { 0x07: '\\a', 0x08: '\\b', 0x0c: '\\f', 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t', 0x0b: '\\v' };
+    return `'${named[c] ?? `\\x${c.toString(16).padStart(2, '0')}`}'`;
+  }
+  return `'\\u${c.toString(16).padStart(4, '0')}'`;
 }

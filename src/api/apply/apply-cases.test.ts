@@ -180,10 +180,47 @@ describe('ownership', () => {
     assert.deepEqual(owned(o, 'before-first-apply'), { 'f:spec': { 'f:hostname': {} } });
   });
 
-  test('last-applied-configuration is kept in step with the applied configuration', () => {
+  test("kubectl's applies keep last-applied-configuration in step (keys sorted, as Go writes a map)", () => {
     const ann = 'kubectl.kubernetes.io/last-applied-configuration';
-    const o = applyConfig(pod({}, { annotations: { [ann]: '{}' } }), pod({ hostname: 'h' }), podOpts('a'));
-    assert.deepEqual(JSON.parse(o.metadata.annotations![ann]!), pod({ hostname: 'h' }));
+    const o = applyConfig(pod({}, { annotations: { [ann]: '{}' } }), pod({ hostname: 'h' }), podOpts('kubectl'));
+    assert.equal(o.metadata.annotations![ann], '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"hostname":"h"}}\n');
+    const other = applyConfig(pod({}, { annotations: { [ann]: '{}' } }), pod({ hostname: 'h' }), podOpts('a'));
+    assert.equal(other.metadata.annotations![ann], '{}');
+  });
+
+  test('an applied configuration with managedFields is a BadRequest', () => {
+    assert.throws(
+      () => applyConfig(undefined, pod({}, { managedFields: [] }), podOpts('a')),
+      (err) => isStatusError(err) && err.status.code === 400 && err.status.message === 'metadata.managedFields must be nil',
+    );
+  });
+});
+
+describe('moving from client-side to server-side apply', () => {
+  const ann = 'kubectl.kubernetes.io/last-applied-configuration';
+  /** What `kubectl apply` (client-side) leaves: the object, owned by kubectl-client-side-apply, with the annotation. */
+  function clientSideApplied(hostname: string): KubeObject {
+    const cfg = pod({ hostname });
+    const created = pod({ hostname }, { annotations: { [ann]: JSON.stringify(cfg) } });
+    return updateManagedFields(undefined, created, podOpts('kubectl-client-side-apply') as ManagedOptions);
+  }
+
+  test("kubectl's first server-side apply takes fields whose live values match last-applied", () => {
+    const o = applyConfig(clientSideApplied('h'), pod({ hostname: 'h2' }), podOpts('kubectl'));
+    assert.equal((o['spec'] as { hostname?: string }).hostname, 'h2');
+    assert.deepEqual(owned(o, 'kubectl'), { 'f:spec': { 'f:hostname': {} } });
+  });
+
+  test('a field changed since the last client-side apply still conflicts', () => {
+    const live = clientSideApplied('h');
+    const edited = structuredClone(live);
+    (edited['spec'] as { hostname: string }).hostname = 'edited';
+    const next = updateManagedFields(live, edited, podOpts('kubectl-edit') as ManagedOptions);
+    assert.throws(() => applyConfig(next, pod({ hostname: 'h2' }), podOpts('kubectl')), (err) => isStatusError(err) && err.status.code === 409);
+  });
+
+  test('other managers get no such allowance', () => {
+    assert.throws(() => applyConfig(clientSideApplied('h'), pod({ hostname: 'h2' }), podOpts('mine')), (err) => isStatusError(err) && err.status.code === 409);
   });
 });
 
@@ -223,28 +260,52 @@ describe('Update operations', () => {
     assert.deepEqual(owned(updateManagedFields(applied, next, u('x')), 'a'), { 'f:spec': { 'f:subdomain': {} } });
   });
 
-  test('status writes of a status-split kind track only status', () => {
+  test('an update of an object without managedFields records nothing (tracking starts at create or apply)', () => {
     const old = pod({ hostname: 'h' });
-    const next = { ...pod({ hostname: 'h' }), status: { phase: 'Running' } };
-    const o = updateManagedFields(old, next, { ...u('kubelet'), subresource: 'status' });
-    assert.deepEqual(o.metadata.managedFields?.map((m) => [m.manager, m.subresource, m.fieldsV1]), [['kubelet', 'status', { 'f:status': { 'f:phase': {} } }]]);
+    assert.equal(updateManagedFields(old, pod({ hostname: 'x' }), u('b')).metadata.managedFields, undefined);
   });
 
-  test('managedFields the writer sets are taken as given; an empty list resets them', () => {
+  test('status writes of a status-split kind track only status', () => {
+    const old = updateManagedFields(undefined, pod({ hostname: 'h' }), u('a'));
+    const next = { ...structuredClone(old), status: { phase: 'Running' } };
+    const o = updateManagedFields(old, next, { ...u('kubelet'), subresource: 'status' });
+    assert.deepEqual(o.metadata.managedFields?.filter((m) => m.manager === 'kubelet').map((m) => [m.manager, m.subresource, m.fieldsV1]), [['kubelet', 'status', { 'f:status': { 'f:phase': {} } }]]);
+  });
+
+  test('managedFields the writer sets are taken as given', () => {
     const old = updateManagedFields(undefined, pod({ hostname: 'h' }), u('a'));
     const given = [{ manager: 'z', operation: 'Apply' as const, apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:hostname': {} } } }];
     assert.deepEqual(managers(updateManagedFields(old, { ...structuredClone(old), metadata: { ...old.metadata, managedFields: given } }, u('b'))), [['z', 'Apply']]);
-    assert.equal(updateManagedFields(old, { ...structuredClone(old), metadata: { ...old.metadata, managedFields: [] } }, u('b')).metadata.managedFields, undefined);
   });
 
-  test('a bad operation in given managedFields is Invalid', () => {
+  const resets: [string, unknown[]][] = [
+    ['a list of one empty entry', [{}]],
+    ['an empty list', []],
+  ];
+  for (const [what, list] of resets) {
+    test(`${what} resets managedFields, and later updates are not tracked`, () => {
+      const old = updateManagedFields(undefined, pod({ hostname: 'h' }), u('a'));
+      const reset = updateManagedFields(old, { ...structuredClone(old), metadata: { ...old.metadata, managedFields: list as never } }, u('b'));
+      assert.equal(reset.metadata.managedFields, undefined);
+      const next = { ...structuredClone(reset), spec: { hostname: 'x' } };
+      assert.equal(updateManagedFields(reset, next, u('c')).metadata.managedFields, undefined);
+    });
+  }
+
+  test('malformed managedFields in a write are ignored: the stored ones stay', () => {
     const old = updateManagedFields(undefined, pod({ hostname: 'h' }), u('a'));
     const bad = { ...structuredClone(old), metadata: { ...old.metadata, managedFields: [{ manager: 'z', operation: 'Patch' as never }] } };
-    assert.throws(() => updateManagedFields(old, bad, u('b')), (err) => isStatusError(err) && err.status.code === 422);
+    assert.deepEqual(managers(updateManagedFields(old, bad, u('b'))), [['a', 'Update']]);
+  });
+
+  test('a subresource write cannot set managedFields', () => {
+    const old = updateManagedFields(undefined, pod({ hostname: 'h' }), u('a'));
+    const next = { ...structuredClone(old), metadata: { ...old.metadata, managedFields: [{}] as never }, status: { phase: 'Running' } };
+    assert.deepEqual(managers(updateManagedFields(old, next, { ...u('kubelet'), subresource: 'status' })), [['a', 'Update'], ['kubelet', 'Update']]);
   });
 
   test('more than ten Update managers fold the oldest into ancient-changes', () => {
-    let o = pod({});
+    let o = updateManagedFields(undefined, pod({}, { labels: { base: 'x' } }), u('creator'));
     for (let i = 0; i < 12; i++) {
       const next = structuredClone(o);
       next.metadata.labels = { ...next.metadata.labels, [`l${i}`]: 'x' };
@@ -280,4 +341,17 @@ describe('field sets', () => {
     [['f:spec', 'f:args', 'i:2'], '.spec.args[2]'],
   ];
   for (const [p, want] of paths) test(`path ${want} is printed as upstream`, () => assert.equal(formatPath(p), want));
+});
+
+describe('pruning after an ownership migration', () => {
+  test('a struct field the applier owned as a whole stays while its applied entries are owned', () => {
+    // kubectl's csaupgrade gives the Apply entry the client-side entry's set: f:data itself and its keys.
+    const cm = (data: Record<string, string>): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data });
+    const live = cm({ key: 'two', other: 'same' });
+    live.metadata.managedFields = [{ manager: 'kubectl', operation: 'Apply', apiVersion: 'v1', time: now, fieldsType: 'FieldsV1', fieldsV1: { 'f:data': { '.': {}, 'f:key': {}, 'f:other': {} } } }];
+    const opts = { ...podOpts('kubectl'), typeName: 'core.v1.ConfigMap', statusSplit: false, gk: { group: '', kind: 'ConfigMap' } };
+    assert.deepEqual(applyConfig(structuredClone(live), cm({ key: 'three', other: 'same' }), opts).data, { key: 'three', other: 'same' });
+    assert.deepEqual(applyConfig(structuredClone(live), cm({ key: 'three' }), opts).data, { key: 'three' });
+    assert.equal(applyConfig(structuredClone(live), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } }, opts).data, undefined);
+  });
 });

@@ -504,22 +504,20 @@ export interface ManagedOptions {
 /**
  * Records a non-apply write from `old` (undefined on create) to `next` (changed in place and
  * returned): the changed fields go to `opts.manager` (operation Update) and leave every other
- * manager. managedFields the request set itself are kept as given; an empty list resets them.
+ * manager. As upstream's field manager:
+ * - managedFields the request sets are the starting point (kubectl moving client-side apply
+ *   ownership), unless they are not a valid list (then the stored ones are) or the write is to a
+ *   subresource (always the stored ones);
+ * - `[]` or `[{}]` resets them: the object is no longer tracked;
+ * - an update of an object without managedFields records nothing (tracking starts at creation
+ *   or at the next apply, as before-first-apply).
  */
 export function updateManagedFields(old: KubeObject | undefined, next: KubeObject, opts: ManagedOptions): KubeObject {
-  const name = next.metadata.name ?? '';
-  const given = next.metadata.managedFields;
-  const oldList = old?.metadata.managedFields;
-  if (Array.isArray(given) && given.length === 0 && old) {
+  let entries = startingEntries(old, next, opts);
+  if (old && entries.length === 0) {
     delete next.metadata.managedFields;
     return next;
   }
-  if (given !== undefined && old && !jsonEqual(given, oldList)) {
-    // The writer set managedFields itself (e.g. kubectl migrating client-side apply ownership).
-    setManagedFields(next, decodeEntries(given, opts.gk, name));
-    return next;
-  }
-  let entries = decodeEntries(old ? oldList : given, opts.gk, name);
   const scope: Scope = { subresource: opts.subresource, statusSplit: opts.statusSplit };
   const strippedOld = old ? withoutManaged(old) : undefined;
   const { changed, removed } = compare(strippedOld, withoutManaged(next), opts.typeName);
@@ -542,6 +540,50 @@ export function updateManagedFields(old: KubeObject | undefined, next: KubeObjec
   }
   setManagedFields(next, entries);
   return next;
+}
+
+/** The entries a write starts from (see updateManagedFields). */
+function startingEntries(old: KubeObject | undefined, next: KubeObject, opts: { subresource?: string; gk: { group: string; kind: string } }): Entry[] {
+  const given = next.metadata.managedFields;
+  const name = next.metadata.name ?? '';
+  if (old && opts.subresource) return decodeEntries(old.metadata.managedFields, opts.gk, name);
+  if (isResetManagedFields(given)) return [];
+  const fromRequest = tryDecodeEntries(given);
+  if (fromRequest?.length) return fromRequest;
+  return old ? decodeEntries(old.metadata.managedFields, opts.gk, name) : [];
+}
+
+/**
+ * For a write recorded under no manager: the managedFields it leaves, without tracking it
+ * (a reset clears them, malformed ones or a subresource's are replaced by the stored ones).
+ */
+export function keepManagedFields(old: KubeObject | undefined, next: KubeObject, opts: { subresource?: string; gk: { group: string; kind: string } }): KubeObject {
+  setManagedFields(next, startingEntries(old, next, opts));
+  return next;
+}
+
+/** Upstream isResetManagedFields: an empty list, or a list of one empty entry. */
+export function isResetManagedFields(list: unknown): boolean {
+  if (!Array.isArray(list)) return false;
+  if (list.length === 0) return true;
+  if (list.length !== 1) return false;
+  const e = list[0] as unknown;
+  return isObj(e) && Object.values(e).every((v) => v === undefined || v === null || v === '');
+}
+
+/** Entries a request gives, as upstream's DecodeManagedFields accepts them; undefined when any is malformed. */
+function tryDecodeEntries(list: unknown): Entry[] | undefined {
+  if (!Array.isArray(list)) return undefined;
+  for (const raw of list) {
+    if (!isObj(raw)) return undefined;
+    const e = raw as ManagedFieldsEntry;
+    if ((e.operation !== 'Apply' && e.operation !== 'Update') || !e.apiVersion || e.fieldsType !== 'FieldsV1') return undefined;
+  }
+  try {
+    return decodeEntries(list, { group: '', kind: '' }, '');
+  } catch {
+    return undefined;
+  }
 }
 
 /** Writes the entries (those with fields) as the object's managedFields, or removes them. */
@@ -572,6 +614,8 @@ export function applyConfig(live: KubeObject | undefined, config: KubeObject, op
   const rootShape: Shape = { kind: 'struct', def: mustMessage(typeName), atomic: false };
   const scope: Scope = { subresource: opts.subresource, statusSplit: opts.statusSplit };
   const name = config.metadata?.name ?? live?.metadata.name ?? '';
+  const cfgManaged = config.metadata?.managedFields;
+  if (cfgManaged !== undefined && cfgManaged !== null) throw badRequest('metadata.managedFields must be nil');
   let entries = decodeEntries(live?.metadata.managedFields, opts.gk, name);
   // `live` is the caller's private copy (it may be changed); the result shares parts of it.
   const base = live ? withoutManaged(live) : ({ apiVersion: config.apiVersion, kind: config.kind, metadata: {} } as KubeObject);
@@ -591,7 +635,7 @@ export function applyConfig(live: KubeObject | undefined, config: KubeObject, op
   let others = emptySet();
   for (const e of entries) if (entryKey(e) !== key) others = union(others, e.set);
   const prune = difference(difference(previous, applied), others);
-  removePaths(merged, prune, rootShape);
+  removePaths(merged, prune, rootShape, union(others, applied));
 
   // Conflicts: fields this apply changes that another manager owns.
   const { changed, removed } = compare(base, merged, typeName);
@@ -602,7 +646,13 @@ export function applyConfig(live: KubeObject | undefined, config: KubeObject, op
     if (e.manager === opts.manager && e.operation === 'Update') continue;
     for (const p of memberPaths(intersection(e.set, touched))) conflicts.push({ entry: e, path: p });
   }
-  if (conflicts.length && !opts.force) throw conflictError(conflicts, opts.gk, name);
+  if (conflicts.length && !opts.force) {
+    // kubectl's first server-side apply after client-side ones: fields the last-applied
+    // annotation holds with their live values are the user's own, not a conflict.
+    const allowed = opts.manager === kubectlManager && live ? allowedByLastApplied(live, opts) : undefined;
+    const real = allowed ? conflicts.filter((c) => !hasPath(allowed, c.path)) : conflicts;
+    if (real.length) throw conflictError(real, opts.gk, name);
+  }
   if (opts.force || conflicts.length) {
     for (const e of entries) if (entryKey(e) !== key) e.set = difference(e.set, touched);
   }
@@ -620,17 +670,57 @@ export function applyConfig(live: KubeObject | undefined, config: KubeObject, op
   }
   entries = capUpdateManagers(entries);
   setManagedFields(merged, entries);
+  // kubectl's server-side applies keep the client-side last-applied annotation (when there is
+  // one) in step with what they apply, as upstream's lastAppliedUpdater does.
   const annotations = merged.metadata.annotations;
-  if (live?.metadata.annotations?.[lastAppliedAnnotation] !== undefined && annotations) {
-    const { managedFields: _m, resourceVersion: _r, ...meta } = config.metadata ?? {};
-    const last = { ...config, metadata: meta };
-    if (last.metadata.annotations) {
-      const { [lastAppliedAnnotation]: _x, ...rest } = last.metadata.annotations;
-      last.metadata = { ...last.metadata, annotations: rest };
-    }
-    annotations[lastAppliedAnnotation] = `${JSON.stringify(last)}\n`;
+  if (opts.manager === kubectlManager && annotations?.[lastAppliedAnnotation]) {
+    const last = structuredClone(config);
+    const ann = last.metadata?.annotations;
+    if (ann) delete ann[lastAppliedAnnotation];
+    annotations[lastAppliedAnnotation] = `${JSON.stringify(sortKeys(last))}\n`;
   }
   return merged;
+}
+
+/** The field manager kubectl's server-side apply uses; only its applies migrate client-side apply state. */
+const kubectlManager = 'kubectl';
+
+/** A JSON value with object keys in sorted order, as Go encodes a map. */
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (!isObj(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v).sort()) out[k] = sortKeys(v[k]);
+  return out;
+}
+
+/** Whether `path` is a member of `set`. */
+function hasPath(set: FieldNode, path: readonly string[]): boolean {
+  let n: FieldNode | undefined = set;
+  for (const pe of path) {
+    n = n.children?.get(pe);
+    if (!n) return false;
+  }
+  return n.member;
+}
+
+/**
+ * Upstream's lastAppliedManager: the fields of the last-applied configuration (of this apply's
+ * version) whose values the live object still has; undefined when there is no usable annotation.
+ */
+function allowedByLastApplied(live: KubeObject, opts: ApplyOptions): FieldNode | undefined {
+  const text = live.metadata.annotations?.[lastAppliedAnnotation];
+  if (!text) return undefined;
+  let last: KubeObject;
+  try {
+    last = JSON.parse(text) as KubeObject;
+  } catch {
+    return undefined;
+  }
+  if (!isObj(last) || last.apiVersion !== opts.apiVersion) return undefined;
+  const lastSet = fieldSetOf(last, opts.typeName);
+  const { changed, removed } = compare(last, withoutManaged(live), opts.typeName);
+  return difference(difference(lastSet, changed), removed);
 }
 
 interface Conflict {
@@ -710,8 +800,13 @@ function mergeValue(live: unknown, cfg: unknown, shape: Shape): unknown {
   return cfg; // cfg is this apply's private copy
 }
 
-/** Removes the member paths of `set` from `v`, keeping nodes that still have other content. */
-function removePaths(v: unknown, set: FieldNode, shape: Shape): void {
+/**
+ * Removes the member paths of `set` from `v`. As structured-merge-diff adds owned items back
+ * after pruning, a struct field whose descendants someone still owns (`keep`: other managers and
+ * this configuration) stays, losing only its pruned children; list items and map entries go
+ * unless they themselves are owned (which `set`, the unowned part, already excludes).
+ */
+function removePaths(v: unknown, set: FieldNode, shape: Shape, keep: FieldNode | undefined): void {
   if (!set.children) return;
   if ((shape.kind === 'struct' || shape.kind === 'map') && isObj(v)) {
     for (const [pe, sub] of set.children) {
@@ -722,18 +817,20 @@ function removePaths(v: unknown, set: FieldNode, shape: Shape): void {
         const f = fieldOfStruct(shape.def, k);
         s = f ? shapeOfType(f.type, f) : deduced;
       } else s = shapeOfType(shape.value);
-      if (sub.member) delete v[k];
-      else removePaths(v[k], sub, s);
+      const kept = keep?.children?.get(pe);
+      if (sub.member && (shape.kind === 'map' || isEmpty(kept))) delete v[k];
+      else removePaths(v[k], sub, s, kept);
     }
     return;
   }
   if (shape.kind === 'list' && Array.isArray(v)) {
     const elemShape = shape.rel === 'map' ? shapeOfType(shape.elem) : ({ kind: 'scalar' } as Shape);
     for (let i = v.length - 1; i >= 0; i--) {
-      const sub = set.children.get(itemElement(shape, v[i], i));
+      const pe = itemElement(shape, v[i], i);
+      const sub = set.children.get(pe);
       if (!sub) continue;
       if (sub.member) v.splice(i, 1);
-      else removePaths(v[i], sub, elemShape);
+      else removePaths(v[i], sub, elemShape, keep?.children?.get(pe));
     }
   }
 }

@@ -41,10 +41,11 @@ function validateWebhooks(o: KubeObject): StatusCause[] {
 const webhooksTable = table([col('Webhooks', 'integer')], (o) => [((o['webhooks'] ?? []) as unknown[]).length]);
 
 export const resources: ResourceDef[] = [
-  { ...ar, kind: 'MutatingWebhookConfiguration', plural: 'mutatingwebhookconfigurations', singular: 'mutatingwebhookconfiguration', namespaced: false, default: defaultWebhooks(true), validate: validateWebhooks, table: webhooksTable },
+  { ...ar, allowUnconditionalUpdate: false, kind: 'MutatingWebhookConfiguration', plural: 'mutatingwebhookconfigurations', singular: 'mutatingwebhookconfiguration', namespaced: false, default: defaultWebhooks(true), validate: validateWebhooks, table: webhooksTable },
   {
     ...ar,
     kind: 'ValidatingAdmissionPolicy',
+    allowUnconditionalUpdate: false,
     plural: 'validatingadmissionpolicies',
     singular: 'validatingadmissionpolicy',
     namespaced: false,
@@ -70,6 +71,7 @@ export const resources: ResourceDef[] = [
   {
     ...ar,
     kind: 'ValidatingAdmissionPolicyBinding',
+    allowUnconditionalUpdate: false,
     plural: 'validatingadmissionpolicybindings',
     singular: 'validatingadmissionpolicybinding',
     namespaced: false,
@@ -79,5 +81,5 @@ export const resources: ResourceDef[] = [
       return [spec['policyName'] ?? '', pr ? `${String(pr['namespace'] ?? '')}/${String(pr['name'] ?? '')}` : '<unset>'];
     }),
   },
-  { ...ar, kind: 'ValidatingWebhookConfiguration', plural: 'validatingwebhookconfigurations', singular: 'validatingwebhookconfiguration', namespaced: false, default: defaultWebhooks(false), validate: validateWebhooks, table: webhooksTable },
+  { ...ar, allowUnconditionalUpdate: false, kind: 'ValidatingWebhookConfiguration', plural: 'validatingwebhookconfigurations', singular: 'validatingwebhookconfiguration', namespaced: false, default: defaultWebhooks(false), validate: validateWebhooks, table: webhooksTable },
 ];

@@ -8,6 +8,7 @@ export const resources: ResourceDef[] = [
     group: 'apiextensions.k8s.io',
     version: 'v1',
     kind: 'CustomResourceDefinition',
+    allowUnconditionalUpdate: false,
     plural: 'customresourcedefinitions',
     singular: 'customresourcedefinition',
     namespaced: false,

@@ -1,4 +1,7 @@
-/** certificates.k8s.io/v1 CertificateSigningRequests (approval and signing come later). */
+/**
+ * certificates.k8s.io/v1 CertificateSigningRequests (approval and signing come later). A create
+ * records the requester (spec.username, uid, groups, extra) from the authenticated user.
+ */
 import type { ResourceDef } from '../resource.ts';
 import { required } from '../validation.ts';
 import { age } from '../printers.ts';
@@ -13,10 +16,25 @@ export const resources: ResourceDef[] = [
     namespaced: false,
     shortNames: ['csr'],
     subresources: { status: true },
-    prepareForCreate(o) {
+    // Upstream's CSR strategy: the requester is whoever is authenticated, never what the body says.
+    prepareForCreate(o, ctx) {
+      const spec = ((o['spec'] ??= {}) as Record<string, unknown>);
+      delete spec['username'];
+      delete spec['uid'];
+      delete spec['groups'];
+      delete spec['extra'];
+      const user = ctx?.user;
+      if (user) {
+        if (user.username) spec['username'] = user.username;
+        if (user.uid) spec['uid'] = user.uid;
+        if (user.groups.length) spec['groups'] = [...user.groups];
+        if (user.extra && Object.keys(user.extra).length) spec['extra'] = structuredClone(user.extra);
+      }
       delete o['status'];
     },
+    // The spec (with the requester) is fixed at creation; status changes through subresources.
     prepareForUpdate(o, old) {
+      o['spec'] = structuredClone(old['spec']);
       o['status'] = old['status'];
     },
     validate(o) {

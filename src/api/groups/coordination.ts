@@ -8,6 +8,7 @@ export const resources: ResourceDef[] = [
     group: 'coordination.k8s.io',
     version: 'v1',
     kind: 'Lease',
+    allowUnconditionalUpdate: false,
     plural: 'leases',
     singular: 'lease',
     namespaced: true,

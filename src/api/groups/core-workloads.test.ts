@@ -294,6 +294,19 @@ test('a main update keeps the stored status and a status update keeps the stored
   assert.deepEqual(summary(causes), []);
 });
 
+test('the QoS class is computed at creation and a status update may not change it', () => {
+  const created = create(pods, pod({ containers: [{ ...web, resources: { requests: { cpu: '100m' } } }] })).obj;
+  assert.equal(created.status.qosClass, 'Burstable');
+  const st = structuredClone(created);
+  st.status = { ...st.status, phase: 'Running', qosClass: 'BestEffort' };
+  assert.deepEqual(update(pods, st, created, 'status').causes.map((c) => [c.field, c.message]), [['status.qosClass', 'Invalid value: "BestEffort": field is immutable']]);
+  const without = structuredClone(created);
+  without.status = { phase: 'Running' };
+  const kept = update(pods, without, created, 'status');
+  assert.equal(kept.obj.status.qosClass, 'Burstable');
+  assert.deepEqual(kept.causes, []);
+});
+
 test('a status update may not move the pod to another node', () => {
   const old = storedPod();
   const st = structuredClone(old);

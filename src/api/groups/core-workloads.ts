@@ -64,6 +64,9 @@ function preparePodForStatusUpdate(pod: KubeObject, old: KubeObject): void {
   if (old.metadata.ownerReferences) pod.metadata.ownerReferences = clone(old.metadata.ownerReferences);
   else delete pod.metadata.ownerReferences;
   if (!isObj(pod['status'])) pod['status'] = {};
+  // The QoS class is set at creation and immutable; a writer that leaves it out keeps the stored one.
+  const status = pod['status'] as J;
+  if (!str(status['qosClass']) && str(obj(old['status'])['qosClass'])) status['qosClass'] = obj(old['status'])['qosClass'];
 }
 
 function validatePod(pod: KubeObject, ctx: ValidateContext): StatusCause[] {

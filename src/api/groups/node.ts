@@ -8,6 +8,7 @@ export const resources: ResourceDef[] = [
     group: 'node.k8s.io',
     version: 'v1',
     kind: 'RuntimeClass',
+    allowUnconditionalUpdate: false,
     plural: 'runtimeclasses',
     singular: 'runtimeclass',
     namespaced: false,

@@ -1371,6 +1371,8 @@ export function validatePodStatusUpdate(pod: J, old: J): StatusCause[] {
   if (str(obj(pod['spec'])['nodeName']) !== str(obj(old['spec'])['nodeName'])) errs.push(forbidden('status.nodeName', 'may not be changed directly'));
   const nnn = str(status['nominatedNodeName']);
   if (nnn && nnn !== str(oldStatus['nominatedNodeName'])) errs.push(...dns1123Subdomain(nnn, 'status.nominatedNodeName'));
+  // Pod QoS is immutable (upstream ValidatePodStatusUpdate).
+  if (str(status['qosClass']) !== str(oldStatus['qosClass'])) errs.push(invalidValue('status.qosClass', str(status['qosClass']), 'field is immutable'));
   const restartPolicy = str(obj(old['spec'])['restartPolicy']);
   if (restartPolicy === 'Never') {
     const oldByName = new Map(arr(oldStatus['containerStatuses']).map((c) => [str(obj(c)['name']), obj(c)] as const));

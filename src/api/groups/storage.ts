@@ -10,6 +10,7 @@ export const resources: ResourceDef[] = [
   {
     ...st,
     kind: 'CSIDriver',
+    allowUnconditionalUpdate: false,
     plural: 'csidrivers',
     singular: 'csidriver',
     namespaced: false,
@@ -32,8 +33,8 @@ export const resources: ResourceDef[] = [
       ((g(o, 'spec', 'volumeLifecycleModes') ?? []) as string[]).join(','),
     ]),
   },
-  { ...st, kind: 'CSINode', plural: 'csinodes', singular: 'csinode', namespaced: false, table: table([col('Drivers', 'integer')], (o) => [((g(o, 'spec', 'drivers') ?? []) as unknown[]).length]) },
-  { ...st, kind: 'CSIStorageCapacity', plural: 'csistoragecapacities', singular: 'csistoragecapacity', namespaced: true, table: table([col('StorageClassName'), col('Capacity')], (o) => [o['storageClassName'] ?? '', o['capacity'] ?? '']) },
+  { ...st, allowUnconditionalUpdate: false, kind: 'CSINode', plural: 'csinodes', singular: 'csinode', namespaced: false, table: table([col('Drivers', 'integer')], (o) => [((g(o, 'spec', 'drivers') ?? []) as unknown[]).length]) },
+  { ...st, allowUnconditionalUpdate: false, kind: 'CSIStorageCapacity', plural: 'csistoragecapacities', singular: 'csistoragecapacity', namespaced: true, table: table([col('StorageClassName'), col('Capacity')], (o) => [o['storageClassName'] ?? '', o['capacity'] ?? '']) },
   {
     ...st,
     kind: 'StorageClass',
@@ -83,6 +84,7 @@ export const resources: ResourceDef[] = [
   {
     ...st,
     kind: 'VolumeAttachment',
+    allowUnconditionalUpdate: false,
     plural: 'volumeattachments',
     singular: 'volumeattachment',
     namespaced: false,
