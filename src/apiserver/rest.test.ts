@@ -60,3 +60,37 @@ describe('continue tokens', () => {
 
   test('the largest list limit is the largest exact integer', () => assert.equal(maxListLimit, 2 ** 53 - 1));
 });
+
+describe('create with generateName', () => {
+  test('a generated name that collides is generated again (RetryGenerateName)', async () => {
+    const { default: fs } = await import('node:fs');
+    const { default: os } = await import('node:os');
+    const { default: path } = await import('node:path');
+    const { openSqliteStore } = await import('../storage/sqlite.ts');
+    const { builtinResources } = await import('../api/groups/index.ts');
+    const { AdmissionChain } = await import('./admission/types.ts');
+    const { ResourceStore } = await import('./rest.ts');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-rest-'));
+    const store = openSqliteStore(path.join(dir, 'db'), { compactIntervalMs: 0 });
+    const def = builtinResources.find((d) => d.group === '' && d.kind === 'ConfigMap')!;
+    const rs = new ResourceStore(def, store, { admission: new AdmissionChain([]) });
+    const ctx = { user: { username: 'admin', groups: ['system:masters'] }, dryRun: false, version: 'v1' };
+    const random = Math.random;
+    try {
+      // The same random sequence twice: the second create's first name is the first create's name.
+      const seq = [0.1, 0.2, 0.3, 0.4, 0.5, 0.1, 0.2, 0.3, 0.4, 0.5, 0.9, 0.9, 0.9, 0.9, 0.9];
+      let i = 0;
+      Math.random = () => seq[i++ % seq.length]!;
+      const a = await rs.create('default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { generateName: 'cm-' } }, ctx);
+      const b = await rs.create('default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { generateName: 'cm-' } }, ctx);
+      assert.notEqual(a.metadata.name, b.metadata.name);
+      assert.ok(b.metadata.name!.startsWith('cm-'));
+      // A name given by the client is never replaced.
+      await assert.rejects(rs.create('default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: a.metadata.name } }, ctx), (e: unknown) => isStatusError(e) && e.status.reason === 'AlreadyExists');
+    } finally {
+      Math.random = random;
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -83,6 +83,9 @@ export function clone<T>(v: T): T {
   return structuredClone(v);
 }
 
+/** Attempts at a free name for a create with generateName (upstream maxNameGenerationCreateAttempts). */
+export const maxNameGenerationAttempts = 8;
+
 export interface ResourceStoreOptions {
   admission: AdmissionChain;
   clock?: () => number;
@@ -347,7 +350,8 @@ export class ResourceStore {
     normalizeObjectTimes(obj, this.def);
     if (this.def.namespaced) meta.namespace = namespace;
     else delete meta.namespace;
-    if (!meta.name && meta.generateName) meta.name = nameFromGenerateName(meta.generateName);
+    const generated = !meta.name && Boolean(meta.generateName);
+    if (generated) meta.name = nameFromGenerateName(meta.generateName!);
     meta.uid = randomUUID();
     meta.creationTimestamp = nowRfc3339(this.#clock);
     delete meta.resourceVersion;
@@ -370,7 +374,12 @@ export class ResourceStore {
         if (await this.#store.get(key)) throw alreadyExists(this.gr, meta.name!);
         return obj;
       }
-      const res = await this.#store.create(key, this.#encode(obj));
+      let res = await this.#store.create(key, this.#encode(obj));
+      // A generated name that collides is generated again, as upstream's RetryGenerateName does.
+      for (let attempt = 1; !res.ok && generated && attempt < maxNameGenerationAttempts; attempt++) {
+        meta.name = nameFromGenerateName(meta.generateName!);
+        res = await this.#store.create(this.key(namespace, meta.name), this.#encode(obj));
+      }
       if (!res.ok) throw alreadyExists(this.gr, meta.name!);
       this.#noteWrite(res.kv.modRevision);
       obj.metadata.resourceVersion = String(res.kv.modRevision);
