@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { startServer, bosunBin } from '../test/e2e/harness.ts';
 import { credsFromKubeconfig, type Creds } from '../test/e2e/api.ts';
 import { caller } from './patch.ts';
+import type { Deployment, KubeList, Node, Pod } from '../src/api/index.ts';
 
 const deployments = 1000;
 const replicas = 5;
@@ -62,8 +63,8 @@ function fakeKubelet(creds: Creds, signal: AbortSignal): void {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
         if (!line) continue;
-        const ev = JSON.parse(line) as { type: string; object: { metadata: { namespace: string; name: string } } };
-        if (ev.type === 'ADDED') pending.push({ ns: ev.object.metadata.namespace, name: ev.object.metadata.name });
+        const ev = JSON.parse(line) as { type: string; object: Pod };
+        if (ev.type === 'ADDED') pending.push({ ns: ev.object.metadata.namespace!, name: ev.object.metadata.name! });
       }
       pump();
     });
@@ -105,7 +106,7 @@ export async function benchControllers(record: (name: string, value: string) => 
     );
     let available = 0;
     while (performance.now() - started < limitMs) {
-      const list = JSON.parse((await call('GET', '/apis/apps/v1/namespaces/bench-deploy/deployments')).body) as { items: { status?: { availableReplicas?: number } }[] };
+      const list = JSON.parse((await call('GET', '/apis/apps/v1/namespaces/bench-deploy/deployments')).body) as KubeList<Deployment>;
       available = list.items.filter((d) => d.status?.availableReplicas === replicas).length;
       if (available === deployments) break;
       await new Promise((r) => setTimeout(r, 500));
@@ -160,7 +161,7 @@ export async function benchDeploymentAtScale(record: (name: string, value: strin
     // The nodes first: the figure is about the controllers and the scheduler, not registration.
     const nodesDeadline = Date.now() + 5 * 60_000;
     for (;;) {
-      const nodes = JSON.parse((await call('GET', '/api/v1/nodes?labelSelector=node.bosun.dev%2Fvirtual%3Dtrue')).body) as { items: unknown[] };
+      const nodes = JSON.parse((await call('GET', '/api/v1/nodes?labelSelector=node.bosun.dev%2Fvirtual%3Dtrue')).body) as KubeList<Node>;
       if (nodes.items.length >= scaleNodes) break;
       if (Date.now() > nodesDeadline) throw new Error(`only ${nodes.items.length}/${scaleNodes} simulated nodes registered after 5 min`);
       await new Promise((r) => setTimeout(r, 1000));
@@ -180,7 +181,7 @@ export async function benchDeploymentAtScale(record: (name: string, value: strin
     let available = 0;
     let lastReport = 0;
     while (performance.now() - started < scaleLimitMs) {
-      const d = JSON.parse((await call('GET', '/apis/apps/v1/namespaces/bench-scale/deployments/big')).body) as { status?: { replicas?: number; availableReplicas?: number } };
+      const d = JSON.parse((await call('GET', '/apis/apps/v1/namespaces/bench-scale/deployments/big')).body) as Deployment;
       available = d.status?.availableReplicas ?? 0;
       if (available === scaleReplicas) break;
       if (performance.now() - lastReport > 15_000) {
@@ -198,8 +199,8 @@ export async function benchDeploymentAtScale(record: (name: string, value: strin
     let running = 0;
     let cont = '';
     do {
-      const page = JSON.parse((await call('GET', `/api/v1/namespaces/bench-scale/pods?limit=1000${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`)).body) as { items: { spec: { nodeName?: string }; status?: { phase?: string } }[]; metadata: { continue?: string } };
-      running += page.items.filter((p) => p.spec.nodeName && p.status?.phase === 'Running').length;
+      const page = JSON.parse((await call('GET', `/api/v1/namespaces/bench-scale/pods?limit=1000${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`)).body) as KubeList<Pod>;
+      running += page.items.filter((p) => p.spec?.nodeName && p.status?.phase === 'Running').length;
       cont = page.metadata.continue ?? '';
     } while (cont);
     if (running !== scaleReplicas) {

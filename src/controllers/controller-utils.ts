@@ -3,16 +3,14 @@
  * availability, controller references, int-or-percent resolution, the pod-template hash, and a small harness
  * that wires informer events to a rate-limited work queue and its workers.
  */
-import type { KubeObject, OwnerReference } from '../api/types.ts';
+import type { ApiObject, IntOrString, OwnerReference, Pod, PodCondition } from '../api/index.ts';
 import { WorkQueue, runWorkers, waitForCacheSync, type ReconcileResult } from '../client/index.ts';
 import type { ControllerContext } from './context.ts';
 
-export type Obj = Record<string, unknown>;
+/** A JSON object, for the generic value helpers below (hashing, semantic equality). */
+type JsonObject = Record<string, unknown>;
 
-export const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
-export const num = (v: unknown, d = 0): number => (typeof v === 'number' ? v : d);
-
-export function keyOf(o: KubeObject): string {
+export function keyOf(o: ApiObject): string {
   return o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : (o.metadata.name ?? '');
 }
 
@@ -23,23 +21,16 @@ export function splitKey(key: string): { namespace: string; name: string } {
 
 // ---- pods --------------------------------------------------------------------------------------
 
-interface Condition {
-  type: string;
-  status: string;
-  lastTransitionTime?: string;
+function podCondition(pod: Pod, type: string): PodCondition | undefined {
+  return (pod.status?.conditions ?? []).find((c) => c.type === type);
 }
 
-function podCondition(pod: KubeObject, type: string): Condition | undefined {
-  const conds = obj(pod['status'])['conditions'];
-  return Array.isArray(conds) ? (conds as Condition[]).find((c) => c.type === type) : undefined;
-}
-
-export function isPodReady(pod: KubeObject): boolean {
+export function isPodReady(pod: Pod): boolean {
   return podCondition(pod, 'Ready')?.status === 'True';
 }
 
 /** Ready for at least minReadySeconds at `now`. */
-export function isPodAvailable(pod: KubeObject, minReadySeconds: number, now: number): boolean {
+export function isPodAvailable(pod: Pod, minReadySeconds: number, now: number): boolean {
   const c = podCondition(pod, 'Ready');
   if (c?.status !== 'True') return false;
   if (minReadySeconds <= 0) return true;
@@ -48,7 +39,7 @@ export function isPodAvailable(pod: KubeObject, minReadySeconds: number, now: nu
 }
 
 /** Milliseconds until a ready pod becomes available, or undefined when it is not ready (or already is). */
-export function msUntilAvailable(pod: KubeObject, minReadySeconds: number, now: number): number | undefined {
+export function msUntilAvailable(pod: Pod, minReadySeconds: number, now: number): number | undefined {
   const c = podCondition(pod, 'Ready');
   if (c?.status !== 'True' || minReadySeconds <= 0) return undefined;
   const since = c.lastTransitionTime ? Date.parse(c.lastTransitionTime) : NaN;
@@ -57,19 +48,18 @@ export function msUntilAvailable(pod: KubeObject, minReadySeconds: number, now: 
   return left > 0 ? left : undefined;
 }
 
-export function podPhase(pod: KubeObject): string {
-  return String(obj(pod['status'])['phase'] ?? '');
+export function podPhase(pod: Pod): string {
+  return pod.status?.phase ?? '';
 }
 
 /** Not finished and not being deleted: counts toward a controller's replicas. */
-export function isPodActive(pod: KubeObject): boolean {
+export function isPodActive(pod: Pod): boolean {
   const phase = podPhase(pod);
   return phase !== 'Succeeded' && phase !== 'Failed' && !pod.metadata.deletionTimestamp;
 }
 
-function restarts(pod: KubeObject): number {
-  const cs = obj(pod['status'])['containerStatuses'];
-  return Array.isArray(cs) ? cs.reduce((n: number, c) => n + num(obj(c)['restartCount']), 0) : 0;
+function restarts(pod: Pod): number {
+  return (pod.status?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0);
 }
 
 /**
@@ -77,8 +67,8 @@ function restarts(pod: KubeObject): number {
  * pending before unknown before running, not ready before ready, ready for less time before
  * longer, more restarts before fewer, newer before older.
  */
-export function compareForDeletion(a: KubeObject, b: KubeObject): number {
-  const assigned = (p: KubeObject) => (obj(p['spec'])['nodeName'] ? 1 : 0);
+export function compareForDeletion(a: Pod, b: Pod): number {
+  const assigned = (p: Pod) => (p.spec?.nodeName ? 1 : 0);
   if (assigned(a) !== assigned(b)) return assigned(a) - assigned(b);
   const phaseRank: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2 };
   const pa = phaseRank[podPhase(a)] ?? 0;
@@ -100,18 +90,18 @@ export function compareForDeletion(a: KubeObject, b: KubeObject): number {
 
 // ---- controller references ---------------------------------------------------------------------
 
-export function controllerRef(o: KubeObject): OwnerReference | undefined {
+export function controllerRef(o: ApiObject): OwnerReference | undefined {
   return o.metadata.ownerReferences?.find((r) => r.controller);
 }
 
-export function newControllerRef(owner: KubeObject, kind: string, apiVersion: string): OwnerReference {
+export function newControllerRef(owner: ApiObject, kind: string, apiVersion: string): OwnerReference {
   return { apiVersion, kind, name: owner.metadata.name!, uid: owner.metadata.uid!, controller: true, blockOwnerDeletion: true };
 }
 
 // ---- int or percent ----------------------------------------------------------------------------
 
 /** An IntOrString value against a total: percentages rounded up or down. */
-export function intOrPercent(v: unknown, total: number, roundUp: boolean, dflt: string): number {
+export function intOrPercent(v: IntOrString | null | undefined, total: number, roundUp: boolean, dflt: string): number {
   const x = v ?? dflt;
   if (typeof x === 'number') return x;
   const m = /^(\d+)%$/.exec(String(x));
@@ -145,9 +135,9 @@ export function safeEncode(s: string): string {
 export function stableJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
   if (v && typeof v === 'object') {
-    return `{${Object.keys(v as Obj)
+    return `{${Object.keys(v as JsonObject)
       .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Obj)[k])}`)
+      .map((k) => `${JSON.stringify(k)}:${stableJson((v as JsonObject)[k])}`)
       .join(',')}}`;
   }
   return JSON.stringify(v);
@@ -200,11 +190,11 @@ export function startQueue(ctx: ControllerContext, reconcile: (key: string) => P
 export function semanticNormalize(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(semanticNormalize);
   if (!v || typeof v !== 'object') return v;
-  const out: Obj = {};
-  for (const [k, x] of Object.entries(v as Obj)) {
+  const out: JsonObject = {};
+  for (const [k, x] of Object.entries(v as JsonObject)) {
     const n = semanticNormalize(x);
     if (n === null || n === undefined) continue;
-    if (Array.isArray(n) ? n.length === 0 : typeof n === 'object' && Object.keys(n as Obj).length === 0) continue;
+    if (Array.isArray(n) ? n.length === 0 : typeof n === 'object' && Object.keys(n as JsonObject).length === 0) continue;
     out[k] = n;
   }
   return out;

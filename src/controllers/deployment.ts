@@ -8,10 +8,10 @@
  * reads: replicas, updatedReplicas, readyReplicas, availableReplicas, unavailableReplicas,
  * observedGeneration, and the Available and Progressing conditions (progressDeadlineSeconds).
  */
-import type { KubeObject } from '../api/types.ts';
-import { labelSelectorFromObject, type LabelSelector } from '../api/selectors.ts';
+import type { Deployment, DeploymentCondition, DeploymentStatus, LabelSelector, PodTemplateSpec, ReplicaSet } from '../api/index.ts';
+import { labelSelectorFromObject } from '../api/selectors.ts';
 import { isAlreadyExists, isConflict, isNotFound } from '../api/errors.ts';
-import { IndexNamespace, resources } from '../client/index.ts';
+import { IndexNamespace, clientset, resources } from '../client/index.ts';
 import type { ControllerContext } from './context.ts';
 import {
   controllerRef,
@@ -20,13 +20,11 @@ import {
   keyOf,
   newControllerRef,
   nowRfc3339,
-  num,
-  obj,
+  podPhase,
   podTemplateHash,
   semanticEqual,
   splitKey,
   startQueue,
-  type Obj,
   type ReconcileResult,
 } from './controller-utils.ts';
 
@@ -38,31 +36,29 @@ const hashLabel = 'pod-template-hash';
 /** Annotations of a Deployment that are not copied to its ReplicaSets. */
 const notCopied = new Set(['kubectl.kubernetes.io/last-applied-configuration', revisionAnnotation, revisionHistoryAnnotation, desiredReplicasAnnotation, maxReplicasAnnotation]);
 
-type RS = KubeObject;
+type RS = ReplicaSet;
 
-const spec = (o: KubeObject): Obj => obj(o['spec']);
-const status = (o: KubeObject): Obj => obj(o['status']);
-const replicas = (o: KubeObject): number => num(spec(o)['replicas'], 1);
+const replicas = (o: Deployment | RS): number => o.spec?.replicas ?? 1;
 const revisionOf = (rs: RS): number => Number(rs.metadata.annotations?.[revisionAnnotation] ?? 0) || 0;
 
 /** The pod template of a ReplicaSet without the hash label, to compare with a Deployment's. */
-function templateWithoutHash(t: unknown): unknown {
-  const c = structuredClone(obj(t));
-  const meta = obj(c['metadata']);
-  const labels = { ...(obj(meta['labels']) as Record<string, string>) };
+function templateWithoutHash(t: PodTemplateSpec | undefined): PodTemplateSpec {
+  const c = structuredClone(t ?? {});
+  const meta = c.metadata ?? {};
+  const labels = { ...meta.labels };
   delete labels[hashLabel];
-  if (Object.keys(labels).length) meta['labels'] = labels;
-  else delete meta['labels'];
-  c['metadata'] = meta;
+  if (Object.keys(labels).length) meta.labels = labels;
+  else delete meta.labels;
+  c.metadata = meta;
   return c;
 }
 
 /** maxSurge and maxUnavailable resolved against replicas, as upstream (surge up, unavailable down; never both 0). */
-export function fenceposts(d: KubeObject): { surge: number; unavailable: number } {
-  const ru = obj(obj(spec(d)['strategy'])['rollingUpdate']);
+export function fenceposts(d: Deployment): { surge: number; unavailable: number } {
+  const ru = d.spec?.strategy?.rollingUpdate;
   const n = replicas(d);
-  const surge = intOrPercent(ru['maxSurge'], n, true, '25%');
-  let unavailable = intOrPercent(ru['maxUnavailable'], n, false, '25%');
+  const surge = intOrPercent(ru?.maxSurge, n, true, '25%');
+  let unavailable = intOrPercent(ru?.maxUnavailable, n, false, '25%');
   if (surge === 0 && unavailable === 0) unavailable = 1;
   return { surge, unavailable };
 }
@@ -85,20 +81,21 @@ export function oldScaleDownBudget(desired: number, unavailable: number, allCoun
 }
 
 export function startDeploymentController(ctx: ControllerContext): void {
-  const deployments = ctx.informers.informerFor(resources.deployments);
-  const replicaSets = ctx.informers.informerFor(resources.replicaSets);
-  const pods = ctx.informers.informerFor(resources.pods);
+  const deployments = ctx.informers.typedInformerFor(resources.deployments);
+  const replicaSets = ctx.informers.typedInformerFor(resources.replicaSets);
+  const pods = ctx.informers.typedInformerFor(resources.pods);
+  const cs = clientset(ctx.client);
   const recorder = ctx.recorder('deployment-controller');
   const queue = startQueue(ctx, (key) => sync(key), { name: 'deployment-controller', workers: 5, waitFor: [deployments, replicaSets, pods] });
 
-  const enqueue = (d: KubeObject) => queue.add(keyOf(d));
+  const enqueue = (d: Deployment) => queue.add(keyOf(d));
   deployments.addEventHandler({ onAdd: enqueue, onUpdate: (_o, n) => enqueue(n), onDelete: enqueue });
-  const forRs = (rs: KubeObject) => {
+  const forRs = (rs: RS) => {
     const ref = controllerRef(rs);
     if (ref?.kind === 'Deployment') queue.add(`${rs.metadata.namespace}/${ref.name}`);
     else if (!ref) {
       for (const d of deployments.store.byIndex(IndexNamespace, rs.metadata.namespace ?? '')) {
-        if (labelSelectorFromObject((spec(d)['selector'] as LabelSelector) ?? null).matches(rs.metadata.labels)) enqueue(d);
+        if (labelSelectorFromObject(d.spec?.selector ?? null).matches(rs.metadata.labels)) enqueue(d);
       }
     }
   };
@@ -117,25 +114,25 @@ export function startDeploymentController(ctx: ControllerContext): void {
     const d = deployments.store.get(key);
     if (!d || d.metadata.deletionTimestamp) return;
     const { namespace } = splitKey(key);
-    const selector = labelSelectorFromObject((spec(d)['selector'] as LabelSelector) ?? null);
+    const selector = labelSelectorFromObject(d.spec?.selector ?? null);
     const owned: RS[] = [];
     for (const rs of replicaSets.store.byIndex(IndexNamespace, namespace)) {
       const ref = controllerRef(rs);
       if (ref?.uid === d.metadata.uid) owned.push(rs);
       else if (!ref && selector.matches(rs.metadata.labels) && !selector.empty) {
         try {
-          owned.push(await ctx.client.patch<RS>(resources.replicaSets, rs.metadata.name!, { metadata: { ownerReferences: [newControllerRef(d, 'Deployment', 'apps/v1')], uid: rs.metadata.uid } }, { type: 'strategic', namespace }));
+          owned.push(await cs.replicaSets.patch(rs.metadata.name!, { metadata: { ownerReferences: [newControllerRef(d, 'Deployment', 'apps/v1')], uid: rs.metadata.uid } }, { type: 'strategic', namespace }));
         } catch (err) {
           if (!isNotFound(err) && !isConflict(err)) throw err;
         }
       }
     }
-    const template = spec(d)['template'];
+    const template = d.spec?.template;
     // Upstream EqualIgnoreHash: semantic equality of the templates, pod-template-hash aside (a
     // template restored by `rollout undo` carries `creationTimestamp: null` and must still match).
-    let newRs = owned.find((rs) => semanticEqual(templateWithoutHash(spec(rs)['template']), template));
+    let newRs = owned.find((rs) => semanticEqual(templateWithoutHash(rs.spec?.template), template));
     const old = owned.filter((rs) => rs !== newRs);
-    const paused = spec(d)['paused'] === true;
+    const paused = d.spec?.paused === true;
 
     if (paused) {
       if (newRs && isScalingEvent(d, owned)) await scale(d, newRs, old);
@@ -147,14 +144,14 @@ export function startDeploymentController(ctx: ControllerContext): void {
       await scale(d, newRs, old);
       return syncStatus(d, newRs, old, false);
     }
-    const strategy = String(obj(spec(d)['strategy'])['type'] ?? 'RollingUpdate');
+    const strategy = d.spec?.strategy?.type ?? 'RollingUpdate';
     const changed = strategy === 'Recreate' ? await rolloutRecreate(d, newRs, old) : await rolloutRolling(d, newRs, old);
     if (!changed && isComplete(d, newRs, old)) await cleanup(d, old);
     return syncStatus(d, newRs, old, changed);
   }
 
   /** The new ReplicaSet: found (its revision brought up to date) or created with 0 replicas. */
-  async function ensureNewRs(d: KubeObject, existing: RS | undefined, old: RS[]): Promise<RS> {
+  async function ensureNewRs(d: Deployment, existing: RS | undefined, old: RS[]): Promise<RS> {
     const maxOld = Math.max(0, ...old.map(revisionOf));
     const { surge } = fenceposts(d);
     const annotations = (rs: RS | undefined): Record<string, string> => {
@@ -174,26 +171,26 @@ export function startDeploymentController(ctx: ControllerContext): void {
     const namespace = d.metadata.namespace!;
     if (existing) {
       const want = { ...existing.metadata.annotations, ...annotations(existing) };
-      const minReady = num(spec(d)['minReadySeconds']);
-      if (jsonEqual(want, existing.metadata.annotations ?? {}) && num(spec(existing)['minReadySeconds']) === minReady) return existing;
+      const minReady = d.spec?.minReadySeconds ?? 0;
+      if (jsonEqual(want, existing.metadata.annotations ?? {}) && (existing.spec?.minReadySeconds ?? 0) === minReady) return existing;
       try {
-        return await ctx.client.patch<RS>(resources.replicaSets, existing.metadata.name!, { metadata: { annotations: want }, spec: { minReadySeconds: minReady } }, { type: 'merge', namespace });
+        return await cs.replicaSets.patch(existing.metadata.name!, { metadata: { annotations: want }, spec: { minReadySeconds: minReady } }, { type: 'merge', namespace });
       } catch (err) {
         if (isNotFound(err)) return existing;
         throw err;
       }
     }
-    let collisions = num(status(d)['collisionCount']);
+    let collisions = d.status?.collisionCount ?? 0;
     for (;;) {
-      const hash = podTemplateHash(spec(d)['template'], collisions);
-      const template = structuredClone(obj(spec(d)['template']));
-      const tmeta = obj(template['metadata']);
-      tmeta['labels'] = { ...(obj(tmeta['labels']) as Record<string, string>), [hashLabel]: hash };
-      template['metadata'] = tmeta;
-      const sel = structuredClone(obj(spec(d)['selector']));
-      sel['matchLabels'] = { ...(obj(sel['matchLabels']) as Record<string, string>), [hashLabel]: hash };
+      const hash = podTemplateHash(d.spec?.template, collisions);
+      const template: PodTemplateSpec = structuredClone(d.spec?.template ?? {});
+      const tmeta = template.metadata ?? {};
+      tmeta.labels = { ...tmeta.labels, [hashLabel]: hash };
+      template.metadata = tmeta;
+      const sel: LabelSelector = structuredClone(d.spec?.selector ?? {});
+      sel.matchLabels = { ...sel.matchLabels, [hashLabel]: hash };
       const { surge: s } = fenceposts(d);
-      const strategy = String(obj(spec(d)['strategy'])['type'] ?? 'RollingUpdate');
+      const strategy = d.spec?.strategy?.type ?? 'RollingUpdate';
       const all = old.reduce((n, rs) => n + replicas(rs), 0);
       const initial = strategy === 'Recreate' ? 0 : newReplicasForRolling(replicas(d), s, 0, all);
       const rs: RS = {
@@ -202,23 +199,23 @@ export function startDeploymentController(ctx: ControllerContext): void {
         metadata: {
           name: `${d.metadata.name}-${hash}`,
           namespace,
-          labels: tmeta['labels'] as Record<string, string>,
+          labels: tmeta.labels,
           annotations: annotations(undefined),
           ownerReferences: [newControllerRef(d, 'Deployment', 'apps/v1')],
         },
-        spec: { replicas: initial, minReadySeconds: num(spec(d)['minReadySeconds']), selector: sel, template },
+        spec: { replicas: initial, minReadySeconds: d.spec?.minReadySeconds ?? 0, selector: sel, template },
       };
       try {
-        const created = await ctx.client.create<RS>(resources.replicaSets, rs, { namespace });
+        const created = await cs.replicaSets.create(rs, { namespace });
         recorder.event(d, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${created.metadata.name} from 0 to ${initial}`);
         return created;
       } catch (err) {
         if (!isAlreadyExists(err)) throw err;
         // A ReplicaSet of that name with another template: bump collisionCount and try another hash.
-        const other = await ctx.client.get<RS>(resources.replicaSets, rs.metadata.name!, { namespace });
-        if (controllerRef(other)?.uid === d.metadata.uid && semanticEqual(templateWithoutHash(spec(other)['template']), spec(d)['template'])) return other;
+        const other = await cs.replicaSets.get(rs.metadata.name!, { namespace });
+        if (controllerRef(other)?.uid === d.metadata.uid && semanticEqual(templateWithoutHash(other.spec?.template), d.spec?.template)) return other;
         collisions++;
-        await ctx.client.patchStatus(resources.deployments, d.metadata.name!, { status: { collisionCount: collisions } }, { type: 'merge', namespace });
+        await cs.deployments.patchStatus(d.metadata.name!, { status: { collisionCount: collisions } }, { type: 'merge', namespace });
       }
     }
   }
@@ -227,37 +224,37 @@ export function startDeploymentController(ctx: ControllerContext): void {
    * The Deployment carries its new ReplicaSet's revision (kubectl rollout undo patches it),
    * written through the status subresource as upstream does, so generation does not move.
    */
-  async function recordRevision(d: KubeObject, newRs: RS): Promise<void> {
+  async function recordRevision(d: Deployment, newRs: RS): Promise<void> {
     const rev = newRs.metadata.annotations?.[revisionAnnotation];
     if (!rev || d.metadata.annotations?.[revisionAnnotation] === rev) return;
     try {
-      await ctx.client.patchStatus(resources.deployments, d.metadata.name!, { metadata: { annotations: { [revisionAnnotation]: rev } } }, { type: 'merge', namespace: d.metadata.namespace });
+      await cs.deployments.patchStatus(d.metadata.name!, { metadata: { annotations: { [revisionAnnotation]: rev } } }, { type: 'merge', namespace: d.metadata.namespace });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
   }
 
   /** Replicas changed outside a rollout (the active sets' desired-replicas annotation disagrees). */
-  function isScalingEvent(d: KubeObject, sets: RS[]): boolean {
+  function isScalingEvent(d: Deployment, sets: RS[]): boolean {
     const active = sets.filter((rs) => replicas(rs) > 0);
     if (!active.length) return false;
     return active.some((rs) => rs.metadata.annotations?.[desiredReplicasAnnotation] !== String(replicas(d)));
   }
 
-  async function setReplicas(d: KubeObject, rs: RS, n: number): Promise<RS> {
+  async function setReplicas(d: Deployment, rs: RS, n: number): Promise<RS> {
     const { surge } = fenceposts(d);
     const annotations = { ...rs.metadata.annotations, [desiredReplicasAnnotation]: String(replicas(d)), [maxReplicasAnnotation]: String(replicas(d) + surge) };
     const from = replicas(rs);
     if (from === n && jsonEqual(annotations, rs.metadata.annotations ?? {})) return rs;
     // The cached resourceVersion makes this a compare-and-swap: a decision taken on a stale cache
     // fails with a Conflict (and is retried on fresh data) instead of scaling twice.
-    const out = await ctx.client.patch<RS>(resources.replicaSets, rs.metadata.name!, { metadata: { annotations, resourceVersion: rs.metadata.resourceVersion }, spec: { replicas: n } }, { type: 'merge', namespace: rs.metadata.namespace });
+    const out = await cs.replicaSets.patch(rs.metadata.name!, { metadata: { annotations, resourceVersion: rs.metadata.resourceVersion }, spec: { replicas: n } }, { type: 'merge', namespace: rs.metadata.namespace });
     if (from !== n) recorder.event(d, 'Normal', 'ScalingReplicaSet', `Scaled ${n > from ? 'up' : 'down'} replica set ${rs.metadata.name} from ${from} to ${n}`);
     return out;
   }
 
   /** Proportional scaling: spread a change of spec.replicas over the active sets. */
-  async function scale(d: KubeObject, newRs: RS, old: RS[]): Promise<void> {
+  async function scale(d: Deployment, newRs: RS, old: RS[]): Promise<void> {
     const active = [newRs, ...old].filter((rs) => replicas(rs) > 0);
     const desired = replicas(d);
     if (active.length <= 1) {
@@ -289,7 +286,7 @@ export function startDeploymentController(ctx: ControllerContext): void {
     for (const [rs, n] of targets) await setReplicas(d, rs, Math.max(0, n));
   }
 
-  async function rolloutRolling(d: KubeObject, newRs: RS, old: RS[]): Promise<boolean> {
+  async function rolloutRolling(d: Deployment, newRs: RS, old: RS[]): Promise<boolean> {
     const desired = replicas(d);
     const { surge, unavailable } = fenceposts(d);
     const all = [newRs, ...old];
@@ -309,14 +306,14 @@ export function startDeploymentController(ctx: ControllerContext): void {
     // Scale down old sets: unhealthy replicas first, then as availability allows.
     const oldCount = old.reduce((n, rs) => n + replicas(rs), 0);
     if (!oldCount) return false;
-    let budget = oldScaleDownBudget(desired, unavailable, allCount, replicas(newRs), num(status(newRs)['availableReplicas']));
+    let budget = oldScaleDownBudget(desired, unavailable, allCount, replicas(newRs), newRs.status?.availableReplicas ?? 0);
     if (budget <= 0) return false;
     let changed = false;
     const byAge = [...old].sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
     const next = new Map<RS, number>(byAge.map((rs) => [rs, replicas(rs)]));
     for (const rs of byAge) {
       if (budget <= 0) break;
-      const unhealthy = replicas(rs) - num(status(rs)['availableReplicas']);
+      const unhealthy = replicas(rs) - (rs.status?.availableReplicas ?? 0);
       if (unhealthy <= 0) continue;
       const cut = Math.min(unhealthy, budget);
       next.set(rs, replicas(rs) - cut);
@@ -324,7 +321,7 @@ export function startDeploymentController(ctx: ControllerContext): void {
     }
     // Available pods above the minimum may go.
     const minAvailable = desired - unavailable;
-    const available = all.reduce((n, rs) => n + num(status(rs)['availableReplicas']), 0);
+    const available = all.reduce((n, rs) => n + (rs.status?.availableReplicas ?? 0), 0);
     let healthyCut = available - minAvailable;
     for (const rs of byAge) {
       if (healthyCut <= 0) break;
@@ -343,7 +340,7 @@ export function startDeploymentController(ctx: ControllerContext): void {
     return changed;
   }
 
-  async function rolloutRecreate(d: KubeObject, newRs: RS, old: RS[]): Promise<boolean> {
+  async function rolloutRecreate(d: Deployment, newRs: RS, old: RS[]): Promise<boolean> {
     let changed = false;
     for (const rs of old) {
       if (replicas(rs) > 0) {
@@ -356,7 +353,7 @@ export function startDeploymentController(ctx: ControllerContext): void {
     const oldUids = new Set(old.map((rs) => rs.metadata.uid));
     const oldPods = pods.store.byIndex(IndexNamespace, d.metadata.namespace ?? '').filter((p) => {
       const ref = controllerRef(p);
-      return ref && oldUids.has(ref.uid) && String(status(p)['phase'] ?? '') !== 'Succeeded' && String(status(p)['phase'] ?? '') !== 'Failed';
+      return ref && oldUids.has(ref.uid) && podPhase(p) !== 'Succeeded' && podPhase(p) !== 'Failed';
     });
     if (oldPods.length) return false;
     if (replicas(newRs) !== replicas(d)) {
@@ -366,62 +363,62 @@ export function startDeploymentController(ctx: ControllerContext): void {
     return false;
   }
 
-  function isComplete(d: KubeObject, newRs: RS, old: RS[]): boolean {
+  function isComplete(d: Deployment, newRs: RS, old: RS[]): boolean {
     const desired = replicas(d);
     const all = [newRs, ...old];
     return (
-      num(status(newRs)['replicas']) === desired &&
-      num(status(newRs)['availableReplicas']) === desired &&
-      all.reduce((n, rs) => n + num(status(rs)['replicas']), 0) === desired &&
+      (newRs.status?.replicas ?? 0) === desired &&
+      (newRs.status?.availableReplicas ?? 0) === desired &&
+      all.reduce((n, rs) => n + (rs.status?.replicas ?? 0), 0) === desired &&
       old.every((rs) => replicas(rs) === 0)
     );
   }
 
   /** Deletes old, empty ReplicaSets beyond revisionHistoryLimit (oldest revisions first). */
-  async function cleanup(d: KubeObject, old: RS[]): Promise<void> {
-    const limit = num(spec(d)['revisionHistoryLimit'], 10);
-    const empty = old.filter((rs) => replicas(rs) === 0 && num(status(rs)['replicas']) === 0 && !rs.metadata.deletionTimestamp).sort((a, b) => revisionOf(a) - revisionOf(b));
+  async function cleanup(d: Deployment, old: RS[]): Promise<void> {
+    const limit = d.spec?.revisionHistoryLimit ?? 10;
+    const empty = old.filter((rs) => replicas(rs) === 0 && (rs.status?.replicas ?? 0) === 0 && !rs.metadata.deletionTimestamp).sort((a, b) => revisionOf(a) - revisionOf(b));
     for (const rs of empty.slice(0, Math.max(0, empty.length - limit))) {
       try {
-        await ctx.client.delete(resources.replicaSets, rs.metadata.name!, { namespace: rs.metadata.namespace, preconditions: { uid: rs.metadata.uid } });
+        await cs.replicaSets.delete(rs.metadata.name!, { namespace: rs.metadata.namespace, preconditions: { uid: rs.metadata.uid } });
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
     }
   }
 
-  async function syncStatus(d: KubeObject, newRs: RS | undefined, old: RS[], progressed: boolean): Promise<ReconcileResult | void> {
+  async function syncStatus(d: Deployment, newRs: RS | undefined, old: RS[], progressed: boolean): Promise<ReconcileResult | void> {
     const all = newRs ? [newRs, ...old] : old;
     const desired = replicas(d);
     const { unavailable } = fenceposts(d);
-    const sum = (f: string) => all.reduce((n, rs) => n + num(status(rs)[f]), 0);
+    const sum = (f: 'replicas' | 'readyReplicas' | 'availableReplicas') => all.reduce((n, rs) => n + (rs.status?.[f] ?? 0), 0);
     const available = sum('availableReplicas');
     const now = Date.now();
-    const prev = status(d);
-    const prevConds = (prev['conditions'] as Obj[] | undefined) ?? [];
-    const cond = (type: string, st: string, reason: string, message: string): Obj => {
-      const before = prevConds.find((c) => c['type'] === type);
+    const prev: DeploymentStatus = d.status ?? {};
+    const prevConds = prev.conditions ?? [];
+    const cond = (type: string, st: string, reason: string, message: string): DeploymentCondition => {
+      const before = prevConds.find((c) => c.type === type);
       const ts = nowRfc3339(now);
-      const transition = before && before['status'] === st ? (before['lastTransitionTime'] as string) : ts;
-      const update = before && before['status'] === st && before['reason'] === reason && before['message'] === message ? (before['lastUpdateTime'] as string) : ts;
+      const transition = before && before.status === st ? before.lastTransitionTime : ts;
+      const update = before && before.status === st && before.reason === reason && before.message === message ? before.lastUpdateTime : ts;
       return { type, status: st, lastUpdateTime: update, lastTransitionTime: transition, reason, message };
     };
-    const conditions: Obj[] = [];
+    const conditions: DeploymentCondition[] = [];
     conditions.push(
       available >= desired - unavailable
         ? cond('Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.')
         : cond('Available', 'False', 'MinimumReplicasUnavailable', 'Deployment does not have minimum availability.'),
     );
     const name = newRs?.metadata.name ?? '';
-    const deadline = num(spec(d)['progressDeadlineSeconds'], 600);
-    const prevProgress = prevConds.find((c) => c['type'] === 'Progressing');
+    const deadline = d.spec?.progressDeadlineSeconds ?? 600;
+    const prevProgress = prevConds.find((c) => c.type === 'Progressing');
     let requeueAfter: number | undefined;
-    if (spec(d)['paused'] === true) {
+    if (d.spec?.paused === true) {
       conditions.push(cond('Progressing', 'Unknown', 'DeploymentPaused', 'Deployment is paused'));
     } else if (newRs && isComplete(d, newRs, old)) {
       conditions.push(cond('Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "${name}" has successfully progressed.`));
-    } else if (progressed || !prevProgress || prevProgress['reason'] === 'DeploymentPaused' || prevProgress['reason'] === 'NewReplicaSetAvailable') {
-      const created = newRs && Date.parse(newRs.metadata.creationTimestamp ?? '') > now - 2000 && !prevProgress?.['message']?.toString().includes(name);
+    } else if (progressed || !prevProgress || prevProgress.reason === 'DeploymentPaused' || prevProgress.reason === 'NewReplicaSetAvailable') {
+      const created = newRs && Date.parse(newRs.metadata.creationTimestamp ?? '') > now - 2000 && !prevProgress?.message?.includes(name);
       conditions.push(
         created
           ? cond('Progressing', 'True', 'NewReplicaSetCreated', `Created new replica set "${name}"`)
@@ -429,28 +426,28 @@ export function startDeploymentController(ctx: ControllerContext): void {
       );
       requeueAfter = deadline * 1000 + 100;
     } else {
-      const since = Date.parse(String(prevProgress['lastUpdateTime'] ?? '')) || now;
-      if (prevProgress['reason'] === 'ProgressDeadlineExceeded' || since + deadline * 1000 <= now) {
+      const since = Date.parse(prevProgress.lastUpdateTime ?? '') || now;
+      if (prevProgress.reason === 'ProgressDeadlineExceeded' || since + deadline * 1000 <= now) {
         conditions.push(cond('Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${name}" has timed out progressing.`));
       } else {
         conditions.push(prevProgress);
         requeueAfter = since + deadline * 1000 - now + 100;
       }
     }
-    const next: Obj = {
+    const next: DeploymentStatus = {
       observedGeneration: d.metadata.generation,
       replicas: sum('replicas'),
-      updatedReplicas: newRs ? num(status(newRs)['replicas']) : 0,
+      updatedReplicas: newRs ? (newRs.status?.replicas ?? 0) : 0,
       readyReplicas: sum('readyReplicas'),
       availableReplicas: available,
       unavailableReplicas: Math.max(0, desired - available),
       conditions,
     };
-    if (prev['collisionCount'] !== undefined) next['collisionCount'] = prev['collisionCount'];
-    const strip = (s: Obj) => Object.fromEntries(Object.entries(s).filter(([, v]) => v !== 0 && v !== undefined));
+    if (prev.collisionCount !== undefined) next.collisionCount = prev.collisionCount;
+    const strip = (s: object) => Object.fromEntries(Object.entries(s).filter(([, v]) => v !== 0 && v !== undefined));
     if (!jsonEqual(strip(prev), strip(next))) {
       try {
-        await ctx.client.updateStatus(resources.deployments, { ...d, status: next }, { namespace: d.metadata.namespace });
+        await cs.deployments.updateStatus({ ...d, status: next }, { namespace: d.metadata.namespace });
       } catch (err) {
         if (isNotFound(err)) return;
         if (isConflict(err)) return { requeueAfter: 100 };

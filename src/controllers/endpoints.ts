@@ -10,20 +10,12 @@
  *    ready/serving/terminating conditions, nodeName, zone and targetRef.
  * Services without a selector are left alone; what a deleted Service had is removed.
  */
-import type { KubeObject } from '../api/types.ts';
+import type { Endpoint, EndpointAddress, Endpoints, EndpointSlice, EndpointSubset, Pod, Service, ServicePort } from '../api/index.ts';
 import { labelSelectorFromObject } from '../api/selectors.ts';
 import { isAlreadyExists, isConflict, isNotFound } from '../api/errors.ts';
-import { IndexNamespace, resources, type SharedInformer } from '../client/index.ts';
+import { IndexNamespace, clientset, resources, type SharedInformer } from '../client/index.ts';
 import type { ControllerContext } from './context.ts';
-import { isPodReady, jsonEqual, keyOf, newControllerRef, nowRfc3339, obj, splitKey, startQueue, type Obj, type ReconcileResult } from './controller-utils.ts';
-
-interface ServicePort {
-  name?: string;
-  port: number;
-  protocol?: string;
-  targetPort?: number | string;
-  appProtocol?: string;
-}
+import { isPodReady, jsonEqual, keyOf, newControllerRef, nowRfc3339, podPhase, splitKey, startQueue, type ReconcileResult, type StartQueueOptions } from './controller-utils.ts';
 
 interface ResolvedPort {
   name: string;
@@ -33,7 +25,7 @@ interface ResolvedPort {
 }
 
 interface PodEndpoint {
-  pod: KubeObject;
+  pod: Pod;
   ip: string;
   ready: boolean;
   serving: boolean;
@@ -45,33 +37,31 @@ const managedBy = 'endpointslice-controller.k8s.io';
 const maxEndpointsPerSlice = 100;
 
 /** The container port a Service port's targetPort names in this pod (numbers are taken as they are). */
-export function resolvePort(pod: KubeObject, sp: ServicePort): number | undefined {
+export function resolvePort(pod: Pod, sp: ServicePort): number | undefined {
   const tp = sp.targetPort ?? sp.port;
   if (typeof tp === 'number') return tp;
   if (/^\d+$/.test(tp)) return Number(tp);
   const proto = sp.protocol ?? 'TCP';
-  for (const c of (obj(pod['spec'])['containers'] as Obj[] | undefined) ?? []) {
-    for (const p of (c['ports'] as Obj[] | undefined) ?? []) {
-      if (p['name'] === tp && (p['protocol'] ?? 'TCP') === proto) return p['containerPort'] as number;
+  for (const c of pod.spec?.containers ?? []) {
+    for (const p of c.ports ?? []) {
+      if (p.name === tp && (p.protocol ?? 'TCP') === proto) return p.containerPort;
     }
   }
   return undefined;
 }
 
-function podIP(pod: KubeObject): string | undefined {
-  const ip = obj(pod['status'])['podIP'];
-  return typeof ip === 'string' && ip ? ip : undefined;
+function podIP(pod: Pod): string | undefined {
+  return pod.status?.podIP || undefined;
 }
 
 /** The endpoints of a Service: its selected pods with IPs, ports resolved per pod. */
-export function podEndpoints(svc: KubeObject, pods: readonly KubeObject[]): PodEndpoint[] {
-  const spec = obj(svc['spec']);
-  const publishNotReady = spec['publishNotReadyAddresses'] === true;
-  const ports = (spec['ports'] as ServicePort[] | undefined) ?? [];
+export function podEndpoints(svc: Service, pods: readonly Pod[]): PodEndpoint[] {
+  const publishNotReady = svc.spec?.publishNotReadyAddresses === true;
+  const ports = svc.spec?.ports ?? [];
   const out: PodEndpoint[] = [];
   for (const pod of pods) {
     const ip = podIP(pod);
-    const phase = String(obj(pod['status'])['phase'] ?? '');
+    const phase = podPhase(pod);
     if (!ip || phase === 'Succeeded' || phase === 'Failed') continue;
     const terminating = Boolean(pod.metadata.deletionTimestamp);
     const ready = isPodReady(pod);
@@ -88,20 +78,20 @@ export function podEndpoints(svc: KubeObject, pods: readonly KubeObject[]): PodE
   return out;
 }
 
-function address(e: PodEndpoint): Obj {
-  const a: Obj = { ip: e.ip };
-  const spec = obj(e.pod['spec']);
-  if (typeof spec['hostname'] === 'string') a['hostname'] = spec['hostname'];
-  if (typeof spec['nodeName'] === 'string' && spec['nodeName']) a['nodeName'] = spec['nodeName'];
-  a['targetRef'] = { kind: 'Pod', namespace: e.pod.metadata.namespace, name: e.pod.metadata.name, uid: e.pod.metadata.uid };
+function address(e: PodEndpoint): EndpointAddress {
+  const a: EndpointAddress = { ip: e.ip };
+  const spec = e.pod.spec;
+  if (typeof spec?.hostname === 'string') a.hostname = spec.hostname;
+  if (spec?.nodeName) a.nodeName = spec.nodeName;
+  a.targetRef = { kind: 'Pod', namespace: e.pod.metadata.namespace, name: e.pod.metadata.name, uid: e.pod.metadata.uid };
   return a;
 }
 
 const portKey = (ports: readonly ResolvedPort[]) => JSON.stringify([...ports].sort((a, b) => a.name.localeCompare(b.name) || a.port - b.port));
 
 /** Endpoints subsets: one per distinct resolved port set, addresses sorted by IP (upstream RepackSubsets). */
-export function endpointSubsets(eps: readonly PodEndpoint[]): Obj[] {
-  const groups = new Map<string, { ports: ResolvedPort[]; ready: Obj[]; notReady: Obj[] }>();
+export function endpointSubsets(eps: readonly PodEndpoint[]): EndpointSubset[] {
+  const groups = new Map<string, { ports: ResolvedPort[]; ready: EndpointAddress[]; notReady: EndpointAddress[] }>();
   for (const e of eps) {
     if (e.terminating || !e.ports.length) continue;
     const k = portKey(e.ports);
@@ -109,30 +99,30 @@ export function endpointSubsets(eps: readonly PodEndpoint[]): Obj[] {
     if (!g) groups.set(k, (g = { ports: [...e.ports].sort((a, b) => a.name.localeCompare(b.name) || a.port - b.port), ready: [], notReady: [] }));
     (e.ready ? g.ready : g.notReady).push(address(e));
   }
-  const byIp = (a: Obj, b: Obj) => String(a['ip']).localeCompare(String(b['ip']), undefined, { numeric: true });
-  const out: Obj[] = [];
+  const byIp = (a: EndpointAddress, b: EndpointAddress) => a.ip.localeCompare(b.ip, undefined, { numeric: true });
+  const out: EndpointSubset[] = [];
   for (const g of groups.values()) {
-    const s: Obj = {};
-    if (g.ready.length) s['addresses'] = g.ready.sort(byIp);
-    if (g.notReady.length) s['notReadyAddresses'] = g.notReady.sort(byIp);
-    s['ports'] = g.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port, protocol: p.protocol, ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}) }));
+    const s: EndpointSubset = {};
+    if (g.ready.length) s.addresses = g.ready.sort(byIp);
+    if (g.notReady.length) s.notReadyAddresses = g.notReady.sort(byIp);
+    s.ports = g.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port, protocol: p.protocol, ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}) }));
     out.push(s);
   }
-  return out.sort((a, b) => JSON.stringify(a['ports']).localeCompare(JSON.stringify(b['ports'])));
+  return out.sort((a, b) => JSON.stringify(a.ports).localeCompare(JSON.stringify(b.ports)));
 }
 
-function selectedPods(svc: KubeObject, pods: SharedInformer<KubeObject>): KubeObject[] | null {
-  const sel = obj(svc['spec'])['selector'] as Record<string, string> | undefined;
+function selectedPods(svc: Service, pods: SharedInformer<Pod>): Pod[] | null {
+  const sel = svc.spec?.selector;
   if (!sel || !Object.keys(sel).length) return null;
   const m = labelSelectorFromObject({ matchLabels: sel });
   return pods.store.byIndex(IndexNamespace, svc.metadata.namespace ?? '').filter((p) => m.matches(p.metadata.labels));
 }
 
 /** Services in a pod's namespace whose selector matches the pod (before or after a change). */
-function servicesFor(services: SharedInformer<KubeObject>, pod: KubeObject): string[] {
+function servicesFor(services: SharedInformer<Service>, pod: Pod): string[] {
   const out: string[] = [];
   for (const svc of services.store.byIndex(IndexNamespace, pod.metadata.namespace ?? '')) {
-    const sel = obj(svc['spec'])['selector'] as Record<string, string> | undefined;
+    const sel = svc.spec?.selector;
     if (!sel || !Object.keys(sel).length) continue;
     if (Object.entries(sel).every(([k, v]) => pod.metadata.labels?.[k] === v)) out.push(keyOf(svc));
   }
@@ -140,11 +130,11 @@ function servicesFor(services: SharedInformer<KubeObject>, pod: KubeObject): str
 }
 
 /** The shared wiring of both endpoint controllers; workers wait for `more` informers' caches too. */
-function watchServicesAndPods(ctx: ControllerContext, name: string, sync: (key: string) => Promise<ReconcileResult | void>, more: readonly SharedInformer<KubeObject>[]) {
-  const services = ctx.informers.informerFor(resources.services);
-  const pods = ctx.informers.informerFor(resources.pods);
+function watchServicesAndPods(ctx: ControllerContext, name: string, sync: (key: string) => Promise<ReconcileResult | void>, more: StartQueueOptions['waitFor']) {
+  const services = ctx.informers.typedInformerFor(resources.services);
+  const pods = ctx.informers.typedInformerFor(resources.pods);
   const queue = startQueue(ctx, sync, { name, workers: 5, waitFor: [services, pods, ...more] });
-  const enqueue = (o: KubeObject) => queue.add(keyOf(o));
+  const enqueue = (o: Service) => queue.add(keyOf(o));
   services.addEventHandler({ onAdd: enqueue, onUpdate: (_o, n) => enqueue(n), onDelete: enqueue });
   pods.addEventHandler({
     onAdd: (p) => servicesFor(services, p).forEach((k) => queue.add(k)),
@@ -155,8 +145,9 @@ function watchServicesAndPods(ctx: ControllerContext, name: string, sync: (key: 
 }
 
 export function startEndpointsController(ctx: ControllerContext): void {
-  const endpoints = ctx.informers.informerFor(resources.endpoints);
+  const endpoints = ctx.informers.typedInformerFor(resources.endpoints);
   const { services, pods } = watchServicesAndPods(ctx, 'endpoint-controller', sync, [endpoints]);
+  const cs = clientset(ctx.client);
 
   async function sync(key: string): Promise<ReconcileResult | void> {
     const { namespace, name } = splitKey(key);
@@ -166,7 +157,7 @@ export function startEndpointsController(ctx: ControllerContext): void {
       // The Service is gone: so are its Endpoints (unless someone else manages them).
       if (current) {
         try {
-          await ctx.client.delete(resources.endpoints, name, { namespace, preconditions: { uid: current.metadata.uid } });
+          await cs.endpoints.delete(name, { namespace, preconditions: { uid: current.metadata.uid } });
         } catch (err) {
           if (!isNotFound(err) && !isConflict(err)) throw err;
         }
@@ -177,8 +168,8 @@ export function startEndpointsController(ctx: ControllerContext): void {
     if (!selected) return;
     const subsets = endpointSubsets(podEndpoints(svc, selected));
     const labels = { ...(svc.metadata.labels ?? {}), 'endpoints.kubernetes.io/managed-by': 'endpoint-controller' };
-    if (current && jsonEqual(current['subsets'] ?? [], subsets) && jsonEqual(current.metadata.labels ?? {}, labels)) return;
-    const ep: KubeObject = {
+    if (current && jsonEqual(current.subsets ?? [], subsets) && jsonEqual(current.metadata.labels ?? {}, labels)) return;
+    const ep: Endpoints = {
       apiVersion: 'v1',
       kind: 'Endpoints',
       metadata: {
@@ -189,10 +180,10 @@ export function startEndpointsController(ctx: ControllerContext): void {
         ...(current ? { resourceVersion: current.metadata.resourceVersion } : {}),
       },
     };
-    if (subsets.length) ep['subsets'] = subsets;
+    if (subsets.length) ep.subsets = subsets;
     try {
-      if (current) await ctx.client.update(resources.endpoints, ep, { namespace });
-      else await ctx.client.create(resources.endpoints, ep, { namespace });
+      if (current) await cs.endpoints.update(ep, { namespace });
+      else await cs.endpoints.create(ep, { namespace });
     } catch (err) {
       if (isConflict(err) || isAlreadyExists(err)) return { requeueAfter: 100 };
       if (isNotFound(err)) return;
@@ -202,29 +193,29 @@ export function startEndpointsController(ctx: ControllerContext): void {
 }
 
 /** The slices a Service should have: one per port set, at most 100 endpoints each. */
-export function desiredSlices(svc: KubeObject, eps: readonly PodEndpoint[], zoneOf: (node: string) => string | undefined): { ports: ResolvedPort[]; endpoints: Obj[] }[] {
-  const groups = new Map<string, { ports: ResolvedPort[]; endpoints: Obj[] }>();
-  const svcPorts = (obj(svc['spec'])['ports'] as ServicePort[] | undefined) ?? [];
+export function desiredSlices(svc: Service, eps: readonly PodEndpoint[], zoneOf: (node: string) => string | undefined): { ports: ResolvedPort[]; endpoints: Endpoint[] }[] {
+  const groups = new Map<string, { ports: ResolvedPort[]; endpoints: Endpoint[] }>();
+  const svcPorts = svc.spec?.ports ?? [];
   for (const e of eps) {
     if (svcPorts.length && !e.ports.length) continue;
     const k = portKey(e.ports);
     let g = groups.get(k);
     if (!g) groups.set(k, (g = { ports: e.ports, endpoints: [] }));
-    const ep: Obj = { addresses: [e.ip], conditions: { ready: e.ready, serving: e.serving, terminating: e.terminating } };
-    const spec = obj(e.pod['spec']);
-    if (typeof spec['hostname'] === 'string') ep['hostname'] = spec['hostname'];
-    const node = typeof spec['nodeName'] === 'string' && spec['nodeName'] ? spec['nodeName'] : undefined;
+    const ep: Endpoint = { addresses: [e.ip], conditions: { ready: e.ready, serving: e.serving, terminating: e.terminating } };
+    const spec = e.pod.spec;
+    if (typeof spec?.hostname === 'string') ep.hostname = spec.hostname;
+    const node = spec?.nodeName || undefined;
     if (node) {
-      ep['nodeName'] = node;
+      ep.nodeName = node;
       const zone = zoneOf(node);
-      if (zone) ep['zone'] = zone;
+      if (zone) ep.zone = zone;
     }
-    ep['targetRef'] = { kind: 'Pod', namespace: e.pod.metadata.namespace, name: e.pod.metadata.name, uid: e.pod.metadata.uid };
+    ep.targetRef = { kind: 'Pod', namespace: e.pod.metadata.namespace, name: e.pod.metadata.name, uid: e.pod.metadata.uid };
     g.endpoints.push(ep);
   }
-  const out: { ports: ResolvedPort[]; endpoints: Obj[] }[] = [];
+  const out: { ports: ResolvedPort[]; endpoints: Endpoint[] }[] = [];
   for (const g of groups.values()) {
-    g.endpoints.sort((a, b) => String((a['addresses'] as string[])[0]).localeCompare(String((b['addresses'] as string[])[0]), undefined, { numeric: true }));
+    g.endpoints.sort((a, b) => String(a.addresses[0]).localeCompare(String(b.addresses[0]), undefined, { numeric: true }));
     for (let i = 0; i < Math.max(1, g.endpoints.length); i += maxEndpointsPerSlice) out.push({ ports: g.ports, endpoints: g.endpoints.slice(i, i + maxEndpointsPerSlice) });
   }
   if (!out.length) out.push({ ports: [], endpoints: [] });
@@ -232,9 +223,10 @@ export function desiredSlices(svc: KubeObject, eps: readonly PodEndpoint[], zone
 }
 
 export function startEndpointSliceController(ctx: ControllerContext): void {
-  const slices = ctx.informers.informerFor(resources.endpointSlices, { labelSelector: `endpointslice.kubernetes.io/managed-by=${managedBy}` });
-  const nodes = ctx.informers.informerFor(resources.nodes);
+  const slices = ctx.informers.typedInformerFor(resources.endpointSlices, { labelSelector: `endpointslice.kubernetes.io/managed-by=${managedBy}` });
+  const nodes = ctx.informers.typedInformerFor(resources.nodes);
   const { services, pods } = watchServicesAndPods(ctx, 'endpointslice-controller', sync, [slices, nodes]);
+  const cs = clientset(ctx.client);
   const zoneOf = (node: string) => nodes.store.get(node)?.metadata.labels?.['topology.kubernetes.io/zone'];
 
   async function sync(key: string): Promise<ReconcileResult | void> {
@@ -253,10 +245,10 @@ export function startEndpointSliceController(ctx: ControllerContext): void {
     const unused = [...existing];
     for (const w of want) {
       const wantPorts = ports(w.ports);
-      let i = unused.findIndex((s) => jsonEqual(s['ports'] ?? [], wantPorts));
+      let i = unused.findIndex((s) => jsonEqual(s.ports ?? [], wantPorts));
       if (i < 0) i = unused.length ? 0 : -1;
       const labels = { ...(svc.metadata.labels ?? {}), 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': managedBy };
-      const body: KubeObject = {
+      const body: EndpointSlice = {
         apiVersion: 'discovery.k8s.io/v1',
         kind: 'EndpointSlice',
         metadata: { namespace, labels, ownerReferences: [{ ...newControllerRef(svc, 'Service', 'v1') }] },
@@ -266,25 +258,25 @@ export function startEndpointSliceController(ctx: ControllerContext): void {
       };
       if (i >= 0) {
         const cur = unused.splice(i, 1)[0]!;
-        if (jsonEqual(cur['endpoints'] ?? [], w.endpoints) && jsonEqual(cur['ports'] ?? [], wantPorts) && jsonEqual(cur.metadata.labels ?? {}, labels)) continue;
+        if (jsonEqual(cur.endpoints ?? [], w.endpoints) && jsonEqual(cur.ports ?? [], wantPorts) && jsonEqual(cur.metadata.labels ?? {}, labels)) continue;
         body.metadata = { ...body.metadata, name: cur.metadata.name, resourceVersion: cur.metadata.resourceVersion, annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': nowRfc3339() } };
         try {
-          await ctx.client.update(resources.endpointSlices, body, { namespace });
+          await cs.endpointSlices.update(body, { namespace });
         } catch (err) {
           if (isConflict(err) || isNotFound(err)) return { requeueAfter: 100 };
           throw err;
         }
       } else {
         body.metadata = { ...body.metadata, generateName: `${name}-` };
-        await ctx.client.create(resources.endpointSlices, body, { namespace });
+        await cs.endpointSlices.create(body, { namespace });
       }
     }
     for (const s of unused) await deleteSlice(s);
   }
 
-  async function deleteSlice(s: KubeObject): Promise<void> {
+  async function deleteSlice(s: EndpointSlice): Promise<void> {
     try {
-      await ctx.client.delete(resources.endpointSlices, s.metadata.name!, { namespace: s.metadata.namespace, preconditions: { uid: s.metadata.uid } });
+      await cs.endpointSlices.delete(s.metadata.name!, { namespace: s.metadata.namespace, preconditions: { uid: s.metadata.uid } });
     } catch (err) {
       if (!isNotFound(err) && !isConflict(err)) throw err;
     }

@@ -10,7 +10,7 @@
  * References to owners that do not exist are dangling and count as absent; a reference from a
  * namespaced object to a namespaced owner looks in the dependent's namespace, as upstream.
  */
-import type { KubeObject, OwnerReference } from '../api/types.ts';
+import type { ApiObject, OwnerReference } from '../api/index.ts';
 import { isConflict, isNotFound } from '../api/errors.ts';
 import type { ControllerContext } from './context.ts';
 import { Discovery, type DiscoveredResource } from './discovery.ts';
@@ -68,7 +68,7 @@ export function startGarbageCollector(ctx: ControllerContext): void {
     discovered();
   }
 
-  function upsert(res: DiscoveredResource, o: KubeObject): void {
+  function upsert(res: DiscoveredResource, o: ApiObject): void {
     const uid = o.metadata.uid;
     if (!uid) return;
     const before = graph.get(uid);
@@ -105,7 +105,7 @@ export function startGarbageCollector(ctx: ControllerContext): void {
     return s;
   }
 
-  function remove(o: KubeObject): void {
+  function remove(o: ApiObject): void {
     const uid = o.metadata.uid;
     const node = uid ? graph.get(uid) : undefined;
     if (!node || !uid) return;

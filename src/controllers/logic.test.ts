@@ -5,21 +5,21 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KubeObject } from '../api/types.ts';
+import type { Deployment, IntOrString, Pod, PodDisruptionBudget, PodDisruptionBudgetSpec, Service, ServicePort, ServiceSpec, Taint, Toleration } from '../api/index.ts';
 import { compareForDeletion, intOrPercent, isPodAvailable, podTemplateHash, semanticEqual } from './controller-utils.ts';
 import { fenceposts, newReplicasForRolling, oldScaleDownBudget } from './deployment.ts';
 import { desiredSlices, endpointSubsets, podEndpoints, resolvePort } from './endpoints.ts';
 import { terminatedOverThreshold } from './podgc.ts';
-import { evictionTime, taintsForReady, tolerates, type Taint } from './nodelifecycle.ts';
+import { evictionTime, taintsForReady, tolerates } from './nodelifecycle.ts';
 import { budgetStatus } from './disruption.ts';
 
-const deploy = (replicas: number, maxSurge?: unknown, maxUnavailable?: unknown): KubeObject => ({
+const deploy = (replicas: number, maxSurge?: IntOrString, maxUnavailable?: IntOrString): Deployment => ({
   metadata: { name: 'd' },
-  spec: { replicas, strategy: { type: 'RollingUpdate', rollingUpdate: { ...(maxSurge === undefined ? {} : { maxSurge }), ...(maxUnavailable === undefined ? {} : { maxUnavailable }) } } },
+  spec: { replicas, template: {}, strategy: { type: 'RollingUpdate', rollingUpdate: { ...(maxSurge === undefined ? {} : { maxSurge }), ...(maxUnavailable === undefined ? {} : { maxUnavailable }) } } },
 });
 
 describe('rolling update arithmetic', () => {
-  const fp: [string, KubeObject, { surge: number; unavailable: number }][] = [
+  const fp: [string, Deployment, { surge: number; unavailable: number }][] = [
     ['defaults are 25% each: surge rounds up, unavailable down', deploy(4), { surge: 1, unavailable: 1 }],
     ['10 replicas at 25%', deploy(10), { surge: 3, unavailable: 2 }],
     ['1 replica at 25%: surge 1, unavailable 0', deploy(1), { surge: 1, unavailable: 0 }],
@@ -56,19 +56,19 @@ describe('rolling update arithmetic', () => {
   });
 });
 
-const pod = (name: string, extra: { node?: string; phase?: string; ready?: boolean; readySince?: string; restarts?: number; created?: string } = {}): KubeObject => ({
+const pod = (name: string, extra: { node?: string; phase?: string; ready?: boolean; readySince?: string; restarts?: number; created?: string } = {}): Pod => ({
   metadata: { name, namespace: 'ns', uid: `uid-${name}`, creationTimestamp: extra.created ?? '2026-01-01T00:00:00Z' },
   spec: { ...(extra.node ? { nodeName: extra.node } : {}), containers: [{ name: 'c', image: 'i', ports: [{ name: 'http', containerPort: 8080 }] }] },
   status: {
     phase: extra.phase ?? 'Running',
     podIP: `10.0.0.${name.length}`,
     conditions: extra.ready === undefined ? [] : [{ type: 'Ready', status: extra.ready ? 'True' : 'False', lastTransitionTime: extra.readySince ?? '2026-01-01T00:00:00Z' }],
-    containerStatuses: [{ name: 'c', restartCount: extra.restarts ?? 0 }],
+    containerStatuses: [{ name: 'c', ready: false, restartCount: extra.restarts ?? 0, image: 'i', imageID: '' }],
   },
 });
 
 describe('which pods go first when scaling down', () => {
-  const cases: [string, KubeObject, KubeObject][] = [
+  const cases: [string, Pod, Pod][] = [
     ['an unassigned pod before an assigned one', pod('a'), pod('b', { node: 'n' })],
     ['a pending pod before a running one', pod('a', { node: 'n', phase: 'Pending' }), pod('b', { node: 'n' })],
     ['a not-ready pod before a ready one', pod('a', { node: 'n', ready: false }), pod('b', { node: 'n', ready: true })],
@@ -117,7 +117,7 @@ describe('semantic template equality (upstream EqualIgnoreHash)', () => {
 });
 
 describe('endpoints', () => {
-  const svc = (ports: unknown[], extra: Record<string, unknown> = {}): KubeObject => ({ metadata: { name: 's', namespace: 'ns' }, spec: { selector: { app: 'x' }, ports, ...extra } });
+  const svc = (ports: ServicePort[], extra: Partial<ServiceSpec> = {}): Service => ({ metadata: { name: 's', namespace: 'ns' }, spec: { selector: { app: 'x' }, ports, ...extra } });
 
   test('a named targetPort resolves per pod; numbers are taken as they are', () => {
     assert.equal(resolvePort(pod('a'), { port: 80, targetPort: 'http' }), 8080);
@@ -148,12 +148,12 @@ describe('endpoints', () => {
     const terminating = pod('ccc', { ready: true, node: 'n1' });
     terminating.metadata.deletionTimestamp = '2026-01-01T00:00:00Z';
     const other = pod('dddd', { ready: true });
-    (other['spec'] as { containers: { ports: unknown[] }[] }).containers[0]!.ports = [{ name: 'http', containerPort: 9090 }];
+    other.spec!.containers[0]!.ports = [{ name: 'http', containerPort: 9090 }];
     const slices = desiredSlices(svc([{ name: 'web', port: 80, targetPort: 'http' }]), podEndpoints(svc([{ name: 'web', port: 80, targetPort: 'http' }]), [pod('a', { ready: true }), terminating, other]), (n) => (n === 'n1' ? 'zone-a' : undefined));
     assert.equal(slices.length, 2);
     const s8080 = slices.find((s) => s.ports[0]!.port === 8080)!;
-    assert.deepEqual(s8080.endpoints.map((e) => e['conditions']), [{ ready: true, serving: true, terminating: false }, { ready: false, serving: true, terminating: true }]);
-    assert.equal(s8080.endpoints[1]!['zone'], 'zone-a');
+    assert.deepEqual(s8080.endpoints.map((e) => e.conditions), [{ ready: true, serving: true, terminating: false }, { ready: false, serving: true, terminating: true }]);
+    assert.equal(s8080.endpoints[1]!.zone, 'zone-a');
   });
 });
 
@@ -168,7 +168,7 @@ describe('pod garbage collection', () => {
 
 describe('taints and tolerations', () => {
   const unreachable: Taint = { key: 'node.kubernetes.io/unreachable', effect: 'NoExecute', timeAdded: '2026-01-01T00:00:00Z' };
-  const tol: [string, Record<string, unknown>, boolean][] = [
+  const tol: [string, Toleration, boolean][] = [
     ['Exists with the key tolerates', { key: unreachable.key, operator: 'Exists' }, true],
     ['Exists without a key tolerates everything', { operator: 'Exists' }, true],
     ['another effect does not', { key: unreachable.key, operator: 'Exists', effect: 'NoSchedule' }, false],
@@ -177,7 +177,7 @@ describe('taints and tolerations', () => {
   ];
   for (const [name, t, want] of tol) test(name, () => assert.equal(tolerates(t, unreachable), want));
 
-  const p = (tolerations: unknown[]): KubeObject => ({ metadata: { name: 'p' }, spec: { tolerations } });
+  const p = (tolerations: Toleration[]): Pod => ({ metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'i' }], tolerations } });
   const t0 = Date.parse('2026-01-01T00:00:00Z');
   test('an untolerated NoExecute taint evicts now', () => assert.equal(evictionTime(p([]), [unreachable], t0 + 1), 0));
   test('tolerationSeconds evicts that long after the taint was added', () => assert.equal(evictionTime(p([{ key: unreachable.key, operator: 'Exists', tolerationSeconds: 5 }]), [unreachable], t0), t0 + 5000));
@@ -193,9 +193,9 @@ describe('taints and tolerations', () => {
 });
 
 describe('disruption budgets', () => {
-  const ready = (name: string, ok = true): KubeObject => ({ metadata: { name }, status: { conditions: [{ type: 'Ready', status: ok ? 'True' : 'False' }] } });
-  const pdb = (spec: Record<string, unknown>): KubeObject => ({ metadata: { name: 'b' }, spec });
-  const cases: [string, Record<string, unknown>, KubeObject[], string[], { currentHealthy: number; desiredHealthy: number; disruptionsAllowed: number }][] = [
+  const ready = (name: string, ok = true): Pod => ({ metadata: { name }, status: { conditions: [{ type: 'Ready', status: ok ? 'True' : 'False' }] } });
+  const pdb = (spec: PodDisruptionBudgetSpec): PodDisruptionBudget => ({ metadata: { name: 'b' }, spec });
+  const cases: [string, PodDisruptionBudgetSpec, Pod[], string[], { currentHealthy: number; desiredHealthy: number; disruptionsAllowed: number }][] = [
     ['minAvailable as a number', { minAvailable: 2 }, [ready('a'), ready('b'), ready('c')], [], { currentHealthy: 3, desiredHealthy: 2, disruptionsAllowed: 1 }],
     ['minAvailable as a percentage rounds up', { minAvailable: '50%' }, [ready('a'), ready('b'), ready('c')], [], { currentHealthy: 3, desiredHealthy: 2, disruptionsAllowed: 1 }],
     ['maxUnavailable leaves the rest needed', { maxUnavailable: 1 }, [ready('a'), ready('b'), ready('c')], [], { currentHealthy: 3, desiredHealthy: 2, disruptionsAllowed: 1 }],

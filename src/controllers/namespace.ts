@@ -6,12 +6,12 @@
  * is empty, the `kubernetes` finalizer is removed through namespaces/{name}/finalize, after which
  * the API server deletes the namespace.
  */
-import type { KubeObject } from '../api/types.ts';
+import type { Namespace, NamespaceCondition } from '../api/index.ts';
 import { isConflict, isNotFound, isStatusError } from '../api/errors.ts';
-import { resources } from '../client/index.ts';
+import { clientset, resources } from '../client/index.ts';
 import type { ControllerContext } from './context.ts';
 import { Discovery, type DiscoveredResource } from './discovery.ts';
-import { jsonEqual, nowRfc3339, obj, startQueue, type Obj, type ReconcileResult } from './controller-utils.ts';
+import { jsonEqual, nowRfc3339, startQueue, type ReconcileResult } from './controller-utils.ts';
 
 const conditionTypes = [
   'NamespaceDeletionDiscoveryFailure',
@@ -38,7 +38,8 @@ const okMessage: Record<string, string> = {
 };
 
 export function startNamespaceController(ctx: ControllerContext): void {
-  const namespaces = ctx.informers.informerFor(resources.namespaces);
+  const namespaces = ctx.informers.typedInformerFor(resources.namespaces);
+  const cs = clientset(ctx.client);
   const discovery = new Discovery(ctx.client);
   const queue = startQueue(ctx, sync, { name: 'namespace-controller', workers: 5, waitFor: [namespaces] });
   namespaces.addEventHandler({ onAdd: (ns) => queue.add(ns.metadata.name!), onUpdate: (_o, ns) => queue.add(ns.metadata.name!) });
@@ -46,7 +47,7 @@ export function startNamespaceController(ctx: ControllerContext): void {
   async function sync(name: string): Promise<ReconcileResult | void> {
     const ns = namespaces.store.get(name);
     if (!ns?.metadata.deletionTimestamp) return;
-    const finalizers = (obj(ns['spec'])['finalizers'] as string[] | undefined) ?? [];
+    const finalizers = ns.spec?.finalizers ?? [];
     if (!finalizers.includes('kubernetes')) return;
     const failures: Record<string, string> = {};
     const remaining: Record<string, number> = {};
@@ -89,7 +90,7 @@ export function startNamespaceController(ctx: ControllerContext): void {
     if (Object.keys(failures).length) return { requeueAfter: counts.length ? 1000 : 5000 };
     // Empty: let the API server finish the deletion.
     try {
-      await ctx.client.update(resources.namespaces, { ...ns, spec: { ...obj(ns['spec']), finalizers: finalizers.filter((f) => f !== 'kubernetes') } }, { subresource: 'finalize' });
+      await cs.namespaces.update({ ...ns, spec: { ...ns.spec, finalizers: finalizers.filter((f) => f !== 'kubernetes') } }, { subresource: 'finalize' });
     } catch (err) {
       if (isNotFound(err)) return;
       if (isConflict(err)) return { requeueAfter: 100 };
@@ -97,26 +98,26 @@ export function startNamespaceController(ctx: ControllerContext): void {
     }
   }
 
-  async function setConditions(ns: KubeObject, failures: Record<string, string>): Promise<void> {
-    const status = obj(ns['status']);
-    const prev = (status['conditions'] as Obj[] | undefined) ?? [];
+  async function setConditions(ns: Namespace, failures: Record<string, string>): Promise<void> {
+    const status = ns.status ?? {};
+    const prev = status.conditions ?? [];
     const conditions = conditionTypes.map((type) => {
       const failed = failures[type];
-      const c: Obj = {
+      const c: NamespaceCondition = {
         type,
         status: failed ? 'True' : 'False',
         lastTransitionTime: nowRfc3339(),
         reason: failed ? reasonFor(type) : okReason[type],
         message: failed ?? okMessage[type],
       };
-      const before = prev.find((p) => p['type'] === type);
-      if (before && before['status'] === c['status']) c['lastTransitionTime'] = before['lastTransitionTime'];
+      const before = prev.find((p) => p.type === type);
+      if (before && before.status === c.status) c.lastTransitionTime = before.lastTransitionTime;
       return c;
     });
-    const strip = (cs: Obj[]) => cs.map(({ lastTransitionTime: _t, ...rest }) => rest);
+    const strip = (list: NamespaceCondition[]) => list.map(({ lastTransitionTime: _t, ...rest }) => rest);
     if (jsonEqual(strip(prev), strip(conditions))) return;
     try {
-      await ctx.client.updateStatus(resources.namespaces, { ...ns, status: { ...status, conditions } });
+      await cs.namespaces.updateStatus({ ...ns, status: { ...status, conditions } });
     } catch (err) {
       if (!isNotFound(err) && !isConflict(err)) throw err;
     }

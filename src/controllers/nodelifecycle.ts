@@ -12,29 +12,14 @@
  *    once; pods tolerating them for tolerationSeconds are deleted when that time has passed since
  *    the taint was added.
  */
-import type { KubeObject } from '../api/types.ts';
+import type { Node, NodeCondition, Pod, Taint, Toleration } from '../api/index.ts';
 import { isConflict, isNotFound } from '../api/errors.ts';
-import { IndexNodeName, resources } from '../client/index.ts';
+import { IndexNodeName, clientset, resources } from '../client/index.ts';
 import type { ControllerContext } from './context.ts';
-import { nowRfc3339, obj, type Obj } from './controller-utils.ts';
+import { nowRfc3339 } from './controller-utils.ts';
 
 export const notReadyTaint = 'node.kubernetes.io/not-ready';
 export const unreachableTaint = 'node.kubernetes.io/unreachable';
-
-export interface Taint {
-  key: string;
-  value?: string;
-  effect: string;
-  timeAdded?: string;
-}
-
-interface Toleration {
-  key?: string;
-  operator?: string;
-  value?: string;
-  effect?: string;
-  tolerationSeconds?: number;
-}
 
 /** Whether a toleration tolerates a taint (upstream ToleratesTaint). */
 export function tolerates(t: Toleration, taint: Taint): boolean {
@@ -49,8 +34,8 @@ export function tolerates(t: Toleration, taint: Taint): boolean {
  * When a pod must leave a node with these NoExecute taints: 0 (now) when one is not tolerated,
  * the earliest expiry of tolerationSeconds after each taint's timeAdded, or undefined (never).
  */
-export function evictionTime(pod: KubeObject, taints: readonly Taint[], now: number): number | undefined {
-  const tolerations = (obj(pod['spec'])['tolerations'] as Toleration[] | undefined) ?? [];
+export function evictionTime(pod: Pod, taints: readonly Taint[], now: number): number | undefined {
+  const tolerations = pod.spec?.tolerations ?? [];
   let at: number | undefined;
   for (const taint of taints) {
     if (taint.effect !== 'NoExecute') continue;
@@ -84,19 +69,19 @@ interface Health {
 const nodeConditions = ['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure'];
 
 export function startNodeLifecycleController(ctx: ControllerContext): void {
-  const nodes = ctx.informers.informerFor(resources.nodes);
-  const leases = ctx.informers.informerFor(resources.leases, { namespace: 'kube-node-lease' });
-  const pods = ctx.informers.informerFor(resources.pods);
+  const nodes = ctx.informers.typedInformerFor(resources.nodes);
+  const leases = ctx.informers.typedInformerFor(resources.leases, { namespace: 'kube-node-lease' });
+  const pods = ctx.informers.typedInformerFor(resources.pods);
+  const cs = clientset(ctx.client);
   const recorder = ctx.recorder('node-controller');
   const health = new Map<string, Health>();
   const cfg = ctx.config;
 
-  function heartbeat(node: KubeObject): string {
+  function heartbeat(node: Node): string {
     const lease = leases.store.get(`kube-node-lease/${node.metadata.name}`);
-    const renew = String(obj(lease?.['spec'])['renewTime'] ?? '');
-    const conds = (obj(node['status'])['conditions'] as Obj[] | undefined) ?? [];
-    const ready = conds.find((c) => c['type'] === 'Ready');
-    return `${renew}|${String(ready?.['lastHeartbeatTime'] ?? '')}|${String(ready?.['status'] ?? '')}`;
+    const renew = lease?.spec?.renewTime ?? '';
+    const ready = (node.status?.conditions ?? []).find((c) => c.type === 'Ready');
+    return `${renew}|${ready?.lastHeartbeatTime ?? ''}|${ready?.status ?? ''}`;
   }
 
   async function monitor(): Promise<void> {
@@ -108,27 +93,28 @@ export function startNodeLifecycleController(ctx: ControllerContext): void {
       const h = health.get(name);
       if (!h || h.stamp !== stamp) health.set(name, { stamp, observedAt: now });
       const seen = health.get(name)!.observedAt;
-      const conds = ((obj(node['status'])['conditions'] as Obj[] | undefined) ?? []).map((c) => ({ ...c }));
-      const ready = conds.find((c) => c['type'] === 'Ready');
+      // Copies: the cached node is shared.
+      const conds: NodeCondition[] = (node.status?.conditions ?? []).map((c) => ({ ...c }));
+      const ready = conds.find((c) => c.type === 'Ready');
       let changed = false;
-      if (now - seen > cfg.nodeMonitorGracePeriodMs && ready?.['status'] !== 'Unknown') {
+      if (now - seen > cfg.nodeMonitorGracePeriodMs && ready?.status !== 'Unknown') {
         const never = !ready;
         for (const type of nodeConditions) {
-          let c = conds.find((x) => x['type'] === type);
-          if (!c) conds.push((c = { type }));
-          if (c['status'] === 'Unknown') continue;
-          c['status'] = 'Unknown';
-          c['reason'] = never ? 'NodeStatusNeverUpdated' : 'NodeStatusUnknown';
-          c['message'] = never ? 'Kubelet never posted node status.' : 'Kubelet stopped posting node status.';
-          c['lastTransitionTime'] = nowRfc3339(now);
-          c['lastHeartbeatTime'] ??= nowRfc3339(seen);
+          let c = conds.find((x) => x.type === type);
+          if (c?.status === 'Unknown') continue;
+          if (!c) conds.push((c = { type, status: 'Unknown' }));
+          c.status = 'Unknown';
+          c.reason = never ? 'NodeStatusNeverUpdated' : 'NodeStatusUnknown';
+          c.message = never ? 'Kubelet never posted node status.' : 'Kubelet stopped posting node status.';
+          c.lastTransitionTime = nowRfc3339(now);
+          c.lastHeartbeatTime ??= nowRfc3339(seen);
         }
         changed = true;
       }
       let current = node;
       if (changed) {
         try {
-          current = await ctx.client.updateStatus(resources.nodes, { ...node, status: { ...obj(node['status']), conditions: conds } });
+          current = await cs.nodes.updateStatus({ ...node, status: { ...node.status, conditions: conds } });
           recorder.event(node, 'Normal', 'NodeNotReady', `Node ${name} status is now: NodeNotReady`);
           await markPodsNotReady(name);
         } catch (err) {
@@ -142,15 +128,14 @@ export function startNodeLifecycleController(ctx: ControllerContext): void {
     for (const n of health.keys()) if (!nodes.store.get(n)) health.delete(n);
   }
 
-  async function reconcileTaints(node: KubeObject, now: number): Promise<void> {
-    const conds = (obj(node['status'])['conditions'] as Obj[] | undefined) ?? [];
-    const ready = conds.find((c) => c['type'] === 'Ready')?.['status'] as string | undefined;
-    const existing = (obj(node['spec'])['taints'] as Taint[] | undefined) ?? [];
+  async function reconcileTaints(node: Node, now: number): Promise<void> {
+    const ready = (node.status?.conditions ?? []).find((c) => c.type === 'Ready')?.status;
+    const existing = node.spec?.taints ?? [];
     const want = taintsForReady(ready, existing, now);
     const key = (ts: readonly Taint[]) => JSON.stringify(ts.map((t) => `${t.key}:${t.effect}`).sort());
     if (key(want) === key(existing)) return;
     try {
-      await ctx.client.patch(resources.nodes, node.metadata.name!, { spec: { taints: want.length ? want : null }, metadata: { resourceVersion: node.metadata.resourceVersion } }, { type: 'merge' });
+      await cs.nodes.patch(node.metadata.name!, { spec: { taints: want.length ? want : null }, metadata: { resourceVersion: node.metadata.resourceVersion } }, { type: 'merge' });
     } catch (err) {
       if (!isNotFound(err) && !isConflict(err)) throw err;
     }
@@ -158,28 +143,28 @@ export function startNodeLifecycleController(ctx: ControllerContext): void {
 
   async function markPodsNotReady(nodeName: string): Promise<void> {
     for (const pod of pods.store.byIndex(IndexNodeName, nodeName)) {
-      const conds = ((obj(pod['status'])['conditions'] as Obj[] | undefined) ?? []).map((c) => ({ ...c }));
-      const ready = conds.find((c) => c['type'] === 'Ready');
-      if (!ready || ready['status'] === 'False') continue;
-      ready['status'] = 'False';
-      ready['lastTransitionTime'] = nowRfc3339();
+      const conds = (pod.status?.conditions ?? []).map((c) => ({ ...c }));
+      const ready = conds.find((c) => c.type === 'Ready');
+      if (!ready || ready.status === 'False') continue;
+      ready.status = 'False';
+      ready.lastTransitionTime = nowRfc3339();
       try {
-        await ctx.client.patchStatus(resources.pods, pod.metadata.name!, { status: { conditions: conds } }, { type: 'merge', namespace: pod.metadata.namespace });
+        await cs.pods.patchStatus(pod.metadata.name!, { status: { conditions: conds } }, { type: 'merge', namespace: pod.metadata.namespace });
       } catch (err) {
         if (!isNotFound(err) && !isConflict(err)) throw err;
       }
     }
   }
 
-  async function evict(node: KubeObject, now: number): Promise<void> {
-    const taints = ((obj(node['spec'])['taints'] as Taint[] | undefined) ?? []).filter((t) => t.effect === 'NoExecute');
+  async function evict(node: Node, now: number): Promise<void> {
+    const taints = (node.spec?.taints ?? []).filter((t) => t.effect === 'NoExecute');
     if (!taints.length) return;
     for (const pod of pods.store.byIndex(IndexNodeName, node.metadata.name!)) {
       if (pod.metadata.deletionTimestamp) continue;
       const at = evictionTime(pod, taints, now);
       if (at === undefined || at > now) continue;
       try {
-        await ctx.client.delete(resources.pods, pod.metadata.name!, { namespace: pod.metadata.namespace, preconditions: { uid: pod.metadata.uid } });
+        await cs.pods.delete(pod.metadata.name!, { namespace: pod.metadata.namespace, preconditions: { uid: pod.metadata.uid } });
         recorder.event(pod, 'Normal', 'TaintManagerEviction', `Marking for deletion Pod ${pod.metadata.namespace}/${pod.metadata.name}`);
       } catch (err) {
         if (!isNotFound(err) && !isConflict(err)) throw err;

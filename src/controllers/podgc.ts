@@ -5,14 +5,14 @@
  *    quarantine time (checked against the API, not only the cache), force-deleted;
  *  - pods being deleted that were never scheduled, force-deleted.
  */
-import type { KubeObject } from '../api/types.ts';
+import type { Pod } from '../api/index.ts';
 import { isConflict, isNotFound } from '../api/errors.ts';
-import { resources } from '../client/index.ts';
+import { clientset, resources } from '../client/index.ts';
 import type { ControllerContext } from './context.ts';
-import { obj, podPhase } from './controller-utils.ts';
+import { podPhase } from './controller-utils.ts';
 
 /** The finished pods to delete to get down to `threshold`, oldest first. */
-export function terminatedOverThreshold(pods: readonly KubeObject[], threshold: number): KubeObject[] {
+export function terminatedOverThreshold(pods: readonly Pod[], threshold: number): Pod[] {
   if (threshold <= 0) return [];
   const done = pods.filter((p) => (podPhase(p) === 'Succeeded' || podPhase(p) === 'Failed') && !p.metadata.deletionTimestamp);
   if (done.length <= threshold) return [];
@@ -20,15 +20,16 @@ export function terminatedOverThreshold(pods: readonly KubeObject[], threshold: 
 }
 
 export function startPodGCController(ctx: ControllerContext): void {
-  const pods = ctx.informers.informerFor(resources.pods);
-  const nodes = ctx.informers.informerFor(resources.nodes);
+  const pods = ctx.informers.typedInformerFor(resources.pods);
+  const nodes = ctx.informers.typedInformerFor(resources.nodes);
+  const cs = clientset(ctx.client);
   const recorder = ctx.recorder('pod-garbage-collector');
   /** Nodes seen missing, and since when. */
   const missingSince = new Map<string, number>();
 
-  async function forceDelete(pod: KubeObject, why: string): Promise<void> {
+  async function forceDelete(pod: Pod, why: string): Promise<void> {
     try {
-      await ctx.client.delete(resources.pods, pod.metadata.name!, { namespace: pod.metadata.namespace, gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
+      await cs.pods.delete(pod.metadata.name!, { namespace: pod.metadata.namespace, gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
       recorder.event(pod, 'Normal', 'PodGCDeleted', why);
     } catch (err) {
       if (!isNotFound(err) && !isConflict(err)) throw err;
@@ -40,7 +41,7 @@ export function startPodGCController(ctx: ControllerContext): void {
     const all = pods.store.list();
     for (const p of terminatedOverThreshold(all, ctx.config.terminatedPodGCThreshold)) {
       try {
-        await ctx.client.delete(resources.pods, p.metadata.name!, { namespace: p.metadata.namespace, preconditions: { uid: p.metadata.uid } });
+        await cs.pods.delete(p.metadata.name!, { namespace: p.metadata.namespace, preconditions: { uid: p.metadata.uid } });
       } catch (err) {
         if (!isNotFound(err) && !isConflict(err)) throw err;
       }
@@ -48,7 +49,7 @@ export function startPodGCController(ctx: ControllerContext): void {
     const now = Date.now();
     const seen = new Set<string>();
     for (const p of all) {
-      const node = String(obj(p['spec'])['nodeName'] ?? '');
+      const node = p.spec?.nodeName ?? '';
       if (!node) {
         if (p.metadata.deletionTimestamp) await forceDelete(p, 'Deleting unscheduled terminating pod');
         continue;
@@ -60,7 +61,7 @@ export function startPodGCController(ctx: ControllerContext): void {
       if (now - since < ctx.config.podGCOrphanQuarantineMs) continue;
       // Make sure the node is really gone before taking its pods away.
       try {
-        await ctx.client.get(resources.nodes, node);
+        await cs.nodes.get(node);
         missingSince.delete(node);
         continue;
       } catch (err) {

@@ -10,10 +10,10 @@
  * writes are not yet all seen, and the workers start only once the caches have synced. A sync
  * whose creates or deletes failed is retried with the queue's rate-limited backoff.
  */
-import type { KubeObject } from '../api/types.ts';
-import { labelSelectorFromObject, type LabelSelector, type LabelSelectorMatcher } from '../api/selectors.ts';
+import type { Pod, PodSpec, ReplicaSet, ReplicaSetCondition, ReplicaSetStatus, ReplicationController } from '../api/index.ts';
+import { labelSelectorFromObject, type LabelSelectorMatcher } from '../api/selectors.ts';
 import { isConflict, isNotFound } from '../api/errors.ts';
-import { IndexNamespace, resources, type ResourceDescriptor, type SharedInformer } from '../client/index.ts';
+import { IndexNamespace, clientset, resources, type ResourceDescriptor } from '../client/index.ts';
 import type { ControllerContext } from './context.ts';
 import { UIDTrackingExpectations, slowStartBatch, slowStartInitialBatchSize } from './expectations.ts';
 import {
@@ -26,8 +26,6 @@ import {
   msUntilAvailable,
   newControllerRef,
   nowRfc3339,
-  num,
-  obj,
   splitKey,
   startQueue,
   jsonEqual,
@@ -37,29 +35,32 @@ import {
 /** Most pods one sync creates or deletes (upstream's BurstReplicas). */
 export const burstReplicas = 500;
 
-interface Kind {
+/** The kinds this controller keeps: their spec and status differ only in the selector's form. */
+type ReplicatedSet = ReplicaSet | ReplicationController;
+
+interface Kind<T extends ReplicatedSet> {
   res: ResourceDescriptor;
   apiVersion: string;
   kind: string;
   component: string;
-  selector(set: KubeObject): LabelSelectorMatcher;
+  selector(set: T): LabelSelectorMatcher;
 }
 
-const replicaSetKind: Kind = {
+const replicaSetKind: Kind<ReplicaSet> = {
   res: resources.replicaSets,
   apiVersion: 'apps/v1',
   kind: 'ReplicaSet',
   component: 'replicaset-controller',
-  selector: (rs) => labelSelectorFromObject((obj(rs['spec'])['selector'] as LabelSelector | undefined) ?? null),
+  selector: (rs) => labelSelectorFromObject(rs.spec?.selector ?? null),
 };
 
-const replicationControllerKind: Kind = {
+const replicationControllerKind: Kind<ReplicationController> = {
   res: resources.replicationControllers,
   apiVersion: 'v1',
   kind: 'ReplicationController',
   component: 'replication-controller',
   selector: (rc) => {
-    const sel = obj(rc['spec'])['selector'] as Record<string, string> | undefined;
+    const sel = rc.spec?.selector;
     return labelSelectorFromObject(sel && Object.keys(sel).length ? { matchLabels: sel } : null);
   },
 };
@@ -72,21 +73,22 @@ export function startReplicationControllerController(ctx: ControllerContext): vo
   startSetController(ctx, replicationControllerKind);
 }
 
-function startSetController(ctx: ControllerContext, k: Kind): void {
-  const sets = ctx.informers.informerFor(k.res);
-  const pods = ctx.informers.informerFor(resources.pods);
+function startSetController<T extends ReplicatedSet>(ctx: ControllerContext, k: Kind<T>): void {
+  const sets = ctx.informers.informerFor<T>(k.res);
+  const pods = ctx.informers.typedInformerFor(resources.pods);
+  const cs = clientset(ctx.client);
   const recorder = ctx.recorder(k.component);
   const expectations = new UIDTrackingExpectations();
   const queue = startQueue(ctx, (key) => sync(key), { name: k.component, workers: 5, waitFor: [sets, pods] });
 
-  const enqueue = (o: KubeObject) => queue.add(keyOf(o));
+  const enqueue = (o: T) => queue.add(keyOf(o));
   sets.addEventHandler({ onAdd: enqueue, onUpdate: (_o, n) => enqueue(n), onDelete: (o) => {
     expectations.delete(keyOf(o));
     enqueue(o);
   } });
 
   /** The sets a pod belongs to: its controller if it is one of ours, else every set in its namespace selecting it. */
-  const setsForPod = (pod: KubeObject): string[] => {
+  const setsForPod = (pod: Pod): string[] => {
     const ref = controllerRef(pod);
     if (ref) return ref.kind === k.kind ? [`${pod.metadata.namespace}/${ref.name}`] : [];
     if (!isPodActive(pod)) return [];
@@ -96,7 +98,7 @@ function startSetController(ctx: ControllerContext, k: Kind): void {
       .map(keyOf);
   };
   /** The key of the set controlling `pod` when it is one of ours (same uid) in the cache. */
-  const ownerKey = (pod: KubeObject): string | undefined => {
+  const ownerKey = (pod: Pod): string | undefined => {
     const ref = controllerRef(pod);
     if (ref?.kind !== k.kind) return undefined;
     const key = `${pod.metadata.namespace}/${ref.name}`;
@@ -104,7 +106,7 @@ function startSetController(ctx: ControllerContext, k: Kind): void {
   };
   // As upstream's addPod/updatePod/deletePod: a pod that shows up (or turns) terminating counts
   // as a deletion, never as a creation; each expected pod is counted once.
-  const podDeleted = (pod: KubeObject) => {
+  const podDeleted = (pod: Pod) => {
     const key = ownerKey(pod);
     if (key) expectations.deletionObserved(key, keyOf(pod));
     for (const s of setsForPod(pod)) queue.add(s);
@@ -137,7 +139,7 @@ function startSetController(ctx: ControllerContext, k: Kind): void {
     const selector = k.selector(set);
     const uid = set.metadata.uid;
     // Claim: owned pods that still match, plus orphans that match (adopted); release the rest.
-    const owned: KubeObject[] = [];
+    const owned: Pod[] = [];
     for (const pod of pods.store.byIndex(IndexNamespace, namespace)) {
       const ref = controllerRef(pod);
       const matches = selector.matches(pod.metadata.labels);
@@ -159,9 +161,9 @@ function startSetController(ctx: ControllerContext, k: Kind): void {
     return result;
   }
 
-  async function adopt(pod: KubeObject, set: KubeObject): Promise<boolean> {
+  async function adopt(pod: Pod, set: T): Promise<boolean> {
     try {
-      await ctx.client.patch(resources.pods, pod.metadata.name!, {
+      await cs.pods.patch(pod.metadata.name!, {
         metadata: { ownerReferences: [newControllerRef(set, k.kind, k.apiVersion)], uid: pod.metadata.uid },
       }, { type: 'strategic', namespace: pod.metadata.namespace });
       return true;
@@ -171,10 +173,10 @@ function startSetController(ctx: ControllerContext, k: Kind): void {
     }
   }
 
-  async function release(pod: KubeObject): Promise<void> {
+  async function release(pod: Pod): Promise<void> {
     const refs = (pod.metadata.ownerReferences ?? []).filter((r) => !r.controller || r.kind !== k.kind);
     try {
-      await ctx.client.patch(resources.pods, pod.metadata.name!, { metadata: { ownerReferences: refs.length ? refs : null, uid: pod.metadata.uid } }, { type: 'merge', namespace: pod.metadata.namespace });
+      await cs.pods.patch(pod.metadata.name!, { metadata: { ownerReferences: refs.length ? refs : null, uid: pod.metadata.uid } }, { type: 'merge', namespace: pod.metadata.namespace });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
@@ -185,8 +187,8 @@ function startSetController(ctx: ControllerContext, k: Kind): void {
    * burstReplicas a sync. Every expected create or delete is either observed by the watch or
    * lowered here (failed or never attempted). Returns the first failure, if any.
    */
-  async function manage(key: string, set: KubeObject, active: KubeObject[]): Promise<{ create: boolean; error: unknown } | undefined> {
-    const want = num(obj(set['spec'])['replicas'], 1);
+  async function manage(key: string, set: T, active: Pod[]): Promise<{ create: boolean; error: unknown } | undefined> {
+    const want = set.spec?.replicas ?? 1;
     const diff = active.length - want;
     const namespace = set.metadata.namespace!;
     if (diff < 0) {
@@ -206,7 +208,7 @@ function startSetController(ctx: ControllerContext, k: Kind): void {
       await Promise.all(
         victims.map(async (pod) => {
           try {
-            await ctx.client.delete(resources.pods, pod.metadata.name!, { namespace, preconditions: { uid: pod.metadata.uid } });
+            await cs.pods.delete(pod.metadata.name!, { namespace, preconditions: { uid: pod.metadata.uid } });
             recorder.event(set, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
           } catch (err) {
             // This deletion will not be observed (or already was): stop expecting it.
@@ -223,49 +225,49 @@ function startSetController(ctx: ControllerContext, k: Kind): void {
     return undefined;
   }
 
-  async function createPod(set: KubeObject, namespace: string): Promise<void> {
-    const template = obj(obj(set['spec'])['template']);
-    const tmeta = obj(template['metadata']);
-    const pod: KubeObject = {
+  async function createPod(set: T, namespace: string): Promise<void> {
+    const template = set.spec?.template;
+    const pod: Pod = {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: {
         generateName: `${set.metadata.name}-`,
         namespace,
-        labels: { ...(tmeta['labels'] as Record<string, string> | undefined) },
-        annotations: { ...(tmeta['annotations'] as Record<string, string> | undefined) },
+        labels: { ...template?.metadata?.labels },
+        annotations: { ...template?.metadata?.annotations },
         ownerReferences: [newControllerRef(set, k.kind, k.apiVersion)],
       },
-      spec: structuredClone(template['spec'] ?? {}),
+      // A template without a spec fails validation of the set; the API server rejects the pod too.
+      spec: structuredClone(template?.spec ?? ({} as PodSpec)),
     };
     if (!Object.keys(pod.metadata.annotations!).length) delete pod.metadata.annotations;
     // Any failure (AlreadyExists too: a generated name that collided) means no pod was made.
-    const created = await ctx.client.create(resources.pods, pod, { namespace });
+    const created = await cs.pods.create(pod, { namespace });
     recorder.event(set, 'Normal', 'SuccessfulCreate', `Created pod: ${created.metadata.name}`);
   }
 
-  async function updateStatus(set: KubeObject, active: KubeObject[], failure: string | undefined): Promise<ReconcileResult | void> {
-    const spec = obj(set['spec']);
-    const minReady = num(spec['minReadySeconds']);
+  async function updateStatus(set: T, active: Pod[], failure: string | undefined): Promise<ReconcileResult | void> {
+    const minReady = set.spec?.minReadySeconds ?? 0;
     const now = Date.now();
-    const templateLabels = obj(obj(obj(spec['template'])['metadata'])['labels']) as Record<string, string>;
+    const templateLabels = set.spec?.template?.metadata?.labels ?? {};
     const fully = active.filter((p) => Object.entries(templateLabels).every(([lk, lv]) => p.metadata.labels?.[lk] === lv));
-    const old = obj(set['status']);
-    const conditions = ((old['conditions'] as { type: string }[] | undefined) ?? []).filter((c) => c.type !== 'ReplicaFailure');
+    const old = set.status ?? {};
+    const conditions: ReplicaSetCondition[] = (set.status?.conditions ?? []).filter((c) => c.type !== 'ReplicaFailure');
     if (failure) {
-      conditions.push({ type: 'ReplicaFailure', status: 'True', lastTransitionTime: nowRfc3339(now), reason: 'FailedCreate', message: failure } as { type: string });
+      conditions.push({ type: 'ReplicaFailure', status: 'True', lastTransitionTime: nowRfc3339(now), reason: 'FailedCreate', message: failure });
     }
-    const status: Record<string, unknown> = {
+    // A ReplicationController's status has the same fields (terminatingReplicas aside, never set here).
+    const status: ReplicaSetStatus = {
       replicas: active.length,
       fullyLabeledReplicas: fully.length,
       readyReplicas: active.filter(isPodReady).length,
       availableReplicas: active.filter((p) => isPodAvailable(p, minReady, now)).length,
       observedGeneration: set.metadata.generation,
     };
-    if (conditions.length) status['conditions'] = conditions;
+    if (conditions.length) status.conditions = conditions;
     if (!jsonEqual(normalizeStatus(old), normalizeStatus(status))) {
       try {
-        await ctx.client.updateStatus(k.res, { ...set, status }, { namespace: set.metadata.namespace });
+        await ctx.client.updateStatus<T>(k.res, { ...set, status }, { namespace: set.metadata.namespace });
       } catch (err) {
         if (isNotFound(err)) return;
         if (isConflict(err)) return { requeueAfter: 100 };
@@ -283,6 +285,6 @@ function errorMessage(err: unknown): string {
 }
 
 /** Status as stored (zero counts omitted), for change detection. */
-function normalizeStatus(s: Record<string, unknown>): Record<string, unknown> {
+function normalizeStatus(s: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(s).filter(([, v]) => v !== 0 && v !== undefined));
 }

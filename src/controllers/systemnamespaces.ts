@@ -11,7 +11,7 @@
  * only created by the API server's bootstrap at start.
  */
 import { isAlreadyExists, isStatusError } from '../api/errors.ts';
-import { resources } from '../client/index.ts';
+import { clientset, resources } from '../client/index.ts';
 import type { ControllerContext } from './context.ts';
 import { startQueue } from './controller-utils.ts';
 
@@ -22,7 +22,8 @@ export const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-
 export const systemNamespacesIntervalMs = 60_000;
 
 export function startSystemNamespacesController(ctx: ControllerContext): void {
-  const namespaces = ctx.informers.informerFor(resources.namespaces);
+  const namespaces = ctx.informers.typedInformerFor(resources.namespaces);
+  const cs = clientset(ctx.client);
   const wanted = new Set<string>(systemNamespaces);
   const queue = startQueue(ctx, sync, { name: 'system-namespaces-controller', workers: 1, waitFor: [namespaces] });
   const all = () => systemNamespaces.forEach((n) => queue.add(n));
@@ -36,7 +37,7 @@ export function startSystemNamespacesController(ctx: ControllerContext): void {
     // Present, or still terminating: its deletion event brings it back here.
     if (namespaces.store.get(name)) return;
     try {
-      await ctx.client.create(resources.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+      await cs.namespaces.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
       ctx.log(`system-namespaces-controller: created namespace ${name}`);
     } catch (err) {
       if (isAlreadyExists(err)) return;

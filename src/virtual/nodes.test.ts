@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KubeObject } from '../api/types.ts';
+import type { ApiObject, Pod } from '../api/index.ts';
 import { alreadyExists, conflict, statusError, tooManyRequests } from '../api/errors.ts';
 import type { RestClient, WatchEvent } from '../client/index.ts';
 import { retryDelay, retryInitialMs, retryMaxMs, runVirtualNodes } from './nodes.ts';
@@ -19,14 +19,14 @@ interface Call {
 }
 
 /** A client whose writes fail with `failures` (in order, one per write) before succeeding. */
-function stubClient(failures: Error[], podEvents: WatchEvent[] = []) {
+function stubClient(failures: Error[], podEvents: WatchEvent<Pod>[] = []) {
   const calls: Call[] = [];
   const fail = () => {
     const f = failures.shift();
     if (f) throw f;
   };
   const client = {
-    async create(res: { resource: string }, o: KubeObject) {
+    async create(res: { resource: string }, o: ApiObject) {
       calls.push({ verb: 'create', resource: res.resource, name: o.metadata.name, body: o });
       fail();
       return { ...o, metadata: { ...o.metadata, resourceVersion: '1', uid: 'u' } };
@@ -41,7 +41,7 @@ function stubClient(failures: Error[], podEvents: WatchEvent[] = []) {
       fail();
       return {};
     },
-    async updateStatus(res: { resource: string }, o: KubeObject) {
+    async updateStatus(res: { resource: string }, o: ApiObject) {
       calls.push({ verb: 'updateStatus', resource: res.resource, name: o.metadata.name, body: o });
       fail();
       return o;
@@ -105,13 +105,13 @@ test('retry delays double from 200 ms to at most 7 s', () => {
 });
 
 test('a started pod is Running and Ready without a qosClass written by the node', async () => {
-  const pod = {
+  const pod: Pod = {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'p', namespace: 'default', uid: 'pu', resourceVersion: '2' },
     spec: { nodeName: 'virtual-node-0', containers: [{ name: 'c', image: 'i', resources: { requests: { cpu: '100m' } } }] },
     status: { phase: 'Pending', qosClass: 'Burstable' },
-  } as KubeObject;
+  };
   const { client, calls } = stubClient([], [{ type: 'ADDED', object: pod }]);
   const ac = new AbortController();
   const run = runVirtualNodes({ client, count: 1 }, ac.signal);

@@ -15,9 +15,9 @@
  * overwrote while heartbeats were late: a node's Ready condition, a running pod's readiness. Pod status is patched without touching fields the API server computed
  * (`status.qosClass` stays as admission set it).
  */
-import type { KubeObject } from '../api/types.ts';
+import type { ContainerStatus, LeaseSpec, Node, NodeCondition, Pod, PodCondition, PodStatus } from '../api/index.ts';
 import { isAlreadyExists, isConflict, isNotFound } from '../api/errors.ts';
-import { InformerFactory, microTime, resources, sleepUnlessAborted, type RestClient } from '../client/index.ts';
+import { InformerFactory, clientset, microTime, resources, sleepUnlessAborted, type RestClient } from '../client/index.ts';
 
 export interface VirtualNodesOptions {
   client: RestClient;
@@ -66,16 +66,19 @@ export async function retrying(what: string, fn: () => Promise<void>, opts: { si
 /** Lease renewals in flight at once. */
 const renewConcurrency = 32;
 
-const isReady = (pod: KubeObject) =>
-  ((pod['status'] as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+/** Whether a pod's or a node's Ready condition is True. */
+const isReady = (o: Pod | Node) => {
+  const conditions: readonly (PodCondition | NodeCondition)[] = o.status?.conditions ?? [];
+  return conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+};
 
 const rfc3339 = (ms = Date.now()) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
 /** The Node object of simulated node `index`. */
-export function virtualNode(name: string, index: number, opts: Pick<VirtualNodesOptions, 'cpu' | 'memory' | 'pods'>): KubeObject {
+export function virtualNode(name: string, index: number, opts: Pick<VirtualNodesOptions, 'cpu' | 'memory' | 'pods'>): Node {
   const capacity = { cpu: opts.cpu ?? '32', memory: opts.memory ?? '256Gi', pods: String(opts.pods ?? 110), 'ephemeral-storage': '1Ti' };
   const now = rfc3339();
-  const cond = (type: string, status: string, reason: string, message: string) => ({ type, status, reason, message, lastHeartbeatTime: now, lastTransitionTime: now });
+  const cond = (type: string, status: string, reason: string, message: string): NodeCondition => ({ type, status, reason, message, lastHeartbeatTime: now, lastTransitionTime: now });
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -104,7 +107,7 @@ export function virtualNode(name: string, index: number, opts: Pick<VirtualNodes
         cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'),
       ],
       addresses: [
-        { type: 'InternalIP', address: `10.${128 + (((index + 1) >> 16) & 63)}.${((index + 1) >> 8) & 255}.${(index + 1) & 255}` },
+        { type: 'InternalIP', address: internalIP(index) },
         { type: 'Hostname', address: name },
       ],
       nodeInfo: {
@@ -123,6 +126,11 @@ export function virtualNode(name: string, index: number, opts: Pick<VirtualNodes
   };
 }
 
+/** Node `index`'s InternalIP (its pods' hostIP). */
+function internalIP(index: number): string {
+  return `10.${128 + (((index + 1) >> 16) & 63)}.${((index + 1) >> 8) & 255}.${(index + 1) & 255}`;
+}
+
 /** Node `index`'s pod CIDR: a /24 inside 10.244.0.0/14 (16,384 nodes). */
 export function podCidr(index: number): string {
   return `10.${244 + ((index >> 8) & 3)}.${index & 255}.0/24`;
@@ -131,6 +139,7 @@ export function podCidr(index: number): string {
 /** Registers the nodes and keeps them alive until `signal` aborts. */
 export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSignal): Promise<void> {
   const { client } = opts;
+  const cs = clientset(client);
   if (!Number.isInteger(opts.count) || opts.count < 0) throw new RangeError(`virtual nodes: count must be a non-negative integer, got ${opts.count}`);
   const prefix = opts.prefix ?? 'virtual-node-';
   const log = opts.log ?? (() => {});
@@ -146,13 +155,13 @@ export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSi
     const node = virtualNode(name, index.get(name)!, opts);
     await retry(`registering node ${name}`, async () => {
       try {
-        await client.create(resources.nodes, { apiVersion: 'v1', kind: 'Node', metadata: node.metadata, spec: node['spec'] } as KubeObject);
+        await cs.nodes.create({ apiVersion: 'v1', kind: 'Node', metadata: node.metadata, spec: node.spec });
       } catch (err) {
         if (!isAlreadyExists(err)) throw err;
       }
     });
     await retry(`status of node ${name}`, async () => {
-      await client.patchStatus(resources.nodes, name, { status: node['status'] }, { type: 'merge' });
+      await cs.nodes.patchStatus(name, { status: node.status }, { type: 'merge' });
     });
     await retry(`lease ${name}`, () => renewLease(name));
   });
@@ -160,13 +169,13 @@ export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSi
   log(`virtual nodes: ${names.length} registered`);
 
   async function renewLease(name: string): Promise<void> {
-    const spec = { holderIdentity: name, leaseDurationSeconds: 40, renewTime: microTime(Date.now()) };
+    const spec: LeaseSpec = { holderIdentity: name, leaseDurationSeconds: 40, renewTime: microTime(Date.now()) };
     try {
-      await client.patch(resources.leases, name, { spec }, { type: 'merge', namespace: 'kube-node-lease' });
+      await cs.leases.patch(name, { spec }, { type: 'merge', namespace: 'kube-node-lease' });
     } catch (err) {
       if (!isNotFound(err)) throw err;
       try {
-        await client.create(resources.leases, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace: 'kube-node-lease' }, spec } as KubeObject, { namespace: 'kube-node-lease' });
+        await cs.leases.create({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace: 'kube-node-lease' }, spec }, { namespace: 'kube-node-lease' });
       } catch (e) {
         if (!isAlreadyExists(e)) throw e;
       }
@@ -175,12 +184,12 @@ export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSi
 
   // Pods on our nodes: start them, and finish their deletion after the grace period.
   const informers = new InformerFactory(client, { log });
-  const pods = informers.informerFor(resources.pods);
+  const pods = informers.typedInformerFor(resources.pods);
   const deleting = new Map<string, NodeJS.Timeout>();
   const starting = new Set<string>();
 
-  const handle = (pod: KubeObject) => {
-    const node = String((pod['spec'] as { nodeName?: string } | undefined)?.nodeName ?? '');
+  const handle = (pod: Pod) => {
+    const node = pod.spec?.nodeName ?? '';
     if (!index.has(node)) return;
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     if (pod.metadata.deletionTimestamp) {
@@ -191,7 +200,7 @@ export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSi
           const live = pods.store.get(key);
           if (live?.metadata.uid !== pod.metadata.uid) return; // gone already
           try {
-            await client.delete(resources.pods, pod.metadata.name!, { namespace: pod.metadata.namespace, gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
+            await cs.pods.delete(pod.metadata.name!, { namespace: pod.metadata.namespace, gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
           } catch (err) {
             if (!isNotFound(err) && !isConflict(err)) throw err;
           }
@@ -201,7 +210,7 @@ export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSi
       deleting.set(key, timer);
       return;
     }
-    const phase = (pod['status'] as { phase?: string } | undefined)?.phase;
+    const phase = pod.status?.phase;
     if (phase === 'Running' && !isReady(pod) && !starting.has(key)) {
       // Marked not ready by the node controller while heartbeats were late: as the kubelet's
       // status manager, report the containers ready again.
@@ -218,27 +227,28 @@ export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSi
     void retry(`starting ${key}`, async () => {
       const live = pods.store.get(key);
       // Started by an earlier attempt, deleted, or replaced meanwhile: nothing to do.
-      if (!live || live.metadata.uid !== pod.metadata.uid || live.metadata.deletionTimestamp || (live['status'] as { phase?: string } | undefined)?.phase === 'Running') return;
+      if (!live || live.metadata.uid !== pod.metadata.uid || live.metadata.deletionTimestamp || live.status?.phase === 'Running') return;
       await start(live, node);
     }).finally(() => settled(key, pod));
   };
 
   /** An operation on a pod finished: look again if the pod changed meanwhile (events were ignored). */
-  function settled(key: string, seen: KubeObject): void {
+  function settled(key: string, seen: Pod): void {
     starting.delete(key);
     const latest = pods.store.get(key);
     if (latest && latest.metadata.resourceVersion !== seen.metadata.resourceVersion) handle(latest);
   }
 
-  async function start(pod: KubeObject, node: string): Promise<void> {
+  async function start(pod: Pod, node: string): Promise<void> {
     const i = index.get(node)!;
     const n = (nextIp.get(node) ?? 1) + 1;
     nextIp.set(node, n > 254 ? 2 : n);
     const ip = podCidr(i).replace(/\.0\/24$/, `.${n}`);
     const now = rfc3339();
-    const containers = ((pod['spec'] as { containers?: { name: string; image: string }[] }).containers ?? []).map((c) => ({
+    const containers = (pod.spec?.containers ?? []).map((c): ContainerStatus => ({
       name: c.name,
-      image: c.image,
+      // Validation requires an image; '' only to satisfy the type.
+      image: c.image ?? '',
       imageID: `virtual://${c.image}`,
       containerID: `virtual://${pod.metadata.uid}/${c.name}`,
       ready: true,
@@ -246,29 +256,29 @@ export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSi
       restartCount: 0,
       state: { running: { startedAt: now } },
     }));
-    const status = {
+    const status: PodStatus = {
       phase: 'Running',
       podIP: ip,
       podIPs: [{ ip }],
-      hostIP: (virtualNode(node, i, opts)['status'] as { addresses: { address: string }[] }).addresses[0]!.address,
+      hostIP: internalIP(i),
       startTime: now,
       conditions: ['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map((type) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: now })),
       containerStatuses: containers,
     };
     try {
       // A merge patch: fields the API server owns (qosClass) are left as they are.
-      await client.patchStatus(resources.pods, pod.metadata.name!, { status }, { type: 'merge', namespace: pod.metadata.namespace });
+      await cs.pods.patchStatus(pod.metadata.name!, { status }, { type: 'merge', namespace: pod.metadata.namespace });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
   }
 
-  async function markReady(pod: KubeObject): Promise<void> {
+  async function markReady(pod: Pod): Promise<void> {
     const now = rfc3339();
-    const conditions = ['Ready', 'ContainersReady'].map((type) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: now }));
+    const conditions = ['Ready', 'ContainersReady'].map((type): PodCondition => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: now }));
     try {
       // Strategic merge: conditions merge by type, the others stay.
-      await client.patchStatus(resources.pods, pod.metadata.name!, { status: { conditions } }, { type: 'strategic', namespace: pod.metadata.namespace });
+      await cs.pods.patchStatus(pod.metadata.name!, { status: { conditions } }, { type: 'strategic', namespace: pod.metadata.namespace });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
@@ -278,17 +288,17 @@ export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSi
 
   // Node status, as the kubelet posts it: a node of ours whose Ready condition is not True (the
   // node controller set it Unknown while heartbeats were late) gets its conditions posted again.
-  const nodes = informers.informerFor(resources.nodes, { labelSelector: 'node.bosun.dev/virtual=true' });
+  const nodes = informers.typedInformerFor(resources.nodes, { labelSelector: 'node.bosun.dev/virtual=true' });
   const posting = new Set<string>();
-  const checkNode = (node: KubeObject) => {
+  const checkNode = (node: Node) => {
     const name = node.metadata.name!;
     if (!index.has(name) || posting.has(name) || isReady(node)) return;
     posting.add(name);
     void retry(`status of node ${name}`, async () => {
       const live = nodes.store.get(name);
       if (!live || isReady(live)) return;
-      const status = virtualNode(name, index.get(name)!, opts)['status'] as { conditions: unknown[] };
-      await client.patchStatus(resources.nodes, name, { status: { conditions: status.conditions } }, { type: 'strategic' });
+      const { conditions } = virtualNode(name, index.get(name)!, opts).status ?? {};
+      await cs.nodes.patchStatus(name, { status: { conditions } }, { type: 'strategic' });
     }).finally(() => {
       posting.delete(name);
       const live = nodes.store.get(name);
