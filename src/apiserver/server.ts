@@ -4,6 +4,9 @@
  * Non-resource endpoints: /healthz /livez /readyz /version, discovery, /openapi.
  * One ResourceStore (with its watch cache) per declared resource; every component other than
  * this one reaches the store only through here.
+ * The listener bounds idle and slow connections (connections.ts); every resource path is checked
+ * against upstream's routes (routes.ts) before a handler runs; large bodies are gzipped for
+ * clients that accept it (compress.ts); impersonation is refused until RBAC can authorize it.
  */
 import http2 from 'node:http2';
 import type { TLSSocket } from 'node:tls';
@@ -11,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import type { Store } from '../storage/types.ts';
 import type { ResourceDef } from '../api/resource.ts';
 import type { KubeObject, UserInfo } from '../api/types.ts';
-import { forbidden, notFound, statusError, unauthorized } from '../api/errors.ts';
+import { forbidden, routeNotFound, statusError, unauthorized } from '../api/errors.ts';
 import { ResourceRegistry, type ServedResource } from './registry.ts';
 import { ResourceStore } from './rest.ts';
 import { parseRequestInfo, type RequestInfo } from './requestinfo.ts';
@@ -27,6 +30,10 @@ import { reviewHandler } from './reviews.ts';
 import { OpenApi } from './openapi.ts';
 import { allocateServiceAddresses, defaultNodePortRange, defaultServiceCIDR } from '../api/groups/core-services.ts';
 import type { Request } from './body.ts';
+import { connectionTimeouts, installConnectionTimeouts, secureServerTimeoutOptions, type ConnectionTimeouts } from './connections.ts';
+import { acceptsGzip, gzipResponse } from './compress.ts';
+import { pageNotFound, probeWithin, serveHealth, type HealthCheck } from './healthz.ts';
+import { checkRoute, routeShape } from './routes.ts';
 
 export interface ApiServerOptions {
   store: Store;
@@ -40,6 +47,8 @@ export interface ApiServerOptions {
   /** Reported by /version. */
   version?: { major: string; minor: string; gitVersion: string };
   log?: (msg: string) => void;
+  /** Connection deadlines; default upstream's (tests set small ones). */
+  connectionTimeouts?: Partial<ConnectionTimeouts>;
 }
 
 export const serverVersion = {
@@ -64,6 +73,8 @@ export class ApiServer {
   #authenticators: Authenticator[];
   #authorizers: Authorizer[];
   #ready = false;
+  #stopping = false;
+  #health: ReadonlyMap<string, readonly HealthCheck[]>;
   #sessions = new Set<http2.ServerHttp2Session>();
   #sockets = new Set<TLSSocket>();
 
@@ -74,6 +85,7 @@ export class ApiServer {
     this.#openapi = new OpenApi(this.registry);
     this.#authenticators = opts.authenticators ?? [x509Authenticator];
     this.#authorizers = opts.authorizers ?? [privilegedGroup, alwaysAllowAuthenticated];
+    this.#health = this.#healthChecks();
     const namespaces = () => this.storages.get(this.registry.byKind('', 'Namespace')!);
     const priorityClasses = () => {
       const def = this.registry.byKind('scheduling.k8s.io', 'PriorityClass');
@@ -111,7 +123,9 @@ export class ApiServer {
   async start(opts: { beforeReady?: (port: number) => Promise<void> } = {}): Promise<number> {
     for (const s of this.storages.values()) if (!s.def.review) s.cache.start();
     await Promise.all([...this.storages.values()].filter((s) => !s.def.review).map((s) => s.cache.ready()));
+    const timeouts = connectionTimeouts(this.#opts.connectionTimeouts);
     const server = http2.createSecureServer({
+      ...secureServerTimeoutOptions(timeouts),
       allowHTTP1: true,
       cert: this.#opts.tls.certPem,
       key: this.#opts.tls.keyPem,
@@ -120,6 +134,7 @@ export class ApiServer {
       rejectUnauthorized: false,
       settings: { maxConcurrentStreams: 1000 },
     });
+    installConnectionTimeouts(server, timeouts);
     server.on('request', (req, res) => void this.#handle(req, res as unknown as Response));
     server.on('session', (s) => {
       this.#sessions.add(s);
@@ -143,6 +158,7 @@ export class ApiServer {
 
   async close(): Promise<void> {
     this.#ready = false;
+    this.#stopping = true;
     for (const s of this.storages.values()) s.cache.stop();
     const server = this.#server;
     if (!server) return;
@@ -155,25 +171,24 @@ export class ApiServer {
   }
 
   async #handle(req: Request, res: Response): Promise<void> {
+    if (acceptsGzip(req.headers['accept-encoding'])) res = gzipResponse(res);
     try {
       const url = new URL(req.url ?? '/', 'https://localhost');
       const path = url.pathname;
       const query = url.searchParams;
       if (path === '/livez' || path === '/healthz' || path === '/readyz' || path.startsWith('/livez/') || path.startsWith('/readyz/') || path.startsWith('/healthz/')) {
-        return this.#health(path, res);
+        return await this.#serveHealth(path, query, res);
       }
       const socket = (req.socket as TLSSocket | undefined) ?? undefined;
       const user = await authenticate(this.#authenticators, { socket, headers: req.headers as Record<string, string | string[] | undefined> });
       if (!user) throw unauthorized();
+      refuseImpersonation(req.headers as Record<string, string | string[] | undefined>, user);
       const method = req.method ?? 'GET';
       const info = parseRequestInfo(method, path, query);
       await this.#authorize(user, info);
       if (!info.isResourceRequest) return this.#nonResource(req, res, info, path);
-      const served = this.registry.get(info.apiGroup, info.apiVersion, info.resource);
-      if (!served) throw notFound({ group: info.apiGroup, resource: info.resource }, info.name);
-      if (served.def.namespaced === false && info.namespace && info.resource !== 'namespaces') {
-        throw notFound({ group: info.apiGroup, resource: info.resource }, info.name);
-      }
+      const served = this.#route(path, info, method, res);
+      if (!served) return;
       await handleResource({
         req,
         res,
@@ -235,10 +250,55 @@ export class ApiServer {
     });
   }
 
-  #health(path: string, res: Response): void {
-    const ok = path.startsWith('/livez') || this.#ready;
-    res.writeHead(ok ? 200 : 500, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' });
-    res.end(ok ? 'ok' : `[-]${path.slice(1)} failed: not ready\n`);
+  /**
+   * The served resource a resource request goes to, once its path and method match one of
+   * upstream's routes (routes.ts). Otherwise answers as upstream and returns undefined: a group
+   * the server does not serve falls through to the not-found handler (`404 page not found`);
+   * under a served prefix, no route is a 404 Status and a route without this method a 405.
+   */
+  #route(path: string, info: RequestInfo, method: string, res: Response): ServedResource | undefined {
+    if (info.apiPrefix === 'apis' && !this.registry.groups().some((g) => g.group === info.apiGroup)) {
+      writeText(res, pageNotFound());
+      return undefined;
+    }
+    const segments = path.split('/').filter(Boolean).slice(info.apiPrefix === 'apis' ? 3 : 2).map(decodeSegment);
+    const shape = routeShape(segments);
+    const served = shape ? this.registry.get(info.apiGroup, info.apiVersion, shape.resource) : undefined;
+    if (!shape || !served) throw routeNotFound();
+    checkRoute(served, shape, method);
+    return served;
+  }
+
+  /**
+   * The checks behind /healthz, /livez and /readyz, by upstream's names: ping, log, etcd (the
+   * store answers), poststarthook/bootstrap-controller (bootstrap objects written); /readyz also
+   * etcd-readiness, informer-sync (watch caches filled) and shutdown (not stopping).
+   */
+  #healthChecks(): ReadonlyMap<string, readonly HealthCheck[]> {
+    const store = this.#opts.store;
+    const ping: HealthCheck = { name: 'ping', check: () => null };
+    const log: HealthCheck = { name: 'log', check: () => null };
+    const etcd: HealthCheck = { name: 'etcd', check: () => probeWithin(() => store.currentRevision()) };
+    const bootstrapped: HealthCheck = { name: 'poststarthook/bootstrap-controller', check: () => (this.#ready || this.#stopping ? null : 'not finished') };
+    const live = [ping, log, etcd, bootstrapped];
+    const ready = [
+      ping,
+      log,
+      etcd,
+      { name: 'etcd-readiness', check: () => probeWithin(() => store.currentRevision()) },
+      { name: 'informer-sync', check: () => (this.#server ? null : 'watch caches not synced') },
+      { name: 'shutdown', check: () => (this.#stopping ? 'process is shutting down' : null) },
+      bootstrapped,
+    ];
+    return new Map([
+      ['healthz', live],
+      ['livez', live],
+      ['readyz', ready],
+    ]);
+  }
+
+  async #serveHealth(path: string, query: URLSearchParams, res: Response): Promise<void> {
+    writeText(res, (await serveHealth(path, query, this.#health)) ?? pageNotFound());
   }
 
   #nonResource(req: Request, res: Response, info: RequestInfo, path: string): void {
@@ -278,6 +338,58 @@ export class ApiServer {
         return;
       }
     }
-    writeJsonString(res, 404, JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'the server could not find the requested resource', reason: 'NotFound', details: {}, code: 404 }));
+    // Under /api and a served group's /apis/<group>, upstream's go-restful web services answer a
+    // 404 Status; anything else reaches its not-found handler's plain `404 page not found`.
+    const segs = path.split('/').filter(Boolean);
+    const servedPrefix = segs[0] === 'api' || (segs[0] === 'apis' && segs.length > 1 && this.registry.groups().some((g) => g.group === segs[1]));
+    if (servedPrefix) return writeError(res, routeNotFound());
+    writeText(res, pageNotFound());
   }
+}
+
+function writeText(res: Response, r: { status: number; headers: Record<string, string>; body: string }): void {
+  if (res.headersSent) return void res.end();
+  res.writeHead(r.status, r.headers);
+  res.end(r.body);
+}
+
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** Headers that ask to act as another user (`kubectl --as`, `--as-group`, `--as-uid`, extras). */
+const impersonationHeaders: readonly [header: string, resource: string][] = [
+  ['impersonate-user', 'users'],
+  ['impersonate-uid', 'uids'],
+  ['impersonate-group', 'groups'],
+];
+const impersonateExtraPrefix = 'impersonate-extra-';
+
+/**
+ * Refuses impersonation with 403: without RBAC the server cannot decide who may impersonate whom,
+ * and ignoring the headers would run the request as the caller while the client believes
+ * otherwise. The message names what was asked, in upstream's form for a denied impersonation.
+ */
+function refuseImpersonation(headers: Record<string, string | string[] | undefined>, user: UserInfo): void {
+  for (const [header, resource] of impersonationHeaders) {
+    const v = headers[header];
+    if (v !== undefined) throw impersonationForbidden(user, resource, Array.isArray(v) ? v[0] ?? '' : v);
+  }
+  for (const key of Object.keys(headers)) {
+    if (!key.startsWith(impersonateExtraPrefix)) continue;
+    const v = headers[key];
+    throw impersonationForbidden(user, `userextras/${key.slice(impersonateExtraPrefix.length)}`, Array.isArray(v) ? v[0] ?? '' : (v ?? ''));
+  }
+}
+
+function impersonationForbidden(user: UserInfo, resource: string, name: string) {
+  return forbidden(
+    { group: '', resource },
+    name,
+    `User "${user.username}" cannot impersonate resource "${resource}" in API group "" at the cluster scope: impersonation is not supported until RBAC is implemented`,
+  );
 }

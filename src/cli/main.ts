@@ -17,6 +17,18 @@ function defaultDataDir(): string {
   return process.getuid?.() === 0 ? '/var/lib/bosun' : path.join(os.homedir(), '.bosun');
 }
 
+/**
+ * When this process was launched, in ms since the epoch: `bin/bosun` passes the time it started
+ * (before Node loaded); run directly, the process's own time origin. Not passed on to children.
+ */
+function launchedAtMs(): number {
+  const ns = process.env['BOSUN_LAUNCHED_AT_NS'];
+  delete process.env['BOSUN_LAUNCHED_AT_NS'];
+  if (ns && /^\d{16,}$/.test(ns)) return Number(BigInt(ns) / 1_000_000n);
+  return performance.timeOrigin;
+}
+const launchedAt = launchedAtMs();
+
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
 const program = new Command();
@@ -52,6 +64,7 @@ program
         virtualNodes: opts.virtualNodes,
         disableScheduler: opts.disableScheduler,
         schedulerConfig: opts.schedulerConfig,
+        launchedAtMs: launchedAt,
       },
       signal,
     );

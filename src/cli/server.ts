@@ -34,6 +34,8 @@ export interface ServerConfig {
   disableScheduler?: boolean;
   /** The in-process scheduler's profiles (--scheduler-config). */
   schedulerConfig?: SchedulerConfig;
+  /** When the process was launched (ms since the epoch); the ready line reports the time since. Default: the process's time origin. */
+  launchedAtMs?: number;
 }
 
 /** The controller manager's identity: a client certificate in the data dir's tls folder. */
@@ -44,7 +46,7 @@ const schedulerIdentity = { name: 'scheduler', commonName: 'system:kube-schedule
 const virtualNodesIdentity = { name: 'virtual-nodes', commonName: 'system:node:virtual-nodes', organizations: ['system:nodes'] };
 
 export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise<void> {
-  const started = performance.now();
+  const launchedAt = cfg.launchedAtMs ?? performance.timeOrigin;
   await fs.mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
   const [{ pki, clients }, store] = await Promise.all([
     ensurePkiIsolated(
@@ -73,7 +75,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   const host = isAny(cfg.bindAddress) ? '127.0.0.1' : cfg.bindAddress;
   const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   await writeKubeconfig(cfg.kubeconfigPath, kubeconfigYaml({ server, caPem: pki.caCertPem, certPem: pki.adminCertPem, keyPem: pki.adminKeyPem }));
-  const ms = Math.round(performance.now() - started);
+  const ms = Math.round(Date.now() - launchedAt);
   process.stdout.write(`bosun: API server ready at ${server} (${ms} ms)\n`);
   process.stdout.write(`bosun: kubeconfig written to ${cfg.kubeconfigPath}\n`);
   process.stdout.write(`bosun: export KUBECONFIG=${cfg.kubeconfigPath}\n`);
