@@ -42,7 +42,7 @@ interface Deferrable extends Response {
  * and headers given to `writeHead` are held until the first `write`, `flushHeaders` or `end`.
  * Compression runs on the thread pool; a client gone before it finishes gets nothing more.
  */
-export function gzipResponse(res: Deferrable): Response & { flushHeaders(): void } {
+export function gzipResponse(res: Deferrable): Response & { flushHeaders(): void; destroy(): void } {
   let held: { code: number; headers?: Record<string, string> } | undefined;
   let ended = false;
   const flush = () => {
@@ -88,9 +88,13 @@ export function gzipResponse(res: Deferrable): Response & { flushHeaders(): void
       });
       return this;
     },
-    on(event: 'close', fn: () => void) {
-      res.on(event, fn);
+    on(event: 'close' | 'drain', fn: () => void) {
+      (res as { on(event: string, fn: () => void): unknown }).on(event, fn);
       return this;
+    },
+    /** An abandoned stream (a watch nobody reads) is destroyed, freeing its buffer. */
+    destroy() {
+      (res as { destroy?: () => void }).destroy?.();
     },
     get headersSent() {
       return held !== undefined || res.headersSent;

@@ -179,3 +179,8 @@ test('every built-in kind has a schema type (only custom resources are unstructu
   const missing = builtinResources.filter((d) => !typeForKind(d.group, d.version, d.kind)).map((d) => `${d.group}/${d.version} ${d.kind}`);
   assert.deepEqual(missing, []);
 });
+
+test('metadata.managedFields: [] is kept (it asks the field manager for a reset), other empty lists go', () => {
+  const out = canonical({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', managedFields: [], finalizers: [] } });
+  assert.equal(JSON.stringify(out), '{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"a","managedFields":[]}}');
+});

@@ -109,7 +109,10 @@ function messagePlan(def: MessageDef): MessagePlan {
   messagePlans.set(def.name, plan);
   for (const [name, prop] of jsonProperties(def)) {
     index.set(name, fields.length);
-    fields.push({ name, omit: omitOf(prop.field), plan: planFor(prop.field.type) });
+    // ObjectMeta.managedFields: [] is kept: in Go it decodes as a non-nil empty slice, which asks
+    // the field manager to reset them (upstream isResetManagedFields); nothing stores it.
+    const omit = def.name.endsWith('.ObjectMeta') && name === 'managedFields' ? 1 : omitOf(prop.field);
+    fields.push({ name, omit, plan: planFor(prop.field.type) });
   }
   return plan;
 }
