@@ -63,6 +63,14 @@ export const serverVersion = {
   platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
 };
 
+/**
+ * What one HTTP/2 session may hold in memory (MB), queued output included, before Node refuses
+ * it new streams (ENHANCE_YOUR_CALM). Node's default of 10 MB is less than a few watches each
+ * with `maxUnackedChars` in flight (watch.ts), as the in-process components' sessions have;
+ * this keeps a bound per session that those never reach.
+ */
+export const maxSessionMemoryMb = 128;
+
 export class ApiServer {
   readonly registry: ResourceRegistry;
   readonly storages = new Map<ResourceDef, ResourceStore>();
@@ -133,6 +141,7 @@ export class ApiServer {
       requestCert: true,
       rejectUnauthorized: false,
       settings: { maxConcurrentStreams: 1000 },
+      maxSessionMemory: maxSessionMemoryMb,
     });
     installConnectionTimeouts(server, timeouts);
     server.on('request', (req, res) => void this.#handle(req, res as unknown as Response));

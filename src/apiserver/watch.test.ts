@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openSqliteStore } from '../storage/sqlite.ts';
 import { WatchCache } from './watchcache.ts';
-import { WatchWriter, longTimeout, maxTimerMs, minRequestTimeoutSeconds, watchResponse, watchTimeoutMs, writeChunkChars } from './watch.ts';
+import { WatchWriter, longTimeout, maxTimerMs, maxUnackedChars, minRequestTimeoutSeconds, watchResponse, watchTimeoutMs, writeChunkChars } from './watch.ts';
 import { isStatusError } from '../api/errors.ts';
 import type { HandlerContext } from './handlers.ts';
 import type { KubeObject } from '../api/types.ts';
@@ -114,7 +114,7 @@ class FakeSink extends EventEmitter {
 
 test('the writer stops handing chunks to a response that does not drain, and resumes on drain', async () => {
   const sink = new FakeSink(0);
-  const w = new WatchWriter(sink);
+  const w = new WatchWriter(sink, { maxUnackedChars: 0 });
   const line = `${'x'.repeat(1000)}\n`;
   let r: true | Promise<boolean> = true;
   let added = 0;
@@ -136,9 +136,24 @@ test('the writer stops handing chunks to a response that does not drain, and res
   assert.ok(added > 1);
 });
 
+test('the writer keeps handing chunks to a response that has not drained up to maxUnackedChars, then waits', async () => {
+  const sink = new FakeSink(0);
+  const budget = 4 * writeChunkChars;
+  const w = new WatchWriter(sink, { maxUnackedChars: budget });
+  const line = `${'x'.repeat(1000)}\n`;
+  let r: true | Promise<boolean> = true;
+  while (r === true) r = w.add(line);
+  assert.ok(sink.written >= budget, `${sink.written} written`);
+  assert.ok(sink.written < budget + writeChunkChars + line.length, `${sink.written} written`);
+  assert.ok(w.blocked);
+  sink.drain();
+  assert.equal(await r, true);
+  assert.equal(w.blocked, false);
+});
+
 test('closing a blocked writer wakes its waiter with false and drops its buffer', async () => {
   const sink = new FakeSink(0);
-  const w = new WatchWriter(sink);
+  const w = new WatchWriter(sink, { maxUnackedChars: 0 });
   w.add('a\n');
   const r = w.flush();
   assert.notEqual(r, true);
@@ -190,7 +205,7 @@ function watchCtx(cache: WatchCache, res: FakeSink, query: string): HandlerConte
   } as unknown as HandlerContext;
 }
 
-test('a watch whose client never reads is closed and holds at most a chunk; a reading watch gets every event', { timeout: 60_000 }, async () => {
+test('a watch whose client never reads is closed and holds at most maxUnackedChars and a chunk; a reading watch gets every event', { timeout: 60_000 }, async () => {
   const { store, cache, logs, close } = setupCache();
   cache.start();
   await cache.ready();
@@ -201,7 +216,7 @@ test('a watch whose client never reads is closed and holds at most a chunk; a re
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(cache.watcherCount, 2);
   const big = 'y'.repeat(200 * 1024);
-  const count = 40;
+  const count = 60; // 12 MB: well past maxUnackedChars
   for (let i = 0; i < count; i++) {
     const key = `/registry/things/ns/obj${i % 3}`;
     const cur = await store.get(key);
@@ -211,8 +226,8 @@ test('a watch whose client never reads is closed and holds at most a chunk; a re
   }
   await stalledDone;
   assert.equal(stalled.destroyed, true, 'the stalled response is destroyed, releasing its buffer');
-  // It got the first chunk (one event) and nothing more: the rest never rendered.
-  assert.ok(stalled.written < 2 * (big.length + 1000), `stalled watcher was handed ${stalled.written} chars`);
+  // It was handed what a client may have in flight and one chunk more: the rest never rendered.
+  assert.ok(stalled.written < maxUnackedChars + 2 * (big.length + 1000), `stalled watcher was handed ${stalled.written} chars`);
   assert.match(logs.join('\n'), /watcher close due to unresponsiveness/);
   const lines = () => reader.chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const deadline = Date.now() + 10_000;

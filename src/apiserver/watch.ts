@@ -40,6 +40,14 @@ export const minRequestTimeoutSeconds = 1800;
  * the client has taken. No upstream equivalent: Go's writer blocks on every write instead.
  */
 export const writeChunkChars = 64 * 1024;
+/**
+ * What a watch may have handed to the response beyond what the client has taken before it
+ * waits for 'drain': Go's HTTP/2 transport lets a server have 4 MiB in flight on one stream
+ * (its default stream receive window), which is the slack a reading but momentarily busy
+ * client — often one in this very process, sharing its event loop — has upstream. Past it the
+ * watcher's bounded queue in the cache takes over.
+ */
+export const maxUnackedChars = 4 * 1024 * 1024;
 /** The longest delay setTimeout accepts (2^31-1 ms); longer ones fire after 1 ms. */
 export const maxTimerMs = 2 ** 31 - 1;
 
@@ -87,10 +95,17 @@ export class WatchWriter {
   #waiting: Promise<boolean> | null = null;
   #resolve: ((ok: boolean) => void) | null = null;
   #closed = false;
+  /** Characters handed over since the response last took everything (or drained). */
+  #unacked = 0;
+  #maxUnacked: number;
 
-  constructor(sink: StreamSink) {
+  constructor(sink: StreamSink, opts: { maxUnackedChars?: number } = {}) {
     this.#sink = sink;
-    sink.on('drain', () => this.#wake(true));
+    this.#maxUnacked = opts.maxUnackedChars ?? maxUnackedChars;
+    sink.on('drain', () => {
+      this.#unacked = 0;
+      this.#wake(true);
+    });
   }
 
   #wake(ok: boolean): void {
@@ -123,7 +138,12 @@ export class WatchWriter {
     const chunk = this.#parts.length === 1 ? this.#parts[0]! : this.#parts.join('');
     this.#parts = [];
     this.#chars = 0;
-    if (this.#sink.write(chunk)) return true;
+    if (this.#sink.write(chunk)) {
+      this.#unacked = 0;
+      return true;
+    }
+    this.#unacked += chunk.length;
+    if (this.#unacked < this.#maxUnacked) return true;
     const waiting = new Promise<boolean>((resolve) => (this.#resolve = resolve));
     this.#waiting = waiting;
     return waiting;
