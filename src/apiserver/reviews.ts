@@ -7,25 +7,11 @@ import type { ServedResource } from './registry.ts';
 import type { KubeObject, UserInfo } from '../api/types.ts';
 import { methodNotAllowed } from '../api/errors.ts';
 import type { AuthorizationAttributes, Decision } from './authz/index.ts';
+import type { NonResourceAttributes, ResourceAttributes } from '../api/index.ts';
 
 export interface ReviewDeps {
   authorize(attrs: AuthorizationAttributes): Promise<Decision>;
   authenticateToken(token: string): Promise<UserInfo | null>;
-}
-
-interface ResourceAttributes {
-  namespace?: string;
-  verb?: string;
-  group?: string;
-  version?: string;
-  resource?: string;
-  subresource?: string;
-  name?: string;
-}
-
-interface NonResourceAttributes {
-  path?: string;
-  verb?: string;
 }
 
 function attrsFrom(user: UserInfo, spec: { resourceAttributes?: ResourceAttributes; nonResourceAttributes?: NonResourceAttributes }): AuthorizationAttributes {

@@ -18,7 +18,7 @@
  * Events are named `<object name>.<hex nanoseconds>` in the object's namespace (`default` for
  * cluster-scoped objects), with `source.component` and `reportingComponent` set to the component.
  */
-import type { ApiObject } from '../api/index.ts';
+import type { ApiObject, ObjectReference } from '../api/index.ts';
 import type { KubeObject } from '../api/types.ts';
 import { isAlreadyExists, isNotFound, StatusError } from '../api/errors.ts';
 import { realClock, sleepUnlessAborted, type Clock } from './clock.ts';
@@ -28,15 +28,7 @@ import { resources } from './resources.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
-export interface ObjectReference {
-  kind?: string;
-  namespace?: string;
-  name?: string;
-  uid?: string;
-  apiVersion?: string;
-  resourceVersion?: string;
-  fieldPath?: string;
-}
+export type { ObjectReference };
 
 /** What components depend on. */
 export interface Recorder {
