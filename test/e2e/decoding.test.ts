@@ -3,21 +3,17 @@
  * a stalled server), nesting at upstream's edge is accepted, and decode and patch type errors
  * read as upstream's, also through the real kubectl.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, kubectl, kubectlVersions, type ServerHandle } from './harness.ts';
-import { credsFromKubeconfig, request, type Creds } from './api.ts';
+import { useServer, kubectl, kubectlVersions, type ServerHandle } from './harness.ts';
+import { request, type Creds } from './api.ts';
 
 let server: ServerHandle;
 let creds: Creds;
 
-before(async () => {
-  server = await startServer({ args: ['--disable-scheduler', '--disable-controller-manager'] });
-  creds = credsFromKubeconfig(server.kubeconfig);
-});
-
-after(async () => {
-  await server?.stop();
+useServer({ args: ['--disable-scheduler', '--disable-controller-manager'] }, (s, c) => {
+  server = s;
+  creds = c;
 });
 
 const cms = '/api/v1/namespaces/default/configmaps';

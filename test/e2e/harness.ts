@@ -8,6 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { before, after } from 'node:test';
+import { credsFromKubeconfig, type Creds } from './api.ts';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const bosunBin = path.join(root, 'bin/bosun');
@@ -145,4 +147,19 @@ export async function until<T>(what: string, fn: () => Promise<T | null | undefi
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${opts.detail ? `\n${opts.detail()}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * One server for a whole test file: started before its tests (`ready` receives it and the admin
+ * credentials) and stopped after them.
+ */
+export function useServer(opts: Parameters<typeof startServer>[0], ready: (server: ServerHandle, creds: Creds) => void): void {
+  let server: ServerHandle | undefined;
+  before(async () => {
+    server = await startServer(opts);
+    ready(server, credsFromKubeconfig(server.kubeconfig));
+  });
+  after(async () => {
+    await server?.stop();
+  });
 }

@@ -5,23 +5,19 @@
  * server-side apply (1.27 and 1.33), the immutable pod QoS class, the CSR requester, and list
  * pagination edge values.
  */
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, kubectl, kubectlOk, kubectlVersions, type ServerHandle } from './harness.ts';
-import { credsFromKubeconfig, request, type Creds, type HttpResult } from './api.ts';
+import { useServer, kubectl, kubectlOk, kubectlVersions, type ServerHandle } from './harness.ts';
+import { request, type Creds, type HttpResult } from './api.ts';
 
 let server: ServerHandle;
 let creds: Creds;
 
-before(async () => {
-  server = await startServer({ args: ['--disable-scheduler', '--disable-controller-manager'] });
-  creds = credsFromKubeconfig(server.kubeconfig);
-});
-
-after(async () => {
-  await server?.stop();
+useServer({ args: ['--disable-scheduler', '--disable-controller-manager'] }, (s, c) => {
+  server = s;
+  creds = c;
 });
 
 const json = (body: unknown) => JSON.stringify(body);

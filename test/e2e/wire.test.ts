@@ -3,22 +3,18 @@
  * boolean and int64 query parameters as upstream's parameter codec reads them, the router's 404
  * for an unserved subresource, `pretty`.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, type ServerHandle } from './harness.ts';
-import { credsFromKubeconfig, request, watch, type Creds } from './api.ts';
+import { useServer, type ServerHandle } from './harness.ts';
+import { request, watch, type Creds } from './api.ts';
 import { canonical } from '../../src/api/schema/canonical.ts';
 
 let server: ServerHandle;
 let creds: Creds;
 
-before(async () => {
-  server = await startServer({ args: ['--disable-scheduler', '--disable-controller-manager'] });
-  creds = credsFromKubeconfig(server.kubeconfig);
-});
-
-after(async () => {
-  await server?.stop();
+useServer({ args: ['--disable-scheduler', '--disable-controller-manager'] }, (s, c) => {
+  server = s;
+  creds = c;
 });
 
 const post = (path: string, obj: unknown, headers?: Record<string, string>) => request(creds, 'POST', path, { body: JSON.stringify(obj), headers });
