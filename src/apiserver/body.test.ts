@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeObject, maxJsonDepth, maxYamlFlowLevel, maxYamlIndents, parseJson, parseYamlBody, summarizeBody } from './body.ts';
-import { goJsonSyntaxError, jsonDepthExceeded } from './jsonscan.ts';
+import { goJsonSyntaxError, jsonDepthExceeded } from '../api/jsonscan.ts';
 import { yamlDepthError } from './yamldecode.ts';
 import { isStatusError, type StatusError } from '../api/errors.ts';
 

@@ -16,10 +16,10 @@ import { badRequest, statusError } from '../api/errors.ts';
 import type { KubeObject } from '../api/types.ts';
 import { decodeKubeProtobuf } from '../api/protobuf.ts';
 import { duplicateJsonFields } from '../api/duplicates.ts';
-import { goJsonSyntaxError, jsonDepthExceeded, valueDepthError } from './jsonscan.ts';
+import { goJsonKind, goJsonSyntaxError, jsonDepthExceeded, valueDepthError } from '../api/jsonscan.ts';
 import type { YamlResult } from './yamldecode.ts';
 
-export { maxJsonDepth } from './jsonscan.ts';
+export { maxJsonDepth } from '../api/jsonscan.ts';
 export { maxYamlFlowLevel, maxYamlIndents } from './yamldecode.ts';
 
 export type Request = IncomingMessage | Http2ServerRequest;
@@ -62,13 +62,6 @@ export interface DecodeOptions {
 
 /** The Go type upstream decodes `apiVersion`/`kind` into first (serializer/json meta.go), as Go prints it. */
 const typeMetaGoType = 'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }';
-
-/** The JSON type name Go's decoder uses in "cannot unmarshal X into ..." errors. */
-function goJsonKind(v: unknown): string {
-  if (Array.isArray(v)) return 'array';
-  if (typeof v === 'boolean') return 'bool';
-  return typeof v === 'object' ? 'object' : typeof v;
-}
 
 /** Upstream's summarizeData: the first 30 bytes, as text when the body starts with `{`, else in hex. */
 export function summarizeBody(body: Buffer, max = 30): string {

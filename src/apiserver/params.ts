@@ -23,6 +23,13 @@ export function flag(q: URLSearchParams, name: string): boolean {
 const int64Max = 9223372036854775807n;
 const int64Min = -9223372036854775808n;
 
+/** Why strconv.ParseInt(text, 10, 64) would fail — `syntax` or `range` — or null when it would not. */
+export function int64Error(text: string): 'syntax' | 'range' | null {
+  if (!/^[+-]?\d+$/.test(text)) return 'syntax';
+  const n = BigInt(text);
+  return n > int64Max || n < int64Min ? 'range' : null;
+}
+
 /**
  * An int64 parameter (upstream `Convert_Slice_string_To_int64`, strconv.ParseInt base 10):
  * absent or empty is `undefined`; anything that is not a base-10 integer within int64 is a 400.
@@ -31,8 +38,8 @@ const int64Min = -9223372036854775808n;
 export function int64Param(q: URLSearchParams, name: string): number | undefined {
   const v = q.get(name);
   if (v === null || v === '') return undefined;
-  if (!/^[+-]?\d+$/.test(v)) throw badRequest(`${name}: invalid value ${JSON.stringify(v)}: strconv.ParseInt: parsing ${JSON.stringify(v)}: invalid syntax`);
-  const n = BigInt(v);
-  if (n > int64Max || n < int64Min) throw badRequest(`${name}: invalid value ${JSON.stringify(v)}: strconv.ParseInt: parsing ${JSON.stringify(v)}: value out of range`);
-  return Number(n);
+  const why = int64Error(v);
+  if (why === 'syntax') throw badRequest(`${name}: invalid value ${JSON.stringify(v)}: strconv.ParseInt: parsing ${JSON.stringify(v)}: invalid syntax`);
+  if (why === 'range') throw badRequest(`${name}: invalid value ${JSON.stringify(v)}: strconv.ParseInt: parsing ${JSON.stringify(v)}: value out of range`);
+  return Number(v);
 }

@@ -32,6 +32,8 @@ import { keepManagedFields, updateManagedFields } from '../api/apply/index.ts';
 import { typeForKind } from '../api/schema/index.ts';
 import { canonical } from '../api/schema/canonical.ts';
 import { normalizeObjectTimes } from '../api/times.ts';
+import { goJsonKind, goJsonSyntaxError } from '../api/jsonscan.ts';
+import { int64Error } from './params.ts';
 
 export interface WriteContext {
   user: UserInfo;
@@ -739,7 +741,8 @@ export function decodeContinue(token: string, prefix: string): { revision: numbe
       return value;
     });
   } catch {
-    throw fail(`${invalidContinue}: ${goJsonSyntaxError(bytes)}`);
+    // Go scans the bytes: one character per byte.
+    throw fail(`${invalidContinue}: ${goJsonSyntaxError(bytes.toString('latin1')) ?? 'unexpected end of JSON input'}`);
   }
   if (parsed !== null) {
     if (typeof parsed !== 'object' || Array.isArray(parsed)) {
@@ -753,7 +756,7 @@ export function decodeContinue(token: string, prefix: string): { revision: numbe
       if (f === 'rv') {
         const src = sources.get(parsed as object)?.get(k) ?? String(v);
         if (typeof v !== 'number') throw fail(`${invalidContinue}: json: cannot unmarshal ${goJsonKind(v)} into ${where} of type int64`);
-        if (!/^-?\d+$/.test(src) || !int64(src)) throw fail(`${invalidContinue}: json: cannot unmarshal number ${src} into ${where} of type int64`);
+        if (int64Error(src)) throw fail(`${invalidContinue}: json: cannot unmarshal number ${src} into ${where} of type int64`);
         fields.rv = v;
       } else {
         if (typeof v !== 'string') throw fail(`${invalidContinue}: json: cannot unmarshal ${goJsonKind(v)} into ${where} of type string`);
@@ -767,11 +770,6 @@ export function decodeContinue(token: string, prefix: string): { revision: numbe
   const key = fields.start.startsWith('/') ? fields.start : `/${fields.start}`;
   if (posix.normalize(key) !== key || (key.length > 1 && key.endsWith('/'))) throw fail(`${invalidContinue}: ${fields.start}`);
   return { revision: fields.rv > 0 ? fields.rv : 0, after: prefix + key.slice(1) };
-}
-
-function int64(src: string): boolean {
-  const n = BigInt(src);
-  return n >= -9223372036854775808n && n <= 9223372036854775807n;
 }
 
 const base64UrlAlphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -789,32 +787,3 @@ function decodeRawBase64Url(s: string): Buffer | number {
   return Buffer.from(s.replace(/[\r\n]/g, ''), 'base64url');
 }
 
-function goJsonKind(v: unknown): string {
-  if (typeof v === 'number') return 'number';
-  if (typeof v === 'string') return 'string';
-  if (typeof v === 'boolean') return 'bool';
-  return Array.isArray(v) ? 'array' : 'object';
-}
-
-/** The message of Go's JSON scanner for the first byte that makes `b` invalid JSON (best effort). */
-function goJsonSyntaxError(b: Buffer): string {
-  let i = 0;
-  while (i < b.length && (b[i] === 0x20 || b[i] === 0x09 || b[i] === 0x0a || b[i] === 0x0d)) i++;
-  if (i === b.length) return 'unexpected end of JSON input';
-  const c = b[i]!;
-  if (!'{["-0123456789tfn'.includes(String.fromCharCode(c))) return `invalid character ${goQuoteChar(c)} looking for beginning of value`;
-  return 'unexpected end of JSON input';
-}
-
-function goQuoteChar(c: number): string {
-  if (c === 0x27) return `'\\''`;
-  if (c === 0x22) return `'"'`;
-  const ch = String.fromCodePoint(c);
-  const printable = (c >= 0x20 && c < 0x7f) || (c >= 0xa1 && c !== 0xad);
-  if (printable) return `'${ch}'`;
-  if (c < 0x20 || c === 0x7f) {
-    const named: Record<number, string> = { 0x07: '\\a', 0x08: '\\b', 0x0c: '\\f', 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t', 0x0b: '\\v' };
-    return `'${named[c] ?? `\\x${c.toString(16).padStart(2, '0')}`}'`;
-  }
-  return `'\\u${c.toString(16).padStart(4, '0')}'`;
-}

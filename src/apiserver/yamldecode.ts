@@ -11,7 +11,7 @@
  * with a large stack, off the event loop.
  */
 import { LineCounter, parseDocument, isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
-import { valueDepthError } from './jsonscan.ts';
+import { valueDepthError } from '../api/jsonscan.ts';
 
 /** go-yaml `max_flow_level`: flow collections (`[`, `{`) nested 10,000 deep are accepted, 10,001 not. */
 export const maxYamlFlowLevel = 10_000;

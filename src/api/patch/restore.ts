@@ -8,6 +8,7 @@
  * Only structure is checked (objects, maps, lists); scalar types are left to validation.
  * `goValue` prints a value as Go's `%v` does, for the Invalid `patch` field error.
  */
+import { goJsonKind } from '../jsonscan.ts';
 import { getMessage, getType, type FieldDef, type MessageDef, type TypeRef } from '../schema/index.ts';
 
 /** Go reflect kind of an unstructured (JSON) value. */
@@ -16,13 +17,6 @@ function reflectKind(v: unknown): string {
   if (typeof v === 'object') return 'map';
   if (typeof v === 'number') return Number.isInteger(v) ? 'int64' : 'float64';
   return typeof v === 'boolean' ? 'bool' : 'string';
-}
-
-/** JSON value kind as Go's decoder names it in UnmarshalTypeError. */
-function jsonKind(v: unknown): string {
-  if (Array.isArray(v)) return 'array';
-  if (typeof v === 'object') return 'object';
-  return typeof v === 'boolean' ? 'bool' : typeof v;
 }
 
 /** The last segment of an OpenAPI package: `io.k8s.api.core.v1.Pod` → `v1`. */
@@ -120,7 +114,7 @@ export function unmarshalError(obj: unknown, typeName: string): string | undefin
   if (def?.kind !== 'message') return undefined;
   const m = firstMismatch(obj, def, '');
   if (!m) return undefined;
-  return `json: cannot unmarshal ${jsonKind(m.value)} into Go struct field ${m.struct}.${m.path} of type ${m.type}`;
+  return `json: cannot unmarshal ${goJsonKind(m.value)} into Go struct field ${m.struct}.${m.path} of type ${m.type}`;
 }
 
 /** A value as Go's `%v` prints a decoded JSON value: `map[a:1 b:[x y]]` (map keys sorted). */

@@ -6,6 +6,7 @@
  *   errors read as upstream's (`invalid character 'o' in literal null (expecting 'u')`,
  *   `unexpected end of JSON input`, `invalid character '[' exceeded max depth`).
  * - `valueDepthError`: the same depth rule applied to an already decoded value (YAML, protobuf).
+ * - `goJsonKind`, `quoteChar`: how Go's JSON errors name a value's type and print a character.
  */
 
 /** Go encoding/json `maxNestingDepth`: depth 10,000 is accepted, 10,001 is not. */
@@ -31,12 +32,24 @@ export function jsonDepthExceeded(text: string, max = maxJsonDepth): boolean {
   return false;
 }
 
-/** Go's quoteChar: how its scanner prints the offending character. */
-function quoteChar(c: string): string {
-  if (c === "'") return `'\\''`;
-  if (c === '"') return `'"'`;
-  const q = JSON.stringify(c);
-  return `'${q.slice(1, -1)}'`;
+/** Go's quoteChar: how its scanner prints the offending character (strconv's quoting of a rune). */
+export function quoteChar(c: string): string {
+  const code = c.codePointAt(0) ?? 0;
+  if (code === 0x27) return `'\\''`;
+  if (code === 0x22) return `'"'`;
+  if ((code >= 0x20 && code < 0x7f) || (code >= 0xa1 && code !== 0xad)) return `'${c}'`;
+  if (code < 0x20 || code === 0x7f) {
+    const named: Record<number, string> = { 0x07: '\\a', 0x08: '\\b', 0x0c: '\\f', 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t', 0x0b: '\\v' };
+    return `'${named[code] ?? `\\x${code.toString(16).padStart(2, '0')}`}'`;
+  }
+  return `'\\u${code.toString(16).padStart(4, '0')}'`;
+}
+
+/** The JSON type name Go's decoder uses in "cannot unmarshal X into ..." errors. */
+export function goJsonKind(v: unknown): string {
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'boolean') return 'bool';
+  return typeof v === 'object' ? 'object' : typeof v;
 }
 
 const isSpace = (c: string): boolean => c === ' ' || c === '\t' || c === '\r' || c === '\n';
