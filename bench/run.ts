@@ -4,7 +4,8 @@
  * clients, LIST of 10,000 ConfigMaps, watch delivery to 100 watchers, raw store writes/s,
  * server RSS idle and after load; 1,000 Deployments and one Deployment of 10,000 replicas on 1,000
  * simulated nodes through the controllers; the scheduler through the API and upstream's scheduler_perf
- * workloads in one process. Everything runs on loopback and is bounded in count and time.
+ * workloads in one process; pod startup latency and agent CPU/RSS on the real node (bench/agent.ts).
+ * Everything runs on loopback or in the project's own pod network and is bounded in count and time.
  */
 import os from 'node:os';
 import fs from 'node:fs';
@@ -17,6 +18,7 @@ import { benchOpenApi, benchPatches } from './patch.ts';
 import { benchControllers, benchDeploymentAtScale } from './controllers.ts';
 import { benchScheduler } from './scheduler.ts';
 import { benchSchedulerPerf } from './scheduler-perf.ts';
+import { benchAgent } from './agent.ts';
 
 const figures: [string, string][] = [];
 function record(name: string, value: string): void {
@@ -207,6 +209,12 @@ async function benchWatch(creds: Creds): Promise<void> {
 async function main(): Promise<void> {
   process.stdout.write(`Bosun benchmarks on ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n\n`);
   await benchStartup();
+  try {
+    await benchAgent(record);
+  } catch (err) {
+    record('pod startup latency', `failed: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
   const s = await startServer();
   const creds = credsFromKubeconfig(s.kubeconfig);
   try {

@@ -13,6 +13,9 @@ import type { KubeObject, StatusCause, UserInfo } from './types.ts';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
+/** Upstream's connect subresources (rest.Connecter): served by apiserver/streaming. */
+export type ConnectSubresource = 'attach' | 'exec' | 'log' | 'portforward' | 'proxy';
+
 export const allVerbs: readonly Verb[] = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
 /** How metadata.name is validated (upstream's NameValidation functions). */
@@ -85,7 +88,9 @@ export interface ResourceDef {
   storagePrefix?: string;
   /** Subresources served besides the main resource. */
   /** binding: pods/binding (assigns a node, as the scheduler does); eviction: pods/eviction. */
-  subresources?: { status?: boolean; scale?: ScaleDef; binding?: boolean; eviction?: boolean };
+  /** connect: subresources streamed or proxied to the node agent (apiserver/streaming). */
+  /** ephemeralContainers: pods/ephemeralcontainers (adds debug containers to a running pod). */
+  subresources?: { status?: boolean; scale?: ScaleDef; binding?: boolean; eviction?: boolean; ephemeralContainers?: boolean; connect?: readonly ConnectSubresource[] };
   /** Other versions served (e.g. autoscaling/v1 for v2 HPAs). */
   otherVersions?: ServedVersion[];
   /**

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ResourceRegistry, ServedResource } from './registry.ts';
+import { connectSubresources } from './streaming/subresources.ts';
 
 export interface DiscoveryDocs {
   apiVersions(serverAddress: string): unknown;
@@ -23,7 +24,13 @@ function subresources(e: ServedResource): { name: string; kind: { group: string;
   if (sr?.status) out.push({ name: 'status', kind: { group: e.def.group, version: e.version, kind: e.def.kind }, verbs: subresourceVerbs });
   if (sr?.binding) out.push({ name: 'binding', kind: { group: '', version: 'v1', kind: 'Binding' }, verbs: ['create'] });
   if (sr?.eviction) out.push({ name: 'eviction', kind: { group: 'policy', version: 'v1', kind: 'Eviction' }, verbs: ['create'] });
-  return out;
+  if (sr?.ephemeralContainers) out.push({ name: 'ephemeralcontainers', kind: { group: e.def.group, version: e.version, kind: e.def.kind }, verbs: subresourceVerbs });
+  for (const name of sr?.connect ?? []) {
+    const c = connectSubresources[name];
+    out.push({ name, kind: { group: e.def.group, version: e.version, kind: c.kind(e.def.kind) }, verbs: [...c.verbs] });
+  }
+  // Upstream's installer registers (and lists) a resource's paths in sorted order.
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 function storageVersionHash(e: ServedResource): string {

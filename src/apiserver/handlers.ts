@@ -154,6 +154,7 @@ export async function handleResource(ctx: HandlerContext): Promise<void> {
   const sub = info.subresource;
   if (sub) {
     if (sub === 'status' && served.def.subresources?.status) return handleStatus(ctx);
+    if (sub === 'ephemeralcontainers' && served.def.subresources?.ephemeralContainers) return handleStatus(ctx, 'ephemeralcontainers');
     if (sub === 'scale' && served.def.subresources?.scale) return handleScale(ctx);
     if (sub === 'binding' && served.def.subresources?.binding) return handleBinding(ctx);
     if (sub === 'eviction' && served.def.subresources?.eviction) return handleEviction(ctx);
@@ -587,16 +588,17 @@ async function handleBinding(ctx: HandlerContext): Promise<void> {
   writeObject(ctx.res, 201, successStatus(undefined, 201));
 }
 
-async function handleStatus(ctx: HandlerContext): Promise<void> {
+/** A subresource that reads the whole object and writes one part of it (status, ephemeralcontainers). */
+async function handleStatus(ctx: HandlerContext, sub: 'status' | 'ephemeralcontainers' = 'status'): Promise<void> {
   switch (ctx.info.verb) {
     case 'get':
       return handleGet(ctx);
     case 'update':
-      return handleUpdate(ctx, 'status');
+      return handleUpdate(ctx, sub);
     case 'patch':
-      return handlePatch(ctx, 'status');
+      return handlePatch(ctx, sub);
     default:
-      throw methodNotAllowed(ctx.info.verb, { group: ctx.served.def.group, resource: `${ctx.served.def.plural}/status` });
+      throw methodNotAllowed(ctx.info.verb, { group: ctx.served.def.group, resource: `${ctx.served.def.plural}/${sub}` });
   }
 }
 

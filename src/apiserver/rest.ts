@@ -541,6 +541,8 @@ export class ResourceStore {
     if (sub === 'status') {
       if (this.def.prepareForStatusUpdate) this.def.prepareForStatusUpdate(obj, old);
       else defaultStatusUpdate(obj, old);
+    } else if (sub === 'ephemeralcontainers') {
+      ephemeralContainersUpdate(obj, old, this.def.kind);
     } else if (main) {
       this.def.prepareForUpdate?.(obj, old);
     }
@@ -659,6 +661,33 @@ export function deletionFinalizers(current: readonly string[] | undefined, p: De
   if (foreground) next.push(foregroundFinalizer);
   const same = next.length === (current?.length ?? 0) && next.every((f) => has(f));
   return same ? undefined : next;
+}
+
+/**
+ * pods/ephemeralcontainers (upstream's EphemeralContainersStrategy): only spec.ephemeralContainers
+ * changes, and only by adding; existing ones may be neither removed nor changed.
+ */
+function ephemeralContainersUpdate(obj: KubeObject, old: KubeObject, kind: string): void {
+  const spec = (obj['spec'] ?? {}) as { ephemeralContainers?: Array<Record<string, unknown>> };
+  const oldSpec = (old['spec'] ?? {}) as { ephemeralContainers?: Array<Record<string, unknown>> };
+  const next = spec.ephemeralContainers ?? [];
+  const prev = oldSpec.ephemeralContainers ?? [];
+  const causes: StatusCause[] = [];
+  for (const [i, p] of prev.entries()) {
+    const n = next.find((c) => c['name'] === p['name']);
+    if (!n) causes.push({ reason: 'FieldValueForbidden', field: 'spec.ephemeralContainers', message: 'Forbidden: existing ephemeral containers "' + String(p['name']) + '" may not be removed\n' });
+    else if (!jsonEqual(n, p)) causes.push({ reason: 'FieldValueForbidden', field: `spec.ephemeralContainers[${i}]`, message: 'Forbidden: may not be changed' });
+  }
+  if (causes.length) throw invalid({ group: '', kind }, old.metadata.name ?? '', causes);
+  for (const k of Object.keys(obj)) if (k !== 'metadata' && k !== 'apiVersion' && k !== 'kind') delete obj[k];
+  for (const k of Object.keys(old)) if (k !== 'metadata' && k !== 'apiVersion' && k !== 'kind') obj[k] = structuredClone(old[k]);
+  (obj['spec'] as { ephemeralContainers?: unknown[] }).ephemeralContainers = next;
+  const m = obj.metadata;
+  const om = old.metadata;
+  for (const f of ['labels', 'annotations', 'ownerReferences', 'finalizers'] as const) {
+    if (om[f] !== undefined) (m as Record<string, unknown>)[f] = om[f];
+    else delete (m as Record<string, unknown>)[f];
+  }
 }
 
 /** Without a custom hook, a status update changes only status (and metadata labels/annotations). */

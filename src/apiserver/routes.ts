@@ -8,13 +8,15 @@
  * - item `…/{resource}/{name}`: GET, PUT, PATCH, DELETE;
  * - `…/watch/…` collection or item: GET only;
  * - subresources: status and scale GET, PUT, PATCH; binding and eviction POST; a namespace's
- *   finalize PUT; none under `/watch/`.
+ *   finalize PUT; the connect subresources (log, exec, attach, portforward, proxy and the path
+ *   after proxy) as streaming/subresources.ts declares them; none under `/watch/`.
  * Each method is there only when the resource serves its verb. A path with no route at all is
  * 404, a path with routes but not for this method is 405, both with upstream's generic Status.
  * Pure functions, no I/O.
  */
 import type { ServedResource } from './registry.ts';
 import { routeMethodNotAllowed, routeNotFound } from '../api/errors.ts';
+import { connectDeclaration } from './streaming/subresources.ts';
 
 /** A resource path's shape, from the segments after `/api/v1` or `/apis/{group}/{version}`. */
 export interface RouteShape {
@@ -24,7 +26,7 @@ export interface RouteShape {
   resource: string;
   name: string;
   subresource: string;
-  /** More segments than resource/name/subresource (proxy paths, which are not served). */
+  /** More segments than resource/name/subresource (the path after `proxy`). */
   extra: boolean;
 }
 
@@ -58,10 +60,12 @@ function subresourceMethods(served: ServedResource, sub: string): readonly strin
       return d.subresources?.binding ? ['POST'] : null;
     case 'eviction':
       return d.subresources?.eviction ? ['POST'] : null;
+    case 'ephemeralcontainers':
+      return d.subresources?.ephemeralContainers ? ['GET', 'PUT', 'PATCH'] : null;
     case 'finalize':
       return d.group === '' && d.kind === 'Namespace' ? ['PUT'] : null;
     default:
-      return null;
+      return connectDeclaration(d.subresources?.connect, sub)?.methods ?? null;
   }
 }
 
@@ -69,7 +73,7 @@ function subresourceMethods(served: ServedResource, sub: string): readonly strin
 export function allowedMethods(served: ServedResource, shape: RouteShape): readonly string[] {
   const verbs = served.verbs;
   const has = (v: string) => verbs.includes(v);
-  if (shape.extra) return [];
+  if (shape.extra && !connectDeclaration(served.def.subresources?.connect, shape.subresource)?.subpath) return [];
   const namespaced = served.def.namespaced;
   if (!namespaced && shape.namespaceScoped) return [];
   // The all-namespaces path of a namespaced resource: list and watch of the collection only.

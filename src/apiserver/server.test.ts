@@ -400,7 +400,7 @@ const unknownPaths: { name: string; path: string; want: 'status' | 'text' }[] = 
   { name: 'an unknown version of a known group', path: '/apis/apps/v9/deployments', want: 'status' },
   { name: 'an unknown resource in a known group-version', path: '/apis/apps/v1/nosuch', want: 'status' },
   { name: 'an unknown core resource', path: '/api/v1/namespaces/default/nosuch', want: 'status' },
-  { name: 'an unserved subresource', path: '/api/v1/namespaces/default/pods/p2/log', want: 'status' },
+  { name: 'an unserved subresource', path: '/api/v1/namespaces/default/pods/p2/nosuch', want: 'status' },
   { name: 'an unknown top-level path', path: '/nosuch', want: 'text' },
 ];
 for (const c of unknownPaths) {
@@ -430,6 +430,12 @@ const shapes: { path: string; allowed: string[] }[] = [
   { path: '/api/v1/namespaces/default/pods/p/binding', allowed: ['POST'] },
   { path: '/api/v1/namespaces/default/pods/p/eviction', allowed: ['POST'] },
   { path: '/apis/apps/v1/namespaces/default/deployments/d/scale', allowed: ['GET', 'PUT', 'PATCH'] },
+  { path: '/api/v1/namespaces/default/pods/p/log', allowed: ['GET'] },
+  { path: '/api/v1/namespaces/default/pods/p/exec', allowed: ['GET', 'POST'] },
+  { path: '/api/v1/namespaces/default/pods/p/portforward', allowed: ['GET', 'POST'] },
+  { path: '/api/v1/namespaces/default/pods/p/log/more', allowed: [] },
+  { path: '/api/v1/nodes/n/proxy', allowed: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] },
+  { path: '/api/v1/nodes/n/proxy/stats/summary', allowed: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] },
   { path: '/api/v1/watch/namespaces/default/pods/p/status', allowed: [] },
   { path: '/api/v1/pods/p/status', allowed: [] },
   // a cluster-scoped resource

@@ -7,10 +7,16 @@
  * The listener bounds idle and slow connections (connections.ts); every resource path is checked
  * against upstream's routes (routes.ts) before a handler runs; large bodies are gzipped for
  * clients that accept it (compress.ts); impersonation is refused until RBAC can authorize it.
+ * The connect subresources (pods/log, exec, attach, portforward; nodes/proxy) go through the
+ * same pipeline and are then served by streaming/ toward the node agent. Upgrade requests
+ * (SPDY, WebSocket) arrive over HTTP/1.1 as the server's 'upgrade' event; they get a response
+ * object on their socket so that every error is written as for any other request.
  */
+import http from 'node:http';
 import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Store } from '../storage/types.ts';
 import type { ResourceDef } from '../api/resource.ts';
 import type { KubeObject, UserInfo } from '../api/types.ts';
@@ -34,6 +40,8 @@ import { connectionTimeouts, installConnectionTimeouts, secureServerTimeoutOptio
 import { acceptsGzip, gzipResponse } from './compress.ts';
 import { pageNotFound, probeWithin, serveHealth, type HealthCheck } from './healthz.ts';
 import { checkRoute, routeShape } from './routes.ts';
+import { connectDeclaration, connectOptions, serveConnect, type KubeletClientConfig } from './streaming/index.ts';
+import type { Node, Pod } from '../api/index.ts';
 
 export interface ApiServerOptions {
   store: Store;
@@ -49,6 +57,11 @@ export interface ApiServerOptions {
   log?: (msg: string) => void;
   /** Connection deadlines; default upstream's (tests set small ones). */
   connectionTimeouts?: Partial<ConnectionTimeouts>;
+  /**
+   * Credentials toward node agents (a kubelet-client certificate and the CA their serving
+   * certificates are checked against). Without them the connect subresources answer 503.
+   */
+  kubeletClient?: KubeletClientConfig;
 }
 
 export const serverVersion = {
@@ -84,6 +97,7 @@ export class ApiServer {
   #stopping = false;
   #health: ReadonlyMap<string, readonly HealthCheck[]>;
   #sessions = new Set<http2.ServerHttp2Session>();
+  #admission: AdmissionChain;
   #sockets = new Set<TLSSocket>();
 
   constructor(opts: ApiServerOptions) {
@@ -99,13 +113,13 @@ export class ApiServer {
       const def = this.registry.byKind('scheduling.k8s.io', 'PriorityClass');
       return def ? this.storageFor(def).cache.list().map((c) => c.obj) : [];
     };
-    const admission = new AdmissionChain([
+    const admission = (this.#admission = new AdmissionChain([
       namespaceLifecycle((name) => namespaces()?.cache.get(namespaces()!.key('', name))?.obj),
       serviceAccountAdmission,
       priorityAdmission(priorityClasses),
       defaultTolerationSeconds,
       ...(opts.admission ?? []),
-    ]);
+    ]));
     const writeMarks = new Map<string, number>();
     for (const def of this.registry.defs()) {
       const allocate = def.group === '' && def.kind === 'Service' ? this.#serviceAllocator(def) : undefined;
@@ -145,6 +159,7 @@ export class ApiServer {
     });
     installConnectionTimeouts(server, timeouts);
     server.on('request', (req, res) => void this.#handle(req, res as unknown as Response));
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
     server.on('session', (s) => {
       this.#sessions.add(s);
       s.on('close', () => this.#sessions.delete(s));
@@ -179,7 +194,21 @@ export class ApiServer {
     });
   }
 
-  async #handle(req: Request, res: Response): Promise<void> {
+  /** An HTTP/1.1 upgrade request: handled as any request, with a response on its socket. */
+  #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => {});
+    const res = new http.ServerResponse(req);
+    res.assignSocket(socket as Socket);
+    res.shouldKeepAlive = false;
+    res.on('finish', () => {
+      res.detachSocket(socket as Socket);
+      socket.end();
+    });
+    void this.#handle(req, res, { socket, head });
+  }
+
+  async #handle(req: Request, res: Response, upgrade?: { socket: Duplex; head: Buffer }): Promise<void> {
+    const plain = res;
     if (acceptsGzip(req.headers['accept-encoding'])) res = gzipResponse(res);
     try {
       const url = new URL(req.url ?? '/', 'https://localhost');
@@ -198,6 +227,25 @@ export class ApiServer {
       if (!info.isResourceRequest) return this.#nonResource(req, res, info, path);
       const served = this.#route(path, info, method, res);
       if (!served) return;
+      if (connectDeclaration(served.def.subresources?.connect, info.subresource)) {
+        // Upstream admits connect requests (not the log getter) as CONNECT with the options object.
+        if (info.subresource !== 'log') {
+          const attrs = { operation: 'CONNECT' as const, def: served.def, version: served.version, namespace: info.namespace, name: info.name, subresource: info.subresource, object: connectOptions(info, query), user, dryRun: false };
+          await this.#admission.admit(attrs);
+          await this.#admission.validate(attrs);
+        }
+        return await serveConnect({
+          req,
+          res: plain,
+          upgrade,
+          info,
+          query,
+          getPod: async (ns, name) => (await this.storageFor(served.def).get(ns, name)) as unknown as Pod,
+          getNode: async (name) => (await this.storageFor(this.registry.byKind('', 'Node')!).get('', name)) as unknown as Node,
+          kubelet: this.#opts.kubeletClient,
+          log: this.#opts.log ?? (() => {}),
+        });
+      }
       await handleResource({
         req,
         res,

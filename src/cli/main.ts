@@ -48,7 +48,10 @@ program
   .option('--disable-scheduler', 'do not run the scheduler in this process', false)
   .addOption(new Option('--virtual-nodes <count>', 'simulated nodes to run in this process').default(0).argParser((v) => parseCount(v)))
   .addOption(new Option('--scheduler-config <file>', "the scheduler's KubeSchedulerConfiguration (profiles)").argParser(readSchedulerConfig))
-  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; virtualNodes: number; schedulerConfig?: SchedulerConfig }) => {
+  .option('--node-name <name>', "the node agent's node name (default: the host name)")
+  .addOption(new Option('--kubelet-port <port>', "the node agent's HTTPS port (0 picks a free one)").default(10250).argParser((v) => parsePort(v)))
+  .option('--cluster-cidr <cidr>', 'pod addresses; the node takes the first /24', '10.42.0.0/16')
+  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string }) => {
     const signal = shutdownSignal();
     const dataDir = path.resolve(opts.dataDir);
     await runServer(
@@ -65,6 +68,9 @@ program
         disableScheduler: opts.disableScheduler,
         schedulerConfig: opts.schedulerConfig,
         launchedAtMs: launchedAt,
+        nodeName: opts.nodeName,
+        agentPort: opts.kubeletPort,
+        clusterCidr: opts.clusterCidr,
       },
       signal,
     );
@@ -136,6 +142,33 @@ program
     } finally {
       await client.transport.close();
     }
+  });
+
+program
+  .command('agent')
+  .description("Run the node agent as its own process beside a server on this machine (the server's data dir holds its credentials)")
+  .option('--data-dir <dir>', "the server's data dir", defaultDataDir())
+  .option('--node-name <name>', 'node name (default: the host name)')
+  .addOption(new Option('--kubelet-port <port>', 'HTTPS port (0 picks a free one)').default(10250).argParser((v) => parsePort(v)))
+  .option('--cluster-cidr <cidr>', 'pod addresses; the node takes the first /24', '10.42.0.0/16')
+  .action(async (opts: { dataDir: string; nodeName?: string; kubeletPort: number; clusterCidr: string }) => {
+    const { runAgentCommand } = await import('./agent.ts');
+    await runAgentCommand({ dataDir: path.resolve(opts.dataDir), nodeName: opts.nodeName, port: opts.kubeletPort, clusterCidr: opts.clusterCidr }, shutdownSignal());
+  });
+
+program
+  .command('images')
+  .description("Manage the node agent's images")
+  .command('import')
+  .description("Import image archives (OCI or docker save) into the running node agent's containerd")
+  .option('--data-dir <dir>', 'the server\'s data dir', defaultDataDir())
+  .argument('<files...>', 'image archives')
+  .action(async (files: string[], opts: { dataDir: string }) => {
+    const { containerdSocket, importImages } = await import('../kubelet/containerd/index.ts');
+    const socket = containerdSocket(path.join(path.resolve(opts.dataDir), 'agent', 'containerd'));
+    if (!fs.existsSync(socket)) throw new Error(`no node agent is running on ${opts.dataDir} (no ${socket})`);
+    await importImages(socket, files.map((f) => path.resolve(f)));
+    for (const f of files) process.stdout.write(`bosun: imported ${f}\n`);
   });
 
 /** Aborts on the first SIGTERM/SIGINT; a second one exits at once. */

@@ -17,6 +17,7 @@ import { openStore } from '../storage/index.ts';
 import { ApiServer } from '../apiserver/server.ts';
 import { builtinResources } from '../api/groups/index.ts';
 import { bootstrap } from '../apiserver/bootstrap.ts';
+import { agentPrerequisites, defaultClusterCidr, gatewayOf, runAgent } from '../kubelet/index.ts';
 
 export interface ServerConfig {
   dataDir: string;
@@ -36,18 +37,31 @@ export interface ServerConfig {
   schedulerConfig?: SchedulerConfig;
   /** When the process was launched (ms since the epoch); the ready line reports the time since. Default: the process's time origin. */
   launchedAtMs?: number;
+  /** The node agent's node name; default the host name. */
+  nodeName?: string;
+  /** The node agent's HTTPS port (0: a free one); default 10250. */
+  agentPort?: number;
+  /** Pod addresses of the cluster; the node takes the first /24. Default 10.42.0.0/16. */
+  clusterCidr?: string;
 }
 
 /** The controller manager's identity: a client certificate in the data dir's tls folder. */
 const controllerManagerIdentity = { name: 'controller-manager', commonName: 'system:kube-controller-manager' };
 /** The scheduler's identity. */
 const schedulerIdentity = { name: 'scheduler', commonName: 'system:kube-scheduler' };
+/** The API server's identity toward node agents (upstream's kube-apiserver-kubelet-client). */
+const kubeletClientIdentity = { name: 'apiserver-kubelet-client', commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'] };
 /** The simulated nodes' kubelet identity. */
 const virtualNodesIdentity = { name: 'virtual-nodes', commonName: 'system:node:virtual-nodes', organizations: ['system:nodes'] };
 
 export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise<void> {
   const launchedAt = cfg.launchedAtMs ?? performance.timeOrigin;
   await fs.mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
+  const nodeName = (cfg.nodeName ?? os.hostname()).toLowerCase();
+  const clusterCidr = cfg.clusterCidr ?? defaultClusterCidr;
+  const nodeIP = gatewayOf(`${clusterCidr.split('/')[0]}/24`);
+  const agentIdentity = { name: 'agent', commonName: `system:node:${nodeName}`, organizations: ['system:nodes'] };
+  const agentServing = { name: 'agent-serving', commonName: nodeName, sans: [nodeName, nodeIP, 'localhost', '127.0.0.1'] };
   const [{ pki, clients }, store] = await Promise.all([
     ensurePkiIsolated(
       {
@@ -58,7 +72,11 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
           ...(cfg.disableControllerManager ? [] : [controllerManagerIdentity]),
           ...(cfg.disableScheduler ? [] : [schedulerIdentity]),
           ...(cfg.virtualNodes ? [virtualNodesIdentity] : []),
+          kubeletClientIdentity,
+          // Issued even with --disable-agent: `bosun agent --data-dir` on this machine uses them.
+          agentIdentity,
         ],
+        servings: [agentServing],
       },
       (msg) => process.stdout.write(`bosun: ${msg}\n`),
     ),
@@ -70,6 +88,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     tls: { certPem: pki.servingCertPem, keyPem: pki.servingKeyPem, caPem: pki.caCertPem },
     bindAddress: cfg.bindAddress,
     port: cfg.port,
+    kubeletClient: { certPem: clients[kubeletClientIdentity.name]!.certPem, keyPem: clients[kubeletClientIdentity.name]!.keyPem, caPem: pki.caCertPem },
   });
   const port = await api.start({ beforeReady: (p) => bootstrap(api, { port: p }) });
   const host = isAny(cfg.bindAddress) ? '127.0.0.1' : cfg.bindAddress;
@@ -79,15 +98,18 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   process.stdout.write(`bosun: API server ready at ${server} (${ms} ms)\n`);
   process.stdout.write(`bosun: kubeconfig written to ${cfg.kubeconfigPath}\n`);
   process.stdout.write(`bosun: export KUBECONFIG=${cfg.kubeconfigPath}\n`);
-  if (!cfg.disableAgent) {
-    process.stdout.write('bosun: the node agent is not available yet; running the control plane only\n');
-  }
   const cm = clients[controllerManagerIdentity.name];
   const components = cm ? [runInProcessControllerManager(pki, cm, server, signal)] : [];
   const sched = clients[schedulerIdentity.name];
   if (sched) components.push(runInProcessScheduler(pki, sched, server, cfg.schedulerConfig, signal));
   const vn = clients[virtualNodesIdentity.name];
   if (vn && cfg.virtualNodes) components.push(runInProcessVirtualNodes(pki, vn, server, cfg.virtualNodes, signal));
+  const agentCert = clients[agentIdentity.name];
+  if (agentCert && !cfg.disableAgent) {
+    const missing = await agentPrerequisites();
+    if (missing.length) process.stdout.write(`bosun: node agent not started: ${missing.join('; ')} (run the README's setup command); running the control plane only\n`);
+    else components.push(runInProcessAgent(pki, agentCert, clients[agentServing.name]!, server, { nodeName, clusterCidr, port: cfg.agentPort ?? 10250, dir: path.join(cfg.dataDir, 'agent') }, signal));
+  }
   await new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
     signal.addEventListener('abort', () => resolve(), { once: true });
@@ -148,6 +170,21 @@ async function runInProcessVirtualNodes(pki: Pki, id: CertAndKey, server: string
     }
   } catch (err) {
     log(`virtual nodes failed: ${(err as Error).message}`);
+  }
+}
+
+/** The node agent in this process, as its node identity (system:node:NAME) over HTTPS. */
+async function runInProcessAgent(pki: Pki, id: CertAndKey, serving: CertAndKey, server: string, opts: { nodeName: string; clusterCidr: string; port: number; dir: string }, signal: AbortSignal): Promise<void> {
+  const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
+  try {
+    const client = await createClient({ component: 'kubelet', connection: { server, ca: pki.caCertPem, cert: id.certPem, key: id.keyPem }, qps: 50, burst: 100 });
+    try {
+      await runAgent({ client, nodeName: opts.nodeName, dir: opts.dir, clusterCidr: opts.clusterCidr, port: opts.port, tls: { certPem: serving.certPem, keyPem: serving.keyPem, caPem: pki.caCertPem }, log }, signal);
+    } finally {
+      await client.transport.close();
+    }
+  } catch (err) {
+    log(`node agent failed: ${(err as Error).stack ?? err}`);
   }
 }
 

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fork } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ensurePki, issueClientCert, type CertAndKey, type Pki } from './index.ts';
+import { ensurePki, issueClientCert, issueServingCert, type CertAndKey, type Pki } from './index.ts';
 
 export interface IsolatedPkiRequest {
   dir: string;
@@ -17,6 +17,8 @@ export interface IsolatedPkiRequest {
   hostnames: string[];
   /** Client certificates to issue as well: file name and subject. */
   clients: { name: string; commonName: string; organizations?: string[] }[];
+  /** Serving certificates for other components (a node agent's HTTPS endpoint). */
+  servings?: { name: string; commonName: string; sans: string[] }[];
 }
 
 export interface IsolatedPkiResult {
@@ -28,11 +30,12 @@ async function run(req: IsolatedPkiRequest, log: (msg: string) => void): Promise
   const pki = await ensurePki(req.dir, { sans: req.sans, hostnames: req.hostnames, log });
   const clients: Record<string, CertAndKey> = {};
   for (const c of req.clients) clients[c.name] = await issueClientCert(pki, { ...c, log });
+  for (const c of req.servings ?? []) clients[c.name] = await issueServingCert(pki, { ...c, log });
   return { pki, clients };
 }
 
 export async function ensurePkiIsolated(req: IsolatedPkiRequest, log: (msg: string) => void): Promise<IsolatedPkiResult> {
-  const names = ['ca', 'serving', 'admin', ...req.clients.map((c) => c.name)];
+  const names = ['ca', 'serving', 'admin', ...req.clients.map((c) => c.name), ...(req.servings ?? []).map((c) => c.name)];
   const missing = names.some((n) => !fs.existsSync(path.join(req.dir, `${n}.crt`)) || !fs.existsSync(path.join(req.dir, `${n}.key`)));
   if (missing) {
     await new Promise<void>((resolve, reject) => {

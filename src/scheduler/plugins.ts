@@ -15,7 +15,8 @@
  */
 import type { LabelSelector, Node, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolume, PersistentVolumeClaim, Pod, PodAffinityTerm, Quantity, StorageClass, Taint, Toleration } from '../api/index.ts';
 import { labelSelectorFromObject, type LabelSelectorMatcher } from '../api/selectors.ts';
-import { parseQuantity } from '../api/quantity.ts';
+import { addRequests, podRequests, type Resources } from '../api/podresources.ts';
+export { podRequests };
 
 /** What the scheduler knows of a node in one cycle: the node and the pods on it (assumed ones too). */
 export interface NodeInfo {
@@ -47,12 +48,7 @@ export function memoKey(key: string): number {
   return id;
 }
 
-export interface Resources {
-  milliCPU: number;
-  memory: number;
-  pods: number;
-  [name: string]: number;
-}
+export type { Resources } from '../api/podresources.ts';
 
 export interface FilterResult {
   /** Why the node does not fit, as upstream words it ("Insufficient cpu"). */
@@ -118,51 +114,6 @@ export const emptyHandle: PluginHandle = {
 };
 
 // ---- resources ---------------------------------------------------------------------------------
-
-function addRequests(into: Resources, requests: Record<string, Quantity>, scale = 1): void {
-  for (const [k, v] of Object.entries(requests)) {
-    const q = parseQuantity(v) ?? 0;
-    if (k === 'cpu') into.milliCPU += Math.round(q * 1000) * scale;
-    else if (k === 'memory') into.memory += q * scale;
-    else into[k] = (into[k] ?? 0) + q * scale;
-  }
-}
-
-/** Requests per pod object: informer objects are never changed in place, so they can be cached. */
-const requestsCache = new WeakMap<Pod, Resources>();
-
-/** A pod's effective requests: max(sum of containers, each init container) + overhead, as upstream. */
-export function podRequests(pod: Pod): Resources {
-  const hit = requestsCache.get(pod);
-  if (hit) return hit;
-  const r = computeRequests(pod);
-  requestsCache.set(pod, r);
-  return r;
-}
-
-function computeRequests(pod: Pod): Resources {
-  const spec = pod.spec;
-  const sum: Resources = { milliCPU: 0, memory: 0, pods: 1 };
-  for (const c of spec?.containers ?? []) addRequests(sum, c.resources?.requests ?? {});
-  // Sidecars (init containers with restartPolicy Always) run beside everything after them; each
-  // plain init container runs alone with the sidecars started before it.
-  const sidecars: Resources = { milliCPU: 0, memory: 0, pods: 0 };
-  const initPeak: Resources = { milliCPU: 0, memory: 0, pods: 0 };
-  for (const c of spec?.initContainers ?? []) {
-    const one: Resources = { milliCPU: 0, memory: 0, pods: 0 };
-    addRequests(one, c.resources?.requests ?? {});
-    if (c.restartPolicy === 'Always') {
-      for (const k of Object.keys(one)) sidecars[k] = (sidecars[k] ?? 0) + one[k]!;
-      for (const k of Object.keys(sidecars)) initPeak[k] = Math.max(initPeak[k] ?? 0, sidecars[k]!);
-    } else {
-      for (const k of Object.keys(one)) initPeak[k] = Math.max(initPeak[k] ?? 0, one[k]! + (sidecars[k] ?? 0));
-    }
-  }
-  for (const k of Object.keys(sidecars)) if (k !== 'pods') sum[k] = (sum[k] ?? 0) + sidecars[k]!;
-  for (const k of Object.keys(initPeak)) if (k !== 'pods' && initPeak[k]! > (sum[k] ?? 0)) sum[k] = initPeak[k]!;
-  addRequests(sum, spec?.overhead ?? {});
-  return sum;
-}
 
 /** A node's scheduling view: requests, non-zero requests and host ports of the pods on it. */
 export function nodeInfo(node: Node, pods: Pod[]): NodeInfo {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, after } from 'node:test';
 import { credsFromKubeconfig, type Creds } from './api.ts';
+import { cleanupAgent, prepareAgent } from './node.ts';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const bosunBin = path.join(root, 'bin/bosun');
@@ -29,7 +30,8 @@ export interface ServerHandle {
   port: number;
   proc: ChildProcess;
   output(): string;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Stops the server; with an agent, then removes its pods and pod network unless keepPods. */
+  stop(signal?: NodeJS.Signals, opts?: { keepPods?: boolean }): Promise<number | null>;
 }
 
 const running = new Set<ChildProcess>();
@@ -37,9 +39,16 @@ process.on('exit', () => {
   for (const p of running) p.kill('SIGKILL');
 });
 
-export async function startServer(opts: { dataDir?: string; port?: number; args?: string[]; timeoutMs?: number } = {}): Promise<ServerHandle> {
+/**
+ * Starts `bin/bosun server`. Without `agent` the node agent is disabled; with it, the agent runs
+ * on a free port, the busybox test image is placed in the agent's import folder first, start
+ * waits for the agent's ready line, and stop() removes every pod container and the pod network
+ * afterwards (pods outlive the server by design).
+ */
+export async function startServer(opts: { dataDir?: string; port?: number; args?: string[]; timeoutMs?: number; agent?: boolean } = {}): Promise<ServerHandle> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-e2e-'));
-  const args = ['server', '--data-dir', dataDir, '--https-listen-port', String(opts.port ?? 0), '--disable-agent', ...(opts.args ?? [])];
+  if (opts.agent) await prepareAgent(dataDir);
+  const args = ['server', '--data-dir', dataDir, '--https-listen-port', String(opts.port ?? 0), ...(opts.agent ? ['--kubelet-port', '0'] : ['--disable-agent']), ...(opts.args ?? [])];
   const proc = spawn(bosunBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   let out = '';
@@ -49,11 +58,11 @@ export async function startServer(opts: { dataDir?: string; port?: number; args?
     running.delete(proc);
     resolve(code);
   }));
-  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+  const deadline = Date.now() + (opts.timeoutMs ?? (opts.agent ? 60_000 : 20_000));
   let url = '';
   while (Date.now() < deadline) {
     const m = /ready at (https:\/\/\S+)/.exec(out);
-    if (m && out.includes('kubeconfig written to')) {
+    if (m && out.includes('kubeconfig written to') && (!opts.agent || /agent: node \S+ ready/.test(out))) {
       url = m[1]!;
       break;
     }
@@ -72,9 +81,11 @@ export async function startServer(opts: { dataDir?: string; port?: number; args?
     port: Number(new URL(url).port),
     proc,
     output: () => out,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+    async stop(signal: NodeJS.Signals = 'SIGTERM', stopOpts: { keepPods?: boolean } = {}) {
       if (proc.exitCode === null) proc.kill(signal);
-      return exited;
+      const code = await exited;
+      if (opts.agent && !stopOpts.keepPods) await cleanupAgent(dataDir);
+      return code;
     },
   };
 }

@@ -78,6 +78,17 @@ function validatePod(pod: KubeObject, ctx: ValidateContext): StatusCause[] {
     if (arr(obj(pod['spec'])['ephemeralContainers']).length) errs.push(forbidden('spec.ephemeralContainers', 'cannot be set on create'));
     return errs;
   }
+  if (ctx.subresource === 'ephemeralcontainers') {
+    // Only additions reach here (the store's strategy checked that): each must be a valid
+    // container whose name no other container of the pod uses.
+    const names = new Set([...arr(obj(pod['spec'])['containers']), ...arr(obj(pod['spec'])['initContainers'])].map((c) => str(obj(c)['name'])));
+    for (const [i, ec] of arr(obj(pod['spec'])['ephemeralContainers']).entries()) {
+      const name = str(obj(ec)['name']);
+      if (names.has(name)) errs.push({ reason: 'FieldValueDuplicate', field: `spec.ephemeralContainers[${i}].name`, message: `Duplicate value: "${name}"` });
+      names.add(name);
+    }
+    return errs;
+  }
   errs.push(...validatePodSpecUpdate(pod['spec'], ctx.old['spec']));
   return errs;
 }
@@ -228,7 +239,7 @@ export const pods: ResourceDef = {
   namespaced: true,
   shortNames: ['po'],
   categories: ['all'],
-  subresources: { status: true, binding: true, eviction: true },
+  subresources: { status: true, binding: true, eviction: true, ephemeralContainers: true, connect: ['attach', 'exec', 'log', 'portforward'] },
   generation: true,
   default: (pod) => defaultPod(pod as J),
   prepareForCreate: preparePodForCreate,

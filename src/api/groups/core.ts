@@ -155,7 +155,7 @@ export const nodes: ResourceDef = {
   namespaced: false,
   shortNames: ['no'],
   storagePrefix: 'minions',
-  subresources: { status: true },
+  subresources: { status: true, connect: ['proxy'] },
   prepareForCreate: prepareNodeForCreate,
   prepareForUpdate: prepareNodeForUpdate,
   prepareForStatusUpdate: prepareNodeForStatusUpdate,

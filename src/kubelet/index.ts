@@ -1,0 +1,316 @@
+/**
+ * The node agent (Bosun's kubelet): starts its own containerd on the pod network Bosun
+ * configures, registers the node, keeps its Lease and status, runs the pods bound to it through
+ * the CRI, and serves the kubelet's HTTPS endpoints (logs, exec, attach, port-forward, stats) to
+ * the API server. `runAgent` resolves once the signal aborted and everything it started stopped;
+ * running pods are left to containerd's shims and adopted by the next start.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { ConfigMap, Node, Pod, Secret } from '../api/index.ts';
+import { isNotFound } from '../api/errors.ts';
+import { clientset, EventRecorder, InformerFactory, resources, rfc3339, sleepUnlessAborted, type RestClient } from '../client/index.ts';
+import { CriClient } from './cri/index.ts';
+import { importImages, startContainerd } from './containerd/index.ts';
+import { buildPauseImage } from './images/build.ts';
+import { ensureBridge, preparePodNetwork } from '../network/index.ts';
+import { PodManager } from './agent.ts';
+import { capacityOf, machineInfo, nodeConditions, nodeImages, nodeLabels, nodeStatus, readPressure, registerNode, renewLease, type NodeConfig } from './node.ts';
+import { setMemoryCapacity } from './kuberuntime.ts';
+import { startAgentServer } from './server/index.ts';
+import { HttpError, type AgentBackend } from './server/backend.ts';
+import { writeContainerLogs } from './logs.ts';
+import { StatsProvider } from './stats.ts';
+
+export const defaultClusterCidr = '10.42.0.0/16';
+export const defaultServiceCidr = '10.43.0.0/16';
+export const defaultBridge = 'bosun0';
+export const pauseImageName = 'registry.k8s.io/pause:3.10';
+
+export interface AgentOptions {
+  client: RestClient;
+  nodeName: string;
+  /** <data-dir>/agent: containerd, CNI, pod volumes, logs, images to import. */
+  dir: string;
+  /** This node's pod range; default the first /24 of the cluster range. */
+  podCidr?: string;
+  clusterCidr?: string;
+  serviceCidr?: string;
+  bridge?: string;
+  /** The agent's HTTPS port (0: a free one); default 10250. */
+  port?: number;
+  /** Serving certificate of the agent's HTTPS endpoint, and the CA that signs API server clients. */
+  tls: { certPem: string; keyPem: string; caPem: string };
+  maxPods?: number;
+  log?: (msg: string) => void;
+  /** Called once the node is registered and the agent serves (for start-up lines). */
+  onReady?: (info: { nodeName: string; nodeIP: string; port: number }) => void;
+}
+
+/** The gateway (first host) address of an IPv4 /N range: the node's address on its pod bridge. */
+export function gatewayOf(cidr: string): string {
+  const [base, bits] = cidr.split('/');
+  const n = base!.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+  const mask = bits === '0' ? 0 : (0xffffffff << (32 - Number(bits))) >>> 0;
+  const g = ((n & mask) >>> 0) + 1;
+  return [24, 16, 8, 0].map((s) => (g >>> s) & 255).join('.');
+}
+
+export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise<void> {
+  const log = opts.log ?? (() => {});
+  const cs = clientset(opts.client);
+  const dir = opts.dir;
+  const bridge = opts.bridge ?? defaultBridge;
+  const clusterCidr = opts.clusterCidr ?? defaultClusterCidr;
+  const serviceCidr = opts.serviceCidr ?? defaultServiceCidr;
+  for (const d of ['images', 'pods', 'logs/pods', 'cni/net.d', 'cni/ipam', 'cache']) await fs.mkdir(path.join(dir, d), { recursive: true, mode: 0o700 });
+
+  const machine = await machineInfo(dir);
+  setMemoryCapacity(machine.memoryBytes);
+  const maxPods = opts.maxPods ?? 110;
+
+  // Pod network first: guard rules before any pod exists, then the bridge the agent serves on.
+  let podCidr = opts.podCidr ?? firstSubnet(clusterCidr);
+  try {
+    const existing = await cs.nodes.get(opts.nodeName);
+    if (existing.spec?.podCIDR) podCidr = existing.spec.podCIDR;
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  const nodeIP = gatewayOf(podCidr);
+  await preparePodNetwork({ confDir: path.join(dir, 'cni/net.d'), podCidr, dataDir: path.join(dir, 'cni/ipam'), bridge, clusterCidr, serviceCidr });
+  await ensureBridge({ name: bridge, address: `${nodeIP}/${podCidr.split('/')[1]}` });
+
+  // containerd with Bosun's own pause image, then the images waiting in <dir>/images.
+  const pauseFile = path.join(dir, 'cache', 'pause.tar');
+  await buildPauseImage(pauseFile, { cacheDir: path.join(dir, 'cache') });
+  const containerd = await startContainerd({ dir: path.join(dir, 'containerd'), cniConfDir: path.join(dir, 'cni/net.d'), sandboxImage: pauseImageName, log, registriesFile: path.join(path.dirname(dir), 'registries.yaml') }, signal);
+  let cri: CriClient | undefined;
+  try {
+    const archives = (await fs.readdir(path.join(dir, 'images'))).filter((f) => /\.(tar|tar\.gz|tgz|oci)$/.test(f)).map((f) => path.join(dir, 'images', f));
+    await importImages(containerd.socket, [pauseFile, ...archives]);
+    cri = await CriClient.connect(containerd.socket);
+    const version = await cri.version({ version: 'v1' });
+    const cfg: NodeConfig = { name: opts.nodeName, nodeIP, podCidr, kubeletPort: 0, maxPods, runtimeVersion: `${version.runtime_name}://${version.runtime_version}` };
+
+    const podManagerRef: { current?: PodManager } = {};
+    const stats = new StatsProvider();
+    const server = await startAgentServer(
+      { bindAddress: nodeIP, port: opts.port ?? 10250, tls: opts.tls, backend: backend(() => podManagerRef.current!, cri, stats, { nodeName: opts.nodeName, dir }), log },
+      signal,
+    );
+    cfg.kubeletPort = server.port;
+
+    await registerNode(cs, cfg);
+    const postStatus = async (prevConditions?: Node['status']) => {
+      const pressure = await readPressure(dir);
+      const conditions = nodeConditions(prevConditions?.conditions, pressure, { ok: true, message: '' }, rfc3339(Date.now()));
+      const images = await nodeImages(cri!).catch(() => []);
+      await cs.nodes.patchStatus(opts.nodeName, { status: nodeStatus(cfg, machine, conditions, images) }, { type: 'merge' });
+    };
+    await postStatus();
+    await renewLease(cs, opts.nodeName);
+
+    const informers = new InformerFactory(opts.client, { log });
+    const pods = informers.typedInformerFor(resources.pods, { fieldSelector: `spec.nodeName=${opts.nodeName}` });
+    const recorder = new EventRecorder(opts.client, { component: 'kubelet', host: opts.nodeName, log });
+    const getConfigMap = async (ns: string, name: string): Promise<ConfigMap | undefined> => {
+      try {
+        return await cs.configMaps.get(name, { namespace: ns });
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    };
+    const getSecret = async (ns: string, name: string): Promise<Secret | undefined> => {
+      try {
+        return await cs.secrets.get(name, { namespace: ns });
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    };
+    const { allocatable } = capacityOf(machine, maxPods);
+    const manager = new PodManager(
+      { nodeName: opts.nodeName, nodeIP, cs, runtime: cri, images: cri, recorder, rootDir: dir, allocatable: () => allocatable, dns: await hostDns(), getConfigMap, getSecret, log },
+      signal,
+    );
+    manager.nodeLabels = nodeLabels(cfg);
+    podManagerRef.current = manager;
+    await manager.start();
+    pods.addEventHandler({
+      onAdd: (p: Pod) => manager.upsert(p),
+      onUpdate: (_o: Pod, p: Pod) => manager.upsert(p),
+      onDelete: (p: Pod) => manager.remove(p),
+    });
+    informers.start(signal);
+    const relist = manager.runRelist(
+      (uid) => pods.store.list().some((p) => p.metadata.uid === uid),
+      () => pods.hasSynced(),
+    );
+    log(`agent: node ${opts.nodeName} ready (${nodeIP}, pods ${podCidr}, agent port ${server.port})`);
+    opts.onReady?.({ nodeName: opts.nodeName, nodeIP, port: server.port });
+
+    // Heartbeats: the Lease every 10 s, the node status every minute or when pressure changes.
+    let lastStatus = Date.now();
+    let lastPressure = JSON.stringify(await readPressure(dir));
+    while (!signal.aborted) {
+      await sleepUnlessAborted(10_000, { signal });
+      if (signal.aborted) break;
+      await renewLease(cs, opts.nodeName).catch((err: unknown) => log(`agent: lease: ${(err as Error).message}`));
+      const pressure = JSON.stringify(await readPressure(dir).catch(() => ({})));
+      if (Date.now() - lastStatus >= 60_000 || pressure !== lastPressure) {
+        lastStatus = Date.now();
+        lastPressure = pressure;
+        const node = await cs.nodes.get(opts.nodeName).catch(() => undefined);
+        await postStatus(node?.status).catch((err: unknown) => log(`agent: node status: ${(err as Error).message}`));
+      }
+    }
+    manager.stop();
+    await relist;
+    await informers.stopped();
+    await recorder.flush().catch(() => {});
+    await server.close();
+  } finally {
+    cri?.close();
+    await containerd.stop();
+  }
+}
+
+function firstSubnet(clusterCidr: string): string {
+  const base = clusterCidr.split('/')[0]!;
+  return `${base}/24`;
+}
+
+/** The host's resolver settings (pods use them until cluster DNS exists: upstream's fallback). */
+async function hostDns(): Promise<{ servers: string[]; searches: string[]; options: string[] }> {
+  let text = '';
+  try {
+    text = await fs.readFile('/etc/resolv.conf', 'utf8');
+  } catch {}
+  const servers: string[] = [];
+  const searches: string[] = [];
+  const options: string[] = [];
+  for (const line of text.split('\n')) {
+    const [k, ...rest] = line.trim().split(/\s+/);
+    if (k === 'nameserver' && rest[0] && !rest[0].startsWith('127.')) servers.push(rest[0]);
+    else if (k === 'search') searches.push(...rest);
+    else if (k === 'options') options.push(...rest);
+  }
+  return { servers, searches, options };
+}
+
+function backend(manager: () => PodManager, cri: CriClient, stats: StatsProvider, ctx: { nodeName: string; dir: string }): AgentBackend {
+  const find = (namespace: string, name: string): Pod => {
+    const pod = manager()
+      ?.pods()
+      .find((p) => p.metadata.namespace === namespace && p.metadata.name === name);
+    if (!pod) throw new HttpError(404, `pod ${namespace}/${name} not found`);
+    return pod;
+  };
+  const runningContainer = (namespace: string, podName: string, container: string) => {
+    const pod = find(namespace, podName);
+    const rp = manager().runtimePod(pod.metadata.uid!);
+    const c = rp?.containers.find((x) => x.metadata?.name === container && x.state === 'CONTAINER_RUNNING');
+    if (!c) throw new HttpError(400, `container ${container} is not running in pod ${podName}`);
+    return c;
+  };
+  return {
+    async exec(req) {
+      const c = runningContainer(req.namespace, req.pod, req.container);
+      const { url } = await cri.exec({ container_id: c.id, cmd: req.command, tty: req.tty, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr });
+      return url;
+    },
+    async attach(req) {
+      const c = runningContainer(req.namespace, req.pod, req.container);
+      const { url } = await cri.attach({ container_id: c.id, tty: req.tty, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr });
+      return url;
+    },
+    async portForward(req) {
+      const pod = find(req.namespace, req.pod);
+      const sb = manager().runtimePod(pod.metadata.uid!)?.sandboxes.find((s) => s.state === 'SANDBOX_READY');
+      if (!sb) throw new HttpError(400, `pod ${req.pod} has no running sandbox`);
+      const { url } = await cri.portForward({ pod_sandbox_id: sb.id, port: req.ports ?? [] });
+      return url;
+    },
+    async containerLogs(req, out, signal) {
+      const pod = find(req.namespace, req.pod);
+      const log = manager().containerLog(pod.metadata.uid!, req.container, req.previous);
+      if (!log) {
+        if (req.previous) throw new HttpError(400, `previous terminated container "${req.container}" in pod "${req.pod}" not found`);
+        throw new HttpError(400, `container "${req.container}" in pod "${req.pod}" is waiting to start: ContainerCreating`);
+      }
+      const sinceTime = req.sinceTime ? new Date(req.sinceTime) : req.sinceSeconds ? new Date(Date.now() - req.sinceSeconds * 1000) : undefined;
+      await writeContainerLogs(log.file, { follow: req.follow, tailLines: req.tailLines, sinceTime, timestamps: req.timestamps, limitBytes: req.limitBytes }, out, { signal, stopped: async () => !log.running() });
+    },
+    pods() {
+      return manager()?.pods() ?? [];
+    },
+    async statsSummary() {
+      const m = manager();
+      const podsNow = m.pods();
+      const { stats: containerStats } = await cri.listContainerStats({});
+      return stats.summary({
+        nodeName: ctx.nodeName,
+        startTime: rfc3339(Date.now() - process.uptime() * 1000),
+        rootDir: ctx.dir,
+        imageFsDir: path.join(ctx.dir, 'containerd'),
+        containerStats: containerStats ?? [],
+        pods: podsNow.flatMap((p) => {
+          const rp = m.runtimePod(p.metadata.uid!);
+          const sb = rp?.sandboxes.find((s) => s.state === 'SANDBOX_READY');
+          if (!rp || !sb) return [];
+          return [
+            {
+              namespace: p.metadata.namespace!,
+              name: p.metadata.name!,
+              uid: p.metadata.uid!,
+              startTime: p.status?.startTime ?? rfc3339(Date.now()),
+              sandboxId: sb.id,
+              containers: rp.containers
+                .filter((c) => c.state === 'CONTAINER_RUNNING')
+                .map((c) => ({ name: c.metadata?.name ?? '', startTime: rfc3339(Number(BigInt(c.started_at || '0') / 1_000_000n)), containerId: c.id })),
+              volumes: [],
+            },
+          ];
+        }),
+      });
+    },
+    async metrics() {
+      const m = manager();
+      const podsNow = m?.pods() ?? [];
+      const containers = podsNow.reduce((n, p) => n + (m.runtimePod(p.metadata.uid!)?.containers.filter((c) => c.state === 'CONTAINER_RUNNING').length ?? 0), 0);
+      return [
+        '# HELP kubelet_running_pods [ALPHA] Number of pods that have a running pod sandbox',
+        '# TYPE kubelet_running_pods gauge',
+        `kubelet_running_pods ${podsNow.length}`,
+        '# HELP kubelet_running_containers [ALPHA] Number of containers currently running',
+        '# TYPE kubelet_running_containers gauge',
+        `kubelet_running_containers{container_state="running"} ${containers}`,
+        '',
+      ].join('\n');
+    },
+  };
+}
+
+/** What the agent needs from the machine; empty when everything is there. */
+export async function agentPrerequisites(): Promise<string[]> {
+  const missing: string[] = [];
+  if (process.getuid?.() !== 0) missing.push('the node agent needs root');
+  const need: Array<[string, string]> = [
+    ['/usr/bin/containerd', 'containerd'],
+    ['/usr/bin/ctr', 'containerd (ctr)'],
+    ['/usr/sbin/runc', 'runc'],
+    ['/usr/lib/cni/bridge', 'containernetworking-plugins'],
+    ['/usr/sbin/iptables', 'iptables'],
+    ['/usr/sbin/ip', 'iproute2'],
+  ];
+  for (const [file, pkg] of need) {
+    try {
+      await fs.access(file);
+    } catch {
+      missing.push(`${pkg} is not installed (${file})`);
+    }
+  }
+  return missing;
+}
