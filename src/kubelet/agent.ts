@@ -362,7 +362,7 @@ export class PodManager {
       if ((used[k] ?? 0) + need > cap[k]!) {
         const name = names[k]!;
         if (k === 'pods') return { reason: 'OutOfpods', message: `Pod was rejected: Node didn't have enough resource: pods, requested: 1, used: ${used[k] ?? 0}, capacity: ${cap[k]}` };
-        return { reason: `Out${'of'}${name}`, message: `Pod was rejected: Node didn't have enough resource: ${name}, requested: ${Math.round(need)}, used: ${Math.round(used[k] ?? 0)}, capacity: ${Math.round(cap[k]!)}` };
+        return { reason: `OutOf${name}`, message: `Pod was rejected: Node didn't have enough resource: ${name}, requested: ${Math.round(need)}, used: ${Math.round(used[k] ?? 0)}, capacity: ${Math.round(cap[k]!)}` };
       }
     }
     const sel = pod.spec?.nodeSelector ?? {};
@@ -724,7 +724,9 @@ export class PodManager {
     };
     const schedule = (ms: number) => {
       if (state.stopped) return;
-      const t = setTimeout(() => void tick(), ms);
+      const t = setTimeout(() => {
+        tick().catch((err: unknown) => this.#o.log(`agent: ${kind} probe of ${pod.metadata.namespace}/${pod.metadata.name} container ${c.name}: ${(err as Error).message}`));
+      }, ms);
       state.timers.push(t);
       if (state.timers.length > 8) state.timers.splice(0, state.timers.length - 8);
     };
@@ -741,7 +743,11 @@ export class PodManager {
     w.killedForRestart.add(state.containerId);
     this.#o.recorder.event(pod, 'Normal', 'Killing', message);
     const grace = c.livenessProbe?.terminationGracePeriodSeconds ?? gracePeriodOf(pod);
-    void this.#killContainer(pod, c, state.containerId, grace).finally(() => this.#schedule(w, 0));
+    this.#killContainer(pod, c, state.containerId, grace)
+      .catch((err: unknown) => {
+        if (!isCriNotFound(err)) this.#o.log(`agent: stopping ${pod.metadata.namespace}/${pod.metadata.name} container ${c.name}: ${(err as Error).message}`);
+      })
+      .finally(() => this.#schedule(w, 0));
   }
 
   #stopProbes(p: ProbeState): void {

@@ -246,7 +246,7 @@ test('an httpGet readiness probe gates Ready', { skip }, async () => {
       ],
     },
   });
-  await until('running', async () => (await pod('readiness'))?.status?.containerStatuses?.[0]?.state?.running);
+  await until('running', async () => (await pod('readiness'))?.status?.containerStatuses?.[0]?.state?.running, { timeoutMs: 30_000, detail: () => server.output().slice(-3000) });
   await new Promise((r) => setTimeout(r, 2500));
   let p = await pod('readiness');
   assert.equal(p?.status?.containerStatuses?.[0]?.ready, false);
@@ -284,4 +284,37 @@ test(`kubectl ${oldest} delete waits for the preStop hook and the grace period`,
   const { readFile } = await import('node:fs/promises');
   assert.equal(await readFile(`${server.dataDir}/prestop/log`, 'utf8'), 'prestop\nterm\n');
   assert.equal(await pod('graceful'), undefined);
+});
+
+test('pods that do not fit the node are rejected by the agent with upstream’s reasons', { skip }, async () => {
+  const node = (await kubectlOk(server, newest, ['get', 'nodes', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
+  await apply({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'too-big' }, spec: { nodeName: node, containers: [{ name: 'c', image: busyboxImage, resources: { requests: { cpu: '1000' } } }] } });
+  await apply({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'wrong-node' }, spec: { nodeName: node, nodeSelector: { disk: 'ssd' }, containers: [{ name: 'c', image: busyboxImage }] } });
+  const big = await until('too-big Failed', async () => {
+    const p = await pod('too-big');
+    return p?.status?.phase === 'Failed' ? p : undefined;
+  });
+  assert.equal(big.status?.reason, 'OutOfcpu');
+  assert.match(big.status?.message ?? '', /^Pod was rejected: Node didn't have enough resource: cpu, requested: 1000000, used: \d+, capacity: \d+$/);
+  const wrong = await until('wrong-node Failed', async () => {
+    const p = await pod('wrong-node');
+    return p?.status?.phase === 'Failed' ? p : undefined;
+  });
+  assert.equal(wrong.status?.reason, 'NodeAffinity');
+  await kubectlOk(server, newest, ['delete', 'pod', 'too-big', 'wrong-node']);
+});
+
+test('bin/bosun images import adds an image to the running node', { skip }, async () => {
+  const { buildBusyboxImage } = await import('../../src/kubelet/images/index.ts');
+  const { mkdtemp } = await import('node:fs/promises');
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { bosunBin } = await import('./harness.ts');
+  const file = `${await mkdtemp('/tmp/bosun-import-')}/extra.tar`;
+  await buildBusyboxImage(file, 'docker.io/library/extra:1');
+  const { stdout } = await promisify(execFile)(bosunBin, ['images', 'import', '--data-dir', server.dataDir, file]);
+  assert.match(stdout, /imported/);
+  await apply({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'imported' }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: 'extra:1', imagePullPolicy: 'Never', command: ['sleep', '3600'] }] } });
+  await waitReady('imported');
+  await kubectlOk(server, newest, ['delete', 'pod', 'imported']);
 });

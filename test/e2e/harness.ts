@@ -171,6 +171,8 @@ export function useServer(opts: Parameters<typeof startServer>[0], ready: (serve
     ready(server, credsFromKubeconfig(server.kubeconfig));
   });
   after(async () => {
+    // A server that died during the tests: show why (its tests failed with refused connections).
+    if (server && server.proc.exitCode !== null) console.error(`bosun server exited early (${server.proc.exitCode}):\n${server.output().slice(-6000)}`);
     await server?.stop();
   });
 }
