@@ -21,7 +21,7 @@ import type { AuthConfig, ContainerStatus as CriContainerStatus, In, PodSandboxC
 import { annotations, containerConfig, containerLogPath, podLogDir, RuntimeCache, sandboxConfig, type RuntimePod } from './kuberuntime.ts';
 import { computePodStatus, containersNamed, normalizeImage } from './status.ts';
 import { containerEnv, expandCommandAndArgs, type EnvSources } from './env.ts';
-import { containerMounts, setupVolumes, teardownVolumes } from './volumes.ts';
+import { containerMounts, dirUsageBytes, setupVolumes, teardownVolumes } from './volumes.ts';
 import { probeOnce } from './probes.ts';
 
 /** Restart back-off: 10 s doubling to 5 min, reset after 10 min of running (upstream's). */
@@ -70,6 +70,8 @@ export interface PodManagerOptions {
   /** <data-dir>/agent: pods/<uid>/ for volumes, logs/ for container logs. */
   rootDir: string;
   allocatable: () => Record<string, string>;
+  /** The node's labels, for node-side admission of nodeSelector. */
+  nodeLabels: Record<string, string>;
   dns: { servers: string[]; searches: string[]; options: string[] };
   getConfigMap: EnvSources['getConfigMap'];
   getSecret: EnvSources['getSecret'];
@@ -366,17 +368,13 @@ export class PodManager {
       }
     }
     const sel = pod.spec?.nodeSelector ?? {};
-    const nodeLabels = this.#nodeLabels();
+    const nodeLabels = this.#o.nodeLabels;
     for (const [k, v] of Object.entries(sel)) {
       if (nodeLabels[k] !== v) return { reason: 'NodeAffinity', message: "Pod was rejected: Predicate NodeAffinity failed: node(s) didn't match Pod's node affinity/selector" };
     }
     return undefined;
   }
 
-  nodeLabels: Record<string, string> = {};
-  #nodeLabels(): Record<string, string> {
-    return this.nodeLabels;
-  }
 
   async #syncRunning(w: PodWorker, pod: Pod): Promise<number | undefined> {
     // Volumes first (configMap/secret contents refreshed on every sync).
@@ -391,6 +389,20 @@ export class PodManager {
       const msg = (err as Error).message;
       this.#o.recorder.event(pod, 'Warning', 'FailedMount', msg);
       throw new Wait(msg, 2_000);
+    }
+    // emptyDir sizeLimit, as upstream's eviction manager enforces it: the pod is evicted.
+    for (const v of pod.spec?.volumes ?? []) {
+      const limit = v.emptyDir?.sizeLimit;
+      const mounted = volumes.get(v.name);
+      if (!limit || !mounted) continue;
+      const used = await dirUsageBytes(mounted.hostPath);
+      if (used > (parseQuantity(limit) ?? Infinity)) {
+        const message = `Usage of EmptyDir volume "${v.name}" exceeds the limit "${limit}". `;
+        w.terminal = { phase: 'Failed', reason: 'Evicted', message };
+        this.#o.recorder.event(pod, 'Warning', 'Evicted', message);
+        await this.#stopAll(w, gracePeriodOf(pod));
+        return undefined;
+      }
     }
     const rp = this.#rt.pods.get(w.uid);
     let sandbox = rp?.sandboxes.find((s) => s.state === 'SANDBOX_READY');

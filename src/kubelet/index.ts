@@ -132,10 +132,9 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     };
     const { allocatable } = capacityOf(machine, maxPods);
     const manager = new PodManager(
-      { nodeName: opts.nodeName, nodeIP, cs, runtime: cri, images: cri, recorder, rootDir: dir, allocatable: () => allocatable, dns: await hostDns(), getConfigMap, getSecret, log },
+      { nodeName: opts.nodeName, nodeIP, cs, runtime: cri, images: cri, recorder, rootDir: dir, allocatable: () => allocatable, nodeLabels: nodeLabels(cfg), dns: await hostDns(), getConfigMap, getSecret, log },
       signal,
     );
-    manager.nodeLabels = nodeLabels(cfg);
     podManagerRef.current = manager;
     await manager.start();
     pods.addEventHandler({
@@ -200,7 +199,19 @@ async function hostDns(): Promise<{ servers: string[]; searches: string[]; optio
   return { servers, searches, options };
 }
 
+/** The network namespace path of a sandbox, from containerd's verbose status (its runtime spec). */
+async function sandboxNetns(cri: CriClient, id: string): Promise<string | undefined> {
+  try {
+    const { info } = await cri.podSandboxStatus({ pod_sandbox_id: id, verbose: true });
+    const parsed = JSON.parse(info?.['info'] ?? '{}') as { runtimeSpec?: { linux?: { namespaces?: { type: string; path?: string }[] } } };
+    return parsed.runtimeSpec?.linux?.namespaces?.find((n) => n.type === 'network')?.path || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function backend(manager: () => PodManager, cri: CriClient, stats: StatsProvider, ctx: { nodeName: string; dir: string }): AgentBackend {
+  const netnsPaths = new Map<string, string | undefined>();
   const find = (namespace: string, name: string): Pod => {
     const pod = manager()
       ?.pods()
@@ -250,6 +261,12 @@ function backend(manager: () => PodManager, cri: CriClient, stats: StatsProvider
       const m = manager();
       const podsNow = m.pods();
       const { stats: containerStats } = await cri.listContainerStats({});
+      // Each sandbox's network namespace (from the runtime's verbose status, once per sandbox).
+      for (const p of podsNow) {
+        const sb = m.runtimePod(p.metadata.uid!)?.sandboxes.find((s) => s.state === 'SANDBOX_READY');
+        if (sb && !netnsPaths.has(sb.id)) netnsPaths.set(sb.id, await sandboxNetns(cri, sb.id));
+      }
+      if (netnsPaths.size > 4 * podsNow.length + 16) netnsPaths.clear();
       return stats.summary({
         nodeName: ctx.nodeName,
         startTime: rfc3339(Date.now() - process.uptime() * 1000),
@@ -267,6 +284,7 @@ function backend(manager: () => PodManager, cri: CriClient, stats: StatsProvider
               uid: p.metadata.uid!,
               startTime: p.status?.startTime ?? rfc3339(Date.now()),
               sandboxId: sb.id,
+              netnsPath: netnsPaths.get(sb.id),
               containers: rp.containers
                 .filter((c) => c.state === 'CONTAINER_RUNNING')
                 .map((c) => ({ name: c.metadata?.name ?? '', startTime: rfc3339(Number(BigInt(c.started_at || '0') / 1_000_000n)), containerId: c.id })),

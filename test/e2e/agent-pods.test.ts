@@ -318,3 +318,24 @@ test('bin/bosun images import adds an image to the running node', { skip }, asyn
   await waitReady('imported');
   await kubectlOk(server, newest, ['delete', 'pod', 'imported']);
 });
+
+test('an emptyDir over its sizeLimit gets the pod evicted', { skip }, async () => {
+  await apply({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'filler' },
+    spec: {
+      terminationGracePeriodSeconds: 1,
+      volumes: [{ name: 'scratch', emptyDir: { sizeLimit: '1Mi' } }],
+      containers: [{ name: 'c', image: busyboxImage, command: ['sh', '-c', 'dd if=/dev/zero of=/scratch/big bs=1024 count=2048; sleep 3600'], volumeMounts: [{ name: 'scratch', mountPath: '/scratch' }] }],
+    },
+  });
+  const p = await until('filler evicted', async () => {
+    const p = await pod('filler');
+    return p?.status?.phase === 'Failed' ? p : undefined;
+  }, { timeoutMs: 60_000 });
+  assert.equal(p.status?.reason, 'Evicted');
+  assert.match(p.status?.message ?? '', /^Usage of EmptyDir volume "scratch" exceeds the limit "1Mi"/);
+  assert.ok(p.status?.containerStatuses?.[0]?.state?.terminated, 'its container stopped');
+  await kubectlOk(server, newest, ['delete', 'pod', 'filler']);
+});

@@ -144,6 +144,7 @@ test('nodes/proxy serves the agent: stats summary, healthz, pods, metrics', { sk
   const chatty = summary.pods.find((p) => p.podRef.name === 'chatty');
   assert.ok(chatty, 'pod chatty in the summary');
   assert.ok((chatty.containers[0]?.memory?.workingSetBytes ?? 0) > 0);
+  assert.ok(chatty.network, 'pod network stats from its namespace');
   assert.equal((await kubectlOk(server, newest, ['get', '--raw', `/api/v1/nodes/${node}/proxy/healthz`])).trim(), 'ok');
   const pods = JSON.parse(await kubectlOk(server, newest, ['get', '--raw', `/api/v1/nodes/${node}/proxy/pods`])) as { kind: string; items: Pod[] };
   assert.equal(pods.kind, 'PodList');
