@@ -9,12 +9,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { createClient, loadKubeconfig } from '../client/index.ts';
 import { agentPrerequisites, runAgent } from '../kubelet/index.ts';
+import type { EvictionThresholds } from '../kubelet/node.ts';
 
 export interface AgentCommandConfig {
   dataDir: string;
   nodeName?: string;
   port: number;
   clusterCidr: string;
+  eviction?: EvictionThresholds;
 }
 
 export async function runAgentCommand(cfg: AgentCommandConfig, signal: AbortSignal): Promise<void> {
@@ -34,7 +36,7 @@ export async function runAgentCommand(cfg: AgentCommandConfig, signal: AbortSign
   const nodeName = (cfg.nodeName ?? os.hostname()).toLowerCase();
   const client = await createClient({ component: 'kubelet', connection: { server, ca, cert, key }, qps: 50, burst: 100 });
   try {
-    await runAgent({ client, nodeName, dir: path.join(cfg.dataDir, 'agent'), clusterCidr: cfg.clusterCidr, port: cfg.port, tls: { certPem: servingCert, keyPem: servingKey, caPem: ca }, log }, signal);
+    await runAgent({ client, nodeName, dir: path.join(cfg.dataDir, 'agent'), clusterCidr: cfg.clusterCidr, port: cfg.port, eviction: cfg.eviction, tls: { certPem: servingCert, keyPem: servingKey, caPem: ca }, log }, signal);
   } finally {
     await client.transport.close();
   }

@@ -12,6 +12,7 @@ import { runVirtualNodes } from '../virtual/nodes.ts';
 import { runScheduler } from '../scheduler/index.ts';
 import { parseSchedulerConfig, type SchedulerConfig } from '../scheduler/profiles.ts';
 import fs from 'node:fs';
+import { parseEvictionHard, type EvictionThresholds } from '../kubelet/node.ts';
 
 function defaultDataDir(): string {
   return process.getuid?.() === 0 ? '/var/lib/bosun' : path.join(os.homedir(), '.bosun');
@@ -51,7 +52,8 @@ program
   .option('--node-name <name>', "the node agent's node name (default: the host name)")
   .addOption(new Option('--kubelet-port <port>', "the node agent's HTTPS port (0 picks a free one)").default(10250).argParser((v) => parsePort(v)))
   .option('--cluster-cidr <cidr>', 'pod addresses; the node takes the first /24', '10.42.0.0/16')
-  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string }) => {
+  .addOption(new Option('--eviction-hard <thresholds>', "the node agent's hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10%").argParser(readEviction))
+  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; evictionHard?: EvictionThresholds }) => {
     const signal = shutdownSignal();
     const dataDir = path.resolve(opts.dataDir);
     await runServer(
@@ -71,6 +73,7 @@ program
         nodeName: opts.nodeName,
         agentPort: opts.kubeletPort,
         clusterCidr: opts.clusterCidr,
+        eviction: opts.evictionHard,
       },
       signal,
     );
@@ -151,9 +154,10 @@ program
   .option('--node-name <name>', 'node name (default: the host name)')
   .addOption(new Option('--kubelet-port <port>', 'HTTPS port (0 picks a free one)').default(10250).argParser((v) => parsePort(v)))
   .option('--cluster-cidr <cidr>', 'pod addresses; the node takes the first /24', '10.42.0.0/16')
-  .action(async (opts: { dataDir: string; nodeName?: string; kubeletPort: number; clusterCidr: string }) => {
+  .addOption(new Option('--eviction-hard <thresholds>', 'hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10%').argParser(readEviction))
+  .action(async (opts: { dataDir: string; nodeName?: string; kubeletPort: number; clusterCidr: string; evictionHard?: EvictionThresholds }) => {
     const { runAgentCommand } = await import('./agent.ts');
-    await runAgentCommand({ dataDir: path.resolve(opts.dataDir), nodeName: opts.nodeName, port: opts.kubeletPort, clusterCidr: opts.clusterCidr }, shutdownSignal());
+    await runAgentCommand({ dataDir: path.resolve(opts.dataDir), nodeName: opts.nodeName, port: opts.kubeletPort, clusterCidr: opts.clusterCidr, eviction: opts.evictionHard }, shutdownSignal());
   });
 
 program
@@ -196,6 +200,14 @@ function readSchedulerConfig(file: string): SchedulerConfig {
   }
   try {
     return parseSchedulerConfig(text);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function readEviction(v: string): EvictionThresholds {
+  try {
+    return parseEvictionHard(v);
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }

@@ -18,6 +18,7 @@ import { ApiServer } from '../apiserver/server.ts';
 import { builtinResources } from '../api/groups/index.ts';
 import { bootstrap } from '../apiserver/bootstrap.ts';
 import { agentPrerequisites, defaultClusterCidr, gatewayOf, runAgent } from '../kubelet/index.ts';
+import type { EvictionThresholds } from '../kubelet/node.ts';
 
 export interface ServerConfig {
   dataDir: string;
@@ -43,6 +44,8 @@ export interface ServerConfig {
   agentPort?: number;
   /** Pod addresses of the cluster; the node takes the first /24. Default 10.42.0.0/16. */
   clusterCidr?: string;
+  /** The node agent's hard eviction thresholds; default upstream's. */
+  eviction?: EvictionThresholds;
 }
 
 /** The controller manager's identity: a client certificate in the data dir's tls folder. */
@@ -108,7 +111,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   if (agentCert && !cfg.disableAgent) {
     const missing = await agentPrerequisites();
     if (missing.length) process.stdout.write(`bosun: node agent not started: ${missing.join('; ')} (run the README's setup command); running the control plane only\n`);
-    else components.push(runInProcessAgent(pki, agentCert, clients[agentServing.name]!, server, { nodeName, clusterCidr, port: cfg.agentPort ?? 10250, dir: path.join(cfg.dataDir, 'agent') }, signal));
+    else components.push(runInProcessAgent(pki, agentCert, clients[agentServing.name]!, server, { nodeName, clusterCidr, port: cfg.agentPort ?? 10250, dir: path.join(cfg.dataDir, 'agent'), eviction: cfg.eviction }, signal));
   }
   await new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
@@ -174,12 +177,12 @@ async function runInProcessVirtualNodes(pki: Pki, id: CertAndKey, server: string
 }
 
 /** The node agent in this process, as its node identity (system:node:NAME) over HTTPS. */
-async function runInProcessAgent(pki: Pki, id: CertAndKey, serving: CertAndKey, server: string, opts: { nodeName: string; clusterCidr: string; port: number; dir: string }, signal: AbortSignal): Promise<void> {
+async function runInProcessAgent(pki: Pki, id: CertAndKey, serving: CertAndKey, server: string, opts: { nodeName: string; clusterCidr: string; port: number; dir: string; eviction?: EvictionThresholds }, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
     const client = await createClient({ component: 'kubelet', connection: { server, ca: pki.caCertPem, cert: id.certPem, key: id.keyPem }, qps: 50, burst: 100 });
     try {
-      await runAgent({ client, nodeName: opts.nodeName, dir: opts.dir, clusterCidr: opts.clusterCidr, port: opts.port, tls: { certPem: serving.certPem, keyPem: serving.keyPem, caPem: pki.caCertPem }, log }, signal);
+      await runAgent({ client, nodeName: opts.nodeName, dir: opts.dir, clusterCidr: opts.clusterCidr, port: opts.port, eviction: opts.eviction, tls: { certPem: serving.certPem, keyPem: serving.keyPem, caPem: pki.caCertPem }, log }, signal);
     } finally {
       await client.transport.close();
     }

@@ -18,7 +18,7 @@ import { parseQuantity } from '../api/quantity.ts';
 import { rfc3339, type Clientset, type Recorder } from '../client/index.ts';
 import type { ImageService, RuntimeService } from './cri/index.ts';
 import type { AuthConfig, ContainerStatus as CriContainerStatus, In, PodSandboxConfig } from './cri/types.ts';
-import { annotations, containerConfig, containerLogPath, podLogDir, RuntimeCache, sandboxConfig, type RuntimePod } from './kuberuntime.ts';
+import { annotations, containerConfig, containerLogPath, podLogDir, qosClass, RuntimeCache, sandboxConfig, type RuntimePod } from './kuberuntime.ts';
 import { computePodStatus, containersNamed, normalizeImage } from './status.ts';
 import { containerEnv, expandCommandAndArgs, type EnvSources } from './env.ts';
 import { containerMounts, dirUsageBytes, setupVolumes, teardownVolumes } from './volumes.ts';
@@ -72,6 +72,8 @@ export interface PodManagerOptions {
   allocatable: () => Record<string, string>;
   /** The node's labels, for node-side admission of nodeSelector. */
   nodeLabels: Record<string, string>;
+  /** Whether the node is under memory pressure (BestEffort pods are not admitted then). */
+  memoryPressure?: () => boolean;
   dns: { servers: string[]; searches: string[]; options: string[] };
   getConfigMap: EnvSources['getConfigMap'];
   getSecret: EnvSources['getSecret'];
@@ -131,6 +133,8 @@ interface PodWorker {
   terminating?: Promise<void>;
   /** The pod object is gone from the API: runtime state is being removed. */
   removed: boolean;
+  /** Set when the agent evicted the pod: the DisruptionTarget condition's message. */
+  disruption?: string;
   /** The ready sandbox's IPs, once known. */
   podIPs?: string[];
   lastPullFailure?: number;
@@ -325,7 +329,8 @@ export class PodManager {
     const phase = pod.status?.phase;
     if (w.terminal || phase === 'Succeeded' || phase === 'Failed') {
       // Finished pods keep their status; anything still running stops (sidecars, the sandbox).
-      await this.#stopAll(w, gracePeriodOf(pod));
+      // An evicted pod's containers are killed at once (a hard eviction threshold).
+      await this.#stopAll(w, w.disruption ? 0 : gracePeriodOf(pod));
       await this.#reportStatus(w);
       return undefined;
     }
@@ -366,6 +371,9 @@ export class PodManager {
         if (k === 'pods') return { reason: 'OutOfpods', message: `Pod was rejected: Node didn't have enough resource: pods, requested: 1, used: ${used[k] ?? 0}, capacity: ${cap[k]}` };
         return { reason: `OutOf${name}`, message: `Pod was rejected: Node didn't have enough resource: ${name}, requested: ${Math.round(need)}, used: ${Math.round(used[k] ?? 0)}, capacity: ${Math.round(cap[k]!)}` };
       }
+    }
+    if (this.#o.memoryPressure?.() && qosClass(pod) === 'BestEffort') {
+      return { reason: 'Evicted', message: 'The node had condition: [MemoryPressure]. ' };
     }
     const sel = pod.spec?.nodeSelector ?? {};
     const nodeLabels = this.#o.nodeLabels;
@@ -667,6 +675,42 @@ export class PodManager {
     return undefined;
   }
 
+  // ---- eviction ------------------------------------------------------------------------------
+
+  /**
+   * Evicts one pod under memory pressure, ranked as upstream's rankMemoryPressure: pods using more
+   * than they request first, then lower priority, then the most usage above requests. The pod's
+   * containers are killed at once (a hard threshold) and it fails with reason Evicted.
+   */
+  async evictForMemoryPressure(info: { threshold: string; availableBytes: number; usage: Map<string, Map<string, number>> }): Promise<void> {
+    const candidates = [...this.#workers.values()].filter((w) => {
+      const p = w.pod;
+      return p && !w.removed && !w.terminal && !p.metadata.deletionTimestamp && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed' && this.#rt.pods.get(w.uid)?.containers.some((c) => c.state === 'CONTAINER_RUNNING');
+    });
+    if (!candidates.length) return;
+    const ranked = candidates.map((w) => {
+      const usage = [...(info.usage.get(w.uid)?.values() ?? [])].reduce((a, b) => a + b, 0);
+      const request = podRequests(w.pod!).memory;
+      return { w, usage, request, exceeds: usage > request, priority: w.pod!.spec?.priority ?? 0 };
+    });
+    ranked.sort((a, b) => Number(b.exceeds) - Number(a.exceeds) || a.priority - b.priority || b.usage - b.request - (a.usage - a.request));
+    const victim = ranked[0]!;
+    const pod = victim.w.pod!;
+    // Upstream names the container using the most memory.
+    let top = '';
+    let topUsage = -1;
+    for (const [name, bytes] of info.usage.get(victim.w.uid) ?? []) if (bytes > topUsage) [top, topUsage] = [name, bytes];
+    const ki = (b: number) => `${Math.round(b / 1024)}Ki`;
+    const req = (pod.spec?.containers ?? []).find((c) => c.name === top)?.resources?.requests?.['memory'] ?? '0';
+    let message = `The node was low on resource: memory. Threshold quantity: ${info.threshold}, available: ${ki(info.availableBytes)}. `;
+    if (top) message += `Container ${top} was using ${ki(topUsage)}, request is ${req}, has larger consumption of memory. `;
+    this.#o.log(`agent: evicting ${pod.metadata.namespace}/${pod.metadata.name}: ${message}`);
+    victim.w.terminal = { phase: 'Failed', reason: 'Evicted', message };
+    victim.w.disruption = message;
+    this.#o.recorder.event(pod, 'Warning', 'Evicted', message);
+    this.#schedule(victim.w, 0);
+  }
+
   // ---- probes --------------------------------------------------------------------------------
 
   #ensureProbes(w: PodWorker, pod: Pod, c: Container, st: CriContainerStatus): void {
@@ -884,6 +928,9 @@ export class PodManager {
       startTime: w.startTime,
       now: rfc3339(Date.now()),
     });
+    if (w.disruption && !status.conditions?.some((c) => c.type === 'DisruptionTarget')) {
+      status.conditions = [...(status.conditions ?? []), { type: 'DisruptionTarget', status: 'True', reason: 'TerminationByKubelet', message: w.disruption, lastProbeTime: null, lastTransitionTime: rfc3339(Date.now()) } as NonNullable<typeof status.conditions>[number]];
+    }
     // Termination messages of finished containers (the file the container wrote).
     await this.#fillTerminationMessages(w, status);
     const json = JSON.stringify(status);

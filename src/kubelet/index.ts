@@ -15,7 +15,7 @@ import { importImages, startContainerd } from './containerd/index.ts';
 import { buildPauseImage } from './images/build.ts';
 import { ensureBridge, preparePodNetwork } from '../network/index.ts';
 import { PodManager } from './agent.ts';
-import { capacityOf, machineInfo, nodeConditions, nodeImages, nodeLabels, nodeStatus, readPressure, registerNode, renewLease, type NodeConfig } from './node.ts';
+import { capacityOf, defaultEviction, machineInfo, nodeConditions, nodeImages, nodeLabels, nodeStatus, readPressure, registerNode, renewLease, type EvictionThresholds, type NodeConfig, type Pressure } from './node.ts';
 import { setMemoryCapacity } from './kuberuntime.ts';
 import { startAgentServer } from './server/index.ts';
 import { HttpError, type AgentBackend } from './server/backend.ts';
@@ -42,6 +42,8 @@ export interface AgentOptions {
   /** Serving certificate of the agent's HTTPS endpoint, and the CA that signs API server clients. */
   tls: { certPem: string; keyPem: string; caPem: string };
   maxPods?: number;
+  /** Hard eviction thresholds (`--eviction-hard`); default upstream's. */
+  eviction?: EvictionThresholds;
   log?: (msg: string) => void;
   /** Called once the node is registered and the agent serves (for start-up lines). */
   onReady?: (info: { nodeName: string; nodeIP: string; port: number }) => void;
@@ -68,6 +70,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   const machine = await machineInfo(dir);
   setMemoryCapacity(machine.memoryBytes);
   const maxPods = opts.maxPods ?? 110;
+  const eviction = opts.eviction ?? defaultEviction;
 
   // Pod network first: guard rules before any pod exists, then the bridge the agent serves on.
   let podCidr = opts.podCidr ?? firstSubnet(clusterCidr);
@@ -102,8 +105,8 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     cfg.kubeletPort = server.port;
 
     await registerNode(cs, cfg);
+    let pressure: Pressure = await readPressure(dir, eviction);
     const postStatus = async (prevConditions?: Node['status']) => {
-      const pressure = await readPressure(dir);
       const conditions = nodeConditions(prevConditions?.conditions, pressure, { ok: true, message: '' }, rfc3339(Date.now()));
       const images = await nodeImages(cri!).catch(() => []);
       await cs.nodes.patchStatus(opts.nodeName, { status: nodeStatus(cfg, machine, conditions, images) }, { type: 'merge' });
@@ -130,9 +133,9 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
         throw err;
       }
     };
-    const { allocatable } = capacityOf(machine, maxPods);
+    const { allocatable } = capacityOf(machine, maxPods, eviction);
     const manager = new PodManager(
-      { nodeName: opts.nodeName, nodeIP, cs, runtime: cri, images: cri, recorder, rootDir: dir, allocatable: () => allocatable, nodeLabels: nodeLabels(cfg), dns: await hostDns(), getConfigMap, getSecret, log },
+      { nodeName: opts.nodeName, nodeIP, cs, runtime: cri, images: cri, recorder, rootDir: dir, allocatable: () => allocatable, nodeLabels: nodeLabels(cfg), memoryPressure: () => pressure.memory, dns: await hostDns(), getConfigMap, getSecret, log },
       signal,
     );
     podManagerRef.current = manager;
@@ -150,17 +153,24 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     log(`agent: node ${opts.nodeName} ready (${nodeIP}, pods ${podCidr}, agent port ${server.port})`);
     opts.onReady?.({ nodeName: opts.nodeName, nodeIP, port: server.port });
 
-    // Heartbeats: the Lease every 10 s, the node status every minute or when pressure changes.
+    // Heartbeats: the Lease every 10 s, the node status every minute or when pressure changes;
+    // under memory pressure one pod is evicted per pass (upstream's eviction manager, 10 s).
     let lastStatus = Date.now();
-    let lastPressure = JSON.stringify(await readPressure(dir));
+    const flags = (p: Pressure) => `${p.memory}/${p.disk}/${p.pid}`;
+    let lastPressure = flags(pressure);
     while (!signal.aborted) {
       await sleepUnlessAborted(10_000, { signal });
       if (signal.aborted) break;
       await renewLease(cs, opts.nodeName).catch((err: unknown) => log(`agent: lease: ${(err as Error).message}`));
-      const pressure = JSON.stringify(await readPressure(dir).catch(() => ({})));
-      if (Date.now() - lastStatus >= 60_000 || pressure !== lastPressure) {
+      pressure = await readPressure(dir, eviction).catch(() => pressure);
+      if (pressure.memory) {
+        await manager
+          .evictForMemoryPressure({ threshold: eviction.memoryAvailableText, availableBytes: pressure.memoryAvailableBytes, usage: await podMemoryUsage(cri) })
+          .catch((err: unknown) => log(`agent: eviction: ${(err as Error).message}`));
+      }
+      if (Date.now() - lastStatus >= 60_000 || flags(pressure) !== lastPressure) {
         lastStatus = Date.now();
-        lastPressure = pressure;
+        lastPressure = flags(pressure);
         const node = await cs.nodes.get(opts.nodeName).catch(() => undefined);
         await postStatus(node?.status).catch((err: unknown) => log(`agent: node status: ${(err as Error).message}`));
       }
@@ -197,6 +207,21 @@ async function hostDns(): Promise<{ servers: string[]; searches: string[]; optio
     else if (k === 'options') options.push(...rest);
   }
   return { servers, searches, options };
+}
+
+/** Working-set bytes per pod uid and container name, from the runtime's container stats. */
+async function podMemoryUsage(cri: CriClient): Promise<Map<string, Map<string, number>>> {
+  const { stats } = await cri.listContainerStats({});
+  const out = new Map<string, Map<string, number>>();
+  for (const st of stats ?? []) {
+    const uid = st.attributes?.labels?.['io.kubernetes.pod.uid'];
+    const name = st.attributes?.labels?.['io.kubernetes.container.name'] ?? st.attributes?.metadata?.name;
+    if (!uid || !name) continue;
+    let m = out.get(uid);
+    if (!m) out.set(uid, (m = new Map()));
+    m.set(name, Number(st.memory?.working_set_bytes?.value ?? 0));
+  }
+  return out;
 }
 
 /** The network namespace path of a sandbox, from containerd's verbose status (its runtime spec). */

@@ -8,10 +8,43 @@ import os from 'node:os';
 import type { ContainerImage, Node, NodeCondition, NodeStatus } from '../api/index.ts';
 import { isAlreadyExists, isNotFound } from '../api/errors.ts';
 import { microTime, type Clientset } from '../client/index.ts';
+import { parseQuantity } from '../api/quantity.ts';
 import type { ImageService } from './cri/index.ts';
 
-/** Upstream's hard eviction thresholds, subtracted from capacity for allocatable. */
-export const evictionHard = { memoryAvailableBytes: 100 * 1024 * 1024, nodefsAvailableFraction: 0.1 };
+/** Hard eviction thresholds (upstream's defaults), subtracted from capacity for allocatable. */
+export interface EvictionThresholds {
+  memoryAvailableBytes: number;
+  /** As written, for messages (e.g. 100Mi). */
+  memoryAvailableText: string;
+  nodefsAvailableFraction: number;
+}
+export const defaultEviction: EvictionThresholds = { memoryAvailableBytes: 100 * 1024 * 1024, memoryAvailableText: '100Mi', nodefsAvailableFraction: 0.1 };
+
+/**
+ * Parses upstream's `--eviction-hard` form (`memory.available<100Mi,nodefs.available<10%`); the
+ * signals not given keep their defaults. Other signals and operators are refused.
+ */
+export function parseEvictionHard(text: string): EvictionThresholds {
+  const out = { ...defaultEviction };
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([a-z.]+)<(.+)$/.exec(part);
+    if (!m) throw new Error(`invalid eviction threshold ${JSON.stringify(part)}: want SIGNAL<QUANTITY`);
+    const [, signal, value] = m as unknown as [string, string, string];
+    if (signal === 'memory.available') {
+      const bytes = value.endsWith('%') ? undefined : parseQuantity(value);
+      if (bytes === undefined || bytes < 0) throw new Error(`invalid memory.available threshold ${JSON.stringify(value)}: want a quantity such as 100Mi`);
+      out.memoryAvailableBytes = bytes;
+      out.memoryAvailableText = value;
+    } else if (signal === 'nodefs.available') {
+      const pct = /^(\d+(?:\.\d+)?)%$/.exec(value);
+      if (!pct || Number(pct[1]) > 100) throw new Error(`invalid nodefs.available threshold ${JSON.stringify(value)}: want a percentage such as 10%`);
+      out.nodefsAvailableFraction = Number(pct[1]) / 100;
+    } else {
+      throw new Error(`eviction signal ${signal} is not supported (memory.available and nodefs.available are)`);
+    }
+  }
+  return out;
+}
 /** Images reported in node status (upstream's nodeStatusMaxImages). */
 const maxImages = 50;
 export const kubeletVersion = 'v1.33.0';
@@ -64,12 +97,12 @@ export interface NodeConfig {
   labels?: Record<string, string>;
 }
 
-export function capacityOf(m: MachineInfo, maxPods: number): { capacity: Record<string, string>; allocatable: Record<string, string> } {
+export function capacityOf(m: MachineInfo, maxPods: number, ev: EvictionThresholds = defaultEviction): { capacity: Record<string, string>; allocatable: Record<string, string> } {
   const capacity = { cpu: String(m.cpus), memory: ki(m.memoryBytes), pods: String(maxPods), 'ephemeral-storage': ki(m.fsBytes), 'hugepages-1Gi': '0', 'hugepages-2Mi': '0' };
   const allocatable = {
     ...capacity,
-    memory: ki(Math.max(0, m.memoryBytes - evictionHard.memoryAvailableBytes)),
-    'ephemeral-storage': String(Math.floor(m.fsBytes * (1 - evictionHard.nodefsAvailableFraction))),
+    memory: ki(Math.max(0, m.memoryBytes - ev.memoryAvailableBytes)),
+    'ephemeral-storage': String(Math.floor(m.fsBytes * (1 - ev.nodefsAvailableFraction))),
   };
   return { capacity, allocatable };
 }
@@ -78,10 +111,12 @@ export interface Pressure {
   memory: boolean;
   disk: boolean;
   pid: boolean;
+  /** memory.available as upstream computes it (MemAvailable), bytes. */
+  memoryAvailableBytes: number;
 }
 
 /** Current pressure, from the same signals as upstream's eviction manager (memory.available, nodefs.available, pid). */
-export async function readPressure(rootDir: string): Promise<Pressure> {
+export async function readPressure(rootDir: string, ev: EvictionThresholds = defaultEviction): Promise<Pressure> {
   const meminfo = await readTrim('/proc/meminfo');
   const avail = Number(/^MemAvailable:\s+(\d+)/m.exec(meminfo)?.[1] ?? 0) * 1024;
   const st = await fs.statfs(rootDir);
@@ -91,9 +126,10 @@ export async function readPressure(rootDir: string): Promise<Pressure> {
     procs = (await fs.readdir('/proc')).filter((d) => /^\d+$/.test(d)).length;
   } catch {}
   return {
-    memory: avail > 0 && avail < evictionHard.memoryAvailableBytes,
-    disk: st.bavail / st.blocks < evictionHard.nodefsAvailableFraction,
+    memory: avail > 0 && avail < ev.memoryAvailableBytes,
+    disk: st.bavail / st.blocks < ev.nodefsAvailableFraction,
     pid: procs > pidMax * 0.9,
+    memoryAvailableBytes: avail,
   };
 }
 
