@@ -28,7 +28,7 @@ import { agentEndpoint, agentTarget, agentUrl, plainError, type KubeletClientCon
 import { chooseContainer, logOptions, logQuery, portForwardPorts, portForwardQuery, streamOptions, streamQuery } from './options.ts';
 import { translateRemoteCommand, wantsTranslation, isWebSocketUpgrade } from './remotecommand.ts';
 import { tunnelPortForward, tunnelRequestHeaders, tunneledProtocols } from './tunnel.ts';
-import { BackendError, dialUpgrade, proxyUpgrade, readLimited, type UpgradeRequest, type UpstreamTarget } from './upgrade.ts';
+import { BackendError, dialUpgrade, proxyUpgrade, readLimited, type UpgradeRequest, type UpstreamTarget } from '../../util/upgrade.ts';
 
 /** Upstream's cap on an error body read from the agent (generic HTTP response checker). */
 export const maxAgentErrorBytes = 50_000;

@@ -22,6 +22,6 @@ export {
   type UpgradeRequest,
   type UpstreamTarget,
   type DialResult,
-} from './upgrade.ts';
+} from '../../util/upgrade.ts';
 export { SpdyConnection, SpdyStream, SpdyError, headerValue, type SpdyHeaders } from './spdy.ts';
 export { isWebSocketUpgrade, webSocketProtocols } from './remotecommand.ts';

@@ -6,7 +6,7 @@
  */
 import { StatusError } from '../../api/errors.ts';
 import type { Node } from '../../api/index.ts';
-import type { UpstreamTarget } from './upgrade.ts';
+import type { UpstreamTarget } from '../../util/upgrade.ts';
 
 /** The API server's credentials toward node agents (ApiServerOptions.kubeletClient). */
 export interface KubeletClientConfig {

@@ -12,7 +12,7 @@ import { PassThrough } from 'node:stream';
 import { WebSocket } from 'ws';
 import { decodeErrorStream, translateRemoteCommand, upgradeRefusal, type Outcome, type TranslateOptions } from './remotecommand.ts';
 import { tunnelPortForward, tunnelRequestHeaders, tunneledProtocols } from './tunnel.ts';
-import { dialUpgrade, type DialResult } from './upgrade.ts';
+import { dialUpgrade, type DialResult } from '../../util/upgrade.ts';
 import { startFakeCri, type FakeCri } from '../../kubelet/server/testing.ts';
 
 const decodeCases: { name: string; protocol?: string; message: string; want: Outcome }[] = [

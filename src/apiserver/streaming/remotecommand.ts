@@ -24,7 +24,7 @@
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { Duplex } from 'node:stream';
 import { SpdyConnection, type SpdyStream } from './spdy.ts';
-import { readLimited, type DialResult, type UpgradeRequest } from './upgrade.ts';
+import { readLimited, type DialResult, type UpgradeRequest } from '../../util/upgrade.ts';
 
 export const protocolV5 = 'v5.channel.k8s.io';
 export const protocolV4 = 'v4.channel.k8s.io';

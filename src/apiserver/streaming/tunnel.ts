@@ -13,7 +13,7 @@
  */
 import type { RawData } from 'ws';
 import { acceptWebSocket, maxWebSocketBufferedBytes, webSocketProtocols } from './remotecommand.ts';
-import { BackendError, forwardedHeaders, proxyIdleTimeoutMs, relayResponse, type DialResult, type RawHeaders, type UpgradeRequest, type UpstreamTarget } from './upgrade.ts';
+import { BackendError, forwardedHeaders, proxyIdleTimeoutMs, relayResponse, type DialResult, type RawHeaders, type UpgradeRequest, type UpstreamTarget } from '../../util/upgrade.ts';
 
 /** The prefix kubectl puts before the SPDY protocols it tunnels (upstream WebsocketsSPDYTunnelingPrefix). */
 export const tunnelingPrefix = 'SPDY/3.1+';

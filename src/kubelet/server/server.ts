@@ -23,8 +23,8 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import { Writable, type Duplex } from 'node:stream';
-import { userFromCertificate } from '../../pki/index.ts';
-import { BackendError, proxyUpgrade, type UpgradeRequest } from '../../apiserver/streaming/index.ts';
+import { userFromCertificate } from '../../pki/user.ts';
+import { BackendError, proxyUpgrade, type UpgradeRequest } from '../../util/upgrade.ts';
 import { HttpError, type AgentBackend } from './backend.ts';
 
 /** The kubelet's MaxHeaderBytes. */
