@@ -668,7 +668,9 @@ export class PodManager {
           if (h !== host && !(host === 'docker.io' && /(^|\.)docker\.io$/.test(h ?? ''))) continue;
           let { username, password } = a;
           if (!username && a.auth) [username, password] = Buffer.from(a.auth, 'base64').toString('utf8').split(/:(.*)/s) as [string, string];
-          return { username: username ?? '', password: password ?? '', auth: '', server_address: h ?? '', identity_token: '', registry_token: '' };
+          // No server_address: containerd then offers the credentials to whichever endpoint serves the
+          // image (a registries.yaml mirror included); the registry was matched above.
+          return { username: username ?? '', password: password ?? '', auth: '', server_address: '', identity_token: '', registry_token: '' };
         }
       } catch {}
     }

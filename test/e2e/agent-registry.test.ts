@@ -22,7 +22,12 @@ const skip = agentSupported() ? false : 'the node agent needs root';
 const v = kubectlVersions.at(-1)!;
 let server!: ServerHandle;
 let registry: ChildProcess | undefined;
+let authRegistry: ChildProcess | undefined;
 let port = 0;
+let authPort = 0;
+/** The authenticated registry's name in image references (a mirror of 127.0.0.1:authPort). */
+const authHost = 'private.bosun.test';
+const basic = `Basic ${Buffer.from('puller:s3cret').toString('base64')}`;
 /** The name pods use; registries.yaml points it at the loopback registry. */
 const host = 'registry.bosun.test';
 
@@ -39,8 +44,9 @@ async function freePort(): Promise<number> {
 const sha = (b: Buffer | string) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
 
 /** Pushes a busybox image to the registry over the distribution API. */
-async function push(repo: string, tag: string): Promise<void> {
-  const base = `http://127.0.0.1:${port}/v2/${repo}`;
+async function push(repo: string, tag: string, opts: { port?: number; auth?: string } = {}): Promise<void> {
+  const base = `http://127.0.0.1:${opts.port ?? port}/v2/${repo}`;
+  const fetch = (url: string | URL, init: RequestInit) => globalThis.fetch(url, { ...init, headers: { ...(init.headers as Record<string, string>), ...(opts.auth ? { authorization: opts.auth } : {}) } });
   const tar = await layerTar(busyboxLayer());
   const layer = zlib.gzipSync(tar);
   const config = Buffer.from(JSON.stringify({ architecture: ociArch(), os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [sha(tar)] } }));
@@ -71,14 +77,29 @@ before(async () => {
   await until('the registry answers', async () => (await fetch(`http://127.0.0.1:${port}/v2/`).catch(() => undefined))?.status === 200);
   await push('team/busybox', 'v1');
   await push('team/busybox', 'latest');
+  // A second registry that requires a password (htpasswd, bcrypt).
+  authPort = await freePort();
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('htpasswd', ['-Bbc', path.join(dir, 'htpasswd'), 'puller', 's3cret'], { stdio: 'ignore' });
+  await fs.writeFile(
+    path.join(dir, 'auth.yml'),
+    `version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: ${dir}/auth-data}}\nhttp: {addr: 127.0.0.1:${authPort}}\nauth: {htpasswd: {realm: bosun, path: ${dir}/htpasswd}}\n`,
+  );
+  authRegistry = spawn('docker-registry', ['serve', path.join(dir, 'auth.yml')], { stdio: 'ignore' });
+  await until('the private registry answers', async () => (await fetch(`http://127.0.0.1:${authPort}/v2/`).catch(() => undefined))?.status === 401);
+  await push('team/secret', 'v1', { port: authPort, auth: basic });
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bosun-e2e-'));
-  await fs.writeFile(path.join(dataDir, 'registries.yaml'), `mirrors:\n  "${host}":\n    endpoint:\n      - "http://127.0.0.1:${port}"\n`);
+  await fs.writeFile(
+    path.join(dataDir, 'registries.yaml'),
+    `mirrors:\n  "${host}":\n    endpoint:\n      - "http://127.0.0.1:${port}"\n  "${authHost}":\n    endpoint:\n      - "http://127.0.0.1:${authPort}"\n`,
+  );
   server = await startServer({ dataDir, agent: true });
 });
 
 after(async () => {
   await server?.stop();
   registry?.kill();
+  authRegistry?.kill();
 });
 
 async function pod(name: string): Promise<Pod | undefined> {
@@ -127,4 +148,26 @@ test(':latest images are pulled every time; present tagged images are not', { sk
   const ev2 = JSON.parse(await kubectlOk(server, v, ['get', 'events', '-o', 'json'])) as { items: Array<{ reason: string; involvedObject: { name: string } }> };
   assert.ok(!ev2.items.some((e) => e.reason === 'Pulling' && e.involvedObject.name === 'tagged'), 'an IfNotPresent image on the node is not pulled');
   assert.ok(ev2.items.some((e) => e.reason === 'Pulled' && e.involvedObject.name === 'tagged'), 'upstream reports "already present on machine"');
+});
+
+test('imagePullSecrets authenticate the pull; without them the pull fails', { skip }, async () => {
+  await kubectlOk(server, v, ['create', 'secret', 'docker-registry', 'regcred', `--docker-server=${authHost}`, '--docker-username=puller', '--docker-password=s3cret']);
+  const manifest = (name: string, secrets: boolean) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name },
+    spec: { terminationGracePeriodSeconds: 1, ...(secrets ? { imagePullSecrets: [{ name: 'regcred' }] } : {}), containers: [{ name: 'c', image: `${authHost}/team/secret:v1`, command: ['sleep', '3600'] }] },
+  });
+  // First without the secret (the image is not on the node yet: once pulled, IfNotPresent reuses it, as upstream).
+  await kubectlOk(server, v, ['apply', '-f', '-'], { input: JSON.stringify(manifest('no-secret', false)) });
+  const denied = await until('no-secret fails to pull', async () => {
+    const p = await pod('no-secret');
+    return /^(ErrImagePull|ImagePullBackOff)$/.test(p?.status?.containerStatuses?.[0]?.state?.waiting?.reason ?? '') ? p : undefined;
+  }, { timeoutMs: 60_000 });
+  assert.equal(denied.status?.phase, 'Pending');
+  const events = await kubectlOk(server, v, ['get', 'events', '--field-selector', 'involvedObject.name=no-secret,reason=Failed', '-o', 'jsonpath={.items[*].message}']);
+  assert.match(events, /Failed to pull image "private\.bosun\.test\/team\/secret:v1": .*(401|unauthorized|authoriz)/i);
+  await kubectlOk(server, v, ['apply', '-f', '-'], { input: JSON.stringify(manifest('with-secret', true)) });
+  await until('with-secret running', async () => !!(await pod('with-secret'))?.status?.containerStatuses?.[0]?.state?.running, { timeoutMs: 60_000, detail: () => server.output().slice(-2000) });
+  await kubectlOk(server, v, ['delete', 'pod', 'no-secret', 'with-secret', '--grace-period=0', '--force']);
 });
