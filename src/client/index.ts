@@ -100,6 +100,7 @@ export {
   type RunWorkersOptions,
   type WorkQueueOptions,
 } from './queue.ts';
+export { renewNodeLease } from './nodelease.ts';
 export { LeaderElector, microTime, defaultIdentity, type LeaderElectionCallbacks, type LeaderElectionOptions, type LeaderElectionRecord } from './leaderelection.ts';
 export { EventRecorder, referenceTo, rfc3339, type EventRecorderOptions, type EventType, type ObjectReference, type Recorder } from './events.ts';
 

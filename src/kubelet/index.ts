@@ -9,13 +9,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ConfigMap, Node, Pod, Secret } from '../api/index.ts';
 import { isNotFound } from '../api/errors.ts';
-import { clientset, EventRecorder, InformerFactory, resources, rfc3339, sleepUnlessAborted, type RestClient } from '../client/index.ts';
+import { clientset, EventRecorder, InformerFactory, renewNodeLease, resources, rfc3339, sleepUnlessAborted, type RestClient } from '../client/index.ts';
 import { CriClient } from './cri/index.ts';
 import { importImages, startContainerd } from './containerd/index.ts';
 import { buildPauseImage } from './images/build.ts';
 import { ensureBridge, preparePodNetwork } from '../network/index.ts';
 import { PodManager } from './agent.ts';
-import { capacityOf, defaultEviction, machineInfo, nodeConditions, nodeImages, nodeLabels, nodeStatus, readPressure, registerNode, renewLease, type EvictionThresholds, type NodeConfig, type Pressure } from './node.ts';
+import { capacityOf, defaultEviction, machineInfo, nodeConditions, nodeImages, nodeLabels, nodeStatus, readPressure, registerNode, type EvictionThresholds, type NodeConfig, type Pressure } from './node.ts';
 import { setMemoryCapacity } from './kuberuntime.ts';
 import { startAgentServer } from './server/index.ts';
 import { HttpError, type AgentBackend } from './server/backend.ts';
@@ -112,7 +112,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
       await cs.nodes.patchStatus(opts.nodeName, { status: nodeStatus(cfg, machine, conditions, images) }, { type: 'merge' });
     };
     await postStatus();
-    await renewLease(cs, opts.nodeName);
+    await renewNodeLease(cs, opts.nodeName);
 
     const informers = new InformerFactory(opts.client, { log });
     const pods = informers.typedInformerFor(resources.pods, { fieldSelector: `spec.nodeName=${opts.nodeName}` });
@@ -161,7 +161,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     while (!signal.aborted) {
       await sleepUnlessAborted(10_000, { signal });
       if (signal.aborted) break;
-      await renewLease(cs, opts.nodeName).catch((err: unknown) => log(`agent: lease: ${(err as Error).message}`));
+      await renewNodeLease(cs, opts.nodeName).catch((err: unknown) => log(`agent: lease: ${(err as Error).message}`));
       pressure = await readPressure(dir, eviction).catch(() => pressure);
       if (pressure.memory) {
         await manager

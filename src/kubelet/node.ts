@@ -6,8 +6,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import type { ContainerImage, Node, NodeCondition, NodeStatus } from '../api/index.ts';
-import { isAlreadyExists, isNotFound } from '../api/errors.ts';
-import { microTime, type Clientset } from '../client/index.ts';
+import { isAlreadyExists } from '../api/errors.ts';
+import type { Clientset } from '../client/index.ts';
 import { parseQuantity } from '../api/quantity.ts';
 import type { ImageService } from './cri/index.ts';
 
@@ -214,18 +214,4 @@ export async function registerNode(cs: Clientset, cfg: NodeConfig): Promise<stri
   if (!existing.spec?.podCIDR) patch['spec'] = { podCIDR: cfg.podCidr, podCIDRs: [cfg.podCidr] };
   await cs.nodes.patch(cfg.name, patch, { type: 'merge' });
   return existing.spec?.podCIDR || cfg.podCidr;
-}
-
-export async function renewLease(cs: Clientset, name: string): Promise<void> {
-  const spec = { holderIdentity: name, leaseDurationSeconds: 40, renewTime: microTime(Date.now()) };
-  try {
-    await cs.leases.patch(name, { spec }, { type: 'merge', namespace: 'kube-node-lease' });
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-    try {
-      await cs.leases.create({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace: 'kube-node-lease' }, spec }, { namespace: 'kube-node-lease' });
-    } catch (e) {
-      if (!isAlreadyExists(e)) throw e;
-    }
-  }
 }

@@ -15,7 +15,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { fromJSON } from '@grpc/proto-loader';
 import type { Container, Probe } from '../api/index.ts';
-import { MAX_PROBE_BODY_BYTES, PROBE_USER_AGENT, probeOnce, resolveContainerPort } from './probes.ts';
+import { healthProto, MAX_PROBE_BODY_BYTES, PROBE_USER_AGENT, probeOnce, resolveContainerPort } from './probes.ts';
 import type { ProbeContext, ProbeResult } from './probes.ts';
 
 const host = '127.0.0.1';
@@ -391,28 +391,7 @@ test('a probe without a handler is unknown', async () => {
 
 // ---- grpc ----
 
-const healthJson = {
-  nested: {
-    grpc: {
-      nested: {
-        health: {
-          nested: {
-            v1: {
-              nested: {
-                HealthCheckRequest: { fields: { service: { type: 'string', id: 1 } } },
-                HealthCheckResponse: {
-                  fields: { status: { type: 'ServingStatus', id: 1 } },
-                  nested: { ServingStatus: { values: { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } } },
-                },
-                Health: { methods: { Check: { requestType: 'HealthCheckRequest', responseType: 'HealthCheckResponse' } } },
-              },
-            },
-          },
-        },
-      },
-    },
-  },
-} as unknown as Parameters<typeof fromJSON>[0];
+const healthJson = healthProto;
 
 let grpcServer: grpc.Server;
 let bareServer: grpc.Server;

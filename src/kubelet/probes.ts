@@ -381,8 +381,8 @@ async function httpProbe(action: HTTPGetAction, timeoutSeconds: number, ctx: Pro
 
 type HealthJson = Parameters<typeof fromJSON>[0];
 
-/** grpc.health.v1 (Check only), as protobufjs JSON. */
-const healthProto = {
+/** grpc.health.v1 (Check only), as protobufjs JSON (tests serve it too). */
+export const healthProto = {
   nested: {
     grpc: {
       nested: {

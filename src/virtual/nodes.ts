@@ -15,9 +15,9 @@
  * overwrote while heartbeats were late: a node's Ready condition, a running pod's readiness. Pod status is patched without touching fields the API server computed
  * (`status.qosClass` stays as admission set it).
  */
-import type { ContainerStatus, LeaseSpec, Node, NodeCondition, Pod, PodCondition, PodStatus } from '../api/index.ts';
+import type { ContainerStatus, Node, NodeCondition, Pod, PodCondition, PodStatus } from '../api/index.ts';
 import { isAlreadyExists, isConflict, isNotFound } from '../api/errors.ts';
-import { InformerFactory, clientset, microTime, resources, sleepUnlessAborted, type RestClient } from '../client/index.ts';
+import { InformerFactory, clientset, renewNodeLease, resources, sleepUnlessAborted, type RestClient } from '../client/index.ts';
 
 export interface VirtualNodesOptions {
   client: RestClient;
@@ -151,6 +151,7 @@ export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSi
   // its own: the status is a merge patch (no resourceVersion), so nothing that touches the Node
   // meanwhile (the node controller's taints, a label) can make it fail with a conflict.
   const retry = (what: string, fn: () => Promise<void>) => retrying(what, fn, { signal, log });
+  const renewLease = (name: string) => renewNodeLease(cs, name);
   await forEachLimit(names, 32, async (name) => {
     const node = virtualNode(name, index.get(name)!, opts);
     await retry(`registering node ${name}`, async () => {
@@ -167,20 +168,6 @@ export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSi
   });
   if (signal.aborted) return;
   log(`virtual nodes: ${names.length} registered`);
-
-  async function renewLease(name: string): Promise<void> {
-    const spec: LeaseSpec = { holderIdentity: name, leaseDurationSeconds: 40, renewTime: microTime(Date.now()) };
-    try {
-      await cs.leases.patch(name, { spec }, { type: 'merge', namespace: 'kube-node-lease' });
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-      try {
-        await cs.leases.create({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace: 'kube-node-lease' }, spec }, { namespace: 'kube-node-lease' });
-      } catch (e) {
-        if (!isAlreadyExists(e)) throw e;
-      }
-    }
-  }
 
   // Pods on our nodes: start them, and finish their deletion after the grace period.
   const informers = new InformerFactory(client, { log });
