@@ -20,7 +20,8 @@ test('bosun agent runs the node in its own process', { skip, timeout: 180_000 },
   let out = '';
   agent.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   agent.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => agent.on('exit', resolve));
+  // 'close': the exit code once its output is read to the end.
+  const exited = new Promise<number | null>((resolve) => agent.on('close', resolve));
   try {
     await until('the agent ready', async () => /agent: node solo ready/.test(out), { timeoutMs: 60_000, detail: () => out });
     await kubectlOk(server, v, ['run', 'solo-pod', `--image=${busyboxImage}`, '--', 'sleep', '3600']);
