@@ -72,7 +72,7 @@ export async function benchAgent(record: (name: string, value: string) => void):
   const server = await startServer({ args: ['--disable-controller-manager'] });
   const dataDir = server.dataDir;
   await prepareAgent(dataDir);
-  const agent = spawn(bosunBin, ['agent', '--data-dir', dataDir, '--kubelet-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const agent = spawn(bosunBin, ['agent', '--data-dir', dataDir, '--kubelet-port', '0', '--server', server.url], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   agent.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   agent.stderr!.on('data', (d: Buffer) => (out += d.toString()));

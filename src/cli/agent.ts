@@ -17,6 +17,8 @@ export interface AgentCommandConfig {
   port: number;
   clusterCidr: string;
   eviction?: EvictionThresholds;
+  /** The API server's URL; default the one in the data dir's kubeconfig. */
+  server?: string;
 }
 
 export async function runAgentCommand(cfg: AgentCommandConfig, signal: AbortSignal): Promise<void> {
@@ -32,7 +34,7 @@ export async function runAgentCommand(cfg: AgentCommandConfig, signal: AbortSign
     throw new Error(`no agent credentials in ${tls} (start \`bosun server --data-dir ${cfg.dataDir}\` once first): ${(err as Error).message}`);
   }
   const [ca, cert, key, servingCert, servingKey] = files as [string, string, string, string, string];
-  const { server } = await loadKubeconfig(path.join(cfg.dataDir, 'kubeconfig.yaml'));
+  const server = cfg.server ?? (await loadKubeconfig(path.join(cfg.dataDir, 'kubeconfig.yaml'))).server;
   const nodeName = (cfg.nodeName ?? os.hostname()).toLowerCase();
   const client = await createClient({ component: 'kubelet', connection: { server, ca, cert, key }, qps: 50, burst: 100 });
   try {

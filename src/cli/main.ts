@@ -5,14 +5,17 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
-import { runServer } from './server.ts';
-import { runControllerManagerCommand } from './controller-manager.ts';
-import { createClient } from '../client/index.ts';
-import { runVirtualNodes } from '../virtual/nodes.ts';
-import { runScheduler } from '../scheduler/index.ts';
-import { parseSchedulerConfig, type SchedulerConfig } from '../scheduler/profiles.ts';
 import fs from 'node:fs';
+import { createClient } from '../client/index.ts';
+import type { SchedulerConfig } from '../scheduler/profiles.ts';
 import { parseEvictionHard, type EvictionThresholds } from '../kubelet/node.ts';
+
+// Each command loads its components when it runs: `bosun agent` never loads the API server,
+// the store or the scheduler (tens of MB of module code and source kept by V8). The scheduler's
+// profile parser loads up front only when a command is given a configuration file, so that a bad
+// file still stops the command while its flags are parsed.
+const wantsSchedulerConfig = process.argv.some((a) => /^--(scheduler-)?config(=|$)/.test(a));
+const schedulerProfiles = wantsSchedulerConfig ? await import('../scheduler/profiles.ts') : undefined;
 
 function defaultDataDir(): string {
   return process.getuid?.() === 0 ? '/var/lib/bosun' : path.join(os.homedir(), '.bosun');
@@ -56,6 +59,7 @@ program
   .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; evictionHard?: EvictionThresholds }) => {
     const signal = shutdownSignal();
     const dataDir = path.resolve(opts.dataDir);
+    const { runServer } = await import('./server.ts');
     await runServer(
       {
         dataDir,
@@ -93,6 +97,7 @@ program
   .addOption(new Option('--kube-api-burst <count>', 'burst of requests to the API server').default(2000).argParser((v) => parseCount(v)))
   .addOption(new Option('--terminated-pod-gc-threshold <count>', 'finished pods kept before the oldest are deleted').default(12_500).argParser((v) => parseCount(v)))
   .action(async (opts: { kubeconfig: string; leaderElectLeaseDuration: number; leaderElectRenewDeadline: number; leaderElectRetryPeriod: number; controllers?: string[]; nodeMonitorGracePeriod: number; nodeMonitorPeriod: number; terminatedPodGcThreshold: number; kubeApiQps: number; kubeApiBurst: number }) => {
+    const { runControllerManagerCommand } = await import('./controller-manager.ts');
     await runControllerManagerCommand(
       {
         kubeconfig: path.resolve(opts.kubeconfig),
@@ -119,6 +124,7 @@ program
   .action(async (opts: { kubeconfig: string; config?: SchedulerConfig; leaderElectLeaseDuration: number; leaderElectRenewDeadline: number; leaderElectRetryPeriod: number }) => {
     const signal = shutdownSignal();
     const log = (m: string) => process.stdout.write(`bosun: ${m}\n`);
+    const { runScheduler } = await import('../scheduler/index.ts');
     const client = await createClient({ kubeconfig: path.resolve(opts.kubeconfig), component: 'kube-scheduler', qps: 1000, burst: 2000 });
     try {
       await runScheduler({ client, log, config: opts.config, leaseDurationMs: opts.leaderElectLeaseDuration, renewDeadlineMs: opts.leaderElectRenewDeadline, retryPeriodMs: opts.leaderElectRetryPeriod }, signal);
@@ -139,6 +145,7 @@ program
   .addOption(new Option('--pods <count>', 'pods per node').default(110).argParser((v) => parseCount(v)))
   .action(async (opts: { kubeconfig: string; count: number; prefix: string; cpu: string; memory: string; pods: number }) => {
     const signal = shutdownSignal();
+    const { runVirtualNodes } = await import('../virtual/nodes.ts');
     const client = await createClient({ kubeconfig: path.resolve(opts.kubeconfig), component: 'virtual-nodes', qps: 1000, burst: 2000 });
     try {
       await runVirtualNodes({ client, count: opts.count, prefix: opts.prefix, cpu: opts.cpu, memory: opts.memory, pods: opts.pods, log: (m) => process.stdout.write(`bosun: ${m}\n`) }, signal);
@@ -155,9 +162,10 @@ program
   .addOption(new Option('--kubelet-port <port>', 'HTTPS port (0 picks a free one)').default(10250).argParser((v) => parsePort(v)))
   .option('--cluster-cidr <cidr>', 'pod addresses; the node takes the first /24', '10.42.0.0/16')
   .addOption(new Option('--eviction-hard <thresholds>', 'hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10%').argParser(readEviction))
-  .action(async (opts: { dataDir: string; nodeName?: string; kubeletPort: number; clusterCidr: string; evictionHard?: EvictionThresholds }) => {
+  .option('--server <url>', "the API server (default: the one in the data dir's kubeconfig)")
+  .action(async (opts: { dataDir: string; nodeName?: string; kubeletPort: number; clusterCidr: string; evictionHard?: EvictionThresholds; server?: string }) => {
     const { runAgentCommand } = await import('./agent.ts');
-    await runAgentCommand({ dataDir: path.resolve(opts.dataDir), nodeName: opts.nodeName, port: opts.kubeletPort, clusterCidr: opts.clusterCidr, eviction: opts.evictionHard }, shutdownSignal());
+    await runAgentCommand({ dataDir: path.resolve(opts.dataDir), nodeName: opts.nodeName, port: opts.kubeletPort, clusterCidr: opts.clusterCidr, eviction: opts.evictionHard, server: opts.server }, shutdownSignal());
   });
 
 program
@@ -199,7 +207,7 @@ function readSchedulerConfig(file: string): SchedulerConfig {
     throw new InvalidArgumentError(`cannot read ${file}: ${(err as Error).message}`);
   }
   try {
-    return parseSchedulerConfig(text);
+    return schedulerProfiles!.parseSchedulerConfig(text);
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }

@@ -7,7 +7,10 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parse } from 'yaml';
+import { createRequire } from 'node:module';
+
+/** The YAML parser, loaded on first use (it costs a process several MB; many never parse YAML). */
+const parse = (text: string): unknown => (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
 import { BosunError } from '../util/errors.ts';
 
 /** Everything needed to reach and authenticate to one API server. PEM strings. */

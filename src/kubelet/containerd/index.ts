@@ -16,7 +16,6 @@ import { mkdir, readdir, readFile, readlink, rm, rmdir, stat, writeFile } from '
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { parse as parseYaml } from 'yaml';
 import { containerdConfig, containerdPaths, CRI_NAMESPACE, SHORT_SOCKET_ROOT, type RegistriesConfig } from './config.ts';
 
 export {
@@ -238,6 +237,8 @@ async function readRegistries(file: string | undefined): Promise<RegistriesConfi
   });
   if (text === undefined) return undefined;
   try {
+    // Loaded only when there is a file: the YAML parser costs the agent several MB.
+    const { parse: parseYaml } = await import('yaml');
     return (parseYaml(text) ?? {}) as RegistriesConfig;
   } catch (err) {
     throw new Error(`cannot parse registries file ${file}: ${(err as Error).message}`, { cause: err });
