@@ -366,11 +366,12 @@ export class Http2Transport implements Transport {
         (s) =>
           new Promise<void>((resolve) => {
             if (s.destroyed) return resolve();
+            // Not unref'd: a session whose graceful close never completes would otherwise let the
+            // process end with this promise pending, and the caller's code after close() unrun.
             const t = setTimeout(() => {
               s.destroy();
               resolve();
             }, 1000);
-            t.unref();
             s.close(() => {
               clearTimeout(t);
               resolve();

@@ -11,6 +11,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import type { Container, Pod, Secret } from '../api/index.ts';
 import { isConflict, isNotFound } from '../api/errors.ts';
 import { podRequests } from '../api/podresources.ts';
@@ -18,11 +19,12 @@ import { parseQuantity } from '../api/quantity.ts';
 import { rfc3339, type Clientset, type Recorder } from '../client/index.ts';
 import type { ImageService, RuntimeService } from './cri/index.ts';
 import type { AuthConfig, ContainerStatus as CriContainerStatus, In, PodSandboxConfig } from './cri/types.ts';
-import { annotations, containerConfig, containerLogPath, podLogDir, qosClass, RuntimeCache, sandboxConfig, type RuntimePod } from './kuberuntime.ts';
+import { annotations, containerConfig, qosClass, RuntimeCache, sandboxConfig, type RuntimePod } from './kuberuntime.ts';
 import { computePodStatus, containersNamed, normalizeImage } from './status.ts';
 import { containerEnv, expandCommandAndArgs, type EnvSources } from './env.ts';
 import { containerMounts, dirUsageBytes, setupVolumes, teardownVolumes } from './volumes.ts';
 import { probeOnce } from './probes.ts';
+import { writeContainerLogs } from './logs.ts';
 
 /** Restart back-off: 10 s doubling to 5 min, reset after 10 min of running (upstream's). */
 export const backoffInitialMs = 10_000;
@@ -1007,17 +1009,22 @@ export function fmtDuration(ms: number): string {
   return `${Math.floor(s / 60)}m${s % 60}s`;
 }
 
+/** The last `lines` log lines of a container (at most `maxBytes`, the end kept), as upstream's FallbackToLogsOnError takes them. */
 async function tailFile(file: string, lines: number, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  const out = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      chunks.push(chunk);
+      cb();
+    },
+  });
   try {
-    const text = await fs.readFile(file, 'utf8');
-    const msgs = text
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => l.split(' ').slice(3).join(' '));
-    return msgs.slice(-lines).join('\n').slice(-maxBytes);
+    await writeContainerLogs(file, { tailLines: lines }, out, { signal: new AbortController().signal });
   } catch {
     return '';
   }
+  const all = Buffer.concat(chunks);
+  return all.subarray(Math.max(0, all.length - maxBytes)).toString('utf8');
 }
 
 /** Pod cgroup directories left behind by the runtime (cgroup v1 and v2). */
@@ -1055,4 +1062,3 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-export { podLogDir, containerLogPath };

@@ -339,3 +339,24 @@ test('an emptyDir over its sizeLimit gets the pod evicted', { skip }, async () =
   assert.ok(p.status?.containerStatuses?.[0]?.state?.terminated, 'its container stopped');
   await kubectlOk(server, newest, ['delete', 'pod', 'filler']);
 });
+
+test('termination messages come from the termination-log file, or the log tail on error', { skip }, async () => {
+  const manifest = (name: string, command: string, policy?: string) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name },
+    spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: busyboxImage, command: ['sh', '-c', command], ...(policy ? { terminationMessagePolicy: policy } : {}) }] },
+  });
+  await apply(manifest('term-file', 'echo -n bye > /dev/termination-log; exit 0'));
+  await apply(manifest('term-logs', 'echo first; echo oops; exit 1', 'FallbackToLogsOnError'));
+  const terminated = (name: string) =>
+    until(`${name} terminated`, async () => {
+      const t = (await pod(name))?.status?.containerStatuses?.[0]?.state?.terminated;
+      return t?.message !== undefined ? t : undefined;
+    }, { timeoutMs: 60_000 });
+  assert.equal((await terminated('term-file')).message, 'bye');
+  const t = await terminated('term-logs');
+  assert.equal(t.exitCode, 1);
+  assert.equal(t.message, 'first\noops\n');
+  await kubectlOk(server, newest, ['delete', 'pod', 'term-file', 'term-logs']);
+});
