@@ -1,9 +1,10 @@
 /**
  * A pod's resource requests as the scheduler and the kubelet's admission count them (upstream's
  * resourcehelper.PodRequests): the sum of containers, the peak of init containers (sidecars
- * counted beside what follows them), plus overhead.
+ * counted beside what follows them), plus overhead; and its QoS class (upstream's
+ * ComputePodQOS), which the API server records and the node agent acts on.
  */
-import type { Pod, Quantity } from './index.ts';
+import type { Pod, PodSpec, Quantity } from './index.ts';
 import { parseQuantity } from './quantity.ts';
 
 /** Amounts by resource name: cpu in milli-units (milliCPU), the rest in base units. */
@@ -60,3 +61,40 @@ function computeRequests(pod: Pod): Resources {
   return sum;
 }
 
+
+export type QOSClass = 'Guaranteed' | 'Burstable' | 'BestEffort';
+
+/** Upstream ComputePodQOS over init and regular containers (cpu and memory only). */
+export function podQOSClass(spec: PodSpec | undefined): QOSClass {
+  const requests = new Map<string, number>();
+  const limits = new Map<string, number>();
+  let guaranteed = true;
+  for (const c of [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])]) {
+    for (const [name, q] of Object.entries(c.resources?.requests ?? {})) {
+      if (name !== 'cpu' && name !== 'memory') continue;
+      const v = parseQuantity(q) ?? 0;
+      if (v > 0) requests.set(name, (requests.get(name) ?? 0) + v);
+    }
+    const found = new Set<string>();
+    for (const [name, q] of Object.entries(c.resources?.limits ?? {})) {
+      if (name !== 'cpu' && name !== 'memory') continue;
+      const v = parseQuantity(q) ?? 0;
+      if (v > 0) {
+        found.add(name);
+        limits.set(name, (limits.get(name) ?? 0) + v);
+      }
+    }
+    if (!found.has('cpu') || !found.has('memory')) guaranteed = false;
+  }
+  if (requests.size === 0 && limits.size === 0) return 'BestEffort';
+  if (guaranteed) {
+    for (const [name, req] of requests) {
+      const lim = limits.get(name);
+      if (lim === undefined || Math.abs(lim - req) > Math.abs(lim) * 1e-12) {
+        guaranteed = false;
+        break;
+      }
+    }
+  }
+  return guaranteed && requests.size === limits.size ? 'Guaranteed' : 'Burstable';
+}

@@ -22,6 +22,9 @@ import type { KubeObject } from './types.ts';
 import { BosunError } from '../util/errors.ts';
 import { getMessage, getType, typeForKind } from './schema/index.ts';
 import type { FieldDef, ListDef, MessageDef, Scalar, Special, TypeRef } from './schema/index.ts';
+import { formatDuration } from './duration.ts';
+
+export { formatDuration };
 
 const magic = [0x6b, 0x38, 0x73, 0x00] as const;
 
@@ -779,34 +782,6 @@ function parseTime(s: string): { seconds: number; nanos: number } | undefined {
   if (m[9]) seconds -= (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 3600 + Number(m[11]) * 60);
   const nanos = m[7] ? Number(m[7].padEnd(9, '0')) : 0;
   return { seconds, nanos };
-}
-
-/** Go's time.Duration.String() of a number of nanoseconds. */
-export function formatDuration(nanos: number): string {
-  if (nanos === 0) return '0s';
-  const sign = nanos < 0 ? '-' : '';
-  let u = Math.abs(nanos);
-  if (u < 1e9) {
-    if (u < 1e3) return `${sign}${u}ns`;
-    if (u < 1e6) return `${sign}${trimFraction(u, 3)}µs`;
-    return `${sign}${trimFraction(u, 6)}ms`;
-  }
-  let out = `${trimFraction(u % 60e9, 9)}s`;
-  u = Math.floor(u / 60e9);
-  if (u > 0) {
-    out = `${u % 60}m${out}`;
-    u = Math.floor(u / 60);
-    if (u > 0) out = `${u}h${out}`;
-  }
-  return sign + out;
-}
-
-/** `v / 10^digits` printed with the fraction's trailing zeros removed. */
-function trimFraction(v: number, digits: number): string {
-  const scale = 10 ** digits;
-  const whole = Math.floor(v / scale);
-  const frac = String(v % scale).padStart(digits, '0').replace(/0+$/, '');
-  return frac ? `${whole}.${frac}` : String(whole);
 }
 
 const durationUnits: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };

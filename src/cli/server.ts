@@ -17,7 +17,7 @@ import { openStore } from '../storage/index.ts';
 import { ApiServer } from '../apiserver/server.ts';
 import { builtinResources } from '../api/groups/index.ts';
 import { bootstrap } from '../apiserver/bootstrap.ts';
-import { agentPrerequisites, defaultClusterCidr, gatewayOf, runAgent } from '../kubelet/index.ts';
+import { agentPrerequisites, defaultClusterCidr, firstSubnet, gatewayOf, runAgent } from '../kubelet/index.ts';
 import type { EvictionThresholds } from '../kubelet/node.ts';
 
 export interface ServerConfig {
@@ -62,7 +62,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   await fs.mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
   const nodeName = (cfg.nodeName ?? os.hostname()).toLowerCase();
   const clusterCidr = cfg.clusterCidr ?? defaultClusterCidr;
-  const nodeIP = gatewayOf(`${clusterCidr.split('/')[0]}/24`);
+  const nodeIP = gatewayOf(firstSubnet(clusterCidr));
   const agentIdentity = { name: 'agent', commonName: `system:node:${nodeName}`, organizations: ['system:nodes'] };
   const agentServing = { name: 'agent-serving', commonName: nodeName, sans: [nodeName, nodeIP, 'localhost', '127.0.0.1'] };
   const [{ pki, clients }, store] = await Promise.all([

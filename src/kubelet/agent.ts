@@ -16,8 +16,9 @@ import type { Container, Pod, Secret } from '../api/index.ts';
 import { isConflict, isNotFound } from '../api/errors.ts';
 import { podRequests } from '../api/podresources.ts';
 import { parseQuantity } from '../api/quantity.ts';
-import { rfc3339, type Clientset, type Recorder } from '../client/index.ts';
-import type { ImageService, RuntimeService } from './cri/index.ts';
+import { formatDuration } from '../api/duration.ts';
+import { rfc3339, sleepUnlessAborted, type Clientset, type Recorder } from '../client/index.ts';
+import { isNotFound as isCriNotFound, type ImageService, type RuntimeService } from './cri/index.ts';
 import type { AuthConfig, ContainerStatus as CriContainerStatus, In, PodSandboxConfig } from './cri/types.ts';
 import { annotations, containerConfig, qosClass, RuntimeCache, sandboxConfig, type RuntimePod } from './kuberuntime.ts';
 import { computePodStatus, containersNamed, normalizeImage } from './status.ts';
@@ -221,7 +222,7 @@ export class PodManager {
   async runRelist(isKnown: (uid: string) => boolean, synced: () => boolean): Promise<void> {
     let lastResync = Date.now();
     while (!this.#signal.aborted) {
-      await sleep(relistMs, this.#signal);
+      await sleepUnlessAborted(relistMs, { signal: this.#signal });
       if (this.#signal.aborted) break;
       let changed: Set<string>;
       try {
@@ -417,13 +418,15 @@ export class PodManager {
     const rp = this.#rt.pods.get(w.uid);
     let sandbox = rp?.sandboxes.find((s) => s.state === 'SANDBOX_READY');
     let podIPs: string[] = [];
+    // The sandbox's configuration, made once per sync (the containers are created against it).
+    let sbConfig: ReturnType<typeof sandboxConfig> | undefined;
     if (!sandbox) {
       if (rp?.containers.some((c) => c.state === 'CONTAINER_RUNNING')) {
         // The sandbox died under running containers: start over, as upstream does.
         await this.#stopAll(w, 2);
       }
       const attempt = rp?.sandboxes.length ?? 0;
-      const config = sandboxConfig(pod, { logRoot: this.#logRoot, attempt, dns: this.#o.dns });
+      const config = (sbConfig = sandboxConfig(pod, { logRoot: this.#logRoot, attempt, dns: this.#o.dns }));
       await fs.mkdir(config.log_directory, { recursive: true });
       let id: string;
       try {
@@ -441,7 +444,7 @@ export class PodManager {
     if (pod.spec?.hostNetwork) podIPs = [this.#o.nodeIP];
     else if (net?.ip) podIPs = [net.ip, ...(net.additional_ips ?? []).map((i) => i.ip)];
     w.podIPs = podIPs;
-    const sbConfig = sandboxConfig(pod, { logRoot: this.#logRoot, attempt: Number(sandbox.metadata?.attempt ?? 0), dns: this.#o.dns });
+    sbConfig ??= sandboxConfig(pod, { logRoot: this.#logRoot, attempt: Number(sandbox.metadata?.attempt ?? 0), dns: this.#o.dns });
     const ctx: StartContext = { w, pod, sandboxId: sandbox.id, sbConfig, volumes, podIPs };
 
     let retry: number | undefined;
@@ -521,7 +524,7 @@ export class PodManager {
       const left = this.#backoff.remaining(key, finished);
       if (left > 0) {
         const delay = this.#backoff.current(key);
-        w.waiting.set(c.name, { reason: 'CrashLoopBackOff', message: `back-off ${fmtDuration(delay)} restarting failed container=${c.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${w.uid})` });
+        w.waiting.set(c.name, { reason: 'CrashLoopBackOff', message: `back-off ${formatDuration(Math.round(delay / 1000) * 1e9)} restarting failed container=${c.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${w.uid})` });
         return left;
       }
       this.#backoff.next(key);
@@ -821,7 +824,7 @@ export class PodManager {
   /** Runs a lifecycle handler; returns an error message, or undefined on success. */
   async #runHandler(h: NonNullable<NonNullable<Container['lifecycle']>['preStop']>, containerId: string, c: Container, podIP: string, timeoutSec: number): Promise<string | undefined> {
     if (h.sleep) {
-      await sleep(Math.min(h.sleep.seconds, timeoutSec) * 1000, this.#signal);
+      await sleepUnlessAborted(Math.min(h.sleep.seconds, timeoutSec) * 1000, { signal: this.#signal });
       return undefined;
     }
     const probe = { ...h, timeoutSeconds: Math.max(1, timeoutSec) } as NonNullable<Container['livenessProbe']>;
@@ -997,18 +1000,6 @@ function gracePeriodOf(pod: Pod): number {
   return pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
 }
 
-function isCriNotFound(err: unknown): boolean {
-  const e = err as { code?: number; message?: string };
-  return e?.code === 5 || /not found/i.test(e?.message ?? '');
-}
-
-/** Go's time.Duration formatting for whole seconds and minutes: 10s, 1m20s, 5m0s. */
-export function fmtDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  return `${Math.floor(s / 60)}m${s % 60}s`;
-}
-
 /** The last `lines` log lines of a container (at most `maxBytes`, the end kept), as upstream's FallbackToLogsOnError takes them. */
 async function tailFile(file: string, lines: number, maxBytes: number): Promise<string> {
   const chunks: Buffer[] = [];
@@ -1047,18 +1038,5 @@ async function removePodCgroups(uid: string): Promise<void> {
       await fs.rmdir(d);
     } catch {}
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 

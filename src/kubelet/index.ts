@@ -13,7 +13,7 @@ import { clientset, EventRecorder, InformerFactory, renewNodeLease, resources, r
 import { CriClient } from './cri/index.ts';
 import { importImages, startContainerd } from './containerd/index.ts';
 import { buildPauseImage } from './images/build.ts';
-import { ensureBridge, preparePodNetwork } from '../network/index.ts';
+import { ensureBridge, formatIpv4, parseCidr, preparePodNetwork } from '../network/index.ts';
 import { PodManager } from './agent.ts';
 import { capacityOf, defaultEviction, machineInfo, nodeConditions, nodeImages, nodeLabels, nodeStatus, readPressure, registerNode, type EvictionThresholds, type NodeConfig, type Pressure } from './node.ts';
 import { setMemoryCapacity } from './kuberuntime.ts';
@@ -49,13 +49,14 @@ export interface AgentOptions {
   onReady?: (info: { nodeName: string; nodeIP: string; port: number }) => void;
 }
 
-/** The gateway (first host) address of an IPv4 /N range: the node's address on its pod bridge. */
+/** The gateway (first host) address of an IPv4 range: the node's address on its pod bridge. */
 export function gatewayOf(cidr: string): string {
-  const [base, bits] = cidr.split('/');
-  const n = base!.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-  const mask = bits === '0' ? 0 : (0xffffffff << (32 - Number(bits))) >>> 0;
-  const g = ((n & mask) >>> 0) + 1;
-  return [24, 16, 8, 0].map((s) => (g >>> s) & 255).join('.');
+  return formatIpv4(parseCidr(cidr).base + 1);
+}
+
+/** The node's pod range when none is assigned: the first /24 of the cluster range. */
+export function firstSubnet(clusterCidr: string): string {
+  return `${formatIpv4(parseCidr(clusterCidr).base)}/24`;
 }
 
 export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise<void> {
@@ -184,11 +185,6 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     cri?.close();
     await containerd.stop();
   }
-}
-
-function firstSubnet(clusterCidr: string): string {
-  const base = clusterCidr.split('/')[0]!;
-  return `${base}/24`;
 }
 
 /** The host's resolver settings (pods use them until cluster DNS exists: upstream's fallback). */

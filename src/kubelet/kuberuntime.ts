@@ -7,6 +7,7 @@
 import path from 'node:path';
 import type { Container, Pod } from '../api/index.ts';
 import { parseQuantity } from '../api/quantity.ts';
+import { podQOSClass, type QOSClass } from '../api/podresources.ts';
 import type { RuntimeService } from './cri/index.ts';
 import type { ContainerConfig, ContainerStatus as CriContainerStatus, In, Mount, PodSandbox, PodSandboxConfig, PodSandboxStatus } from './cri/types.ts';
 
@@ -36,27 +37,11 @@ export function containerLogPath(container: string, attempt: number): string {
   return `${container}/${attempt}.log`;
 }
 
-export type QosClass = 'Guaranteed' | 'Burstable' | 'BestEffort';
-
-/** The pod's QoS class as upstream computes it (the API server stores it in status.qosClass). */
-export function qosClass(pod: Pod): QosClass {
+/** The pod's QoS class: what the API server recorded in status.qosClass, else computed as upstream. */
+export function qosClass(pod: Pod): QOSClass {
   const s = pod.status?.qosClass;
   if (s === 'Guaranteed' || s === 'Burstable' || s === 'BestEffort') return s;
-  const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
-  let anySet = false;
-  let guaranteed = true;
-  for (const c of all) {
-    const req = c.resources?.requests ?? {};
-    const lim = c.resources?.limits ?? {};
-    if (Object.keys(req).length || Object.keys(lim).length) anySet = true;
-    for (const r of ['cpu', 'memory']) {
-      const l = lim[r];
-      const q = req[r] ?? l;
-      if (l === undefined || parseQuantity(q) !== parseQuantity(l)) guaranteed = false;
-    }
-  }
-  if (!anySet) return 'BestEffort';
-  return guaranteed ? 'Guaranteed' : 'Burstable';
+  return podQOSClass(pod.spec);
 }
 
 /** The pod's cgroup parent (cgroupfs driver), as upstream's kubepods hierarchy. */

@@ -17,6 +17,7 @@ import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { fromJSON } from '@grpc/proto-loader';
 import type { Container, HTTPGetAction, IntOrString, Probe } from '../api/index.ts';
+import { formatDuration } from '../api/duration.ts';
 import { expandCommandStatic, goQuote } from './env.ts';
 
 export type ProbeResult = { result: 'success' | 'failure' | 'unknown'; output: string; warning?: boolean };
@@ -90,16 +91,6 @@ export function resolveContainerPort(param: IntOrString, container: Container): 
 
 function joinHostPort(host: string, port: number | string): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** Go's time.Duration String for whole seconds: 1s, 1m30s, 1h0m0s. */
-function goDuration(seconds: number): string {
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = seconds % 60;
-  if (h) return `${h}h${m}m${s}s`;
-  if (m) return `${m}m${s}s`;
-  return `${s}s`;
 }
 
 const errnoText: Record<string, string> = {
@@ -433,7 +424,7 @@ const grpcCodeNames = [
 
 async function grpcProbe(host: string, service: string, port: number, timeoutSeconds: number, signal: AbortSignal | undefined): Promise<ProbeResult> {
   const addr = joinHostPort(host, port);
-  const dur = goDuration(timeoutSeconds);
+  const dur = formatDuration(timeoutSeconds * 1e9);
   const deadline = Date.now() + timeoutSeconds * 1000;
   const client = healthClient(addr);
   try {

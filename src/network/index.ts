@@ -22,6 +22,7 @@ export type { GuardOptions, GuardTable } from './guard.ts';
 export { ensureBridgeNetfilter } from './kernel.ts';
 export type { KernelNetworkStatus } from './kernel.ts';
 export { removeNetwork } from './remove.ts';
+export { parseCidr, formatIpv4, type Ipv4Cidr } from './cidr.ts';
 export { ensureBridge, removeBridge, type BridgeOptions } from './bridge.ts';
 export type { RemoveNetworkOptions } from './remove.ts';
 export { cniExec, DEFAULT_CNI_BIN_DIR } from './cniexec.ts';

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import type { Node, Pod } from '../../src/api/index.ts';
-import { kubectl, kubectlOk, kubectlVersions, until, useServer, type ServerHandle } from './harness.ts';
+import { kubectl, kubectlOk, kubectlVersions, until, useServer, type ServerHandle, getPod, isPodReady } from './harness.ts';
 import { agentSupported, busyboxImage } from './node.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
@@ -22,12 +22,8 @@ async function getJson<T>(args: string[]): Promise<T> {
   return JSON.parse(await kubectlOk(server, newest, [...args, '-o', 'json'])) as T;
 }
 
-async function pod(name: string, ns = 'default'): Promise<Pod | undefined> {
-  const r = await kubectl(server, newest, ['get', 'pod', name, '-n', ns, '-o', 'json']);
-  return r.code === 0 ? (JSON.parse(r.stdout) as Pod) : undefined;
-}
-
-const ready = (p: Pod | undefined) => p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+const pod = (name: string) => getPod(server, name);
+const ready = isPodReady;
 
 async function waitReady(name: string, timeoutMs = 60_000): Promise<Pod> {
   return until(`pod ${name} Ready`, async () => {

@@ -15,7 +15,7 @@ import zlib from 'node:zlib';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Pod } from '../../src/api/index.ts';
 import { busyboxLayer, layerTar, ociArch } from '../../src/kubelet/images/index.ts';
-import { kubectl, kubectlOk, kubectlVersions, startServer, until, type ServerHandle } from './harness.ts';
+import { kubectlOk, kubectlVersions, startServer, until, type ServerHandle, getPod } from './harness.ts';
 import { agentSupported } from './node.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
@@ -102,10 +102,7 @@ after(async () => {
   authRegistry?.kill();
 });
 
-async function pod(name: string): Promise<Pod | undefined> {
-  const r = await kubectl(server, v, ['get', 'pod', name, '-o', 'json']);
-  return r.code === 0 ? (JSON.parse(r.stdout) as Pod) : undefined;
-}
+const pod = (name: string) => getPod(server, name);
 
 test('a pod whose image is only in the registry is pulled and runs', { skip }, async () => {
   await kubectlOk(server, v, ['run', 'pulled', `--image=${host}/team/busybox:v1`, '--', 'sleep', '3600']);

@@ -4,18 +4,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Pod } from '../../src/api/index.ts';
-import { kubectl, kubectlOk, kubectlVersions, startServer, until, type ServerHandle } from './harness.ts';
+import { kubectlOk, kubectlVersions, startServer, until, getPod, isPodReady } from './harness.ts';
 import { agentSupported, busyboxImage, cleanupAgent } from './node.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
 const v = kubectlVersions.at(-1)!;
 
-async function pod(server: ServerHandle, name: string): Promise<Pod | undefined> {
-  const r = await kubectl(server, v, ['get', 'pod', name, '-o', 'json']);
-  return r.code === 0 ? (JSON.parse(r.stdout) as Pod) : undefined;
-}
-const isReady = (p: Pod | undefined) => !!p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+const pod = getPod;
+const isReady = isPodReady;
 
 test('a restart of Bosun keeps pods running and removes pods deleted meanwhile', { skip, timeout: 240_000 }, async () => {
   let server = await startServer({ agent: true });

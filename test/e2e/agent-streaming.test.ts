@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Pod } from '../../src/api/index.ts';
 import { spawn } from 'node:child_process';
-import { kubectl, kubectlBackground, kubectlOk, kubectlPath, kubectlVersions, until, useServer, type ServerHandle } from './harness.ts';
+import { kubectl, kubectlBackground, kubectlOk, kubectlPath, kubectlVersions, until, useServer, type ServerHandle, getPod } from './harness.ts';
 import { agentSupported, busyboxImage } from './node.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
@@ -19,10 +19,7 @@ let server!: ServerHandle;
 if (!skip) useServer({ agent: true }, (s) => (server = s));
 const newest = kubectlVersions.at(-1)!;
 
-async function pod(name: string): Promise<Pod | undefined> {
-  const r = await kubectl(server, newest, ['get', 'pod', name, '-o', 'json']);
-  return r.code === 0 ? (JSON.parse(r.stdout) as Pod) : undefined;
-}
+const pod = (name: string) => getPod(server, name);
 
 async function runPod(name: string, command: string[], extra: Record<string, unknown> = {}): Promise<Pod> {
   const manifest = { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image: busyboxImage, command, ...extra }] } };

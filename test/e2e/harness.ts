@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, after } from 'node:test';
+import type { Pod } from '../../src/api/index.ts';
 import { credsFromKubeconfig, type Creds } from './api.ts';
 import { cleanupAgent, prepareAgent } from './node.ts';
 
@@ -113,6 +114,15 @@ export function kubectl(server: { kubeconfig: string }, minor: string, args: str
     }
   });
 }
+
+/** A pod as kubectl (newest version) reads it; undefined when it does not exist or kubectl fails. */
+export async function getPod(server: { kubeconfig: string }, name: string, namespace = 'default'): Promise<Pod | undefined> {
+  const r = await kubectl(server, kubectlVersions.at(-1)!, ['get', 'pod', name, '-n', namespace, '-o', 'json']);
+  return r.code === 0 ? (JSON.parse(r.stdout) as Pod) : undefined;
+}
+
+/** Whether a pod's Ready condition is True. */
+export const isPodReady = (p: Pod | undefined): boolean => !!p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 
 /** Like kubectl() but fails with the output when the exit code is not 0. */
 export async function kubectlOk(server: { kubeconfig: string }, minor: string, args: string[], opts: { input?: string } = {}): Promise<string> {

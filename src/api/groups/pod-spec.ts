@@ -51,6 +51,8 @@ import {
 import { validateIP } from './core-net.ts';
 import { canonicalResourceList, roundUpToMilli } from './quantity-canonical.ts';
 import { inclusiveRange, isInt, validateNonnegative } from './workload-common.ts';
+import { podQOSClass, type QOSClass } from '../podresources.ts';
+import type { PodSpec } from '../index.ts';
 
 /** Options for `validatePodSpec`. */
 export interface PodSpecValidationOptions {
@@ -334,39 +336,8 @@ export function dropDisabledPodSpecFields(spec: J, oldSpec?: J): void {
 // ---- QoS ------------------------------------------------------------------------------------------
 
 /** Upstream ComputePodQOS over init and regular containers (cpu and memory only). */
-export function computeQOSClass(spec: J): 'Guaranteed' | 'Burstable' | 'BestEffort' {
-  const requests = new Map<string, number>();
-  const limits = new Map<string, number>();
-  let guaranteed = true;
-  for (const c of [...arr(spec['initContainers']), ...arr(spec['containers'])].map(obj)) {
-    const res = obj(c['resources']);
-    for (const [name, q] of Object.entries(obj(res['requests']))) {
-      if (name !== 'cpu' && name !== 'memory') continue;
-      const v = parseQuantity(q) ?? 0;
-      if (v > 0) requests.set(name, (requests.get(name) ?? 0) + v);
-    }
-    const found = new Set<string>();
-    for (const [name, q] of Object.entries(obj(res['limits']))) {
-      if (name !== 'cpu' && name !== 'memory') continue;
-      const v = parseQuantity(q) ?? 0;
-      if (v > 0) {
-        found.add(name);
-        limits.set(name, (limits.get(name) ?? 0) + v);
-      }
-    }
-    if (!found.has('cpu') || !found.has('memory')) guaranteed = false;
-  }
-  if (requests.size === 0 && limits.size === 0) return 'BestEffort';
-  if (guaranteed) {
-    for (const [name, req] of requests) {
-      const lim = limits.get(name);
-      if (lim === undefined || Math.abs(lim - req) > Math.abs(lim) * 1e-12) {
-        guaranteed = false;
-        break;
-      }
-    }
-  }
-  return guaranteed && requests.size === limits.size ? 'Guaranteed' : 'Burstable';
+export function computeQOSClass(spec: J): QOSClass {
+  return podQOSClass(spec as PodSpec);
 }
 
 // ---- validation: small pieces ---------------------------------------------------------------------
