@@ -12,7 +12,8 @@
  * (SPDY, WebSocket) arrive over HTTP/1.1 as the server's 'upgrade' event; they get a response
  * object on their socket so that every error is written as for any other request.
  */
-import http from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { http } from '../util/http.ts';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -159,7 +160,7 @@ export class ApiServer {
     });
     installConnectionTimeouts(server, timeouts);
     server.on('request', (req, res) => void this.#handle(req, res as unknown as Response));
-    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
     server.on('session', (s) => {
       this.#sessions.add(s);
       s.on('close', () => this.#sessions.delete(s));
@@ -195,7 +196,7 @@ export class ApiServer {
   }
 
   /** An HTTP/1.1 upgrade request: handled as any request, with a response on its socket. */
-  #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => {});
     const res = new http.ServerResponse(req);
     res.assignSocket(socket as Socket);

@@ -11,7 +11,7 @@
  * event), `failure`, and `unknown` when the probe itself errored (upstream's err != nil: a port
  * that does not resolve, an exec that could not run, a body read that failed).
  */
-import http from 'node:http';
+import { http } from '../util/http.ts';
 import https from 'node:https';
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';

@@ -11,7 +11,7 @@
  * body is relayed up to `maxRelayedErrorBytes` within `errorRelayTimeoutMs`; a piped
  * connection with no byte either way for `proxyIdleTimeoutMs` is closed.
  */
-import http from 'node:http';
+import { http } from './http.ts';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';

@@ -15,10 +15,10 @@
  * Departure: upstream refuses node proxying to loopback and link-local addresses; a single-host
  * cluster's agent listens on loopback, so the address check is left out.
  */
-import http from 'node:http';
+import { http } from '../../util/http.ts';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { badRequest, internalError, routeNotFound, statusError, StatusError, type Reason } from '../../api/errors.ts';
 import type { Node, Pod } from '../../api/index.ts';
 import type { Response } from '../respond.ts';
@@ -321,7 +321,7 @@ function proxyHttp(ctx: ConnectContext, target: UpstreamTarget): Promise<void> {
     port: Number(target.url.port),
     method: req.method ?? 'GET',
     path: `${target.url.pathname}${target.url.search}`,
-    headers: headers as unknown as http.OutgoingHttpHeaders,
+    headers: headers as unknown as OutgoingHttpHeaders,
     setHost: false,
     agent: false as const,
   };
@@ -334,7 +334,7 @@ function proxyHttp(ctx: ConnectContext, target: UpstreamTarget): Promise<void> {
       responded = true;
       const h: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(upstream.headers)) if (v !== undefined && !hopByHop.has(k)) h[k] = v;
-      (ctx.res as unknown as http.ServerResponse).writeHead(upstream.statusCode ?? 502, h);
+      (ctx.res as unknown as ServerResponse).writeHead(upstream.statusCode ?? 502, h);
       pipeBody(upstream, ctx.res).then(resolve);
     });
     out.on('error', (err: NodeJS.ErrnoException) => {

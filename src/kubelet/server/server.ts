@@ -19,7 +19,8 @@
  * kubelet's ReadTimeout/WriteTimeout cut it; an upgraded session idle for 4 h is closed.
  */
 import https from 'node:https';
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { http } from '../../util/http.ts';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import { Writable, type Duplex } from 'node:stream';
@@ -195,7 +196,7 @@ class Handler {
   /** An HTTP/1.1 upgrade: served as a request, with a response object on its socket. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => {});
-    const res = new ServerResponse(req);
+    const res = new http.ServerResponse(req);
     res.assignSocket(socket as Socket);
     res.shouldKeepAlive = false;
     res.on('finish', () => {
