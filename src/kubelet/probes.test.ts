@@ -15,7 +15,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { fromJSON } from '@grpc/proto-loader';
 import type { Container, Probe } from '../api/index.ts';
-import { healthProto, MAX_PROBE_BODY_BYTES, PROBE_USER_AGENT, probeOnce, resolveContainerPort } from './probes.ts';
+import { MAX_PROBE_BODY_BYTES, PROBE_USER_AGENT, probeOnce, resolveContainerPort } from './probes.ts';
 import type { ProbeContext, ProbeResult } from './probes.ts';
 
 const host = '127.0.0.1';
@@ -391,7 +391,29 @@ test('a probe without a handler is unknown', async () => {
 
 // ---- grpc ----
 
-const healthJson = healthProto;
+/** grpc.health.v1 as protobufjs JSON: the test server is built by @grpc/proto-loader, an oracle independent of the agent's codec. */
+const healthJson = {
+  nested: {
+    grpc: {
+      nested: {
+        health: {
+          nested: {
+            v1: {
+              nested: {
+                HealthCheckRequest: { fields: { service: { type: 'string', id: 1 } } },
+                HealthCheckResponse: {
+                  fields: { status: { type: 'ServingStatus', id: 1 } },
+                  nested: { ServingStatus: { values: { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } } },
+                },
+                Health: { methods: { Check: { requestType: 'HealthCheckRequest', responseType: 'HealthCheckResponse' } } },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+} as unknown as Parameters<typeof fromJSON>[0];
 
 let grpcServer: grpc.Server;
 let bareServer: grpc.Server;
@@ -413,7 +435,7 @@ before(async () => {
   grpcServer.addService(pkg.grpc.health.v1.Health.service, {
     Check(call: grpc.ServerUnaryCall<{ service: string }, unknown>, cb: grpc.sendUnaryData<{ status: string }>) {
       userAgents.push(String(call.metadata.get('user-agent')[0] ?? ''));
-      const service = call.request.service;
+      const service = call.request.service ?? ''; // proto3: an empty string is not on the wire, as Go's kubelet sends it
       if (service === '') cb(null, { status: 'SERVING' });
       else if (service === 'down') cb(null, { status: 'NOT_SERVING' });
       else if (service === 'slow') return;

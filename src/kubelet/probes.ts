@@ -15,7 +15,8 @@ import { http } from '../util/http.ts';
 import https from 'node:https';
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { fromJSON } from '@grpc/proto-loader';
+import { serviceDefinition } from './cri/codec.ts';
+import { parseProto } from './cri/schema.ts';
 import type { Container, HTTPGetAction, IntOrString, Probe } from '../api/index.ts';
 import { formatDuration } from '../api/duration.ts';
 import { expandCommandStatic, goQuote } from './env.ts';
@@ -370,31 +371,17 @@ async function httpProbe(action: HTTPGetAction, timeoutSeconds: number, ctx: Pro
 
 // ---- grpc ----
 
-type HealthJson = Parameters<typeof fromJSON>[0];
-
-/** grpc.health.v1 (Check only), as protobufjs JSON (tests serve it too). */
-export const healthProto = {
-  nested: {
-    grpc: {
-      nested: {
-        health: {
-          nested: {
-            v1: {
-              nested: {
-                HealthCheckRequest: { fields: { service: { type: 'string', id: 1 } } },
-                HealthCheckResponse: {
-                  fields: { status: { type: 'ServingStatus', id: 1 } },
-                  nested: { ServingStatus: { values: { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } } },
-                },
-                Health: { methods: { Check: { requestType: 'HealthCheckRequest', responseType: 'HealthCheckResponse' } } },
-              },
-            },
-          },
-        },
-      },
-    },
-  },
-} as unknown as HealthJson;
+/** grpc.health.v1 (Check only), read by the CRI client's protobuf codec. */
+export const healthProtoText = `
+syntax = "proto3";
+package grpc.health.v1;
+message HealthCheckRequest { string service = 1; }
+message HealthCheckResponse {
+  enum ServingStatus { UNKNOWN = 0; SERVING = 1; NOT_SERVING = 2; SERVICE_UNKNOWN = 3; }
+  ServingStatus status = 1;
+}
+service Health { rpc Check(HealthCheckRequest) returns (HealthCheckResponse); }
+`;
 
 type HealthClient = grpc.Client & {
   Check(req: { service: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): grpc.ClientUnaryCall;
@@ -404,10 +391,7 @@ let healthCtor: grpc.ServiceClientConstructor | undefined;
 
 function healthClient(addr: string): HealthClient {
   if (!healthCtor) {
-    const pkg = grpc.loadPackageDefinition(fromJSON(healthProto, { keepCase: true, enums: String, defaults: true })) as unknown as {
-      grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
-    };
-    healthCtor = pkg.grpc.health.v1.Health;
+    healthCtor = grpc.makeGenericClientConstructor(serviceDefinition(parseProto(healthProtoText), 'grpc.health.v1.Health'), 'Health');
   }
   return new healthCtor(addr, grpc.credentials.createInsecure(), {
     'grpc.primary_user_agent': PROBE_USER_AGENT,

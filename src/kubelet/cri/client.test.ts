@@ -1,5 +1,6 @@
 /**
- * The CRI client without a runtime: decoded messages have the shapes types.ts declares, errors
+ * The CRI client without a runtime: decoded messages have the shapes types.ts declares, the
+ * client talks to a gRPC server built on @grpc/proto-loader (the devDependency oracle), errors
  * classify, and connect gives up on an absent socket. No root needed.
  */
 
@@ -8,21 +9,19 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import { CriClient, CriError, isNotFound } from './client.ts';
+import { serviceDefinition } from './codec.ts';
+import { parseProto } from './schema.ts';
 import type { ContainerStatusResponse, ExecSyncResponse, ListContainerStatsResponse } from './types.ts';
 
-const def = loadSync(fileURLToPath(new URL('./api.proto', import.meta.url)), {
-  keepCase: true,
-  longs: String,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-});
-type Codec = { responseSerialize: (v: object) => Buffer; responseDeserialize: (b: Buffer) => unknown };
-const rpc = (name: string) => (def['runtime.v1.RuntimeService'] as unknown as Record<string, Codec>)[name]!;
-const roundTrip = <T>(name: string, value: object): T => rpc(name).responseDeserialize(rpc(name).responseSerialize(value)) as T;
+const protoFile = fileURLToPath(new URL('./api.proto', import.meta.url));
+const runtimeService = serviceDefinition(parseProto(readFileSync(protoFile, 'utf8')), 'runtime.v1.RuntimeService');
+const rpc = (name: string) => runtimeService[name]!;
+const roundTrip = <T>(name: string, value: Record<string, unknown>): T => rpc(name).responseDeserialize(rpc(name).responseSerialize(value)) as T;
 
 test('decoded messages have the declared shapes', () => {
   const status = roundTrip<ContainerStatusResponse>('ContainerStatus', {
@@ -50,6 +49,51 @@ test('decoded messages have the declared shapes', () => {
   });
   assert.deepEqual(stats.stats[0]!.memory!.working_set_bytes, { value: '18446744073709551615' }, 'uint64 keeps full precision');
   assert.equal(stats.stats[0]!.cpu, null);
+});
+
+test('the client talks to a proto-loader gRPC server over a unix socket', async () => {
+  const oracle = loadSync(protoFile, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  const dir = await mkdtemp(path.join(tmpdir(), 'bosun-cri-client-'));
+  const sock = path.join(dir, 'cri.sock');
+  const server = new grpc.Server();
+  const received: Record<string, unknown> = {};
+  type Handler = (call: grpc.ServerUnaryCall<Record<string, unknown>, object>, cb: grpc.sendUnaryData<object>) => void;
+  const answer = (name: string, reply: object | grpc.ServiceError): Handler => (call, cb) => {
+    received[name] = call.request;
+    if (reply instanceof Error) cb(reply);
+    else cb(null, reply);
+  };
+  server.addService(oracle['runtime.v1.RuntimeService'] as grpc.ServiceDefinition, {
+    Version: answer('Version', { version: '0.1.0', runtime_name: 'fake', runtime_version: 'v9', runtime_api_version: 'v1' }),
+    ContainerStatus: answer('ContainerStatus', {
+      status: { id: 'c1', state: 'CONTAINER_RUNNING', started_at: '-1', labels: { app: 'web' }, resources: { linux: { cpu_quota: '-1', memory_limit_in_bytes: '9223372036854775807' } } },
+    }),
+    ExecSync: answer('ExecSync', { stdout: Buffer.from([0, 255, 10]), exit_code: -2 }),
+    StopContainer: answer('StopContainer', Object.assign(new Error('no such container'), { code: grpc.status.NOT_FOUND, details: 'container "x": not found', metadata: new grpc.Metadata() })),
+  });
+  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${sock}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  let client: CriClient | undefined;
+  try {
+    client = await CriClient.connect(sock, { timeoutMs: 10_000 });
+    assert.deepEqual(received.Version, { version: 'v1' });
+    const st = await client.containerStatus({ container_id: 'c1', verbose: true });
+    assert.deepEqual(received.ContainerStatus, { container_id: 'c1', verbose: true });
+    assert.equal(st.status!.state, 'CONTAINER_RUNNING');
+    assert.equal(st.status!.started_at, '-1');
+    assert.deepEqual(st.status!.labels, { app: 'web' });
+    assert.equal(st.status!.resources!.linux!.memory_limit_in_bytes, '9223372036854775807');
+    assert.equal(st.status!.image, null);
+    const ex = await client.execSync({ container_id: 'c1', cmd: ['sh', '-c', 'x'], timeout: '5' });
+    assert.deepEqual(received.ExecSync, { cmd: ['sh', '-c', 'x'], container_id: 'c1', timeout: '5' });
+    assert.deepEqual(ex.stdout, Buffer.from([0, 255, 10]));
+    assert.equal(ex.exit_code, -2);
+    await assert.rejects(client.stopContainer({ container_id: 'x', timeout: '0' }), (err) => isNotFound(err) && (err as CriError).method === 'StopContainer');
+    await assert.rejects(client.listImages(), (err) => err instanceof CriError && err.code === grpc.status.UNIMPLEMENTED);
+  } finally {
+    client?.close();
+    server.forceShutdown();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('isNotFound recognises NOT_FOUND and containerd wording only', () => {

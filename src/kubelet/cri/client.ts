@@ -12,8 +12,9 @@
  */
 
 import * as grpc from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { serviceDefinition } from './codec.ts';
+import { parseProto } from './schema.ts';
 import type * as T from './types.ts';
 
 /** Default per-call deadline, as the kubelet's --runtime-request-timeout. */
@@ -119,19 +120,16 @@ export interface ImageService {
 type Method = grpc.MethodDefinition<object, unknown>;
 let methods: Map<string, Method> | undefined;
 
-/** The proto is parsed once per process, on first use. */
+/**
+ * The proto is parsed once per process, on first use, by the project's own codec (./schema.ts,
+ * ./codec.ts): it decodes to the same objects @grpc/proto-loader gave, without loading it.
+ */
 function method(name: string): Method {
   if (!methods) {
-    const def = loadSync(fileURLToPath(new URL('./api.proto', import.meta.url)), {
-      keepCase: true,
-      longs: String,
-      enums: String,
-      defaults: true,
-      oneofs: true,
-    });
+    const schema = parseProto(readFileSync(new URL('./api.proto', import.meta.url), 'utf8'));
     methods = new Map();
     for (const service of ['RuntimeService', 'ImageService']) {
-      for (const [rpc, m] of Object.entries(def[`runtime.v1.${service}`] as grpc.ServiceDefinition)) {
+      for (const [rpc, m] of Object.entries(serviceDefinition(schema, `runtime.v1.${service}`))) {
         methods.set(rpc, m as Method);
       }
     }
