@@ -4,7 +4,8 @@
  * clients, LIST of 10,000 ConfigMaps, watch delivery to 100 watchers, raw store writes/s,
  * server RSS idle and after load; 1,000 Deployments and one Deployment of 10,000 replicas on 1,000
  * simulated nodes through the controllers; the scheduler through the API and upstream's scheduler_perf
- * workloads in one process; pod startup latency and agent CPU/RSS on the real node (bench/agent.ts).
+ * workloads in one process; pod startup latency and agent CPU/RSS on the real node (bench/agent.ts);
+ * cluster DNS queries/s with dnsperf (bench/dns.ts).
  * Everything runs on loopback or in the project's own pod network and is bounded in count and time.
  */
 import os from 'node:os';
@@ -19,6 +20,8 @@ import { benchControllers, benchDeploymentAtScale } from './controllers.ts';
 import { benchScheduler } from './scheduler.ts';
 import { benchSchedulerPerf } from './scheduler-perf.ts';
 import { benchAgent } from './agent.ts';
+import { benchProxy } from './proxy.ts';
+import { benchDns } from './dns.ts';
 
 const figures: [string, string][] = [];
 function record(name: string, value: string): void {
@@ -213,6 +216,17 @@ async function main(): Promise<void> {
     await benchAgent(record);
   } catch (err) {
     record('pod startup latency', `failed: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
+  try {
+    await benchDns(record);
+  } catch (err) {
+    record('cluster DNS queries/s (dnsperf, Service names, UDP)', `failed: ${(err as Error).message}`);
+  }
+  try {
+    await benchProxy(record);
+  } catch (err) {
+    record('service proxy rules', `failed: ${(err as Error).message}`);
     process.exitCode = 1;
   }
   const s = await startServer();

@@ -90,7 +90,8 @@ export interface ResourceDef {
   /** binding: pods/binding (assigns a node, as the scheduler does); eviction: pods/eviction. */
   /** connect: subresources streamed or proxied to the node agent (apiserver/streaming). */
   /** ephemeralContainers: pods/ephemeralcontainers (adds debug containers to a running pod). */
-  subresources?: { status?: boolean; scale?: ScaleDef; binding?: boolean; eviction?: boolean; ephemeralContainers?: boolean; connect?: readonly ConnectSubresource[] };
+  /** approval: certificatesigningrequests/approval (writes only the Approved/Denied conditions, through `prepareForApprovalUpdate`). */
+  subresources?: { status?: boolean; scale?: ScaleDef; binding?: boolean; eviction?: boolean; ephemeralContainers?: boolean; approval?: boolean; connect?: readonly ConnectSubresource[] };
   /** Other versions served (e.g. autoscaling/v1 for v2 HPAs). */
   otherVersions?: ServedVersion[];
   /**
@@ -116,6 +117,8 @@ export interface ResourceDef {
   prepareForUpdate?(obj: KubeObject, old: KubeObject): void;
   /** For a status update: carry over everything but status (default: restore everything except `status` and metadata labels/annotations). */
   prepareForStatusUpdate?(obj: KubeObject, old: KubeObject): void;
+  /** For an approval update (CSRs): carry over everything the approval subresource may not change. */
+  prepareForApprovalUpdate?(obj: KubeObject, old: KubeObject): void;
 
   /**
    * Graceful deletion (pods): the grace period to wait before the object is really removed, given

@@ -1,8 +1,9 @@
 /**
  * Bootstrap objects every cluster has, created at start-up when absent (idempotent):
  * the default, kube-system, kube-public and kube-node-lease namespaces, the system-node-critical
- * and system-cluster-critical PriorityClasses, and the `kubernetes`
- * service in `default` (first service IP, port 443 to the API server's port).
+ * and system-cluster-critical PriorityClasses, the `kubernetes`
+ * service in `default` (first service IP, port 443 to the API server's port), and the cluster
+ * DNS Service `kube-dns` in `kube-system` (10.43.0.10 unless `clusterDns` says otherwise).
  */
 import type { ApiServer } from './server.ts';
 import { isAlreadyExists } from '../api/errors.ts';
@@ -11,7 +12,7 @@ import { systemPriorityClasses } from './admission/pods.ts';
 
 const system: UserInfo = { username: 'system:apiserver', groups: ['system:masters', 'system:authenticated'] };
 
-export async function bootstrap(api: ApiServer, opts: { port: number }): Promise<void> {
+export async function bootstrap(api: ApiServer, opts: { port: number; /** The kube-dns Service's address (default 10.43.0.10); '' creates none. */ clusterDns?: string }): Promise<void> {
   const nsDef = api.registry.byKind('', 'Namespace');
   if (!nsDef) return;
   const namespaces = api.storageFor(nsDef);
@@ -38,7 +39,54 @@ export async function bootstrap(api: ApiServer, opts: { port: number }): Promise
   const svcDef = api.registry.byKind('', 'Service');
   if (!svcDef) return;
   const services = api.storageFor(svcDef);
-  if (services.cache.get(services.key('default', 'kubernetes'))) return;
+  // The cluster DNS Service (upstream's kube-dns/CoreDNS Service): no selector; every node agent
+  // serves DNS and publishes its own EndpointSlice, reached node-locally (src/dns).
+  if (opts.clusterDns !== '' && !services.cache.get(services.key('kube-system', 'kube-dns'))) {
+    const ip = opts.clusterDns ?? '10.43.0.10';
+    try {
+      await services.create(
+        'kube-system',
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: {
+            name: 'kube-dns',
+            labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'CoreDNS' },
+            annotations: { 'prometheus.io/port': '9153', 'prometheus.io/scrape': 'true' },
+          },
+          spec: {
+            type: 'ClusterIP',
+            clusterIP: ip,
+            clusterIPs: [ip],
+            internalTrafficPolicy: 'Local',
+            ports: [
+              { name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 },
+              { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 53 },
+              { name: 'metrics', port: 9153, protocol: 'TCP', targetPort: 9153 },
+            ],
+          },
+        },
+        { user: system, dryRun: false, version: 'v1' },
+      );
+    } catch (err) {
+      // An address taken by another Service must not keep the API server from starting.
+      if (!isAlreadyExists(err)) process.stdout.write(`bosun: kube-system/kube-dns not created: ${(err as Error).message}\n`);
+    }
+  }
+  const existing = services.cache.get(services.key('default', 'kubernetes'))?.obj as { spec?: { ports?: { targetPort?: unknown }[] } } | undefined;
+  if (existing) {
+    // Restarted on another port: the https port's targetPort follows (upstream reconciles the ports).
+    if (existing.spec?.ports?.length === 1 && existing.spec.ports[0]!.targetPort !== opts.port) {
+      await services
+        .update('default', 'kubernetes', (cur) => {
+          const next = structuredClone(cur!) as unknown as { spec: { ports: { targetPort?: unknown }[] } };
+          next.spec.ports[0]!.targetPort = opts.port;
+          return next as unknown as NonNullable<typeof cur>;
+        }, { user: system, dryRun: false, version: 'v1' })
+        .catch((err: unknown) => process.stdout.write(`bosun: default/kubernetes ports not updated: ${(err as Error).message}\n`));
+    }
+    return;
+  }
   try {
     await services.create(
       'default',

@@ -155,6 +155,7 @@ export async function handleResource(ctx: HandlerContext): Promise<void> {
   if (sub) {
     if (sub === 'status' && served.def.subresources?.status) return handleStatus(ctx);
     if (sub === 'ephemeralcontainers' && served.def.subresources?.ephemeralContainers) return handleStatus(ctx, 'ephemeralcontainers');
+    if (sub === 'approval' && served.def.subresources?.approval) return handleStatus(ctx, 'approval');
     if (sub === 'scale' && served.def.subresources?.scale) return handleScale(ctx);
     if (sub === 'binding' && served.def.subresources?.binding) return handleBinding(ctx);
     if (sub === 'eviction' && served.def.subresources?.eviction) return handleEviction(ctx);
@@ -589,7 +590,7 @@ async function handleBinding(ctx: HandlerContext): Promise<void> {
 }
 
 /** A subresource that reads the whole object and writes one part of it (status, ephemeralcontainers). */
-async function handleStatus(ctx: HandlerContext, sub: 'status' | 'ephemeralcontainers' = 'status'): Promise<void> {
+async function handleStatus(ctx: HandlerContext, sub: 'status' | 'ephemeralcontainers' | 'approval' = 'status'): Promise<void> {
   switch (ctx.info.verb) {
     case 'get':
       return handleGet(ctx);

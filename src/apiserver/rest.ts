@@ -543,6 +543,9 @@ export class ResourceStore {
       else defaultStatusUpdate(obj, old);
     } else if (sub === 'ephemeralcontainers') {
       ephemeralContainersUpdate(obj, old, this.def.kind);
+    } else if (sub === 'approval') {
+      if (this.def.prepareForApprovalUpdate) this.def.prepareForApprovalUpdate(obj, old);
+      else defaultStatusUpdate(obj, old);
     } else if (main) {
       this.def.prepareForUpdate?.(obj, old);
     }

@@ -7,7 +7,7 @@
  * - all namespaces `…/{resource}` of a namespaced resource: GET (list and watch) only;
  * - item `…/{resource}/{name}`: GET, PUT, PATCH, DELETE;
  * - `…/watch/…` collection or item: GET only;
- * - subresources: status and scale GET, PUT, PATCH; binding and eviction POST; a namespace's
+ * - subresources: status, scale and (CSRs) approval GET, PUT, PATCH; binding and eviction POST; a namespace's
  *   finalize PUT; the connect subresources (log, exec, attach, portforward, proxy and the path
  *   after proxy) as streaming/subresources.ts declares them; none under `/watch/`.
  * Each method is there only when the resource serves its verb. A path with no route at all is
@@ -62,6 +62,8 @@ function subresourceMethods(served: ServedResource, sub: string): readonly strin
       return d.subresources?.eviction ? ['POST'] : null;
     case 'ephemeralcontainers':
       return d.subresources?.ephemeralContainers ? ['GET', 'PUT', 'PATCH'] : null;
+    case 'approval':
+      return d.subresources?.approval ? ['GET', 'PUT', 'PATCH'] : null;
     case 'finalize':
       return d.group === '' && d.kind === 'Namespace' ? ['PUT'] : null;
     default:

@@ -7,7 +7,8 @@
  * The listener bounds idle and slow connections (connections.ts); every resource path is checked
  * against upstream's routes (routes.ts) before a handler runs; large bodies are gzipped for
  * clients that accept it (compress.ts); impersonation is refused until RBAC can authorize it.
- * The connect subresources (pods/log, exec, attach, portforward; nodes/proxy) go through the
+ * The connect subresources (pods/log, exec, attach, portforward, proxy; services/proxy;
+ * nodes/proxy) go through the
  * same pipeline and are then served by streaming/ toward the node agent. Upgrade requests
  * (SPDY, WebSocket) arrive over HTTP/1.1 as the server's 'upgrade' event; they get a response
  * object on their socket so that every error is written as for any other request.
@@ -17,7 +18,7 @@ import { http } from '../util/http.ts';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import type { Store } from '../storage/types.ts';
 import type { ResourceDef } from '../api/resource.ts';
 import type { KubeObject, UserInfo } from '../api/types.ts';
@@ -100,6 +101,7 @@ export class ApiServer {
   #sessions = new Set<http2.ServerHttp2Session>();
   #admission: AdmissionChain;
   #sockets = new Set<TLSSocket>();
+  #extraListeners: net.Server[] = [];
 
   constructor(opts: ApiServerOptions) {
     this.#opts = opts;
@@ -181,9 +183,29 @@ export class ApiServer {
     return port;
   }
 
+  /**
+   * Serves on `host` too, on the bound port with the same TLS and handlers (connections accepted
+   * there are handed to the main server): for an advertise address the main listener does not
+   * cover. Call after start(). Rejects with the listen error, e.g. EADDRNOTAVAIL while the
+   * address does not exist yet.
+   */
+  async listenAlso(host: string): Promise<void> {
+    const server = this.#server;
+    if (!server) throw new Error('listenAlso before start');
+    const port = (server.address() as AddressInfo).port;
+    const extra = net.createServer((sock) => server.emit('connection', sock));
+    await new Promise<void>((resolve, reject) => {
+      extra.once('error', reject);
+      extra.listen(port, host, () => resolve());
+    });
+    extra.on('error', () => {});
+    this.#extraListeners.push(extra);
+  }
+
   async close(): Promise<void> {
     this.#ready = false;
     this.#stopping = true;
+    for (const l of this.#extraListeners.splice(0)) l.close();
     for (const s of this.storages.values()) s.cache.stop();
     const server = this.#server;
     if (!server) return;
@@ -218,6 +240,12 @@ export class ApiServer {
       if (path === '/livez' || path === '/healthz' || path === '/readyz' || path.startsWith('/livez/') || path.startsWith('/readyz/') || path.startsWith('/healthz/')) {
         return await this.#serveHealth(path, query, res);
       }
+      // k3s's unauthenticated CA bundle: a joining agent checks it against its token's CA hash.
+      if (path === '/cacerts' && (req.method === 'GET' || req.method === 'HEAD')) {
+        plain.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(this.#opts.tls.caPem)) });
+        plain.end(req.method === 'HEAD' ? undefined : this.#opts.tls.caPem);
+        return;
+      }
       const socket = (req.socket as TLSSocket | undefined) ?? undefined;
       const user = await authenticate(this.#authenticators, { socket, headers: req.headers as Record<string, string | string[] | undefined> });
       if (!user) throw unauthorized();
@@ -243,6 +271,11 @@ export class ApiServer {
           query,
           getPod: async (ns, name) => (await this.storageFor(served.def).get(ns, name)) as unknown as Pod,
           getNode: async (name) => (await this.storageFor(this.registry.byKind('', 'Node')!).get('', name)) as unknown as Node,
+          getObject: async (gk, ns, name) => {
+            const def = this.registry.byKind(gk.group, gk.kind);
+            if (!def) throw routeNotFound();
+            return this.storageFor(def).get(ns, name);
+          },
           kubelet: this.#opts.kubeletClient,
           log: this.#opts.log ?? (() => {}),
         });

@@ -1,14 +1,19 @@
 /**
- * `bosun agent`: the node agent as its own process beside a server on this machine, with the
- * identity and serving certificate the server issued in its data dir (`tls/agent.*`,
- * `tls/agent-serving.*`) and the server's address from its kubeconfig. Joining other machines
- * comes with multi-node networking.
+ * `bosun agent`: the node agent as its own process. Two modes:
+ * - beside a server on this machine (no --token): the identity and serving certificate the
+ *   server issued in its data dir (`tls/agent.*`, `tls/agent-serving.*`) and the server's
+ *   address from its kubeconfig;
+ * - joining (`--server URL --token TOKEN`): TLS bootstrap with a node token (kubelet/bootstrap.ts),
+ *   credentials kept in `DATA_DIR/agent/tls`; when a certificate reaches 80 % of its lifetime the
+ *   agent requests new ones as the node and restarts itself in-process with them (pods keep
+ *   running across an agent restart).
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createClient, loadKubeconfig } from '../client/index.ts';
-import { agentPrerequisites, runAgent } from '../kubelet/index.ts';
+import { createClient, loadKubeconfig, sleepUnlessAborted } from '../client/index.ts';
+import { agentPrerequisites, firstSubnet, gatewayOf, runAgent } from '../kubelet/index.ts';
+import { ensureAgentCredentials, nextRenewal, type AgentCredentials } from '../kubelet/bootstrap.ts';
 import type { EvictionThresholds } from '../kubelet/node.ts';
 
 export interface AgentCommandConfig {
@@ -16,15 +21,26 @@ export interface AgentCommandConfig {
   nodeName?: string;
   port: number;
   clusterCidr: string;
+  /** The cluster DNS Service's address for ClusterFirst pods (--cluster-dns); default 10.43.0.10. */
+  clusterDns?: string;
+  /** --cluster-domain; default cluster.local. */
+  clusterDomain?: string;
+  /** --resolv-conf: resolver file for Default pods and the cluster DNS's upstreams; default /etc/resolv.conf. */
+  resolvConf?: string;
+  /** --node-ip: the node's InternalIP on the hosts' link (host-gw routing, pod range from node IPAM). */
+  nodeIP?: string;
   eviction?: EvictionThresholds;
   /** The API server's URL; default the one in the data dir's kubeconfig. */
   server?: string;
+  /** Node token (`K10<ca hash>::<id>.<secret>`, the server's server/node-token): join through TLS bootstrap. */
+  token?: string;
 }
 
 export async function runAgentCommand(cfg: AgentCommandConfig, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   const missing = await agentPrerequisites();
   if (missing.length) throw new Error(`node agent cannot start: ${missing.join('; ')}`);
+  if (cfg.token !== undefined) return runJoinedAgent(cfg, signal, log);
   const tls = path.join(cfg.dataDir, 'tls');
   const read = (f: string) => fs.readFile(path.join(tls, f), 'utf8');
   let files: string[];
@@ -38,9 +54,67 @@ export async function runAgentCommand(cfg: AgentCommandConfig, signal: AbortSign
   const nodeName = (cfg.nodeName ?? os.hostname()).toLowerCase();
   const client = await createClient({ component: 'kubelet', connection: { server, ca, cert, key }, qps: 50, burst: 100 });
   try {
-    await runAgent({ client, nodeName, dir: path.join(cfg.dataDir, 'agent'), clusterCidr: cfg.clusterCidr, port: cfg.port, eviction: cfg.eviction, tls: { certPem: servingCert, keyPem: servingKey, caPem: ca }, log }, signal);
+    await runAgent({ client, nodeName, dir: path.join(cfg.dataDir, 'agent'), clusterCidr: cfg.clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.port, eviction: cfg.eviction, tls: { certPem: servingCert, keyPem: servingKey, caPem: ca }, log }, signal);
   } finally {
     await client.transport.close();
   }
   log('agent stopped');
+}
+
+/** Join mode: bootstrap (or reuse) credentials, run, renew and restart before they are due. */
+async function runJoinedAgent(cfg: AgentCommandConfig, signal: AbortSignal, log: (msg: string) => void): Promise<void> {
+  if (!cfg.server) throw new Error('--token needs --server https://HOST:PORT');
+  const nodeName = (cfg.nodeName ?? os.hostname()).toLowerCase();
+  const opts = { server: cfg.server, token: cfg.token!, dir: path.join(cfg.dataDir, 'agent', 'tls'), nodeName, nodeIP: cfg.nodeIP ?? gatewayOf(firstSubnet(cfg.clusterCidr)), log };
+  let creds = await ensureAgentCredentials(opts, signal);
+  log(`agent: joined ${cfg.server} as system:node:${nodeName}`);
+  while (!signal.aborted) {
+    const inner = new AbortController();
+    const stop = () => inner.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    let renewed: AgentCredentials | undefined;
+    // Renewal runs beside the agent: new certificates first, then a restart with them.
+    const renewal = (async () => {
+      while (!inner.signal.aborted) {
+        if (!(await sleepUntil(nextRenewal(creds), inner.signal))) return;
+        try {
+          renewed = await ensureAgentCredentials(opts, inner.signal);
+          log('agent: certificates renewed; restarting the agent with them');
+          inner.abort();
+          return;
+        } catch (err) {
+          log(`agent: certificate renewal failed (${(err as Error).message}); retrying in a minute`);
+          if (!(await sleepUnlessAborted(60_000, { signal: inner.signal }))) return;
+        }
+      }
+    })();
+    try {
+      await runWith(cfg, creds, nodeName, inner.signal, log);
+    } finally {
+      inner.abort();
+      signal.removeEventListener('abort', stop);
+      await renewal;
+    }
+    if (!renewed) break;
+    creds = renewed;
+  }
+  log('agent stopped');
+}
+
+async function runWith(cfg: AgentCommandConfig, creds: AgentCredentials, nodeName: string, signal: AbortSignal, log: (msg: string) => void): Promise<void> {
+  const client = await createClient({ component: 'kubelet', connection: { server: creds.server, ca: creds.caPem, cert: creds.certPem, key: creds.keyPem }, qps: 50, burst: 100 });
+  try {
+    await runAgent({ client, nodeName, dir: path.join(cfg.dataDir, 'agent'), clusterCidr: cfg.clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.port, eviction: cfg.eviction, tls: { certPem: creds.servingCertPem, keyPem: creds.servingKeyPem, caPem: creds.caPem }, log }, signal);
+  } finally {
+    await client.transport.close();
+  }
+}
+
+/** Sleeps until `at` (in steps under setTimeout's 24.8-day limit); false when aborted. */
+async function sleepUntil(at: Date, signal: AbortSignal): Promise<boolean> {
+  for (;;) {
+    const left = at.getTime() - Date.now();
+    if (left <= 0) return !signal.aborted;
+    if (!(await sleepUnlessAborted(Math.min(left, 2 ** 31 - 1), { signal }))) return false;
+  }
 }

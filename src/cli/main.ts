@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
+import net from 'node:net';
 import { createClient } from '../client/index.ts';
 import type { SchedulerConfig } from '../scheduler/profiles.ts';
 import { parseEvictionHard, type EvictionThresholds } from '../kubelet/node.ts';
@@ -45,6 +46,11 @@ program
   .addOption(new Option('--https-listen-port <port>', 'HTTPS port of the API server').default(6443).argParser((v) => parsePort(v)))
   .option('--bind-address <address>', 'address the API server listens on', '127.0.0.1')
   .option('--tls-san <name>', 'extra host name or IP for the serving certificate (repeatable)', collect, [] as string[])
+  .addOption(new Option('--advertise-address <ip>', "the API server's address for the kubernetes service's endpoints (default: the node agent's node IP, else a non-loopback bind address)").argParser((v) => {
+    if (!net.isIP(v) || v === '0.0.0.0' || v === '::') throw new InvalidArgumentError('not a unicast IP address');
+    if (v === '::1' || v.startsWith('127.')) throw new InvalidArgumentError('a loopback address cannot be an endpoint of the kubernetes service');
+    return v;
+  }))
   .option('--write-kubeconfig <file>', 'where to write the admin kubeconfig (default: DATA_DIR/kubeconfig.yaml)')
   .option('--datastore-endpoint <endpoint>', 'datastore: empty for embedded SQLite in the data dir, or sqlite://PATH')
   .option('--disable-agent', 'run the control plane only (no node agent)', false)
@@ -54,9 +60,14 @@ program
   .addOption(new Option('--scheduler-config <file>', "the scheduler's KubeSchedulerConfiguration (profiles)").argParser(readSchedulerConfig))
   .option('--node-name <name>', "the node agent's node name (default: the host name)")
   .addOption(new Option('--kubelet-port <port>', "the node agent's HTTPS port (0 picks a free one)").default(10250).argParser((v) => parsePort(v)))
-  .option('--cluster-cidr <cidr>', 'pod addresses; the node takes the first /24', '10.42.0.0/16')
+  .option('--cluster-cidr <cidr>', 'pod addresses; node IPAM gives each node a block of them', '10.42.0.0/16')
+  .addOption(new Option('--cluster-dns <ip>', "the cluster DNS Service's address, given to ClusterFirst pods (default: the 10th address of the service range, 10.43.0.10)").argParser(parseIPv4))
+  .option('--cluster-domain <domain>', 'the cluster DNS domain', 'cluster.local')
+  .option('--resolv-conf <file>', "resolver file for pods with dnsPolicy Default and the cluster DNS's upstream resolvers", '/etc/resolv.conf')
+  .addOption(new Option('--node-cidr-mask-size <size>', "prefix length of each node's pod range").default(24).argParser((v) => parseCount(v)))
+  .option('--node-ip <ip>', "the node agent's InternalIP and serving address (default: its pod bridge's gateway)")
   .addOption(new Option('--eviction-hard <thresholds>', "the node agent's hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10%").argParser(readEviction))
-  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; evictionHard?: EvictionThresholds }) => {
+  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; advertiseAddress?: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeCidrMaskSize: number; nodeIp?: string; evictionHard?: EvictionThresholds }) => {
     const signal = shutdownSignal();
     const dataDir = path.resolve(opts.dataDir);
     const { runServer } = await import('./server.ts');
@@ -65,6 +76,7 @@ program
         dataDir,
         port: opts.httpsListenPort,
         bindAddress: opts.bindAddress,
+        advertiseAddress: opts.advertiseAddress,
         tlsSans: opts.tlsSan,
         kubeconfigPath: path.resolve(opts.writeKubeconfig ?? path.join(dataDir, 'kubeconfig.yaml')),
         datastoreEndpoint: opts.datastoreEndpoint,
@@ -77,6 +89,11 @@ program
         nodeName: opts.nodeName,
         agentPort: opts.kubeletPort,
         clusterCidr: opts.clusterCidr,
+        clusterDns: opts.clusterDns,
+        clusterDomain: opts.clusterDomain,
+        resolvConf: opts.resolvConf,
+        nodeCidrMaskSize: opts.nodeCidrMaskSize,
+        nodeIP: opts.nodeIp,
         eviction: opts.evictionHard,
       },
       signal,
@@ -156,16 +173,21 @@ program
 
 program
   .command('agent')
-  .description("Run the node agent as its own process beside a server on this machine (the server's data dir holds its credentials)")
-  .option('--data-dir <dir>', "the server's data dir", defaultDataDir())
+  .description("Run the node agent as its own process: beside a server on this machine (the server's data dir holds its credentials), or joining one with --server and --token")
+  .option('--data-dir <dir>', "the server's data dir (joining: this agent's own, credentials in DATA_DIR/agent/tls)", defaultDataDir())
   .option('--node-name <name>', 'node name (default: the host name)')
   .addOption(new Option('--kubelet-port <port>', 'HTTPS port (0 picks a free one)').default(10250).argParser((v) => parsePort(v)))
-  .option('--cluster-cidr <cidr>', 'pod addresses; the node takes the first /24', '10.42.0.0/16')
+  .option('--cluster-cidr <cidr>', 'pod addresses of the cluster (the guard keeps them on this machine)', '10.42.0.0/16')
+  .addOption(new Option('--cluster-dns <ip>', "the cluster DNS Service's address, given to ClusterFirst pods (default: the 10th address of the service range, 10.43.0.10)").argParser(parseIPv4))
+  .option('--cluster-domain <domain>', 'the cluster DNS domain', 'cluster.local')
+  .option('--resolv-conf <file>', "resolver file for pods with dnsPolicy Default and the cluster DNS's upstream resolvers", '/etc/resolv.conf')
+  .option('--node-ip <ip>', 'InternalIP and serving address; with it the node takes its pod range from node IPAM and routes to the other nodes (default: the pod bridge gateway, first /24)')
   .addOption(new Option('--eviction-hard <thresholds>', 'hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10%').argParser(readEviction))
   .option('--server <url>', "the API server (default: the one in the data dir's kubeconfig)")
-  .action(async (opts: { dataDir: string; nodeName?: string; kubeletPort: number; clusterCidr: string; evictionHard?: EvictionThresholds; server?: string }) => {
+  .option('--token <token>', "join with this node token (the server's DATA_DIR/server/node-token; default $BOSUN_TOKEN)", process.env['BOSUN_TOKEN'] || undefined)
+  .action(async (opts: { dataDir: string; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeIp?: string; evictionHard?: EvictionThresholds; server?: string; token?: string }) => {
     const { runAgentCommand } = await import('./agent.ts');
-    await runAgentCommand({ dataDir: path.resolve(opts.dataDir), nodeName: opts.nodeName, port: opts.kubeletPort, clusterCidr: opts.clusterCidr, eviction: opts.evictionHard, server: opts.server }, shutdownSignal());
+    await runAgentCommand({ dataDir: path.resolve(opts.dataDir), nodeName: opts.nodeName, port: opts.kubeletPort, clusterCidr: opts.clusterCidr, clusterDns: opts.clusterDns, clusterDomain: opts.clusterDomain, resolvConf: opts.resolvConf, nodeIP: opts.nodeIp, eviction: opts.evictionHard, server: opts.server, token: opts.token }, shutdownSignal());
   });
 
 program
@@ -219,6 +241,12 @@ function readEviction(v: string): EvictionThresholds {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
+}
+
+/** A dotted-quad IPv4 address (`--cluster-dns`). */
+function parseIPv4(v: string): string {
+  if (!net.isIPv4(v)) throw new InvalidArgumentError(`"${v}" is not an IPv4 address`);
+  return v;
 }
 
 /** Go-style durations as upstream flags take them: 300ms, 15s, 1m30s, 1h. */

@@ -17,6 +17,10 @@ import { openStore } from '../storage/index.ts';
 import { ApiServer } from '../apiserver/server.ts';
 import { builtinResources } from '../api/groups/index.ts';
 import { bootstrap } from '../apiserver/bootstrap.ts';
+import { x509Authenticator } from '../apiserver/authn/index.ts';
+import { bootstrapTokenAuthenticator } from '../apiserver/authn/bootstrap.ts';
+import { ensureNodeToken, secretFromCache } from '../apiserver/authn/nodetoken.ts';
+import { defaultAdvertiseAddress, runAdvertiser } from '../apiserver/advertise.ts';
 import { agentPrerequisites, defaultClusterCidr, firstSubnet, gatewayOf, runAgent } from '../kubelet/index.ts';
 import type { EvictionThresholds } from '../kubelet/node.ts';
 
@@ -24,6 +28,8 @@ export interface ServerConfig {
   dataDir: string;
   port: number;
   bindAddress: string;
+  /** The address pods reach the API server at (--advertise-address); default the agent's node IP, else a non-loopback bind address. */
+  advertiseAddress?: string;
   tlsSans: string[];
   kubeconfigPath: string;
   datastoreEndpoint?: string;
@@ -44,6 +50,16 @@ export interface ServerConfig {
   agentPort?: number;
   /** Pod addresses of the cluster; the node takes the first /24. Default 10.42.0.0/16. */
   clusterCidr?: string;
+  /** The cluster DNS Service's address for ClusterFirst pods (--cluster-dns); default 10.43.0.10. */
+  clusterDns?: string;
+  /** --cluster-domain; default cluster.local. */
+  clusterDomain?: string;
+  /** --resolv-conf: resolver file for Default pods and the cluster DNS's upstreams; default /etc/resolv.conf. */
+  resolvConf?: string;
+  /** Prefix length of each node's pod range (node IPAM); default 24. */
+  nodeCidrMaskSize?: number;
+  /** The node agent's InternalIP (--node-ip); default its pod bridge's gateway. */
+  nodeIP?: string;
   /** The node agent's hard eviction thresholds; default upstream's. */
   eviction?: EvictionThresholds;
 }
@@ -62,14 +78,14 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   await fs.mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
   const nodeName = (cfg.nodeName ?? os.hostname()).toLowerCase();
   const clusterCidr = cfg.clusterCidr ?? defaultClusterCidr;
-  const nodeIP = gatewayOf(firstSubnet(clusterCidr));
+  const nodeIP = cfg.nodeIP ?? gatewayOf(firstSubnet(clusterCidr));
   const agentIdentity = { name: 'agent', commonName: `system:node:${nodeName}`, organizations: ['system:nodes'] };
   const agentServing = { name: 'agent-serving', commonName: nodeName, sans: [nodeName, nodeIP, 'localhost', '127.0.0.1'] };
   const [{ pki, clients }, store] = await Promise.all([
     ensurePkiIsolated(
       {
         dir: path.join(cfg.dataDir, 'tls'),
-        sans: [...cfg.tlsSans, ...(isAny(cfg.bindAddress) ? [] : [cfg.bindAddress])],
+        sans: [...cfg.tlsSans, ...(isAny(cfg.bindAddress) ? [] : [cfg.bindAddress]), ...(cfg.advertiseAddress ? [cfg.advertiseAddress] : cfg.disableAgent ? [] : [nodeIP])],
         hostnames: [os.hostname()],
         clients: [
           ...(cfg.disableControllerManager ? [] : [controllerManagerIdentity]),
@@ -85,15 +101,21 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     ),
     openStore(cfg.datastoreEndpoint, cfg.dataDir),
   ]);
-  const api = new ApiServer({
+  const api: ApiServer = new ApiServer({
     store,
     resources: builtinResources,
     tls: { certPem: pki.servingCertPem, keyPem: pki.servingKeyPem, caPem: pki.caCertPem },
     bindAddress: cfg.bindAddress,
     port: cfg.port,
     kubeletClient: { certPem: clients[kubeletClientIdentity.name]!.certPem, keyPem: clients[kubeletClientIdentity.name]!.keyPem, caPem: pki.caCertPem },
+    // Client certificates, then bootstrap tokens (Secrets in kube-system) for joining nodes.
+    authenticators: [x509Authenticator, bootstrapTokenAuthenticator({ getSecret: (name) => secretFromCache(api, name) })],
   });
-  const port = await api.start({ beforeReady: (p) => bootstrap(api, { port: p }) });
+  // The node token (server/node-token) for `bosun agent --server URL --token TOKEN`.
+  const port = await api.start({ beforeReady: async (p) => {
+    await bootstrap(api, { port: p, clusterDns: cfg.clusterDns });
+    await ensureNodeToken(api, cfg.dataDir, pki.caCertPem);
+  } });
   const host = isAny(cfg.bindAddress) ? '127.0.0.1' : cfg.bindAddress;
   const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   await writeKubeconfig(cfg.kubeconfigPath, kubeconfigYaml({ server, caPem: pki.caCertPem, certPem: pki.adminCertPem, keyPem: pki.adminKeyPem }));
@@ -102,17 +124,23 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   process.stdout.write(`bosun: kubeconfig written to ${cfg.kubeconfigPath}\n`);
   process.stdout.write(`bosun: export KUBECONFIG=${cfg.kubeconfigPath}\n`);
   const cm = clients[controllerManagerIdentity.name];
-  const components = cm ? [runInProcessControllerManager(pki, cm, server, signal)] : [];
+  const components = cm ? [runInProcessControllerManager(pki, cm, server, { clusterCidr, nodeCidrMaskSize: cfg.nodeCidrMaskSize ?? 24 }, signal)] : [];
   const sched = clients[schedulerIdentity.name];
   if (sched) components.push(runInProcessScheduler(pki, sched, server, cfg.schedulerConfig, signal));
   const vn = clients[virtualNodesIdentity.name];
   if (vn && cfg.virtualNodes) components.push(runInProcessVirtualNodes(pki, vn, server, cfg.virtualNodes, signal));
   const agentCert = clients[agentIdentity.name];
+  let agentRuns = false;
   if (agentCert && !cfg.disableAgent) {
     const missing = await agentPrerequisites();
     if (missing.length) process.stdout.write(`bosun: node agent not started: ${missing.join('; ')} (run the README's setup command); running the control plane only\n`);
-    else components.push(runInProcessAgent(pki, agentCert, clients[agentServing.name]!, server, { nodeName, clusterCidr, port: cfg.agentPort ?? 10250, dir: path.join(cfg.dataDir, 'agent'), eviction: cfg.eviction }, signal));
+    else agentRuns = true;
+    if (agentRuns) components.push(runInProcessAgent(pki, agentCert, clients[agentServing.name]!, server, { nodeName, clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.agentPort ?? 10250, dir: path.join(cfg.dataDir, 'agent'), eviction: cfg.eviction }, signal));
   }
+  const advertise = defaultAdvertiseAddress({ flag: cfg.advertiseAddress, agentNodeIP: agentRuns ? nodeIP : undefined, bindAddress: cfg.bindAddress });
+  const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
+  if (advertise) components.unshift(runAdvertiser(api, { address: advertise, port, bindAddress: cfg.bindAddress, hostname: os.hostname(), waitForListener: !cfg.advertiseAddress && !cfg.nodeIP, log }, signal));
+  else log('no advertise address (the API server binds loopback and no node agent runs): the kubernetes service has no endpoints');
   await new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
     signal.addEventListener('abort', () => resolve(), { once: true });
@@ -127,7 +155,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
  * The controller manager in this process, as its own identity (system:kube-controller-manager)
  * over HTTPS to this API server, exactly as a separate `bosun controller-manager` would run.
  */
-async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: string, signal: AbortSignal): Promise<void> {
+async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: string, config: { clusterCidr: string; nodeCidrMaskSize: number }, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
     const client = await createClient({
@@ -137,7 +165,7 @@ async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: s
       connection: { server, ca: pki.caCertPem, cert: id.certPem, key: id.keyPem },
     });
     try {
-      await runControllerManager({ client, log }, signal);
+      await runControllerManager({ client, log, config, clusterSigning: { certPem: pki.caCertPem, keyPem: pki.caKeyPem } }, signal);
     } finally {
       await client.transport.close();
     }
@@ -177,12 +205,12 @@ async function runInProcessVirtualNodes(pki: Pki, id: CertAndKey, server: string
 }
 
 /** The node agent in this process, as its node identity (system:node:NAME) over HTTPS. */
-async function runInProcessAgent(pki: Pki, id: CertAndKey, serving: CertAndKey, server: string, opts: { nodeName: string; clusterCidr: string; port: number; dir: string; eviction?: EvictionThresholds }, signal: AbortSignal): Promise<void> {
+async function runInProcessAgent(pki: Pki, id: CertAndKey, serving: CertAndKey, server: string, opts: { nodeName: string; clusterCidr: string; clusterDns?: string; clusterDomain?: string; resolvConf?: string; nodeIP?: string; port: number; dir: string; eviction?: EvictionThresholds }, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
     const client = await createClient({ component: 'kubelet', connection: { server, ca: pki.caCertPem, cert: id.certPem, key: id.keyPem }, qps: 50, burst: 100 });
     try {
-      await runAgent({ client, nodeName: opts.nodeName, dir: opts.dir, clusterCidr: opts.clusterCidr, port: opts.port, eviction: opts.eviction, tls: { certPem: serving.certPem, keyPem: serving.keyPem, caPem: pki.caCertPem }, log }, signal);
+      await runAgent({ client, nodeName: opts.nodeName, dir: opts.dir, clusterCidr: opts.clusterCidr, clusterDns: opts.clusterDns, clusterDomain: opts.clusterDomain, resolvConf: opts.resolvConf, nodeIP: opts.nodeIP, port: opts.port, eviction: opts.eviction, tls: { certPem: serving.certPem, keyPem: serving.keyPem, caPem: pki.caCertPem }, log }, signal);
     } finally {
       await client.transport.close();
     }

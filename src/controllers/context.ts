@@ -19,6 +19,10 @@ export interface ControllerConfig {
   podGCPeriodMs: number;
   /** How long a pod's node must stay missing before the pod is force-deleted. */
   podGCOrphanQuarantineMs: number;
+  /** --cluster-cidr: the pod range node IPAM splits into per-node blocks. */
+  clusterCidr: string;
+  /** --node-cidr-mask-size: the prefix length of each node's block. */
+  nodeCidrMaskSize: number;
 }
 
 export const defaultControllerConfig: ControllerConfig = {
@@ -27,6 +31,8 @@ export const defaultControllerConfig: ControllerConfig = {
   terminatedPodGCThreshold: 12_500,
   podGCPeriodMs: 20_000,
   podGCOrphanQuarantineMs: 40_000,
+  clusterCidr: '10.42.0.0/16',
+  nodeCidrMaskSize: 24,
 };
 
 export interface ControllerContext {

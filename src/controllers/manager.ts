@@ -16,6 +16,9 @@ import { startPodGCController } from './podgc.ts';
 import { startNodeLifecycleController } from './nodelifecycle.ts';
 import { startDisruptionController } from './disruption.ts';
 import { startSystemNamespacesController } from './systemnamespaces.ts';
+import { startCsrApprovingController } from './csrapproving.ts';
+import { startCsrSigningController, type ClusterSigning, type CsrSigningContext } from './csrsigning.ts';
+import { startNodeIpamController } from './nodeipam.ts';
 
 /** Every controller, by the name upstream's --controllers flag uses. */
 export const controllers: Record<string, ControllerStart> = {
@@ -30,8 +33,11 @@ export const controllers: Record<string, ControllerStart> = {
   podgc: startPodGCController,
   nodelifecycle: startNodeLifecycleController,
   disruption: startDisruptionController,
+  nodeipam: startNodeIpamController,
   // Upstream runs this one in kube-apiserver; see systemnamespaces.ts.
   systemnamespaces: startSystemNamespacesController,
+  csrapproving: startCsrApprovingController,
+  csrsigning: startCsrSigningController,
 };
 
 export interface ControllerManagerOptions {
@@ -46,6 +52,8 @@ export interface ControllerManagerOptions {
   enabled?: readonly string[];
   /** Overrides of the controllers' tunables. */
   config?: Partial<ControllerConfig>;
+  /** The CA csrsigning signs with (upstream's --cluster-signing-cert-file/--cluster-signing-key-file); none: it does nothing. */
+  clusterSigning?: ClusterSigning;
   log?: (msg: string) => void;
 }
 
@@ -81,7 +89,8 @@ export async function runControllerManager(opts: ControllerManagerOptions, signa
 async function runControllers(opts: ControllerManagerOptions, signal: AbortSignal, log: (msg: string) => void): Promise<void> {
   const informers = new InformerFactory(opts.client, { log });
   const recorders = new Map<string, EventRecorder>();
-  const ctx: ControllerContext = {
+  const ctx: ControllerContext & CsrSigningContext = {
+    clusterSigning: opts.clusterSigning,
     client: opts.client,
     config: { ...defaultControllerConfig, ...opts.config },
     informers,

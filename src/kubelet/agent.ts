@@ -78,6 +78,8 @@ export interface PodManagerOptions {
   /** Whether the node is under memory pressure (BestEffort pods are not admitted then). */
   memoryPressure?: () => boolean;
   dns: { servers: string[]; searches: string[]; options: string[] };
+  /** The cluster DNS for ClusterFirst pods (addresses, cluster domain); absent: pods fall back to `dns`. */
+  clusterDns?: { servers: string[]; domain: string };
   getConfigMap: EnvSources['getConfigMap'];
   getSecret: EnvSources['getSecret'];
   log: (msg: string) => void;
@@ -426,7 +428,7 @@ export class PodManager {
         await this.#stopAll(w, 2);
       }
       const attempt = rp?.sandboxes.length ?? 0;
-      const config = (sbConfig = sandboxConfig(pod, { logRoot: this.#logRoot, attempt, dns: this.#o.dns }));
+      const config = (sbConfig = sandboxConfig(pod, { logRoot: this.#logRoot, attempt, dns: this.#o.dns, clusterDns: this.#o.clusterDns, onDnsEvent: (e) => this.#o.recorder.event(pod, 'Warning', e.reason, e.message) }));
       await fs.mkdir(config.log_directory, { recursive: true });
       let id: string;
       try {
@@ -444,7 +446,7 @@ export class PodManager {
     if (pod.spec?.hostNetwork) podIPs = [this.#o.nodeIP];
     else if (net?.ip) podIPs = [net.ip, ...(net.additional_ips ?? []).map((i) => i.ip)];
     w.podIPs = podIPs;
-    sbConfig ??= sandboxConfig(pod, { logRoot: this.#logRoot, attempt: Number(sandbox.metadata?.attempt ?? 0), dns: this.#o.dns });
+    sbConfig ??= sandboxConfig(pod, { logRoot: this.#logRoot, attempt: Number(sandbox.metadata?.attempt ?? 0), dns: this.#o.dns, clusterDns: this.#o.clusterDns });
     const ctx: StartContext = { w, pod, sandboxId: sandbox.id, sbConfig, volumes, podIPs };
 
     let retry: number | undefined;

@@ -8,12 +8,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ConfigMap, Node, Pod, Secret } from '../api/index.ts';
-import { isNotFound } from '../api/errors.ts';
+import { isAlreadyExists, isNotFound } from '../api/errors.ts';
 import { clientset, EventRecorder, InformerFactory, renewNodeLease, resources, rfc3339, sleepUnlessAborted, type RestClient } from '../client/index.ts';
 import { CriClient } from './cri/index.ts';
 import { importImages, startContainerd } from './containerd/index.ts';
 import { buildPauseImage } from './images/build.ts';
-import { ensureBridge, formatIpv4, parseCidr, preparePodNetwork } from '../network/index.ts';
+import { ensureBridge, formatIpv4, linkOf, parseCidr, preparePodNetwork, RouteSyncer } from '../network/index.ts';
 import { PodManager } from './agent.ts';
 import { capacityOf, defaultEviction, machineInfo, nodeConditions, nodeImages, nodeLabels, nodeStatus, readPressure, registerNode, type EvictionThresholds, type NodeConfig, type Pressure } from './node.ts';
 import { setMemoryCapacity } from './kuberuntime.ts';
@@ -21,6 +21,9 @@ import { startAgentServer } from './server/index.ts';
 import { HttpError, type AgentBackend } from './server/backend.ts';
 import { writeContainerLogs } from './logs.ts';
 import { StatsProvider } from './stats.ts';
+import { startClusterDns } from '../dns/index.ts';
+import { startNetworkPolicy } from '../netpol/index.ts';
+import { startServiceProxy } from '../proxy/index.ts';
 
 export const defaultClusterCidr = '10.42.0.0/16';
 export const defaultServiceCidr = '10.43.0.0/16';
@@ -32,8 +35,15 @@ export interface AgentOptions {
   nodeName: string;
   /** <data-dir>/agent: containerd, CNI, pod volumes, logs, images to import. */
   dir: string;
-  /** This node's pod range; default the first /24 of the cluster range. */
+  /** This node's pod range; default the first /24 of the cluster range (without nodeIP). */
   podCidr?: string;
+  /**
+   * The node's InternalIP (`--node-ip`), an address of this host on the link shared with the
+   * other nodes; the agent serves on it. With it the node waits for its pod range from node IPAM
+   * (unless podCidr is given) and routes other nodes' pod ranges via their InternalIPs (host-gw).
+   * Without it: a single node whose address is its pod bridge's gateway.
+   */
+  nodeIP?: string;
   clusterCidr?: string;
   serviceCidr?: string;
   bridge?: string;
@@ -42,6 +52,12 @@ export interface AgentOptions {
   /** Serving certificate of the agent's HTTPS endpoint, and the CA that signs API server clients. */
   tls: { certPem: string; keyPem: string; caPem: string };
   maxPods?: number;
+  /** The cluster DNS Service's address for ClusterFirst pods (`--cluster-dns`); default 10.43.0.10. */
+  clusterDns?: string;
+  /** `--cluster-domain`; default cluster.local. */
+  clusterDomain?: string;
+  /** The resolver file for Default pods and the cluster DNS's upstreams (`--resolv-conf`); default /etc/resolv.conf. */
+  resolvConf?: string;
   /** Hard eviction thresholds (`--eviction-hard`); default upstream's. */
   eviction?: EvictionThresholds;
   log?: (msg: string) => void;
@@ -74,16 +90,21 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   const eviction = opts.eviction ?? defaultEviction;
 
   // Pod network first: guard rules before any pod exists, then the bridge the agent serves on.
-  let podCidr = opts.podCidr ?? firstSubnet(clusterCidr);
+  const hostLink = opts.nodeIP ? await linkOf(opts.nodeIP) : undefined;
+  let podCidr = opts.podCidr ?? (opts.nodeIP ? undefined : firstSubnet(clusterCidr));
   try {
     const existing = await cs.nodes.get(opts.nodeName);
     if (existing.spec?.podCIDR) podCidr = existing.spec.podCIDR;
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
-  const nodeIP = gatewayOf(podCidr);
-  await preparePodNetwork({ confDir: path.join(dir, 'cni/net.d'), podCidr, dataDir: path.join(dir, 'cni/ipam'), bridge, clusterCidr, serviceCidr });
-  await ensureBridge({ name: bridge, address: `${nodeIP}/${podCidr.split('/')[1]}` });
+  if (!podCidr) {
+    podCidr = await awaitPodCidr(cs, opts.nodeName, { log }, signal);
+    if (!podCidr) return;
+  }
+  const nodeIP = opts.nodeIP ?? gatewayOf(podCidr);
+  await preparePodNetwork({ confDir: path.join(dir, 'cni/net.d'), podCidr, dataDir: path.join(dir, 'cni/ipam'), bridge, clusterCidr, serviceCidr, hostLink });
+  await ensureBridge({ name: bridge, address: `${gatewayOf(podCidr)}/${podCidr.split('/')[1]}` });
 
   // containerd with Bosun's own pause image, then the images waiting in <dir>/images.
   const pauseFile = path.join(dir, 'cache', 'pause.tar');
@@ -114,8 +135,12 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     };
     await postStatus();
     await renewNodeLease(cs, opts.nodeName);
-
+    // One informer factory for the agent's components: one watch per kind, one copy of each object.
     const informers = new InformerFactory(opts.client, { log });
+    const clusterDns = await startClusterDns({ client: opts.client, informers, nodeName: opts.nodeName, nodeIP, clusterDnsIP: opts.clusterDns, clusterDomain: opts.clusterDomain, serviceCidr, clusterCidr, resolvConf: opts.resolvConf, log }, signal); // serves nodeIP:53 until the signal
+    void startNetworkPolicy({ client: opts.client, informers, nodeName: opts.nodeName, log }, signal); // never rejects; stops with the signal
+    startServiceProxy({ client: opts.client, informers, nodeName: opts.nodeName, nodeIPs: [nodeIP], clusterCidr, log }, signal); // runs until the signal; its rules stay
+
     const pods = informers.typedInformerFor(resources.pods, { fieldSelector: `spec.nodeName=${opts.nodeName}` });
     const recorder = new EventRecorder(opts.client, { component: 'kubelet', host: opts.nodeName, log });
     const getConfigMap = async (ns: string, name: string): Promise<ConfigMap | undefined> => {
@@ -136,7 +161,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     };
     const { allocatable } = capacityOf(machine, maxPods, eviction);
     const manager = new PodManager(
-      { nodeName: opts.nodeName, nodeIP, cs, runtime: cri, images: cri, recorder, rootDir: dir, allocatable: () => allocatable, nodeLabels: nodeLabels(cfg), memoryPressure: () => pressure.memory, dns: await hostDns(), getConfigMap, getSecret, log },
+      { nodeName: opts.nodeName, nodeIP, cs, runtime: cri, images: cri, recorder, rootDir: dir, allocatable: () => allocatable, nodeLabels: nodeLabels(cfg), memoryPressure: () => pressure.memory, dns: await hostDns(opts.resolvConf), clusterDns: clusterDns.forPods, getConfigMap, getSecret, log },
       signal,
     );
     podManagerRef.current = manager;
@@ -146,6 +171,14 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
       onUpdate: (_o: Pod, p: Pod) => manager.upsert(p),
       onDelete: (p: Pod) => manager.remove(p),
     });
+    // host-gw: a route to every other node's pod range via its InternalIP (with --node-ip only).
+    let routing: Promise<void> = Promise.resolve();
+    if (opts.nodeIP) {
+      const nodes = informers.typedInformerFor(resources.nodes);
+      const routes = new RouteSyncer({ nodes: () => nodes.store.list(), nodeName: opts.nodeName, podCidr, nodeIP, clusterCidr, log });
+      nodes.addEventHandler({ onAdd: () => routes.poke(), onUpdate: () => routes.poke(), onDelete: () => routes.poke() });
+      routing = nodes.waitForSync(signal).then(() => routes.run(signal));
+    }
     informers.start(signal);
     const relist = manager.runRelist(
       (uid) => pods.store.list().some((p) => p.metadata.uid === uid),
@@ -178,20 +211,47 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     }
     manager.stop();
     await relist;
+    await routing;
     await informers.stopped();
     await recorder.flush().catch(() => {});
     await server.close();
+    await clusterDns.stopped;
   } finally {
     cri?.close();
     await containerd.stop();
   }
 }
 
+/**
+ * Registers the Node without a pod range and waits until node IPAM gives it one (upstream's
+ * kubelet waits for spec.podCIDR too). Answers undefined when the signal aborted first.
+ */
+async function awaitPodCidr(cs: ReturnType<typeof clientset>, nodeName: string, o: { log: (msg: string) => void }, signal: AbortSignal): Promise<string | undefined> {
+  const labels = nodeLabels({ name: nodeName, nodeIP: '', podCidr: '', kubeletPort: 0, maxPods: 0, runtimeVersion: '' });
+  let waited = 0;
+  while (!signal.aborted) {
+    let node: Node | undefined;
+    try {
+      node = await cs.nodes.get(nodeName);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await cs.nodes.create({ apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName, labels } } as Node).catch((e: unknown) => {
+        if (!isAlreadyExists(e)) throw e;
+      });
+      o.log(`agent: node ${nodeName} registered; waiting for its pod CIDR from node IPAM`);
+    }
+    if (node?.spec?.podCIDR) return node.spec.podCIDR;
+    await sleepUnlessAborted(500, { signal });
+    if ((waited += 500) % 30_000 === 0) o.log(`agent: still waiting for a pod CIDR on node ${nodeName} (is the controller manager's nodeipam running?)`);
+  }
+  return undefined;
+}
+
 /** The host's resolver settings (pods use them until cluster DNS exists: upstream's fallback). */
-async function hostDns(): Promise<{ servers: string[]; searches: string[]; options: string[] }> {
+async function hostDns(file = '/etc/resolv.conf'): Promise<{ servers: string[]; searches: string[]; options: string[] }> {
   let text = '';
   try {
-    text = await fs.readFile('/etc/resolv.conf', 'utf8');
+    text = await fs.readFile(file, 'utf8');
   } catch {}
   const servers: string[] = [];
   const searches: string[] = [];

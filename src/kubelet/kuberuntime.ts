@@ -9,6 +9,7 @@ import type { Container, Pod } from '../api/index.ts';
 import { parseQuantity } from '../api/quantity.ts';
 import { podQOSClass, type QOSClass } from '../api/podresources.ts';
 import type { RuntimeService } from './cri/index.ts';
+import { podDnsConfig, type DnsEvent } from '../dns/index.ts';
 import type { ContainerConfig, ContainerStatus as CriContainerStatus, In, Mount, PodSandbox, PodSandboxConfig, PodSandboxStatus } from './cri/types.ts';
 
 export const labels = {
@@ -66,8 +67,12 @@ export function milliCpuToQuota(milli: number, period = 100_000): number {
 export interface SandboxContext {
   logRoot: string;
   attempt: number;
-  /** Host resolv.conf contents for dnsPolicy Default (and ClusterFirst until cluster DNS exists). */
+  /** Host resolv.conf contents for dnsPolicy Default (and ClusterFirst on the host network). */
   dns: { servers: string[]; searches: string[]; options: string[] };
+  /** The cluster DNS (`--cluster-dns`, `--cluster-domain`) for ClusterFirst; absent: none (pods fall back to Default). */
+  clusterDns?: { servers: string[]; domain: string };
+  /** Receives the pod's DNS warnings (DNSConfigForming, MissingClusterDNS). */
+  onDnsEvent?: (e: DnsEvent) => void;
 }
 
 export function sandboxConfig(pod: Pod, ctx: SandboxContext): In<PodSandboxConfig> & { log_directory: string } {
@@ -81,22 +86,15 @@ export function sandboxConfig(pod: Pod, ctx: SandboxContext): In<PodSandboxConfi
       portMappings.push({ protocol: (p.protocol ?? 'TCP') as 'TCP' | 'UDP' | 'SCTP', container_port: p.containerPort, host_port: p.hostPort, host_ip: p.hostIP ?? '' });
     }
   }
-  const dns = spec.dnsConfig;
-  const dnsPolicy = spec.dnsPolicy ?? 'ClusterFirst';
-  const servers = dnsPolicy === 'None' ? [] : ctx.dns.servers;
-  const searches = dnsPolicy === 'None' ? [] : ctx.dns.searches;
-  const options = dnsPolicy === 'None' ? [] : ctx.dns.options;
+  const { events: dnsEvents, ...dnsConfig } = podDnsConfig(pod, { host: ctx.dns, clusterDns: ctx.clusterDns?.servers ?? [], clusterDomain: ctx.clusterDns?.domain ?? '' });
+  for (const e of dnsEvents) ctx.onDnsEvent?.(e);
   let hostname = spec.hostname ?? meta.name!;
   if (hostNetwork) hostname = '';
   return {
     metadata: { name: meta.name!, uid: meta.uid!, namespace: meta.namespace!, attempt: ctx.attempt },
     hostname,
     log_directory: podLogDir(ctx.logRoot, pod),
-    dns_config: {
-      servers: [...servers, ...(dns?.nameservers ?? [])],
-      searches: [...searches, ...(dns?.searches ?? [])],
-      options: [...options, ...(dns?.options ?? []).map((o) => (o.value !== undefined ? `${o.name}:${o.value}` : o.name ?? ''))],
-    },
+    dns_config: dnsConfig,
     port_mappings: portMappings,
     labels: { ...(meta.labels ?? {}), [labels.podName]: meta.name!, [labels.podNamespace]: meta.namespace!, [labels.podUid]: meta.uid! },
     annotations: { ...(meta.annotations ?? {}) },

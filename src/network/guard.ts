@@ -13,6 +13,9 @@
  *   traffic DNAT'ed in nat OUTPUT (a Service reached from the host): filter OUTPUT still sees
  *   the output interface chosen before the DNAT (measured: eth0 for a DNAT to a bridged pod),
  *   so it cannot judge that packet, while POSTROUTING sees the interface really used.
+ * With `hostLink` (host-gw between nodes on one link), traffic to the pod range may leave
+ * through that link too: each node routes only other nodes' pod ranges there, via their
+ * InternalIPs; everything else leaving is still rejected.
  * Every rule lives in Bosun's own chains; the only rules outside them are the three jumps.
  * Bosun bridges are exempt by prefix so that two Bosun instances on one machine (two
  * bridges, overlapping ranges) do not reject each other's pod traffic; such a bridge has no
@@ -33,6 +36,11 @@ export interface GuardOptions {
   bridge: string;
   /** Chain name (≤ 28 characters). Default `BOSUN-GUARD-<bridge>`. */
   chain?: string;
+  /**
+   * The hosts' link (the interface holding this node's InternalIP) when nodes route pod
+   * ranges to each other over it (host-gw): traffic to the pod range may leave through it.
+   */
+  hostLink?: string;
 }
 
 export const GUARD_CHAIN_PREFIX = 'BOSUN-GUARD-';
@@ -74,6 +82,7 @@ export function guardRules(opts: GuardOptions): GuardTable[] {
     ['-o', 'lo', ...comment('loopback stays on this machine'), '-j', 'RETURN'],
     ['-o', BOSUN_BRIDGE_PATTERN, ...comment('Bosun bridges stay on this machine'), '-j', 'RETURN'],
     ...(bridge.startsWith(BOSUN_BRIDGE_PATTERN.slice(0, -1)) ? [] : [['-o', bridge, ...comment('the pod bridge stays on this machine'), '-j', 'RETURN']]),
+    ...(opts.hostLink ? [['-d', pods.text, '-o', checkBridgeName(opts.hostLink), ...comment('pod traffic between nodes over the hosts link'), '-j', 'RETURN']] : []),
   ];
   const blocked = (verdict: string[]) => [
     ['-s', pods.text, ...comment('pod traffic may not leave this machine'), ...verdict],

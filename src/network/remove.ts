@@ -11,6 +11,8 @@ import { CONFLIST_NAME, DEFAULT_BRIDGE, NETWORK_NAME, checkBridgeName } from './
 import { NetworkError, run } from './exec.ts';
 import { removeGuardRules } from './guard.ts';
 import { jumpsTo, quoteLine, readTable, restore } from './iptables.ts';
+import { removeNetworkPolicyRules } from '../netpol/index.ts';
+import { removeProxyRules } from '../proxy/index.ts';
 
 export interface RemoveNetworkOptions {
   /** Bridge to delete. Default `bosun0`. */
@@ -80,7 +82,8 @@ export async function deleteLink(name: string): Promise<void> {
 
 /**
  * Removes the pod network of one bridge: conflist (if confDir), leftover per-pod nat rules
- * (if podCidr), the bridge link, host-local state, then the guard rules. Idempotent.
+ * (if podCidr), the bridge link, host-local state, the network policy chains (src/netpol),
+ * the service proxy chains (src/proxy), then the guard rules. Idempotent.
  */
 export async function removeNetwork(opts: RemoveNetworkOptions): Promise<void> {
   const bridge = checkBridgeName(opts.bridge ?? DEFAULT_BRIDGE);
@@ -91,5 +94,7 @@ export async function removeNetwork(opts: RemoveNetworkOptions): Promise<void> {
   }
   await deleteLink(bridge);
   await fs.rm(path.join(opts.dataDir, NETWORK_NAME), { recursive: true, force: true });
+  await removeNetworkPolicyRules();
+  await removeProxyRules();
   await removeGuardRules({ bridge, chain: opts.chain });
 }

@@ -166,7 +166,7 @@ describe('CertificateSigningRequests', () => {
       apiVersion: 'certificates.k8s.io/v1',
       kind: 'CertificateSigningRequest',
       metadata: { name: 'req' },
-      spec: { request: Buffer.from('not really a CSR').toString('base64'), signerName: 'example.com/signer', usages: ['digital signature'], username: 'mallory', groups: ['system:masters'] },
+      spec: { request: Buffer.from('-----BEGIN CERTIFICATE REQUEST-----\nbm90IHJlYWxseSBhIENTUg==\n-----END CERTIFICATE REQUEST-----\n').toString('base64'), signerName: 'example.com/signer', usages: ['digital signature'], username: 'mallory', groups: ['system:masters'] },
     }), 201);
     assert.equal(csr.spec.username, me.username);
     assert.deepEqual(csr.spec.groups, me.groups);

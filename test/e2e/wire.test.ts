@@ -126,7 +126,7 @@ test('limit is an int64: its maximum is accepted, beyond it is a 400', async () 
 test('an unserved subresource is the router 404, not a missing object', async () => {
   await post('/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'sub' } });
   await post('/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p2' }, spec: { containers: [{ name: 'c', image: 'nginx' }] } });
-  for (const path of ['/api/v1/namespaces/default/configmaps/sub/status', '/api/v1/namespaces/default/pods/p2/proxy', '/api/v1/namespaces/default/pods/p2/nonsense']) {
+  for (const path of ['/api/v1/namespaces/default/configmaps/sub/status', '/api/v1/namespaces/default/pods/p2/scale', '/api/v1/namespaces/default/pods/p2/nonsense']) {
     const r = await request(creds, 'GET', path);
     assert.equal(r.status, 404, path);
     assert.equal(

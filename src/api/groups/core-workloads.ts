@@ -239,7 +239,7 @@ export const pods: ResourceDef = {
   namespaced: true,
   shortNames: ['po'],
   categories: ['all'],
-  subresources: { status: true, binding: true, eviction: true, ephemeralContainers: true, connect: ['attach', 'exec', 'log', 'portforward'] },
+  subresources: { status: true, binding: true, eviction: true, ephemeralContainers: true, connect: ['attach', 'exec', 'log', 'portforward', 'proxy'] },
   generation: true,
   default: (pod) => defaultPod(pod as J),
   prepareForCreate: preparePodForCreate,

@@ -97,7 +97,7 @@ export const services: ResourceDef = {
   categories: ['all'],
   nameRule: 'dns1035',
   storagePrefix: 'services/specs',
-  subresources: { status: true },
+  subresources: { status: true, connect: ['proxy'] },
   createOnUpdate: true,
   prepareForCreate: prepareServiceForCreate,
   prepareForUpdate: prepareServiceForUpdate,

@@ -10,6 +10,7 @@
  *   (remotecommand.ts), every other upgrade (SPDY) is proxied raw (upgrade.ts).
  * - pods/portforward: /portForward/{ns}/{pod}; WebSocket-tunneled SPDY (tunnel.ts) or raw.
  * - nodes/{name}/proxy/{path}: any method proxied to the agent (upgrades raw).
+ * - pods/proxy, services/proxy: to the pod's or a ready endpoint's IP, see proxy.ts.
  * Errors before the connection is taken are thrown as StatusErrors for the server to write.
  *
  * Departure: upstream refuses node proxying to loopback and link-local addresses; a single-host
@@ -20,7 +21,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { badRequest, internalError, routeNotFound, statusError, StatusError, type Reason } from '../../api/errors.ts';
-import type { Node, Pod } from '../../api/index.ts';
+import type { KubeObject, Node, Pod } from '../../api/index.ts';
 import type { Response } from '../respond.ts';
 import type { Request } from '../body.ts';
 import type { RequestInfo } from '../requestinfo.ts';
@@ -28,6 +29,7 @@ import { agentEndpoint, agentTarget, agentUrl, plainError, type KubeletClientCon
 import { chooseContainer, logOptions, logQuery, portForwardPorts, portForwardQuery, streamOptions, streamQuery } from './options.ts';
 import { translateRemoteCommand, wantsTranslation, isWebSocketUpgrade } from './remotecommand.ts';
 import { tunnelPortForward, tunnelRequestHeaders, tunneledProtocols } from './tunnel.ts';
+import { serveResourceProxy } from './proxy.ts';
 import { BackendError, dialUpgrade, proxyUpgrade, readLimited, type UpgradeRequest, type UpstreamTarget } from '../../util/upgrade.ts';
 
 /** Upstream's cap on an error body read from the agent (generic HTTP response checker). */
@@ -43,6 +45,8 @@ export interface ConnectContext {
   query: URLSearchParams;
   getPod: (namespace: string, name: string) => Promise<Pod>;
   getNode: (name: string) => Promise<Node>;
+  /** Any stored object by kind (services/proxy reads the Service and its Endpoints); throws NotFound. */
+  getObject?: (gk: { group: string; kind: string }, namespace: string, name: string) => Promise<KubeObject>;
   /** The API server's credentials toward agents; without them these subresources answer 503. */
   kubelet: KubeletClientConfig | undefined;
   log: (msg: string) => void;
@@ -55,6 +59,7 @@ export async function serveConnect(ctx: ConnectContext): Promise<void> {
   if (resource === 'pods' && (subresource === 'exec' || subresource === 'attach')) return serveRemoteCommand(ctx, subresource);
   if (resource === 'pods' && subresource === 'portforward') return servePortForward(ctx);
   if (resource === 'nodes' && subresource === 'proxy') return serveNodeProxy(ctx);
+  if ((resource === 'pods' || resource === 'services') && subresource === 'proxy') return serveResourceProxy(ctx, resource);
   throw routeNotFound();
 }
 
@@ -200,6 +205,11 @@ function isUpgrade(headers: Record<string, string | string[] | undefined>): bool
   return [headers['connection'] ?? ''].flat().join(',').toLowerCase().includes('upgrade');
 }
 
+/** Whether the request asks for an HTTP/1.1 upgrade (`Connection: upgrade`). */
+export const isUpgradeRequest = isUpgrade;
+/** The raw upgrade proxy with the connect subresources' error reporting. */
+export const proxyRawUpgrade = (client: UpgradeRequest, target: UpstreamTarget): Promise<void> => proxyRaw(client, target);
+
 /** A raw upgrade proxy whose failures before the switch are reported as upstream's responder does. */
 async function proxyRaw(client: UpgradeRequest, target: UpstreamTarget): Promise<void> {
   try {
@@ -268,7 +278,7 @@ async function servePortForward(ctx: ConnectContext): Promise<void> {
 const hopByHop = new Set(['connection', 'proxy-connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /** `name`, `name:port` or `scheme:name:port` (upstream SplitSchemeNamePort). */
-function splitSchemeNamePort(id: string): { scheme: string; name: string; port: string } | undefined {
+export function splitSchemeNamePort(id: string): { scheme: string; name: string; port: string } | undefined {
   const parts = id.split(':');
   const [scheme, name, port] = parts.length === 1 ? ['', parts[0]!, ''] : parts.length === 2 ? ['', parts[0]!, parts[1]!] : parts.length === 3 ? [parts[0]!, parts[1]!, parts[2]!] : ['', '', ''];
   if (!name || !['', 'http', 'https'].includes(scheme)) return undefined;
@@ -302,7 +312,7 @@ async function serveNodeProxy(ctx: ConnectContext): Promise<void> {
 }
 
 /** A plain request proxied to the agent and its answer streamed back (hop-by-hop headers dropped). */
-function proxyHttp(ctx: ConnectContext, target: UpstreamTarget): Promise<void> {
+export function proxyHttp(ctx: ConnectContext, target: UpstreamTarget): Promise<void> {
   const req = ctx.req;
   const headers: string[] = [];
   const raw = req.rawHeaders;
@@ -327,7 +337,7 @@ function proxyHttp(ctx: ConnectContext, target: UpstreamTarget): Promise<void> {
   };
   return new Promise((resolve, reject) => {
     const out = secure
-      ? https.request({ ...options, ca: target.tls?.caPem, cert: target.tls?.certPem, key: target.tls?.keyPem })
+      ? https.request({ ...options, ca: target.tls?.caPem, cert: target.tls?.certPem, key: target.tls?.keyPem, rejectUnauthorized: !target.tls?.insecureSkipVerify })
       : http.request(options);
     let responded = false;
     out.on('response', (upstream) => {

@@ -171,6 +171,6 @@ export function connectOptions(info: RequestInfo, q: URLSearchParams): KubeObjec
       return { ...base, kind: 'PodPortForwardOptions', ports };
     }
     default:
-      return { ...base, kind: `${info.resource === 'nodes' ? 'Node' : 'Pod'}ProxyOptions`, path: info.parts.slice(3).join('/') };
+      return { ...base, kind: `${info.resource === 'nodes' ? 'Node' : info.resource === 'services' ? 'Service' : 'Pod'}ProxyOptions`, path: info.parts.slice(3).join('/') };
   }
 }

@@ -1,0 +1,506 @@
+/**
+ * The service proxy's rule generation, kube-proxy's iptables mode as pure functions:
+ *
+ *   Services + EndpointSlices + node info ──servicePorts()──▶ ProxyServicePort[]
+ *   ProxyServicePort[] + node info ──buildProxyRules()──▶ ProxyRules (chains per table)
+ *   ProxyRules + what was written last ──renderRestore()──▶ `iptables-restore --noflush` input
+ *
+ * Chain names, rule order, comments, the masquerade mark (0x4000) and the probability format
+ * follow upstream's pkg/proxy/iptables. Deliberate departures, each for this machine:
+ * - NodePorts answer only on the node's addresses (upstream's `--nodeport-addresses primary`),
+ *   not on every local address.
+ * - Endpoints outside `endpointCidrs` (default: the cluster CIDR and the node's addresses) are
+ *   not programmed: a DNAT to a remote address would let host traffic for a Service leave the
+ *   machine past the guard (src/network/guard.ts).
+ * - No externalIPs, LoadBalancer ingress, firewall (KUBE-FW) or health-check node ports.
+ * Nothing here touches the host; see host.ts for that.
+ */
+import { createHash } from 'node:crypto';
+import type { EndpointSlice, Service } from '../api/index.ts';
+
+export const MASQUERADE_MARK = '0x4000';
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+/** Upstream's default `sessionAffinityConfig.clientIP.timeoutSeconds` (3 hours). */
+export const DEFAULT_AFFINITY_SECONDS = 10800;
+
+export const KUBE_SERVICES = 'KUBE-SERVICES';
+export const KUBE_EXTERNAL_SERVICES = 'KUBE-EXTERNAL-SERVICES';
+export const KUBE_NODEPORTS = 'KUBE-NODEPORTS';
+export const KUBE_POSTROUTING = 'KUBE-POSTROUTING';
+export const KUBE_MARK_MASQ = 'KUBE-MARK-MASQ';
+export const KUBE_FORWARD = 'KUBE-FORWARD';
+
+/** Per-service chain prefixes (upstream's isServiceChainName). */
+export const SERVICE_CHAIN_PREFIXES = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-EXT-', 'KUBE-FW-', 'KUBE-SEP-'] as const;
+/** Every chain this proxy creates, by table (service chains by prefix). */
+export const TOP_LEVEL_CHAINS = {
+  filter: [KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD],
+  nat: [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ],
+} as const;
+
+export function isServiceChain(name: string): boolean {
+  return SERVICE_CHAIN_PREFIXES.some((p) => name.startsWith(p));
+}
+
+/** What the rules depend on besides Services and EndpointSlices. */
+export interface ProxyNodeInfo {
+  nodeName: string;
+  /** The node's addresses: NodePorts answer on these. */
+  nodeIPs: string[];
+  /** The cluster's pod range (upstream's `--cluster-cidr`, the local-traffic detector). */
+  clusterCidr?: string;
+  /** Endpoint addresses allowed as DNAT targets; default clusterCidr + nodeIPs. */
+  endpointCidrs?: string[];
+}
+
+export interface ProxyEndpoint {
+  ip: string;
+  port: number;
+  /** `ip:port` */
+  endpoint: string;
+  ready: boolean;
+  serving: boolean;
+  terminating: boolean;
+  /** On this node (EndpointSlice nodeName). */
+  local: boolean;
+}
+
+/** One port of one Service, as the proxy sees it (upstream's ServicePort + its endpoints). */
+export interface ProxyServicePort {
+  /** `namespace/name:port` (`namespace/name` for an unnamed port): upstream's ServicePortName. */
+  name: string;
+  namespace: string;
+  service: string;
+  /** Lower case: tcp, udp, sctp. */
+  protocol: string;
+  clusterIP: string;
+  port: number;
+  /** 0: none. */
+  nodePort: number;
+  /** ClientIP affinity timeout in seconds; 0: no affinity. */
+  affinitySeconds: number;
+  internalLocal: boolean;
+  externalLocal: boolean;
+  /** Every endpoint of the port, sorted by `ip:port`, duplicates removed. */
+  endpoints: ProxyEndpoint[];
+}
+
+/** Upstream's chain-name hash: base32 (RFC 4648) of sha256(s), first 16 characters. */
+export function chainHash(s: string): string {
+  const digest = createHash('sha256').update(s).digest();
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const b of digest) {
+    value = ((value << 8) | b) & 0xffff;
+    bits += 8;
+    while (bits >= 5 && out.length < 16) {
+      out += alphabet[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    if (out.length >= 16) break;
+  }
+  return out;
+}
+
+export function serviceChainName(sp: Pick<ProxyServicePort, 'name' | 'protocol'>, prefix: 'KUBE-SVC-' | 'KUBE-SVL-' | 'KUBE-EXT-' | 'KUBE-FW-'): string {
+  return prefix + chainHash(sp.name + sp.protocol);
+}
+
+export function endpointChainName(sp: Pick<ProxyServicePort, 'name' | 'protocol'>, endpoint: string): string {
+  return 'KUBE-SEP-' + chainHash(sp.name + sp.protocol + endpoint);
+}
+
+/** Upstream's probability text: 1/n with ten decimals. */
+export function probability(n: number): string {
+  return (1 / n).toFixed(10);
+}
+
+function parseIpv4(ip: string): number | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
+  if (!m) return undefined;
+  const parts = m.slice(1).map(Number);
+  if (parts.some((p) => p > 255)) return undefined;
+  return ((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]!;
+}
+
+function inCidr(ip: string, cidr: string): boolean {
+  const [base, len] = cidr.split('/');
+  const a = parseIpv4(ip);
+  const b = parseIpv4(base ?? '');
+  const bits = len === undefined ? 32 : Number(len);
+  if (a === undefined || b === undefined || !(bits >= 0 && bits <= 32)) return false;
+  if (bits === 0) return true;
+  const mask = bits === 32 ? 0xffffffff : ~(0xffffffff >>> bits) >>> 0;
+  return ((a & mask) >>> 0) === ((b & mask) >>> 0);
+}
+
+/**
+ * The service ports the proxy programs, from the API objects (pure; inputs are not mutated).
+ * Skipped like upstream: ExternalName and headless Services, non-IPv4 cluster IPs, and slices
+ * that are not IPv4. Sorted by name so the output is stable.
+ */
+export function servicePorts(services: readonly Service[], slices: readonly EndpointSlice[], node: ProxyNodeInfo): ProxyServicePort[] {
+  const allowed = node.endpointCidrs ?? [...(node.clusterCidr ? [node.clusterCidr] : []), ...node.nodeIPs.map((ip) => `${ip}/32`)];
+  const slicesBySvc = new Map<string, EndpointSlice[]>();
+  for (const s of slices) {
+    const svc = s.metadata.labels?.[SERVICE_NAME_LABEL];
+    if (!svc || s.addressType !== 'IPv4') continue;
+    const key = `${s.metadata.namespace ?? ''}/${svc}`;
+    const list = slicesBySvc.get(key) ?? [];
+    list.push(s);
+    slicesBySvc.set(key, list);
+  }
+  const out: ProxyServicePort[] = [];
+  for (const svc of services) {
+    const spec = svc.spec;
+    if (!spec || spec.type === 'ExternalName') continue;
+    const clusterIP = spec.clusterIP ?? '';
+    if (!clusterIP || clusterIP === 'None' || parseIpv4(clusterIP) === undefined) continue;
+    const namespace = svc.metadata.namespace ?? 'default';
+    const service = svc.metadata.name ?? '';
+    const affinitySeconds = spec.sessionAffinity === 'ClientIP' ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS) : 0;
+    const externalType = spec.type === 'NodePort' || spec.type === 'LoadBalancer';
+    for (const p of spec.ports ?? []) {
+      const portName = p.name ?? '';
+      const protocol = (p.protocol ?? 'TCP').toLowerCase();
+      const byEndpoint = new Map<string, ProxyEndpoint>();
+      for (const slice of slicesBySvc.get(`${namespace}/${service}`) ?? []) {
+        const sp = (slice.ports ?? []).find((x) => (x.name ?? '') === portName && (x.protocol ?? 'TCP').toLowerCase() === protocol);
+        if (!sp?.port) continue;
+        for (const e of slice.endpoints ?? []) {
+          const ip = e.addresses?.[0];
+          if (!ip || parseIpv4(ip) === undefined || !allowed.some((c) => inCidr(ip, c))) continue;
+          const ready = e.conditions?.ready ?? true;
+          const ep: ProxyEndpoint = {
+            ip,
+            port: sp.port,
+            endpoint: `${ip}:${sp.port}`,
+            ready,
+            serving: e.conditions?.serving ?? ready,
+            terminating: e.conditions?.terminating ?? false,
+            local: e.nodeName !== undefined && e.nodeName === node.nodeName,
+          };
+          const prev = byEndpoint.get(ep.endpoint);
+          if (!prev || (!prev.ready && ep.ready)) byEndpoint.set(ep.endpoint, ep);
+        }
+      }
+      const nodePort = externalType ? (p.nodePort ?? 0) : 0;
+      out.push({
+        name: portName ? `${namespace}/${service}:${portName}` : `${namespace}/${service}`,
+        namespace,
+        service,
+        protocol,
+        clusterIP,
+        port: p.port,
+        nodePort,
+        affinitySeconds,
+        internalLocal: spec.internalTrafficPolicy === 'Local',
+        externalLocal: nodePort > 0 && spec.externalTrafficPolicy === 'Local',
+        endpoints: [...byEndpoint.values()].sort((a, b) => (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0)),
+      });
+    }
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.protocol < b.protocol ? -1 : 1));
+}
+
+function externallyAccessible(sp: ProxyServicePort): boolean {
+  return sp.nodePort > 0;
+}
+/** Cluster endpoints serve internal traffic with policy Cluster and all external traffic (short-circuits). */
+function usesClusterEndpoints(sp: ProxyServicePort): boolean {
+  return !sp.internalLocal || externallyAccessible(sp);
+}
+function usesLocalEndpoints(sp: ProxyServicePort): boolean {
+  return sp.internalLocal || (sp.externalLocal && externallyAccessible(sp));
+}
+
+export interface CategorizedEndpoints {
+  cluster: ProxyEndpoint[];
+  local: ProxyEndpoint[];
+  /** Every endpoint some rule of this node may DNAT to (the KUBE-SEP chains). */
+  reachable: ProxyEndpoint[];
+  /** Some usable endpoint exists anywhere in the cluster. */
+  hasEndpoints: boolean;
+}
+
+/**
+ * Upstream's CategorizeEndpoints: ready endpoints, or serving-and-terminating ones when none is
+ * ready (separately for the cluster-wide and the node-local set).
+ */
+export function categorizeEndpoints(sp: ProxyServicePort): CategorizedEndpoints {
+  const eps = sp.endpoints;
+  let cluster: ProxyEndpoint[] = [];
+  let local: ProxyEndpoint[] = [];
+  let hasEndpoints = false;
+  if (usesClusterEndpoints(sp)) {
+    cluster = eps.filter((e) => e.ready);
+    if (cluster.length === 0) cluster = eps.filter((e) => e.serving && e.terminating);
+    if (cluster.length > 0) hasEndpoints = true;
+  }
+  if (!usesLocalEndpoints(sp)) return { cluster, local, reachable: cluster, hasEndpoints };
+  if (eps.some((e) => e.ready || (e.serving && e.terminating))) hasEndpoints = true;
+  local = eps.filter((e) => e.local && e.ready);
+  if (local.length === 0) local = eps.filter((e) => e.local && e.serving && e.terminating);
+  if (!usesClusterEndpoints(sp)) return { cluster, local, reachable: local, hasEndpoints };
+  const seen = new Set(cluster.map((e) => e.endpoint));
+  return { cluster, local, reachable: [...cluster, ...local.filter((e) => !seen.has(e.endpoint))], hasEndpoints };
+}
+
+/** A chain and its rules (tokens after `-A <chain>`). */
+export interface Chain {
+  name: string;
+  rules: string[][];
+}
+
+export interface ProxyRules {
+  filter: Chain[];
+  nat: Chain[];
+}
+
+const comment = (text: string) => ['-m', 'comment', '--comment', text];
+
+/**
+ * Every chain the proxy owns, with its rules, for the given service ports (pure). Top-level
+ * chains come first in each table, then per-service chains in service order.
+ */
+export function buildProxyRules(ports: readonly ProxyServicePort[], node: ProxyNodeInfo): ProxyRules {
+  const f = new Map<string, string[][]>(TOP_LEVEL_CHAINS.filter.map((c) => [c, []]));
+  const n = new Map<string, string[][]>(TOP_LEVEL_CHAINS.nat.map((c) => [c, []]));
+  const nat = (chain: string, ...rule: string[]) => {
+    let list = n.get(chain);
+    if (!list) n.set(chain, (list = []));
+    list.push(rule);
+  };
+  const declare = (chain: string) => n.has(chain) || n.set(chain, []);
+  const filter = (chain: string, ...rule: string[]) => f.get(chain)!.push(rule);
+  const mark = `${MASQUERADE_MARK}/${MASQUERADE_MARK}`;
+  const notLocal = node.clusterCidr ? ['!', '-s', node.clusterCidr] : undefined;
+  const isLocal = node.clusterCidr ? ['-s', node.clusterCidr] : undefined;
+
+  nat(KUBE_POSTROUTING, '-m', 'mark', '!', '--mark', mark, '-j', 'RETURN');
+  nat(KUBE_POSTROUTING, '-j', 'MARK', '--xor-mark', MASQUERADE_MARK);
+  nat(KUBE_POSTROUTING, ...comment('kubernetes service traffic requiring SNAT'), '-j', 'MASQUERADE', '--random-fully');
+  nat(KUBE_MARK_MASQ, '-j', 'MARK', '--or-mark', MASQUERADE_MARK);
+
+  for (const sp of ports) {
+    const proto = ['-m', sp.protocol, '-p', sp.protocol];
+    const { cluster, local, reachable, hasEndpoints } = categorizeEndpoints(sp);
+    const svcChain = serviceChainName(sp, 'KUBE-SVC-');
+    const svlChain = serviceChainName(sp, 'KUBE-SVL-');
+    const extChain = serviceChainName(sp, 'KUBE-EXT-');
+    const usesClusterChain = cluster.length > 0 && usesClusterEndpoints(sp);
+    const usesLocalChain = local.length > 0 && usesLocalEndpoints(sp);
+    const internalChain = sp.internalLocal ? svlChain : svcChain;
+    const hasInternal = hasEndpoints && (!sp.internalLocal || local.length > 0);
+    const externalPolicyChain = sp.externalLocal ? svlChain : svcChain;
+    const hasExternal = hasEndpoints && (!sp.externalLocal || local.length > 0);
+    const usesExtChain = hasEndpoints && externallyAccessible(sp);
+
+    let internalFilter: [string, string] | undefined;
+    let externalFilter: [string, string] | undefined;
+    if (!hasEndpoints) {
+      internalFilter = externalFilter = [`${sp.name} has no endpoints`, 'REJECT'];
+    } else {
+      if (!hasInternal) internalFilter = [`${sp.name} has no local endpoints`, 'DROP'];
+      if (!hasExternal) externalFilter = [`${sp.name} has no local endpoints`, 'DROP'];
+    }
+
+    // Policy chains first, then the external chain, then endpoint chains (declaration order).
+    if (usesClusterChain) declare(svcChain);
+    if (usesLocalChain) declare(svlChain);
+    if (usesExtChain) declare(extChain);
+
+    // The cluster IP.
+    const clusterIPMatch = [...comment(`${sp.name} cluster IP`), ...proto, '-d', sp.clusterIP, '--dport', String(sp.port)];
+    if (hasInternal) {
+      nat(KUBE_SERVICES, ...clusterIPMatch, '-j', internalChain);
+      if (notLocal) nat(internalChain, ...clusterIPMatch, ...notLocal, '-j', KUBE_MARK_MASQ);
+    } else {
+      filter(KUBE_SERVICES, ...comment(internalFilter![0]), ...proto, '-d', sp.clusterIP, '--dport', String(sp.port), '-j', internalFilter![1]);
+    }
+
+    // The external chain: masquerade, and for policy Local the short-circuits of pod and host traffic.
+    if (usesExtChain) {
+      if (!sp.externalLocal) {
+        nat(extChain, ...comment(`masquerade traffic for ${sp.name} external destinations`), '-j', KUBE_MARK_MASQ);
+      } else {
+        if (isLocal) nat(extChain, ...comment(`pod traffic for ${sp.name} external destinations`), ...isLocal, '-j', svcChain);
+        nat(extChain, ...comment(`masquerade LOCAL traffic for ${sp.name} external destinations`), '-m', 'addrtype', '--src-type', 'LOCAL', '-j', KUBE_MARK_MASQ);
+        nat(extChain, ...comment(`route LOCAL traffic for ${sp.name} external destinations`), '-m', 'addrtype', '--src-type', 'LOCAL', '-j', svcChain);
+      }
+      if (hasExternal) nat(extChain, '-j', externalPolicyChain);
+    }
+
+    // NodePort.
+    if (sp.nodePort > 0) {
+      if (hasEndpoints) nat(KUBE_NODEPORTS, ...comment(sp.name), ...proto, '--dport', String(sp.nodePort), '-j', extChain);
+      if (externalFilter) {
+        filter(KUBE_EXTERNAL_SERVICES, ...comment(externalFilter[0]), '-m', 'addrtype', '--dst-type', 'LOCAL', ...proto, '--dport', String(sp.nodePort), '-j', externalFilter[1]);
+      }
+    }
+
+    // Policy chains → endpoint chains.
+    const toEndpoints = (chain: string, eps: ProxyEndpoint[]) => {
+      if (sp.affinitySeconds > 0) {
+        for (const e of eps) {
+          const sep = endpointChainName(sp, e.endpoint);
+          nat(chain, ...comment(`${sp.name} -> ${e.endpoint}`), '-m', 'recent', '--name', sep, '--rcheck', '--seconds', String(sp.affinitySeconds), '--reap', '-j', sep);
+        }
+      }
+      eps.forEach((e, i) => {
+        const stat = i < eps.length - 1 ? ['-m', 'statistic', '--mode', 'random', '--probability', probability(eps.length - i)] : [];
+        nat(chain, ...comment(`${sp.name} -> ${e.endpoint}`), ...stat, '-j', endpointChainName(sp, e.endpoint));
+      });
+    };
+    if (usesClusterChain) toEndpoints(svcChain, cluster);
+    if (usesLocalChain) toEndpoints(svlChain, local);
+
+    // Endpoint chains: hairpin masquerade, affinity, DNAT.
+    for (const e of reachable) {
+      const sep = endpointChainName(sp, e.endpoint);
+      nat(sep, ...comment(sp.name), '-s', e.ip, '-j', KUBE_MARK_MASQ);
+      const affinity = sp.affinitySeconds > 0 ? ['-m', 'recent', '--name', sep, '--set'] : [];
+      nat(sep, ...comment(sp.name), ...affinity, ...proto, '-j', 'DNAT', '--to-destination', e.endpoint);
+    }
+  }
+
+  // NodePorts last in KUBE-SERVICES, on the node's addresses only.
+  for (const ip of node.nodeIPs) {
+    nat(KUBE_SERVICES, ...comment('kubernetes service nodeports; NOTE: this must be the last rule in this chain'), '-d', ip, '-j', KUBE_NODEPORTS);
+  }
+
+  filter(KUBE_FORWARD, '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP');
+  filter(KUBE_FORWARD, ...comment('kubernetes forwarding rules'), '-m', 'mark', '--mark', mark, '-j', 'ACCEPT');
+  filter(KUBE_FORWARD, ...comment('kubernetes forwarding conntrack rule'), '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT');
+
+  const chains = (m: Map<string, string[][]>) => [...m].map(([name, rules]) => ({ name, rules }));
+  return { filter: chains(f), nat: chains(n) };
+}
+
+/** One rule as an iptables-restore line (`-A chain ...`), quoting words with blanks or quotes. */
+export function ruleLine(chain: string, rule: readonly string[]): string {
+  const words = rule.map((t) => (t === '' || /[\s"\\']/.test(t) ? `"${t.replace(/[\\"]/g, (m) => '\\' + m)}"` : t));
+  return `-A ${chain} ${words.join(' ')}`;
+}
+
+/** What a sync wrote, per table and chain: the text of its rules (for the next partial sync). */
+export type WrittenChains = { filter: Map<string, string>; nat: Map<string, string> };
+
+/** A rule inserted into a built-in chain: `iptables -I <hook> 1 <rule>` or appended. */
+export interface JumpRule {
+  table: 'filter' | 'nat';
+  hook: string;
+  rule: string[];
+  /** Upstream prepends every jump; KUBE-FORWARD (which ACCEPTs) goes after the guard instead. */
+  position: 'first' | 'last';
+}
+
+/** The jumps from the built-in chains (upstream's iptablesJumpChains, as far as Bosun needs them). */
+export const JUMP_RULES: readonly JumpRule[] = [
+  { table: 'filter', hook: 'INPUT', rule: ['-m', 'conntrack', '--ctstate', 'NEW', ...comment('kubernetes externally-visible service portals'), '-j', KUBE_EXTERNAL_SERVICES], position: 'first' },
+  { table: 'filter', hook: 'FORWARD', rule: ['-m', 'conntrack', '--ctstate', 'NEW', ...comment('kubernetes externally-visible service portals'), '-j', KUBE_EXTERNAL_SERVICES], position: 'first' },
+  { table: 'filter', hook: 'FORWARD', rule: ['-m', 'conntrack', '--ctstate', 'NEW', ...comment('kubernetes service portals'), '-j', KUBE_SERVICES], position: 'first' },
+  { table: 'filter', hook: 'OUTPUT', rule: ['-m', 'conntrack', '--ctstate', 'NEW', ...comment('kubernetes service portals'), '-j', KUBE_SERVICES], position: 'first' },
+  { table: 'filter', hook: 'FORWARD', rule: [...comment('kubernetes forwarding rules'), '-j', KUBE_FORWARD], position: 'last' },
+  { table: 'nat', hook: 'OUTPUT', rule: [...comment('kubernetes service portals'), '-j', KUBE_SERVICES], position: 'first' },
+  { table: 'nat', hook: 'PREROUTING', rule: [...comment('kubernetes service portals'), '-j', KUBE_SERVICES], position: 'first' },
+  { table: 'nat', hook: 'POSTROUTING', rule: [...comment('kubernetes postrouting rules'), '-j', KUBE_POSTROUTING], position: 'first' },
+];
+
+export interface RenderOptions {
+  /** Chains written by the last successful sync; absent: a full sync. */
+  previous?: WrittenChains;
+  /** Service chains that exist in the kernel (full sync): those not wanted are deleted. */
+  existing?: { filter: Iterable<string>; nat: Iterable<string> };
+  /** Jump rules to add (those missing from the built-in chains). */
+  jumps?: readonly JumpRule[];
+}
+
+export interface Rendered {
+  text: string;
+  written: WrittenChains;
+  /** Service chains rewritten (for logs and tests). */
+  changed: number;
+  /** Stale service chains deleted. */
+  deleted: number;
+}
+
+/**
+ * The iptables-restore input (for `--noflush`) that brings the kernel from `opts.previous` to
+ * `rules` (pure). Top-level chains are always rewritten whole; a per-service chain only when it
+ * is new or its rules changed (upstream's partial sync); service chains written before (or
+ * present in `opts.existing`) and no longer wanted are flushed and deleted.
+ */
+export function renderRestore(rules: ProxyRules, opts: RenderOptions = {}): Rendered {
+  const written: WrittenChains = { filter: new Map(), nat: new Map() };
+  let text = '';
+  let changed = 0;
+  let deleted = 0;
+  for (const table of ['filter', 'nat'] as const) {
+    const decl: string[] = [];
+    const body: string[] = [];
+    const wanted = new Set<string>();
+    for (const c of rules[table]) {
+      wanted.add(c.name);
+      const lines = c.rules.map((r) => ruleLine(c.name, r));
+      const joined = lines.join('\n');
+      written[table].set(c.name, joined);
+      if (isServiceChain(c.name) && opts.previous?.[table].get(c.name) === joined) continue;
+      if (isServiceChain(c.name)) changed++;
+      decl.push(`:${c.name} - [0:0]`);
+      body.push(...lines);
+    }
+    for (const j of opts.jumps ?? []) {
+      if (j.table !== table) continue;
+      const line = ruleLine(j.hook, j.rule);
+      body.push(j.position === 'first' ? line.replace(/^-A (\S+)/, '-I $1 1') : line);
+    }
+    const stale = new Set<string>();
+    for (const name of opts.previous?.[table].keys() ?? []) if (!wanted.has(name) && isServiceChain(name)) stale.add(name);
+    for (const name of opts.existing?.[table] ?? []) if (!wanted.has(name) && isServiceChain(name)) stale.add(name);
+    for (const name of [...stale].sort()) {
+      decl.push(`:${name} - [0:0]`);
+      body.push(`-X ${name}`);
+      deleted++;
+    }
+    text += `*${table}\n${[...decl, ...body].map((l) => l + '\n').join('')}COMMIT\n`;
+  }
+  return { text, written, changed, deleted };
+}
+
+/**
+ * conntrack deletions after a sync (upstream's UDP clean-up): for a UDP port whose endpoint
+ * went away, the flows NATed to it (by cluster IP, and by NodePort); for a UDP port that had no
+ * endpoint and now has one, every flow to its cluster IP (they hold REJECT state). Pure; each
+ * entry is the argument list of one `conntrack -D` call.
+ */
+export function conntrackCleanup(prev: readonly ProxyServicePort[], next: readonly ProxyServicePort[]): string[][] {
+  const out: string[][] = [];
+  const key = (sp: ProxyServicePort) => `${sp.name}|${sp.protocol}`;
+  const nextByKey = new Map(next.map((sp) => [key(sp), sp]));
+  const seen = new Set<string>();
+  const push = (args: string[]) => {
+    const k = args.join(' ');
+    if (!seen.has(k)) (seen.add(k), out.push(args));
+  };
+  for (const old of prev) {
+    if (old.protocol !== 'udp') continue;
+    const cur = nextByKey.get(key(old));
+    const before = categorizeEndpoints(old).reachable;
+    const after = new Set(cur ? categorizeEndpoints(cur).reachable.map((e) => e.endpoint) : []);
+    for (const e of before) {
+      if (after.has(e.endpoint)) continue;
+      push(['-D', '-p', 'udp', '--orig-dst', old.clusterIP, '--dst-nat', e.ip]);
+      if (old.nodePort > 0) push(['-D', '-p', 'udp', '--dport', String(old.nodePort), '--dst-nat', e.ip]);
+    }
+  }
+  const prevByKey = new Map(prev.map((sp) => [key(sp), sp]));
+  for (const cur of next) {
+    if (cur.protocol !== 'udp') continue;
+    const old = prevByKey.get(key(cur));
+    if (old && !categorizeEndpoints(old).hasEndpoints && categorizeEndpoints(cur).hasEndpoints) push(['-D', '-p', 'udp', '--orig-dst', cur.clusterIP]);
+  }
+  return out;
+}

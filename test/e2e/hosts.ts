@@ -1,0 +1,160 @@
+/**
+ * Extra "hosts" on this machine for multi-node tests: each host is a network namespace
+ * (`bosun-h1`, `bosun-h2`, …) joined by a veth pair to the bridge `bosunhosts0` in the root
+ * namespace (10.44.0.1/24; host N is 10.44.0.1N, with no default route), running `bin/bosun agent`
+ * inside it (`nsenter --net`, see startHost) with its own data dir — so its own containerd, CNI state, `bosun0`
+ * bridge, iptables and routes, all per namespace — and `--node-ip 10.44.0.1N`.
+ *
+ * Use (under `flock /tmp/bosun-agent.lock`):
+ *   await removeHosts();                       // leftovers of a crashed run
+ *   await createHostsBridge();                 // before the server: it binds 10.44.0.1
+ *   const server = await startServer({ args: ['--bind-address', HOSTS_GATEWAY] });
+ *   const h1 = await startHost(server, 1);     // node `bosun-h1`, ready
+ *   …
+ *   await stopHosts([h1, …]); await server.stop(); await removeHosts();
+ * Everything is removed by `removeHosts()` even after failures: agents, their containerd and
+ * pods, the namespaces (with their bridges, rules and routes), the veths and the bridge.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { issueClientCert, issueServingCert, type Pki } from '../../src/pki/index.ts';
+import { killPods } from '../../src/kubelet/containerd/index.ts';
+import { run, runOk } from '../../src/network/exec.ts';
+import { bosunBin } from './harness.ts';
+import { prepareAgent } from './node.ts';
+
+export const HOSTS_BRIDGE = 'bosunhosts0';
+export const HOSTS_GATEWAY = '10.44.0.1';
+export const HOSTS_PREFIX = 24;
+/** Hosts 1..MAX_HOSTS (10.44.0.11 … 10.44.0.19). */
+export const MAX_HOSTS = 9;
+
+export interface Host {
+  index: number;
+  /** Namespace and node name, `bosun-hN`. */
+  name: string;
+  ip: string;
+  dataDir: string;
+  proc: ChildProcess;
+  output(): string;
+}
+
+const running = new Map<string, Host>();
+process.on('exit', () => {
+  for (const h of running.values()) h.proc.kill('SIGKILL');
+});
+
+export const hostName = (i: number) => `bosun-h${i}`;
+export const hostIP = (i: number) => `10.44.0.1${i}`;
+/** The root namespace's end of host i's veth pair. */
+const rootEnd = (i: number) => `bhv${i}`;
+
+/** The root-namespace bridge the hosts hang on, with the address the API server binds. Idempotent. */
+export async function createHostsBridge(): Promise<void> {
+  if ((await run('ip', ['link', 'show', 'dev', HOSTS_BRIDGE])).code !== 0) await runOk('ip', ['link', 'add', HOSTS_BRIDGE, 'type', 'bridge']);
+  const addrs = await runOk('ip', ['-o', '-4', 'addr', 'show', 'dev', HOSTS_BRIDGE]);
+  if (!addrs.includes(` ${HOSTS_GATEWAY}/${HOSTS_PREFIX} `)) await runOk('ip', ['addr', 'add', `${HOSTS_GATEWAY}/${HOSTS_PREFIX}`, 'dev', HOSTS_BRIDGE]);
+  await runOk('ip', ['link', 'set', HOSTS_BRIDGE, 'up']);
+}
+
+/** A namespace joined to the bridge: eth0 = 10.44.0.1N/24, lo up, no default route. */
+async function createNamespace(i: number): Promise<void> {
+  const ns = hostName(i);
+  await runOk('ip', ['netns', 'add', ns]);
+  await runOk('ip', ['link', 'add', rootEnd(i), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+  await runOk('ip', ['link', 'set', rootEnd(i), 'master', HOSTS_BRIDGE, 'up']);
+  await runOk('ip', ['-n', ns, 'addr', 'add', `${hostIP(i)}/${HOSTS_PREFIX}`, 'dev', 'eth0']);
+  await runOk('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+  await runOk('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+}
+
+/**
+ * The agent's credentials in `hostDir`, from the server's data dir: its CA, a kubeconfig naming
+ * the server, a client certificate as `system:node:<name>` and a serving certificate for the
+ * host's address, both signed by the server's CA. The one place that decides how a host joins
+ * (to become `--token` joining later).
+ */
+export async function hostCredentials(serverDataDir: string, hostDir: string, host: { name: string; ip: string }): Promise<void> {
+  const from = path.join(serverDataDir, 'tls');
+  const tls = path.join(hostDir, 'tls');
+  await fs.mkdir(tls, { recursive: true, mode: 0o700 });
+  await fs.copyFile(path.join(from, 'ca.crt'), path.join(tls, 'ca.crt'));
+  await fs.copyFile(path.join(serverDataDir, 'kubeconfig.yaml'), path.join(hostDir, 'kubeconfig.yaml'));
+  const ca = { certPem: await fs.readFile(path.join(from, 'ca.crt'), 'utf8'), keyPem: await fs.readFile(path.join(from, 'ca.key'), 'utf8') };
+  const pki: Pki = { dir: tls, caCertPem: ca.certPem, caKeyPem: ca.keyPem, servingCertPem: '', servingKeyPem: '', adminCertPem: '', adminKeyPem: '' };
+  await issueClientCert(pki, { name: 'agent', commonName: `system:node:${host.name}`, organizations: ['system:nodes'] });
+  await issueServingCert(pki, { name: 'agent-serving', commonName: host.name, sans: [host.name, host.ip] });
+}
+
+/** Makes host `i` (1..9) and starts its agent; resolves once the agent reports its node ready. */
+export async function startHost(server: { dataDir: string }, i: number, opts: { timeoutMs?: number; args?: string[] } = {}): Promise<Host> {
+  if (!(i >= 1 && i <= MAX_HOSTS)) throw new RangeError(`host index ${i} not in 1..${MAX_HOSTS}`);
+  const name = hostName(i);
+  const ip = hostIP(i);
+  await createNamespace(i);
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), `bosun-${name}-`));
+  await hostCredentials(server.dataDir, dataDir, { name, ip });
+  await prepareAgent(dataDir);
+  // nsenter --net, not `ip netns exec`: the latter remounts /sys for the namespace, which hides
+  // the cgroup mounts under /sys/fs/cgroup that runc needs ("no cgroup mount found in mountinfo").
+  const proc = spawn('nsenter', [`--net=/var/run/netns/${name}`, '--', bosunBin, 'agent', '--data-dir', dataDir, '--node-name', name, '--node-ip', ip, ...(opts.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const host: Host = { index: i, name, ip, dataDir, proc, output: () => out };
+  running.set(name, host);
+  proc.on('exit', () => running.delete(name));
+  const deadline = Date.now() + (opts.timeoutMs ?? 90_000);
+  while (!new RegExp(`agent: node ${name} ready`).test(out)) {
+    if (proc.exitCode !== null) throw new Error(`agent of ${name} exited early (${proc.exitCode}):\n${out}`);
+    if (Date.now() > deadline) throw new Error(`agent of ${name} did not become ready:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return host;
+}
+
+/** Stops the agents (SIGTERM, then SIGKILL after 15 s). */
+export async function stopHosts(hosts: readonly Host[]): Promise<void> {
+  await Promise.all(
+    hosts.map(async (h) => {
+      if (h.proc.exitCode !== null || h.proc.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => h.proc.once('exit', () => resolve()));
+      h.proc.kill('SIGTERM');
+      const timer = setTimeout(() => h.proc.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+}
+
+/**
+ * Removes every host (1..9) whether or not this process made it: agents still running, their
+ * containerd and pods, the namespaces (and with them each host's bridge, iptables rules and
+ * routes), the veths, the bridge, and the hosts' data dirs. Safe to call any time, repeatedly.
+ */
+export async function removeHosts(): Promise<void> {
+  await stopHosts([...running.values()]);
+  const dirs = (await fs.readdir(os.tmpdir()).catch(() => [] as string[])).filter((d) => /^bosun-bosun-h\d-/.test(d)).map((d) => path.join(os.tmpdir(), d));
+  for (const dir of dirs) {
+    await killPods(path.join(dir, 'agent', 'containerd')).catch((err: unknown) => console.error(`hosts cleanup: ${(err as Error).message}`));
+  }
+  for (let i = 1; i <= MAX_HOSTS; i++) {
+    const ns = hostName(i);
+    if (existsSync(`/var/run/netns/${ns}`)) {
+      // Processes still inside (a stray agent or containerd) keep the namespace alive: end them.
+      const pids = (await run('ip', ['netns', 'pids', ns])).stdout.split('\n').filter(Boolean);
+      for (const pid of pids) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {}
+      }
+      await run('ip', ['netns', 'del', ns]);
+    }
+    if ((await run('ip', ['link', 'show', 'dev', rootEnd(i)])).code === 0) await run('ip', ['link', 'del', 'dev', rootEnd(i)]);
+  }
+  if ((await run('ip', ['link', 'show', 'dev', HOSTS_BRIDGE])).code === 0) await run('ip', ['link', 'del', 'dev', HOSTS_BRIDGE]);
+  for (const dir of dirs) await fs.rm(dir, { recursive: true, force: true }).catch(() => {});
+}
