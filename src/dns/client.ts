@@ -5,6 +5,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import dnsPacket, { type DecodedPacket, type Packet, type RecordType } from 'dns-packet';
+import { exchangeTcp } from './tcp.ts';
 
 export interface QueryOptions {
   host: string;
@@ -52,41 +53,9 @@ export function queryUdp(packet: Packet | Buffer, opts: QueryOptions): Promise<D
 }
 
 /** Sends `packet` over one TCP connection; resolves with the reply. */
-export function queryTcp(packet: Packet, opts: QueryOptions): Promise<DecodedPacket & { size: number }> {
-  const body = dnsPacket.encode(packet);
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: opts.host, port: opts.port });
-    let buf = Buffer.alloc(0);
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`no DNS reply from ${opts.host}:${opts.port} (tcp)`));
-    }, opts.timeoutMs ?? 3000);
-    sock.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    sock.on('connect', () => {
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(body.length);
-      sock.write(Buffer.concat([len, body]));
-    });
-    sock.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      if (buf.length < 2 || buf.length < buf.readUInt16BE(0) + 2) return;
-      clearTimeout(timer);
-      sock.destroy();
-      const n = buf.readUInt16BE(0);
-      try {
-        resolve(Object.assign(dnsPacket.decode(buf.subarray(2, n + 2)), { size: n }));
-      } catch (err) {
-        reject(err as Error);
-      }
-    });
-    sock.on('end', () => {
-      clearTimeout(timer);
-      reject(new Error('connection closed before a reply'));
-    });
-  });
+export async function queryTcp(packet: Packet, opts: QueryOptions): Promise<DecodedPacket & { size: number }> {
+  const reply = await exchangeTcp(opts.host, opts.port, dnsPacket.encode(packet), { timeoutMs: opts.timeoutMs ?? 3000, maxBytes: 65535, peer: `${opts.host}:${opts.port}` });
+  return Object.assign(dnsPacket.decode(reply), { size: reply.length });
 }
 
 /** The reply's rcode (dns-packet decodes it beside the typed fields). */

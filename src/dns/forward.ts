@@ -16,6 +16,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import dnsPacket, { type Answer, type DecodedPacket, type Packet, type Question } from 'dns-packet';
+import { exchangeTcp } from './tcp.ts';
 
 export const defaultAttemptTimeoutMs = 2000;
 export const defaultMaxInFlight = 1000;
@@ -220,41 +221,12 @@ export class Forwarder {
     });
   }
 
-  #askTcp(up: Upstream, question: Question, rd: boolean): Promise<DecodedPacket> {
+  async #askTcp(up: Upstream, question: Question, rd: boolean): Promise<DecodedPacket> {
     const id = (Math.random() * 65536) | 0;
     const body = dnsPacket.encode({ type: 'query', id, flags: rd ? dnsPacket.RECURSION_DESIRED : 0, questions: [{ name: question.name, type: question.type, class: question.class ?? 'IN' }] });
-    return new Promise<DecodedPacket>((resolve, reject) => {
-      const sock = net.connect({ host: up.host, port: up.port });
-      let buf = Buffer.alloc(0);
-      const done = (err: Error | undefined, p?: DecodedPacket) => {
-        clearTimeout(timer);
-        sock.destroy();
-        if (err) reject(err);
-        else resolve(p!);
-      };
-      const timer = setTimeout(() => done(new Error(`upstream ${up.host}:${up.port} timed out`)), this.#o.attemptTimeoutMs);
-      sock.on('error', (err) => done(err));
-      sock.on('connect', () => {
-        const len = Buffer.alloc(2);
-        len.writeUInt16BE(body.length);
-        sock.write(Buffer.concat([len, body]));
-      });
-      sock.on('data', (chunk: Buffer) => {
-        buf = Buffer.concat([buf, chunk]);
-        if (buf.length > maxMessageBytes + 2) return done(new Error('upstream reply too large'));
-        if (buf.length < 2) return;
-        const n = buf.readUInt16BE(0);
-        if (buf.length < n + 2) return;
-        try {
-          const reply = dnsPacket.decode(buf.subarray(2, n + 2));
-          if (reply.id !== id || reply.type !== 'response') return done(new Error('unexpected upstream reply'));
-          done(undefined, reply);
-        } catch (err) {
-          done(err as Error);
-        }
-      });
-      sock.on('end', () => done(new Error('upstream closed the connection')));
-    });
+    const reply = dnsPacket.decode(await exchangeTcp(up.host, up.port, body, { timeoutMs: this.#o.attemptTimeoutMs, maxBytes: maxMessageBytes, peer: `upstream ${up.host}:${up.port}` }));
+    if (reply.id !== id || reply.type !== 'response') throw new Error('unexpected upstream reply');
+    return reply;
   }
 
   close(): void {

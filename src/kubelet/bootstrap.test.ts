@@ -23,7 +23,7 @@ const cases: { name: string; pair: CertAndKey | undefined; want?: Parameters<typ
   { name: 'at 80 % it is renewed', pair: client, at: 8, why: /80 % of its lifetime/ },
   { name: 'an expired one is renewed', pair: client, at: 11, why: /expired/ },
   { name: 'a missing one is requested', pair: undefined, at: 1, why: /missing/ },
-  { name: 'one from another CA is replaced', pair: client, want: { ...want, caPem: other.certPem }, at: 1, why: /not issued by the cluster CA/ },
+  { name: 'one from another CA is replaced', pair: client, want: { ...want, caPem: other.certPem }, at: 1, why: /not issued by the current CA/ },
   { name: 'one for another node is replaced', pair: client, want: { ...want, commonName: 'system:node:n2' }, at: 1, why: /subject changed/ },
   { name: 'a key that does not match is replaced', pair: { certPem: client.certPem, keyPem: serving.keyPem }, at: 1, why: /key does not match/ },
   { name: 'a serving certificate with the wanted SANs is reused', pair: serving, want: { ...want, sans: ['10.42.0.1', 'n1'] }, at: 1, why: undefined },

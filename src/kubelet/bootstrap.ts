@@ -31,8 +31,9 @@ import { isAlreadyExists, isStatusError } from '../api/errors.ts';
 import { clientset, createClient, sleepUnlessAborted, type RestClient } from '../client/index.ts';
 import { kubeconfigYaml } from '../pki/kubeconfig.ts';
 import { createCsr } from '../pki/csr.ts';
-import { certFacts, issuedBy, keyMatches } from '../pki/x509.ts';
-import { parseSan, sameSans } from '../pki/sans.ts';
+import { certFacts } from '../pki/x509.ts';
+import { pairMismatch } from '../pki/index.ts';
+import { parseSan } from '../pki/sans.ts';
 import { readFileIfExists, writeFileAtomic } from '../util/fs.ts';
 import { caHash, parseNodeToken } from '../apiserver/authn/bootstrap.ts';
 
@@ -132,16 +133,9 @@ export function renewAt(certPem: string): Date {
 /** Why a stored pair cannot be used as is, or undefined. */
 export function whyRenew(pair: { certPem: string; keyPem: string } | undefined, want: { caPem: string; commonName: string; sans?: string[] }, now: Date): string | undefined {
   if (!pair) return 'missing';
-  let f;
-  try {
-    f = certFacts(pair.certPem);
-  } catch {
-    return 'unparsable';
-  }
-  if (!keyMatches(pair.certPem, pair.keyPem)) return 'key does not match';
-  if (!issuedBy(pair.certPem, want.caPem)) return 'not issued by the cluster CA';
-  if (f.subject.commonName !== want.commonName || f.subject.organizations.join(',') !== 'system:nodes') return 'subject changed';
-  if (want.sans && !sameSans(f.sans, want.sans.map(parseSan))) return 'SANs changed';
+  const mismatch = pairMismatch(pair, { caPem: want.caPem, commonName: want.commonName, organizations: ['system:nodes'], sans: want.sans?.map(parseSan) });
+  if (mismatch) return mismatch;
+  const f = certFacts(pair.certPem);
   if (f.notAfter.getTime() <= now.getTime()) return 'expired';
   if (renewAt(pair.certPem).getTime() <= now.getTime()) return `${Math.round(renewAtFraction * 100)} % of its lifetime has passed`;
   return undefined;

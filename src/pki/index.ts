@@ -210,8 +210,11 @@ async function ensureLeaf(dir: string, name: string, ca: CertAndKey, spec: LeafS
   return pair;
 }
 
-/** Why an existing pair must be replaced, or undefined when it is fit for use. */
-function whyReissue(pair: CertAndKey, ca: CertAndKey, spec: LeafSpec, now: Date): string | undefined {
+/**
+ * Why a stored leaf pair does not match what is wanted (unparsable, key, issuer, subject, SANs
+ * when given), or undefined. Callers add their own rules on validity and renewal.
+ */
+export function pairMismatch(pair: CertAndKey, want: { caPem: string; commonName: string; organizations: readonly string[]; sans?: readonly San[] }): string | undefined {
   let f;
   try {
     f = certFacts(pair.certPem);
@@ -219,11 +222,19 @@ function whyReissue(pair: CertAndKey, ca: CertAndKey, spec: LeafSpec, now: Date)
     return 'unparsable';
   }
   if (!keyMatches(pair.certPem, pair.keyPem)) return 'key does not match';
-  if (!issuedBy(pair.certPem, ca.certPem)) return 'not issued by the current CA';
+  if (!issuedBy(pair.certPem, want.caPem)) return 'not issued by the current CA';
+  if (f.subject.commonName !== want.commonName || !sameList(f.subject.organizations, want.organizations)) return 'subject changed';
+  if (want.sans && !sameSans(f.sans, want.sans)) return 'SANs changed';
+  return undefined;
+}
+
+/** Why an existing pair must be replaced, or undefined when it is fit for use. */
+function whyReissue(pair: CertAndKey, ca: CertAndKey, spec: LeafSpec, now: Date): string | undefined {
+  const mismatch = pairMismatch(pair, { caPem: ca.certPem, commonName: spec.subject.commonName, organizations: spec.subject.organizations ?? [], sans: spec.kind === 'server' ? (spec.sans ?? []) : undefined });
+  if (mismatch) return mismatch;
+  const f = certFacts(pair.certPem);
   if (f.isCA) return 'is a CA';
   if (spec.kind === 'server' ? !f.serverAuth : !f.clientAuth) return 'wrong usage';
-  if (f.subject.commonName !== spec.subject.commonName || !sameList(f.subject.organizations, spec.subject.organizations ?? [])) return 'subject changed';
-  if (spec.kind === 'server' && !sameSans(f.sans, spec.sans ?? [])) return 'SANs changed';
   if (f.notBefore.getTime() > now.getTime()) return 'not yet valid';
   if (daysLeft(f.notAfter, now) <= renewBeforeDays) return `expires ${f.notAfter.toISOString()}`;
   return undefined;
