@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createClient, loadKubeconfig, sleepUnlessAborted } from '../client/index.ts';
 import { agentPrerequisites, firstSubnet, gatewayOf, runAgent } from '../kubelet/index.ts';
-import { ensureAgentCredentials, nextRenewal, type AgentCredentials } from '../kubelet/bootstrap.ts';
+import type { AgentCredentials } from '../kubelet/bootstrap.ts';
 import type { EvictionThresholds } from '../kubelet/node.ts';
 
 export interface AgentCommandConfig {
@@ -64,6 +64,9 @@ export async function runAgentCommand(cfg: AgentCommandConfig, signal: AbortSign
 /** Join mode: bootstrap (or reuse) credentials, run, renew and restart before they are due. */
 async function runJoinedAgent(cfg: AgentCommandConfig, signal: AbortSignal, log: (msg: string) => void): Promise<void> {
   if (!cfg.server) throw new Error('--token needs --server https://HOST:PORT');
+  // TLS bootstrap (and the yaml and PKI code it brings) loads only when joining: an agent beside
+  // its server never needs it.
+  const { ensureAgentCredentials, nextRenewal } = await import('../kubelet/bootstrap.ts');
   const nodeName = (cfg.nodeName ?? os.hostname()).toLowerCase();
   const opts = { server: cfg.server, token: cfg.token!, dir: path.join(cfg.dataDir, 'agent', 'tls'), nodeName, nodeIP: cfg.nodeIP ?? gatewayOf(firstSubnet(cfg.clusterCidr)), log };
   let creds = await ensureAgentCredentials(opts, signal);

@@ -56,6 +56,11 @@ program
   .option('--disable-agent', 'run the control plane only (no node agent)', false)
   .option('--disable-controller-manager', 'do not run the controller manager in this process', false)
   .option('--disable-scheduler', 'do not run the scheduler in this process', false)
+  .option('--disable <components>', 'built-in components not to run (comma-separated or repeated; known: servicelb)', (v: string, prev: string[]) => {
+    const out = collect(v, prev);
+    for (const c of out) if (!['servicelb'].includes(c)) throw new InvalidArgumentError(`unknown component ${c} (known: servicelb)`);
+    return out;
+  }, [] as string[])
   .addOption(new Option('--virtual-nodes <count>', 'simulated nodes to run in this process').default(0).argParser((v) => parseCount(v)))
   .addOption(new Option('--scheduler-config <file>', "the scheduler's KubeSchedulerConfiguration (profiles)").argParser(readSchedulerConfig))
   .option('--node-name <name>', "the node agent's node name (default: the host name)")
@@ -67,7 +72,7 @@ program
   .addOption(new Option('--node-cidr-mask-size <size>', "prefix length of each node's pod range").default(24).argParser((v) => parseCount(v)))
   .option('--node-ip <ip>', "the node agent's InternalIP and serving address (default: its pod bridge's gateway)")
   .addOption(new Option('--eviction-hard <thresholds>', "the node agent's hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10%").argParser(readEviction))
-  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; advertiseAddress?: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeCidrMaskSize: number; nodeIp?: string; evictionHard?: EvictionThresholds }) => {
+  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; advertiseAddress?: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; disable: string[]; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeCidrMaskSize: number; nodeIp?: string; evictionHard?: EvictionThresholds }) => {
     const signal = shutdownSignal();
     const dataDir = path.resolve(opts.dataDir);
     const { runServer } = await import('./server.ts');
@@ -84,6 +89,7 @@ program
         disableControllerManager: opts.disableControllerManager,
         virtualNodes: opts.virtualNodes,
         disableScheduler: opts.disableScheduler,
+        disable: opts.disable,
         schedulerConfig: opts.schedulerConfig,
         launchedAtMs: launchedAt,
         nodeName: opts.nodeName,

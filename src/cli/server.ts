@@ -9,7 +9,7 @@ import os from 'node:os';
 import { kubeconfigYaml, writeFileAtomic, type CertAndKey, type Pki } from '../pki/index.ts';
 import { ensurePkiIsolated } from '../pki/isolated.ts';
 import { createClient } from '../client/index.ts';
-import { runControllerManager } from '../controllers/manager.ts';
+import { controllers, runControllerManager } from '../controllers/manager.ts';
 import { runVirtualNodes } from '../virtual/nodes.ts';
 import { runScheduler } from '../scheduler/index.ts';
 import type { SchedulerConfig } from '../scheduler/profiles.ts';
@@ -40,6 +40,8 @@ export interface ServerConfig {
   virtualNodes?: number;
   /** Do not run the scheduler in this process. */
   disableScheduler?: boolean;
+  /** Built-in components not to run (--disable; `servicelb`: the controller manager's servicelb controller). */
+  disable?: readonly string[];
   /** The in-process scheduler's profiles (--scheduler-config). */
   schedulerConfig?: SchedulerConfig;
   /** When the process was launched (ms since the epoch); the ready line reports the time since. Default: the process's time origin. */
@@ -124,7 +126,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   process.stdout.write(`bosun: kubeconfig written to ${cfg.kubeconfigPath}\n`);
   process.stdout.write(`bosun: export KUBECONFIG=${cfg.kubeconfigPath}\n`);
   const cm = clients[controllerManagerIdentity.name];
-  const components = cm ? [runInProcessControllerManager(pki, cm, server, { clusterCidr, nodeCidrMaskSize: cfg.nodeCidrMaskSize ?? 24 }, signal)] : [];
+  const components = cm ? [runInProcessControllerManager(pki, cm, server, { clusterCidr, nodeCidrMaskSize: cfg.nodeCidrMaskSize ?? 24 }, cfg.disable ?? [], signal)] : [];
   const sched = clients[schedulerIdentity.name];
   if (sched) components.push(runInProcessScheduler(pki, sched, server, cfg.schedulerConfig, signal));
   const vn = clients[virtualNodesIdentity.name];
@@ -155,7 +157,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
  * The controller manager in this process, as its own identity (system:kube-controller-manager)
  * over HTTPS to this API server, exactly as a separate `bosun controller-manager` would run.
  */
-async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: string, config: { clusterCidr: string; nodeCidrMaskSize: number }, signal: AbortSignal): Promise<void> {
+async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: string, config: { clusterCidr: string; nodeCidrMaskSize: number }, disable: readonly string[], signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
     const client = await createClient({
@@ -165,7 +167,9 @@ async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: s
       connection: { server, ca: pki.caCertPem, cert: id.certPem, key: id.keyPem },
     });
     try {
-      await runControllerManager({ client, log, config, clusterSigning: { certPem: pki.caCertPem, keyPem: pki.caKeyPem } }, signal);
+      // --disable servicelb: every controller but that one.
+      const enabled = disable.length ? Object.keys(controllers).filter((n) => !disable.includes(n)) : undefined;
+      await runControllerManager({ client, log, config, enabled, clusterSigning: { certPem: pki.caCertPem, keyPem: pki.caKeyPem } }, signal);
     } finally {
       await client.transport.close();
     }

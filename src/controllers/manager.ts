@@ -19,6 +19,7 @@ import { startSystemNamespacesController } from './systemnamespaces.ts';
 import { startCsrApprovingController } from './csrapproving.ts';
 import { startCsrSigningController, type ClusterSigning, type CsrSigningContext } from './csrsigning.ts';
 import { startNodeIpamController } from './nodeipam.ts';
+import { startServiceLBController } from './servicelb.ts';
 
 /** Every controller, by the name upstream's --controllers flag uses. */
 export const controllers: Record<string, ControllerStart> = {
@@ -38,6 +39,8 @@ export const controllers: Record<string, ControllerStart> = {
   systemnamespaces: startSystemNamespacesController,
   csrapproving: startCsrApprovingController,
   csrsigning: startCsrSigningController,
+  // k3s's name (`--disable servicelb`); upstream's service controller with Bosun as the load balancer.
+  servicelb: startServiceLBController,
 };
 
 export interface ControllerManagerOptions {

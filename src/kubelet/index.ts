@@ -13,7 +13,7 @@ import { clientset, EventRecorder, InformerFactory, renewNodeLease, resources, r
 import { CriClient } from './cri/index.ts';
 import { importImages, startContainerd } from './containerd/index.ts';
 import { buildPauseImage } from './images/build.ts';
-import { ensureBridge, formatIpv4, linkOf, parseCidr, preparePodNetwork, RouteSyncer } from '../network/index.ts';
+import { ensureBridge, formatIpv4, linkNetworkOf, parseCidr, preparePodNetwork, RouteSyncer } from '../network/index.ts';
 import { PodManager } from './agent.ts';
 import { capacityOf, defaultEviction, machineInfo, nodeConditions, nodeImages, nodeLabels, nodeStatus, readPressure, registerNode, type EvictionThresholds, type NodeConfig, type Pressure } from './node.ts';
 import { setMemoryCapacity } from './kuberuntime.ts';
@@ -90,7 +90,8 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
   const eviction = opts.eviction ?? defaultEviction;
 
   // Pod network first: guard rules before any pod exists, then the bridge the agent serves on.
-  const hostLink = opts.nodeIP ? await linkOf(opts.nodeIP) : undefined;
+  const hostNet = opts.nodeIP ? await linkNetworkOf(opts.nodeIP) : undefined;
+  const hostLink = hostNet?.link;
   let podCidr = opts.podCidr ?? (opts.nodeIP ? undefined : firstSubnet(clusterCidr));
   try {
     const existing = await cs.nodes.get(opts.nodeName);
@@ -103,7 +104,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     if (!podCidr) return;
   }
   const nodeIP = opts.nodeIP ?? gatewayOf(podCidr);
-  await preparePodNetwork({ confDir: path.join(dir, 'cni/net.d'), podCidr, dataDir: path.join(dir, 'cni/ipam'), bridge, clusterCidr, serviceCidr, hostLink });
+  await preparePodNetwork({ confDir: path.join(dir, 'cni/net.d'), podCidr, dataDir: path.join(dir, 'cni/ipam'), bridge, clusterCidr, serviceCidr, hostLink, hostLinkCidr: hostNet?.cidr });
   await ensureBridge({ name: bridge, address: `${gatewayOf(podCidr)}/${podCidr.split('/')[1]}` });
 
   // containerd with Bosun's own pause image, then the images waiting in <dir>/images.
@@ -139,7 +140,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     const informers = new InformerFactory(opts.client, { log });
     const clusterDns = await startClusterDns({ client: opts.client, informers, nodeName: opts.nodeName, nodeIP, clusterDnsIP: opts.clusterDns, clusterDomain: opts.clusterDomain, serviceCidr, clusterCidr, resolvConf: opts.resolvConf, log }, signal); // serves nodeIP:53 until the signal
     void startNetworkPolicy({ client: opts.client, informers, nodeName: opts.nodeName, log }, signal); // never rejects; stops with the signal
-    startServiceProxy({ client: opts.client, informers, nodeName: opts.nodeName, nodeIPs: [nodeIP], clusterCidr, log }, signal); // runs until the signal; its rules stay
+    startServiceProxy({ client: opts.client, informers, nodeName: opts.nodeName, nodeIPs: [nodeIP], clusterCidr, endpointCidrs: hostNet ? [clusterCidr, `${nodeIP}/32`, hostNet.cidr] : undefined, log }, signal); // runs until the signal; its rules stay
 
     const pods = informers.typedInformerFor(resources.pods, { fieldSelector: `spec.nodeName=${opts.nodeName}` });
     const recorder = new EventRecorder(opts.client, { component: 'kubelet', host: opts.nodeName, log });

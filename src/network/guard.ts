@@ -15,7 +15,9 @@
  *   so it cannot judge that packet, while POSTROUTING sees the interface really used.
  * With `hostLink` (host-gw between nodes on one link), traffic to the pod range may leave
  * through that link too: each node routes only other nodes' pod ranges there, via their
- * InternalIPs; everything else leaving is still rejected.
+ * InternalIPs; everything else leaving is still rejected. With `hostLinkCidr` too, traffic to
+ * the hosts' link network (the other nodes and the API server) may leave through that link:
+ * replies of pods to NodePort clients on other nodes, and pod traffic to the API server.
  * Every rule lives in Bosun's own chains; the only rules outside them are the three jumps.
  * Bosun bridges are exempt by prefix so that two Bosun instances on one machine (two
  * bridges, overlapping ranges) do not reject each other's pod traffic; such a bridge has no
@@ -41,6 +43,11 @@ export interface GuardOptions {
    * ranges to each other over it (host-gw): traffic to the pod range may leave through it.
    */
   hostLink?: string;
+  /**
+   * The on-link network of `hostLink` (e.g. `10.44.0.0/24`): traffic to it may leave through
+   * `hostLink`. Must not overlap the pod or service range.
+   */
+  hostLinkCidr?: string;
 }
 
 export const GUARD_CHAIN_PREFIX = 'BOSUN-GUARD-';
@@ -77,12 +84,17 @@ export function guardRules(opts: GuardOptions): GuardTable[] {
   if (cidrsOverlap(pods, services)) {
     throw new BosunError('ERR_INVALID_CONFIG', `podCidr ${pods.text} and serviceCidr ${services.text} overlap`);
   }
+  const link = opts.hostLink && opts.hostLinkCidr ? parseCidr(opts.hostLinkCidr, 'hostLinkCidr') : undefined;
+  if (link && (cidrsOverlap(link, pods) || cidrsOverlap(link, services))) {
+    throw new BosunError('ERR_INVALID_CONFIG', `the hosts' link network ${link.text} overlaps podCidr ${pods.text} or serviceCidr ${services.text}`);
+  }
   const comment = (text: string) => ['-m', 'comment', '--comment', `bosun guard: ${text}`];
   const stays = [
     ['-o', 'lo', ...comment('loopback stays on this machine'), '-j', 'RETURN'],
     ['-o', BOSUN_BRIDGE_PATTERN, ...comment('Bosun bridges stay on this machine'), '-j', 'RETURN'],
     ...(bridge.startsWith(BOSUN_BRIDGE_PATTERN.slice(0, -1)) ? [] : [['-o', bridge, ...comment('the pod bridge stays on this machine'), '-j', 'RETURN']]),
     ...(opts.hostLink ? [['-d', pods.text, '-o', checkBridgeName(opts.hostLink), ...comment('pod traffic between nodes over the hosts link'), '-j', 'RETURN']] : []),
+    ...(link ? [['-d', link.text, '-o', checkBridgeName(opts.hostLink!), ...comment('the hosts link network stays on that link'), '-j', 'RETURN']] : []),
   ];
   const blocked = (verdict: string[]) => [
     ['-s', pods.text, ...comment('pod traffic may not leave this machine'), ...verdict],

@@ -24,7 +24,7 @@ export type { KernelNetworkStatus } from './kernel.ts';
 export { removeNetwork } from './remove.ts';
 export { parseCidr, formatIpv4, type Ipv4Cidr } from './cidr.ts';
 export { ensureBridge, removeBridge, type BridgeOptions } from './bridge.ts';
-export { RouteSyncer, desiredRoutes, syncRoutes, listRoutes, removeRoutes, linkOf, ROUTE_PROTO, UNREACHABLE, type RoutedNode, type RouteSyncerOptions } from './routes.ts';
+export { RouteSyncer, desiredRoutes, syncRoutes, listRoutes, removeRoutes, linkOf, linkNetworkOf, ROUTE_PROTO, UNREACHABLE, type RoutedNode, type RouteSyncerOptions } from './routes.ts';
 export type { RemoveNetworkOptions } from './remove.ts';
 export { cniExec, DEFAULT_CNI_BIN_DIR } from './cniexec.ts';
 export type { CniCommand, CniExecOptions, CniResult } from './cniexec.ts';
@@ -37,6 +37,8 @@ export interface PreparePodNetworkOptions extends CniConfigOptions {
   serviceCidr: string;
   /** The hosts' link for host-gw routing between nodes (see GuardOptions.hostLink). */
   hostLink?: string;
+  /** The hosts' link network (see GuardOptions.hostLinkCidr). */
+  hostLinkCidr?: string;
 }
 
 /**
@@ -48,7 +50,7 @@ export async function preparePodNetwork(opts: PreparePodNetworkOptions): Promise
   const cluster = parseCidr(opts.clusterCidr, 'clusterCidr');
   const node = parseCidr(opts.podCidr, 'podCidr');
   if (!cidrCovers(cluster, node)) throw new BosunError('ERR_INVALID_CONFIG', `podCidr ${node.text} is not inside clusterCidr ${cluster.text}`);
-  const guard: GuardOptions = { podCidr: cluster.text, serviceCidr: opts.serviceCidr, bridge: opts.bridge ?? DEFAULT_BRIDGE, hostLink: opts.hostLink };
+  const guard: GuardOptions = { podCidr: cluster.text, serviceCidr: opts.serviceCidr, bridge: opts.bridge ?? DEFAULT_BRIDGE, hostLink: opts.hostLink, hostLinkCidr: opts.hostLinkCidr };
   buildCniConfList(opts); // validate everything before changing the host
   guardRules(guard);
   const kernel = await ensureBridgeNetfilter();

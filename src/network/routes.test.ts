@@ -49,6 +49,14 @@ describe('the guard with a hosts link', () => {
     assert.ok(plain.every((t) => t.rules.every((r) => !r.includes('eth0'))));
   });
   test('a bad link name is refused', () => assert.throws(() => guardRules({ podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16', bridge: 'bosun0', hostLink: 'eth0; rm' })));
+  test('with the link network, traffic to it (other nodes, the API server) leaves through the link too', () => {
+    for (const t of guardRules({ podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16', bridge: 'bosun0', hostLink: 'eth0', hostLinkCidr: '10.44.0.11/24' })) {
+      const i = t.rules.findIndex((r) => r.includes('10.44.0.0/24'));
+      assert.deepEqual([...t.rules[i]!.slice(2, 6), t.rules[i]!.at(-1)], ['-d', '10.44.0.0/24', '-o', 'eth0', 'RETURN']);
+      assert.ok(i < t.rules.findIndex((r) => r.includes('REJECT') || r.includes('DROP')), `${t.table}: before the blocking rules`);
+    }
+    assert.throws(() => guardRules({ podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16', bridge: 'bosun0', hostLink: 'eth0', hostLinkCidr: '10.0.0.0/8' }), /overlaps/);
+  });
 });
 
 const NS = 'bosun-rt-test';

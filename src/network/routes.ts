@@ -108,10 +108,15 @@ export async function removeRoutes(): Promise<void> {
 
 /** The interface holding the IPv4 address `ip` (the hosts' link of a node). Throws ERR_NETWORK_COMMAND when none does. */
 export async function linkOf(ip: string): Promise<string> {
+  return (await linkNetworkOf(ip)).link;
+}
+
+/** The interface holding `ip` and that address's on-link network (e.g. eth0, 10.44.0.0/24). */
+export async function linkNetworkOf(ip: string): Promise<{ link: string; cidr: string }> {
   const text = await runOk('ip', ['-4', '-o', 'addr', 'show']);
   for (const line of text.split('\n')) {
-    const m = /^\d+:\s+(\S+?)(?:@\S+)?\s+inet\s+([0-9.]+)\//.exec(line);
-    if (m && m[2] === ip) return m[1]!;
+    const m = /^\d+:\s+(\S+?)(?:@\S+)?\s+inet\s+([0-9.]+)\/(\d+)/.exec(line);
+    if (m && m[2] === ip) return { link: m[1]!, cidr: parseCidr(`${ip}/${m[3]}`).text };
   }
   throw new NetworkError('ERR_NETWORK_COMMAND', `no interface of this host has the address ${ip} (--node-ip must be an address of this host)`);
 }

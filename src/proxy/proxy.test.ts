@@ -76,6 +76,7 @@ test('syncs: full first, a lone change at once, a burst coalesced, a failure fol
       nodeName: 'n1',
       nodeIPs: ['10.42.0.1'],
       clusterCidr: '10.42.0.0/16',
+      rewriteTopLevelChains: true, // upstream's top-level rewrites; the default shape has upstream's KUBE-SEP chains
       clock,
       minSyncIntervalMs: 1000,
       apply: async (text) => {
@@ -148,6 +149,44 @@ test('syncs: full first, a lone change at once, a burst coalesced, a failure fol
     await cs.endpointSlices.update({ ...s, endpoints: s.endpoints.slice(0, 1) }, { namespace: ns });
     await settle(clock, () => conntrack.some((c) => c.includes('10.42.0.9')), 'conntrack clean-up');
     assert.deepEqual(conntrack.at(-1), ['-D', '-p', 'udp', '--orig-dst', '10.43.1.53', '--dst-nat', '10.42.0.9']);
+  } finally {
+    ac.abort();
+    await proxy.done;
+  }
+});
+
+test('the compact shape has no KUBE-SEP chains, and an endpoint change rewrites only its service chain', async () => {
+  const clock = new FakeClock();
+  const applied: string[] = [];
+  const ac = new AbortController();
+  const proxy = new ServiceProxy(
+    {
+      client,
+      nodeName: 'n1',
+      nodeIPs: ['10.42.0.1'],
+      clusterCidr: '10.42.0.0/16',
+      endpointChains: false,
+      clock,
+      minSyncIntervalMs: 1000,
+      apply: async (text) => void applied.push(text),
+      inspect: async () => ({ existing: { filter: [], nat: [] }, missingJumps: [] }),
+      conntrack: async () => {},
+    },
+    ac.signal,
+  );
+  try {
+    await cs.services.create(svc('compact', '10.43.1.20'), { namespace: ns });
+    await cs.endpointSlices.create(slice('compact', ['10.42.0.20']), { namespace: ns });
+    await settle(clock, () => applied.some((t) => t.includes('10.42.0.20:8080')), 'the compact service');
+    assert.ok(!applied.at(-1)!.includes('KUBE-SEP-'), 'no endpoint chains');
+    assert.match(applied.at(-1)!, /^-A KUBE-SVC-\S+ .*-j DNAT --to-destination 10\.42\.0\.20:8080$/m);
+    const before = applied.length;
+    clock.step(1000);
+    const s = await cs.endpointSlices.get('compact-x', { namespace: ns });
+    await cs.endpointSlices.update({ ...s, endpoints: [{ addresses: ['10.42.0.21'], conditions: { ready: true } }] }, { namespace: ns });
+    await settle(clock, () => applied.length > before && applied.at(-1)!.includes('10.42.0.21:8080'), 'the endpoint change');
+    const declared = applied.at(-1)!.split('\n').filter((l) => l.startsWith(':'));
+    assert.deepEqual(declared, [`:KUBE-SVC-${chainHash('default/compact:ptcp')} - [0:0]`]);
   } finally {
     ac.abort();
     await proxy.done;

@@ -203,6 +203,7 @@ test('a partial sync rewrites only changed service chains and deletes stale ones
     ':KUBE-SERVICES - [0:0]',
     ':KUBE-EXTERNAL-SERVICES - [0:0]',
     ':KUBE-FORWARD - [0:0]',
+    ':KUBE-PROXY-FIREWALL - [0:0]',
     ':KUBE-SERVICES - [0:0]',
     ':KUBE-NODEPORTS - [0:0]',
     ':KUBE-POSTROUTING - [0:0]',
@@ -232,4 +233,110 @@ test('conntrack clean-up: UDP flows to a vanished endpoint, and flows to a servi
   assert.deepEqual(conntrackCleanup(empty, after), [['-D', '-p', 'udp', '--orig-dst', '172.30.0.10']]);
   const tcp = [svc('ns', 'web', { clusterIP: '172.30.0.11', ports: [{ port: 80 }] })];
   assert.deepEqual(conntrackCleanup(servicePorts(tcp, [slice('ns', 'web', { port: 80 }, [{ ip: '10.1.0.7' }])], node), servicePorts(tcp, [], node)), []);
+});
+
+// ---- LoadBalancer ingress (ServiceLB) ----------------------------------------------------------
+
+function lbSvc(ns: string, name: string, spec: ServiceSpec, ingress: { ip: string; ipMode?: string }[]): Service {
+  return { ...svc(ns, name, { type: 'LoadBalancer', ...spec }), status: { loadBalancer: { ingress } } };
+}
+
+test('LoadBalancer ingress IPs jump from KUBE-SERVICES to KUBE-EXT (masquerade → KUBE-SVC), before the nodeports rule', () => {
+  const s = [lbSvc('ns2', 'svc2', { clusterIP: '172.30.0.42', ports: [{ name: 'p80', port: 80, nodePort: 3001 }] }, [{ ip: '1.2.3.4', ipMode: 'VIP' }, { ip: '5.6.7.8' }])];
+  const e = [slice('ns2', 'svc2', { name: 'p80', port: 80 }, [{ ip: '10.180.0.2' }])];
+  const nat = lines(s, e, 'nat');
+  const ext = 'KUBE-EXT-GNZBNJ2PO5MGZ6GT';
+  assert.deepEqual(nat.filter((l) => l.startsWith('-A KUBE-SERVICES')), [
+    '-A KUBE-SERVICES -m comment --comment "ns2/svc2:p80 cluster IP" -m tcp -p tcp -d 172.30.0.42 --dport 80 -j KUBE-SVC-GNZBNJ2PO5MGZ6GT',
+    `-A KUBE-SERVICES -m comment --comment "ns2/svc2:p80 loadbalancer IP" -m tcp -p tcp -d 1.2.3.4 --dport 80 -j ${ext}`,
+    `-A KUBE-SERVICES -m comment --comment "ns2/svc2:p80 loadbalancer IP" -m tcp -p tcp -d 5.6.7.8 --dport 80 -j ${ext}`,
+    fixed.nodePorts,
+  ]);
+  assert.deepEqual(nat.filter((l) => l.startsWith(`-A ${ext}`)), [
+    `-A ${ext} -m comment --comment "masquerade traffic for ns2/svc2:p80 external destinations" -j KUBE-MARK-MASQ`,
+    `-A ${ext} -j KUBE-SVC-GNZBNJ2PO5MGZ6GT`,
+  ]);
+  assert.ok(nat.includes(`-A KUBE-NODEPORTS -m comment --comment ns2/svc2:p80 -m tcp -p tcp --dport 3001 -j ${ext}`));
+});
+
+test('LoadBalancer without node ports (allocateLoadBalancerNodePorts false) still gets its external chain; externalTrafficPolicy Local is honoured', () => {
+  const s = [lbSvc('ns2', 'svc2', { externalTrafficPolicy: 'Local', allocateLoadBalancerNodePorts: false, clusterIP: '172.30.0.42', ports: [{ name: 'p80', port: 80 }] }, [{ ip: '1.2.3.4', ipMode: 'VIP' }])];
+  const e = [slice('ns2', 'svc2', { name: 'p80', port: 80 }, [{ ip: '10.180.0.2', node: 'node1' }, { ip: '10.180.0.3', node: 'node2' }])];
+  const nat = lines(s, e, 'nat');
+  const ext = 'KUBE-EXT-GNZBNJ2PO5MGZ6GT';
+  const svl = 'KUBE-SVL-GNZBNJ2PO5MGZ6GT';
+  assert.ok(nat.includes(`-A KUBE-SERVICES -m comment --comment "ns2/svc2:p80 loadbalancer IP" -m tcp -p tcp -d 1.2.3.4 --dport 80 -j ${ext}`));
+  assert.deepEqual(nat.filter((l) => l.startsWith(`-A ${ext}`)), [
+    `-A ${ext} -m comment --comment "pod traffic for ns2/svc2:p80 external destinations" -s 10.0.0.0/8 -j KUBE-SVC-GNZBNJ2PO5MGZ6GT`,
+    `-A ${ext} -m comment --comment "masquerade LOCAL traffic for ns2/svc2:p80 external destinations" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`,
+    `-A ${ext} -m comment --comment "route LOCAL traffic for ns2/svc2:p80 external destinations" -m addrtype --src-type LOCAL -j KUBE-SVC-GNZBNJ2PO5MGZ6GT`,
+    `-A ${ext} -j ${svl}`,
+  ]);
+  assert.deepEqual(nat.filter((l) => l.startsWith(`-A ${svl}`)), [`-A ${svl} -m comment --comment "ns2/svc2:p80 -> 10.180.0.2:80" -j KUBE-SEP-${chainHash('ns2/svc2:p80tcp10.180.0.2:80')}`]);
+  assert.ok(!nat.some((l) => l.startsWith('-A KUBE-NODEPORTS')), 'no node port');
+});
+
+test('LoadBalancer ingress without usable endpoints is rejected (none) or dropped (no local ones) in KUBE-EXTERNAL-SERVICES', () => {
+  const none = [lbSvc('ns6', 'svc6', { clusterIP: '172.30.0.46', ports: [{ name: 'p80', port: 80, nodePort: 3006 }] }, [{ ip: '1.2.3.4', ipMode: 'VIP' }])];
+  const f = lines(none, [], 'filter');
+  assert.ok(f.includes('-A KUBE-EXTERNAL-SERVICES -m comment --comment "ns6/svc6:p80 has no endpoints" -m tcp -p tcp -d 1.2.3.4 --dport 80 -j REJECT'));
+  assert.ok(!lines(none, [], 'nat').some((l) => l.includes('loadbalancer IP')));
+  const local = [lbSvc('ns2', 'svc2', { externalTrafficPolicy: 'Local', clusterIP: '172.30.0.42', ports: [{ name: 'p80', port: 80, nodePort: 3001 }] }, [{ ip: '1.2.3.4', ipMode: 'VIP' }])];
+  const e = [slice('ns2', 'svc2', { name: 'p80', port: 80 }, [{ ip: '10.180.0.2', node: 'node2' }])];
+  assert.ok(lines(local, e, 'filter').includes('-A KUBE-EXTERNAL-SERVICES -m comment --comment "ns2/svc2:p80 has no local endpoints" -m tcp -p tcp -d 1.2.3.4 --dport 80 -j DROP'));
+});
+
+test('ingress of ipMode Proxy, hostnames, IPv6, and stale status on a non-LoadBalancer service are not programmed', () => {
+  const proxyMode = lbSvc('ns1', 'a', { clusterIP: '172.30.0.41', ports: [{ port: 80, nodePort: 3001 }] }, [{ ip: '1.2.3.4', ipMode: 'Proxy' }, { ip: 'fd00::1', ipMode: 'VIP' }]);
+  const stale = { ...lbSvc('ns1', 'b', { clusterIP: '172.30.0.42', ports: [{ port: 80 }] }, [{ ip: '5.6.7.8', ipMode: 'VIP' }]), spec: { type: 'ClusterIP', clusterIP: '172.30.0.42', ports: [{ port: 80 }] } } as Service;
+  const ports = servicePorts([proxyMode, stale], [slice('ns1', 'a', { port: 80 }, [{ ip: '10.1.0.1' }]), slice('ns1', 'b', { port: 80 }, [{ ip: '10.1.0.2' }])], node);
+  assert.deepEqual(ports.map((p) => p.loadBalancerIPs), [[], []]);
+});
+
+test('conntrack clean-up covers UDP flows to load-balancer ingress IPs', () => {
+  const s = [lbSvc('ns', 'dns', { clusterIP: '172.30.0.10', ports: [{ port: 53, protocol: 'UDP', nodePort: 30053 }] }, [{ ip: '1.2.3.4', ipMode: 'VIP' }])];
+  const before = servicePorts(s, [slice('ns', 'dns', { port: 53, protocol: 'UDP' }, [{ ip: '10.1.0.5' }])], node);
+  const after = servicePorts(s, [], node);
+  assert.deepEqual(conntrackCleanup(before, after), [
+    ['-D', '-p', 'udp', '--orig-dst', '172.30.0.10', '--dst-nat', '10.1.0.5'],
+    ['-D', '-p', 'udp', '--dport', '30053', '--dst-nat', '10.1.0.5'],
+    ['-D', '-p', 'udp', '--orig-dst', '1.2.3.4', '--dst-nat', '10.1.0.5'],
+  ]);
+});
+
+test('pod traffic to an endpoint off the pod network and off this node (the API server on the hosts link) is masqueraded', () => {
+  const s = [svc('default', 'kubernetes', { clusterIP: '172.30.0.1', ports: [{ name: 'https', port: 443, protocol: 'TCP' }] })];
+  const n: ProxyNodeInfo = { ...node, endpointCidrs: ['10.0.0.0/8', '192.168.0.0/24'] };
+  const nat = (ip: string) => lines(s, [slice('default', 'kubernetes', { name: 'https', port: 6443 }, [{ ip }])], 'nat', n).filter((l) => l.startsWith('-A KUBE-SEP-'));
+  assert.match(nat('192.168.0.1')[1]!, /--comment "default\/kubernetes:https pod traffic off the pod network" -s 10\.0\.0\.0\/8 -j KUBE-MARK-MASQ$/);
+  assert.equal(nat('192.168.0.1').length, 3);
+  assert.equal(nat('192.168.0.2').length, 2, 'the node itself: no masquerade');
+  assert.equal(nat('10.180.0.1').length, 2, 'a pod: no masquerade');
+});
+
+test('loadBalancerSourceRanges: KUBE-SERVICES → KUBE-FW (allowed sources → KUBE-EXT), the rest dropped in KUBE-PROXY-FIREWALL', () => {
+  const spec = { clusterIP: '172.30.0.45', ports: [{ name: 'p80', port: 80, nodePort: 3005 }], loadBalancerSourceRanges: [' 203.0.113.0/25 '] };
+  const s = [lbSvc('ns5', 'svc5', spec, [{ ip: '5.6.7.8', ipMode: 'VIP' }])];
+  const e = [slice('ns5', 'svc5', { name: 'p80', port: 80 }, [{ ip: '10.180.0.3' }])];
+  const fw = 'KUBE-FW-NUKIZ6OKUXPJNT4C';
+  const ext = 'KUBE-EXT-NUKIZ6OKUXPJNT4C';
+  const nat = lines(s, e, 'nat');
+  assert.ok(nat.includes(`-A KUBE-SERVICES -m comment --comment "ns5/svc5:p80 loadbalancer IP" -m tcp -p tcp -d 5.6.7.8 --dport 80 -j ${fw}`));
+  assert.deepEqual(nat.filter((l) => l.startsWith(`-A ${fw}`)), [
+    `-A ${fw} -m comment --comment "ns5/svc5:p80 loadbalancer IP" -s 203.0.113.0/25 -j ${ext}`,
+    `-A ${fw} -m comment --comment "other traffic to ns5/svc5:p80 will be dropped by KUBE-PROXY-FIREWALL"`,
+  ]);
+  assert.deepEqual(lines(s, e, 'filter').filter((l) => l.startsWith('-A KUBE-PROXY-FIREWALL')), [
+    `-A KUBE-PROXY-FIREWALL -m comment --comment "ns5/svc5:p80 traffic not accepted by ${fw}" -m tcp -p tcp -d 5.6.7.8 --dport 80 -j DROP`,
+  ]);
+  // A range holding the node's address also lets the node's own requests (from the address itself) through.
+  const fromNode = [lbSvc('ns5', 'svc5', { ...spec, loadBalancerSourceRanges: ['192.168.0.0/24'] }, [{ ip: '5.6.7.8', ipMode: 'VIP' }])];
+  assert.deepEqual(lines(fromNode, e, 'nat').filter((l) => l.startsWith(`-A ${fw}`)), [
+    `-A ${fw} -m comment --comment "ns5/svc5:p80 loadbalancer IP" -s 192.168.0.0/24 -j ${ext}`,
+    `-A ${fw} -m comment --comment "ns5/svc5:p80 loadbalancer IP" -s 5.6.7.8 -j ${ext}`,
+    `-A ${fw} -m comment --comment "other traffic to ns5/svc5:p80 will be dropped by KUBE-PROXY-FIREWALL"`,
+  ]);
+  // Without endpoints or without ingress there is no firewall chain.
+  assert.ok(!lines(s, [], 'nat').some((l) => l.includes(fw)));
+  assert.ok(!lines([lbSvc('ns5', 'svc5', spec, [])], e, 'nat').some((l) => l.includes(fw)));
 });

@@ -3,12 +3,14 @@
  * (`bosun-h1`, `bosun-h2`, …) joined by a veth pair to the bridge `bosunhosts0` in the root
  * namespace (10.44.0.1/24; host N is 10.44.0.1N, with no default route), running `bin/bosun agent`
  * inside it (`nsenter --net`, see startHost) with its own data dir — so its own containerd, CNI state, `bosun0`
- * bridge, iptables and routes, all per namespace — and `--node-ip 10.44.0.1N`.
+ * bridge, iptables and routes, all per namespace — and `--node-ip 10.44.0.1N`. Each host joins as
+ * a real node does: `bosun agent --server https://10.44.0.1:PORT --token <server/node-token>`
+ * (TLS bootstrap: CA pinned by the token, client and serving certificates through CSRs).
  *
  * Use (under `flock /tmp/bosun-agent.lock`):
  *   await removeHosts();                       // leftovers of a crashed run
  *   await createHostsBridge();                 // before the server: it binds 10.44.0.1
- *   const server = await startServer({ args: ['--bind-address', HOSTS_GATEWAY] });
+ *   const server = await startServer({ args: ['--bind-address', HOSTS_GATEWAY] });   // url https://10.44.0.1:PORT
  *   const h1 = await startHost(server, 1);     // node `bosun-h1`, ready
  *   …
  *   await stopHosts([h1, …]); await server.stop(); await removeHosts();
@@ -20,7 +22,6 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { issueClientCert, issueServingCert, type Pki } from '../../src/pki/index.ts';
 import { killPods } from '../../src/kubelet/containerd/index.ts';
 import { run, runOk } from '../../src/network/exec.ts';
 import { bosunBin } from './harness.ts';
@@ -71,36 +72,23 @@ async function createNamespace(i: number): Promise<void> {
   await runOk('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
 }
 
-/**
- * The agent's credentials in `hostDir`, from the server's data dir: its CA, a kubeconfig naming
- * the server, a client certificate as `system:node:<name>` and a serving certificate for the
- * host's address, both signed by the server's CA. The one place that decides how a host joins
- * (to become `--token` joining later).
- */
-export async function hostCredentials(serverDataDir: string, hostDir: string, host: { name: string; ip: string }): Promise<void> {
-  const from = path.join(serverDataDir, 'tls');
-  const tls = path.join(hostDir, 'tls');
-  await fs.mkdir(tls, { recursive: true, mode: 0o700 });
-  await fs.copyFile(path.join(from, 'ca.crt'), path.join(tls, 'ca.crt'));
-  await fs.copyFile(path.join(serverDataDir, 'kubeconfig.yaml'), path.join(hostDir, 'kubeconfig.yaml'));
-  const ca = { certPem: await fs.readFile(path.join(from, 'ca.crt'), 'utf8'), keyPem: await fs.readFile(path.join(from, 'ca.key'), 'utf8') };
-  const pki: Pki = { dir: tls, caCertPem: ca.certPem, caKeyPem: ca.keyPem, servingCertPem: '', servingKeyPem: '', adminCertPem: '', adminKeyPem: '' };
-  await issueClientCert(pki, { name: 'agent', commonName: `system:node:${host.name}`, organizations: ['system:nodes'] });
-  await issueServingCert(pki, { name: 'agent-serving', commonName: host.name, sans: [host.name, host.ip] });
+/** The server's node token (`<data-dir>/server/node-token`), what a joining agent passes as --token. */
+export async function nodeToken(serverDataDir: string): Promise<string> {
+  return (await fs.readFile(path.join(serverDataDir, 'server', 'node-token'), 'utf8')).trim();
 }
 
 /** Makes host `i` (1..9) and starts its agent; resolves once the agent reports its node ready. */
-export async function startHost(server: { dataDir: string }, i: number, opts: { timeoutMs?: number; args?: string[] } = {}): Promise<Host> {
+export async function startHost(server: { dataDir: string; url: string }, i: number, opts: { timeoutMs?: number; args?: string[] } = {}): Promise<Host> {
   if (!(i >= 1 && i <= MAX_HOSTS)) throw new RangeError(`host index ${i} not in 1..${MAX_HOSTS}`);
   const name = hostName(i);
   const ip = hostIP(i);
   await createNamespace(i);
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), `bosun-${name}-`));
-  await hostCredentials(server.dataDir, dataDir, { name, ip });
+  const token = await nodeToken(server.dataDir);
   await prepareAgent(dataDir);
   // nsenter --net, not `ip netns exec`: the latter remounts /sys for the namespace, which hides
   // the cgroup mounts under /sys/fs/cgroup that runc needs ("no cgroup mount found in mountinfo").
-  const proc = spawn('nsenter', [`--net=/var/run/netns/${name}`, '--', bosunBin, 'agent', '--data-dir', dataDir, '--node-name', name, '--node-ip', ip, ...(opts.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('nsenter', [`--net=/var/run/netns/${name}`, '--', bosunBin, 'agent', '--server', server.url, '--token', token, '--data-dir', dataDir, '--node-name', name, '--node-ip', ip, ...(opts.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,7 +1,7 @@
 /**
  * Several nodes on one machine, one flat pod network: `bosun server --disable-agent` bound to
  * the hosts' bridge address, and two namespace hosts (test/e2e/hosts.ts) each running `bosun
- * agent --node-ip`. Node IPAM gives each node its own pod range, each agent routes the other's
+ * agent --server --token --node-ip` (joined through the TLS bootstrap). Node IPAM gives each node its own pod range, each agent routes the other's
  * range via its InternalIP (host-gw), pods on different nodes talk HTTP both ways, and deleting
  * a Node takes its route away on the other. Run under `flock /tmp/bosun-agent.lock`.
  */
@@ -53,6 +53,15 @@ describe('many nodes on one machine', { skip, timeout: 240_000 }, () => {
     }
     const ranges = [...nodes.values()].map((n) => n.spec?.podCIDR);
     assert.equal(new Set(ranges).size, ranges.length, `distinct pod ranges: ${ranges.join(', ')}`);
+  });
+
+  test('each host joined with the node token: its certificates came through approved requests', async () => {
+    const csrs = await kubectlOk(server!, v, ['get', 'csr']);
+    for (const h of hosts) {
+      assert.match(csrs, new RegExp(`kubernetes\\.io/kubelet-serving\\s+system:node:${h.name}\\s+\\S+\\s+Approved,Issued`), csrs);
+      assert.match(h.output(), new RegExp(`agent: joined https://${HOSTS_GATEWAY.replace(/\./g, '\\.')}:\\d+ as system:node:${h.name}`));
+    }
+    assert.equal((csrs.match(/kubernetes\.io\/kube-apiserver-client-kubelet\s+system:bootstrap:\w+\s+\S+\s+Approved,Issued/g) ?? []).length, hosts.length, csrs);
   });
 
   test('each host routes the other node\'s pod range via its InternalIP, and its guard lets only pod traffic out', async () => {

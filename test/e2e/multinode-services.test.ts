@@ -1,0 +1,291 @@
+/**
+ * Service networking across nodes (issue 13's checks): `bosun server` bound to the hosts' bridge
+ * and two namespace hosts (test/e2e/hosts.ts) joined with the node token. One cluster serves
+ * every case: pod to pod across nodes; a Service by cluster IP, by DNS name and by short name
+ * from pods on both nodes, spread over endpoints on both nodes; the NodePort on every node's IP
+ * (from pods and from outside the nodes); ClientIP affinity; a removed endpoint leaving the
+ * rotation; headless and ExternalName names from a pod; `kubernetes.default` reachable from pods;
+ * the NetworkPolicies `deny-all-ingress` and `web-netpol` across nodes.
+ *
+ * Names outside the cluster go to a fake resolver this test runs on 10.44.0.1:53 (the agents'
+ * --resolv-conf): no query leaves the machine.
+ * Run: flock /tmp/bosun-agent.lock node --test test/e2e/multinode-services.test.ts
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import dnsPacket from 'dns-packet';
+import type { Pod, Service } from '../../src/api/index.ts';
+import { getPod, isPodReady, kubectl, kubectlOk, kubectlVersions, startServer, until, type ServerHandle } from './harness.ts';
+import { createHostsBridge, HOSTS_GATEWAY, removeHosts, startHost, stopHosts, type Host } from './hosts.ts';
+import { agentSupported, busyboxImage } from './node.ts';
+
+const skip = agentSupported() ? false : 'the node agent needs root';
+const v = kubectlVersions.at(-1)!;
+const nodePort = 30481;
+const nodeOf = (pod: string) => `bosun-h${pod.match(/-(\d)$/)![1]}`;
+
+/** Every pod: busybox httpd answering its name on port 80 (web pods on 8080 too), pinned to a node. */
+const podDefs = [
+  { name: 'web-1', app: 'web' },
+  { name: 'web-2', app: 'web' },
+  { name: 'web-3', app: 'web' }, // on node 2; removed in the endpoint-removal case
+  { name: 'frontend-1', app: 'frontend' },
+  { name: 'frontend-2', app: 'frontend' },
+  { name: 'other-1', app: 'other' },
+  { name: 'other-2', app: 'other' },
+];
+const webPods = ['web-1', 'web-2', 'web-3'];
+const nodeFor = (name: string) => (name === 'web-3' ? 'bosun-h2' : nodeOf(name));
+
+function pod(d: { name: string; app: string }): Pod {
+  const extra = d.app === 'web' ? 'httpd -p 8080 -h /www && ' : '';
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: d.name, labels: { app: d.app } },
+    spec: {
+      nodeName: nodeFor(d.name),
+      terminationGracePeriodSeconds: 1,
+      containers: [
+        {
+          name: 'httpd',
+          image: busyboxImage,
+          command: ['sh', '-c', `mkdir -p /www && echo "$HOSTNAME" > /www/index.html && ${extra}exec httpd -f -p 80 -h /www`],
+          ports: [{ name: 'http', containerPort: 80 }],
+          readinessProbe: { tcpSocket: { port: 80 }, periodSeconds: 1 },
+        },
+      ],
+    },
+  } as Pod;
+}
+
+const service = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 80 }], ...spec } });
+
+describe('Service networking across two joined nodes', { skip, timeout: 180_000 }, () => {
+  let server: ServerHandle | undefined;
+  let hosts: Host[] = [];
+  let upstream: dgram.Socket | undefined;
+  let tmp = '';
+  const ip: Record<string, string> = {};
+  const upstreamAsked: string[] = [];
+
+  const detail = () => hosts.map((h) => `--- ${h.name}\n${h.output().slice(-2500)}`).join('\n') + `\n--- server\n${server?.output().slice(-2500)}`;
+  const json = async <T>(args: string[]): Promise<T> => JSON.parse(await kubectlOk(server!, v, [...args, '-o', 'json'])) as T;
+  const clusterIP = async (name: string) => (await json<Service>(['get', 'service', name])).spec!.clusterIP!;
+
+  /** One exec in `from`: `sh -c script`; answers the result (a failed exec, not the command, throws). */
+  async function sh(from: string, script: string, timeoutMs = 30_000): Promise<{ code: number; out: string }> {
+    const r = await kubectl(server!, v, ['exec', from, '--', 'sh', '-c', script], { timeoutMs });
+    if (r.code !== 0 && !/command terminated with exit code/.test(r.stderr)) throw new Error(`kubectl exec ${from} failed: ${r.stderr}`);
+    return { code: r.code, out: `${r.stdout}${r.stderr}` };
+  }
+
+  /** `n` HTTP requests from pod `from` to `url`: the bodies, or `ERR <rc>: <message>` lines. */
+  async function requests(from: string, url: string, n: number): Promise<string[]> {
+    // Debian's busybox wget crashes with -T: `timeout` bounds each request instead.
+    const script = `for i in $(seq ${n}); do out=$(timeout 3 wget -q -O - ${url} 2>&1); rc=$?; if [ $rc = 0 ]; then echo "$out"; else echo "ERR $rc: $out"; fi; done`;
+    const r = await sh(from, script, 30_000 + n * 3_500);
+    return r.out.trim().split('\n').filter(Boolean);
+  }
+
+  /** Waits until `n` requests from `from` to `url` all answer from web pods and `ok(answers)` holds. */
+  async function answers(from: string, url: string, n: number, ok: (a: string[]) => boolean = () => true, timeoutMs = 30_000): Promise<string[]> {
+    let last: string[] = [];
+    return until(`${n} answers from web pods for ${from} → ${url}`, async () => {
+      last = await requests(from, url, n);
+      return last.length === n && last.every((l) => webPods.includes(l)) && ok(last) ? last : undefined;
+    }, { timeoutMs, detail: () => `last answers: ${last.join(' | ')}\n${detail()}` });
+  }
+
+  const onBothNodes = (a: string[]) => new Set(a.map(nodeFor)).size === 2;
+
+  before(async () => {
+    await removeHosts();
+    await createHostsBridge();
+    // The fake upstream resolver: `a.example.test` A 192.0.2.1, NXDOMAIN for anything else.
+    upstream = dgram.createSocket('udp4');
+    upstream.on('message', (msg, rinfo) => {
+      const q = dnsPacket.decode(msg);
+      const question = q.questions![0]!;
+      upstreamAsked.push(`${question.name.toLowerCase()} ${question.type}`);
+      const known = question.name.toLowerCase() === 'a.example.test';
+      upstream!.send(
+        dnsPacket.encode({
+          type: 'response',
+          id: q.id,
+          flags: dnsPacket.RECURSION_AVAILABLE | (known ? 0 : 3),
+          questions: q.questions,
+          answers: known && question.type === 'A' ? [{ name: question.name, type: 'A', class: 'IN', ttl: 60, data: '192.0.2.1' }] : [],
+        }),
+        rinfo.port,
+        rinfo.address,
+      );
+    });
+    await new Promise<void>((resolve) => upstream!.bind(53, HOSTS_GATEWAY, () => resolve()));
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-mns-'));
+    const resolvConf = path.join(tmp, 'resolv.conf');
+    fs.writeFileSync(resolvConf, `nameserver ${HOSTS_GATEWAY}\n`);
+    server = await startServer({ args: ['--bind-address', HOSTS_GATEWAY] });
+    hosts = await Promise.all([1, 2].map((i) => startHost(server!, i, { args: ['--resolv-conf', resolvConf] })));
+    const items = [
+      ...podDefs.map(pod),
+      service('web', {}),
+      service('web-np', { type: 'NodePort', ports: [{ name: 'http', port: 80, targetPort: 80, nodePort }] }),
+      service('web-sticky', { sessionAffinity: 'ClientIP' }),
+      service('web-headless', { clusterIP: 'None' }),
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'ext' }, spec: { type: 'ExternalName', externalName: 'a.example.test' } },
+    ];
+    await kubectlOk(server, v, ['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
+    for (const d of podDefs) {
+      const p = await until(`pod ${d.name} Ready`, async () => {
+        const p = await getPod(server!, d.name);
+        return isPodReady(p) && p?.status?.podIP ? p : undefined;
+      }, { timeoutMs: 60_000, detail });
+      assert.equal(p.spec?.nodeName, nodeFor(d.name));
+      ip[d.name] = p.status!.podIP!;
+    }
+  });
+
+  after(async () => {
+    await stopHosts(hosts);
+    await server?.stop();
+    await removeHosts();
+    upstream?.close();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('pods reach each other by pod IP across nodes, both ways', async () => {
+    assert.deepEqual(await answers('frontend-1', `http://${ip['web-2']}/`, 1), ['web-2']);
+    assert.deepEqual(await answers('frontend-2', `http://${ip['web-1']}/`, 1), ['web-1']);
+    assert.deepEqual(await answers('other-1', `http://${ip['web-2']}:8080/`, 1), ['web-2']);
+  });
+
+  test('the cluster IP answers pods on both nodes from endpoints on both nodes', async () => {
+    const cip = await clusterIP('web');
+    for (const from of ['frontend-1', 'frontend-2']) {
+      const a = await answers(from, `http://${cip}/`, 12, onBothNodes);
+      assert.ok(onBothNodes(a), a.join(' '));
+    }
+  });
+
+  test('the Service by DNS name and by short name, from pods on both nodes', async () => {
+    for (const from of ['frontend-1', 'frontend-2']) {
+      for (const name of ['web.default.svc.cluster.local', 'web']) {
+        const a = await answers(from, `http://${name}/`, 12, onBothNodes);
+        assert.ok(onBothNodes(a), `${from} → ${name}: ${a.join(' ')}`);
+      }
+    }
+  });
+
+  test('the NodePort answers on every node\'s IP, from a pod and from outside the nodes', async () => {
+    const seen = new Set<string>();
+    for (const h of hosts) {
+      for (const from of ['frontend-1', 'frontend-2']) {
+        for (const a of await answers(from, `http://${h.ip}:${nodePort}/`, 4)) seen.add(a);
+      }
+      const fromOutside = await until(`${h.ip}:${nodePort} from the root namespace`, async () => {
+        const out: string[] = [];
+        for (let i = 0; i < 6; i++) {
+          const r = await fetch(`http://${h.ip}:${nodePort}/`, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+          if (!r?.ok) return undefined;
+          out.push((await r.text()).trim());
+        }
+        return out.every((b) => webPods.includes(b)) ? out : undefined;
+      }, { timeoutMs: 30_000, detail });
+      for (const a of fromOutside) seen.add(a);
+    }
+    assert.ok(onBothNodes([...seen]), `NodePort answers: ${[...seen].join(' ')}`);
+  });
+
+  test('sessionAffinity ClientIP keeps each client on one endpoint', async () => {
+    const cip = await clusterIP('web-sticky');
+    for (const from of ['frontend-1', 'frontend-2']) {
+      const a = await answers(from, `http://${cip}/`, 10);
+      assert.equal(new Set(a).size, 1, `${from}: ${a.join(' ')}`);
+    }
+  });
+
+  test('headless and ExternalName names resolve in a pod', async () => {
+    const headless = await until('web-headless answers the web pods', async () => {
+      const r = await sh('frontend-1', 'timeout 5 nslookup web-headless.default.svc.cluster.local');
+      return webPods.every((p) => r.out.includes(ip[p]!)) ? r.out : undefined;
+    }, { timeoutMs: 20_000, detail });
+    assert.match(headless, /Name:\s+web-headless\.default\.svc\.cluster\.local/);
+    const ext = await until('ext answers through a.example.test', async () => {
+      const r = await sh('frontend-2', 'timeout 5 nslookup ext.default.svc.cluster.local');
+      return r.out.includes('192.0.2.1') ? r.out : undefined;
+    }, { timeoutMs: 20_000, detail });
+    assert.match(ext, /a\.example\.test/);
+    assert.ok(upstreamAsked.includes('a.example.test A'), `the fake upstream was asked: ${upstreamAsked.join(', ')}`);
+  });
+
+  test('kubernetes.default is reachable (TCP 443) from pods on both nodes', async () => {
+    for (const from of ['frontend-1', 'frontend-2']) {
+      // busybox's TLS client cannot talk to the server: a TCP connect is the check (`-e true` closes at once).
+      await until(`${from} connects to kubernetes.default:443`, async () => (await sh(from, 'nc -w 2 kubernetes.default 443 -e true')).code === 0, { timeoutMs: 20_000, detail });
+    }
+  });
+
+  test('a removed endpoint stops receiving traffic', async () => {
+    const cip = await clusterIP('web');
+    await kubectlOk(server!, v, ['delete', 'pod', 'web-3', '--wait=false']);
+    for (const from of ['frontend-1', 'frontend-2']) {
+      const a = await answers(from, `http://${cip}/`, 12, (a) => !a.includes('web-3'));
+      assert.ok(!a.includes('web-3'), a.join(' '));
+    }
+  });
+
+  /** One attempt from pod `from` to `url`: true when the page came back (and names `want`), false when blocked. */
+  async function reaches(from: string, url: string, want?: string): Promise<boolean> {
+    const r = await sh(from, `timeout 3 wget -q -O - ${url}`);
+    if (r.code === 0 && want) assert.equal(r.out.trim(), want, `${from} → ${url}`);
+    return r.code === 0;
+  }
+  async function expectReach(from: string, to: string, want: boolean, port = 80): Promise<void> {
+    await until(`${from} ${want ? 'reaches' : 'is blocked from'} ${to}:${port}`, async () => (await reaches(from, `http://${ip[to]}:${port}/`, to)) === want, { timeoutMs: 15_000, detail });
+  }
+
+  test('deny-all-ingress blocks every connection into the namespace\'s pods, across nodes', async () => {
+    await kubectlOk(server!, v, ['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'deny-all-ingress' }, spec: { podSelector: {}, policyTypes: ['Ingress'] } }) });
+    await expectReach('frontend-1', 'web-2', false);
+    await expectReach('frontend-2', 'web-1', false);
+    await expectReach('other-1', 'frontend-2', false);
+    await expectReach('frontend-1', 'web-1', false); // same node too
+    assert.equal(await reaches('frontend-2', `http://${await clusterIP('web')}/`), false, 'through the Service too');
+    await kubectlOk(server!, v, ['delete', 'networkpolicy', 'deny-all-ingress']);
+    await expectReach('frontend-1', 'web-2', true);
+    await expectReach('other-1', 'frontend-2', true);
+  });
+
+  test('web-netpol lets exactly app=frontend reach app=web on TCP 80, across nodes', async () => {
+    await kubectlOk(server!, v, ['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: 'web-netpol' },
+        spec: {
+          podSelector: { matchLabels: { app: 'web' } },
+          policyTypes: ['Ingress'],
+          ingress: [{ from: [{ podSelector: { matchLabels: { app: 'frontend' } } }], ports: [{ protocol: 'TCP', port: 80 }] }],
+        },
+      }),
+    });
+    await expectReach('other-1', 'web-2', false);
+    await expectReach('other-2', 'web-1', false);
+    await expectReach('frontend-1', 'web-2', true);
+    await expectReach('frontend-2', 'web-1', true);
+    await expectReach('frontend-1', 'web-2', false, 8080); // only port 80
+    await expectReach('frontend-2', 'web-1', false, 8080);
+    await expectReach('other-1', 'frontend-2', true); // frontend pods are not selected
+    // Through the Service the source stays the pod: frontend in, other out.
+    const cip = await clusterIP('web');
+    await answers('frontend-1', `http://${cip}/`, 6, onBothNodes);
+    assert.equal(await reaches('other-2', `http://${cip}/`), false, 'other through the Service');
+    await kubectlOk(server!, v, ['delete', 'networkpolicy', 'web-netpol']);
+    await expectReach('other-1', 'web-2', true);
+  });
+});
