@@ -22,6 +22,7 @@ import { benchSchedulerPerf } from './scheduler-perf.ts';
 import { benchAgent } from './agent.ts';
 import { benchProxy } from './proxy.ts';
 import { benchDns } from './dns.ts';
+import { benchServiceRate } from './servicerate.ts';
 
 const figures: [string, string][] = [];
 function record(name: string, value: string): void {
@@ -227,6 +228,12 @@ async function main(): Promise<void> {
     await benchProxy(record);
   } catch (err) {
     record('service proxy rules', `failed: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
+  try {
+    await benchServiceRate(record);
+  } catch (err) {
+    record('request rate through a ClusterIP', `failed: ${(err as Error).message}`);
     process.exitCode = 1;
   }
   const s = await startServer();

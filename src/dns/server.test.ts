@@ -11,7 +11,7 @@ import { queryPacket, queryTcp, queryUdp, rcodeOf } from './client.ts';
 
 /** A fake upstream resolver on 127.0.0.1 (UDP and TCP): `a.example.test` A, everything else NXDOMAIN. */
 async function fakeUpstream(opts: { silent?: boolean } = {}) {
-  const sock = dgram.createSocket('udp4');
+  let sock = dgram.createSocket('udp4');
   const asked: string[] = [];
   const reply = (msg: Buffer, transport: string): Buffer | undefined => {
     const q = dnsPacket.decode(msg);
@@ -28,11 +28,11 @@ async function fakeUpstream(opts: { silent?: boolean } = {}) {
       authorities: known ? [] : [{ name: 'example.test', type: 'SOA', class: 'IN', ttl: 60, data: { mname: 'ns.example.test', rname: 'h.example.test', serial: 1, refresh: 1, retry: 1, expire: 1, minimum: 30 } }],
     });
   };
-  sock.on('message', (msg, rinfo) => {
+  const onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo) => {
     const r = reply(msg, '');
     if (r) sock.send(r, rinfo.port, rinfo.address);
-  });
-  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  };
+  sock.on('message', onMessage);
   const tcp = net.createServer((c) => {
     c.on('error', () => {});
     c.once('data', (d: Buffer) => {
@@ -43,7 +43,18 @@ async function fakeUpstream(opts: { silent?: boolean } = {}) {
       c.end(Buffer.concat([len, r]));
     });
   });
-  await new Promise<void>((r) => tcp.listen(sock.address().port, '127.0.0.1', () => r()));
+  // UDP on a free port, then TCP on the same number; another process may hold that TCP port: try again.
+  for (let attempt = 1; ; attempt++) {
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    const bound = await new Promise<boolean>((resolve, reject) => {
+      tcp.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' && attempt < 10 ? resolve(false) : reject(err)));
+      tcp.listen(sock.address().port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) break;
+    await new Promise<void>((r) => sock.close(() => r()));
+    sock = dgram.createSocket('udp4');
+    sock.on('message', onMessage);
+  }
   return {
     port: sock.address().port,
     asked,

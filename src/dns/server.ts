@@ -289,8 +289,21 @@ export class DnsServer {
     this.#limits = { maxConnections: opts.maxConnections ?? maxTcpConnections, idleTimeoutMs: opts.idleTimeoutMs ?? tcpIdleTimeoutMs };
   }
 
-  /** Binds UDP and TCP (the same port; with port 0 the UDP socket's port is reused for TCP). */
+  /**
+   * Binds UDP and TCP on the same port. With port 0 the UDP socket's port is reused for TCP, and
+   * when another process holds that TCP port, both are bound again on a new port (a few tries).
+   */
   async listen(opts: ListenOptions): Promise<{ port: number }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#listenOnce(opts);
+      } catch (err) {
+        if (opts.port !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 10) throw err;
+      }
+    }
+  }
+
+  async #listenOnce(opts: ListenOptions): Promise<{ port: number }> {
     const udp = dgram.createSocket({ type: net.isIPv6(opts.address) ? 'udp6' : 'udp4' });
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
