@@ -3,7 +3,10 @@
  * server through a kubeconfig (the same code `bosun server` runs in-process). Leader-elected, so
  * several can run against one API server.
  */
+import fs from 'node:fs/promises';
 import { createClient } from '../client/index.ts';
+import type { ClusterSigning } from '../controllers/csrsigning.ts';
+import { keyMatches } from '../pki/x509.ts';
 import { runControllerManager } from '../controllers/manager.ts';
 import type { ControllerConfig } from '../controllers/context.ts';
 
@@ -14,12 +17,24 @@ export interface ControllerManagerConfig {
   retryPeriodMs: number;
   controllers?: string[];
   config?: Partial<ControllerConfig>;
+  /** --cluster-signing-cert-file / --cluster-signing-key-file: the CA csrsigning signs with (both or neither). */
+  signingFiles?: { cert?: string; key?: string };
   /** Client-side rate limit toward the API server (--kube-api-qps / --kube-api-burst). */
   qps?: number;
   burst?: number;
 }
 
 export async function runControllerManagerCommand(cfg: ControllerManagerConfig, signal: AbortSignal): Promise<void> {
+  let clusterSigning: ClusterSigning | undefined;
+  if (cfg.signingFiles) {
+    const { cert, key } = cfg.signingFiles;
+    if (!cert || !key) throw new Error('--cluster-signing-cert-file and --cluster-signing-key-file go together');
+    const [certPem, keyPem] = await Promise.all([fs.readFile(cert, 'utf8'), fs.readFile(key, 'utf8')]).catch((err: unknown) => {
+      throw new Error(`cannot read the cluster signing CA: ${(err as Error).message}`);
+    });
+    if (!keyMatches(certPem, keyPem)) throw new Error(`${key} is not the private key of ${cert}`);
+    clusterSigning = { certPem, keyPem };
+  }
   const client = await createClient({ kubeconfig: cfg.kubeconfig, component: 'kube-controller-manager', qps: cfg.qps, burst: cfg.burst });
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
@@ -31,6 +46,7 @@ export async function runControllerManagerCommand(cfg: ControllerManagerConfig, 
         retryPeriodMs: cfg.retryPeriodMs,
         enabled: cfg.controllers,
         config: cfg.config,
+        clusterSigning,
         log,
       },
       signal,

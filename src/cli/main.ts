@@ -119,7 +119,11 @@ program
   .addOption(new Option('--kube-api-qps <qps>', 'requests per second to the API server').default(1000).argParser((v) => parseCount(v)))
   .addOption(new Option('--kube-api-burst <count>', 'burst of requests to the API server').default(2000).argParser((v) => parseCount(v)))
   .addOption(new Option('--terminated-pod-gc-threshold <count>', 'finished pods kept before the oldest are deleted').default(12_500).argParser((v) => parseCount(v)))
-  .action(async (opts: { kubeconfig: string; leaderElectLeaseDuration: number; leaderElectRenewDeadline: number; leaderElectRetryPeriod: number; controllers?: string[]; nodeMonitorGracePeriod: number; nodeMonitorPeriod: number; terminatedPodGcThreshold: number; kubeApiQps: number; kubeApiBurst: number }) => {
+  .option('--cluster-cidr <cidr>', 'pod addresses; node IPAM gives each node a block of them', '10.42.0.0/16')
+  .addOption(new Option('--node-cidr-mask-size <bits>', "prefix length of each node's pod range").default(24).argParser((v) => parseCount(v)))
+  .option('--cluster-signing-cert-file <file>', 'CA certificate (PEM) that csrsigning signs with (with --cluster-signing-key-file; without both, CSRs are not signed)')
+  .option('--cluster-signing-key-file <file>', 'private key (PEM) of that CA')
+  .action(async (opts: { kubeconfig: string; leaderElectLeaseDuration: number; leaderElectRenewDeadline: number; leaderElectRetryPeriod: number; controllers?: string[]; nodeMonitorGracePeriod: number; nodeMonitorPeriod: number; terminatedPodGcThreshold: number; kubeApiQps: number; kubeApiBurst: number; clusterCidr: string; nodeCidrMaskSize: number; clusterSigningCertFile?: string; clusterSigningKeyFile?: string }) => {
     const { runControllerManagerCommand } = await import('./controller-manager.ts');
     await runControllerManagerCommand(
       {
@@ -128,7 +132,8 @@ program
         renewDeadlineMs: opts.leaderElectRenewDeadline,
         retryPeriodMs: opts.leaderElectRetryPeriod,
         controllers: opts.controllers?.length ? opts.controllers : undefined,
-        config: { nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriod, nodeMonitorPeriodMs: opts.nodeMonitorPeriod, terminatedPodGCThreshold: opts.terminatedPodGcThreshold },
+        config: { nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriod, nodeMonitorPeriodMs: opts.nodeMonitorPeriod, terminatedPodGCThreshold: opts.terminatedPodGcThreshold, clusterCidr: opts.clusterCidr, nodeCidrMaskSize: opts.nodeCidrMaskSize },
+        signingFiles: opts.clusterSigningCertFile || opts.clusterSigningKeyFile ? { cert: opts.clusterSigningCertFile, key: opts.clusterSigningKeyFile } : undefined,
         qps: opts.kubeApiQps,
         burst: opts.kubeApiBurst,
       },
