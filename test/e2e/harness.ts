@@ -36,8 +36,21 @@ export interface ServerHandle {
 }
 
 const running = new Set<ChildProcess>();
+/** Data dirs this process made; removed when it ends (an agent's holds ~200 MB of images). */
+const madeDirs = new Set<string>();
 process.on('exit', () => {
   for (const p of running) p.kill('SIGKILL');
+  // Never delete below a live mount (a pod kept running, containerd's snapshots): such a dir stays.
+  let mounts = '';
+  try {
+    mounts = fs.readFileSync('/proc/self/mounts', 'utf8');
+  } catch {}
+  for (const dir of madeDirs) {
+    if (mounts.includes(` ${dir}/`) || mounts.includes(` ${dir} `)) continue;
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {}
+  }
 });
 
 /**
@@ -48,6 +61,7 @@ process.on('exit', () => {
  */
 export async function startServer(opts: { dataDir?: string; port?: number; args?: string[]; timeoutMs?: number; agent?: boolean } = {}): Promise<ServerHandle> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-e2e-'));
+  if (!opts.dataDir) madeDirs.add(dataDir);
   if (opts.agent) await prepareAgent(dataDir);
   const args = ['server', '--data-dir', dataDir, '--https-listen-port', String(opts.port ?? 0), ...(opts.agent ? ['--kubelet-port', '0'] : ['--disable-agent']), ...(opts.args ?? [])];
   const proc = spawn(bosunBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
