@@ -10,15 +10,15 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import dnsPacket, { type DecodedPacket } from 'dns-packet';
+import type { DecodedPacket } from 'dns-packet';
 import type { EndpointSlice, Pod, Service } from '../../src/api/index.ts';
 import { queryPacket, queryTcp, queryUdp, rcodeOf } from '../../src/dns/client.ts';
 import { kubectl, kubectlOk, kubectlVersions, until, useServer, type ServerHandle, getPod, isPodReady } from './harness.ts';
 import { agentSupported, busyboxImage } from './node.ts';
+import { startFakeResolver, type FakeResolver } from './network.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
 const nodeIP = '10.42.0.1';
@@ -27,29 +27,10 @@ const newest = kubectlVersions.at(-1)!;
 const dnsAt = { host: nodeIP, port: 53, timeoutMs: 3000 };
 
 /** The fake upstream: `a.example.test` A 192.0.2.1, NXDOMAIN for anything else. */
-const upstreamAsked: string[] = [];
-let upstream: dgram.Socket | undefined;
+let upstream: FakeResolver | undefined;
 let resolvConf = '';
 if (!skip) {
-  upstream = dgram.createSocket('udp4');
-  upstream.on('message', (msg, rinfo) => {
-    const q = dnsPacket.decode(msg);
-    const question = q.questions![0]!;
-    upstreamAsked.push(`${question.name.toLowerCase()} ${question.type}`);
-    const known = question.name.toLowerCase() === 'a.example.test';
-    upstream!.send(
-      dnsPacket.encode({
-        type: 'response',
-        id: q.id,
-        flags: dnsPacket.RECURSION_AVAILABLE | (known ? 0 : 3),
-        questions: q.questions,
-        answers: known && question.type === 'A' ? [{ name: question.name, type: 'A', class: 'IN', ttl: 60, data: '192.0.2.1' }] : [],
-      }),
-      rinfo.port,
-      rinfo.address,
-    );
-  });
-  await new Promise<void>((resolve) => upstream!.bind(53, fakeResolver, () => resolve()));
+  upstream = await startFakeResolver(fakeResolver);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-dns-'));
   resolvConf = path.join(dir, 'resolv.conf');
   fs.writeFileSync(resolvConf, `nameserver ${fakeResolver}\nsearch corp.test\n`);
@@ -155,7 +136,7 @@ test('an ExternalName Service answers a CNAME resolved through the upstream reso
     (ext.answers ?? []).map((a) => `${a.type} ${(a as { data: string }).data}`),
     ['CNAME a.example.test', 'A 192.0.2.1'],
   );
-  assert.ok(upstreamAsked.includes('a.example.test A'), 'the fake upstream was asked');
+  assert.ok(upstream!.asked.includes('a.example.test A'), 'the fake upstream was asked');
   const ptr = await queryUdp(queryPacket(`${webIP.split('.').reverse().join('.')}.in-addr.arpa`, 'PTR'), dnsAt);
   assert.deepEqual(ptr.answers?.map((a) => (a as { data: string }).data), ['web.default.svc.cluster.local']);
 });

@@ -13,15 +13,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import dnsPacket from 'dns-packet';
 import type { Pod, Service } from '../../src/api/index.ts';
 import { getPod, isPodReady, kubectl, kubectlOk, kubectlVersions, startServer, until, type ServerHandle } from './harness.ts';
 import { createHostsBridge, HOSTS_GATEWAY, removeHosts, startHost, stopHosts, type Host } from './hosts.ts';
 import { agentSupported, busyboxImage } from './node.ts';
+import { startFakeResolver, type FakeResolver } from './network.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
 const v = kubectlVersions.at(-1)!;
@@ -68,10 +67,9 @@ const service = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 
 describe('Service networking across two joined nodes', { skip, timeout: 180_000 }, () => {
   let server: ServerHandle | undefined;
   let hosts: Host[] = [];
-  let upstream: dgram.Socket | undefined;
+  let upstream: FakeResolver | undefined;
   let tmp = '';
   const ip: Record<string, string> = {};
-  const upstreamAsked: string[] = [];
 
   const detail = () => hosts.map((h) => `--- ${h.name}\n${h.output().slice(-2500)}`).join('\n') + `\n--- server\n${server?.output().slice(-2500)}`;
   const json = async <T>(args: string[]): Promise<T> => JSON.parse(await kubectlOk(server!, v, [...args, '-o', 'json'])) as T;
@@ -106,26 +104,7 @@ describe('Service networking across two joined nodes', { skip, timeout: 180_000 
   before(async () => {
     await removeHosts();
     await createHostsBridge();
-    // The fake upstream resolver: `a.example.test` A 192.0.2.1, NXDOMAIN for anything else.
-    upstream = dgram.createSocket('udp4');
-    upstream.on('message', (msg, rinfo) => {
-      const q = dnsPacket.decode(msg);
-      const question = q.questions![0]!;
-      upstreamAsked.push(`${question.name.toLowerCase()} ${question.type}`);
-      const known = question.name.toLowerCase() === 'a.example.test';
-      upstream!.send(
-        dnsPacket.encode({
-          type: 'response',
-          id: q.id,
-          flags: dnsPacket.RECURSION_AVAILABLE | (known ? 0 : 3),
-          questions: q.questions,
-          answers: known && question.type === 'A' ? [{ name: question.name, type: 'A', class: 'IN', ttl: 60, data: '192.0.2.1' }] : [],
-        }),
-        rinfo.port,
-        rinfo.address,
-      );
-    });
-    await new Promise<void>((resolve) => upstream!.bind(53, HOSTS_GATEWAY, () => resolve()));
+    upstream = await startFakeResolver(HOSTS_GATEWAY);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-mns-'));
     const resolvConf = path.join(tmp, 'resolv.conf');
     fs.writeFileSync(resolvConf, `nameserver ${HOSTS_GATEWAY}\n`);
@@ -220,7 +199,7 @@ describe('Service networking across two joined nodes', { skip, timeout: 180_000 
       return r.out.includes('192.0.2.1') ? r.out : undefined;
     }, { timeoutMs: 20_000, detail });
     assert.match(ext, /a\.example\.test/);
-    assert.ok(upstreamAsked.includes('a.example.test A'), `the fake upstream was asked: ${upstreamAsked.join(', ')}`);
+    assert.ok(upstream!.asked.includes('a.example.test A'), `the fake upstream was asked: ${upstream!.asked.join(', ')}`);
   });
 
   test('kubernetes.default is reachable (TCP 443) from pods on both nodes', async () => {

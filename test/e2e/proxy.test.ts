@@ -6,25 +6,18 @@
  * and a Service without endpoints refused at once. Run under the machine-wide agent lock:
  *   flock /tmp/bosun-agent.lock node --test test/e2e/proxy.test.ts
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Pod, Service } from '../../src/api/index.ts';
 import { kubectl, kubectlOk, kubectlVersions, until, useServer, type ServerHandle } from './harness.ts';
 import { agentSupported, busyboxImage } from './node.ts';
-import { readTable } from '../../src/network/iptables.ts';
+import { expectNoProxyChainsAfterwards } from './network.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
 let server!: ServerHandle;
 if (!skip) useServer({ agent: true }, (s) => (server = s));
-// Runs after useServer's own clean-up (after hooks run in declaration order): no chain is left.
-if (!skip) {
-  after(async () => {
-    for (const table of ['nat', 'filter']) {
-      const left = [...(await readTable(table)).keys()].filter((c) => c.startsWith('KUBE-'));
-      assert.deepEqual(left, [], `${table} chains left after clean-up`);
-    }
-  });
-}
+// Runs after useServer's own clean-up: no chain is left.
+if (!skip) expectNoProxyChainsAfterwards();
 const v = kubectlVersions.at(-1)!;
 const nodeIP = '10.42.0.1';
 const nodePort = 30480;

@@ -7,26 +7,19 @@
  * `--disable servicelb` no ingress is set. Run under the machine-wide agent lock:
  *   flock /tmp/bosun-agent.lock node --test test/e2e/servicelb.test.ts
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import type { EndpointSlice, Event, Node, Service } from '../../src/api/index.ts';
 import { bosunBin, kubectl, kubectlOk, kubectlVersions, startServer, until, useServer, type ServerHandle } from './harness.ts';
 import { agentSupported, busyboxImage } from './node.ts';
-import { readTable } from '../../src/network/iptables.ts';
+import { expectNoProxyChainsAfterwards } from './network.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
 let server!: ServerHandle;
 if (!skip) useServer({ agent: true }, (s) => (server = s));
-// Runs after useServer's own clean-up (after hooks run in declaration order): no chain is left.
-if (!skip) {
-  after(async () => {
-    for (const table of ['nat', 'filter']) {
-      const left = [...(await readTable(table)).keys()].filter((c) => c.startsWith('KUBE-'));
-      assert.deepEqual(left, [], `${table} chains left after clean-up`);
-    }
-  });
-}
+// Runs after useServer's own clean-up: no chain is left.
+if (!skip) expectNoProxyChainsAfterwards();
 const v = kubectlVersions.at(-1)!;
 const nodeIP = '10.42.0.1';
 /** The load balancer's port: not one the node itself listens on. */
