@@ -1,9 +1,9 @@
 /**
- * IPv4 range arithmetic for ipBlock peers: parsing that tolerates what the API accepts
- * (undefined for IPv6 or malformed text instead of throwing), containment, and `cidr minus
+ * IPv4 range arithmetic for ipBlock peers (on src/network/cidr.ts): parsing that tolerates what
+ * the API accepts (undefined for IPv6 or malformed text instead of throwing), and `cidr minus
  * except` as a list of disjoint CIDRs, so that an ipBlock compiles to plain `-s`/`-d` matches.
  */
-import { formatIpv4, parseCidr, type Ipv4Cidr } from '../network/cidr.ts';
+import { cidrCovers, formatIpv4, parseCidr, type Ipv4Cidr } from '../network/cidr.ts';
 
 export type { Ipv4Cidr };
 
@@ -14,25 +14,6 @@ export function parseIpv4Cidr(text: string): Ipv4Cidr | undefined {
   } catch {
     return undefined;
   }
-}
-
-function mask(prefix: number): number {
-  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-}
-
-function ipNumber(ip: string): number | undefined {
-  const c = parseIpv4Cidr(`${ip}/32`);
-  return c?.base;
-}
-
-/** True when the dotted address `ip` lies in `cidr`. */
-export function ipInCidr(ip: string, cidr: Ipv4Cidr): boolean {
-  const n = ipNumber(ip);
-  return n !== undefined && ((n & mask(cidr.prefix)) >>> 0) === cidr.base;
-}
-
-function covers(outer: Ipv4Cidr, inner: Ipv4Cidr): boolean {
-  return inner.prefix >= outer.prefix && ((inner.base & mask(outer.prefix)) >>> 0) === outer.base;
 }
 
 function make(base: number, prefix: number): Ipv4Cidr {
@@ -48,8 +29,8 @@ export function cidrMinus(cidr: Ipv4Cidr, except: readonly Ipv4Cidr[]): string[]
   for (const x of except) {
     const next: Ipv4Cidr[] = [];
     for (const p of parts) {
-      if (covers(x, p)) continue; // removed entirely
-      if (!covers(p, x)) {
+      if (cidrCovers(x, p)) continue; // removed entirely
+      if (!cidrCovers(p, x)) {
         next.push(p); // disjoint
         continue;
       }
@@ -59,7 +40,7 @@ export function cidrMinus(cidr: Ipv4Cidr, except: readonly Ipv4Cidr[]): string[]
         const prefix = cur.prefix + 1;
         const low = make(cur.base, prefix);
         const high = make(cur.base + 2 ** (32 - prefix), prefix);
-        if (covers(low, x)) {
+        if (cidrCovers(low, x)) {
           next.push(high);
           cur = low;
         } else {

@@ -37,7 +37,8 @@
 import { createHash } from 'node:crypto';
 import type { Namespace, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort, Pod } from '../api/index.ts';
 import { labelSelectorFromObject, type LabelSelector, type LabelSelectorMatcher } from '../api/selectors.ts';
-import { cidrMinus, parseIpv4Cidr, ipInCidr } from './cidr.ts';
+import { cidrMinus, parseIpv4Cidr } from './cidr.ts';
+import { cidrContains } from '../network/cidr.ts';
 
 export const MAIN_CHAIN = 'BOSUN-NWPLCY';
 export const CHAIN_PREFIX = 'BOSUN-NWPLCY-';
@@ -222,7 +223,7 @@ class State {
       if (!cidr) return undefined; // IPv6 blocks do not apply to IPv4 pods
       const except = (p.ipBlock.except ?? []).map(parseIpv4Cidr).filter((c) => c !== undefined);
       const cidrs = cidrMinus(cidr, except);
-      const pods = this.entries.filter((e) => ipInCidr(e.ip, cidr) && !except.some((x) => ipInCidr(e.ip, x)));
+      const pods = this.entries.filter((e) => cidrContains(cidr, e.ip) && !except.some((x) => cidrContains(x, e.ip)));
       return { cidrs, pods };
     }
     if (!p.podSelector && !p.namespaceSelector) return undefined;
