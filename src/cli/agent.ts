@@ -8,6 +8,7 @@
  *   agent requests new ones as the node and restarts itself in-process with them (pods keep
  *   running across an agent restart).
  */
+import type { ProxyMode } from '../proxy/index.ts';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +31,8 @@ export interface AgentCommandConfig {
   /** --node-ip: the node's InternalIP on the hosts' link (host-gw routing, pod range from node IPAM). */
   nodeIP?: string;
   eviction?: EvictionThresholds;
+  /** --proxy-mode: the service proxy's mode; default iptables. */
+  proxyMode?: ProxyMode;
   /** The API server's URL; default the one in the data dir's kubeconfig. */
   server?: string;
   /** Node token (`K10<ca hash>::<id>.<secret>`, the server's server/node-token): join through TLS bootstrap. */
@@ -54,7 +57,7 @@ export async function runAgentCommand(cfg: AgentCommandConfig, signal: AbortSign
   const nodeName = (cfg.nodeName ?? os.hostname()).toLowerCase();
   const client = await createClient({ component: 'kubelet', connection: { server, ca, cert, key }, qps: 50, burst: 100 });
   try {
-    await runAgent({ client, nodeName, dir: path.join(cfg.dataDir, 'agent'), clusterCidr: cfg.clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.port, eviction: cfg.eviction, tls: { certPem: servingCert, keyPem: servingKey, caPem: ca }, log }, signal);
+    await runAgent({ client, nodeName, dir: path.join(cfg.dataDir, 'agent'), clusterCidr: cfg.clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.port, eviction: cfg.eviction, proxyMode: cfg.proxyMode, tls: { certPem: servingCert, keyPem: servingKey, caPem: ca }, log }, signal);
   } finally {
     await client.transport.close();
   }
@@ -107,7 +110,7 @@ async function runJoinedAgent(cfg: AgentCommandConfig, signal: AbortSignal, log:
 async function runWith(cfg: AgentCommandConfig, creds: AgentCredentials, nodeName: string, signal: AbortSignal, log: (msg: string) => void): Promise<void> {
   const client = await createClient({ component: 'kubelet', connection: { server: creds.server, ca: creds.caPem, cert: creds.certPem, key: creds.keyPem }, qps: 50, burst: 100 });
   try {
-    await runAgent({ client, nodeName, dir: path.join(cfg.dataDir, 'agent'), clusterCidr: cfg.clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.port, eviction: cfg.eviction, tls: { certPem: creds.servingCertPem, keyPem: creds.servingKeyPem, caPem: creds.caPem }, log }, signal);
+    await runAgent({ client, nodeName, dir: path.join(cfg.dataDir, 'agent'), clusterCidr: cfg.clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.port, eviction: cfg.eviction, proxyMode: cfg.proxyMode, tls: { certPem: creds.servingCertPem, keyPem: creds.servingKeyPem, caPem: creds.caPem }, log }, signal);
   } finally {
     await client.transport.close();
   }

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { createClient } from '../client/index.ts';
 import type { SchedulerConfig } from '../scheduler/profiles.ts';
+import type { ProxyMode } from '../proxy/index.ts';
 import { parseEvictionHard, type EvictionThresholds } from '../kubelet/node.ts';
 
 // Each command loads its components when it runs: `bosun agent` never loads the API server,
@@ -72,7 +73,8 @@ program
   .addOption(new Option('--node-cidr-mask-size <size>', "prefix length of each node's pod range").default(24).argParser((v) => parseCount(v)))
   .option('--node-ip <ip>', "the node agent's InternalIP and serving address (default: its pod bridge's gateway)")
   .addOption(new Option('--eviction-hard <thresholds>', "the node agent's hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10%").argParser(readEviction))
-  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; advertiseAddress?: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; disable: string[]; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeCidrMaskSize: number; nodeIp?: string; evictionHard?: EvictionThresholds }) => {
+  .addOption(new Option('--proxy-mode <mode>', "the node agent's service proxy: iptables (upstream's default) or nftables (faster with many Services)").choices(['iptables', 'nftables']).default('iptables'))
+  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; advertiseAddress?: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; disable: string[]; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeCidrMaskSize: number; nodeIp?: string; evictionHard?: EvictionThresholds; proxyMode: ProxyMode }) => {
     const signal = shutdownSignal();
     const dataDir = path.resolve(opts.dataDir);
     const { runServer } = await import('./server.ts');
@@ -101,6 +103,7 @@ program
         nodeCidrMaskSize: opts.nodeCidrMaskSize,
         nodeIP: opts.nodeIp,
         eviction: opts.evictionHard,
+        proxyMode: opts.proxyMode,
       },
       signal,
     );
@@ -194,11 +197,12 @@ program
   .option('--resolv-conf <file>', "resolver file for pods with dnsPolicy Default and the cluster DNS's upstream resolvers", '/etc/resolv.conf')
   .option('--node-ip <ip>', 'InternalIP and serving address; with it the node takes its pod range from node IPAM and routes to the other nodes (default: the pod bridge gateway, first /24)')
   .addOption(new Option('--eviction-hard <thresholds>', 'hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10%').argParser(readEviction))
+  .addOption(new Option('--proxy-mode <mode>', "the service proxy: iptables (upstream's default) or nftables (faster with many Services)").choices(['iptables', 'nftables']).default('iptables'))
   .option('--server <url>', "the API server (default: the one in the data dir's kubeconfig)")
   .option('--token <token>', "join with this node token (the server's DATA_DIR/server/node-token; default $BOSUN_TOKEN)", process.env['BOSUN_TOKEN'] || undefined)
-  .action(async (opts: { dataDir: string; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeIp?: string; evictionHard?: EvictionThresholds; server?: string; token?: string }) => {
+  .action(async (opts: { dataDir: string; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeIp?: string; evictionHard?: EvictionThresholds; proxyMode: ProxyMode; server?: string; token?: string }) => {
     const { runAgentCommand } = await import('./agent.ts');
-    await runAgentCommand({ dataDir: path.resolve(opts.dataDir), nodeName: opts.nodeName, port: opts.kubeletPort, clusterCidr: opts.clusterCidr, clusterDns: opts.clusterDns, clusterDomain: opts.clusterDomain, resolvConf: opts.resolvConf, nodeIP: opts.nodeIp, eviction: opts.evictionHard, server: opts.server, token: opts.token }, shutdownSignal());
+    await runAgentCommand({ dataDir: path.resolve(opts.dataDir), nodeName: opts.nodeName, port: opts.kubeletPort, clusterCidr: opts.clusterCidr, clusterDns: opts.clusterDns, clusterDomain: opts.clusterDomain, resolvConf: opts.resolvConf, nodeIP: opts.nodeIp, eviction: opts.evictionHard, proxyMode: opts.proxyMode, server: opts.server, token: opts.token }, shutdownSignal());
   });
 
 program

@@ -3,6 +3,7 @@
  * objects — and writes the admin kubeconfig once the API server is ready. Runs until the
  * signal aborts, then shuts down in reverse order.
  */
+import type { ProxyMode } from '../proxy/index.ts';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
@@ -64,6 +65,8 @@ export interface ServerConfig {
   nodeIP?: string;
   /** The node agent's hard eviction thresholds; default upstream's. */
   eviction?: EvictionThresholds;
+  /** The node agent's service proxy mode (--proxy-mode); default iptables. */
+  proxyMode?: ProxyMode;
 }
 
 /** The controller manager's identity: a client certificate in the data dir's tls folder. */
@@ -137,7 +140,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     const missing = await agentPrerequisites();
     if (missing.length) process.stdout.write(`bosun: node agent not started: ${missing.join('; ')} (run the README's setup command); running the control plane only\n`);
     else agentRuns = true;
-    if (agentRuns) components.push(runInProcessAgent(pki, agentCert, clients[agentServing.name]!, server, { nodeName, clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.agentPort ?? 10250, dir: path.join(cfg.dataDir, 'agent'), eviction: cfg.eviction }, signal));
+    if (agentRuns) components.push(runInProcessAgent(pki, agentCert, clients[agentServing.name]!, server, { nodeName, clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.agentPort ?? 10250, dir: path.join(cfg.dataDir, 'agent'), eviction: cfg.eviction, proxyMode: cfg.proxyMode }, signal));
   }
   const advertise = defaultAdvertiseAddress({ flag: cfg.advertiseAddress, agentNodeIP: agentRuns ? nodeIP : undefined, bindAddress: cfg.bindAddress });
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
@@ -209,12 +212,12 @@ async function runInProcessVirtualNodes(pki: Pki, id: CertAndKey, server: string
 }
 
 /** The node agent in this process, as its node identity (system:node:NAME) over HTTPS. */
-async function runInProcessAgent(pki: Pki, id: CertAndKey, serving: CertAndKey, server: string, opts: { nodeName: string; clusterCidr: string; clusterDns?: string; clusterDomain?: string; resolvConf?: string; nodeIP?: string; port: number; dir: string; eviction?: EvictionThresholds }, signal: AbortSignal): Promise<void> {
+async function runInProcessAgent(pki: Pki, id: CertAndKey, serving: CertAndKey, server: string, opts: { nodeName: string; clusterCidr: string; clusterDns?: string; clusterDomain?: string; resolvConf?: string; nodeIP?: string; port: number; dir: string; eviction?: EvictionThresholds; proxyMode?: ProxyMode }, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
     const client = await createClient({ component: 'kubelet', connection: { server, ca: pki.caCertPem, cert: id.certPem, key: id.keyPem }, qps: 50, burst: 100 });
     try {
-      await runAgent({ client, nodeName: opts.nodeName, dir: opts.dir, clusterCidr: opts.clusterCidr, clusterDns: opts.clusterDns, clusterDomain: opts.clusterDomain, resolvConf: opts.resolvConf, nodeIP: opts.nodeIP, port: opts.port, eviction: opts.eviction, tls: { certPem: serving.certPem, keyPem: serving.keyPem, caPem: pki.caCertPem }, log }, signal);
+      await runAgent({ client, nodeName: opts.nodeName, dir: opts.dir, clusterCidr: opts.clusterCidr, clusterDns: opts.clusterDns, clusterDomain: opts.clusterDomain, resolvConf: opts.resolvConf, nodeIP: opts.nodeIP, port: opts.port, eviction: opts.eviction, proxyMode: opts.proxyMode, tls: { certPem: serving.certPem, keyPem: serving.keyPem, caPem: pki.caCertPem }, log }, signal);
     } finally {
       await client.transport.close();
     }

@@ -23,7 +23,7 @@ import { writeContainerLogs } from './logs.ts';
 import { StatsProvider } from './stats.ts';
 import { startClusterDns } from '../dns/index.ts';
 import { startNetworkPolicy } from '../netpol/index.ts';
-import { startServiceProxy } from '../proxy/index.ts';
+import { startServiceProxy, type ProxyMode } from '../proxy/index.ts';
 
 export const defaultClusterCidr = '10.42.0.0/16';
 export const defaultServiceCidr = '10.43.0.0/16';
@@ -60,6 +60,8 @@ export interface AgentOptions {
   resolvConf?: string;
   /** Hard eviction thresholds (`--eviction-hard`); default upstream's. */
   eviction?: EvictionThresholds;
+  /** The service proxy's mode (`--proxy-mode`); default iptables. */
+  proxyMode?: ProxyMode;
   log?: (msg: string) => void;
   /** Called once the node is registered and the agent serves (for start-up lines). */
   onReady?: (info: { nodeName: string; nodeIP: string; port: number }) => void;
@@ -140,7 +142,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     const informers = new InformerFactory(opts.client, { log });
     const clusterDns = await startClusterDns({ client: opts.client, informers, nodeName: opts.nodeName, nodeIP, clusterDnsIP: opts.clusterDns, clusterDomain: opts.clusterDomain, serviceCidr, clusterCidr, resolvConf: opts.resolvConf, log }, signal); // serves nodeIP:53 until the signal
     void startNetworkPolicy({ client: opts.client, informers, nodeName: opts.nodeName, log }, signal); // never rejects; stops with the signal
-    startServiceProxy({ client: opts.client, informers, nodeName: opts.nodeName, nodeIPs: [nodeIP], clusterCidr, endpointCidrs: hostNet ? [clusterCidr, `${nodeIP}/32`, hostNet.cidr] : undefined, log }, signal); // runs until the signal; its rules stay
+    startServiceProxy({ client: opts.client, informers, mode: opts.proxyMode, nodeName: opts.nodeName, nodeIPs: [nodeIP], clusterCidr, endpointCidrs: hostNet ? [clusterCidr, `${nodeIP}/32`, hostNet.cidr] : undefined, log }, signal); // runs until the signal; its rules stay
 
     const pods = informers.typedInformerFor(resources.pods, { fieldSelector: `spec.nodeName=${opts.nodeName}` });
     const recorder = new EventRecorder(opts.client, { component: 'kubelet', host: opts.nodeName, log });

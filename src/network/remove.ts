@@ -12,7 +12,7 @@ import { NetworkError, run } from './exec.ts';
 import { removeGuardRules } from './guard.ts';
 import { jumpsTo, quoteLine, readTable, restore } from './iptables.ts';
 import { removeNetworkPolicyRules } from '../netpol/index.ts';
-import { removeProxyRules } from '../proxy/index.ts';
+import { removeNftProxyRules, removeProxyRules } from '../proxy/index.ts';
 
 export interface RemoveNetworkOptions {
   /** Bridge to delete. Default `bosun0`. */
@@ -83,7 +83,7 @@ export async function deleteLink(name: string): Promise<void> {
 /**
  * Removes the pod network of one bridge: conflist (if confDir), leftover per-pod nat rules
  * (if podCidr), the bridge link, host-local state, the network policy chains (src/netpol),
- * the service proxy chains (src/proxy), then the guard rules. Idempotent.
+ * the service proxy chains and its nftables table (src/proxy), then the guard rules. Idempotent.
  */
 export async function removeNetwork(opts: RemoveNetworkOptions): Promise<void> {
   const bridge = checkBridgeName(opts.bridge ?? DEFAULT_BRIDGE);
@@ -96,5 +96,6 @@ export async function removeNetwork(opts: RemoveNetworkOptions): Promise<void> {
   await fs.rm(path.join(opts.dataDir, NETWORK_NAME), { recursive: true, force: true });
   await removeNetworkPolicyRules();
   await removeProxyRules();
+  await removeNftProxyRules();
   await removeGuardRules({ bridge, chain: opts.chain });
 }

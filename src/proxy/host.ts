@@ -1,11 +1,13 @@
 /**
  * The service proxy's side effects on the host: reading what exists, applying a restore script
- * with `iptables-restore --noflush` (nf_tables iptables only), conntrack deletions, and the
- * removal of every chain and jump the proxy owns. Only chains named by rules.ts are touched.
+ * with `iptables-restore --noflush` (nf_tables iptables only) or an `nft -f` transaction (the
+ * nftables mode's one table), conntrack deletions, and the removal of every chain and jump the
+ * proxy owns. Only chains named by rules.ts, and the table of nft.ts, are touched.
  */
-import { run } from '../network/exec.ts';
+import { NetworkError, run } from '../network/exec.ts';
 import { jumpsTo, readTable, restore } from '../network/iptables.ts';
 import { isServiceChain, JUMP_RULES, TOP_LEVEL_CHAINS, type JumpRule } from './rules.ts';
+import { NFT_TABLE, parseNftNames } from './nft.ts';
 
 export { restore };
 
@@ -58,4 +60,25 @@ export async function removeProxyRules(): Promise<void> {
 
 function deleteLine(rule: readonly string[]): string {
   return ['-D', ...rule.slice(1)].map((t) => (t === '' || /[\s"\\']/.test(t) ? `"${t.replace(/[\\"]/g, (m) => '\\' + m)}"` : t)).join(' ');
+}
+
+/** Runs one `nft -f -` transaction; throws with nft's message when it fails (nothing applied). */
+export async function nftApply(script: string): Promise<void> {
+  if (!script) return;
+  const r = await run('nft', ['-f', '-'], { input: script, timeoutMs: 60_000 });
+  if (r.code !== 0) throw new NetworkError('ERR_NETWORK_COMMAND', `nft -f exited ${r.code}: ${r.stderr.trim().slice(0, 2000)}`);
+}
+
+/** The service chains and affinity sets of the nftables mode's table (empty when it does not exist). */
+export async function nftInspect(): Promise<{ chains: string[]; sets: string[] }> {
+  const chains = await run('nft', ['-t', 'list', 'chains', 'ip']);
+  const sets = await run('nft', ['-t', 'list', 'sets', 'ip']);
+  if (chains.code !== 0 || sets.code !== 0) throw new NetworkError('ERR_NETWORK_COMMAND', `nft list: ${(chains.stderr || sets.stderr).trim()}`);
+  return { chains: parseNftNames(chains.stdout, 'chain'), sets: parseNftNames(sets.stdout, 'set') };
+}
+
+/** Deletes the nftables mode's table (`ip kube-proxy`) with everything in it; idempotent. */
+export async function removeNftProxyRules(): Promise<void> {
+  const r = await run('nft', ['delete', 'table', 'ip', NFT_TABLE]).catch(() => undefined);
+  if (r && r.code !== 0 && !/No such file or directory/.test(r.stderr)) throw new NetworkError('ERR_NETWORK_COMMAND', `nft delete table ip ${NFT_TABLE}: ${r.stderr.trim()}`);
 }

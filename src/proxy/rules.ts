@@ -167,7 +167,7 @@ function cidrMatcher(cidrs: readonly string[]): (ip: number) => boolean {
   return (ip) => nets.some(([mask, net]) => ((ip & mask) >>> 0) === net);
 }
 
-function inCidr(ip: string, cidr: string): boolean {
+export function inCidr(ip: string, cidr: string): boolean {
   const a = parseIpv4(ip);
   return a !== undefined && cidrMatcher([cidr])(a);
 }
@@ -252,14 +252,14 @@ function lbIPs(svc: Service): string[] {
   return [...new Set(ips)].sort();
 }
 
-function externallyAccessible(sp: ProxyServicePort): boolean {
+export function externallyAccessible(sp: ProxyServicePort): boolean {
   return sp.nodePort > 0 || sp.loadBalancerIPs.length > 0;
 }
 /** Cluster endpoints serve internal traffic with policy Cluster and all external traffic (short-circuits). */
-function usesClusterEndpoints(sp: ProxyServicePort): boolean {
+export function usesClusterEndpoints(sp: ProxyServicePort): boolean {
   return !sp.internalLocal || externallyAccessible(sp);
 }
-function usesLocalEndpoints(sp: ProxyServicePort): boolean {
+export function usesLocalEndpoints(sp: ProxyServicePort): boolean {
   return sp.internalLocal || (sp.externalLocal && externallyAccessible(sp));
 }
 

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import dnsPacket from 'dns-packet';
 import { readTable } from '../../src/network/iptables.ts';
+import { run } from '../../src/network/exec.ts';
+import { NFT_TABLE } from '../../src/proxy/nft.ts';
 
 export interface FakeResolver {
   /** `name type` of every question asked, lower-cased names. */
@@ -40,7 +42,8 @@ export async function startFakeResolver(address: string): Promise<FakeResolver> 
 }
 
 /**
- * Registers an after hook asserting that no `KUBE-*` chain is left in nat or filter. Declare it
+ * Registers an after hook asserting that no `KUBE-*` chain is left in nat or filter, and no
+ * `ip kube-proxy` table (the nftables mode). Declare it
  * after `useServer` so it runs after the server's clean-up (after hooks run in declaration order).
  */
 export function expectNoProxyChainsAfterwards(): void {
@@ -49,5 +52,7 @@ export function expectNoProxyChainsAfterwards(): void {
       const left = [...(await readTable(table)).keys()].filter((c) => c.startsWith('KUBE-'));
       assert.deepEqual(left, [], `${table} chains left after clean-up`);
     }
+    const nft = await run('nft', ['list', 'table', 'ip', NFT_TABLE]);
+    assert.notEqual(nft.code, 0, `the nftables proxy table is left after clean-up:\n${nft.stdout.slice(0, 500)}`);
   });
 }
