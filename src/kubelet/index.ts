@@ -142,7 +142,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     const informers = new InformerFactory(opts.client, { log });
     const clusterDns = await startClusterDns({ client: opts.client, informers, nodeName: opts.nodeName, nodeIP, clusterDnsIP: opts.clusterDns, clusterDomain: opts.clusterDomain, serviceCidr, clusterCidr, resolvConf: opts.resolvConf, log }, signal); // serves nodeIP:53 until the signal
     void startNetworkPolicy({ client: opts.client, informers, nodeName: opts.nodeName, log }, signal); // never rejects; stops with the signal
-    startServiceProxy({ client: opts.client, informers, mode: opts.proxyMode, nodeName: opts.nodeName, nodeIPs: [nodeIP], clusterCidr, endpointCidrs: hostNet ? [clusterCidr, `${nodeIP}/32`, hostNet.cidr] : undefined, log }, signal); // runs until the signal; its rules stay
+    startServiceProxy({ client: opts.client, informers, mode: opts.proxyMode, podCidr, nodeName: opts.nodeName, nodeIPs: [nodeIP], clusterCidr, endpointCidrs: hostNet ? [clusterCidr, `${nodeIP}/32`, hostNet.cidr] : undefined, log }, signal); // runs until the signal; its rules stay
 
     const pods = informers.typedInformerFor(resources.pods, { fieldSelector: `spec.nodeName=${opts.nodeName}` });
     const recorder = new EventRecorder(opts.client, { component: 'kubelet', host: opts.nodeName, log });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EndpointSlice, Service, ServiceSpec } from '../api/index.ts';
 import { ProxyRuleCache } from './incremental.ts';
-import { buildProxyRules, chainHash, inlineEndpointChains, renderRestore, ruleLine, servicePorts, type ProxyNodeInfo, type WrittenChains } from './rules.ts';
+import { buildProxyRules, chainHash, inlineEndpointChains, renderRestore, ruleLine, ServicePortTracker, servicePorts, type ProxyNodeInfo, type WrittenChains } from './rules.ts';
 
 const node: ProxyNodeInfo = { nodeName: 'node1', nodeIPs: ['192.168.0.2'], clusterCidr: '10.0.0.0/8', endpointCidrs: ['10.0.0.0/8', '192.168.0.0/24'] };
 const compact: ProxyNodeInfo = { ...node, endpointChains: false };
@@ -185,4 +185,23 @@ test('inlineEndpointChains keeps a KUBE-SEP chain of an unknown shape', () => {
     },
     rules.nat[2],
   ]);
+});
+
+test('ServicePortTracker equals servicePorts while objects are replaced, and keeps the very objects of unchanged Services', () => {
+  const r = rng(11);
+  const tracker = new ServicePortTracker();
+  let { services, slices } = world(r, 30);
+  let before = tracker.ports(services, slices, node);
+  assert.deepEqual(before, servicePorts(services, slices, node));
+  for (let step = 0; step < 10; step++) {
+    const next = world(r, 30);
+    // Replace some objects (an informer's update), drop a few, keep the rest as they are.
+    services = services.map((s, i) => (r() < 0.2 ? next.services[i]! : s)).filter(() => r() < 0.97);
+    slices = slices.map((s) => (r() < 0.2 ? (next.slices.find((x) => x.metadata.name === s.metadata.name) ?? s) : s));
+    const got = tracker.ports(services, slices, node);
+    assert.deepEqual(got, servicePorts(services, slices, node));
+    const kept = got.filter((sp) => before.includes(sp));
+    assert.ok(kept.length > 0, 'unchanged Services keep their objects');
+    before = got;
+  }
 });

@@ -11,6 +11,8 @@ import { headRules, renderChains, restoreScript, servicePortRules, tailRules, TO
 interface Entry {
   /** Everything the chains depend on, serialized. */
   key: string;
+  /** The port the chains were made from (or found equal to). */
+  sp: ProxyServicePort;
   chains: RenderedChains;
 }
 
@@ -41,11 +43,14 @@ export class ProxyRuleCache {
     const parts: RenderedChains[] = [this.#fixed.head];
     for (const sp of ports) {
       const id = `${sp.name}|${sp.protocol}`;
-      const key = JSON.stringify(sp);
       let entry = next.get(id) ?? this.#entries.get(id);
-      if (entry?.key === key) stats.reused++;
-      else {
-        entry = { key, chains: renderChains(servicePortRules(sp, node)) };
+      // The same object (ServicePortTracker) needs no comparison of contents.
+      const key = entry?.sp === sp ? entry.key : JSON.stringify(sp);
+      if (entry?.key === key) {
+        stats.reused++;
+        entry = { ...entry, sp };
+      } else {
+        entry = { key, sp, chains: renderChains(servicePortRules(sp, node)) };
         stats.generated++;
       }
       next.set(id, entry);

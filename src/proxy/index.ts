@@ -17,9 +17,9 @@ import { InformerFactory, realClock, resources, type Clock, type RestClient, typ
 import { deleteConntrack, inspectHost, nftApply, nftInspect, removeNftProxyRules, removeProxyRules, restore } from './host.ts';
 import { nftDeleteChains, NftRuleCache, type NftWritten } from './nft.ts';
 import { ProxyRuleCache } from './incremental.ts';
-import { conntrackCleanup, SERVICE_NAME_LABEL, servicePorts, type ProxyNodeInfo, type ProxyServicePort, type WrittenChains } from './rules.ts';
+import { conntrackCleanup, SERVICE_NAME_LABEL, ServicePortTracker, type ProxyNodeInfo, type ProxyServicePort, type WrittenChains } from './rules.ts';
 
-export { removeNftProxyRules, removeProxyRules } from './host.ts';
+export { nftApply, removeNftProxyRules, removeProxyRules } from './host.ts';
 export * from './nft.ts';
 export * from './rules.ts';
 export { ProxyRuleCache } from './incremental.ts';
@@ -51,6 +51,8 @@ export interface ServiceProxyOptions {
   clusterCidr?: string;
   /** DNAT targets allowed; default clusterCidr + nodeIPs (see rules.ts). */
   endpointCidrs?: string[];
+  /** This node's pod range (the nftables mode's hairpin set, see nft.ts). */
+  podCidr?: string;
   /**
    * Default true: upstream's rule shape, one KUBE-SEP chain per endpoint (what users and tools
    * read with `iptables -t nat -S`). false: the compact shape (rules.ts inlineEndpointChains),
@@ -118,6 +120,7 @@ export class ServiceProxy {
   /** Each service port's rendered chains, reused while the port is unchanged. */
   readonly #cache = new ProxyRuleCache();
   readonly #nftCache = new NftRuleCache();
+  readonly #tracker = new ServicePortTracker();
   #nftWritten: NftWritten | undefined;
   /** nftables mode: chains flushed as stale → when (deleted STALE_CHAIN_DELETE_AFTER_MS later). */
   readonly #staleChains = new Map<string, number>();
@@ -133,7 +136,7 @@ export class ServiceProxy {
     this.#opts = opts;
     this.#clock = opts.clock ?? realClock;
     this.#log = opts.log ?? (() => {});
-    this.#node = { nodeName: opts.nodeName, nodeIPs: opts.nodeIPs, clusterCidr: opts.clusterCidr, endpointCidrs: opts.endpointCidrs, endpointChains: opts.endpointChains ?? true };
+    this.#node = { nodeName: opts.nodeName, nodeIPs: opts.nodeIPs, clusterCidr: opts.clusterCidr, endpointCidrs: opts.endpointCidrs, endpointChains: opts.endpointChains ?? true, ...(opts.mode === 'nftables' && opts.podCidr ? { podCidr: opts.podCidr } : {}) };
     let resolveFirst!: () => void;
     this.#firstSync = { promise: new Promise<void>((r) => (resolveFirst = r)), resolve: resolveFirst };
     this.#informers = opts.informers ?? new InformerFactory(opts.client, { log: this.#log });
@@ -211,7 +214,7 @@ export class ServiceProxy {
 
   /** One sync from the informer caches. Throws when the rules cannot be applied (then the next sync is full). */
   async sync(): Promise<void> {
-    const ports = servicePorts(this.#services.store.list() as Service[], this.#slices.store.list() as EndpointSlice[], this.#node);
+    const ports = this.#tracker.ports(this.#services.store.list() as Service[], this.#slices.store.list() as EndpointSlice[], this.#node);
     const nft = this.#opts.mode === 'nftables';
     const full = this.#needFull || !(nft ? this.#nftWritten : this.#written) || this.#clock.now() - this.#lastFull >= FULL_SYNC_PERIOD_MS;
     if (full && !this.#otherModeRemoved) {

@@ -32,9 +32,9 @@ test('a ClusterIP Service: a service-ips element to its policy chain, which masq
   assert.equal(f.chains.length, 1);
   const [name, text] = f.chains[0]!;
   assert.match(name, /^service-[A-Z2-7]{8}-ns\/web\/tcp\/p$/);
-  assert.deepEqual(text.split('\n'), [
-    `add rule ip kube-proxy ${name} ip daddr 172.30.0.1 tcp dport 80 ip saddr != 10.0.0.0/8 jump mark-for-masquerade`,
-    `add rule ip kube-proxy ${name} meta l4proto tcp dnat ip addr . port to numgen random mod 2 map { 0 : 10.1.0.1 . 8080, 1 : 10.1.0.2 . 8080 }`,
+  assert.deepEqual(text.split(' ; '), [
+    'ip daddr 172.30.0.1 tcp dport 80 ip saddr != 10.0.0.0/8 jump mark-for-masquerade',
+    'meta l4proto tcp dnat ip addr . port to numgen random mod 2 map { 0 : 10.1.0.1 . 8080, 1 : 10.1.0.2 . 8080 }',
   ]);
   assert.deepEqual(f.elements, [
     ['service-ips', '172.30.0.1 . tcp . 80', `goto ${name}`],
@@ -60,7 +60,7 @@ test('NodePort with externalTrafficPolicy Local: external chain short-circuits p
   const f = nftServicePort(port('np', spec, ['10.1.0.4']), node);
   const names = f.chains.map(([n]) => n.split('-')[0]);
   assert.deepEqual(names, ['service', 'local', 'external']);
-  const ext = f.chains[2]![1].split('\n').map((l) => l.replace(/^add rule ip kube-proxy \S+ /, ''));
+  const ext = f.chains[2]![1].split(' ; ');
   assert.deepEqual(ext, [`ip saddr 10.0.0.0/8 goto ${f.chains[0]![0]}`, `fib saddr type local jump mark-for-masquerade`, `fib saddr type local goto ${f.chains[0]![0]}`, `goto ${f.chains[1]![0]}`]);
   assert.ok(f.elements.some(([m, k, v]) => m === 'service-nodeports' && k === 'tcp . 30002' && v === `goto ${f.chains[2]![0]}`));
   const remote = nftServicePort(port('np', spec, ['10.1.0.4'], { node: 'node2' }), node);
@@ -72,12 +72,12 @@ test('ClientIP affinity: an endpoint chain and a timed affinity set per endpoint
   assert.equal(f.sets.length, 2);
   assert.match(f.sets[0]![0], /^affinity-[A-Z2-7]{8}-ns\/sticky\/tcp\/p__10\.1\.0\.5\/8080$/);
   assert.equal(f.sets[0]![1], '{ type ipv4_addr ; flags dynamic,timeout ; timeout 60s ; }');
-  const [svcName, svcText] = f.chains[0]!;
-  const lines = svcText.split('\n').map((l) => l.replace(`add rule ip kube-proxy ${svcName} `, ''));
+  const svcText = f.chains[0]![1];
+  const lines = svcText.split(' ; ');
   assert.match(lines[1]!, /^ip saddr @affinity-\S+__10\.1\.0\.5\/8080 goto endpoint-\S+__10\.1\.0\.5\/8080$/);
   assert.match(lines[3]!, /^numgen random mod 2 vmap \{ 0 : goto endpoint-\S+, 1 : goto endpoint-\S+ \}$/);
   const ep = f.chains.find(([n]) => n.startsWith('endpoint-') && n.endsWith('10.1.0.6/8080'))!;
-  assert.match(ep[1], /update @affinity-\S+ \{ ip saddr \}\n.*meta l4proto tcp dnat to 10\.1\.0\.6:8080$/);
+  assert.match(ep[1], /^update @affinity-\S+ \{ ip saddr \} ; meta l4proto tcp dnat to 10\.1\.0\.6:8080$/);
 });
 
 test('LoadBalancer with source ranges: the ingress IP goes through firewall-ips to a firewall chain dropping other sources', () => {
@@ -89,10 +89,21 @@ test('LoadBalancer with source ranges: the ingress IP goes through firewall-ips 
   assert.ok(f.elements.some(([m, k, v]) => m === 'service-ips' && k === '192.168.0.2 . tcp . 80' && v.startsWith('goto external-')));
 });
 
-test('an endpoint off the pod network (the API server on the hosts link) is in offnet-endpoints', () => {
-  const f = nftServicePort(port('kubernetes', { clusterIP: '172.30.0.7', ports: p80 }, ['192.168.0.9']), node);
-  assert.ok(f.elements.some(([m, k]) => m === 'offnet-endpoints' && k === '192.168.0.9'));
-  assert.match(nftFixedPart(node), /masquerading ct status dnat ip saddr 10\.0\.0\.0\/8 ip daddr @offnet-endpoints jump mark-for-masquerade/);
+test('pod traffic DNATed off the pod network and the node (the API server on the hosts link) is masqueraded by one rule', () => {
+  assert.match(nftFixedPart(node), /masquerading ct status dnat ip saddr 10\.0\.0\.0\/8 ip daddr != \{ 10\.0\.0\.0\/8, 192\.168\.0\.2 \} jump mark-for-masquerade/);
+});
+
+test("hairpin: with the node's pod range known, the set holds every address of it and the node's, and endpoints add no element", () => {
+  const withRange: ProxyNodeInfo = { ...node, podCidr: '10.1.0.0/24' };
+  const fixed = nftFixedPart(withRange);
+  const line = fixed.split('\n').find((l) => l.startsWith('add element ip kube-proxy hairpin-endpoints'))!;
+  const pairs = line.slice(line.indexOf('{') + 2, -2).split(', ');
+  assert.equal(pairs.length, 255);
+  assert.deepEqual([pairs[0], pairs[1], pairs.at(-1)], ['192.168.0.2 . 192.168.0.2', '10.1.0.1 . 10.1.0.1', '10.1.0.254 . 10.1.0.254']);
+  const f = nftServicePort(port('web', { clusterIP: '172.30.0.1', ports: p80 }, ['10.1.0.1', '10.1.0.2']), withRange);
+  assert.deepEqual(f.elements.map(([m]) => m), ['service-ips']);
+  // A range wider than /22 falls back to an element per endpoint.
+  assert.ok(!nftFixedPart({ ...node, podCidr: '10.0.0.0/16' }).includes('add element ip kube-proxy hairpin-endpoints'));
 });
 
 test('an incremental transaction rewrites only what changed: elements deleted and added, stale chains flushed, nothing for no change', () => {
@@ -170,38 +181,41 @@ if (canRun) {
   });
 }
 
-test('incremental nft transactions, applied for real, leave the table a full transaction of the last state makes', { skip: canRun ? false : 'needs root and nft', timeout: 60_000 }, async () => {
-  for (const ns of NS) {
-    if (existsSync(`/var/run/netns/${ns}`)) await run('ip', ['netns', 'del', ns]);
-    await runOk('ip', ['netns', 'add', ns]);
-  }
-  const [inc, ref] = NS;
-  const r = rng(7);
-  const cache = new NftRuleCache();
-  let written: NftWritten | undefined;
-  let stale: string[] = [];
-  let { services, slices } = world(r, 24);
-  for (let step = 0; step < 8; step++) {
-    const out = cache.render(servicePorts(services, slices, node), node, { previous: written });
-    if (stale.length) await nft(inc, ['-f', '-'], nftDeleteChains(stale.filter((c) => !out.written.chains.has(c))));
-    if (out.text) await nft(inc, ['-f', '-'], out.text);
-    written = out.written;
-    stale = out.stale;
-    // The next state: some Services' endpoints change, some go, some come.
-    const next = world(r, 24);
-    services = services.map((s, i) => (r() < 0.7 ? s : next.services[i]!)).filter(() => r() < 0.95);
-    slices = next.slices.filter(() => r() < 0.9);
-  }
-  if (stale.length) await nft(inc, ['-f', '-'], nftDeleteChains(stale));
-  const final = cache.render(servicePorts(services, slices, node), node, { previous: written });
-  if (final.text) await nft(inc, ['-f', '-'], final.text);
-  if (final.stale.length) await nft(inc, ['-f', '-'], nftDeleteChains(final.stale));
-  const fresh = new NftRuleCache().render(servicePorts(services, slices, node), node);
-  await nft(ref, ['-f', '-'], fresh.text);
-  assert.equal(await table(inc), await table(ref));
-  // A full transaction over the incremental table (a restarted proxy) finds and flushes what is stale.
-  const listed = { chains: parseNftNames(await nft(inc, ['-t', 'list', 'chains', 'ip']), 'chain'), sets: parseNftNames(await nft(inc, ['-t', 'list', 'sets', 'ip']), 'set') };
-  assert.ok(listed.chains.includes('services') && listed.chains.some((c) => c.startsWith('service-')));
-  await nft(inc, ['-f', '-'], new NftRuleCache().render(servicePorts(services, slices, node), node, { existing: listed }).text);
-  assert.equal(await table(inc), await table(ref));
-});
+for (const [label, info] of [['hairpin per endpoint', node], ['hairpin by pod range', { ...node, podCidr: '10.1.3.0/24' }]] as const satisfies readonly (readonly [string, ProxyNodeInfo])[]) {
+  test(`incremental nft transactions, applied for real, leave the table a full transaction of the last state makes (${label})`, { skip: canRun ? false : 'needs root and nft', timeout: 60_000 }, async () => {
+    const node: ProxyNodeInfo = info;
+    for (const ns of NS) {
+      if (existsSync(`/var/run/netns/${ns}`)) await run('ip', ['netns', 'del', ns]);
+      await runOk('ip', ['netns', 'add', ns]);
+    }
+    const [inc, ref] = NS;
+    const r = rng(7);
+    const cache = new NftRuleCache();
+    let written: NftWritten | undefined;
+    let stale: string[] = [];
+    let { services, slices } = world(r, 24);
+    for (let step = 0; step < 8; step++) {
+      const out = cache.render(servicePorts(services, slices, node), node, { previous: written });
+      if (stale.length) await nft(inc, ['-f', '-'], nftDeleteChains(stale.filter((c) => !out.written.chains.has(c))));
+      if (out.text) await nft(inc, ['-f', '-'], out.text);
+      written = out.written;
+      stale = out.stale;
+      // The next state: some Services' endpoints change, some go, some come.
+      const next = world(r, 24);
+      services = services.map((s, i) => (r() < 0.7 ? s : next.services[i]!)).filter(() => r() < 0.95);
+      slices = next.slices.filter(() => r() < 0.9);
+    }
+    if (stale.length) await nft(inc, ['-f', '-'], nftDeleteChains(stale));
+    const final = cache.render(servicePorts(services, slices, node), node, { previous: written });
+    if (final.text) await nft(inc, ['-f', '-'], final.text);
+    if (final.stale.length) await nft(inc, ['-f', '-'], nftDeleteChains(final.stale));
+    const fresh = new NftRuleCache().render(servicePorts(services, slices, node), node);
+    await nft(ref, ['-f', '-'], fresh.text);
+    assert.equal(await table(inc), await table(ref));
+    // A full transaction over the incremental table (a restarted proxy) finds and flushes what is stale.
+    const listed = { chains: parseNftNames(await nft(inc, ['-t', 'list', 'chains', 'ip']), 'chain'), sets: parseNftNames(await nft(inc, ['-t', 'list', 'sets', 'ip']), 'set') };
+    assert.ok(listed.chains.includes('services') && listed.chains.some((c) => c.startsWith('service-')));
+    await nft(inc, ['-f', '-'], new NftRuleCache().render(servicePorts(services, slices, node), node, { existing: listed }).text);
+    assert.equal(await table(inc), await table(ref));
+  });
+}

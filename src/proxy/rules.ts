@@ -57,6 +57,8 @@ export interface ProxyNodeInfo {
   clusterCidr?: string;
   /** Endpoint addresses allowed as DNAT targets; default clusterCidr + nodeIPs. */
   endpointCidrs?: string[];
+  /** This node's pod range (nftables mode: its addresses make the hairpin set, see nft.ts). */
+  podCidr?: string;
   /**
    * false: no KUBE-SEP chains; each endpoint's DNAT sits in the policy chain (see
    * inlineEndpointChains). Default true: upstream's shape.
@@ -244,6 +246,43 @@ export function servicePorts(services: readonly Service[], slices: readonly Endp
     }
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.protocol < b.protocol ? -1 : 1));
+}
+
+/**
+ * servicePorts across syncs: a Service whose object and EndpointSlice objects are the very ones
+ * of the last call (an informer replaces an object when it changes) keeps its ProxyServicePorts,
+ * the same objects, so the rule caches reuse its rules without comparing contents. Equal output
+ * to servicePorts (tested).
+ */
+export class ServicePortTracker {
+  #prev = new Map<Service, { slices: EndpointSlice[]; ports: ProxyServicePort[] }>();
+  #nodeKey = '';
+
+  ports(services: readonly Service[], slices: readonly EndpointSlice[], node: ProxyNodeInfo): ProxyServicePort[] {
+    const nodeKey = JSON.stringify(node);
+    if (nodeKey !== this.#nodeKey) (this.#prev.clear(), (this.#nodeKey = nodeKey));
+    const bySvc = new Map<string, EndpointSlice[]>();
+    for (const sl of slices) {
+      const svc = sl.metadata.labels?.[SERVICE_NAME_LABEL];
+      if (!svc) continue;
+      const key = `${sl.metadata.namespace ?? ''}/${svc}`;
+      const list = bySvc.get(key);
+      if (list) list.push(sl);
+      else bySvc.set(key, [sl]);
+    }
+    const next = new Map<Service, { slices: EndpointSlice[]; ports: ProxyServicePort[] }>();
+    const out: ProxyServicePort[] = [];
+    for (const svc of services) {
+      const own = bySvc.get(`${svc.metadata.namespace ?? 'default'}/${svc.metadata.name ?? ''}`) ?? [];
+      const prev = this.#prev.get(svc);
+      const same = prev !== undefined && prev.slices.length === own.length && prev.slices.every((x, i) => x === own[i]);
+      const entry = same ? prev : { slices: own, ports: servicePorts([svc], own, node) };
+      next.set(svc, entry);
+      out.push(...entry.ports);
+    }
+    this.#prev = next;
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.protocol < b.protocol ? -1 : 1));
+  }
 }
 
 /** Upstream skips ingress of ipMode Proxy (the load balancer proxies to the nodes itself) and of the other family. */
