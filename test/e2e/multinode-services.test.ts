@@ -5,7 +5,8 @@
  * from pods on both nodes, spread over endpoints on both nodes; the NodePort on every node's IP
  * (from pods and from outside the nodes); ClientIP affinity; a removed endpoint leaving the
  * rotation; headless and ExternalName names from a pod; `kubernetes.default` reachable from pods;
- * the NetworkPolicies `deny-all-ingress` and `web-netpol` across nodes.
+ * the NetworkPolicies `deny-all-ingress` and `web-netpol` across nodes. Node 1's service proxy
+ * runs in iptables mode, node 2's in nftables mode.
  *
  * Names outside the cluster go to a fake resolver this test runs on 10.44.0.1:53 (the agents'
  * --resolv-conf): no query leaves the machine.
@@ -20,6 +21,7 @@ import type { Pod, Service } from '../../src/api/index.ts';
 import { getPod, isPodReady, kubectl, kubectlOk, kubectlVersions, startServer, until, type ServerHandle } from './harness.ts';
 import { createHostsBridge, HOSTS_GATEWAY, removeHosts, startHost, stopHosts, type Host } from './hosts.ts';
 import { agentSupported, busyboxImage } from './node.ts';
+import { run } from '../../src/network/exec.ts';
 import { startFakeResolver, type FakeResolver } from './network.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
@@ -109,7 +111,8 @@ describe('Service networking across two joined nodes', { skip, timeout: 180_000 
     const resolvConf = path.join(tmp, 'resolv.conf');
     fs.writeFileSync(resolvConf, `nameserver ${HOSTS_GATEWAY}\n`);
     server = await startServer({ args: ['--bind-address', HOSTS_GATEWAY] });
-    hosts = await Promise.all([1, 2].map((i) => startHost(server!, i, { args: ['--resolv-conf', resolvConf] })));
+    // The two nodes run the two proxy modes: every check crosses an iptables and an nftables node.
+    hosts = await Promise.all([1, 2].map((i) => startHost(server!, i, { args: ['--resolv-conf', resolvConf, '--proxy-mode', i === 1 ? 'iptables' : 'nftables'] })));
     const items = [
       ...podDefs.map(pod),
       service('web', {}),
@@ -135,6 +138,15 @@ describe('Service networking across two joined nodes', { skip, timeout: 180_000 
     await removeHosts();
     upstream?.close();
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test("node 1's proxy runs in iptables mode, node 2's in nftables mode", async () => {
+    const inHost = (i: number, cmd: string[]) => run('nsenter', [`--net=/var/run/netns/${hosts[i - 1]!.name}`, '--', ...cmd]);
+    const table = (i: number) => inHost(i, ['nft', 'list', 'table', 'ip', 'kube-proxy']);
+    const natChains = async (i: number) => (await inHost(i, ['iptables', '-t', 'nat', '-S'])).stdout;
+    await until('both nodes programmed', async () => ((await natChains(1)).includes('-N KUBE-SVC-') && (await table(2)).stdout.includes('chain service-') ? true : undefined), { timeoutMs: 30_000 });
+    assert.notEqual((await table(1)).code, 0);
+    assert.doesNotMatch(await natChains(2), /KUBE-SERVICES/);
   });
 
   test('pods reach each other by pod IP across nodes, both ways', async () => {
