@@ -43,7 +43,11 @@ export async function benchServiceRate(record: (name: string, value: string) => 
     record('request rate through a ClusterIP', 'skipped (the node agent needs root)');
     return;
   }
-  const server = await startServer({ agent: true, args: ['--disable-scheduler', '--node-name', 'bench'] });
+  for (const mode of ['iptables', 'nftables'] as const) await benchMode(record, mode);
+}
+
+async function benchMode(record: (name: string, value: string) => void, mode: 'iptables' | 'nftables'): Promise<void> {
+  const server = await startServer({ agent: true, args: ['--disable-scheduler', '--node-name', 'bench', '--proxy-mode', mode] });
   const call = caller(credsFromKubeconfig(server.kubeconfig));
   try {
     const pod = {
@@ -73,7 +77,7 @@ export async function benchServiceRate(record: (name: string, value: string) => 
     }
     const d = median(direct);
     const v = median(viaService);
-    record('HTTP requests/s from the host, new connection each, 8 clients: pod IP / ClusterIP', `${d.toFixed(0)}/s / ${v.toFixed(0)}/s, ratio ${(v / d).toFixed(2)}`);
+    record(`HTTP requests/s from the host, new connection each, 8 clients: pod IP / ClusterIP (${mode} mode)`, `${d.toFixed(0)}/s / ${v.toFixed(0)}/s, ratio ${(v / d).toFixed(2)}`);
   } finally {
     await server.stop(); // removes the pods and the pod network too
     fs.rmSync(server.dataDir, { recursive: true, force: true });
