@@ -5,51 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EndpointSlice, Service, ServiceSpec } from '../api/index.ts';
+import { rng, slice, svc, world } from './testing.ts';
 import { ProxyRuleCache } from './incremental.ts';
 import { buildProxyRules, chainHash, inlineEndpointChains, renderRestore, ruleLine, ServicePortTracker, servicePorts, type ProxyNodeInfo, type WrittenChains } from './rules.ts';
 
 const node: ProxyNodeInfo = { nodeName: 'node1', nodeIPs: ['192.168.0.2'], clusterCidr: '10.0.0.0/8', endpointCidrs: ['10.0.0.0/8', '192.168.0.0/24'] };
 const compact: ProxyNodeInfo = { ...node, endpointChains: false };
-
-function svc(name: string, spec: ServiceSpec): Service {
-  return { apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'ns', name }, spec: { type: 'ClusterIP', ...spec } };
-}
-function slice(service: string, ips: string[], opts: { node?: string; ready?: boolean; protocol?: string } = {}): EndpointSlice {
-  return {
-    metadata: { namespace: 'ns', name: `${service}-x`, labels: { 'kubernetes.io/service-name': service } },
-    addressType: 'IPv4',
-    ports: [{ name: 'p', port: 8080, protocol: opts.protocol ?? 'TCP' }],
-    endpoints: ips.map((ip) => ({ addresses: [ip], nodeName: opts.node ?? 'node1', conditions: { ready: opts.ready ?? true } })),
-  };
-}
-
-/** A deterministic pseudo-random sequence (no flaky inputs). */
-function rng(seed: number): () => number {
-  let x = seed;
-  return () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
-}
-
-/** A random world of Services of every kind the generator knows, and its slices. */
-function world(r: () => number, n: number): { services: Service[]; slices: EndpointSlice[] } {
-  const services: Service[] = [];
-  const slices: EndpointSlice[] = [];
-  for (let i = 0; i < n; i++) {
-    const kind = Math.floor(r() * 6);
-    const name = `s${i}`;
-    const protocol = r() < 0.2 ? 'UDP' : 'TCP';
-    const spec: ServiceSpec = { clusterIP: `172.30.0.${i + 1}`, ports: [{ name: 'p', port: 80, protocol }] };
-    if (kind === 1) Object.assign(spec, { type: 'NodePort', ports: [{ name: 'p', port: 80, protocol, nodePort: 30000 + i }] });
-    if (kind === 2) Object.assign(spec, { type: 'NodePort', externalTrafficPolicy: 'Local', ports: [{ name: 'p', port: 80, protocol, nodePort: 30000 + i }] });
-    if (kind === 3) Object.assign(spec, { sessionAffinity: 'ClientIP' });
-    if (kind === 4) Object.assign(spec, { internalTrafficPolicy: 'Local' });
-    if (kind === 5) Object.assign(spec, { type: 'LoadBalancer', ports: [{ name: 'p', port: 80, protocol, nodePort: 30000 + i }], ...(r() < 0.5 ? { loadBalancerSourceRanges: ['192.168.5.0/24'] } : {}) });
-    services.push(kind === 5 ? { ...svc(name, spec), status: { loadBalancer: { ingress: [{ ip: `192.168.1.${i + 1}` }] } } } : svc(name, spec));
-    const count = Math.floor(r() * 4);
-    const ips = Array.from({ length: count }, (_, k) => `10.1.${i}.${k + Math.floor(r() * 3)}`);
-    if (ips.length) slices.push(slice(name, ips, { node: r() < 0.5 ? 'node1' : 'node2', ready: r() < 0.9, protocol }));
-  }
-  return { services, slices };
-}
 
 for (const [label, n] of [['upstream shape', node], ['compact shape', compact]] as const) {
   test(`incremental output equals a full regeneration over a sequence of changes (${label})`, () => {

@@ -6,24 +6,14 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import type { EndpointSlice, Service, ServiceSpec } from '../api/index.ts';
+import type { ServiceSpec } from '../api/index.ts';
+import { rng, slice, svc, world } from './testing.ts';
 import { run, runOk } from '../network/exec.ts';
 import { nftDeleteChains, nftFixedPart, NftRuleCache, nftServicePort, nftTransaction, parseNftNames, type NftWritten } from './nft.ts';
 import { servicePorts, type ProxyNodeInfo } from './rules.ts';
 
 const node: ProxyNodeInfo = { nodeName: 'node1', nodeIPs: ['192.168.0.2'], clusterCidr: '10.0.0.0/8', endpointCidrs: ['10.0.0.0/8', '192.168.0.0/24'] };
 
-function svc(name: string, spec: ServiceSpec, ingress?: string): Service {
-  return { apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'ns', name }, spec: { type: 'ClusterIP', ...spec }, ...(ingress ? { status: { loadBalancer: { ingress: [{ ip: ingress }] } } } : {}) };
-}
-function slice(service: string, ips: string[], opts: { node?: string; ready?: boolean; protocol?: string } = {}): EndpointSlice {
-  return {
-    metadata: { namespace: 'ns', name: `${service}-x`, labels: { 'kubernetes.io/service-name': service } },
-    addressType: 'IPv4',
-    ports: [{ name: 'p', port: 8080, protocol: opts.protocol ?? 'TCP' }],
-    endpoints: ips.map((ip) => ({ addresses: [ip], nodeName: opts.node ?? 'node1', conditions: { ready: opts.ready ?? true } })),
-  };
-}
 const port = (name: string, spec: ServiceSpec, ips: string[], extra: { ingress?: string; node?: string } = {}) => servicePorts([svc(name, spec, extra.ingress)], ips.length ? [slice(name, ips, { node: extra.node })] : [], node)[0]!;
 const p80 = [{ name: 'p', port: 80, protocol: 'TCP' }];
 
@@ -137,32 +127,6 @@ test('parseNftNames reads the names of our table only', () => {
 
 const NS = ['bosun-nfttest-a', 'bosun-nfttest-b'] as const;
 const canRun = process.getuid?.() === 0 && (await run('nft', ['--version']).then((r) => r.code === 0, () => false));
-
-/** A deterministic pseudo-random sequence (no flaky inputs). */
-function rng(seed: number): () => number {
-  let x = seed;
-  return () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
-}
-
-function world(r: () => number, n: number): { services: Service[]; slices: EndpointSlice[] } {
-  const services: Service[] = [];
-  const slices: EndpointSlice[] = [];
-  for (let i = 0; i < n; i++) {
-    const kind = Math.floor(r() * 6);
-    const protocol = r() < 0.2 ? 'UDP' : 'TCP';
-    const spec: ServiceSpec = { clusterIP: `172.30.0.${i + 1}`, ports: [{ name: 'p', port: 80, protocol }] };
-    const np = [{ name: 'p', port: 80, protocol, nodePort: 30000 + i }];
-    if (kind === 1) Object.assign(spec, { type: 'NodePort', ports: np });
-    if (kind === 2) Object.assign(spec, { type: 'NodePort', externalTrafficPolicy: 'Local', ports: np });
-    if (kind === 3) Object.assign(spec, { sessionAffinity: 'ClientIP' });
-    if (kind === 4) Object.assign(spec, { internalTrafficPolicy: 'Local' });
-    if (kind === 5) Object.assign(spec, { type: 'LoadBalancer', ports: np, ...(r() < 0.5 ? { loadBalancerSourceRanges: ['192.168.5.0/24'] } : {}) });
-    services.push(svc(`s${i}`, spec, kind === 5 ? `192.168.1.${i + 1}` : undefined));
-    const ips = Array.from({ length: Math.floor(r() * 4) }, (_, k) => `10.1.${i}.${k + Math.floor(r() * 3)}`);
-    if (ips.length) slices.push(slice(`s${i}`, ips, { node: r() < 0.5 ? 'node1' : 'node2', ready: r() < 0.9, protocol }));
-  }
-  return { services, slices };
-}
 
 const nft = (ns: string, args: string[], input?: string) => runOk('ip', ['netns', 'exec', ns, 'nft', ...args], { input });
 

@@ -29,7 +29,7 @@
  * chain referenced for a moment after the map element that pointed to it is gone).
  */
 import { formatIpv4, parseCidr } from '../network/cidr.ts';
-import { categorizeEndpoints, chainHash, externallyAccessible, inCidr, MASQUERADE_MARK, usesClusterEndpoints, usesLocalEndpoints, type ProxyEndpoint, type ProxyNodeInfo, type ProxyServicePort } from './rules.ts';
+import { chainHash, inCidr, MASQUERADE_MARK, trafficPlan, type ProxyEndpoint, type ProxyNodeInfo, type ProxyServicePort } from './rules.ts';
 
 export const NFT_TABLE = 'kube-proxy';
 const T = `ip ${NFT_TABLE}`;
@@ -134,19 +134,14 @@ export interface NftWritten {
 
 /** One service port's chains, elements and affinity sets (pure). */
 export function nftServicePort(sp: ProxyServicePort, node: ProxyNodeInfo): NftFragment {
-  const { cluster, local, reachable, hasEndpoints } = categorizeEndpoints(sp);
+  const { cluster, local, reachable, hasEndpoints, usesClusterChain, usesLocalChain, hasInternal, hasExternal, usesExtChain } = trafficPlan(sp);
   const base = nftChainBase(sp);
   const svcChain = `service-${base}`;
   const svlChain = `local-${base}`;
   const extChain = `external-${base}`;
   const fwChain = `firewall-${base}`;
-  const usesClusterChain = cluster.length > 0 && usesClusterEndpoints(sp);
-  const usesLocalChain = local.length > 0 && usesLocalEndpoints(sp);
   const internalChain = sp.internalLocal ? svlChain : svcChain;
-  const hasInternal = hasEndpoints && (!sp.internalLocal || local.length > 0);
   const externalPolicyChain = sp.externalLocal ? svlChain : svcChain;
-  const hasExternal = hasEndpoints && (!sp.externalLocal || local.length > 0);
-  const usesExtChain = hasEndpoints && externallyAccessible(sp);
   const usesFWChain = sp.loadBalancerIPs.length > 0 && sp.loadBalancerSourceRanges.length > 0;
   const affinity = sp.affinitySeconds > 0;
   const internalVerdict = !hasEndpoints ? `goto ${REJECT_CHAIN}` : 'drop';

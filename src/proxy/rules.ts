@@ -291,14 +291,14 @@ function lbIPs(svc: Service): string[] {
   return [...new Set(ips)].sort();
 }
 
-export function externallyAccessible(sp: ProxyServicePort): boolean {
+function externallyAccessible(sp: ProxyServicePort): boolean {
   return sp.nodePort > 0 || sp.loadBalancerIPs.length > 0;
 }
 /** Cluster endpoints serve internal traffic with policy Cluster and all external traffic (short-circuits). */
-export function usesClusterEndpoints(sp: ProxyServicePort): boolean {
+function usesClusterEndpoints(sp: ProxyServicePort): boolean {
   return !sp.internalLocal || externallyAccessible(sp);
 }
-export function usesLocalEndpoints(sp: ProxyServicePort): boolean {
+function usesLocalEndpoints(sp: ProxyServicePort): boolean {
   return sp.internalLocal || (sp.externalLocal && externallyAccessible(sp));
 }
 
@@ -332,6 +332,32 @@ export function categorizeEndpoints(sp: ProxyServicePort): CategorizedEndpoints 
   if (!usesClusterEndpoints(sp)) return { cluster, local, reachable: local, hasEndpoints };
   const seen = new Set(cluster.map((e) => e.endpoint));
   return { cluster, local, reachable: [...cluster, ...local.filter((e) => !seen.has(e.endpoint))], hasEndpoints };
+}
+
+/** What a service port's rules are made of, in either mode (upstream's syncProxyRules preamble). */
+export interface TrafficPlan extends CategorizedEndpoints {
+  /** The cluster policy chain (KUBE-SVC / service-) is used. */
+  usesClusterChain: boolean;
+  /** The local policy chain (KUBE-SVL / local-) is used. */
+  usesLocalChain: boolean;
+  /** Internal (cluster IP) traffic has endpoints under its policy. */
+  hasInternal: boolean;
+  /** External (NodePort, load balancer) traffic has endpoints under its policy. */
+  hasExternal: boolean;
+  /** The external chain (KUBE-EXT / external-) is used. */
+  usesExtChain: boolean;
+}
+
+export function trafficPlan(sp: ProxyServicePort): TrafficPlan {
+  const c = categorizeEndpoints(sp);
+  return {
+    ...c,
+    usesClusterChain: c.cluster.length > 0 && usesClusterEndpoints(sp),
+    usesLocalChain: c.local.length > 0 && usesLocalEndpoints(sp),
+    hasInternal: c.hasEndpoints && (!sp.internalLocal || c.local.length > 0),
+    hasExternal: c.hasEndpoints && (!sp.externalLocal || c.local.length > 0),
+    usesExtChain: c.hasEndpoints && externallyAccessible(sp),
+  };
 }
 
 /** A chain and its rules (tokens after `-A <chain>`). */
@@ -415,17 +441,12 @@ export function servicePortRules(sp: ProxyServicePort, node: ProxyNodeInfo): Pro
   const notLocal = node.clusterCidr ? ['!', '-s', node.clusterCidr] : undefined;
   const isLocal = node.clusterCidr ? ['-s', node.clusterCidr] : undefined;
   const proto = ['-m', sp.protocol, '-p', sp.protocol];
-  const { cluster, local, reachable, hasEndpoints } = categorizeEndpoints(sp);
+  const { cluster, local, reachable, hasEndpoints, usesClusterChain, usesLocalChain, hasInternal, hasExternal, usesExtChain } = trafficPlan(sp);
   const svcChain = serviceChainName(sp, 'KUBE-SVC-');
   const svlChain = serviceChainName(sp, 'KUBE-SVL-');
   const extChain = serviceChainName(sp, 'KUBE-EXT-');
-  const usesClusterChain = cluster.length > 0 && usesClusterEndpoints(sp);
-  const usesLocalChain = local.length > 0 && usesLocalEndpoints(sp);
   const internalChain = sp.internalLocal ? svlChain : svcChain;
-  const hasInternal = hasEndpoints && (!sp.internalLocal || local.length > 0);
   const externalPolicyChain = sp.externalLocal ? svlChain : svcChain;
-  const hasExternal = hasEndpoints && (!sp.externalLocal || local.length > 0);
-  const usesExtChain = hasEndpoints && externallyAccessible(sp);
 
   let internalFilter: [string, string] | undefined;
   let externalFilter: [string, string] | undefined;
