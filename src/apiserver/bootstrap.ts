@@ -3,12 +3,16 @@
  * the default, kube-system, kube-public and kube-node-lease namespaces, the system-node-critical
  * and system-cluster-critical PriorityClasses, the `kubernetes`
  * service in `default` (first service IP, port 443 to the API server's port), and the cluster
- * DNS Service `kube-dns` in `kube-system` (10.43.0.10 unless `clusterDns` says otherwise).
+ * DNS Service `kube-dns` in `kube-system` (10.43.0.10 unless `clusterDns` says otherwise), and
+ * upstream's bootstrap RBAC policy with Bosun's additions (authz/bootstrappolicy.ts), reconciled
+ * as upstream's RBAC post-start hook does (authz/reconcile.ts).
  */
 import type { ApiServer } from './server.ts';
 import { isAlreadyExists } from '../api/errors.ts';
 import type { UserInfo } from '../api/types.ts';
 import { systemPriorityClasses } from './admission/pods.ts';
+import { reconcileBootstrapPolicy, type ReconcileIO } from './authz/reconcile.ts';
+import { isNotFound } from '../api/errors.ts';
 
 const system: UserInfo = { username: 'system:apiserver', groups: ['system:masters', 'system:authenticated'] };
 
@@ -24,6 +28,7 @@ export async function bootstrap(api: ApiServer, opts: { port: number; /** The ku
       if (!isAlreadyExists(err)) throw err;
     }
   }
+  await reconcileBootstrapPolicy(rbacIO(api), (msg) => process.stdout.write(`bosun: ${msg}\n`));
   const pcDef = api.registry.byKind('scheduling.k8s.io', 'PriorityClass');
   if (pcDef) {
     const pcs = api.storageFor(pcDef);
@@ -101,4 +106,23 @@ export async function bootstrap(api: ApiServer, opts: { port: number; /** The ku
   } catch (err) {
     if (!isAlreadyExists(err)) throw err;
   }
+}
+
+/** The RBAC kinds' storage, written as the API server itself. */
+function rbacIO(api: ApiServer): ReconcileIO {
+  const store = (kind: string) => api.storageFor(api.registry.byKind('rbac.authorization.k8s.io', kind)!);
+  const ctx = { user: system, dryRun: false, version: 'v1' };
+  return {
+    get: async (kind, ns, name) => {
+      try {
+        return await store(kind).get(ns, name);
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    },
+    create: async (kind, obj) => void (await store(kind).create(obj.metadata.namespace ?? '', obj, ctx)),
+    update: async (kind, obj) => void (await store(kind).update(obj.metadata.namespace ?? '', obj.metadata.name!, () => obj, ctx)),
+    delete: async (kind, ns, name) => void (await store(kind).delete(ns, name, {}, ctx)),
+  };
 }

@@ -1,12 +1,13 @@
 /**
  * The API server: HTTPS (HTTP/2 and HTTP/1.1) in front of the request pipeline
- *   authenticate → route → authorize → (admission and storage inside the ResourceStore).
+ *   authenticate (x509, tokens, else anonymous) → impersonate → route → authorize →
+ *   (admission and storage inside the ResourceStore).
  * Non-resource endpoints: /healthz /livez /readyz /version, discovery, /openapi.
  * One ResourceStore (with its watch cache) per declared resource; every component other than
  * this one reaches the store only through here.
  * The listener bounds idle and slow connections (connections.ts); every resource path is checked
  * against upstream's routes (routes.ts) before a handler runs; large bodies are gzipped for
- * clients that accept it (compress.ts); impersonation is refused until RBAC can authorize it.
+ * clients that accept it (compress.ts); impersonation is authorized item by item (authn/impersonation.ts).
  * The connect subresources (pods/log, exec, attach, portforward, proxy; services/proxy;
  * nodes/proxy) go through the
  * same pipeline and are then served by streaming/ toward the node agent. Upgrade requests
@@ -33,6 +34,8 @@ import { AdmissionChain, type AdmissionPlugin } from './admission/types.ts';
 import { namespaceLifecycle } from './admission/namespacelifecycle.ts';
 import { defaultTolerationSeconds, priorityAdmission, serviceAccountAdmission } from './admission/pods.ts';
 import { authenticate, x509Authenticator, type Authenticator } from './authn/index.ts';
+import { anonymousAuthenticator, presentedCredentials } from './authn/anonymous.ts';
+import { distinctHeaders, impersonate } from './authn/impersonation.ts';
 import { authorize, privilegedGroup, alwaysAllowAuthenticated, type Authorizer, type AuthorizationAttributes } from './authz/index.ts';
 import { reviewHandler } from './reviews.ts';
 import { OpenApi } from './openapi.ts';
@@ -52,7 +55,11 @@ export interface ApiServerOptions {
   bindAddress?: string;
   port?: number;
   authenticators?: Authenticator[];
+  /** Requests without credentials run as system:anonymous (upstream's --anonymous-auth); default false. */
+  anonymousAuth?: boolean;
   authorizers?: Authorizer[];
+  /** SelfSubjectRulesReview's status for a user in a namespace; default: everything or nothing by asking the authorizers about `*`. */
+  rulesReview?: (user: UserInfo, namespace: string) => Record<string, unknown>;
   admission?: AdmissionPlugin[];
   /** Reported by /version. */
   version?: { major: string; minor: string; gitVersion: string };
@@ -247,9 +254,13 @@ export class ApiServer {
         return;
       }
       const socket = (req.socket as TLSSocket | undefined) ?? undefined;
-      const user = await authenticate(this.#authenticators, { socket, headers: req.headers as Record<string, string | string[] | undefined> });
+      const areq = { socket, headers: req.headers as Record<string, string | string[] | undefined> };
+      let user = await authenticate(this.#authenticators, areq);
+      // Credentials presented and refused are 401, never anonymous (upstream's union + anonymous).
+      if (!user && this.#opts.anonymousAuth && !presentedCredentials(areq)) user = anonymousAuthenticator.authenticate(areq) as UserInfo;
       if (!user) throw unauthorized();
-      refuseImpersonation(req.headers as Record<string, string | string[] | undefined>, user);
+      // Impersonate-* headers: each item authorized (verb impersonate), then the request runs as that user.
+      user = (await impersonate(distinctHeaders(req.rawHeaders), user, (a) => authorize(this.#authorizers, a))) ?? user;
       const method = req.method ?? 'GET';
       const info = parseRequestInfo(method, path, query);
       await this.#authorize(user, info);
@@ -320,10 +331,26 @@ export class ApiServer {
     const scope = info.namespace ? ` in the namespace "${info.namespace}"` : info.resource === 'namespaces' ? '' : ' at the cluster scope';
     const resource = info.subresource ? `${info.resource}/${info.subresource}` : info.resource;
     throw forbidden(
-      { group: info.apiGroup, resource },
+      { group: info.apiGroup, resource: info.resource },
       info.name,
       `User "${user.username}" cannot ${info.verb} resource "${resource}" in API group "${info.apiGroup}"${scope}${d.reason ? `: ${d.reason}` : ''}`,
     );
+  }
+
+  /**
+   * One kind's objects as its watch cache holds them, with a key that changes only when they do
+   * (for indexes built over them, e.g. RBAC's); the objects are listed only when read.
+   */
+  cacheList(group: string, kind: string): { rv: number; objects: readonly KubeObject[] } {
+    const def = this.registry.byKind(group, kind);
+    if (!def) return { rv: 0, objects: [] };
+    const cache = this.storageFor(def).cache;
+    return {
+      rv: cache.generation,
+      get objects() {
+        return cache.list().map((c) => c.obj);
+      },
+    };
   }
 
   /** Authorization decision for reviews (SubjectAccessReview and friends). */
@@ -334,6 +361,7 @@ export class ApiServer {
   #review(served: ServedResource, obj: KubeObject, user: UserInfo, namespace: string): Promise<KubeObject> {
     return reviewHandler(served, obj, user, namespace, {
       authorize: (a) => this.authorizeAttrs(a),
+      rulesReview: this.#opts.rulesReview,
       authenticateToken: async (token) => {
         const u = await authenticate(this.#authenticators, { socket: undefined, headers: { authorization: `Bearer ${token}` } });
         return u;
@@ -452,35 +480,3 @@ function decodeSegment(s: string): string {
   }
 }
 
-/** Headers that ask to act as another user (`kubectl --as`, `--as-group`, `--as-uid`, extras). */
-const impersonationHeaders: readonly [header: string, resource: string][] = [
-  ['impersonate-user', 'users'],
-  ['impersonate-uid', 'uids'],
-  ['impersonate-group', 'groups'],
-];
-const impersonateExtraPrefix = 'impersonate-extra-';
-
-/**
- * Refuses impersonation with 403: without RBAC the server cannot decide who may impersonate whom,
- * and ignoring the headers would run the request as the caller while the client believes
- * otherwise. The message names what was asked, in upstream's form for a denied impersonation.
- */
-function refuseImpersonation(headers: Record<string, string | string[] | undefined>, user: UserInfo): void {
-  for (const [header, resource] of impersonationHeaders) {
-    const v = headers[header];
-    if (v !== undefined) throw impersonationForbidden(user, resource, Array.isArray(v) ? v[0] ?? '' : v);
-  }
-  for (const key of Object.keys(headers)) {
-    if (!key.startsWith(impersonateExtraPrefix)) continue;
-    const v = headers[key];
-    throw impersonationForbidden(user, `userextras/${key.slice(impersonateExtraPrefix.length)}`, Array.isArray(v) ? v[0] ?? '' : (v ?? ''));
-  }
-}
-
-function impersonationForbidden(user: UserInfo, resource: string, name: string) {
-  return forbidden(
-    { group: '', resource },
-    name,
-    `User "${user.username}" cannot impersonate resource "${resource}" in API group "" at the cluster scope: impersonation is not supported until RBAC is implemented`,
-  );
-}

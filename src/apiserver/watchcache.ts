@@ -121,6 +121,8 @@ export class WatchCache {
   #opts: Required<Pick<WatchCacheOptions, 'window' | 'progressIntervalMs'>> & WatchCacheOptions;
   #limits: WatcherLimits;
   #objects = new Map<string, CachedObject>();
+  /** Bumped on every change of #objects (see `generation`). */
+  #generation = 0;
   #sorted: CachedObject[] | null = null;
   #events: CacheEvent[] = [];
   #eventsStart = 0; // index of the oldest retained event in the ring (we use a plain array with periodic trimming)
@@ -156,6 +158,11 @@ export class WatchCache {
 
   get rv(): number {
     return this.#rv;
+  }
+
+  /** Changes whenever the cached objects change (not on progress): a cheap key for indexes built over list(). */
+  get generation(): number {
+    return this.#generation;
   }
 
   get size(): number {
@@ -222,6 +229,7 @@ export class WatchCache {
     const objects = new Map<string, CachedObject>();
     for (const kv of res.items) objects.set(kv.key, this.#make(kv.key, kv.value, kv.modRevision));
     this.#objects = objects;
+    this.#generation++;
     this.#sorted = null;
     this.#events = [];
     this.#eventsStart = 0;
@@ -248,12 +256,14 @@ export class WatchCache {
           continue; // undecodable value: skip, as the cacher does
         }
         this.#objects.set(key, cur);
+        this.#generation++;
         if (!prev) this.#sorted = null;
         else if (this.#sorted) this.#replaceSorted(prev, cur);
         out.push({ type: prev ? 'MODIFIED' : 'ADDED', rv: cur.rv, object: cur, prev });
       } else {
         if (!prev) continue;
         this.#objects.delete(key);
+        this.#generation++;
         this.#sorted = null;
         // A deleted object is reported with the delete's revision, as the upstream cacher does.
         const rv = ev.kv.modRevision;

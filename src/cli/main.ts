@@ -10,6 +10,7 @@ import net from 'node:net';
 import { createClient } from '../client/index.ts';
 import type { SchedulerConfig } from '../scheduler/profiles.ts';
 import type { ProxyMode } from '../proxy/index.ts';
+import { parseAuthorizationModes, type AuthorizationMode } from '../apiserver/authz/modes.ts';
 import { parseEvictionHard, type EvictionThresholds } from '../kubelet/node.ts';
 
 // Each command loads its components when it runs: `bosun agent` never loads the API server,
@@ -47,6 +48,9 @@ program
   .addOption(new Option('--https-listen-port <port>', 'HTTPS port of the API server').default(6443).argParser((v) => parsePort(v)))
   .option('--bind-address <address>', 'address the API server listens on', '127.0.0.1')
   .option('--tls-san <name>', 'extra host name or IP for the serving certificate (repeatable)', collect, [] as string[])
+  .addOption(new Option('--authorization-mode <modes>', 'authorizers in order, comma-separated: Node, RBAC, AlwaysAllow, AlwaysDeny').default(['Node', 'RBAC'], 'Node,RBAC').argParser(invalidArgument(parseAuthorizationModes)))
+  .addOption(new Option('--anonymous-auth <bool>', 'serve requests without credentials as system:anonymous (what RBAC allows it)').default(true).argParser(parseBool))
+  .option('--token-auth-file <file>', 'static bearer tokens: CSV lines token,user,uid,"group1,group2"')
   .addOption(new Option('--advertise-address <ip>', "the API server's address for the kubernetes service's endpoints (default: the node agent's node IP, else a non-loopback bind address)").argParser((v) => {
     if (!net.isIP(v) || v === '0.0.0.0' || v === '::') throw new InvalidArgumentError('not a unicast IP address');
     if (v === '::1' || v.startsWith('127.')) throw new InvalidArgumentError('a loopback address cannot be an endpoint of the kubernetes service');
@@ -74,7 +78,7 @@ program
   .option('--node-ip <ip>', "the node agent's InternalIP and serving address (default: its pod bridge's gateway)")
   .addOption(new Option('--eviction-hard <thresholds>', "the node agent's hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10%").argParser(readEviction))
   .addOption(new Option('--proxy-mode <mode>', "the node agent's service proxy: iptables (upstream's default) or nftables (faster with many Services)").choices(['iptables', 'nftables']).default('iptables'))
-  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; advertiseAddress?: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; disable: string[]; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeCidrMaskSize: number; nodeIp?: string; evictionHard?: EvictionThresholds; proxyMode: ProxyMode }) => {
+  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; advertiseAddress?: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; disable: string[]; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeCidrMaskSize: number; nodeIp?: string; evictionHard?: EvictionThresholds; proxyMode: ProxyMode; authorizationMode: AuthorizationMode[]; anonymousAuth: boolean; tokenAuthFile?: string }) => {
     const signal = shutdownSignal();
     const dataDir = path.resolve(opts.dataDir);
     const { runServer } = await import('./server.ts');
@@ -85,6 +89,9 @@ program
         bindAddress: opts.bindAddress,
         advertiseAddress: opts.advertiseAddress,
         tlsSans: opts.tlsSan,
+        authorizationModes: opts.authorizationMode,
+        anonymousAuth: opts.anonymousAuth,
+        tokenAuthFile: opts.tokenAuthFile,
         kubeconfigPath: path.resolve(opts.writeKubeconfig ?? path.join(dataDir, 'kubeconfig.yaml')),
         datastoreEndpoint: opts.datastoreEndpoint,
         disableAgent: opts.disableAgent,
@@ -283,6 +290,23 @@ function parseCount(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new Error(`invalid count: ${v}`);
   return n;
+}
+
+/** A parser whose errors commander reports as an invalid argument of the option. */
+function invalidArgument<T>(parse: (v: string) => T): (v: string) => T {
+  return (v) => {
+    try {
+      return parse(v);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
+
+function parseBool(v: string): boolean {
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new InvalidArgumentError(`invalid boolean: ${v} (true or false)`);
 }
 
 function parsePort(v: string): number {

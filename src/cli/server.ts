@@ -3,6 +3,7 @@
  * objects — and writes the admin kubeconfig once the API server is ready. Runs until the
  * signal aborts, then shuts down in reverse order.
  */
+import type { AuthorizationMode } from '../apiserver/authz/modes.ts';
 import type { ProxyMode } from '../proxy/index.ts';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -19,6 +20,14 @@ import { ApiServer } from '../apiserver/server.ts';
 import { builtinResources } from '../api/groups/index.ts';
 import { bootstrap } from '../apiserver/bootstrap.ts';
 import { x509Authenticator } from '../apiserver/authn/index.ts';
+import { tokenFileAuthenticator } from '../apiserver/authn/tokenfile.ts';
+import { authorize } from '../apiserver/authz/index.ts';
+import { buildAuthorizers, defaultAuthorizationModes, rulesReview } from '../apiserver/authz/modes.ts';
+import { createRbacSource, rbacGroup, ruleAllows } from '../apiserver/authz/rbac.ts';
+import { nodeAuthorizer } from '../apiserver/authz/node.ts';
+import { rbacEscalationPlugin } from '../apiserver/authz/escalation.ts';
+import { nodeRestrictionPlugin } from '../apiserver/admission/noderestriction.ts';
+import type { Node, Pod } from '../api/index.ts';
 import { bootstrapTokenAuthenticator } from '../apiserver/authn/bootstrap.ts';
 import { ensureNodeToken, secretFromCache } from '../apiserver/authn/nodetoken.ts';
 import { defaultAdvertiseAddress, runAdvertiser } from '../apiserver/advertise.ts';
@@ -32,6 +41,12 @@ export interface ServerConfig {
   /** The address pods reach the API server at (--advertise-address); default the agent's node IP, else a non-loopback bind address. */
   advertiseAddress?: string;
   tlsSans: string[];
+  /** --authorization-mode; default Node,RBAC. */
+  authorizationModes?: readonly AuthorizationMode[];
+  /** --anonymous-auth; default true. */
+  anonymousAuth?: boolean;
+  /** --token-auth-file: static bearer tokens. */
+  tokenAuthFile?: string;
   kubeconfigPath: string;
   datastoreEndpoint?: string;
   disableAgent: boolean;
@@ -76,7 +91,7 @@ const schedulerIdentity = { name: 'scheduler', commonName: 'system:kube-schedule
 /** The API server's identity toward node agents (upstream's kube-apiserver-kubelet-client). */
 const kubeletClientIdentity = { name: 'apiserver-kubelet-client', commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'] };
 /** The simulated nodes' kubelet identity. */
-const virtualNodesIdentity = { name: 'virtual-nodes', commonName: 'system:node:virtual-nodes', organizations: ['system:nodes'] };
+const virtualNodesIdentity = { name: 'virtual-nodes', commonName: 'system:bosun:virtual-nodes' };
 
 export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise<void> {
   const launchedAt = cfg.launchedAtMs ?? performance.timeOrigin;
@@ -106,6 +121,28 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     ),
     openStore(cfg.datastoreEndpoint, cfg.dataDir),
   ]);
+  // Authorization (--authorization-mode, default Node,RBAC) over the API server's own caches.
+  const rbac = createRbacSource({
+    clusterRoles: () => api.cacheList(rbacGroup, 'ClusterRole'),
+    roles: () => api.cacheList(rbacGroup, 'Role'),
+    clusterRoleBindings: () => api.cacheList(rbacGroup, 'ClusterRoleBinding'),
+    roleBindings: () => api.cacheList(rbacGroup, 'RoleBinding'),
+  });
+  const cached = <T>(group: string, kind: string, namespace: string, name: string): T | undefined => {
+    const def = api.registry.byKind(group, kind);
+    return def ? (api.storageFor(def).cache.get(api.storageFor(def).key(namespace, name))?.obj as T | undefined) : undefined;
+  };
+  const nodeGraph = nodeAuthorizer(
+    {
+      version: () => api.cacheList('', 'Pod').rv,
+      pods: () => api.cacheList('', 'Pod').objects as unknown as Pod[],
+      persistentVolumeClaim: (ns, name) => cached('', 'PersistentVolumeClaim', ns, name),
+      persistentVolume: (name) => cached('', 'PersistentVolume', '', name),
+    },
+    { ruleAllows: (rules, a) => rules.some((r) => ruleAllows(a, r)) },
+  );
+  const modes = cfg.authorizationModes ?? defaultAuthorizationModes;
+  const authorizers = buildAuthorizers(modes, { rbac, node: nodeGraph });
   const api: ApiServer = new ApiServer({
     store,
     resources: builtinResources,
@@ -113,8 +150,19 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     bindAddress: cfg.bindAddress,
     port: cfg.port,
     kubeletClient: { certPem: clients[kubeletClientIdentity.name]!.certPem, keyPem: clients[kubeletClientIdentity.name]!.keyPem, caPem: pki.caCertPem },
-    // Client certificates, then bootstrap tokens (Secrets in kube-system) for joining nodes.
-    authenticators: [x509Authenticator, bootstrapTokenAuthenticator({ getSecret: (name) => secretFromCache(api, name) })],
+    // Client certificates, bootstrap tokens (Secrets in kube-system) for joining nodes, --token-auth-file.
+    authenticators: [
+      x509Authenticator,
+      bootstrapTokenAuthenticator({ getSecret: (name) => secretFromCache(api, name) }),
+      ...(cfg.tokenAuthFile ? [tokenFileAuthenticator(cfg.tokenAuthFile, { warn: (m) => process.stdout.write(`bosun: warning: ${m}\n`) })] : []),
+    ],
+    anonymousAuth: cfg.anonymousAuth ?? true,
+    authorizers,
+    rulesReview: rulesReview(modes, rbac),
+    admission: [
+      nodeRestrictionPlugin({ pod: (ns, name) => cached<Pod>('', 'Pod', ns, name), node: (name) => cached<Node>('', 'Node', '', name) }),
+      rbacEscalationPlugin(rbac, (a) => authorize(authorizers, a)),
+    ],
   });
   // The node token (server/node-token) for `bosun agent --server URL --token TOKEN`.
   const port = await api.start({ beforeReady: async (p) => {
@@ -140,7 +188,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     const missing = await agentPrerequisites();
     if (missing.length) process.stdout.write(`bosun: node agent not started: ${missing.join('; ')} (run the README's setup command); running the control plane only\n`);
     else agentRuns = true;
-    if (agentRuns) components.push(runInProcessAgent(pki, agentCert, clients[agentServing.name]!, server, { nodeName, clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.agentPort ?? 10250, dir: path.join(cfg.dataDir, 'agent'), eviction: cfg.eviction, proxyMode: cfg.proxyMode }, signal));
+    if (agentRuns) components.push(runInProcessAgent(pki, agentCert, clients[agentServing.name]!, server, { nodeName, clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.agentPort ?? 10250, dir: path.join(cfg.dataDir, 'agent'), eviction: cfg.eviction, proxyMode: cfg.proxyMode , onReady: () => void labelControlPlane(api, nodeName) }, signal));
   }
   const advertise = defaultAdvertiseAddress({ flag: cfg.advertiseAddress, agentNodeIP: agentRuns ? nodeIP : undefined, bindAddress: cfg.bindAddress });
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
@@ -212,12 +260,12 @@ async function runInProcessVirtualNodes(pki: Pki, id: CertAndKey, server: string
 }
 
 /** The node agent in this process, as its node identity (system:node:NAME) over HTTPS. */
-async function runInProcessAgent(pki: Pki, id: CertAndKey, serving: CertAndKey, server: string, opts: { nodeName: string; clusterCidr: string; clusterDns?: string; clusterDomain?: string; resolvConf?: string; nodeIP?: string; port: number; dir: string; eviction?: EvictionThresholds; proxyMode?: ProxyMode }, signal: AbortSignal): Promise<void> {
+async function runInProcessAgent(pki: Pki, id: CertAndKey, serving: CertAndKey, server: string, opts: { nodeName: string; clusterCidr: string; clusterDns?: string; clusterDomain?: string; resolvConf?: string; nodeIP?: string; port: number; dir: string; eviction?: EvictionThresholds; proxyMode?: ProxyMode; onReady?: () => void }, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
     const client = await createClient({ component: 'kubelet', connection: { server, ca: pki.caCertPem, cert: id.certPem, key: id.keyPem }, qps: 50, burst: 100 });
     try {
-      await runAgent({ client, nodeName: opts.nodeName, dir: opts.dir, clusterCidr: opts.clusterCidr, clusterDns: opts.clusterDns, clusterDomain: opts.clusterDomain, resolvConf: opts.resolvConf, nodeIP: opts.nodeIP, port: opts.port, eviction: opts.eviction, proxyMode: opts.proxyMode, tls: { certPem: serving.certPem, keyPem: serving.keyPem, caPem: pki.caCertPem }, log }, signal);
+      await runAgent({ client, nodeName: opts.nodeName, dir: opts.dir, clusterCidr: opts.clusterCidr, clusterDns: opts.clusterDns, clusterDomain: opts.clusterDomain, resolvConf: opts.resolvConf, nodeIP: opts.nodeIP, port: opts.port, eviction: opts.eviction, proxyMode: opts.proxyMode, onReady: opts.onReady, tls: { certPem: serving.certPem, keyPem: serving.keyPem, caPem: pki.caCertPem }, log }, signal);
     } finally {
       await client.transport.close();
     }
@@ -233,4 +281,22 @@ function isAny(addr: string): boolean {
 async function writeKubeconfig(file: string, content: string): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   await writeFileAtomic(file, content, { mode: 0o600 });
+}
+
+/**
+ * Labels the server's own node `node-role.kubernetes.io/control-plane` as the server (k3s does
+ * the same): a node may not set that label on itself (NodeRestriction).
+ */
+async function labelControlPlane(api: ApiServer, nodeName: string): Promise<void> {
+  const nodes = api.storageFor(api.registry.byKind('', 'Node')!);
+  const key = 'node-role.kubernetes.io/control-plane';
+  try {
+    await nodes.update('', nodeName, (cur) => {
+      if (!cur) throw new Error(`node ${nodeName} not found`);
+      if (cur.metadata.labels?.[key] === 'true') return cur;
+      return { ...cur, metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, [key]: 'true' } } };
+    }, { user: { username: 'system:apiserver', groups: ['system:masters', 'system:authenticated'] }, dryRun: false, version: 'v1' });
+  } catch (err) {
+    process.stdout.write(`bosun: labelling node ${nodeName} as control-plane failed: ${(err as Error).message}\n`);
+  }
 }

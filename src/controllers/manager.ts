@@ -4,6 +4,7 @@
  * Lease. Losing the lease stops every controller (their signal aborts) and the manager goes
  * back to contending, so two managers against one API server never both act.
  */
+import { startClusterRoleAggregationController } from './clusterroleaggregation.ts';
 import { EventRecorder, InformerFactory, LeaderElector, type RestClient } from '../client/index.ts';
 import { defaultControllerConfig, type ControllerConfig, type ControllerContext, type ControllerStart } from './context.ts';
 import { startReplicaSetController, startReplicationControllerController } from './replicaset.ts';
@@ -41,6 +42,7 @@ export const controllers: Record<string, ControllerStart> = {
   csrsigning: startCsrSigningController,
   // k3s's name (`--disable servicelb`); upstream's service controller with Bosun as the load balancer.
   servicelb: startServiceLBController,
+  'clusterrole-aggregation': startClusterRoleAggregationController,
 };
 
 export interface ControllerManagerOptions {

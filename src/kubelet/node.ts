@@ -191,7 +191,6 @@ export function nodeLabels(cfg: NodeConfig): Record<string, string> {
     'kubernetes.io/arch': arch,
     'kubernetes.io/hostname': cfg.name,
     'kubernetes.io/os': 'linux',
-    'node-role.kubernetes.io/control-plane': 'true',
     ...(cfg.labels ?? {}),
   };
 }

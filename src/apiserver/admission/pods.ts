@@ -26,6 +26,8 @@ export const serviceAccountAdmission: AdmissionPlugin = {
   name: 'ServiceAccount',
   admit(a) {
     if (!isPodCreate(a)) return;
+    // Mirror pods (static pods of a node) get no service account, as upstream.
+    if ((a.object.metadata.annotations ?? {})['kubernetes.io/config.mirror'] !== undefined) return;
     const spec = (a.object['spec'] ??= {}) as J;
     const sa = (spec['serviceAccountName'] as string | undefined) || (spec['serviceAccount'] as string | undefined) || 'default';
     spec['serviceAccountName'] = sa;
