@@ -5,7 +5,8 @@
  * server RSS idle and after load; 1,000 Deployments and one Deployment of 10,000 replicas on 1,000
  * simulated nodes through the controllers; the scheduler through the API and upstream's scheduler_perf
  * workloads in one process; pod startup latency and agent CPU/RSS on the real node (bench/agent.ts);
- * cluster DNS queries/s with dnsperf (bench/dns.ts).
+ * cluster DNS queries/s with dnsperf (bench/dns.ts); creates/s of a user under RBAC against
+ * AlwaysAllow (bench/authz.ts).
  * Everything runs on loopback or in the project's own pod network and is bounded in count and time.
  */
 import os from 'node:os';
@@ -23,6 +24,7 @@ import { benchAgent } from './agent.ts';
 import { benchProxy } from './proxy.ts';
 import { benchDns } from './dns.ts';
 import { benchServiceRate } from './servicerate.ts';
+import { benchAuthz } from './authz.ts';
 
 const figures: [string, string][] = [];
 function record(name: string, value: string): void {
@@ -234,6 +236,12 @@ async function main(): Promise<void> {
     await benchServiceRate(record);
   } catch (err) {
     record('request rate through a ClusterIP', `failed: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
+  try {
+    await benchAuthz(record);
+  } catch (err) {
+    record('creates/s under RBAC', `failed: ${(err as Error).message}`);
     process.exitCode = 1;
   }
   const s = await startServer();

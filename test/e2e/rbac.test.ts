@@ -93,11 +93,12 @@ test('RBAC: the seed pod-reader role for jane, escalation, impersonation, anonym
     assert.match(raw.stderr, /secrets is forbidden: User "jane" cannot list resource "secrets"/);
   });
 
-  await t.test('kubectl auth can-i --list shows what jane may do', async () => {
+  await t.test('kubectl auth can-i --list shows what jane may do; auth whoami says who she is', async () => {
     const out = await kubectlOk(jane, newest, ['auth', 'can-i', '--list']);
     assert.match(out, /^pods\s+\[\]\s+\[\]\s+\[get watch list\]$/m);
     assert.match(out, /^selfsubjectaccessreviews\.authorization\.k8s\.io\s+\[\]\s+\[\]\s+\[create\]$/m);
     assert.doesNotMatch(out, /^secrets/m);
+    assert.match(await kubectlOk(jane, newest, ['auth', 'whoami']), /Username\s+jane\s*\nGroups\s+\[system:authenticated\]/);
   });
 
   await t.test('escalation: a role or binding granting more than jane holds is refused', async () => {

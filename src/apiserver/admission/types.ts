@@ -20,6 +20,10 @@ export interface AdmissionAttributes {
   oldObject?: KubeObject;
   user: UserInfo;
   dryRun: boolean;
+  /** Warnings for the client (HTTP `Warning: 299 - "..."` headers); plugins append. */
+  warnings?: string[];
+  /** Audit annotations plugins add (`<plugin>/<key>` → value). */
+  auditAnnotations?: Record<string, string>;
 }
 
 export interface AdmissionPlugin {
