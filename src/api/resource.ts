@@ -91,7 +91,8 @@ export interface ResourceDef {
   /** connect: subresources streamed or proxied to the node agent (apiserver/streaming). */
   /** ephemeralContainers: pods/ephemeralcontainers (adds debug containers to a running pod). */
   /** approval: certificatesigningrequests/approval (writes only the Approved/Denied conditions, through `prepareForApprovalUpdate`). */
-  subresources?: { status?: boolean; scale?: ScaleDef; binding?: boolean; eviction?: boolean; ephemeralContainers?: boolean; approval?: boolean; connect?: readonly ConnectSubresource[] };
+  /** token: serviceaccounts/token (TokenRequest, served by the API server's service account tokens). */
+  subresources?: { status?: boolean; scale?: ScaleDef; binding?: boolean; eviction?: boolean; ephemeralContainers?: boolean; approval?: boolean; token?: boolean; connect?: readonly ConnectSubresource[] };
   /** Other versions served (e.g. autoscaling/v1 for v2 HPAs). */
   otherVersions?: ServedVersion[];
   /**

@@ -24,6 +24,7 @@ function subresources(e: ServedResource): { name: string; kind: { group: string;
   if (sr?.status) out.push({ name: 'status', kind: { group: e.def.group, version: e.version, kind: e.def.kind }, verbs: subresourceVerbs });
   if (sr?.binding) out.push({ name: 'binding', kind: { group: '', version: 'v1', kind: 'Binding' }, verbs: ['create'] });
   if (sr?.eviction) out.push({ name: 'eviction', kind: { group: 'policy', version: 'v1', kind: 'Eviction' }, verbs: ['create'] });
+  if (sr?.token) out.push({ name: 'token', kind: { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' }, verbs: ['create'] });
   if (sr?.approval) out.push({ name: 'approval', kind: { group: e.def.group, version: e.version, kind: e.def.kind }, verbs: subresourceVerbs });
   if (sr?.ephemeralContainers) out.push({ name: 'ephemeralcontainers', kind: { group: e.def.group, version: e.version, kind: e.def.kind }, verbs: subresourceVerbs });
   for (const name of sr?.connect ?? []) {

@@ -40,6 +40,8 @@ export interface HandlerContext {
   storageOf?: (group: string, plural: string) => ResourceStore | undefined;
   /** Review kinds' handler (authorization and authentication reviews). */
   review?: (served: ServedResource, obj: KubeObject, user: UserInfo, namespace: string) => Promise<KubeObject>;
+  /** serviceaccounts/{name}/token: issues the TokenRequest's token (after admission). */
+  tokenRequest?: (req: { namespace: string; name: string; object: KubeObject; warnings: string[]; auditAnnotations: Record<string, string> }) => Promise<KubeObject>;
 }
 
 function toStorage(served: ServedResource, obj: KubeObject): KubeObject {
@@ -80,7 +82,7 @@ function includeObject(q: URLSearchParams): IncludeObject {
 function writeCtx(ctx: HandlerContext): WriteContext {
   const dryRun = ctx.query.getAll('dryRun');
   for (const d of dryRun) if (d !== 'All') throw badRequest(`dryRun: Unsupported value: "${d}": supported values: "All"`);
-  return { user: ctx.user, dryRun: dryRun.length > 0, version: ctx.served.version, manager: fieldManager(ctx) };
+  return { user: ctx.user, dryRun: dryRun.length > 0, version: ctx.served.version, manager: fieldManager(ctx), warnings: (ctx.warnings ??= []) };
 }
 
 /** The request's field manager: `fieldManager`, else the User-Agent's product name (as upstream). */
@@ -159,6 +161,7 @@ export async function handleResource(ctx: HandlerContext): Promise<void> {
     if (sub === 'scale' && served.def.subresources?.scale) return handleScale(ctx);
     if (sub === 'binding' && served.def.subresources?.binding) return handleBinding(ctx);
     if (sub === 'eviction' && served.def.subresources?.eviction) return handleEviction(ctx);
+    if (sub === 'token' && served.def.subresources?.token) return handleTokenRequest(ctx);
     if (sub === 'finalize' && served.def.group === '' && served.def.kind === 'Namespace' && info.verb === 'update') return handleFinalize(ctx);
     // No route serves it upstream: the router's 404, which does not read as a missing object.
     throw routeNotFound();
@@ -339,7 +342,7 @@ async function handlePatch(ctx: HandlerContext, sub: string): Promise<void> {
     if (n.apiVersion !== served.apiVersion || n.kind !== served.def.kind) {
       throw badRequest(`the API version or kind of the patched object (${String(n.apiVersion)}, ${String(n.kind)}) may not be changed`);
     }
-    ctx.warnings = undefined; // a retried patch reports its warnings once
+    if (ctx.warnings) ctx.warnings.length = 0; // a retried patch reports its warnings once (the array is shared with admission)
     validateFields(ctx, n, dups);
     // The patched object as upstream decodes it into the typed object (omitempty zeros gone).
     return toStorage(served, canonical(n));
@@ -548,6 +551,25 @@ async function handleEviction(ctx: HandlerContext): Promise<void> {
     { subresource: 'status' },
   );
   return evict();
+}
+
+/**
+ * POST serviceaccounts/{name}/token (authentication.k8s.io/v1 TokenRequest): admission as a
+ * CREATE of the subresource (NodeRestriction checks a node's requests), then the token
+ * (apiserver/serviceaccount/tokenrequest.ts); nothing is stored. 201 with the TokenRequest.
+ */
+async function handleTokenRequest(ctx: HandlerContext): Promise<void> {
+  if (!ctx.tokenRequest) throw statusError('ServiceUnavailable', 'service account tokens are not served: the API server has no service account signing key');
+  const namespace = ctx.info.namespace;
+  const name = ctx.info.name;
+  const tr = await decodeObject(await readBody(ctx.req), ctx.req.headers['content-type'] as string | undefined, { kind: 'TokenRequest' });
+  if (tr.metadata.namespace && tr.metadata.namespace !== namespace) throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+  tr.metadata.namespace = namespace;
+  const wctx = writeCtx(ctx);
+  const auditAnnotations: Record<string, string> = {};
+  await ctx.storage.admitSubresourceCreate(namespace, name, 'token', tr, { ...wctx, auditAnnotations });
+  const out = await ctx.tokenRequest({ namespace, name, object: tr, warnings: wctx.warnings ?? [], auditAnnotations });
+  writeObject(ctx.res, 201, out, undefined, warningHeaders(ctx));
 }
 
 /**

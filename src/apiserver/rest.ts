@@ -44,6 +44,10 @@ export interface WriteContext {
   manager?: string;
   /** A server-side apply: managedFields were already computed with the merge. */
   applied?: boolean;
+  /** Admission warnings for the response (Warning headers); plugins append. */
+  warnings?: string[];
+  /** Admission audit annotations; plugins add. */
+  auditAnnotations?: Record<string, string>;
 }
 
 export interface ListParams {
@@ -332,7 +336,17 @@ export class ResourceStore {
   // ---- writes ----------------------------------------------------------------------------
 
   #attrs(op: AdmissionAttributes['operation'], namespace: string, name: string, ctx: WriteContext, object?: KubeObject, oldObject?: KubeObject, subresource = ''): AdmissionAttributes {
-    return { operation: op, def: this.def, version: ctx.version, namespace, name, subresource, object, oldObject, user: ctx.user, dryRun: ctx.dryRun };
+    return { operation: op, def: this.def, version: ctx.version, namespace, name, subresource, object, oldObject, user: ctx.user, dryRun: ctx.dryRun, warnings: ctx.warnings, auditAnnotations: ctx.auditAnnotations };
+  }
+
+  /**
+   * Admission of a create on a subresource that stores nothing itself (serviceaccounts/token):
+   * both phases, as CREATE of `subresource` with `obj`.
+   */
+  async admitSubresourceCreate(namespace: string, name: string, subresource: string, obj: KubeObject, ctx: WriteContext): Promise<void> {
+    const attrs = this.#attrs('CREATE', namespace, name, ctx, obj, undefined, subresource);
+    await this.#opts.admission.admit(attrs);
+    await this.#opts.admission.validate(attrs);
   }
 
   #validateCreate(obj: KubeObject, namespace: string): void {

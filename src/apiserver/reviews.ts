@@ -14,6 +14,8 @@ export interface ReviewDeps {
   /** SelfSubjectRulesReview's status (the authorizers' rules for the user in the namespace). */
   rulesReview?: (user: UserInfo, namespace: string) => Record<string, unknown>;
   authenticateToken(token: string): Promise<UserInfo | null>;
+  /** TokenReview with audiences (service account tokens); when absent, authenticateToken without them. */
+  reviewToken?: (token: string, audiences: readonly string[]) => Promise<{ user?: UserInfo; audiences?: string[]; error?: string }>;
 }
 
 function attrsFrom(user: UserInfo, spec: { resourceAttributes?: ResourceAttributes; nonResourceAttributes?: NonResourceAttributes }): AuthorizationAttributes {
@@ -85,7 +87,19 @@ export async function reviewHandler(served: ServedResource, obj: KubeObject, use
       return out;
     case 'authentication.k8s.io/TokenReview': {
       const token = String(spec['token'] ?? '');
-      const u = token ? await deps.authenticateToken(token) : null;
+      const audiences = (spec['audiences'] as string[] | undefined) ?? [];
+      if (token && deps.reviewToken) {
+        const r = await deps.reviewToken(token, audiences);
+        if (r.user) {
+          out['status'] = { authenticated: true, user: userInfoJson(r.user), audiences: r.audiences ?? audiences };
+          return out;
+        }
+        if (r.error) {
+          out['status'] = { user: {}, error: r.error };
+          return out;
+        }
+      }
+      const u = token ? await deps.authenticateToken(token).catch(() => null) : null;
       out['status'] = u ? { authenticated: true, user: userInfoJson(u), audiences: spec['audiences'] ?? [] } : { authenticated: false, user: {}, error: 'invalid bearer token' };
       return out;
     }

@@ -60,6 +60,8 @@ function subresourceMethods(served: ServedResource, sub: string): readonly strin
       return d.subresources?.binding ? ['POST'] : null;
     case 'eviction':
       return d.subresources?.eviction ? ['POST'] : null;
+    case 'token':
+      return d.subresources?.token ? ['POST'] : null;
     case 'ephemeralcontainers':
       return d.subresources?.ephemeralContainers ? ['GET', 'PUT', 'PATCH'] : null;
     case 'approval':

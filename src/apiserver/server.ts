@@ -29,7 +29,7 @@ import { ResourceStore } from './rest.ts';
 import { parseRequestInfo, type RequestInfo } from './requestinfo.ts';
 import { writeError, writeJsonString, writeObject, type Response } from './respond.ts';
 import { buildDiscovery, wantsAggregated, type DiscoveryDocs } from './discovery.ts';
-import { handleResource } from './handlers.ts';
+import { type HandlerContext, handleResource } from './handlers.ts';
 import { AdmissionChain, type AdmissionPlugin } from './admission/types.ts';
 import { namespaceLifecycle } from './admission/namespacelifecycle.ts';
 import { defaultTolerationSeconds, priorityAdmission, serviceAccountAdmission } from './admission/pods.ts';
@@ -58,6 +58,12 @@ export interface ApiServerOptions {
   /** Requests without credentials run as system:anonymous (upstream's --anonymous-auth); default false. */
   anonymousAuth?: boolean;
   authorizers?: Authorizer[];
+  /** serviceaccounts/{name}/token (TokenRequest); absent: 503. */
+  tokenRequest?: HandlerContext['tokenRequest'];
+  /** TokenReview: a bearer token's user and audiences (default: the authenticators, no audiences). */
+  reviewToken?: (token: string, audiences: readonly string[]) => Promise<{ user?: UserInfo; audiences?: string[]; error?: string }>;
+  /** Service account issuer discovery (`/.well-known/openid-configuration`, `/openid/v1/jwks`): path → response. */
+  openIdDiscovery?: (path: string) => { headers: Record<string, string>; body: string } | undefined;
   /** SelfSubjectRulesReview's status for a user in a namespace; default: everything or nothing by asking the authorizers about `*`. */
   rulesReview?: (user: UserInfo, namespace: string) => Record<string, unknown>;
   admission?: AdmissionPlugin[];
@@ -125,7 +131,10 @@ export class ApiServer {
     };
     const admission = (this.#admission = new AdmissionChain([
       namespaceLifecycle((name) => namespaces()?.cache.get(namespaces()!.key('', name))?.obj),
-      serviceAccountAdmission,
+      serviceAccountAdmission((ns, name) => {
+        const def = this.registry.byKind('', 'ServiceAccount');
+        return def ? this.storages.get(def)?.cache.get(this.storages.get(def)!.key(ns, name))?.obj : undefined;
+      }),
       priorityAdmission(priorityClasses),
       defaultTolerationSeconds,
       ...(opts.admission ?? []),
@@ -300,6 +309,7 @@ export class ApiServer {
         served,
         storage: this.storageFor(served.def),
         review: (s, obj, u, ns) => this.#review(s, obj, u, ns),
+        tokenRequest: this.#opts.tokenRequest,
         storageOf: (group, plural) => {
           const def = this.registry.defs().find((d) => d.group === group && d.plural === plural);
           return def ? this.storageFor(def) : undefined;
@@ -362,6 +372,7 @@ export class ApiServer {
     return reviewHandler(served, obj, user, namespace, {
       authorize: (a) => this.authorizeAttrs(a),
       rulesReview: this.#opts.rulesReview,
+      reviewToken: this.#opts.reviewToken,
       authenticateToken: async (token) => {
         const u = await authenticate(this.#authenticators, { socket: undefined, headers: { authorization: `Bearer ${token}` } });
         return u;
@@ -423,6 +434,11 @@ export class ApiServer {
   #nonResource(req: Request, res: Response, info: RequestInfo, path: string): void {
     const accept = req.headers['accept'] as string | undefined;
     if (path === '/version' || path === '/version/') return writeObject(res, 200, { ...serverVersion, ...this.#opts.version });
+    const oidc = req.method === 'GET' ? this.#opts.openIdDiscovery?.(path) : undefined;
+    if (oidc) {
+      res.writeHead(200, { ...oidc.headers, 'content-length': String(Buffer.byteLength(oidc.body)) });
+      return void res.end(oidc.body);
+    }
     if (path === '/api' || path === '/api/' || path === '/apis' || path === '/apis/') {
       const agg = wantsAggregated(accept);
       const legacy = path.startsWith('/api') && !path.startsWith('/apis');

@@ -46,15 +46,28 @@ export async function runAgentCommand(cfg: AgentCommandConfig, signal: AbortSign
   if (cfg.token !== undefined) return runJoinedAgent(cfg, signal, log);
   const tls = path.join(cfg.dataDir, 'tls');
   const read = (f: string) => fs.readFile(path.join(tls, f), 'utf8');
+  const nodeName = (cfg.nodeName ?? os.hostname()).toLowerCase();
   let files: string[];
   try {
     files = await Promise.all(['ca.crt', 'agent.crt', 'agent.key', 'agent-serving.crt', 'agent-serving.key'].map(read));
   } catch (err) {
     throw new Error(`no agent credentials in ${tls} (start \`bosun server --data-dir ${cfg.dataDir}\` once first): ${(err as Error).message}`);
   }
-  const [ca, cert, key, servingCert, servingKey] = files as [string, string, string, string, string];
+  let [ca, cert, key, servingCert, servingKey] = files as [string, string, string, string, string];
+  // The server's agent credentials name its own node; another node name gets its own pair from the
+  // data dir's CA (the Node authorizer and NodeRestriction keep a node to its own objects).
+  const { X509Certificate } = await import('node:crypto');
+  if (!new X509Certificate(cert).subject.split('\n').includes(`CN=system:node:${nodeName}`)) {
+    const { ensurePkiIsolated } = await import('../pki/isolated.ts');
+    const nodeIP = cfg.nodeIP ?? gatewayOf(firstSubnet(cfg.clusterCidr));
+    const { clients } = await ensurePkiIsolated(
+      { dir: tls, sans: [], hostnames: [], leavesOnly: true, clients: [{ name: `agent-${nodeName}`, commonName: `system:node:${nodeName}`, organizations: ['system:nodes'] }], servings: [{ name: `agent-serving-${nodeName}`, commonName: nodeName, sans: [nodeName, nodeIP, 'localhost', '127.0.0.1'] }] },
+      log,
+    );
+    ({ certPem: cert, keyPem: key } = clients[`agent-${nodeName}`]!);
+    ({ certPem: servingCert, keyPem: servingKey } = clients[`agent-serving-${nodeName}`]!);
+  }
   const server = cfg.server ?? (await loadKubeconfig(path.join(cfg.dataDir, 'kubeconfig.yaml'))).server;
-  const nodeName = (cfg.nodeName ?? os.hostname()).toLowerCase();
   const client = await createClient({ component: 'kubelet', connection: { server, ca, cert, key }, qps: 50, burst: 100 });
   try {
     await runAgent({ client, nodeName, dir: path.join(cfg.dataDir, 'agent'), clusterCidr: cfg.clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.port, eviction: cfg.eviction, proxyMode: cfg.proxyMode, tls: { certPem: servingCert, keyPem: servingKey, caPem: ca }, log }, signal);

@@ -51,6 +51,11 @@ program
   .addOption(new Option('--authorization-mode <modes>', 'authorizers in order, comma-separated: Node, RBAC, AlwaysAllow, AlwaysDeny').default(['Node', 'RBAC'], 'Node,RBAC').argParser(invalidArgument(parseAuthorizationModes)))
   .addOption(new Option('--anonymous-auth <bool>', 'serve requests without credentials as system:anonymous (what RBAC allows it)').default(true).argParser(parseBool))
   .option('--token-auth-file <file>', 'static bearer tokens: CSV lines token,user,uid,"group1,group2"')
+  .option('--service-account-issuer <url>', 'issuer of service account tokens (repeatable: the first signs; default https://kubernetes.default.svc.cluster.local)', collect, [] as string[])
+  .option('--api-audiences <list>', "audiences the API accepts in service account tokens (default: the issuers)", collect, [] as string[])
+  .option('--service-account-signing-key-file <file>', 'private key that signs service account tokens (default: DIR/tls/service-account.key, created)')
+  .option('--service-account-key-file <file>', 'public keys that verify service account tokens (repeatable; default: the signing key)', collect, [] as string[])
+  .addOption(new Option('--service-account-max-token-expiration <duration>', 'longest lifetime of a requested token, e.g. 24h').argParser((v) => parseDuration(v)))
   .addOption(new Option('--advertise-address <ip>', "the API server's address for the kubernetes service's endpoints (default: the node agent's node IP, else a non-loopback bind address)").argParser((v) => {
     if (!net.isIP(v) || v === '0.0.0.0' || v === '::') throw new InvalidArgumentError('not a unicast IP address');
     if (v === '::1' || v.startsWith('127.')) throw new InvalidArgumentError('a loopback address cannot be an endpoint of the kubernetes service');
@@ -78,7 +83,7 @@ program
   .option('--node-ip <ip>', "the node agent's InternalIP and serving address (default: its pod bridge's gateway)")
   .addOption(new Option('--eviction-hard <thresholds>', "the node agent's hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10%").argParser(readEviction))
   .addOption(new Option('--proxy-mode <mode>', "the node agent's service proxy: iptables (upstream's default) or nftables (faster with many Services)").choices(['iptables', 'nftables']).default('iptables'))
-  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; advertiseAddress?: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; disable: string[]; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeCidrMaskSize: number; nodeIp?: string; evictionHard?: EvictionThresholds; proxyMode: ProxyMode; authorizationMode: AuthorizationMode[]; anonymousAuth: boolean; tokenAuthFile?: string }) => {
+  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; advertiseAddress?: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; disable: string[]; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeCidrMaskSize: number; nodeIp?: string; evictionHard?: EvictionThresholds; proxyMode: ProxyMode; authorizationMode: AuthorizationMode[]; anonymousAuth: boolean; tokenAuthFile?: string; serviceAccountIssuer: string[]; apiAudiences: string[]; serviceAccountSigningKeyFile?: string; serviceAccountKeyFile: string[]; serviceAccountMaxTokenExpiration?: number }) => {
     const signal = shutdownSignal();
     const dataDir = path.resolve(opts.dataDir);
     const { runServer } = await import('./server.ts');
@@ -92,6 +97,13 @@ program
         authorizationModes: opts.authorizationMode,
         anonymousAuth: opts.anonymousAuth,
         tokenAuthFile: opts.tokenAuthFile,
+        serviceAccount: {
+          issuers: opts.serviceAccountIssuer,
+          apiAudiences: opts.apiAudiences,
+          signingKeyFile: opts.serviceAccountSigningKeyFile,
+          keyFiles: opts.serviceAccountKeyFile,
+          maxTokenExpirationSeconds: opts.serviceAccountMaxTokenExpiration,
+        },
         kubeconfigPath: path.resolve(opts.writeKubeconfig ?? path.join(dataDir, 'kubeconfig.yaml')),
         datastoreEndpoint: opts.datastoreEndpoint,
         disableAgent: opts.disableAgent,

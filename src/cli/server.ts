@@ -27,7 +27,13 @@ import { createRbacSource, rbacGroup, ruleAllows } from '../apiserver/authz/rbac
 import { nodeAuthorizer } from '../apiserver/authz/node.ts';
 import { rbacEscalationPlugin } from '../apiserver/authz/escalation.ts';
 import { nodeRestrictionPlugin } from '../apiserver/admission/noderestriction.ts';
-import type { Node, Pod } from '../api/index.ts';
+import type { EndpointSlice, LimitRange, Namespace, Node, Pod, ResourceQuota, Secret, Service, ServiceAccount, TokenRequest } from '../api/index.ts';
+import { mutatingWebhookPlugin, validatingWebhookPlugin, type WebhookDeps } from '../apiserver/admission/webhook/index.ts';
+import { limitRangerPlugin } from '../apiserver/admission/limitranger.ts';
+import { resourceQuotaPlugin } from '../apiserver/admission/resourcequota.ts';
+import type { KubeObject } from '../api/types.ts';
+import { createTokenRequest, loadServiceAccountConfig, openIdMetadata, openIdMetadataResponse, serviceAccountAuthenticator, type ServiceAccountFlags } from '../apiserver/serviceaccount/index.ts';
+import { podSecurityPlugin } from '../apiserver/admission/podsecurity/index.ts';
 import { bootstrapTokenAuthenticator } from '../apiserver/authn/bootstrap.ts';
 import { ensureNodeToken, secretFromCache } from '../apiserver/authn/nodetoken.ts';
 import { defaultAdvertiseAddress, runAdvertiser } from '../apiserver/advertise.ts';
@@ -47,6 +53,8 @@ export interface ServerConfig {
   anonymousAuth?: boolean;
   /** --token-auth-file: static bearer tokens. */
   tokenAuthFile?: string;
+  /** --service-account-issuer, --api-audiences, --service-account-key-file, ... (upstream's flags). */
+  serviceAccount?: ServiceAccountFlags;
   kubeconfigPath: string;
   datastoreEndpoint?: string;
   disableAgent: boolean;
@@ -121,12 +129,56 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     ),
     openStore(cfg.datastoreEndpoint, cfg.dataDir),
   ]);
+  // Service account tokens: the signing key in the data dir's tls folder, upstream's flags.
+  const sa = await loadServiceAccountConfig(cfg.serviceAccount ?? {}, { keyDir: path.join(cfg.dataDir, 'tls'), clusterDomain: cfg.clusterDomain });
+  const saLookups = {
+    getServiceAccount: (ns: string, n: string) => cached<ServiceAccount>('', 'ServiceAccount', ns, n),
+    getPod: (ns: string, n: string) => cached<Pod>('', 'Pod', ns, n),
+    getSecret: (ns: string, n: string) => cached<Secret>('', 'Secret', ns, n),
+    getNode: (n: string) => cached<Node>('', 'Node', '', n),
+  };
+  // Issuer discovery documents, made once the port is known (none when upstream would refuse the issuer).
+  let oidc: ReturnType<typeof openIdMetadata> | undefined;
+  const saAuth = serviceAccountAuthenticator({ keys: sa.keys, issuers: sa.issuers, apiAudiences: sa.apiAudiences, lookups: saLookups });
   // Authorization (--authorization-mode, default Node,RBAC) over the API server's own caches.
   const rbac = createRbacSource({
     clusterRoles: () => api.cacheList(rbacGroup, 'ClusterRole'),
     roles: () => api.cacheList(rbacGroup, 'Role'),
     clusterRoleBindings: () => api.cacheList(rbacGroup, 'ClusterRoleBinding'),
     roleBindings: () => api.cacheList(rbacGroup, 'RoleBinding'),
+  });
+  const storeOf = (group: string, kind: string) => api.storageFor(api.registry.byKind(group, kind)!);
+  const listIn = <T>(group: string, kind: string, namespace: string): T[] => {
+    const s = storeOf(group, kind);
+    return s.cache.listPrefix(s.key(namespace, '')).map((c) => c.obj as unknown as T);
+  };
+  /**
+   * Admission webhooks: configurations from the cache; a webhook Service is called at a ready
+   * endpoint of it (upstream's --enable-aggregator-routing), so the API server needs no service
+   * proxy on its own host.
+   */
+  const webhookDeps = (kind: 'MutatingWebhookConfiguration' | 'ValidatingWebhookConfiguration'): WebhookDeps => ({
+    configurations: () => api.cacheList('admissionregistration.k8s.io', kind).objects,
+    namespaceLabels: (name) => {
+      const ns = cached<Namespace>('', 'Namespace', '', name);
+      return ns ? (ns.metadata.labels ?? {}) : undefined;
+    },
+    resolveService: (namespace, name, port) => {
+      const svc = cached<Service>('', 'Service', namespace, name);
+      if (!svc) return undefined;
+      const spec = svc.spec ?? {};
+      if (spec.type === 'ExternalName') return { host: spec.externalName!, port };
+      const sp = (spec.ports ?? []).find((p) => p.port === port);
+      if (!sp) throw new Error(`no service port ${port} found for service "${name}"`);
+      for (const slice of listIn<EndpointSlice>('discovery.k8s.io', 'EndpointSlice', namespace)) {
+        if (slice.metadata.labels?.['kubernetes.io/service-name'] !== name) continue;
+        const target = (slice.ports ?? []).find((p) => (p.name ?? '') === (sp.name ?? ''));
+        const ep = (slice.endpoints ?? []).find((e) => e.conditions?.ready !== false && e.addresses?.length);
+        if (target?.port && ep) return { host: ep.addresses[0]!, port: target.port };
+      }
+      throw new Error(`service "${name}" has no ready endpoints`);
+    },
+    log: (m) => process.stdout.write(`bosun: admission webhook: ${m}\n`),
   });
   const cached = <T>(group: string, kind: string, namespace: string, name: string): T | undefined => {
     const def = api.registry.byKind(group, kind);
@@ -153,19 +205,45 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     // Client certificates, bootstrap tokens (Secrets in kube-system) for joining nodes, --token-auth-file.
     authenticators: [
       x509Authenticator,
+      saAuth,
       bootstrapTokenAuthenticator({ getSecret: (name) => secretFromCache(api, name) }),
       ...(cfg.tokenAuthFile ? [tokenFileAuthenticator(cfg.tokenAuthFile, { warn: (m) => process.stdout.write(`bosun: warning: ${m}\n`) })] : []),
     ],
     anonymousAuth: cfg.anonymousAuth ?? true,
+    tokenRequest: (r) => createTokenRequest({ namespace: r.namespace, serviceAccountName: r.name, tokenRequest: r.object as TokenRequest, lookups: saLookups, signingKey: sa.signingKey, issuer: sa.issuers[0]!, apiAudiences: sa.apiAudiences, maxExpirationSeconds: sa.maxExpirationSeconds, warnings: r.warnings, auditAnnotations: r.auditAnnotations }) as Promise<KubeObject>,
+    reviewToken: async (token, audiences) => {
+      const r = await saAuth.authenticateToken(token, audiences.length ? audiences : undefined);
+      return r.status === 'authenticated' ? { user: r.user, audiences: r.audiences } : r.status === 'invalid' ? { error: r.message } : {};
+    },
+    openIdDiscovery: (p) => (oidc ? openIdMetadataResponse(oidc, p) : undefined),
     authorizers,
     rulesReview: rulesReview(modes, rbac),
     admission: [
+      limitRangerPlugin({ limitRanges: (ns) => listIn<LimitRange>('', 'LimitRange', ns) }),
       nodeRestrictionPlugin({ pod: (ns, name) => cached<Pod>('', 'Pod', ns, name), node: (name) => cached<Node>('', 'Node', '', name) }),
+      podSecurityPlugin({
+        namespace: (name) => cached<Namespace>('', 'Namespace', '', name),
+        podsInNamespace: (ns) => listIn<Pod>('', 'Pod', ns),
+      }),
       rbacEscalationPlugin(rbac, (a) => authorize(authorizers, a)),
+      // Last: a request another plugin refuses must not have been charged.
+      resourceQuotaPlugin({
+        quotas: (ns) => listIn<ResourceQuota>('', 'ResourceQuota', ns),
+        updateQuotaStatus: async (q) => (await storeOf('', 'ResourceQuota').update(q.metadata.namespace!, q.metadata.name!, () => structuredClone(q) as unknown as KubeObject, { user: apiServerUser, dryRun: false, version: 'v1' }, { subresource: 'status' })).obj as unknown as ResourceQuota,
+        refetch: async (ns, name) => (await storeOf('', 'ResourceQuota').getFromStore(ns, name))?.obj as unknown as ResourceQuota | undefined,
+      }),
+      mutatingWebhookPlugin(webhookDeps('MutatingWebhookConfiguration')),
+      validatingWebhookPlugin(webhookDeps('ValidatingWebhookConfiguration')),
     ],
   });
   // The node token (server/node-token) for `bosun agent --server URL --token TOKEN`.
   const port = await api.start({ beforeReady: async (p) => {
+    const host = cfg.advertiseAddress ?? (isAny(cfg.bindAddress) ? '127.0.0.1' : cfg.bindAddress);
+    try {
+      oidc = openIdMetadata({ issuer: sa.issuers[0]!, jwksUri: sa.jwksUri, externalAddress: `${host.includes(':') ? `[${host}]` : host}:${p}`, keys: sa.publicKeys });
+    } catch (err) {
+      process.stdout.write(`bosun: service account issuer discovery not served: ${(err as Error).message}\n`);
+    }
     await bootstrap(api, { port: p, clusterDns: cfg.clusterDns });
     await ensureNodeToken(api, cfg.dataDir, pki.caCertPem);
   } });
@@ -295,8 +373,11 @@ async function labelControlPlane(api: ApiServer, nodeName: string): Promise<void
       if (!cur) throw new Error(`node ${nodeName} not found`);
       if (cur.metadata.labels?.[key] === 'true') return cur;
       return { ...cur, metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, [key]: 'true' } } };
-    }, { user: { username: 'system:apiserver', groups: ['system:masters', 'system:authenticated'] }, dryRun: false, version: 'v1' });
+    }, { user: apiServerUser, dryRun: false, version: 'v1' });
   } catch (err) {
     process.stdout.write(`bosun: labelling node ${nodeName} as control-plane failed: ${(err as Error).message}\n`);
   }
 }
+
+/** The API server's own writes (quota status, the control-plane label). */
+const apiServerUser = { username: 'system:apiserver', groups: ['system:masters', 'system:authenticated'] };

@@ -86,7 +86,8 @@ const log = (m: string) => logs.push(m);
 const fast = { backoff: { initialMs: 50, maxMs: 400 }, log };
 
 before(async () => {
-  server = await startServer();
+  // No controller manager: its kube-root-ca.crt ConfigMaps would join every namespace's events.
+  server = await startServer({ args: ['--disable-controller-manager'] });
   client = new RestClient(new Http2Transport({ ...(await loadKubeconfig(server.kubeconfig)), userAgent: 'bosun-informer-test/v1.33.0' }));
 });
 
@@ -220,7 +221,7 @@ test('an informer rides out a server restart, and relists after a real 410 with 
 
     // 1. Restart: the watch breaks, the informer reconnects and keeps delivering.
     await server.stop();
-    server = await startServer({ dataDir: server.dataDir, port: server.port });
+    server = await startServer({ dataDir: server.dataDir, port: server.port, args: ['--disable-controller-manager'] });
     await client.create(resources.configMaps, cm('inf4', 'after-restart'));
     await until('the object created after the restart', () => r.events.includes('add after-restart'));
     r.events.length = 0;
@@ -231,7 +232,7 @@ test('an informer rides out a server restart, and relists after a real 410 with 
     await client.delete(resources.configMaps, 'drop', { namespace: 'inf4' });
     await client.create(resources.configMaps, cm('inf4', 'new'));
     await server.stop();
-    server = await startServer({ dataDir: server.dataDir, port: server.port });
+    server = await startServer({ dataDir: server.dataDir, port: server.port, args: ['--disable-controller-manager'] });
     // Upstream answers a watch from a compacted version with 200 and an ERROR event carrying the 410.
     const stream = await client.watch(resources.configMaps, { resourceVersion: inf.lastSyncResourceVersion });
     try {

@@ -4,6 +4,8 @@
  * Lease. Losing the lease stops every controller (their signal aborts) and the manager goes
  * back to contending, so two managers against one API server never both act.
  */
+import { startResourceQuotaController } from './resourcequota.ts';
+import { startRootCaCertPublisher, type RootCaContext } from './rootcacertpublisher.ts';
 import { startClusterRoleAggregationController } from './clusterroleaggregation.ts';
 import { EventRecorder, InformerFactory, LeaderElector, type RestClient } from '../client/index.ts';
 import { defaultControllerConfig, type ControllerConfig, type ControllerContext, type ControllerStart } from './context.ts';
@@ -43,6 +45,8 @@ export const controllers: Record<string, ControllerStart> = {
   // k3s's name (`--disable servicelb`); upstream's service controller with Bosun as the load balancer.
   servicelb: startServiceLBController,
   'clusterrole-aggregation': startClusterRoleAggregationController,
+  'root-ca-certificate-publisher': startRootCaCertPublisher,
+  resourcequota: startResourceQuotaController,
 };
 
 export interface ControllerManagerOptions {
@@ -59,6 +63,8 @@ export interface ControllerManagerOptions {
   config?: Partial<ControllerConfig>;
   /** The CA csrsigning signs with (upstream's --cluster-signing-cert-file/--cluster-signing-key-file); none: it does nothing. */
   clusterSigning?: ClusterSigning;
+  /** The CA published as kube-root-ca.crt (upstream's --root-ca-file); default the signing CA. */
+  rootCaPem?: string;
   log?: (msg: string) => void;
 }
 
@@ -94,8 +100,9 @@ export async function runControllerManager(opts: ControllerManagerOptions, signa
 async function runControllers(opts: ControllerManagerOptions, signal: AbortSignal, log: (msg: string) => void): Promise<void> {
   const informers = new InformerFactory(opts.client, { log });
   const recorders = new Map<string, EventRecorder>();
-  const ctx: ControllerContext & CsrSigningContext = {
+  const ctx: ControllerContext & CsrSigningContext & RootCaContext = {
     clusterSigning: opts.clusterSigning,
+    rootCaPem: opts.rootCaPem ?? opts.clusterSigning?.certPem,
     client: opts.client,
     config: { ...defaultControllerConfig, ...opts.config },
     informers,

@@ -23,7 +23,7 @@ import type { AuthConfig, ContainerStatus as CriContainerStatus, In, PodSandboxC
 import { annotations, containerConfig, qosClass, RuntimeCache, sandboxConfig, type RuntimePod } from './kuberuntime.ts';
 import { computePodStatus, containersNamed, normalizeImage } from './status.ts';
 import { containerEnv, expandCommandAndArgs, type EnvSources } from './env.ts';
-import { containerMounts, dirUsageBytes, setupVolumes, teardownVolumes } from './volumes.ts';
+import { containerMounts, dirUsageBytes, setupVolumes, teardownVolumes, type VolumeSources } from './volumes.ts';
 import { probeOnce } from './probes.ts';
 import { writeContainerLogs } from './logs.ts';
 
@@ -82,6 +82,8 @@ export interface PodManagerOptions {
   clusterDns?: { servers: string[]; domain: string };
   getConfigMap: EnvSources['getConfigMap'];
   getSecret: EnvSources['getSecret'];
+  /** Bound service account tokens (TokenRequest) for projected serviceAccountToken volumes. */
+  requestToken?: VolumeSources['requestToken'];
   log: (msg: string) => void;
 }
 
@@ -394,7 +396,7 @@ export class PodManager {
     let volumes: Awaited<ReturnType<typeof setupVolumes>>;
     try {
       volumes = await setupVolumes(pod, this.#podDir(w.uid), {
-        sources: { getConfigMap: this.#o.getConfigMap, getSecret: this.#o.getSecret },
+        sources: { getConfigMap: this.#o.getConfigMap, getSecret: this.#o.getSecret, requestToken: this.#o.requestToken },
         podIP: pod.status?.podIP,
         hostIP: this.#o.nodeIP,
       });

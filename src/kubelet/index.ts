@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { ConfigMap, Node, Pod, Secret } from '../api/index.ts';
+import type { ConfigMap, Node, Pod, Secret, TokenRequest } from '../api/index.ts';
 import { isAlreadyExists, isNotFound } from '../api/errors.ts';
 import { clientset, EventRecorder, InformerFactory, renewNodeLease, resources, rfc3339, sleepUnlessAborted, type RestClient } from '../client/index.ts';
 import { CriClient } from './cri/index.ts';
@@ -162,9 +162,20 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
         throw err;
       }
     };
+    // Projected service account tokens: a TokenRequest bound to the pod, as the node (the Node
+    // authorizer lets a node ask for its own pods' service accounts only).
+    const requestToken = async (r: { namespace: string; serviceAccount: string; audience?: string; expirationSeconds: number; podName: string; podUid: string }): Promise<string> => {
+      const tr = await opts.client.create<TokenRequest>(
+        resources.serviceAccounts,
+        { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', metadata: { name: r.serviceAccount, namespace: r.namespace }, spec: { audiences: r.audience ? [r.audience] : [], expirationSeconds: r.expirationSeconds, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: r.podName, uid: r.podUid } } },
+        { namespace: r.namespace, subresource: 'token' },
+      );
+      if (!tr.status?.token) throw new Error(`TokenRequest for ${r.namespace}/${r.serviceAccount} returned no token`);
+      return tr.status.token;
+    };
     const { allocatable } = capacityOf(machine, maxPods, eviction);
     const manager = new PodManager(
-      { nodeName: opts.nodeName, nodeIP, cs, runtime: cri, images: cri, recorder, rootDir: dir, allocatable: () => allocatable, nodeLabels: nodeLabels(cfg), memoryPressure: () => pressure.memory, dns: await hostDns(opts.resolvConf), clusterDns: clusterDns.forPods, getConfigMap, getSecret, log },
+      { nodeName: opts.nodeName, nodeIP, cs, runtime: cri, images: cri, recorder, rootDir: dir, allocatable: () => allocatable, nodeLabels: nodeLabels(cfg), memoryPressure: () => pressure.memory, dns: await hostDns(opts.resolvConf), clusterDns: clusterDns.forPods, getConfigMap, getSecret, requestToken, log },
       signal,
     );
     podManagerRef.current = manager;

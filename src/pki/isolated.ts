@@ -19,6 +19,11 @@ export interface IsolatedPkiRequest {
   clients: { name: string; commonName: string; organizations?: string[] }[];
   /** Serving certificates for other components (a node agent's HTTPS endpoint). */
   servings?: { name: string; commonName: string; sans: string[] }[];
+  /**
+   * Only issue `clients` and `servings` with the existing CA; never create or renew the CA,
+   * the API server's serving certificate or the admin one (a node agent beside a server).
+   */
+  leavesOnly?: boolean;
 }
 
 export interface IsolatedPkiResult {
@@ -27,15 +32,22 @@ export interface IsolatedPkiResult {
 }
 
 async function run(req: IsolatedPkiRequest, log: (msg: string) => void): Promise<IsolatedPkiResult> {
-  const pki = await ensurePki(req.dir, { sans: req.sans, hostnames: req.hostnames, log });
+  const pki = req.leavesOnly ? await caOnly(req.dir) : await ensurePki(req.dir, { sans: req.sans, hostnames: req.hostnames, log });
   const clients: Record<string, CertAndKey> = {};
   for (const c of req.clients) clients[c.name] = await issueClientCert(pki, { ...c, log });
   for (const c of req.servings ?? []) clients[c.name] = await issueServingCert(pki, { ...c, log });
   return { pki, clients };
 }
 
+/** The CA of an existing PKI directory (the other fields are unused when only leaves are issued). */
+async function caOnly(dir: string): Promise<Pki> {
+  const read = (f: string) => fs.promises.readFile(path.join(dir, f), 'utf8');
+  const [caCertPem, caKeyPem] = await Promise.all([read('ca.crt'), read('ca.key')]);
+  return { dir, caCertPem, caKeyPem, servingCertPem: '', servingKeyPem: '', adminCertPem: '', adminKeyPem: '' };
+}
+
 export async function ensurePkiIsolated(req: IsolatedPkiRequest, log: (msg: string) => void): Promise<IsolatedPkiResult> {
-  const names = ['ca', 'serving', 'admin', ...req.clients.map((c) => c.name), ...(req.servings ?? []).map((c) => c.name)];
+  const names = [...(req.leavesOnly ? ['ca'] : ['ca', 'serving', 'admin']), ...req.clients.map((c) => c.name), ...(req.servings ?? []).map((c) => c.name)];
   const missing = names.some((n) => !fs.existsSync(path.join(req.dir, `${n}.crt`)) || !fs.existsSync(path.join(req.dir, `${n}.key`)));
   if (missing) {
     await new Promise<void>((resolve, reject) => {

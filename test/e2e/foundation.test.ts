@@ -200,11 +200,14 @@ describe('kubectl 1.33 with server-side field validation (OpenAPI v3)', () => {
 });
 
 describe('HTTP API', () => {
-  test('unauthenticated requests get 401 Status', async () => {
+  test('a request without credentials is system:anonymous (403); credentials nobody accepts are 401', async () => {
     const r = await request(creds, 'GET', '/api/v1/namespaces', { anonymous: true });
-    assert.equal(r.status, 401);
-    assert.equal(r.json().kind, 'Status');
-    assert.equal(r.json().reason, 'Unauthorized');
+    assert.equal(r.status, 403);
+    assert.equal(r.json().message, 'namespaces is forbidden: User "system:anonymous" cannot list resource "namespaces" in API group "" at the cluster scope');
+    const bad = await request(creds, 'GET', '/api/v1/namespaces', { anonymous: true, headers: { authorization: 'Bearer not-a-known-token' } });
+    assert.equal(bad.status, 401);
+    assert.equal(bad.json().kind, 'Status');
+    assert.equal(bad.json().reason, 'Unauthorized');
   });
 
   test('health and version endpoints answer', async () => {

@@ -188,6 +188,7 @@ export const serviceAccounts: ResourceDef = {
   singular: 'serviceaccount',
   namespaced: true,
   shortNames: ['sa'],
+  subresources: { token: true },
   prepareForCreate: cleanSecretReferences,
   prepareForUpdate: cleanSecretReferences,
   table: serviceAccountTable,

@@ -206,8 +206,8 @@ test('Bosun binds every controller role to system:kube-controller-manager', () =
 test("Bosun's additions are the controller bindings, the node agent's and the virtual nodes' bindings, the DNS role, and nothing else", () => {
   const p = bosunPolicy();
   assert.deepEqual(names(p.clusterRoles), ['bosun:node-agent']);
-  assert.deepEqual(names(p.clusterRoleBindings).filter((n) => !n.startsWith('bosun:controller:')), ['bosun:node-proxier', 'bosun:node-agent', 'bosun:virtual-nodes']);
-  assert.equal(p.clusterRoleBindings.length, upstreamControllers.length + 3);
+  assert.deepEqual(names(p.clusterRoleBindings).filter((n) => !n.startsWith('bosun:controller:')), ['bosun:node-proxier', 'bosun:node-agent', 'bosun:virtual-nodes', 'bosun:kubelet-bootstrap', 'bosun:node-autoapprove-bootstrap', 'bosun:node-autoapprove-certificate-rotation']);
+  assert.equal(p.clusterRoleBindings.length, upstreamControllers.length + 6);
   assert.deepEqual([names(p.roles), names(p.roleBindings)], [['kube-system/bosun:node-dns'], ['kube-system/bosun:node-dns']]);
   const nodes = [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:nodes' }];
   const proxier = p.clusterRoleBindings.find((b) => b.metadata.name === 'bosun:node-proxier')!;

@@ -636,7 +636,10 @@ export const bosunControllerBindingPrefix = 'bosun:controller:';
  *      `bosun:node-agent`, bound to `system:nodes` by `bosun:node-agent`, lets the agent's cluster
  *      DNS and NetworkPolicy components list and watch what they read;
  *  (c) `bosun:virtual-nodes`: the simulated nodes' identity gets upstream's `system:node` role;
- *  (d) Role and RoleBinding `bosun:node-dns` in kube-system: nodes write their kube-dns EndpointSlice.
+ *  (d) Role and RoleBinding `bosun:node-dns` in kube-system: nodes write their kube-dns EndpointSlice;
+ *  (e) the node token's group (`system:bootstrappers:bosun:default-node-token`) bound to
+ *      system:node-bootstrapper and the nodeclient approver role, and system:nodes to the
+ *      selfnodeclient one (kubeadm's bindings, under Bosun's names).
  * Labelled and annotated like upstream's objects, so reconcile.ts keeps them up to date the same
  * way. Fresh objects on every call.
  */
@@ -661,6 +664,11 @@ export function bosunPolicy(): Policy {
       // node's (the Node authorizer and NodeRestriction limit a node to itself): upstream's
       // system:node role, unrestricted.
       clusterBinding('bosun:virtual-nodes', 'system:node', [user('system:bosun:virtual-nodes')]),
+      // Joining nodes (kubeadm's and k3s's bindings): the node token's group may ask for a node
+      // client certificate and have it approved; nodes may renew their own.
+      clusterBinding('bosun:kubelet-bootstrap', 'system:node-bootstrapper', [group('system:bootstrappers:bosun:default-node-token')]),
+      clusterBinding('bosun:node-autoapprove-bootstrap', 'system:certificates.k8s.io:certificatesigningrequests:nodeclient', [group('system:bootstrappers:bosun:default-node-token')]),
+      clusterBinding('bosun:node-autoapprove-certificate-rotation', 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', [group('system:nodes')]),
     ],
     // Each agent's cluster DNS publishes its own EndpointSlice of the kube-dns Service.
     roles: [role('kube-system', 'bosun:node-dns', [rule(['get', 'create', 'update', 'delete'], [discovery], ['endpointslices'])])],
