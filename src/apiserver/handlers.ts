@@ -4,6 +4,7 @@
  * version, and write the response (object, list, Table, watch stream) in the negotiated format.
  * Generic over every ResourceDef: no per-kind code here.
  */
+import type { AuditRecorder } from './audit/index.ts';
 import type { ServedResource } from './registry.ts';
 import type { ResourceStore, WriteContext, DeleteParams } from './rest.ts';
 import { clone } from './rest.ts';
@@ -40,6 +41,8 @@ export interface HandlerContext {
   storageOf?: (group: string, plural: string) => ResourceStore | undefined;
   /** Review kinds' handler (authorization and authentication reviews). */
   review?: (served: ServedResource, obj: KubeObject, user: UserInfo, namespace: string) => Promise<KubeObject>;
+  /** The request's audit recorder (objectRef and, at level Request, the body). */
+  audit?: AuditRecorder;
   /** serviceaccounts/{name}/token: issues the TokenRequest's token (after admission). */
   tokenRequest?: (req: { namespace: string; name: string; object: KubeObject; warnings: string[]; auditAnnotations: Record<string, string> }) => Promise<KubeObject>;
 }
@@ -265,7 +268,9 @@ async function readObject(ctx: HandlerContext): Promise<KubeObject> {
   checkTypeMeta(ctx.served, obj);
   validateFields(ctx, obj, dups);
   // As decoding into Go's typed object does: zero values of omitempty fields are no values.
-  return canonical(obj);
+  const out = canonical(obj);
+  ctx.audit?.requestObject(out);
+  return out;
 }
 
 async function handleCreate(ctx: HandlerContext): Promise<void> {

@@ -8,6 +8,7 @@
  * Concurrency: writes use compare-and-swap on the modRevision; "guaranteed updates" retry on a
  * lost race unless the caller pinned a resourceVersion (then 409 Conflict).
  */
+import { isStale } from '../storage/encryption.ts';
 import { randomUUID } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Store, KeyValue } from '../storage/types.ts';
@@ -478,7 +479,8 @@ export class ResourceStore {
       const desired = await mutate(clone(old));
       this.#checkResourceVersion(desired, old, sub);
       const next = await this.#serialized(() => this.#prepareUpdate(desired, old, namespace, name, ctx, sub));
-      if (jsonEqualIgnoringRv(next, old)) return { obj: old, created: false };
+      // A value read through a provider other than the first (encryption key rotation) is written again.
+      if (jsonEqualIgnoringRv(next, old) && !isStale(cur)) return { obj: old, created: false };
       // An object being deleted whose last finalizer is gone is removed, not updated.
       if (
         next.metadata.deletionTimestamp &&

@@ -36,6 +36,7 @@ import { defaultTolerationSeconds, priorityAdmission, serviceAccountAdmission } 
 import { authenticate, x509Authenticator, type Authenticator } from './authn/index.ts';
 import { anonymousAuthenticator, presentedCredentials } from './authn/anonymous.ts';
 import { distinctHeaders, impersonate } from './authn/impersonation.ts';
+import { auditedResponse, sourceIPs, type Auditor, type AuditRecorder } from './audit/index.ts';
 import { authorize, privilegedGroup, alwaysAllowAuthenticated, type Authorizer, type AuthorizationAttributes } from './authz/index.ts';
 import { reviewHandler } from './reviews.ts';
 import { OpenApi } from './openapi.ts';
@@ -62,6 +63,8 @@ export interface ApiServerOptions {
   tokenRequest?: HandlerContext['tokenRequest'];
   /** TokenReview: a bearer token's user and audiences (default: the authenticators, no audiences). */
   reviewToken?: (token: string, audiences: readonly string[]) => Promise<{ user?: UserInfo; audiences?: string[]; error?: string }>;
+  /** Audit logging (--audit-policy-file, --audit-log-path); absent: none. */
+  auditor?: Auditor;
   /** Service account issuer discovery (`/.well-known/openid-configuration`, `/openid/v1/jwks`): path → response. */
   openIdDiscovery?: (path: string) => { headers: Record<string, string>; body: string } | undefined;
   /** SelfSubjectRulesReview's status for a user in a namespace; default: everything or nothing by asking the authorizers about `*`. */
@@ -247,6 +250,7 @@ export class ApiServer {
   }
 
   async #handle(req: Request, res: Response, upgrade?: { socket: Duplex; head: Buffer }): Promise<void> {
+    const receivedAt = performance.timeOrigin + performance.now();
     const plain = res;
     if (acceptsGzip(req.headers['accept-encoding'])) res = gzipResponse(res);
     try {
@@ -268,11 +272,27 @@ export class ApiServer {
       // Credentials presented and refused are 401, never anonymous (upstream's union + anonymous).
       if (!user && this.#opts.anonymousAuth && !presentedCredentials(areq)) user = anonymousAuthenticator.authenticate(areq) as UserInfo;
       if (!user) throw unauthorized();
-      // Impersonate-* headers: each item authorized (verb impersonate), then the request runs as that user.
-      user = (await impersonate(distinctHeaders(req.rawHeaders), user, (a) => authorize(this.#authorizers, a))) ?? user;
       const method = req.method ?? 'GET';
       const info = parseRequestInfo(method, path, query);
-      await this.#authorize(user, info);
+      // Audit (--audit-policy-file): one recorder per request the policy logs; the response is followed.
+      const rec = this.#opts.auditor?.begin({
+        ...info,
+        auditID: req.headers['audit-id'] as string | undefined,
+        requestURI: req.url ?? '/',
+        user,
+        sourceIPs: sourceIPs(req.headers as Record<string, string | string[] | undefined>, req.socket?.remoteAddress),
+        userAgent: req.headers['user-agent'] as string | undefined,
+        longRunning: info.verb === 'watch' || info.verb === 'proxy' || ['attach', 'exec', 'proxy', 'log', 'portforward'].includes(info.subresource),
+        receivedAt,
+      });
+      if (rec) res = auditedResponse(res, rec);
+      // Impersonate-* headers: each item authorized (verb impersonate), then the request runs as that user.
+      const as = await impersonate(distinctHeaders(req.rawHeaders), user, (a) => authorize(this.#authorizers, a));
+      if (as) {
+        user = as;
+        rec?.impersonated(as);
+      }
+      await this.#authorize(user, info, rec ?? undefined);
       if (!info.isResourceRequest) return this.#nonResource(req, res, info, path);
       const served = this.#route(path, info, method, res);
       if (!served) return;
@@ -310,6 +330,7 @@ export class ApiServer {
         storage: this.storageFor(served.def),
         review: (s, obj, u, ns) => this.#review(s, obj, u, ns),
         tokenRequest: this.#opts.tokenRequest,
+        audit: rec ?? undefined,
         storageOf: (group, plural) => {
           const def = this.registry.defs().find((d) => d.group === group && d.plural === plural);
           return def ? this.storageFor(def) : undefined;
@@ -320,7 +341,7 @@ export class ApiServer {
     }
   }
 
-  async #authorize(user: UserInfo, info: RequestInfo): Promise<void> {
+  async #authorize(user: UserInfo, info: RequestInfo, rec?: AuditRecorder): Promise<void> {
     const attrs: AuthorizationAttributes = {
       user,
       verb: info.verb,
@@ -329,16 +350,19 @@ export class ApiServer {
       apiVersion: info.apiVersion,
       resource: info.resource,
       subresource: info.subresource,
-      namespace: info.namespace,
+      // Upstream's request info names a namespace object's own namespace (so a RoleBinding in
+      // namespace foo may grant `get namespaces` on foo).
+      namespace: info.isResourceRequest && info.apiGroup === '' && info.resource === 'namespaces' && info.name ? info.name : info.namespace,
       name: info.name,
       path: info.path,
     };
     const d = await authorize(this.#authorizers, attrs);
+    rec?.authorized(d.decision, d.reason);
     if (d.decision === 'allow') return;
     if (!info.isResourceRequest) {
       throw statusError('Forbidden', `forbidden: User "${user.username}" cannot ${info.verb} path "${info.path}"`);
     }
-    const scope = info.namespace ? ` in the namespace "${info.namespace}"` : info.resource === 'namespaces' ? '' : ' at the cluster scope';
+    const scope = attrs.namespace ? ` in the namespace "${attrs.namespace}"` : ' at the cluster scope';
     const resource = info.subresource ? `${info.resource}/${info.subresource}` : info.resource;
     throw forbidden(
       { group: info.apiGroup, resource: info.resource },

@@ -51,6 +51,12 @@ program
   .addOption(new Option('--authorization-mode <modes>', 'authorizers in order, comma-separated: Node, RBAC, AlwaysAllow, AlwaysDeny').default(['Node', 'RBAC'], 'Node,RBAC').argParser(invalidArgument(parseAuthorizationModes)))
   .addOption(new Option('--anonymous-auth <bool>', 'serve requests without credentials as system:anonymous (what RBAC allows it)').default(true).argParser(parseBool))
   .option('--token-auth-file <file>', 'static bearer tokens: CSV lines token,user,uid,"group1,group2"')
+  .option('--audit-policy-file <file>', 'audit policy (audit.k8s.io/v1 Policy); with --audit-log-path, requests are audited')
+  .option('--audit-log-path <file>', 'audit log (JSON lines; - for standard output)')
+  .addOption(new Option('--audit-log-maxage <days>', 'days to keep rotated audit logs').argParser((v) => parseCount(v)))
+  .addOption(new Option('--audit-log-maxbackup <count>', 'rotated audit logs to keep').argParser((v) => parseCount(v)))
+  .addOption(new Option('--audit-log-maxsize <MB>', 'size at which the audit log is rotated (default 100)').argParser((v) => parseCount(v)))
+  .option('--encryption-provider-config <file>', 'EncryptionConfiguration: resources encrypted at rest (aescbc, aesgcm, secretbox, identity)')
   .option('--service-account-issuer <url>', 'issuer of service account tokens (repeatable: the first signs; default https://kubernetes.default.svc.cluster.local)', collect, [] as string[])
   .option('--api-audiences <list>', "audiences the API accepts in service account tokens (default: the issuers)", collect, [] as string[])
   .option('--service-account-signing-key-file <file>', 'private key that signs service account tokens (default: DIR/tls/service-account.key, created)')
@@ -83,7 +89,7 @@ program
   .option('--node-ip <ip>', "the node agent's InternalIP and serving address (default: its pod bridge's gateway)")
   .addOption(new Option('--eviction-hard <thresholds>', "the node agent's hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10%").argParser(readEviction))
   .addOption(new Option('--proxy-mode <mode>', "the node agent's service proxy: iptables (upstream's default) or nftables (faster with many Services)").choices(['iptables', 'nftables']).default('iptables'))
-  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; advertiseAddress?: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; disable: string[]; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeCidrMaskSize: number; nodeIp?: string; evictionHard?: EvictionThresholds; proxyMode: ProxyMode; authorizationMode: AuthorizationMode[]; anonymousAuth: boolean; tokenAuthFile?: string; serviceAccountIssuer: string[]; apiAudiences: string[]; serviceAccountSigningKeyFile?: string; serviceAccountKeyFile: string[]; serviceAccountMaxTokenExpiration?: number }) => {
+  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; advertiseAddress?: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; disable: string[]; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeCidrMaskSize: number; nodeIp?: string; evictionHard?: EvictionThresholds; proxyMode: ProxyMode; authorizationMode: AuthorizationMode[]; anonymousAuth: boolean; tokenAuthFile?: string; serviceAccountIssuer: string[]; apiAudiences: string[]; serviceAccountSigningKeyFile?: string; serviceAccountKeyFile: string[]; serviceAccountMaxTokenExpiration?: number; auditPolicyFile?: string; auditLogPath?: string; auditLogMaxage?: number; auditLogMaxbackup?: number; auditLogMaxsize?: number; encryptionProviderConfig?: string }) => {
     const signal = shutdownSignal();
     const dataDir = path.resolve(opts.dataDir);
     const { runServer } = await import('./server.ts');
@@ -97,6 +103,8 @@ program
         authorizationModes: opts.authorizationMode,
         anonymousAuth: opts.anonymousAuth,
         tokenAuthFile: opts.tokenAuthFile,
+        audit: { policyFile: opts.auditPolicyFile, logPath: opts.auditLogPath, maxAgeDays: opts.auditLogMaxage, maxBackups: opts.auditLogMaxbackup, maxSizeMb: opts.auditLogMaxsize },
+        encryptionProviderConfig: opts.encryptionProviderConfig,
         serviceAccount: {
           issuers: opts.serviceAccountIssuer,
           apiAudiences: opts.apiAudiences,

@@ -28,6 +28,8 @@ import { nodeAuthorizer } from '../apiserver/authz/node.ts';
 import { rbacEscalationPlugin } from '../apiserver/authz/escalation.ts';
 import { nodeRestrictionPlugin } from '../apiserver/admission/noderestriction.ts';
 import type { EndpointSlice, LimitRange, Namespace, Node, Pod, ResourceQuota, Secret, Service, ServiceAccount, TokenRequest } from '../api/index.ts';
+import { createAuditor } from '../apiserver/audit/index.ts';
+import { encryptingStore, encryptionTransformer, loadEncryptionConfiguration, resourceResolver } from '../storage/encryption.ts';
 import { mutatingWebhookPlugin, validatingWebhookPlugin, type WebhookDeps } from '../apiserver/admission/webhook/index.ts';
 import { limitRangerPlugin } from '../apiserver/admission/limitranger.ts';
 import { resourceQuotaPlugin } from '../apiserver/admission/resourcequota.ts';
@@ -53,6 +55,10 @@ export interface ServerConfig {
   anonymousAuth?: boolean;
   /** --token-auth-file: static bearer tokens. */
   tokenAuthFile?: string;
+  /** --audit-policy-file, --audit-log-path, --audit-log-maxage/-maxbackup/-maxsize: audit logging when both files are given. */
+  audit?: { policyFile?: string; logPath?: string; maxAgeDays?: number; maxBackups?: number; maxSizeMb?: number };
+  /** --encryption-provider-config: an EncryptionConfiguration for resources at rest. */
+  encryptionProviderConfig?: string;
   /** --service-account-issuer, --api-audiences, --service-account-key-file, ... (upstream's flags). */
   serviceAccount?: ServiceAccountFlags;
   kubeconfigPath: string;
@@ -109,7 +115,10 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   const nodeIP = cfg.nodeIP ?? gatewayOf(firstSubnet(clusterCidr));
   const agentIdentity = { name: 'agent', commonName: `system:node:${nodeName}`, organizations: ['system:nodes'] };
   const agentServing = { name: 'agent-serving', commonName: nodeName, sans: [nodeName, nodeIP, 'localhost', '127.0.0.1'] };
-  const [{ pki, clients }, store] = await Promise.all([
+  // Encryption at rest and audit: bad configuration files fail the start before anything else.
+  const encryption = cfg.encryptionProviderConfig ? encryptionTransformer(loadEncryptionConfiguration(cfg.encryptionProviderConfig)) : undefined;
+  const auditor = cfg.audit?.policyFile && cfg.audit.logPath ? createAuditor({ ...cfg.audit, policyFile: cfg.audit.policyFile, logPath: cfg.audit.logPath, onError: (e) => process.stdout.write(`bosun: audit: ${e.message}\n`) }) : undefined;
+  const [{ pki, clients }, rawStore] = await Promise.all([
     ensurePkiIsolated(
       {
         dir: path.join(cfg.dataDir, 'tls'),
@@ -129,6 +138,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     ),
     openStore(cfg.datastoreEndpoint, cfg.dataDir),
   ]);
+  const store = encryption ? encryptingStore(rawStore, encryption, resourceResolver(builtinResources), { onWatchError: (e) => process.stdout.write(`bosun: ${e.message}\n`) }) : rawStore;
   // Service account tokens: the signing key in the data dir's tls folder, upstream's flags.
   const sa = await loadServiceAccountConfig(cfg.serviceAccount ?? {}, { keyDir: path.join(cfg.dataDir, 'tls'), clusterDomain: cfg.clusterDomain });
   const saLookups = {
@@ -210,6 +220,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
       ...(cfg.tokenAuthFile ? [tokenFileAuthenticator(cfg.tokenAuthFile, { warn: (m) => process.stdout.write(`bosun: warning: ${m}\n`) })] : []),
     ],
     anonymousAuth: cfg.anonymousAuth ?? true,
+    auditor,
     tokenRequest: (r) => createTokenRequest({ namespace: r.namespace, serviceAccountName: r.name, tokenRequest: r.object as TokenRequest, lookups: saLookups, signingKey: sa.signingKey, issuer: sa.issuers[0]!, apiAudiences: sa.apiAudiences, maxExpirationSeconds: sa.maxExpirationSeconds, warnings: r.warnings, auditAnnotations: r.auditAnnotations }) as Promise<KubeObject>,
     reviewToken: async (token, audiences) => {
       const r = await saAuth.authenticateToken(token, audiences.length ? audiences : undefined);
@@ -278,6 +289,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   });
   await Promise.all(components);
   await api.close();
+  await auditor?.close();
   await store.close();
   process.stdout.write('bosun: stopped\n');
 }

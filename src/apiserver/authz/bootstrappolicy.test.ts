@@ -205,9 +205,9 @@ test('Bosun binds every controller role to system:kube-controller-manager', () =
 
 test("Bosun's additions are the controller bindings, the node agent's and the virtual nodes' bindings, the DNS role, and nothing else", () => {
   const p = bosunPolicy();
-  assert.deepEqual(names(p.clusterRoles), ['bosun:node-agent']);
-  assert.deepEqual(names(p.clusterRoleBindings).filter((n) => !n.startsWith('bosun:controller:')), ['bosun:node-proxier', 'bosun:node-agent', 'bosun:virtual-nodes', 'bosun:kubelet-bootstrap', 'bosun:node-autoapprove-bootstrap', 'bosun:node-autoapprove-certificate-rotation']);
-  assert.equal(p.clusterRoleBindings.length, upstreamControllers.length + 6);
+  assert.deepEqual(names(p.clusterRoles), ['bosun:system-namespaces', 'bosun:node-agent']);
+  assert.deepEqual(names(p.clusterRoleBindings).filter((n) => !n.startsWith('bosun:controller:')), ['bosun:system-namespaces', 'bosun:node-proxier', 'bosun:node-agent', 'bosun:virtual-nodes', 'bosun:kubelet-bootstrap', 'bosun:node-autoapprove-bootstrap', 'bosun:node-autoapprove-certificate-rotation']);
+  assert.equal(p.clusterRoleBindings.length, upstreamControllers.length + 7);
   assert.deepEqual([names(p.roles), names(p.roleBindings)], [['kube-system/bosun:node-dns'], ['kube-system/bosun:node-dns']]);
   const nodes = [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:nodes' }];
   const proxier = p.clusterRoleBindings.find((b) => b.metadata.name === 'bosun:node-proxier')!;
@@ -224,7 +224,7 @@ test("Bosun's additions are the controller bindings, the node agent's and the vi
 const agentReads: [string, string][] = [['', 'services'], ['discovery.k8s.io', 'endpointslices'], ['', 'endpoints'], ['', 'pods'], ['', 'namespaces'], ['networking.k8s.io', 'networkpolicies']];
 for (const [group, resource] of agentReads) {
   test(`bosun:node-agent can list and watch ${resource}${group ? `.${group}` : ''}, and not write them`, () => {
-    const rules = bosunPolicy().clusterRoles[0]!.rules!;
+    const rules = bosunPolicy().clusterRoles.find((r) => r.metadata.name === 'bosun:node-agent')!.rules!;
     assert.equal(allows(rules, 'list', group, resource), true);
     assert.equal(allows(rules, 'watch', group, resource), true);
     assert.equal(allows(rules, 'update', group, resource), false);

@@ -639,7 +639,8 @@ export const bosunControllerBindingPrefix = 'bosun:controller:';
  *  (d) Role and RoleBinding `bosun:node-dns` in kube-system: nodes write their kube-dns EndpointSlice;
  *  (e) the node token's group (`system:bootstrappers:bosun:default-node-token`) bound to
  *      system:node-bootstrapper and the nodeclient approver role, and system:nodes to the
- *      selfnodeclient one (kubeadm's bindings, under Bosun's names).
+ *      selfnodeclient one (kubeadm's bindings, under Bosun's names);
+ *  (f) `bosun:system-namespaces` lets the controller manager create the system namespaces.
  * Labelled and annotated like upstream's objects, so reconcile.ts keeps them up to date the same
  * way. Fresh objects on every call.
  */
@@ -650,6 +651,9 @@ export function bosunPolicy(): Policy {
   });
   return {
     clusterRoles: [
+      // Upstream runs the system-namespaces controller inside kube-apiserver; Bosun runs it in the
+      // controller manager, which then needs to create namespaces.
+      clusterRole('bosun:system-namespaces', [rule(['get', 'list', 'watch', 'create'], [core], ['namespaces'])]),
       clusterRole('bosun:node-agent', [
         rule(listWatch, [core], ['endpoints', 'namespaces', 'pods', 'services']),
         rule(listWatch, [discovery], ['endpointslices']),
@@ -658,6 +662,7 @@ export function bosunPolicy(): Policy {
     ],
     clusterRoleBindings: [
       ...controllerBindings,
+      clusterBinding('bosun:system-namespaces', 'bosun:system-namespaces', [user('system:kube-controller-manager')]),
       clusterBinding('bosun:node-proxier', 'system:node-proxier', [group('system:nodes')]),
       clusterBinding('bosun:node-agent', 'bosun:node-agent', [group('system:nodes')]),
       // The simulated nodes (--virtual-nodes) run many nodes under one identity that is not a
