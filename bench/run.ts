@@ -6,7 +6,7 @@
  * simulated nodes through the controllers; the scheduler through the API and upstream's scheduler_perf
  * workloads in one process; pod startup latency and agent CPU/RSS on the real node (bench/agent.ts);
  * cluster DNS queries/s with dnsperf (bench/dns.ts); creates/s of a user under RBAC against
- * AlwaysAllow (bench/authz.ts).
+ * AlwaysAllow (bench/authz.ts); the latency one validating webhook adds (bench/webhook.ts).
  * Everything runs on loopback or in the project's own pod network and is bounded in count and time.
  */
 import os from 'node:os';
@@ -25,6 +25,7 @@ import { benchProxy } from './proxy.ts';
 import { benchDns } from './dns.ts';
 import { benchServiceRate } from './servicerate.ts';
 import { benchAuthz } from './authz.ts';
+import { benchWebhook } from './webhook.ts';
 
 const figures: [string, string][] = [];
 function record(name: string, value: string): void {
@@ -242,6 +243,12 @@ async function main(): Promise<void> {
     await benchAuthz(record);
   } catch (err) {
     record('creates/s under RBAC', `failed: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
+  try {
+    await benchWebhook(record);
+  } catch (err) {
+    record('latency of a validating webhook', `failed: ${(err as Error).message}`);
     process.exitCode = 1;
   }
   const s = await startServer();

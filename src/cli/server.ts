@@ -29,6 +29,7 @@ import { rbacEscalationPlugin } from '../apiserver/authz/escalation.ts';
 import { nodeRestrictionPlugin } from '../apiserver/admission/noderestriction.ts';
 import type { EndpointSlice, LimitRange, Namespace, Node, Pod, ResourceQuota, Secret, Service, ServiceAccount, TokenRequest } from '../api/index.ts';
 import { createAuditor } from '../apiserver/audit/index.ts';
+import { paramsFromRegistry, validatingAdmissionPolicyPlugin } from '../apiserver/admission/policy/index.ts';
 import { encryptingStore, encryptionTransformer, loadEncryptionConfiguration, resourceResolver } from '../storage/encryption.ts';
 import { mutatingWebhookPlugin, validatingWebhookPlugin, type WebhookDeps } from '../apiserver/admission/webhook/index.ts';
 import { limitRangerPlugin } from '../apiserver/admission/limitranger.ts';
@@ -237,14 +238,29 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
         podsInNamespace: (ns) => listIn<Pod>('', 'Pod', ns),
       }),
       rbacEscalationPlugin(rbac, (a) => authorize(authorizers, a)),
+      // Upstream's order: MutatingAdmissionWebhook, ValidatingAdmissionPolicy, ValidatingAdmissionWebhook, ResourceQuota.
+      mutatingWebhookPlugin(webhookDeps('MutatingWebhookConfiguration')),
+      validatingAdmissionPolicyPlugin({
+        policies: () => api.cacheList('admissionregistration.k8s.io', 'ValidatingAdmissionPolicy').objects,
+        bindings: () => api.cacheList('admissionregistration.k8s.io', 'ValidatingAdmissionPolicyBinding').objects,
+        namespace: (name) => cached<KubeObject>('', 'Namespace', '', name),
+        params: paramsFromRegistry({
+          byKind: (group, kind) => api.registry.byKind(group, kind),
+          list: (def, namespace) => {
+            const s = api.storageFor(def);
+            return (namespace === undefined ? s.cache.list() : s.cache.listPrefix(s.key(namespace, ''))).map((c) => c.obj);
+          },
+        }),
+        authorize: (a) => authorize(authorizers, a),
+        log: (m) => process.stdout.write(`bosun: ValidatingAdmissionPolicy: ${m}\n`),
+      }),
+      validatingWebhookPlugin(webhookDeps('ValidatingWebhookConfiguration')),
       // Last: a request another plugin refuses must not have been charged.
       resourceQuotaPlugin({
         quotas: (ns) => listIn<ResourceQuota>('', 'ResourceQuota', ns),
         updateQuotaStatus: async (q) => (await storeOf('', 'ResourceQuota').update(q.metadata.namespace!, q.metadata.name!, () => structuredClone(q) as unknown as KubeObject, { user: apiServerUser, dryRun: false, version: 'v1' }, { subresource: 'status' })).obj as unknown as ResourceQuota,
         refetch: async (ns, name) => (await storeOf('', 'ResourceQuota').getFromStore(ns, name))?.obj as unknown as ResourceQuota | undefined,
       }),
-      mutatingWebhookPlugin(webhookDeps('MutatingWebhookConfiguration')),
-      validatingWebhookPlugin(webhookDeps('ValidatingWebhookConfiguration')),
     ],
   });
   // The node token (server/node-token) for `bosun agent --server URL --token TOKEN`.

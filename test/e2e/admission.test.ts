@@ -144,3 +144,24 @@ test('admission webhooks: a real HTTPS webhook mutates and denies, failurePolicy
   assert.match(blocked.stderr, /Error from server \(InternalError\): Internal error occurred: failed calling webhook "pod-policy\.example\.com": failed to call webhook: Post "https:\/\/example-service\.example-namespace\.svc:443\/\?timeout=5s": service "example-service" not found/);
   await kubectlOk(server, v, ['delete', 'validatingwebhookconfiguration', 'pod-policy.example.com']);
 });
+
+test('ValidatingAdmissionPolicy: a Deployment with more than 5 replicas is denied, as upstream words it', { timeout: 60_000 }, async () => {
+  const policy = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicy',
+    metadata: { name: 'demo-policy.example.com' },
+    spec: { failurePolicy: 'Fail', matchConstraints: { resourceRules: [{ apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments'] }] }, validations: [{ expression: 'object.spec.replicas <= 5' }] },
+  };
+  const binding = { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicyBinding', metadata: { name: 'demo-binding-test.example.com' }, spec: { policyName: 'demo-policy.example.com', validationActions: ['Deny'] } };
+  await kubectlOk(server, v, ['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [policy, binding] }) });
+  const denied = await until('the policy in effect', async () => {
+    const r = await kubectl(server, v, ['create', 'deployment', 'nginx', '--image', 'nginx', '--replicas', '6']);
+    return r.code !== 0 ? r : (await kubectlOk(server, v, ['delete', 'deployment', 'nginx']), undefined);
+  }, { timeoutMs: 30_000 });
+  assert.match(denied.stderr, /deployments\.apps "nginx" is forbidden: ValidatingAdmissionPolicy 'demo-policy\.example\.com' with binding 'demo-binding-test\.example\.com' denied request: failed expression: object\.spec\.replicas <= 5/);
+  await kubectlOk(server, v, ['create', 'deployment', 'nginx', '--image', 'nginx', '--replicas', '5']);
+  // An update of the Deployment itself past 5 is denied too (the scale subresource is another resource, as upstream).
+  const patched = await kubectl(server, v, ['patch', 'deployment', 'nginx', '-p', '{"spec":{"replicas":7}}']);
+  assert.match(patched.stderr, /denied request: failed expression: object\.spec\.replicas <= 5/);
+  await kubectlOk(server, v, ['delete', 'validatingadmissionpolicybinding', 'demo-binding-test.example.com']);
+});

@@ -94,7 +94,8 @@ async function checks(t: TestContext, mode: ProxyMode): Promise<void> {
       assert.ok(!hasNat, 'no KUBE-SERVICES in nat');
       assert.equal(table.code, 0, table.stderr);
       assert.match(table.stdout, /map service-ips \{/);
-      assert.match(table.stdout, /chain service-[A-Z2-7]{8}-default\/web\/tcp\/ \{/);
+      // The web Service's chain follows its endpoints' readiness (a sync at most a second later).
+      await until('the web Service chain in ip kube-proxy', async () => (/chain service-[A-Z2-7]{8}-default\/web\/tcp\/ \{/.test((await run('nft', ['list', 'table', 'ip', 'kube-proxy'])).stdout) ? true : undefined), { timeoutMs: 15_000 });
     }
   });
 

@@ -307,3 +307,30 @@ test('aggregateMessage: none, one, several, repeated', () => {
   assert.equal(aggregateMessage(['a', 'a']), 'a');
   assert.equal(aggregateMessage(['a', 'b', 'a']), '[a, b]');
 });
+
+test('the subject index gives the same decisions as visiting every ClusterRoleBinding', () => {
+  const objs = (list: unknown[]) => () => ({ rv: 1, objects: list as KubeObject[] });
+  const roles = [{ metadata: { name: 'r' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }] }];
+  const subjects = [
+    { kind: 'User', name: 'jane' },
+    { kind: 'Group', name: 'devs' },
+    { kind: 'ServiceAccount', name: 'sa', namespace: 'ns' },
+    { kind: 'ServiceAccount', name: 'sa' },
+  ];
+  const crbs = subjects.map((sub, i) => ({ metadata: { name: `b${i}` }, subjects: [sub], roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'r' } }));
+  const lists = { clusterRoles: objs(roles), roles: objs([]), clusterRoleBindings: objs(crbs), roleBindings: objs([]) };
+  const indexed = createRbacSource(lists);
+  const plain: RbacSource = { ...indexed, clusterRoleBindingsFor: undefined };
+  const users = [
+    { username: 'jane', groups: ['system:authenticated'] },
+    { username: 'bob', groups: ['devs'] },
+    { username: 'system:serviceaccount:ns:sa', groups: ['system:serviceaccounts'] },
+    { username: 'system:serviceaccount:other:sa', groups: [] },
+    { username: 'nobody', groups: [] },
+  ];
+  for (const user of users) {
+    const attrs = { user, verb: 'get', isResourceRequest: true, apiGroup: '', apiVersion: 'v1', resource: 'pods', subresource: '', namespace: 'ns', name: 'p', path: '' };
+    assert.deepEqual(rbacAuthorizer(indexed).authorize(attrs), rbacAuthorizer(plain).authorize(attrs), user.username);
+  }
+  assert.deepEqual(indexed.clusterRoleBindingsFor!(users[2]!).map((b) => b.metadata.name), ['b2']);
+});
