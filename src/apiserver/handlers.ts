@@ -43,6 +43,8 @@ export interface HandlerContext {
   review?: (served: ServedResource, obj: KubeObject, user: UserInfo, namespace: string) => Promise<KubeObject>;
   /** The request's audit recorder (objectRef and, at level Request, the body). */
   audit?: AuditRecorder;
+  /** Admission plugins' audit annotations for this request (shared by its phases). */
+  auditAnnotations?: Record<string, string>;
   /** serviceaccounts/{name}/token: issues the TokenRequest's token (after admission). */
   tokenRequest?: (req: { namespace: string; name: string; object: KubeObject; warnings: string[]; auditAnnotations: Record<string, string> }) => Promise<KubeObject>;
 }
@@ -85,7 +87,7 @@ function includeObject(q: URLSearchParams): IncludeObject {
 function writeCtx(ctx: HandlerContext): WriteContext {
   const dryRun = ctx.query.getAll('dryRun');
   for (const d of dryRun) if (d !== 'All') throw badRequest(`dryRun: Unsupported value: "${d}": supported values: "All"`);
-  return { user: ctx.user, dryRun: dryRun.length > 0, version: ctx.served.version, manager: fieldManager(ctx), warnings: (ctx.warnings ??= []) };
+  return { user: ctx.user, dryRun: dryRun.length > 0, version: ctx.served.version, manager: fieldManager(ctx), warnings: (ctx.warnings ??= []), auditAnnotations: (ctx.auditAnnotations ??= {}), audit: ctx.audit };
 }
 
 /** The request's field manager: `fieldManager`, else the User-Agent's product name (as upstream). */

@@ -8,6 +8,7 @@
  * Concurrency: writes use compare-and-swap on the modRevision; "guaranteed updates" retry on a
  * lost race unless the caller pinned a resourceVersion (then 409 Conflict).
  */
+import type { AuditRecorder } from './audit/index.ts';
 import { isStale } from '../storage/encryption.ts';
 import { randomUUID } from 'node:crypto';
 import { posix } from 'node:path';
@@ -49,6 +50,8 @@ export interface WriteContext {
   warnings?: string[];
   /** Admission audit annotations; plugins add. */
   auditAnnotations?: Record<string, string>;
+  /** The request's audit recorder: admission annotations are recorded on it. */
+  audit?: AuditRecorder;
 }
 
 export interface ListParams {
@@ -336,6 +339,15 @@ export class ResourceStore {
 
   // ---- writes ----------------------------------------------------------------------------
 
+  /** One admission phase; the plugins' audit annotations go to the request's audit event, also when they refuse. */
+  async #admission(phase: 'admit' | 'validate', attrs: AdmissionAttributes, ctx: WriteContext): Promise<void> {
+    try {
+      await this.#opts.admission[phase](attrs);
+    } finally {
+      if (ctx.audit && attrs.auditAnnotations) ctx.audit.annotateAll(attrs.auditAnnotations);
+    }
+  }
+
   #attrs(op: AdmissionAttributes['operation'], namespace: string, name: string, ctx: WriteContext, object?: KubeObject, oldObject?: KubeObject, subresource = ''): AdmissionAttributes {
     return { operation: op, def: this.def, version: ctx.version, namespace, name, subresource, object, oldObject, user: ctx.user, dryRun: ctx.dryRun, warnings: ctx.warnings, auditAnnotations: ctx.auditAnnotations };
   }
@@ -346,8 +358,8 @@ export class ResourceStore {
    */
   async admitSubresourceCreate(namespace: string, name: string, subresource: string, obj: KubeObject, ctx: WriteContext): Promise<void> {
     const attrs = this.#attrs('CREATE', namespace, name, ctx, obj, undefined, subresource);
-    await this.#opts.admission.admit(attrs);
-    await this.#opts.admission.validate(attrs);
+    await this.#admission('admit', attrs, ctx);
+    await this.#admission('validate', attrs, ctx);
   }
 
   #validateCreate(obj: KubeObject, namespace: string): void {
@@ -380,11 +392,11 @@ export class ResourceStore {
     this.def.prepareForCreate?.(obj, { user: ctx.user });
     this.def.default?.(obj);
     this.#track(undefined, obj, ctx, '');
-    await this.#opts.admission.admit(this.#attrs('CREATE', namespace, meta.name ?? '', ctx, obj));
+    await this.#admission('admit', this.#attrs('CREATE', namespace, meta.name ?? '', ctx, obj), ctx);
     return this.#serialized(async () => {
       await this.#allocate(obj, undefined);
       this.#validateCreate(obj, namespace);
-      await this.#opts.admission.validate(this.#attrs('CREATE', namespace, meta.name ?? '', ctx, obj));
+      await this.#admission('validate', this.#attrs('CREATE', namespace, meta.name ?? '', ctx, obj), ctx);
       if (this.def.review) return obj;
       const key = this.key(namespace, meta.name!);
       if (ctx.dryRun) {
@@ -573,7 +585,7 @@ export class ResourceStore {
     this.def.default?.(obj);
     this.#track(old, obj, ctx, sub);
     const attrs = this.#attrs('UPDATE', namespace, name, ctx, obj, old, sub);
-    await this.#opts.admission.admit(attrs);
+    await this.#admission('admit', attrs, ctx);
     if (main) await this.#allocate(obj, old);
     const causes: StatusCause[] = [
       ...validateObjectMeta(meta, { namespaced: this.def.namespaced, nameRule: this.def.nameRule ?? 'subdomain', requestNamespace: namespace }),
@@ -581,7 +593,7 @@ export class ResourceStore {
     ];
     if (this.def.validate) causes.push(...this.def.validate(obj, { old, subresource: sub }));
     if (causes.length) throw invalid(this.gk, name, causes);
-    await this.#opts.admission.validate(attrs);
+    await this.#admission('validate', attrs, ctx);
     return obj;
   }
 
@@ -603,7 +615,7 @@ export class ResourceStore {
       if (pre?.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
         throw conflict(this.gr, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in meta: ${old.metadata.resourceVersion ?? ''}`);
       }
-      await this.#opts.admission.validate(this.#attrs('DELETE', namespace, name, ctx, undefined, old));
+      await this.#admission('validate', this.#attrs('DELETE', namespace, name, ctx, undefined, old), ctx);
       let grace = this.def.deleteGracePeriod ? this.def.deleteGracePeriod(old, p.gracePeriodSeconds) : 0;
       const pending = old.metadata.deletionTimestamp !== undefined;
       if (pending && grace > 0) {

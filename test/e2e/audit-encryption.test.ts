@@ -55,3 +55,15 @@ test('a Secret is encrypted at rest with aescbc and read back in clear through t
   assert.equal(raw.includes(Buffer.from(Buffer.from(secret).toString('base64'))), false, 'nor its base64');
   assert.equal(raw.includes(Buffer.from('k8s:enc:aescbc:v1:key1:')), true, 'the stored value carries the provider prefix');
 });
+
+test("admission plugins' audit annotations reach the request's event (PodSecurity audit)", async () => {
+  await kubectlOk(server, v, ['create', 'namespace', 'audited-ns']);
+  await kubectlOk(server, v, ['label', 'namespace', 'audited-ns', 'pod-security.kubernetes.io/audit=restricted']);
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'priv', namespace: 'audited-ns' }, spec: { containers: [{ name: 'c', image: 'busybox', securityContext: { privileged: true } }] } };
+  await kubectlOk(server, v, ['create', '-f', '-'], { input: JSON.stringify(pod) });
+  const ev = await until('the pod create in the audit log', async () => {
+    const lines = fs.readFileSync(logFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+    return lines.find((e) => e['verb'] === 'create' && e['objectRef']?.resource === 'pods' && e['objectRef']?.name === 'priv');
+  });
+  assert.match(ev['annotations']['pod-security.kubernetes.io/audit-violations'], /would violate PodSecurity "restricted:latest": privileged/);
+});
