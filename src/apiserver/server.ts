@@ -118,6 +118,8 @@ export class ApiServer {
   #admission: AdmissionChain;
   #sockets = new Set<TLSSocket>();
   #extraListeners: net.Server[] = [];
+  /** cacheList's objects, per kind, for the cache generation they were listed at. */
+  readonly #cacheLists = new Map<ResourceDef, { rv: number; objects: readonly KubeObject[] }>();
 
   constructor(opts: ApiServerOptions) {
     this.#opts = opts;
@@ -379,10 +381,17 @@ export class ApiServer {
     const def = this.registry.byKind(group, kind);
     if (!def) return { rv: 0, objects: [] };
     const cache = this.storageFor(def).cache;
+    const rv = cache.generation;
+    const memo = this.#cacheLists;
     return {
-      rv: cache.generation,
+      rv,
+      // Admission plugins read their configurations on every write: one array per generation.
       get objects() {
-        return cache.list().map((c) => c.obj);
+        const hit = memo.get(def);
+        if (hit?.rv === rv) return hit.objects;
+        const objects = cache.list().map((c) => c.obj);
+        memo.set(def, { rv, objects });
+        return objects;
       },
     };
   }
