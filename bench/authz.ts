@@ -10,8 +10,8 @@
  * process is printed as well. The user's certificate is issued from the data dir's CA.
  * Run alone: node bench/authz.ts
  */
+import { agentFor, call } from './http.ts';
 import fs from 'node:fs';
-import https from 'node:https';
 import path from 'node:path';
 import { startServer } from '../test/e2e/harness.ts';
 import { credsFromKubeconfig, type Creds } from '../test/e2e/api.ts';
@@ -19,22 +19,6 @@ import { createCsr, signCsr } from '../src/pki/csr.ts';
 
 const clients = 16;
 const perRound = 2000;
-
-function agentFor(c: Creds): https.Agent {
-  return new https.Agent({ keepAlive: true, maxSockets: 1, ca: c.ca, cert: c.cert, key: c.key });
-}
-
-function call(c: Creds, agent: https.Agent, method: string, p: string, body?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(new URL(p, c.server), { method, agent, headers: { 'content-type': 'application/json', accept: 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

@@ -9,6 +9,7 @@
  * AlwaysAllow (bench/authz.ts); the latency one validating webhook adds (bench/webhook.ts).
  * Everything runs on loopback or in the project's own pod network and is bounded in count and time.
  */
+import { agentFor, call } from './http.ts';
 import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -54,23 +55,6 @@ function serverPid(s: ServerHandle): number {
   return s.proc.pid!;
 }
 
-function client(creds: Creds): https.Agent {
-  return new https.Agent({ keepAlive: true, maxSockets: 1, ca: creds.ca, cert: creds.cert, key: creds.key });
-}
-
-function call(creds: Creds, agent: https.Agent, method: string, p: string, body?: string): Promise<{ status: number; body: string }> {
-  const url = new URL(p, creds.server);
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, { method, agent, headers: { 'content-type': 'application/json', accept: 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 async function benchStartup(): Promise<void> {
   const times: number[] = [];
   const warm: number[] = [];
@@ -93,14 +77,14 @@ async function benchStartup(): Promise<void> {
 async function benchCreates(s: ServerHandle, creds: Creds): Promise<void> {
   for (const clients of [1, 16, 64]) {
     const ns = `bench-create-${clients}`;
-    const agent0 = client(creds);
+    const agent0 = agentFor(creds);
     await call(creds, agent0, 'POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: ns } }));
     const total = clients === 1 ? 1000 : 4000;
     const perClient = Math.ceil(total / clients);
     const lat: number[] = [];
     const deadline = Date.now() + 60_000;
     // Connections (TLS handshakes with client certificates) are set up before timing starts.
-    const agents = Array.from({ length: clients }, () => client(creds));
+    const agents = Array.from({ length: clients }, () => agentFor(creds));
     await Promise.all(agents.map((a) => call(creds, a, 'GET', `/api/v1/namespaces/${ns}`)));
     const t0 = performance.now();
     await Promise.all(
@@ -124,9 +108,9 @@ async function benchCreates(s: ServerHandle, creds: Creds): Promise<void> {
 
 async function benchList(creds: Creds): Promise<void> {
   const ns = 'bench-list';
-  const agent = client(creds);
+  const agent = agentFor(creds);
   await call(creds, agent, 'POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: ns } }));
-  const agents = Array.from({ length: 32 }, () => client(creds));
+  const agents = Array.from({ length: 32 }, () => agentFor(creds));
   let next = 0;
   await Promise.all(
     agents.map(async (a) => {
@@ -165,7 +149,7 @@ async function benchList(creds: Creds): Promise<void> {
 
 async function benchWatch(creds: Creds): Promise<void> {
   const ns = 'bench-watch';
-  const agent = client(creds);
+  const agent = agentFor(creds);
   await call(creds, agent, 'POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: ns } }));
   const watchers = 100;
   const events = 200;

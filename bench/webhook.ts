@@ -6,6 +6,7 @@
  * after 50 warm-up ones.
  * Run alone: node bench/webhook.ts
  */
+import { agentFor, call } from './http.ts';
 import fs from 'node:fs';
 import https from 'node:https';
 import { startServer } from '../test/e2e/harness.ts';
@@ -18,18 +19,6 @@ const warmup = 50;
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
-
-function call(c: Creds, agent: https.Agent, method: string, p: string, body?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(new URL(p, c.server), { method, agent, headers: { 'content-type': 'application/json', accept: 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 async function latencies(c: Creds, agent: https.Agent, ns: string, prefix: string): Promise<number[]> {
@@ -55,7 +44,7 @@ export async function benchWebhook(record: (name: string, value: string) => void
   });
   try {
     const c = credsFromKubeconfig(s.kubeconfig);
-    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: c.ca, cert: c.cert, key: c.key });
+    const agent = agentFor(c);
     await call(c, agent, 'POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: 'bench-hook', labels: { bench: 'hook' } } }));
     const without = await latencies(c, agent, 'bench-hook', 'plain');
     const config = {
