@@ -14,7 +14,7 @@
  */
 import { loadKubeconfig, type ClusterConnection } from './kubeconfig.ts';
 import { RestClient } from './rest.ts';
-import { Http2Transport, type Transport } from './transport.ts';
+import { Http2Transport, type CredentialSet, type Transport } from './transport.ts';
 import type { Clock } from './clock.ts';
 
 export { realClock, FakeClock, sleep, sleepUnlessAborted, type Clock, type TimerHandle } from './clock.ts';
@@ -129,6 +129,8 @@ export interface CreateClientOptions {
   burst?: number;
   /** Default request timeout (ms). Default 60 000. */
   timeoutMs?: number;
+  /** Current credentials, read per request (rotated certificates, refreshed tokens); see Http2TransportOptions. */
+  credentials?: () => CredentialSet;
   clock?: Clock;
   log?: (msg: string) => void;
 }
@@ -139,7 +141,7 @@ export async function createClient(opts: CreateClientOptions): Promise<RestClien
   if (!transport) {
     const conn = opts.connection ?? (opts.kubeconfig ? await loadKubeconfig(opts.kubeconfig, { context: opts.context }) : undefined);
     if (!conn) throw new TypeError('createClient needs a kubeconfig, a connection or a transport');
-    transport = new Http2Transport({ ...conn, userAgent: opts.userAgent ?? userAgent(opts.component), timeoutMs: opts.timeoutMs, log: opts.log });
+    transport = new Http2Transport({ ...conn, userAgent: opts.userAgent ?? userAgent(opts.component), timeoutMs: opts.timeoutMs, credentials: opts.credentials, log: opts.log });
   }
   return new RestClient(transport, { qps: opts.qps, burst: opts.burst, clock: opts.clock });
 }

@@ -244,6 +244,37 @@ test('an explicit connection authenticates as the certificate it presents', asyn
   assert.equal(userAgent('controller-manager'), 'bosun-controller-manager/v1.33.0');
 });
 
+test('a credentials source is read per request: a rotated certificate opens a new session as the new identity; an open watch stays on the old one', async () => {
+  const tls = path.join(server.dataDir, 'tls');
+  const read = (f: string) => fs.readFile(path.join(tls, f), 'utf8');
+  const pki = { dir: tls, caCertPem: await read('ca.crt'), caKeyPem: await read('ca.key') } as Pki;
+  let current = await issueClientCert(pki, { name: 'rotating-1', commonName: 'rotating-one', organizations: ['system:masters'] });
+  const t = new Http2Transport({ server: server.url, ca: pki.caCertPem, credentials: () => ({ cert: current.certPem, key: current.keyPem }) });
+  const c = new RestClient(t);
+  const whoami = async () => {
+    const review = await c.create({ group: 'authentication.k8s.io', version: 'v1', resource: 'selfsubjectreviews', kind: 'SelfSubjectReview', namespaced: false }, { metadata: {} });
+    return (review['status'] as { userInfo: { username: string } }).userInfo.username;
+  };
+  try {
+    assert.equal(await whoami(), 'rotating-one');
+    const w = await c.watch(resources.namespaces, {});
+    current = await issueClientCert(pki, { name: 'rotating-2', commonName: 'rotating-two', organizations: ['system:masters'] });
+    assert.equal(await whoami(), 'rotating-two');
+    assert.equal(t.sessionsOpened, 2);
+    // The watch opened on the first session still delivers events.
+    await c.create(resources.namespaces, { metadata: { name: 'rotation-check' } });
+    let seen = false;
+    for await (const ev of w) {
+      if (ev.type !== 'ERROR' && ev.object.metadata.name === 'rotation-check') { seen = true; break; }
+    }
+    w.close();
+    assert.ok(seen);
+    await c.delete(resources.namespaces, 'rotation-check');
+  } finally {
+    await t.close();
+  }
+});
+
 test('requests share one HTTP/2 session; a closed transport refuses further requests', async () => {
   const t = new Http2Transport({ ...(await loadKubeconfig(server.kubeconfig)) });
   const c = new RestClient(t);

@@ -79,7 +79,20 @@ export interface Http2TransportOptions extends ClusterConnection {
   pingIntervalMs?: number;
   /** A ping unanswered this long drops the session, ms. Default 15 000. */
   pingTimeoutMs?: number;
+  /**
+   * Current credentials, read for every request: a rotated client certificate makes later
+   * requests open a new session with it (streams on the old one finish there); a token is sent
+   * as it is now. Overrides `cert`, `key` and `token` where it returns them.
+   */
+  credentials?: () => CredentialSet;
   log?: (msg: string) => void;
+}
+
+/** A client certificate and its key, and/or a bearer token. */
+export interface CredentialSet {
+  cert?: string;
+  key?: string;
+  token?: string;
 }
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
@@ -105,6 +118,8 @@ function timeoutError(ms: number): DOMException {
 interface SessionState {
   active: number;
   ping: ReturnType<typeof setInterval> | null;
+  /** The client certificate the session presented. */
+  cert: string | undefined;
 }
 
 export class Http2Transport implements Transport {
@@ -142,18 +157,25 @@ export class Http2Transport implements Transport {
 
   #getSession(): http2.ClientHttp2Session {
     if (this.#closed) throw new Error('transport is closed');
-    const cur = this.#session;
-    if (cur && !cur.closed && !cur.destroyed) return cur;
     const o = this.#opts;
+    const creds = o.credentials?.();
+    const cert = creds?.cert ?? o.cert;
+    const cur = this.#session;
+    if (cur && !cur.closed && !cur.destroyed) {
+      if (this.#sessions.get(cur)?.cert === cert) return cur;
+      // Rotated certificate: new requests go to a new session; the old one ends when its streams do.
+      this.#session = null;
+      cur.close();
+    }
     const session = http2.connect(this.#origin, {
       ca: o.ca,
-      cert: o.cert,
-      key: o.key,
+      cert,
+      key: creds?.key ?? o.key,
       rejectUnauthorized: !o.insecureSkipTlsVerify,
       ...(o.tlsServerName ? { servername: o.tlsServerName } : {}),
     });
     this.#opened++;
-    const state: SessionState = { active: 0, ping: null };
+    const state: SessionState = { active: 0, ping: null, cert };
     this.#sessions.set(session, state);
     const drop = () => {
       if (this.#session === session) this.#session = null;
@@ -220,7 +242,8 @@ export class Http2Transport implements Transport {
     };
     if (this.#opts.userAgent) h['user-agent'] = this.#opts.userAgent;
     if (contentType) h['content-type'] = contentType;
-    if (this.#opts.token) h['authorization'] = `Bearer ${this.#opts.token}`;
+    const token = this.#opts.credentials?.().token ?? this.#opts.token;
+    if (token) h['authorization'] = `Bearer ${token}`;
     return h;
   }
 
