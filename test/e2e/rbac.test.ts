@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { createCsr } from '../../src/pki/csr.ts';
+import { createCsr, signCsr } from '../../src/pki/csr.ts';
 import { kubeconfigYaml } from '../../src/pki/index.ts';
 import { kubectl, kubectlOk, kubectlVersions, until, useServer, type ServerHandle } from './harness.ts';
 
@@ -118,6 +118,31 @@ test('RBAC: the seed pod-reader role for jane, escalation, impersonation, anonym
     assert.equal((await kubectl(server, newest, ['get', 'clusterrolebinding', 'jane-admin'])).code, 1);
   });
 
+  await t.test('kubectl auth reconcile creates roles and bindings, adds missing rules to an existing role, and is refused to escalate', async () => {
+    const ns = 'reconcile';
+    await kubectlOk(server, newest, ['create', 'namespace', ns]);
+    const objs = (verbs: string[]) => JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'cm-editor', namespace: ns }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs }] },
+        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'cm-editor', namespace: ns }, subjects: [{ kind: 'User', name: 'carol', apiGroup: 'rbac.authorization.k8s.io' }], roleRef: { kind: 'Role', name: 'cm-editor', apiGroup: 'rbac.authorization.k8s.io' } },
+      ],
+    });
+    const first = await kubectlOk(server, newest, ['auth', 'reconcile', '-f', '-'], { input: objs(['get']) });
+    assert.match(first, /role\.rbac\.authorization\.k8s\.io\/cm-editor reconciled/);
+    assert.match(first, /rolebinding\.rbac\.authorization\.k8s\.io\/cm-editor reconciled/);
+    assert.equal((await kubectlOk(server, newest, ['auth', 'can-i', 'get', 'configmaps', '-n', ns, '--as', 'carol'])).trim(), 'yes');
+    assert.equal((await kubectl(server, newest, ['auth', 'can-i', 'delete', 'configmaps', '-n', ns, '--as', 'carol'])).stdout.trim(), 'no');
+    await kubectlOk(server, newest, ['auth', 'reconcile', '-f', '-'], { input: objs(['get', 'delete']) });
+    assert.equal((await kubectlOk(server, newest, ['auth', 'can-i', 'delete', 'configmaps', '-n', ns, '--as', 'carol'])).trim(), 'yes');
+    // jane may create cluster roles (the escalation test above) but not read them: reconcile's first GET is refused.
+    const escalate = await kubectl(jane, newest, ['auth', 'reconcile', '-f', '-'], { input: JSON.stringify({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'cm-deleter' }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['delete'] }] }) });
+    assert.notEqual(escalate.code, 0);
+    assert.match(escalate.stderr, /clusterroles\.rbac\.authorization\.k8s\.io "cm-deleter" is forbidden: User "jane" cannot get resource "clusterroles" in API group "rbac\.authorization\.k8s\.io" at the cluster scope/);
+    assert.equal((await kubectl(server, newest, ['get', 'clusterrole', 'cm-deleter'])).code, 1);
+  });
+
   await t.test('impersonation needs the impersonate verb; the admin may, and the request runs as that user', async () => {
     const r = await kubectl(jane, newest, ['get', 'pods', '--as', 'bob']);
     assert.notEqual(r.code, 0);
@@ -157,4 +182,32 @@ test('RBAC: the seed pod-reader role for jane, escalation, impersonation, anonym
     }, { timeoutMs: 60_000, detail: () => server.output().slice(-3000) });
     assert.doesNotMatch(server.output(), /forbidden/i, 'no component was refused anything');
   });
+});
+
+test('a client certificate that expires while its connection stays open is refused from then on (401), as upstream verifies it per request', { timeout: 60_000 }, async () => {
+  const tls = path.join(server.dataDir, 'tls');
+  const caCert = fs.readFileSync(path.join(tls, 'ca.crt'), 'utf8');
+  const ca = { certPem: caCert, keyPem: fs.readFileSync(path.join(tls, 'ca.key'), 'utf8') };
+  const { csrPem, keyPem } = await createCsr({ subject: { commonName: 'short-lived', organizations: ['system:masters'] } });
+  const notAfter = new Date(Date.now() + 4_000);
+  const certPem = await signCsr(csrPem, ca, { usages: ['digital signature', 'client auth'], notBefore: new Date(Date.now() - 60_000), notAfter });
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: caCert, cert: certPem, key: keyPem });
+  const sockets = new Set<unknown>();
+  const get = (p: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = https.get(`${server.url}${p}`, { agent, timeout: 10_000 }, (res) => {
+        sockets.add(res.socket);
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+    });
+  try {
+    assert.equal(await get('/api/v1/namespaces/default'), 200);
+    await new Promise((r) => setTimeout(r, Math.max(0, notAfter.getTime() - Date.now()) + 1_500));
+    assert.equal(await get('/api/v1/namespaces/default'), 401);
+    assert.equal(sockets.size, 1, 'both requests went over one connection');
+  } finally {
+    agent.destroy();
+  }
 });

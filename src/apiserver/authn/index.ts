@@ -4,8 +4,9 @@
  * The x509 authenticator maps a verified client certificate to CN → username, O → groups.
  */
 import type { TLSSocket } from 'node:tls';
+import { unauthorized } from '../../api/errors.ts';
 import type { UserInfo } from '../../api/types.ts';
-import { userFromCertificate } from '../../pki/index.ts';
+import { userFromCertificate, type CertificateUser } from '../../pki/index.ts';
 
 export interface AuthRequest {
   socket: TLSSocket | undefined;
@@ -17,15 +18,41 @@ export interface Authenticator {
   authenticate(req: AuthRequest): UserInfo | null | Promise<UserInfo | null>;
 }
 
-/** Client certificates verified against the cluster CA (the TLS layer does the verification). */
+/** A connection's client certificate, read once: it cannot change during a TLS session. */
+interface PeerIdentity {
+  user: CertificateUser | null;
+  notBefore: number;
+  notAfter: number;
+}
+
+const peers = new WeakMap<TLSSocket, PeerIdentity>();
+
+function peerIdentity(sock: TLSSocket): PeerIdentity {
+  let id = peers.get(sock);
+  if (!id) {
+    // getPeerCertificate() builds a new object with every field each call; once per connection.
+    const cert = sock.getPeerCertificate();
+    id = { user: userFromCertificate(cert), notBefore: Date.parse(cert.valid_from), notAfter: Date.parse(cert.valid_to) };
+    peers.set(sock, id);
+  }
+  return id;
+}
+
+/**
+ * Client certificates verified against the cluster CA (the TLS layer verifies the chain at the
+ * handshake). As upstream verifies the certificate at every request, a certificate that expired
+ * while its connection stayed open is refused (401) from then on.
+ */
 export const x509Authenticator: Authenticator = {
   name: 'x509',
   authenticate(req) {
     const sock = req.socket;
     if (!sock || !sock.authorized) return null;
-    const u = userFromCertificate(sock.getPeerCertificate());
-    if (!u) return null;
-    return { username: u.username, groups: [...u.groups, 'system:authenticated'] };
+    const id = peerIdentity(sock);
+    if (!id.user) return null;
+    const now = Date.now();
+    if (now < id.notBefore || now > id.notAfter) throw unauthorized();
+    return { username: id.user.username, groups: [...id.user.groups, 'system:authenticated'] };
   },
 };
 

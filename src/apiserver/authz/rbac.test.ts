@@ -206,6 +206,29 @@ test('rbacAuthorizer: a non-resource URL is allowed by a ClusterRoleBinding', ()
   assert.deepEqual(d, { decision: 'allow', reason: 'RBAC: allowed by ClusterRoleBinding "health" of ClusterRole "health" to Group "system:authenticated"' });
 });
 
+test('rbacAuthorizer: remembered decisions are forgotten when a binding changes, and never shared between users or groups', () => {
+  let crbRv = 1;
+  let crbs: ClusterRoleBinding[] = [crb('readers', 'pod-reader', groupSubject('readers'))];
+  const src = createRbacSource({
+    clusterRoles: () => ({ rv: 1, objects: [pods as KubeObject] }),
+    roles: () => ({ rv: 1, objects: [] }),
+    clusterRoleBindings: () => ({ rv: crbRv, objects: crbs as KubeObject[] }),
+    roleBindings: () => ({ rv: 1, objects: [] }),
+  });
+  const authz = rbacAuthorizer(src);
+  const reader: UserInfo = { username: 'jane', groups: ['readers'] };
+  assert.equal(authz.authorize(req({ user: reader })).decision, 'allow');
+  assert.equal(authz.authorize(req({ user: jane })).decision, 'noopinion');
+  assert.equal(authz.authorize(req({ user: reader, verb: 'delete' })).decision, 'noopinion');
+  // A caller changing its answer does not change what is remembered.
+  const d = authz.authorize(req({ user: reader }));
+  d.decision = 'deny';
+  assert.equal(authz.authorize(req({ user: reader })).decision, 'allow');
+  crbs = [];
+  crbRv = 2;
+  assert.equal(authz.authorize(req({ user: reader })).decision, 'noopinion');
+});
+
 // ---- the source's cache ----
 
 test('createRbacSource: indexes are rebuilt only when the list rv changes', () => {

@@ -35,6 +35,11 @@ export interface RbacSource {
    * instead of every binding. Its answer must contain every binding that applies.
    */
   clusterRoleBindingsFor?(user: UserInfo): readonly ClusterRoleBinding[];
+  /**
+   * Optional: a value that changes whenever any answer of this source may change (the four
+   * lists' resource versions). With it the authorizer remembers its decisions until it moves.
+   */
+  version?(): string;
 }
 
 /** A watch cache's current list: `rv` changes whenever `objects` does. */
@@ -100,6 +105,7 @@ export function createRbacSource(lists: RbacLists): RbacSource {
   });
   const rbs = cachedIndex(lists.roleBindings, (objs) => byNamespace(objs) as unknown as Map<string, RoleBinding[]>);
   return {
+    version: () => `${lists.clusterRoles().rv}:${lists.roles().rv}:${lists.clusterRoleBindings().rv}:${lists.roleBindings().rv}`,
     getClusterRole: (name) => clusterRoles().get(name),
     getRole: (ns, name) => roles().get(ns)?.get(name),
     clusterRoleBindings: () => crbs(),
@@ -294,23 +300,48 @@ export interface SyncAuthorizer extends Authorizer {
   authorize(attrs: AuthorizationAttributes): Decision;
 }
 
-/** The RBAC authorizer: allow with upstream's reason, else no opinion (never deny). */
+/** Decisions remembered per RBAC state; cleared when full. */
+const decisionMemoLimit = 4096;
+
+/**
+ * The RBAC authorizer: allow with upstream's reason, else no opinion (never deny). A decision
+ * depends only on the user's name and groups, the request's attributes and the RBAC objects, so
+ * when the source has a `version` the authorizer remembers decisions until that moves (a write
+ * to any Role, ClusterRole or binding forgets them all).
+ */
 export function rbacAuthorizer(src: RbacSource): SyncAuthorizer {
+  let memoVersion = '';
+  const memo = new Map<string, Decision>();
+  const decide = (attrs: AuthorizationAttributes): Decision => {
+    let reason = '';
+    const errors: string[] = [];
+    visitRulesFor(src, attrs.user, attrs.namespace, (rule, describe, err) => {
+      if (rule && describe && ruleAllows(attrs, rule)) {
+        reason = `RBAC: allowed by ${describe()}`;
+        return false;
+      }
+      if (err) errors.push(err);
+      return true;
+    });
+    if (reason) return { decision: 'allow', reason };
+    return { decision: 'noopinion', reason: errors.length ? `RBAC: ${aggregateMessage(errors)}` : '' };
+  };
   return {
     name: 'RBAC',
     authorize(attrs): Decision {
-      let reason = '';
-      const errors: string[] = [];
-      visitRulesFor(src, attrs.user, attrs.namespace, (rule, describe, err) => {
-        if (rule && describe && ruleAllows(attrs, rule)) {
-          reason = `RBAC: allowed by ${describe()}`;
-          return false;
-        }
-        if (err) errors.push(err);
-        return true;
-      });
-      if (reason) return { decision: 'allow', reason };
-      return { decision: 'noopinion', reason: errors.length ? `RBAC: ${aggregateMessage(errors)}` : '' };
+      const version = src.version?.();
+      if (version === undefined) return decide(attrs);
+      if (version !== memoVersion || memo.size >= decisionMemoLimit) {
+        memo.clear();
+        memoVersion = version;
+      }
+      const u = attrs.user;
+      const key = `${u.username}\0${u.groups.join('\x01')}\0${attrs.isResourceRequest ? `${attrs.verb}\0${attrs.namespace}\0${attrs.apiGroup}\0${attrs.resource}\0${attrs.subresource}\0${attrs.name}` : `${attrs.verb}\0${attrs.path}`}`;
+      const hit = memo.get(key);
+      if (hit) return { ...hit };
+      const d = decide(attrs);
+      memo.set(key, d);
+      return { ...d };
     },
   };
 }
