@@ -615,9 +615,14 @@ export class ResourceStore {
       if (pre?.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
         throw conflict(this.gr, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in meta: ${old.metadata.resourceVersion ?? ''}`);
       }
-      await this.#admission('validate', this.#attrs('DELETE', namespace, name, ctx, undefined, old), ctx);
       let grace = this.def.deleteGracePeriod ? this.def.deleteGracePeriod(old, p.gracePeriodSeconds) : 0;
       const pending = old.metadata.deletionTimestamp !== undefined;
+      // Both admission phases, as upstream's AdmissionToValidateObjectDeleteFunc: no object, a copy
+      // of the stored one as oldObject, and the DeleteOptions (the grace period a graceful kind settles on).
+      const attrs: AdmissionAttributes = this.#attrs('DELETE', namespace, name, ctx, undefined, clone(old));
+      attrs.options = deleteOptionsFor(p, this.def.deleteGracePeriod && !pending ? grace : p.gracePeriodSeconds, ctx.dryRun);
+      await this.#admission('admit', attrs, ctx);
+      await this.#admission('validate', attrs, ctx);
       if (pending && grace > 0) {
         const cur = old.metadata.deletionGracePeriodSeconds ?? 0;
         if (grace >= cur) return { obj: old, deleted: false };
@@ -655,6 +660,16 @@ export class ResourceStore {
       return { obj: old, deleted: true };
     }
   }
+}
+
+/** The meta.k8s.io/v1 DeleteOptions a delete is admitted with, in Go's field order. */
+function deleteOptionsFor(p: DeleteParams, gracePeriodSeconds: number | undefined, dryRun: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = { kind: 'DeleteOptions', apiVersion: 'meta.k8s.io/v1' };
+  if (gracePeriodSeconds !== undefined) out['gracePeriodSeconds'] = gracePeriodSeconds;
+  if (p.preconditions) out['preconditions'] = p.preconditions;
+  if (p.propagationPolicy) out['propagationPolicy'] = p.propagationPolicy;
+  if (dryRun) out['dryRun'] = ['All'];
+  return out;
 }
 
 const orphanFinalizer = 'orphan';

@@ -48,6 +48,34 @@ import { pageNotFound, probeWithin, serveHealth, type HealthCheck } from './heal
 import { checkRoute, routeShape } from './routes.ts';
 import { connectDeclaration, connectOptions, serveConnect, type KubeletClientConfig } from './streaming/index.ts';
 import type { Node, Pod } from '../api/index.ts';
+import type { WatchCache } from './watchcache.ts';
+
+/** A watch cache's objects at one generation, listed the first time they are read. */
+class CacheListing {
+  readonly rv: number;
+  #cache: WatchCache | undefined;
+  #objects: readonly KubeObject[] | undefined;
+  constructor(rv: number, cache: WatchCache) {
+    this.rv = rv;
+    this.#cache = cache;
+  }
+  get objects(): readonly KubeObject[] {
+    let objects = this.#objects;
+    if (!objects) {
+      objects = this.#objects = this.#cache!.list().map((c) => c.obj);
+      this.#cache = undefined;
+    }
+    return objects;
+  }
+}
+
+/** The admission plugins the API server makes itself (over its own caches), by upstream's names. */
+export interface BuiltinAdmission {
+  NamespaceLifecycle: AdmissionPlugin;
+  ServiceAccount: AdmissionPlugin;
+  Priority: AdmissionPlugin;
+  DefaultTolerationSeconds: AdmissionPlugin;
+}
 
 export interface ApiServerOptions {
   store: Store;
@@ -69,7 +97,11 @@ export interface ApiServerOptions {
   openIdDiscovery?: (path: string) => { headers: Record<string, string>; body: string } | undefined;
   /** SelfSubjectRulesReview's status for a user in a namespace; default: everything or nothing by asking the authorizers about `*`. */
   rulesReview?: (user: UserInfo, namespace: string) => Record<string, unknown>;
-  admission?: AdmissionPlugin[];
+  /**
+   * Admission plugins: a list runs after the built-in ones (BuiltinAdmission, in that order); a
+   * function receives the built-in ones and answers the whole chain in its order.
+   */
+  admission?: AdmissionPlugin[] | ((builtin: BuiltinAdmission) => AdmissionPlugin[]);
   /** Reported by /version. */
   version?: { major: string; minor: string; gitVersion: string };
   log?: (msg: string) => void;
@@ -119,7 +151,7 @@ export class ApiServer {
   #sockets = new Set<TLSSocket>();
   #extraListeners: net.Server[] = [];
   /** cacheList's objects, per kind, for the cache generation they were listed at. */
-  readonly #cacheLists = new Map<ResourceDef, { rv: number; objects: readonly KubeObject[] }>();
+  readonly #cacheLists = new Map<ResourceDef, CacheListing>();
 
   constructor(opts: ApiServerOptions) {
     this.#opts = opts;
@@ -134,16 +166,17 @@ export class ApiServer {
       const def = this.registry.byKind('scheduling.k8s.io', 'PriorityClass');
       return def ? this.storageFor(def).cache.list().map((c) => c.obj) : [];
     };
-    const admission = (this.#admission = new AdmissionChain([
-      namespaceLifecycle((name) => namespaces()?.cache.get(namespaces()!.key('', name))?.obj),
-      serviceAccountAdmission((ns, name) => {
+    const builtin: BuiltinAdmission = {
+      NamespaceLifecycle: namespaceLifecycle((name) => namespaces()?.cache.get(namespaces()!.key('', name))?.obj),
+      ServiceAccount: serviceAccountAdmission((ns, name) => {
         const def = this.registry.byKind('', 'ServiceAccount');
         return def ? this.storages.get(def)?.cache.get(this.storages.get(def)!.key(ns, name))?.obj : undefined;
       }),
-      priorityAdmission(priorityClasses),
-      defaultTolerationSeconds,
-      ...(opts.admission ?? []),
-    ]));
+      Priority: priorityAdmission(priorityClasses),
+      DefaultTolerationSeconds: defaultTolerationSeconds,
+    };
+    const plugins = typeof opts.admission === 'function' ? opts.admission(builtin) : [...Object.values(builtin), ...(opts.admission ?? [])];
+    const admission = (this.#admission = new AdmissionChain(plugins));
     const writeMarks = new Map<string, number>();
     for (const def of this.registry.defs()) {
       const allocate = def.group === '' && def.kind === 'Service' ? this.#serviceAllocator(def) : undefined;
@@ -202,6 +235,18 @@ export class ApiServer {
     await opts.beforeReady?.(port);
     this.#ready = true;
     return port;
+  }
+
+  /**
+   * Serves `pair` as the serving certificate from the next TLS handshake on (certificate
+   * rotation, pki/rotation.ts): the listener's secure context is replaced, with the same CA for
+   * client certificates; connections already open keep their session. Before start() the
+   * listener is created with it.
+   */
+  setServingCertificate(pair: { certPem: string; keyPem: string }): void {
+    const tls = { ...this.#opts.tls, certPem: pair.certPem, keyPem: pair.keyPem };
+    this.#server?.setSecureContext({ cert: tls.certPem, key: tls.keyPem, ca: tls.caPem });
+    this.#opts = { ...this.#opts, tls };
   }
 
   /**
@@ -382,18 +427,13 @@ export class ApiServer {
     if (!def) return { rv: 0, objects: [] };
     const cache = this.storageFor(def).cache;
     const rv = cache.generation;
-    const memo = this.#cacheLists;
-    return {
-      rv,
-      // Admission plugins read their configurations on every write: one array per generation.
-      get objects() {
-        const hit = memo.get(def);
-        if (hit?.rv === rv) return hit.objects;
-        const objects = cache.list().map((c) => c.obj);
-        memo.set(def, { rv, objects });
-        return objects;
-      },
-    };
+    // Admission plugins read their configurations on every write: one listing per generation,
+    // its array made only when read.
+    const hit = this.#cacheLists.get(def);
+    if (hit?.rv === rv) return hit;
+    const listing = new CacheListing(rv, cache);
+    this.#cacheLists.set(def, listing);
+    return listing;
   }
 
   /** Authorization decision for reviews (SubjectAccessReview and friends). */

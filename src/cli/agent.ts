@@ -1,8 +1,10 @@
 /**
  * `bosun agent`: the node agent as its own process. Two modes:
  * - beside a server on this machine (no --token): the identity and serving certificate the
- *   server issued in its data dir (`tls/agent.*`, `tls/agent-serving.*`) and the server's
- *   address from its kubeconfig;
+ *   server issued in its data dir (`tls/agent.*`, `tls/agent-serving.*`; for another node name
+ *   its own pair from the data dir's CA) and the server's address from its kubeconfig. The agent
+ *   renews these itself while it runs (pki/rotation.ts: at 70–90 % of their validity, in place:
+ *   new client sessions, the serving certificate from the next handshake on);
  * - joining (`--server URL --token TOKEN`): TLS bootstrap with a node token (kubelet/bootstrap.ts),
  *   credentials kept in `DATA_DIR/agent/tls`; when a certificate reaches 80 % of its lifetime the
  *   agent requests new ones as the node and restarts itself in-process with them (pods keep
@@ -47,31 +49,45 @@ export async function runAgentCommand(cfg: AgentCommandConfig, signal: AbortSign
   const tls = path.join(cfg.dataDir, 'tls');
   const read = (f: string) => fs.readFile(path.join(tls, f), 'utf8');
   const nodeName = (cfg.nodeName ?? os.hostname()).toLowerCase();
-  let files: string[];
+  let cert: string;
   try {
-    files = await Promise.all(['ca.crt', 'agent.crt', 'agent.key', 'agent-serving.crt', 'agent-serving.key'].map(read));
+    [, cert] = await Promise.all([read('ca.crt'), read('agent.crt'), read('agent.key'), read('agent-serving.crt'), read('agent-serving.key')]);
   } catch (err) {
     throw new Error(`no agent credentials in ${tls} (start \`bosun server --data-dir ${cfg.dataDir}\` once first): ${(err as Error).message}`);
   }
-  let [ca, cert, key, servingCert, servingKey] = files as [string, string, string, string, string];
   // The server's agent credentials name its own node; another node name gets its own pair from the
   // data dir's CA (the Node authorizer and NodeRestriction keep a node to its own objects).
   const { X509Certificate } = await import('node:crypto');
-  if (!new X509Certificate(cert).subject.split('\n').includes(`CN=system:node:${nodeName}`)) {
-    const { ensurePkiIsolated } = await import('../pki/isolated.ts');
-    const nodeIP = cfg.nodeIP ?? gatewayOf(firstSubnet(cfg.clusterCidr));
-    const { clients } = await ensurePkiIsolated(
-      { dir: tls, sans: [], hostnames: [], leavesOnly: true, clients: [{ name: `agent-${nodeName}`, commonName: `system:node:${nodeName}`, organizations: ['system:nodes'] }], servings: [{ name: `agent-serving-${nodeName}`, commonName: nodeName, sans: [nodeName, nodeIP, 'localhost', '127.0.0.1'] }] },
-      log,
-    );
-    ({ certPem: cert, keyPem: key } = clients[`agent-${nodeName}`]!);
-    ({ certPem: servingCert, keyPem: servingKey } = clients[`agent-serving-${nodeName}`]!);
-  }
+  const own = new X509Certificate(cert).subject.split('\n').includes(`CN=system:node:${nodeName}`);
+  const names = own ? { client: 'agent', serving: 'agent-serving' } : { client: `agent-${nodeName}`, serving: `agent-serving-${nodeName}` };
+  const { ensurePkiIsolated, reissueIsolated } = await import('../pki/isolated.ts');
+  const { CertRotator, certLifetimeFromEnv } = await import('../pki/rotation.ts');
+  const nodeIP = cfg.nodeIP ?? gatewayOf(firstSubnet(cfg.clusterCidr));
+  const request = {
+    dir: tls,
+    sans: [],
+    hostnames: [],
+    leavesOnly: true,
+    clients: [{ name: names.client, commonName: `system:node:${nodeName}`, organizations: ['system:nodes'] }],
+    servings: [{ name: names.serving, commonName: nodeName, sans: [nodeName, nodeIP, 'localhost', '127.0.0.1'] }],
+    // Testing only: short-lived leaves (pki/rotation.ts), read once here.
+    leafLifetimeSeconds: certLifetimeFromEnv(process.env),
+  };
+  const { pki, clients } = await ensurePkiIsolated(request, log);
+  const rotator = new CertRotator({ reissue: (n) => reissueIsolated(request, n, log), log });
+  const identity = rotator.add(names.client, clients[names.client]!);
+  const serving = rotator.add(names.serving, clients[names.serving]!);
+  const ca = pki.caCertPem;
   const server = cfg.server ?? (await loadKubeconfig(path.join(cfg.dataDir, 'kubeconfig.yaml'))).server;
-  const client = await createClient({ component: 'kubelet', connection: { server, ca, cert, key }, qps: 50, burst: 100 });
+  const credentials = () => ({ cert: identity.current().certPem, key: identity.current().keyPem });
+  const client = await createClient({ component: 'kubelet', connection: { server, ca }, credentials, qps: 50, burst: 100 });
+  const stopRotation = new AbortController();
+  const rotation = rotator.run(AbortSignal.any([signal, stopRotation.signal]));
   try {
-    await runAgent({ client, nodeName, dir: path.join(cfg.dataDir, 'agent'), clusterCidr: cfg.clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.port, eviction: cfg.eviction, proxyMode: cfg.proxyMode, tls: { certPem: servingCert, keyPem: servingKey, caPem: ca }, log }, signal);
+    await runAgent({ client, nodeName, dir: path.join(cfg.dataDir, 'agent'), clusterCidr: cfg.clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.port, eviction: cfg.eviction, proxyMode: cfg.proxyMode, tls: { ...serving.current(), caPem: ca }, servingCertificate: serving, log }, signal);
   } finally {
+    stopRotation.abort();
+    await rotation;
     await client.transport.close();
   }
   log('agent stopped');

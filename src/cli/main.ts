@@ -49,6 +49,8 @@ program
   .option('--bind-address <address>', 'address the API server listens on', '127.0.0.1')
   .option('--tls-san <name>', 'extra host name or IP for the serving certificate (repeatable)', collect, [] as string[])
   .addOption(new Option('--authorization-mode <modes>', 'authorizers in order, comma-separated: Node, RBAC, AlwaysAllow, AlwaysDeny').default(['Node', 'RBAC'], 'Node,RBAC').argParser(invalidArgument(parseAuthorizationModes)))
+  .option('--enable-admission-plugins <names>', "admission plugins to turn on, comma-separated (all of Bosun's are on; one of upstream's that Bosun lacks is refused)", commaList, [] as string[])
+  .option('--disable-admission-plugins <names>', 'admission plugins to turn off, comma-separated (e.g. PodSecurity)', commaList, [] as string[])
   .addOption(new Option('--anonymous-auth <bool>', 'serve requests without credentials as system:anonymous (what RBAC allows it)').default(true).argParser(parseBool))
   .option('--token-auth-file <file>', 'static bearer tokens: CSV lines token,user,uid,"group1,group2"')
   .option('--audit-policy-file <file>', 'audit policy (audit.k8s.io/v1 Policy); with --audit-log-path, requests are audited')
@@ -89,7 +91,7 @@ program
   .option('--node-ip <ip>', "the node agent's InternalIP and serving address (default: its pod bridge's gateway)")
   .addOption(new Option('--eviction-hard <thresholds>', "the node agent's hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10%").argParser(readEviction))
   .addOption(new Option('--proxy-mode <mode>', "the node agent's service proxy: iptables (upstream's default) or nftables (faster with many Services)").choices(['iptables', 'nftables']).default('iptables'))
-  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; advertiseAddress?: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; disable: string[]; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeCidrMaskSize: number; nodeIp?: string; evictionHard?: EvictionThresholds; proxyMode: ProxyMode; authorizationMode: AuthorizationMode[]; anonymousAuth: boolean; tokenAuthFile?: string; serviceAccountIssuer: string[]; apiAudiences: string[]; serviceAccountSigningKeyFile?: string; serviceAccountKeyFile: string[]; serviceAccountMaxTokenExpiration?: number; auditPolicyFile?: string; auditLogPath?: string; auditLogMaxage?: number; auditLogMaxbackup?: number; auditLogMaxsize?: number; encryptionProviderConfig?: string }) => {
+  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; advertiseAddress?: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; disable: string[]; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeCidrMaskSize: number; nodeIp?: string; evictionHard?: EvictionThresholds; proxyMode: ProxyMode; authorizationMode: AuthorizationMode[]; enableAdmissionPlugins: string[]; disableAdmissionPlugins: string[]; anonymousAuth: boolean; tokenAuthFile?: string; serviceAccountIssuer: string[]; apiAudiences: string[]; serviceAccountSigningKeyFile?: string; serviceAccountKeyFile: string[]; serviceAccountMaxTokenExpiration?: number; auditPolicyFile?: string; auditLogPath?: string; auditLogMaxage?: number; auditLogMaxbackup?: number; auditLogMaxsize?: number; encryptionProviderConfig?: string }) => {
     const signal = shutdownSignal();
     const dataDir = path.resolve(opts.dataDir);
     const { runServer } = await import('./server.ts');
@@ -101,6 +103,7 @@ program
         advertiseAddress: opts.advertiseAddress,
         tlsSans: opts.tlsSan,
         authorizationModes: opts.authorizationMode,
+        admissionPlugins: { enable: opts.enableAdmissionPlugins, disable: opts.disableAdmissionPlugins },
         anonymousAuth: opts.anonymousAuth,
         tokenAuthFile: opts.tokenAuthFile,
         audit: { policyFile: opts.auditPolicyFile, logPath: opts.auditLogPath, maxAgeDays: opts.auditLogMaxage, maxBackups: opts.auditLogMaxbackup, maxSizeMb: opts.auditLogMaxsize },
@@ -153,7 +156,9 @@ program
   .addOption(new Option('--node-cidr-mask-size <bits>', "prefix length of each node's pod range").default(24).argParser((v) => parseCount(v)))
   .option('--cluster-signing-cert-file <file>', 'CA certificate (PEM) that csrsigning signs with (with --cluster-signing-key-file; without both, CSRs are not signed)')
   .option('--cluster-signing-key-file <file>', 'private key (PEM) of that CA')
-  .action(async (opts: { kubeconfig: string; leaderElectLeaseDuration: number; leaderElectRenewDeadline: number; leaderElectRetryPeriod: number; controllers?: string[]; nodeMonitorGracePeriod: number; nodeMonitorPeriod: number; terminatedPodGcThreshold: number; kubeApiQps: number; kubeApiBurst: number; clusterCidr: string; nodeCidrMaskSize: number; clusterSigningCertFile?: string; clusterSigningKeyFile?: string }) => {
+  .option('--service-account-private-key-file <file>', 'PEM private key that legacy ServiceAccount token Secrets are signed with (the API server\'s signing key); without it the serviceaccount-token controller is off')
+  .addOption(new Option('--use-service-account-credentials [bool]', 'run each controller as its own ServiceAccount in kube-system (tokens from the TokenRequest API); false: every controller as the kubeconfig\'s identity').default(true).argParser(parseBool))
+  .action(async (opts: { kubeconfig: string; useServiceAccountCredentials: boolean; serviceAccountPrivateKeyFile?: string; leaderElectLeaseDuration: number; leaderElectRenewDeadline: number; leaderElectRetryPeriod: number; controllers?: string[]; nodeMonitorGracePeriod: number; nodeMonitorPeriod: number; terminatedPodGcThreshold: number; kubeApiQps: number; kubeApiBurst: number; clusterCidr: string; nodeCidrMaskSize: number; clusterSigningCertFile?: string; clusterSigningKeyFile?: string }) => {
     const { runControllerManagerCommand } = await import('./controller-manager.ts');
     await runControllerManagerCommand(
       {
@@ -166,6 +171,8 @@ program
         signingFiles: opts.clusterSigningCertFile || opts.clusterSigningKeyFile ? { cert: opts.clusterSigningCertFile, key: opts.clusterSigningKeyFile } : undefined,
         qps: opts.kubeApiQps,
         burst: opts.kubeApiBurst,
+        useServiceAccountCredentials: opts.useServiceAccountCredentials,
+        serviceAccountPrivateKeyFile: opts.serviceAccountPrivateKeyFile ? path.resolve(opts.serviceAccountPrivateKeyFile) : undefined,
       },
       shutdownSignal(),
     );
@@ -313,6 +320,11 @@ function parseCount(v: string): number {
 }
 
 /** A parser whose errors commander reports as an invalid argument of the option. */
+/** A comma-separated, repeatable list flag (`--x a,b --x c`). */
+function commaList(v: string, prev: string[]): string[] {
+  return [...prev, ...v.split(',').map((n) => n.trim()).filter(Boolean)];
+}
+
 function invalidArgument<T>(parse: (v: string) => T): (v: string) => T {
   return (v) => {
     try {

@@ -1,7 +1,10 @@
 /**
  * `bosun server`: wires the control plane together — PKI, store, API server, bootstrap
  * objects — and writes the admin kubeconfig once the API server is ready. Runs until the
- * signal aborts, then shuts down in reverse order.
+ * signal aborts, then shuts down in reverse order. While it runs, the leaf certificates it
+ * issued are renewed before they expire (pki/rotation.ts) and taken into use in place: the
+ * listener's serving certificate, the components' and the kubelet client's certificates (read
+ * per request), the agent's serving certificate and the admin kubeconfig (rewritten).
  */
 import type { AuthorizationMode } from '../apiserver/authz/modes.ts';
 import type { ProxyMode } from '../proxy/index.ts';
@@ -9,7 +12,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
 import { kubeconfigYaml, writeFileAtomic, type CertAndKey, type Pki } from '../pki/index.ts';
-import { ensurePkiIsolated } from '../pki/isolated.ts';
+import { ensurePkiIsolated, reissueIsolated, type IsolatedPkiRequest } from '../pki/isolated.ts';
+import { certLifetimeFromEnv, CertRotator, liveCertAndKey, type RotatingCert } from '../pki/rotation.ts';
 import { createClient } from '../client/index.ts';
 import { controllers, runControllerManager } from '../controllers/manager.ts';
 import { runVirtualNodes } from '../virtual/nodes.ts';
@@ -34,6 +38,12 @@ import { encryptingStore, encryptionTransformer, loadEncryptionConfiguration, re
 import { mutatingWebhookPlugin, validatingWebhookPlugin, type WebhookDeps } from '../apiserver/admission/webhook/index.ts';
 import { limitRangerPlugin } from '../apiserver/admission/limitranger.ts';
 import { resourceQuotaPlugin } from '../apiserver/admission/resourcequota.ts';
+import { runtimeClassPlugin } from '../apiserver/admission/runtimeclass.ts';
+import { taintNodesByConditionPlugin } from '../apiserver/admission/nodetaint.ts';
+import { certificatePlugins } from '../apiserver/admission/certificates.ts';
+import { defaultIngressClassPlugin, defaultStorageClassPlugin } from '../apiserver/admission/defaultclass.ts';
+import { persistentVolumeClaimResizePlugin, storageObjectInUseProtectionPlugin } from '../apiserver/admission/storage.ts';
+import type { IngressClass, StorageClass } from '../api/index.ts';
 import type { KubeObject } from '../api/types.ts';
 import { createTokenRequest, loadServiceAccountConfig, openIdMetadata, openIdMetadataResponse, serviceAccountAuthenticator, type ServiceAccountFlags } from '../apiserver/serviceaccount/index.ts';
 import { podSecurityPlugin } from '../apiserver/admission/podsecurity/index.ts';
@@ -42,6 +52,7 @@ import { ensureNodeToken, secretFromCache } from '../apiserver/authn/nodetoken.t
 import { defaultAdvertiseAddress, runAdvertiser } from '../apiserver/advertise.ts';
 import { agentPrerequisites, defaultClusterCidr, firstSubnet, gatewayOf, runAgent } from '../kubelet/index.ts';
 import type { EvictionThresholds } from '../kubelet/node.ts';
+import { admissionFlagErrors, orderAdmission } from './admission.ts';
 
 export interface ServerConfig {
   dataDir: string;
@@ -52,6 +63,8 @@ export interface ServerConfig {
   tlsSans: string[];
   /** --authorization-mode; default Node,RBAC. */
   authorizationModes?: readonly AuthorizationMode[];
+  /** --enable-admission-plugins / --disable-admission-plugins (all of Bosun's plugins are on by default). */
+  admissionPlugins?: { enable: readonly string[]; disable: readonly string[] };
   /** --anonymous-auth; default true. */
   anonymousAuth?: boolean;
   /** --token-auth-file: static bearer tokens. */
@@ -110,6 +123,8 @@ const virtualNodesIdentity = { name: 'virtual-nodes', commonName: 'system:bosun:
 
 export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise<void> {
   const launchedAt = cfg.launchedAtMs ?? performance.timeOrigin;
+  const admissionErrors = admissionFlagErrors(cfg.admissionPlugins?.enable ?? [], cfg.admissionPlugins?.disable ?? []);
+  if (admissionErrors.length) throw new Error(admissionErrors.join('; '));
   await fs.mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
   const nodeName = (cfg.nodeName ?? os.hostname()).toLowerCase();
   const clusterCidr = cfg.clusterCidr ?? defaultClusterCidr;
@@ -119,26 +134,39 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   // Encryption at rest and audit: bad configuration files fail the start before anything else.
   const encryption = cfg.encryptionProviderConfig ? encryptionTransformer(loadEncryptionConfiguration(cfg.encryptionProviderConfig)) : undefined;
   const auditor = cfg.audit?.policyFile && cfg.audit.logPath ? createAuditor({ ...cfg.audit, policyFile: cfg.audit.policyFile, logPath: cfg.audit.logPath, onError: (e) => process.stdout.write(`bosun: audit: ${e.message}\n`) }) : undefined;
-  const [{ pki, clients }, rawStore] = await Promise.all([
-    ensurePkiIsolated(
-      {
-        dir: path.join(cfg.dataDir, 'tls'),
-        sans: [...cfg.tlsSans, ...(isAny(cfg.bindAddress) ? [] : [cfg.bindAddress]), ...(cfg.advertiseAddress ? [cfg.advertiseAddress] : cfg.disableAgent ? [] : [nodeIP])],
-        hostnames: [os.hostname()],
-        clients: [
-          ...(cfg.disableControllerManager ? [] : [controllerManagerIdentity]),
-          ...(cfg.disableScheduler ? [] : [schedulerIdentity]),
-          ...(cfg.virtualNodes ? [virtualNodesIdentity] : []),
-          kubeletClientIdentity,
-          // Issued even with --disable-agent: `bosun agent --data-dir` on this machine uses them.
-          agentIdentity,
-        ],
-        servings: [agentServing],
-      },
-      (msg) => process.stdout.write(`bosun: ${msg}\n`),
-    ),
-    openStore(cfg.datastoreEndpoint, cfg.dataDir),
-  ]);
+  const pkiLog = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
+  const pkiRequest: IsolatedPkiRequest = {
+    dir: path.join(cfg.dataDir, 'tls'),
+    sans: [...cfg.tlsSans, ...(isAny(cfg.bindAddress) ? [] : [cfg.bindAddress]), ...(cfg.advertiseAddress ? [cfg.advertiseAddress] : cfg.disableAgent ? [] : [nodeIP])],
+    hostnames: [os.hostname()],
+    clients: [
+      ...(cfg.disableControllerManager ? [] : [controllerManagerIdentity]),
+      ...(cfg.disableScheduler ? [] : [schedulerIdentity]),
+      ...(cfg.virtualNodes ? [virtualNodesIdentity] : []),
+      kubeletClientIdentity,
+      // Issued even with --disable-agent: `bosun agent --data-dir` on this machine uses them.
+      agentIdentity,
+    ],
+    servings: [agentServing],
+    // Testing only: short-lived leaves (pki/rotation.ts), read once here.
+    leafLifetimeSeconds: certLifetimeFromEnv(process.env),
+  };
+  const [{ pki, clients }, rawStore] = await Promise.all([ensurePkiIsolated(pkiRequest, pkiLog), openStore(cfg.datastoreEndpoint, cfg.dataDir)]);
+  // Leaf certificates renewed while the server runs (the CA is not): each consumer below takes the new pair in place.
+  const rotator = new CertRotator({ reissue: (names) => reissueIsolated(pkiRequest, names, pkiLog), log: pkiLog });
+  const rotating = (name: string): RotatingCert => rotator.add(name, name === 'serving' ? { certPem: pki.servingCertPem, keyPem: pki.servingKeyPem } : name === 'admin' ? { certPem: pki.adminCertPem, keyPem: pki.adminKeyPem } : clients[name]!);
+  const servingCert = rotating('serving');
+  const kubeletClientCert = rotating(kubeletClientIdentity.name);
+  // Read per request by the connect subresources: a renewed certificate is used from the next request on.
+  const kubeletClient = {
+    get certPem() {
+      return kubeletClientCert.current().certPem;
+    },
+    get keyPem() {
+      return kubeletClientCert.current().keyPem;
+    },
+    caPem: pki.caCertPem,
+  };
   const store = encryption ? encryptingStore(rawStore, encryption, resourceResolver(builtinResources), { onWatchError: (e) => process.stdout.write(`bosun: ${e.message}\n`) }) : rawStore;
   // Service account tokens: the signing key in the data dir's tls folder, upstream's flags.
   const sa = await loadServiceAccountConfig(cfg.serviceAccount ?? {}, { keyDir: path.join(cfg.dataDir, 'tls'), clusterDomain: cfg.clusterDomain });
@@ -212,7 +240,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     tls: { certPem: pki.servingCertPem, keyPem: pki.servingKeyPem, caPem: pki.caCertPem },
     bindAddress: cfg.bindAddress,
     port: cfg.port,
-    kubeletClient: { certPem: clients[kubeletClientIdentity.name]!.certPem, keyPem: clients[kubeletClientIdentity.name]!.keyPem, caPem: pki.caCertPem },
+    kubeletClient,
     // Client certificates, bootstrap tokens (Secrets in kube-system) for joining nodes, --token-auth-file.
     authenticators: [
       x509Authenticator,
@@ -230,15 +258,22 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     openIdDiscovery: (p) => (oidc ? openIdMetadataResponse(oidc, p) : undefined),
     authorizers,
     rulesReview: rulesReview(modes, rbac),
-    admission: [
+    admission: (builtin) => orderAdmission([
+      ...Object.values(builtin),
       limitRangerPlugin({ limitRanges: (ns) => listIn<LimitRange>('', 'LimitRange', ns) }),
       nodeRestrictionPlugin({ pod: (ns, name) => cached<Pod>('', 'Pod', ns, name), node: (name) => cached<Node>('', 'Node', '', name) }),
       podSecurityPlugin({
         namespace: (name) => cached<Namespace>('', 'Namespace', '', name),
         podsInNamespace: (ns) => listIn<Pod>('', 'Pod', ns),
       }),
+      taintNodesByConditionPlugin(),
+      runtimeClassPlugin({ runtimeClass: (name) => cached('node.k8s.io', 'RuntimeClass', '', name) }),
+      ...certificatePlugins({ authorize: (a) => authorize(authorizers, a) }),
+      defaultStorageClassPlugin({ storageClasses: () => api.cacheList('storage.k8s.io', 'StorageClass').objects as unknown as StorageClass[] }),
+      storageObjectInUseProtectionPlugin(),
+      persistentVolumeClaimResizePlugin({ storageClass: (name) => cached<StorageClass>('storage.k8s.io', 'StorageClass', '', name) }),
+      defaultIngressClassPlugin({ ingressClasses: () => api.cacheList('networking.k8s.io', 'IngressClass').objects as unknown as IngressClass[] }),
       rbacEscalationPlugin(rbac, (a) => authorize(authorizers, a)),
-      // Upstream's order: MutatingAdmissionWebhook, ValidatingAdmissionPolicy, ValidatingAdmissionWebhook, ResourceQuota.
       mutatingWebhookPlugin(webhookDeps('MutatingWebhookConfiguration')),
       validatingAdmissionPolicyPlugin({
         policies: () => api.cacheList('admissionregistration.k8s.io', 'ValidatingAdmissionPolicy').objects,
@@ -255,13 +290,13 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
         log: (m) => process.stdout.write(`bosun: ValidatingAdmissionPolicy: ${m}\n`),
       }),
       validatingWebhookPlugin(webhookDeps('ValidatingWebhookConfiguration')),
-      // Last: a request another plugin refuses must not have been charged.
+      // Last (admission.ts orders the chain as upstream): a request another plugin refuses must not have been charged.
       resourceQuotaPlugin({
         quotas: (ns) => listIn<ResourceQuota>('', 'ResourceQuota', ns),
         updateQuotaStatus: async (q) => (await storeOf('', 'ResourceQuota').update(q.metadata.namespace!, q.metadata.name!, () => structuredClone(q) as unknown as KubeObject, { user: apiServerUser, dryRun: false, version: 'v1' }, { subresource: 'status' })).obj as unknown as ResourceQuota,
         refetch: async (ns, name) => (await storeOf('', 'ResourceQuota').getFromStore(ns, name))?.obj as unknown as ResourceQuota | undefined,
       }),
-    ],
+    ], cfg.admissionPlugins?.disable),
   });
   // The node token (server/node-token) for `bosun agent --server URL --token TOKEN`.
   const port = await api.start({ beforeReady: async (p) => {
@@ -277,15 +312,19 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   const host = isAny(cfg.bindAddress) ? '127.0.0.1' : cfg.bindAddress;
   const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   await writeKubeconfig(cfg.kubeconfigPath, kubeconfigYaml({ server, caPem: pki.caCertPem, certPem: pki.adminCertPem, keyPem: pki.adminKeyPem }));
+  servingCert.onChange((pair) => api.setServingCertificate(pair));
+  // The admin kubeconfig is rewritten (atomically) with each new admin certificate.
+  rotating('admin').onChange((pair) => writeKubeconfig(cfg.kubeconfigPath, kubeconfigYaml({ server, caPem: pki.caCertPem, certPem: pair.certPem, keyPem: pair.keyPem })));
   const ms = Math.round(Date.now() - launchedAt);
   process.stdout.write(`bosun: API server ready at ${server} (${ms} ms)\n`);
   process.stdout.write(`bosun: kubeconfig written to ${cfg.kubeconfigPath}\n`);
   process.stdout.write(`bosun: export KUBECONFIG=${cfg.kubeconfigPath}\n`);
-  const cm = clients[controllerManagerIdentity.name];
-  const components = cm ? [runInProcessControllerManager(pki, cm, server, { clusterCidr, nodeCidrMaskSize: cfg.nodeCidrMaskSize ?? 24 }, cfg.disable ?? [], signal)] : [];
-  const sched = clients[schedulerIdentity.name];
+  // The controller manager's pair is read per use (liveCertAndKey): renewed certificates reach its client's credentials.
+  const cm = clients[controllerManagerIdentity.name] && liveCertAndKey(rotating(controllerManagerIdentity.name));
+  const components = cm ? [runInProcessControllerManager(pki, cm, server, { clusterCidr, nodeCidrMaskSize: cfg.nodeCidrMaskSize ?? 24 }, cfg.disable ?? [], sa.signingKey.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, signal)] : [];
+  const sched = clients[schedulerIdentity.name] && rotating(schedulerIdentity.name);
   if (sched) components.push(runInProcessScheduler(pki, sched, server, cfg.schedulerConfig, signal));
-  const vn = clients[virtualNodesIdentity.name];
+  const vn = cfg.virtualNodes && clients[virtualNodesIdentity.name] ? rotating(virtualNodesIdentity.name) : undefined;
   if (vn && cfg.virtualNodes) components.push(runInProcessVirtualNodes(pki, vn, server, cfg.virtualNodes, signal));
   const agentCert = clients[agentIdentity.name];
   let agentRuns = false;
@@ -293,12 +332,14 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     const missing = await agentPrerequisites();
     if (missing.length) process.stdout.write(`bosun: node agent not started: ${missing.join('; ')} (run the README's setup command); running the control plane only\n`);
     else agentRuns = true;
-    if (agentRuns) components.push(runInProcessAgent(pki, agentCert, clients[agentServing.name]!, server, { nodeName, clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.agentPort ?? 10250, dir: path.join(cfg.dataDir, 'agent'), eviction: cfg.eviction, proxyMode: cfg.proxyMode , onReady: () => void labelControlPlane(api, nodeName) }, signal));
+    // Renewed only when the agent runs here: a separate `bosun agent` beside the server renews its own.
+    if (agentRuns) components.push(runInProcessAgent(pki, rotating(agentIdentity.name), rotating(agentServing.name), server, { nodeName, clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.agentPort ?? 10250, dir: path.join(cfg.dataDir, 'agent'), eviction: cfg.eviction, proxyMode: cfg.proxyMode , onReady: () => void labelControlPlane(api, nodeName) }, signal));
   }
   const advertise = defaultAdvertiseAddress({ flag: cfg.advertiseAddress, agentNodeIP: agentRuns ? nodeIP : undefined, bindAddress: cfg.bindAddress });
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   if (advertise) components.unshift(runAdvertiser(api, { address: advertise, port, bindAddress: cfg.bindAddress, hostname: os.hostname(), waitForListener: !cfg.advertiseAddress && !cfg.nodeIP, log }, signal));
   else log('no advertise address (the API server binds loopback and no node agent runs): the kubernetes service has no endpoints');
+  components.push(rotator.run(signal));
   await new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
     signal.addEventListener('abort', () => resolve(), { once: true });
@@ -312,9 +353,10 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
 
 /**
  * The controller manager in this process, as its own identity (system:kube-controller-manager)
- * over HTTPS to this API server, exactly as a separate `bosun controller-manager` would run.
+ * over HTTPS to this API server, exactly as a separate `bosun controller-manager` would run:
+ * each controller with its own ServiceAccount's credentials (--use-service-account-credentials).
  */
-async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: string, config: { clusterCidr: string; nodeCidrMaskSize: number }, disable: readonly string[], signal: AbortSignal): Promise<void> {
+async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: string, config: { clusterCidr: string; nodeCidrMaskSize: number }, disable: readonly string[], serviceAccountPrivateKeyPem: string, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
     const client = await createClient({
@@ -322,11 +364,13 @@ async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: s
       qps: 1000,
       burst: 2000,
       connection: { server, ca: pki.caCertPem, cert: id.certPem, key: id.keyPem },
+      // `id` reads the current pair: a renewed certificate is used from the next request on.
+      credentials: () => ({ cert: id.certPem, key: id.keyPem }),
     });
     try {
       // --disable servicelb: every controller but that one.
       const enabled = disable.length ? Object.keys(controllers).filter((n) => !disable.includes(n)) : undefined;
-      await runControllerManager({ client, log, config, enabled, clusterSigning: { certPem: pki.caCertPem, keyPem: pki.caKeyPem } }, signal);
+      await runControllerManager({ client, log, config, enabled, clusterSigning: { certPem: pki.caCertPem, keyPem: pki.caKeyPem }, useServiceAccountCredentials: true, connection: { server, ca: pki.caCertPem }, qps: 1000, burst: 2000, serviceAccountPrivateKeyPem }, signal);
     } finally {
       await client.transport.close();
     }
@@ -336,10 +380,10 @@ async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: s
 }
 
 /** The scheduler in this process, as its own identity over HTTPS. */
-async function runInProcessScheduler(pki: Pki, id: CertAndKey, server: string, config: SchedulerConfig | undefined, signal: AbortSignal): Promise<void> {
+async function runInProcessScheduler(pki: Pki, id: RotatingCert, server: string, config: SchedulerConfig | undefined, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
-    const client = await createClient({ component: 'kube-scheduler', connection: { server, ca: pki.caCertPem, cert: id.certPem, key: id.keyPem }, qps: 1000, burst: 2000 });
+    const client = await createClient({ component: 'kube-scheduler', connection: { server, ca: pki.caCertPem }, credentials: credentialsOf(id), qps: 1000, burst: 2000 });
     try {
       await runScheduler({ client, log, config }, signal);
     } finally {
@@ -351,10 +395,10 @@ async function runInProcessScheduler(pki: Pki, id: CertAndKey, server: string, c
 }
 
 /** Simulated nodes in this process, as their own identity over HTTPS (as `bosun virtual-nodes` would). */
-async function runInProcessVirtualNodes(pki: Pki, id: CertAndKey, server: string, count: number, signal: AbortSignal): Promise<void> {
+async function runInProcessVirtualNodes(pki: Pki, id: RotatingCert, server: string, count: number, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
-    const client = await createClient({ component: 'virtual-nodes', connection: { server, ca: pki.caCertPem, cert: id.certPem, key: id.keyPem }, qps: 1000, burst: 2000 });
+    const client = await createClient({ component: 'virtual-nodes', connection: { server, ca: pki.caCertPem }, credentials: credentialsOf(id), qps: 1000, burst: 2000 });
     try {
       await runVirtualNodes({ client, count, log }, signal);
     } finally {
@@ -366,18 +410,26 @@ async function runInProcessVirtualNodes(pki: Pki, id: CertAndKey, server: string
 }
 
 /** The node agent in this process, as its node identity (system:node:NAME) over HTTPS. */
-async function runInProcessAgent(pki: Pki, id: CertAndKey, serving: CertAndKey, server: string, opts: { nodeName: string; clusterCidr: string; clusterDns?: string; clusterDomain?: string; resolvConf?: string; nodeIP?: string; port: number; dir: string; eviction?: EvictionThresholds; proxyMode?: ProxyMode; onReady?: () => void }, signal: AbortSignal): Promise<void> {
+async function runInProcessAgent(pki: Pki, id: RotatingCert, serving: RotatingCert, server: string, opts: { nodeName: string; clusterCidr: string; clusterDns?: string; clusterDomain?: string; resolvConf?: string; nodeIP?: string; port: number; dir: string; eviction?: EvictionThresholds; proxyMode?: ProxyMode; onReady?: () => void }, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
-    const client = await createClient({ component: 'kubelet', connection: { server, ca: pki.caCertPem, cert: id.certPem, key: id.keyPem }, qps: 50, burst: 100 });
+    const client = await createClient({ component: 'kubelet', connection: { server, ca: pki.caCertPem }, credentials: credentialsOf(id), qps: 50, burst: 100 });
     try {
-      await runAgent({ client, nodeName: opts.nodeName, dir: opts.dir, clusterCidr: opts.clusterCidr, clusterDns: opts.clusterDns, clusterDomain: opts.clusterDomain, resolvConf: opts.resolvConf, nodeIP: opts.nodeIP, port: opts.port, eviction: opts.eviction, proxyMode: opts.proxyMode, onReady: opts.onReady, tls: { certPem: serving.certPem, keyPem: serving.keyPem, caPem: pki.caCertPem }, log }, signal);
+      await runAgent({ client, nodeName: opts.nodeName, dir: opts.dir, clusterCidr: opts.clusterCidr, clusterDns: opts.clusterDns, clusterDomain: opts.clusterDomain, resolvConf: opts.resolvConf, nodeIP: opts.nodeIP, port: opts.port, eviction: opts.eviction, proxyMode: opts.proxyMode, onReady: opts.onReady, tls: { ...serving.current(), caPem: pki.caCertPem }, servingCertificate: serving, log }, signal);
     } finally {
       await client.transport.close();
     }
   } catch (err) {
     log(`node agent failed: ${(err as Error).stack ?? err}`);
   }
+}
+
+/** A client's credentials read per request from a rotating certificate (a renewed one opens a new session). */
+function credentialsOf(id: RotatingCert): () => { cert: string; key: string } {
+  return () => {
+    const { certPem, keyPem } = id.current();
+    return { cert: certPem, key: keyPem };
+  };
 }
 
 function isAny(addr: string): boolean {

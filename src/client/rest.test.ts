@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { startServer, type ServerHandle } from '../../test/e2e/harness.ts';
+import { startServer, waitForServiceAccount, type ServerHandle } from '../../test/e2e/harness.ts';
 import { isAlreadyExists, isConflict, isInvalid, isNotFound, StatusError } from '../api/errors.ts';
 import type { KubeObject } from '../api/types.ts';
 import { issueClientCert, type Pki } from '../pki/index.ts';
@@ -170,6 +170,8 @@ test('patch with JSON patch and merge patch, and status updates through the subr
   assert.deepEqual(jp['data'], { extra: '1' });
 
   await client.create(resources.namespaces, { metadata: { name: 'status-test' } });
+  // Pods wait for their namespace's default ServiceAccount (the serviceaccount controller makes it).
+  await waitForServiceAccount(server, 'status-test');
   const pod = await client.create(resources.pods, { metadata: { name: 'p', namespace: 'status-test' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } });
   const withStatus = await client.updateStatus(resources.pods, { ...pod, status: { ...(pod['status'] as object), phase: 'Running' }, spec: { ...(pod['spec'] as object), nodeName: 'ignored' } });
   assert.equal((withStatus['status'] as { phase: string }).phase, 'Running');

@@ -1,9 +1,11 @@
 /**
- * What every controller gets from the controller manager: the API client (its own identity),
- * the informer factory shared by all controllers of the process (each resource watched once),
- * an event recorder per component, the abort signal that ends its run (leadership lost or
- * shutdown), and a logger. A controller's start function registers its informers and
- * handlers and runs its workers until the signal aborts; it must not block.
+ * What every controller gets from the controller manager: its own API client (the identity of its
+ * ServiceAccount under --use-service-account-credentials, else the manager's), the informer
+ * factory shared by all controllers of the process (each resource watched once, with the
+ * manager's own credentials, as upstream's shared informers), an event recorder per component
+ * writing with the controller's client, the abort signal that ends its run (leadership lost or
+ * shutdown), and a logger. A controller's start function registers its informers and handlers
+ * and runs its workers until the signal aborts; it must not block.
  */
 import type { InformerFactory, Recorder, RestClient } from '../client/index.ts';
 
@@ -36,6 +38,7 @@ export const defaultControllerConfig: ControllerConfig = {
 };
 
 export interface ControllerContext {
+  /** The controller's own client: its writes (and events) are made as this identity. */
   client: RestClient;
   config: ControllerConfig;
   informers: InformerFactory;
@@ -47,3 +50,15 @@ export interface ControllerContext {
 
 /** Starts one controller: registers informers and handlers, starts workers, returns at once. */
 export type ControllerStart = (ctx: ControllerContext) => void;
+
+/** A controller as the manager knows it (upstream's ControllerDescriptor, reduced to what Bosun uses). */
+export interface ControllerDescriptor {
+  start: ControllerStart;
+  /**
+   * The ServiceAccount (in kube-system) whose credentials the controller runs with under
+   * --use-service-account-credentials: the name upstream's controller passes to ClientOrDie, bound
+   * to its `system:controller:<name>` ClusterRole by the bootstrap policy. Absent: always the
+   * manager's own credentials (as upstream's tokens-controller, which mints the others' tokens).
+   */
+  serviceAccount?: string;
+}

@@ -1,75 +1,134 @@
 /**
  * The csrapproving controller: approves node certificate requests automatically, as upstream's
- * (pkg/controller/certificates/approver), through the approval subresource with reason
- * AutoApproved:
+ * (pkg/controller/certificates/approver, sarapprove.go), through the approval subresource with
+ * reason AutoApproved. A request is first RECOGNIZED (what kind of node request it is), then the
+ * REQUESTER is asked about with a SubjectAccessReview (authorization.k8s.io/v1, created through
+ * the controller's own client) for `create` on a synthetic subresource of
+ * certificatesigningrequests (group certificates.k8s.io), for the CSR's spec.username, uid, groups
+ * and extra. Recognizers are tried in order; the first whose review is allowed approves:
  *
- * - nodeclient: a `kubernetes.io/kube-apiserver-client-kubelet` request for O=system:nodes,
- *   CN=system:node:NAME, no SANs, usages {digital signature, client auth} (optionally key
- *   encipherment), from a bootstrap token user (group system:bootstrappers) or system:masters;
- * - selfnodeclient: the same request from the node itself (requester == CN, group system:nodes):
- *   a node renewing its client certificate.
+ * 1. selfnodeclient: a `kubernetes.io/kube-apiserver-client-kubelet` request for O=system:nodes,
+ *    CN=system:node:NAME, no SANs, usages {digital signature, client auth} (optionally key
+ *    encipherment), whose requester is its CN — a node renewing its client certificate;
+ * 2. nodeclient: the same request from anyone — a bootstrap token user joining a node;
+ * 3. selfnodeserver (Bosun's extension, below).
  *
- * Upstream decides "may this requester" with a SubjectAccessReview of
- * certificatesigningrequests/nodeclient and /selfnodeclient, granted by RBAC's default bindings
- * (bootstrappers → nodeclient, system:nodes → selfnodeclient). Bosun has no RBAC yet (every
- * authenticated user is allowed everything), so this controller checks those default bindings'
- * groups itself; a SubjectAccessReview would approve everyone.
+ * RBAC decides who passes: upstream's roles `system:certificates.k8s.io:certificatesigningrequests:
+ * {nodeclient,selfnodeclient}`, bound by Bosun's bootstrap policy to the node token's group and
+ * to system:nodes (kubeadm's bindings); system:masters passes every review. The approval itself
+ * passes the CertificateApproval admission plugin as the controller's identity: `approve` on the
+ * signer (upstream's certificate-controller role for the kubelet client signer).
  *
- * Beyond upstream (which leaves serving certificates to an external approver, as kubeadm
- * documents): a `kubernetes.io/kubelet-serving` request from the node itself (requester == CN,
- * group system:nodes), whose DNS SANs are only the node's name and which has IP SANs or DNS SANs
- * only, with serving usages, is approved too, so `bosun agent --token` gets its serving
- * certificate without a manual `kubectl certificate approve`. Its IP SANs are not checked against
- * the node's addresses (the Node may not exist yet when the first one is requested).
+ * Beyond upstream, whose current approver leaves serving certificates to an external approver (as
+ * kubeadm documents): a `kubernetes.io/kubelet-serving` request whose requester is its CN, that
+ * meets the signer's rules (node subject, DNS or IP SANs, serving usages) and whose DNS SANs are
+ * only the node's name, is recognized as `selfnodeserver` and approved when the requester may
+ * `create` `certificatesigningrequests/selfnodeserver` — the subresource and message of upstream's
+ * own approver in v1.8–v1.10 (its RotateKubeletServerCertificate recognizer), so the permission
+ * is granted the same way as the client ones (a ClusterRole
+ * `system:certificates.k8s.io:certificatesigningrequests:selfnodeserver` bound to system:nodes).
+ * This lets `bosun agent --token` get its serving certificate without a manual
+ * `kubectl certificate approve`. Its IP SANs are not checked against the node's addresses (the
+ * Node may not exist yet when the first one is requested).
  *
- * Requests already Approved or Denied are left alone; nothing else is ever denied.
+ * Requests already Approved or Denied, or issued, are left alone; nothing is ever denied. A
+ * request recognized but refused by every review is retried with the queue's backoff (upstream's
+ * ignorable error), so a binding granted later still takes effect.
  */
-import type { CertificateSigningRequest } from '../api/index.ts';
+import type { CertificateSigningRequest, SubjectAccessReview } from '../api/index.ts';
 import { isConflict, isNotFound } from '../api/errors.ts';
-import { clientset, resources } from '../client/index.ts';
+import { clientset, descriptor, resources, type RestClient } from '../client/index.ts';
 import { readCsr, type CsrFacts } from '../pki/csr.ts';
 import type { ControllerContext } from './context.ts';
 import { startQueue } from './controller-utils.ts';
 import { signerKubeletClient, signerKubeletServing, signerValidationError } from './csrsigning.ts';
 
+/** The synthetic subresources of certificatesigningrequests a requester is reviewed for. */
+export type NodeCsrPermission = 'selfnodeclient' | 'nodeclient' | 'selfnodeserver';
+
+/** One way a request may be approved: the permission its requester needs, and the condition's message. */
+export interface Recognition {
+  permission: NodeCsrPermission;
+  message: string;
+}
+
 export interface ApprovalDecision {
   approve: boolean;
-  /** Why (the condition's message when approved). */
+  /** The condition's message when approved; otherwise why not. */
   message: string;
+  /** The permissions reviewed, in order. */
+  tried: NodeCsrPermission[];
 }
 
 const nodePrefix = 'system:node:';
 
-/** Whether `csr` (with its parsed request) is approved automatically, and why. Pure. */
-export function approvalDecision(csr: CertificateSigningRequest, req: CsrFacts): ApprovalDecision {
-  const no = (message: string): ApprovalDecision => ({ approve: false, message });
-  if (!req.signatureValid) return no('the request signature does not verify');
+/**
+ * The recognitions that fit `csr` (with its parsed request), in the order they are to be
+ * reviewed; empty when it is no node request this controller approves. Pure.
+ */
+export function recognize(csr: CertificateSigningRequest, req: CsrFacts): Recognition[] {
+  if (!req.signatureValid) return [];
   const usages = csr.spec.usages ?? [];
-  const groups = csr.spec.groups ?? [];
-  const self = csr.spec.username === req.commonName && groups.includes('system:nodes');
+  const self = csr.spec.username === req.commonName;
   if (csr.spec.signerName === signerKubeletClient) {
-    const why = signerValidationError(signerKubeletClient, usages, req);
-    if (why) return no(`not a node client certificate request: ${why}`);
-    if (self) return { approve: true, message: 'Auto approving self kubelet client certificate after SubjectAccessReview.' };
-    if (groups.includes('system:bootstrappers') || groups.includes('system:masters')) return { approve: true, message: 'Auto approving kubelet client certificate after SubjectAccessReview.' };
-    return no('the requester may not request node client certificates');
+    if (signerValidationError(signerKubeletClient, usages, req)) return [];
+    const out: Recognition[] = [];
+    if (self) out.push({ permission: 'selfnodeclient', message: 'Auto approving self kubelet client certificate after SubjectAccessReview.' });
+    out.push({ permission: 'nodeclient', message: 'Auto approving kubelet client certificate after SubjectAccessReview.' });
+    return out;
   }
   if (csr.spec.signerName === signerKubeletServing) {
-    const why = signerValidationError(signerKubeletServing, usages, req);
-    if (why) return no(`not a node serving certificate request: ${why}`);
-    if (!self) return no('only the node itself may request its serving certificate');
+    if (!self || signerValidationError(signerKubeletServing, usages, req)) return [];
     const node = req.commonName.slice(nodePrefix.length);
-    if (req.dnsNames.some((d) => d !== node)) return no(`DNS names other than the node name ${JSON.stringify(node)}`);
-    return { approve: true, message: 'Auto approving kubelet serving certificate for the node itself.' };
+    if (req.dnsNames.some((d) => d !== node)) return [];
+    return [{ permission: 'selfnodeserver', message: 'Auto approving self kubelet server certificate after SubjectAccessReview.' }];
   }
-  return no('not a node certificate request');
+  return [];
+}
+
+/**
+ * Whether `csr` is approved: the first recognition whose permission `mayCreate` grants decides.
+ * `mayCreate` is asked in order and only as far as needed; its errors propagate.
+ */
+export async function approvalDecision(csr: CertificateSigningRequest, req: CsrFacts, mayCreate: (permission: NodeCsrPermission) => Promise<boolean>): Promise<ApprovalDecision> {
+  const tried: NodeCsrPermission[] = [];
+  for (const r of recognize(csr, req)) {
+    tried.push(r.permission);
+    if (await mayCreate(r.permission)) return { approve: true, message: r.message, tried };
+  }
+  const message = tried.length ? `recognized csr ${JSON.stringify(csr.metadata.name ?? '')} as [${tried.join(' ')}] but subject access review was not approved` : 'not a node certificate request';
+  return { approve: false, message, tried };
+}
+
+const subjectAccessReviews = descriptor({ group: 'authorization.k8s.io', version: 'v1', resource: 'subjectaccessreviews', kind: 'SubjectAccessReview', namespaced: false });
+
+/**
+ * Asks the API server whether the CSR's requester may `create` the permission's subresource of
+ * certificatesigningrequests (a SubjectAccessReview; the caller needs `create` on
+ * subjectaccessreviews).
+ */
+export async function requesterMay(client: RestClient, csr: CertificateSigningRequest, permission: NodeCsrPermission): Promise<boolean> {
+  const sar: SubjectAccessReview = {
+    apiVersion: 'authorization.k8s.io/v1',
+    kind: 'SubjectAccessReview',
+    metadata: {},
+    spec: {
+      user: csr.spec.username,
+      uid: csr.spec.uid,
+      groups: csr.spec.groups,
+      extra: csr.spec.extra,
+      resourceAttributes: { group: 'certificates.k8s.io', resource: 'certificatesigningrequests', subresource: permission, verb: 'create' },
+    },
+  };
+  const review = await client.create<SubjectAccessReview>(subjectAccessReviews, sar);
+  return review.status?.allowed === true;
 }
 
 export function startCsrApprovingController(ctx: ControllerContext): void {
   const csrs = ctx.informers.typedInformerFor(resources.certificateSigningRequests);
   const cs = clientset(ctx.client);
   const queue = startQueue(ctx, sync, { name: 'csrapproving-controller', workers: 2, waitFor: [csrs] });
-  const pending = (c: CertificateSigningRequest) => !(c.status?.conditions ?? []).some((x) => x.type === 'Approved' || x.type === 'Denied');
+  const pending = (c: CertificateSigningRequest) => !c.status?.certificate && !(c.status?.conditions ?? []).some((x) => x.type === 'Approved' || x.type === 'Denied');
   const enqueue = (c: CertificateSigningRequest) => {
     if ((c.spec.signerName === signerKubeletClient || c.spec.signerName === signerKubeletServing) && pending(c)) queue.add(c.metadata.name!);
   };
@@ -84,8 +143,12 @@ export function startCsrApprovingController(ctx: ControllerContext): void {
     } catch {
       return; // Unparsable: not ours to judge; the signer fails it if approved by hand.
     }
-    const d = approvalDecision(cached, req);
-    if (!d.approve) return;
+    const d = await approvalDecision(cached, req, (p) => requesterMay(ctx.client, cached, p));
+    if (!d.approve) {
+      // Recognized but not allowed: retried with backoff, as upstream's ignorable error.
+      if (d.tried.length) throw new Error(d.message);
+      return;
+    }
     const csr = structuredClone(cached);
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     csr.status = { ...csr.status, conditions: [...(csr.status?.conditions ?? []), { type: 'Approved', status: 'True', reason: 'AutoApproved', message: d.message, lastUpdateTime: now, lastTransitionTime: now }] };

@@ -215,7 +215,8 @@ export function startDeploymentController(ctx: ControllerContext): void {
         const other = await cs.replicaSets.get(rs.metadata.name!, { namespace });
         if (controllerRef(other)?.uid === d.metadata.uid && semanticEqual(templateWithoutHash(other.spec?.template), d.spec?.template)) return other;
         collisions++;
-        await cs.deployments.patchStatus(d.metadata.name!, { status: { collisionCount: collisions } }, { type: 'merge', namespace });
+        // Upstream's UpdateStatus (its role may update deployments/status, not patch it); a conflict requeues.
+        await cs.deployments.updateStatus({ ...d, status: { ...d.status, collisionCount: collisions } }, { namespace });
       }
     }
   }
@@ -228,7 +229,7 @@ export function startDeploymentController(ctx: ControllerContext): void {
     const rev = newRs.metadata.annotations?.[revisionAnnotation];
     if (!rev || d.metadata.annotations?.[revisionAnnotation] === rev) return;
     try {
-      await cs.deployments.patchStatus(d.metadata.name!, { metadata: { annotations: { [revisionAnnotation]: rev } } }, { type: 'merge', namespace: d.metadata.namespace });
+      await cs.deployments.updateStatus({ ...d, metadata: { ...d.metadata, annotations: { ...d.metadata.annotations, [revisionAnnotation]: rev } } }, { namespace: d.metadata.namespace });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

@@ -5,12 +5,12 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Deployment, IntOrString, Pod, PodDisruptionBudget, PodDisruptionBudgetSpec, Service, ServicePort, ServiceSpec, Taint, Toleration } from '../api/index.ts';
+import type { Deployment, IntOrString, Node, Pod, PodDisruptionBudget, PodDisruptionBudgetSpec, Service, ServicePort, ServiceSpec, Taint, Toleration } from '../api/index.ts';
 import { compareForDeletion, intOrPercent, isPodAvailable, podTemplateHash, semanticEqual } from './controller-utils.ts';
 import { fenceposts, newReplicasForRolling, oldScaleDownBudget } from './deployment.ts';
 import { desiredSlices, endpointSubsets, podEndpoints, resolvePort } from './endpoints.ts';
 import { terminatedOverThreshold } from './podgc.ts';
-import { evictionTime, taintsForReady, tolerates } from './nodelifecycle.ts';
+import { evictionTime, noScheduleTaints, taintsForReady, tolerates } from './nodelifecycle.ts';
 import { budgetStatus } from './disruption.ts';
 
 const deploy = (replicas: number, maxSurge?: IntOrString, maxUnavailable?: IntOrString): Deployment => ({
@@ -183,12 +183,46 @@ describe('taints and tolerations', () => {
   test('tolerationSeconds evicts that long after the taint was added', () => assert.equal(evictionTime(p([{ key: unreachable.key, operator: 'Exists', tolerationSeconds: 5 }]), [unreachable], t0), t0 + 5000));
   test('an unbounded toleration never evicts', () => assert.equal(evictionTime(p([{ operator: 'Exists' }]), [unreachable], t0), undefined));
 
-  test('Ready False gives not-ready taints, Unknown unreachable, True none; other taints stay', () => {
+  test('Ready False gives the not-ready NoExecute taint, Unknown unreachable, True none; other taints stay', () => {
     const other: Taint = { key: 'team', value: 'a', effect: 'NoSchedule' };
-    assert.deepEqual(taintsForReady('False', [other], t0).map((t) => `${t.key}:${t.effect}`), ['team:NoSchedule', 'node.kubernetes.io/not-ready:NoSchedule', 'node.kubernetes.io/not-ready:NoExecute']);
-    assert.deepEqual(taintsForReady('Unknown', [], t0).map((t) => `${t.key}:${t.effect}`), ['node.kubernetes.io/unreachable:NoSchedule', 'node.kubernetes.io/unreachable:NoExecute']);
-    assert.deepEqual(taintsForReady('True', [other, unreachable], t0), [other]);
+    const noSchedule: Taint = { key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' };
+    assert.deepEqual(taintsForReady('False', [other, noSchedule], t0).map((t) => `${t.key}:${t.effect}`), ['team:NoSchedule', 'node.kubernetes.io/not-ready:NoSchedule', 'node.kubernetes.io/not-ready:NoExecute']);
+    assert.deepEqual(taintsForReady('Unknown', [], t0).map((t) => `${t.key}:${t.effect}`), ['node.kubernetes.io/unreachable:NoExecute']);
+    assert.deepEqual(taintsForReady('True', [other, unreachable, noSchedule], t0), [other, noSchedule], 'NoSchedule taints are the NoSchedule pass\'s');
+    assert.deepEqual(taintsForReady(undefined, [other], t0), [other], 'no Ready condition yet: nothing changes');
     assert.equal(taintsForReady('Unknown', [unreachable], t0 + 99_000).find((t) => t.effect === 'NoExecute')!.timeAdded, unreachable.timeAdded, 'an existing taint keeps its timeAdded');
+  });
+
+  const node = (conditions: [string, string][], taints: Taint[] = [], unschedulable = false): Node => ({
+    metadata: { name: 'n' },
+    spec: { taints, ...(unschedulable ? { unschedulable } : {}) },
+    status: { conditions: conditions.map(([type, status]) => ({ type, status })) },
+  });
+  const ns = (key: string): Taint => ({ key: `node.kubernetes.io/${key}`, effect: 'NoSchedule' });
+  const show = (ts: Taint[] | undefined) => ts?.map((t) => `${t.key}:${t.effect}`);
+  const pass: [string, Node, string[] | undefined][] = [
+    ['a Ready node loses the not-ready taint it was created with', node([['Ready', 'True']], [ns('not-ready')]), []],
+    ['a node without conditions loses it too, as upstream', node([], [ns('not-ready')]), []],
+    ['Ready False adds not-ready', node([['Ready', 'False']]), ['node.kubernetes.io/not-ready:NoSchedule']],
+    ['Ready Unknown swaps not-ready for unreachable', node([['Ready', 'Unknown']], [ns('not-ready')]), ['node.kubernetes.io/unreachable:NoSchedule']],
+    [
+      'pressure and network conditions that are True add their taints',
+      node([['Ready', 'True'], ['MemoryPressure', 'True'], ['DiskPressure', 'True'], ['PIDPressure', 'True'], ['NetworkUnavailable', 'True']]),
+      ['node.kubernetes.io/memory-pressure:NoSchedule', 'node.kubernetes.io/disk-pressure:NoSchedule', 'node.kubernetes.io/pid-pressure:NoSchedule', 'node.kubernetes.io/network-unavailable:NoSchedule'],
+    ],
+    ['pressure that is False or Unknown adds nothing', node([['Ready', 'True'], ['MemoryPressure', 'False'], ['DiskPressure', 'Unknown']]), undefined],
+    ['a cordoned node gets the unschedulable taint', node([['Ready', 'True']], [], true), ['node.kubernetes.io/unschedulable:NoSchedule']],
+    ['an uncordoned node loses it', node([['Ready', 'True']], [ns('unschedulable')]), []],
+    ['a node already as it should be is left alone', node([['Ready', 'False']], [ns('not-ready')]), undefined],
+    [
+      'other taints, and NoExecute ones, stay where they are',
+      node([['Ready', 'True']], [{ key: 'team', effect: 'NoSchedule' }, ns('not-ready'), { key: 'node.kubernetes.io/not-ready', effect: 'NoExecute' }]),
+      ['team:NoSchedule', 'node.kubernetes.io/not-ready:NoExecute'],
+    ],
+  ];
+  for (const [name, n, want] of pass) test(name, () => assert.deepEqual(show(noScheduleTaints(n, t0)), want));
+  test('taints the pass adds carry the time they were added', () => {
+    assert.deepEqual(noScheduleTaints(node([['Ready', 'False']]), t0), [{ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule', timeAdded: '2026-01-01T00:00:00Z' }]);
   });
 });
 

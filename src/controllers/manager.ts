@@ -3,12 +3,22 @@
  * informer factory, only while this process holds the `kube-system/kube-controller-manager`
  * Lease. Losing the lease stops every controller (their signal aborts) and the manager goes
  * back to contending, so two managers against one API server never both act.
+ *
+ * Identities, as upstream's kube-controller-manager: the manager's own credentials serve leader
+ * election, the shared informers and obtaining the controllers' credentials. With
+ * `useServiceAccountCredentials` (upstream's --use-service-account-credentials) each controller
+ * writes, and records its events, with a client of its own ServiceAccount
+ * (`kube-system/<descriptor.serviceAccount>`, credentials.ts); a controller starts once its
+ * client is ready, so one whose credentials cannot be had yet does not hold the others back.
+ * Without it, every controller uses the manager's own client (which must then be granted what
+ * the controllers do).
  */
 import { startResourceQuotaController } from './resourcequota.ts';
 import { startRootCaCertPublisher, type RootCaContext } from './rootcacertpublisher.ts';
 import { startClusterRoleAggregationController } from './clusterroleaggregation.ts';
-import { EventRecorder, InformerFactory, LeaderElector, type RestClient } from '../client/index.ts';
-import { defaultControllerConfig, type ControllerConfig, type ControllerContext, type ControllerStart } from './context.ts';
+import { EventRecorder, InformerFactory, LeaderElector, type ClusterConnection, type RestClient } from '../client/index.ts';
+import { defaultControllerConfig, type ControllerConfig, type ControllerContext, type ControllerDescriptor } from './context.ts';
+import { ControllerCredentials } from './credentials.ts';
 import { startReplicaSetController, startReplicationControllerController } from './replicaset.ts';
 import { startDeploymentController } from './deployment.ts';
 import { startEndpointsController, startEndpointSliceController } from './endpoints.ts';
@@ -23,30 +33,46 @@ import { startCsrApprovingController } from './csrapproving.ts';
 import { startCsrSigningController, type ClusterSigning, type CsrSigningContext } from './csrsigning.ts';
 import { startNodeIpamController } from './nodeipam.ts';
 import { startServiceLBController } from './servicelb.ts';
+import { startPvcProtectionController } from './pvcprotection.ts';
+import { startPvProtectionController } from './pvprotection.ts';
+import { startValidatingAdmissionPolicyStatusController } from './validatingadmissionpolicystatus.ts';
+import { startServiceAccountTokensController, type ServiceAccountTokenContext } from './serviceaccounttokens.ts';
 
-/** Every controller, by the name upstream's --controllers flag uses. */
-export const controllers: Record<string, ControllerStart> = {
-  deployment: startDeploymentController,
-  replicaset: startReplicaSetController,
-  replicationcontroller: startReplicationControllerController,
-  endpoint: startEndpointsController,
-  endpointslice: startEndpointSliceController,
-  serviceaccount: startServiceAccountController,
-  namespace: startNamespaceController,
-  garbagecollector: startGarbageCollector,
-  podgc: startPodGCController,
-  nodelifecycle: startNodeLifecycleController,
-  disruption: startDisruptionController,
-  nodeipam: startNodeIpamController,
-  // Upstream runs this one in kube-apiserver; see systemnamespaces.ts.
-  systemnamespaces: startSystemNamespacesController,
-  csrapproving: startCsrApprovingController,
-  csrsigning: startCsrSigningController,
-  // k3s's name (`--disable servicelb`); upstream's service controller with Bosun as the load balancer.
-  servicelb: startServiceLBController,
-  'clusterrole-aggregation': startClusterRoleAggregationController,
-  'root-ca-certificate-publisher': startRootCaCertPublisher,
-  resourcequota: startResourceQuotaController,
+/**
+ * Every controller, by the name upstream's --controllers flag uses, with the ServiceAccount it
+ * runs as under --use-service-account-credentials (the name upstream's controller asks its
+ * client for).
+ */
+export const controllers: Record<string, ControllerDescriptor> = {
+  deployment: { start: startDeploymentController, serviceAccount: 'deployment-controller' },
+  replicaset: { start: startReplicaSetController, serviceAccount: 'replicaset-controller' },
+  replicationcontroller: { start: startReplicationControllerController, serviceAccount: 'replication-controller' },
+  endpoint: { start: startEndpointsController, serviceAccount: 'endpoint-controller' },
+  endpointslice: { start: startEndpointSliceController, serviceAccount: 'endpointslice-controller' },
+  serviceaccount: { start: startServiceAccountController, serviceAccount: 'service-account-controller' },
+  namespace: { start: startNamespaceController, serviceAccount: 'namespace-controller' },
+  garbagecollector: { start: startGarbageCollector, serviceAccount: 'generic-garbage-collector' },
+  podgc: { start: startPodGCController, serviceAccount: 'pod-garbage-collector' },
+  // Both use upstream's node-controller role, as upstream's do.
+  nodelifecycle: { start: startNodeLifecycleController, serviceAccount: 'node-controller' },
+  disruption: { start: startDisruptionController, serviceAccount: 'disruption-controller' },
+  nodeipam: { start: startNodeIpamController, serviceAccount: 'node-controller' },
+  // Upstream runs this one in kube-apiserver; see systemnamespaces.ts. Its ServiceAccount is
+  // Bosun's, bound to Bosun's bosun:system-namespaces ClusterRole (bootstrappolicy.ts).
+  systemnamespaces: { start: startSystemNamespacesController, serviceAccount: 'system-namespaces-controller' },
+  csrapproving: { start: startCsrApprovingController, serviceAccount: 'certificate-controller' },
+  csrsigning: { start: startCsrSigningController, serviceAccount: 'certificate-controller' },
+  // k3s's name (`--disable servicelb`); upstream's service controller with Bosun as the load
+  // balancer, so upstream's service-controller identity.
+  servicelb: { start: startServiceLBController, serviceAccount: 'service-controller' },
+  'clusterrole-aggregation': { start: startClusterRoleAggregationController, serviceAccount: 'clusterrole-aggregation-controller' },
+  'root-ca-certificate-publisher': { start: startRootCaCertPublisher, serviceAccount: 'root-ca-cert-publisher' },
+  resourcequota: { start: startResourceQuotaController, serviceAccount: 'resourcequota-controller' },
+  'pvc-protection': { start: startPvcProtectionController, serviceAccount: 'pvc-protection-controller' },
+  'pv-protection': { start: startPvProtectionController, serviceAccount: 'pv-protection-controller' },
+  // No ServiceAccount: it mints tokens, so it runs with the manager's own credentials, as upstream's tokens controller.
+  'serviceaccount-token': { start: startServiceAccountTokensController },
+  'validatingadmissionpolicy-status': { start: startValidatingAdmissionPolicyStatusController, serviceAccount: 'validatingadmissionpolicy-status-controller' },
 };
 
 export interface ControllerManagerOptions {
@@ -65,6 +91,19 @@ export interface ControllerManagerOptions {
   clusterSigning?: ClusterSigning;
   /** The CA published as kube-root-ca.crt (upstream's --root-ca-file); default the signing CA. */
   rootCaPem?: string;
+  /** The key legacy ServiceAccount token Secrets are signed with (upstream's --service-account-private-key-file); none: serviceaccount-token is off. */
+  serviceAccountPrivateKeyPem?: string;
+  /**
+   * Upstream's --use-service-account-credentials: each controller with a descriptor
+   * `serviceAccount` runs with that ServiceAccount's token (needs `connection`). Default false
+   * here; the commands default it to true.
+   */
+  useServiceAccountCredentials?: boolean;
+  /** Where the controllers' own clients connect: server address and CA (its credentials are not used). */
+  connection?: ClusterConnection;
+  /** Rate limit of each controller's own client (--kube-api-qps / --kube-api-burst). */
+  qps?: number;
+  burst?: number;
   log?: (msg: string) => void;
 }
 
@@ -74,6 +113,7 @@ export async function runControllerManager(opts: ControllerManagerOptions, signa
   // A bad --controllers flag ends the process with a clear message, before anything runs.
   const unknown = (opts.enabled ?? []).filter((n) => !(n in controllers));
   if (unknown.length) throw new RangeError(`unknown controller${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${Object.keys(controllers).join(', ')})`);
+  if (opts.useServiceAccountCredentials && !opts.connection) throw new TypeError('useServiceAccountCredentials needs the connection the controllers\' clients use');
   let running: Promise<void> = Promise.resolve();
   // One elector per term: after leadership is lost, campaign again with a fresh one.
   while (!signal.aborted) {
@@ -99,28 +139,49 @@ export async function runControllerManager(opts: ControllerManagerOptions, signa
 
 async function runControllers(opts: ControllerManagerOptions, signal: AbortSignal, log: (msg: string) => void): Promise<void> {
   const informers = new InformerFactory(opts.client, { log });
-  const recorders = new Map<string, EventRecorder>();
-  const ctx: ControllerContext & CsrSigningContext & RootCaContext = {
+  const credentials = opts.useServiceAccountCredentials
+    ? new ControllerCredentials({ client: opts.client, connection: opts.connection!, qps: opts.qps, burst: opts.burst, log })
+    : undefined;
+  // One recorder per (client, component): events are written as the controller that records them.
+  const recorders = new Map<RestClient, Map<string, EventRecorder>>();
+  const config = { ...defaultControllerConfig, ...opts.config };
+  const contextFor = (client: RestClient): ControllerContext & CsrSigningContext & RootCaContext & ServiceAccountTokenContext => ({
     clusterSigning: opts.clusterSigning,
+    serviceAccountPrivateKeyPem: opts.serviceAccountPrivateKeyPem,
     rootCaPem: opts.rootCaPem ?? opts.clusterSigning?.certPem,
-    client: opts.client,
-    config: { ...defaultControllerConfig, ...opts.config },
+    client,
+    config,
     informers,
     signal,
     log,
     recorder(component) {
-      let r = recorders.get(component);
-      if (!r) recorders.set(component, (r = new EventRecorder(opts.client, { component, log })));
+      let mine = recorders.get(client);
+      if (!mine) recorders.set(client, (mine = new Map()));
+      let r = mine.get(component);
+      if (!r) mine.set(component, (r = new EventRecorder(client, { component, log })));
       return r;
     },
-  };
-  const names = opts.enabled ?? Object.keys(controllers);
-  for (const name of names) {
-    controllers[name]!(ctx);
-  }
+  });
+  // Informers made later (as controllers start) run at once.
   informers.start(signal);
-  log(`controller-manager: started ${names.join(', ') || 'no controllers'}`);
+  const names = opts.enabled ?? Object.keys(controllers);
+  await Promise.all(
+    names.map(async (name) => {
+      const d = controllers[name]!;
+      let client = opts.client;
+      if (credentials && d.serviceAccount) {
+        try {
+          client = await credentials.client(d.serviceAccount, signal);
+        } catch {
+          return; // only when stopping
+        }
+      }
+      if (!signal.aborted) d.start(contextFor(client));
+    }),
+  );
+  if (!signal.aborted) log(`controller-manager: started ${names.join(', ') || 'no controllers'}`);
   if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   await informers.stopped();
-  await Promise.all([...recorders.values()].map((r) => r.close()));
+  await Promise.all([...recorders.values()].flatMap((m) => [...m.values()]).map((r) => r.close()));
+  await credentials?.close();
 }

@@ -5,9 +5,17 @@
  *    not agree. Without one for nodeMonitorGracePeriod, its conditions become Unknown
  *    (NodeStatusUnknown, "Kubelet stopped posting node status.", or NodeStatusNeverUpdated) and
  *    its pods are marked not ready;
- *  - taints from the Ready condition: `node.kubernetes.io/not-ready` (False) or
- *    `node.kubernetes.io/unreachable` (Unknown), each NoSchedule and NoExecute, removed again
- *    when the node is Ready;
+ *  - NoSchedule taints from conditions (upstream doNoScheduleTaintingPass, run for each node
+ *    added or updated): Ready False → `node.kubernetes.io/not-ready`, Ready Unknown →
+ *    `node.kubernetes.io/unreachable`, MemoryPressure, DiskPressure, PIDPressure and
+ *    NetworkUnavailable True → `node.kubernetes.io/memory-pressure` (`disk-pressure`,
+ *    `pid-pressure`, `network-unavailable`), and `spec.unschedulable` →
+ *    `node.kubernetes.io/unschedulable`. Such NoSchedule taints that no condition calls for are
+ *    removed — so the not-ready taint a Node is created with (admission TaintNodesByCondition)
+ *    goes once the node is Ready; added ones carry timeAdded. Other taints are left alone.
+ *  - NoExecute taints from the Ready condition, checked with health: not-ready (False) or
+ *    unreachable (Unknown), removed again when the node is Ready; a node that never posted a
+ *    Ready condition is left as it is until health marks it Unknown.
  *  - NoExecute eviction: pods on a node with NoExecute taints they do not tolerate are deleted at
  *    once; pods tolerating them for tolerationSeconds are deleted when that time has passed since
  *    the taint was added.
@@ -16,7 +24,7 @@ import type { Node, NodeCondition, Pod, Taint, Toleration } from '../api/index.t
 import { isConflict, isNotFound } from '../api/errors.ts';
 import { IndexNodeName, clientset, resources } from '../client/index.ts';
 import type { ControllerContext } from './context.ts';
-import { nowRfc3339 } from './controller-utils.ts';
+import { nowRfc3339, startQueue } from './controller-utils.ts';
 
 export const notReadyTaint = 'node.kubernetes.io/not-ready';
 export const unreachableTaint = 'node.kubernetes.io/unreachable';
@@ -51,13 +59,53 @@ export function evictionTime(pod: Pod, taints: readonly Taint[], now: number): n
   return at;
 }
 
-/** The taints a node should have for its Ready condition status ('True', 'False', 'Unknown'). */
+/**
+ * The NoExecute taints a node should have for its Ready condition status ('True', 'False',
+ * 'Unknown'; undefined when it has none): the other taints stay as they are, an existing taint
+ * keeps its timeAdded. Without a Ready condition nothing changes (upstream waits for one).
+ */
 export function taintsForReady(ready: string | undefined, existing: readonly Taint[], now: number): Taint[] {
-  const rest = existing.filter((t) => t.key !== notReadyTaint && t.key !== unreachableTaint);
-  const key = ready === 'False' ? notReadyTaint : ready === 'Unknown' || ready === undefined ? unreachableTaint : undefined;
+  if (ready === undefined) return [...existing];
+  const ours = (t: Taint) => t.effect === 'NoExecute' && (t.key === notReadyTaint || t.key === unreachableTaint);
+  const rest = existing.filter((t) => !ours(t));
+  const key = ready === 'False' ? notReadyTaint : ready === 'Unknown' ? unreachableTaint : undefined;
   if (!key) return rest;
-  const keep = (effect: string): Taint => existing.find((t) => t.key === key && t.effect === effect) ?? { key, effect, ...(effect === 'NoExecute' ? { timeAdded: nowRfc3339(now) } : {}) };
-  return [...rest, keep('NoSchedule'), keep('NoExecute')];
+  return [...rest, existing.find((t) => ours(t) && t.key === key) ?? { key, effect: 'NoExecute', timeAdded: nowRfc3339(now) }];
+}
+
+export const unschedulableTaint = 'node.kubernetes.io/unschedulable';
+
+/** Condition type → status → NoSchedule taint key (upstream nodeConditionToTaintKeyStatusMap). */
+const conditionTaints: ReadonlyMap<string, ReadonlyMap<string, string>> = new Map([
+  ['Ready', new Map([['False', notReadyTaint], ['Unknown', unreachableTaint]])],
+  ['MemoryPressure', new Map([['True', 'node.kubernetes.io/memory-pressure']])],
+  ['DiskPressure', new Map([['True', 'node.kubernetes.io/disk-pressure']])],
+  ['NetworkUnavailable', new Map([['True', 'node.kubernetes.io/network-unavailable']])],
+  ['PIDPressure', new Map([['True', 'node.kubernetes.io/pid-pressure']])],
+]);
+/** The NoSchedule taint keys the pass manages (upstream taintKeyToNodeConditionMap, and unschedulable). */
+const managedNoScheduleKeys: ReadonlySet<string> = new Set([...[...conditionTaints.values()].flatMap((m) => [...m.values()]), unschedulableTaint]);
+
+/**
+ * Upstream doNoScheduleTaintingPass for one node: its taints with the managed NoSchedule taints
+ * its conditions and spec.unschedulable call for added (at the end, timeAdded `now`) and those
+ * they do not call for removed; undefined when nothing changes. Taints match by key and effect.
+ */
+export function noScheduleTaints(node: Node, now: number): Taint[] | undefined {
+  const want = new Set<string>();
+  for (const c of node.status?.conditions ?? []) {
+    const key = conditionTaints.get(c.type)?.get(c.status);
+    if (key) want.add(key);
+  }
+  if (node.spec?.unschedulable) want.add(unschedulableTaint);
+  const existing = node.spec?.taints ?? [];
+  const managed = (t: Taint) => t.effect === 'NoSchedule' && managedNoScheduleKeys.has(t.key);
+  const have = new Set(existing.filter(managed).map((t) => t.key));
+  const add = [...want].filter((k) => !have.has(k));
+  const del = [...have].filter((k) => !want.has(k));
+  if (!add.length && !del.length) return undefined;
+  const kept = existing.filter((t) => !(managed(t) && del.includes(t.key)));
+  return [...kept, ...add.map((key): Taint => ({ key, effect: 'NoSchedule', timeAdded: nowRfc3339(now) }))];
 }
 
 interface Health {
@@ -76,6 +124,23 @@ export function startNodeLifecycleController(ctx: ControllerContext): void {
   const recorder = ctx.recorder('node-controller');
   const health = new Map<string, Health>();
   const cfg = ctx.config;
+
+  // The NoSchedule pass runs for every node added or updated, as upstream's node update queue.
+  const noScheduleQueue = startQueue(ctx, noScheduleTaintingPass, { name: 'node-lifecycle-controller', workers: 1, waitFor: [nodes] });
+  nodes.addEventHandler({ onAdd: (n) => noScheduleQueue.add(n.metadata.name!), onUpdate: (_o, n) => noScheduleQueue.add(n.metadata.name!) });
+
+  async function noScheduleTaintingPass(name: string): Promise<void> {
+    const node = nodes.store.get(name);
+    if (!node) return;
+    const taints = noScheduleTaints(node, Date.now());
+    if (!taints) return;
+    try {
+      await cs.nodes.patch(name, { spec: { taints: taints.length ? taints : null }, metadata: { resourceVersion: node.metadata.resourceVersion } }, { type: 'merge' });
+    } catch (err) {
+      // A conflict means a newer node is on its way to the cache; its update event brings it back here.
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
+  }
 
   function heartbeat(node: Node): string {
     const lease = leases.store.get(`kube-node-lease/${node.metadata.name}`);

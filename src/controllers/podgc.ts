@@ -23,14 +23,14 @@ export function startPodGCController(ctx: ControllerContext): void {
   const pods = ctx.informers.typedInformerFor(resources.pods);
   const nodes = ctx.informers.typedInformerFor(resources.nodes);
   const cs = clientset(ctx.client);
-  const recorder = ctx.recorder('pod-garbage-collector');
   /** Nodes seen missing, and since when. */
   const missingSince = new Map<string, number>();
 
   async function forceDelete(pod: Pod, why: string): Promise<void> {
     try {
       await cs.pods.delete(pod.metadata.name!, { namespace: pod.metadata.namespace, gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
-      recorder.event(pod, 'Normal', 'PodGCDeleted', why);
+      // Upstream's podgc records no event (its role may not create events); it logs.
+      ctx.log(`podgc: deleted pod ${pod.metadata.namespace}/${pod.metadata.name}: ${why}`);
     } catch (err) {
       if (!isNotFound(err) && !isConflict(err)) throw err;
     }

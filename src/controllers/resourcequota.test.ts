@@ -74,6 +74,8 @@ describe('resourcequota controller', () => {
     client = await createClient({ component: 'quota-test', connection: { server: `https://127.0.0.1:${port}`, ca: pki.caCertPem, cert: pki.adminCertPem, key: pki.adminKeyPem } });
     cs = clientset(client);
     await cs.namespaces.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    // No serviceaccount controller runs here: the pods' account is made by hand (ServiceAccount admission needs it).
+    await cs.serviceAccounts.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: ns } }, { namespace: ns });
     await cs.pods.create(pod('a', '1'), { namespace: ns });
     await cs.pods.create(pod('b', '500m'), { namespace: ns });
     await cs.pods.create(pod('c'), { namespace: ns });
@@ -164,6 +166,7 @@ describe('resourcequota controller', () => {
   test('with the admission plugin: ten pods of 1 CPU fit team-alpha-quota, the eleventh is refused, a deleted one makes room', async () => {
     const seed = 'seed';
     await cs.namespaces.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: seed } });
+    await cs.serviceAccounts.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: seed } }, { namespace: seed });
     await cs.resourceQuotas.create({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'team-alpha-quota', namespace: seed }, spec: { hard: { 'requests.cpu': '10' } } }, { namespace: seed });
     await until('the quota measured', async () => {
       const q: ResourceQuota = await cs.resourceQuotas.get('team-alpha-quota', { namespace: seed });

@@ -24,6 +24,7 @@ import { StatsProvider } from './stats.ts';
 import { startClusterDns } from '../dns/index.ts';
 import { startNetworkPolicy } from '../netpol/index.ts';
 import { startServiceProxy, type ProxyMode } from '../proxy/index.ts';
+import type { RotatingCert } from '../pki/rotation.ts';
 
 export const defaultClusterCidr = '10.42.0.0/16';
 export const defaultServiceCidr = '10.43.0.0/16';
@@ -51,6 +52,8 @@ export interface AgentOptions {
   port?: number;
   /** Serving certificate of the agent's HTTPS endpoint, and the CA that signs API server clients. */
   tls: { certPem: string; keyPem: string; caPem: string };
+  /** The serving certificate when it is renewed while the agent runs: used instead of `tls`'s pair, each new one from the next handshake on. */
+  servingCertificate?: Pick<RotatingCert, 'current' | 'onChange'>;
   maxPods?: number;
   /** The cluster DNS Service's address for ClusterFirst pods (`--cluster-dns`); default 10.43.0.10. */
   clusterDns?: string;
@@ -124,10 +127,11 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     const podManagerRef: { current?: PodManager } = {};
     const stats = new StatsProvider();
     const server = await startAgentServer(
-      { bindAddress: nodeIP, port: opts.port ?? 10250, tls: opts.tls, backend: backend(() => podManagerRef.current!, cri, stats, { nodeName: opts.nodeName, dir }), log },
+      { bindAddress: nodeIP, port: opts.port ?? 10250, tls: opts.servingCertificate ? { ...opts.servingCertificate.current(), caPem: opts.tls.caPem } : opts.tls, backend: backend(() => podManagerRef.current!, cri, stats, { nodeName: opts.nodeName, dir }), log },
       signal,
     );
     cfg.kubeletPort = server.port;
+    const unsubscribeServing = opts.servingCertificate?.onChange((pair) => server.setCertificate(pair));
 
     await registerNode(cs, cfg);
     let pressure: Pressure = await readPressure(dir, eviction);
@@ -228,6 +232,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     await routing;
     await informers.stopped();
     await recorder.flush().catch(() => {});
+    unsubscribeServing?.();
     await server.close();
     await clusterDns.stopped;
   } finally {

@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, type ServerHandle } from '../../test/e2e/harness.ts';
+import { startServer, waitForServiceAccount, type ServerHandle } from '../../test/e2e/harness.ts';
 import { clientset, Http2Transport, loadKubeconfig, RestClient, type Clientset } from '../client/index.ts';
 import { tokenize, type TableRules } from '../network/iptables.ts';
 import { DNS_CHAIN, MAIN_CHAIN, podChainName } from './compile.ts';
@@ -76,6 +76,9 @@ before(async () => {
   await cs.nodes.create({ metadata: { name: 'n1' } });
   await cs.namespaces.create({ metadata: { name: 'np1' } });
   await cs.namespaces.create({ metadata: { name: 'np2' } });
+  // Pods wait for their namespace's default ServiceAccount (the serviceaccount controller makes it).
+  await waitForServiceAccount(server, 'np1');
+  await waitForServiceAccount(server, 'np2');
   await makePod('web', '10.42.0.10', { app: 'web' });
   await makePod('client', '10.42.0.11', { app: 'client' });
   running = startNetworkPolicy({ client, nodeName: 'n1', io: table, debounceMs: 200, log: (m) => logs.push(m) }, stop.signal);

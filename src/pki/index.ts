@@ -18,7 +18,10 @@
  *   that trusts it. Delete the files to start over.
  * - A leaf is reissued when missing or unparsable, when its key does not match, when it was not
  *   issued by the current CA, when its subject, usage or SAN set differs from the wanted one,
- *   when it is not yet valid, or when it expires within 30 days. Otherwise it is reused as is.
+ *   when it is not yet valid, or when it is near expiry: within 30 days, or within the last 10 %
+ *   of its validity when that is shorter (short-lived test certificates). Otherwise it is reused
+ *   as is. `renew` forces a new pair whatever the old one is (rotation while running,
+ *   rotation.ts). New leaves live `leafLifetimeSeconds` (default 365 days), never past the CA.
  *
  * Calls for the same directory are serialized within the process. Two processes sharing one
  * directory are not coordinated (the last writer wins; the next start repairs a mixed pair).
@@ -61,12 +64,18 @@ export interface EnsurePkiOptions {
   now?: () => Date;
   /** Told when something is (re)issued, with the reason. */
   log?: (msg: string) => void;
+  /** Leaves to reissue even when fit for use: 'serving', 'admin'. */
+  renew?: readonly string[];
+  /** Validity of leaves issued now; default `leafValidityDays`. For tests (rotation.ts). */
+  leafLifetimeSeconds?: number;
 }
 
 export const caValidityDays = 3650;
 export const leafValidityDays = 365;
 /** A certificate expiring within this many days is replaced. */
 export const renewBeforeDays = 30;
+/** ... or within this share of its validity, when that is less (short-lived certificates). */
+export const renewBeforeFraction = 0.1;
 
 /** File base names the PKI uses itself; `issueClientCert` refuses them. */
 const reservedNames = new Set(['ca', 'serving', 'admin']);
@@ -89,9 +98,10 @@ export async function ensurePki(dir: string, opts: EnsurePkiOptions = {}): Promi
   return withDirLock(dir, async () => {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     const ca = await ensureCa(dir, now(), log);
+    const leaf = (name: string) => ({ now: now(), log, renew: opts.renew?.includes(name) ?? false, lifetimeSeconds: opts.leafLifetimeSeconds });
     const [serving, admin] = await Promise.all([
-      ensureLeaf(dir, 'serving', ca, { kind: 'server', subject: { commonName: 'kube-apiserver' }, sans }, now(), log),
-      ensureLeaf(dir, 'admin', ca, { kind: 'client', subject: { commonName: 'system:admin', organizations: ['system:masters'] } }, now(), log),
+      ensureLeaf(dir, 'serving', ca, { kind: 'server', subject: { commonName: 'kube-apiserver' }, sans }, leaf('serving')),
+      ensureLeaf(dir, 'admin', ca, { kind: 'client', subject: { commonName: 'system:admin', organizations: ['system:masters'] } }, leaf('admin')),
     ]);
     return {
       dir,
@@ -114,6 +124,10 @@ export interface ClientCertOptions {
   organizations?: string[];
   now?: () => Date;
   log?: (msg: string) => void;
+  /** Issue a new pair even when the stored one is fit for use. */
+  renew?: boolean;
+  /** Validity of a pair issued now; default `leafValidityDays`. */
+  leafLifetimeSeconds?: number;
 }
 
 /**
@@ -126,7 +140,7 @@ export async function issueClientCert(pki: Pki, opts: ClientCertOptions): Promis
   checkName(opts.name);
   if (!opts.commonName) throw new BosunError('ERR_INVALID_CONFIG', `client certificate ${opts.name} needs a common name`);
   const spec: LeafSpec = { kind: 'client', subject: { commonName: opts.commonName, organizations: opts.organizations ?? [] } };
-  return withDirLock(pki.dir, () => ensureLeaf(pki.dir, opts.name, caOf(pki), spec, (opts.now ?? (() => new Date()))(), opts.log ?? (() => {})));
+  return withDirLock(pki.dir, () => ensureLeaf(pki.dir, opts.name, caOf(pki), spec, leafOptions(opts)));
 }
 
 export interface ServingCertOptions {
@@ -137,6 +151,10 @@ export interface ServingCertOptions {
   sans: string[];
   now?: () => Date;
   log?: (msg: string) => void;
+  /** Issue a new pair even when the stored one is fit for use. */
+  renew?: boolean;
+  /** Validity of a pair issued now; default `leafValidityDays`. */
+  leafLifetimeSeconds?: number;
 }
 
 /**
@@ -149,7 +167,7 @@ export async function issueServingCert(pki: Pki, opts: ServingCertOptions): Prom
   if (opts.sans.length === 0) throw new BosunError('ERR_INVALID_CONFIG', `serving certificate ${opts.name} needs at least one SAN`);
   const sans = dedupe(opts.sans.map(parseSan));
   const spec: LeafSpec = { kind: 'server', subject: { commonName: opts.commonName }, sans };
-  return withDirLock(pki.dir, () => ensureLeaf(pki.dir, opts.name, caOf(pki), spec, (opts.now ?? (() => new Date()))(), opts.log ?? (() => {})));
+  return withDirLock(pki.dir, () => ensureLeaf(pki.dir, opts.name, caOf(pki), spec, leafOptions(opts)));
 }
 
 // ---- internals ----
@@ -158,6 +176,28 @@ interface LeafSpec {
   kind: Exclude<CertKind, 'ca'>;
   subject: Subject;
   sans?: San[];
+}
+
+interface LeafOptions {
+  now: Date;
+  log: (msg: string) => void;
+  renew: boolean;
+  lifetimeSeconds: number | undefined;
+}
+
+function leafOptions(opts: { now?: () => Date; log?: (msg: string) => void; renew?: boolean; leafLifetimeSeconds?: number }): LeafOptions {
+  return { now: (opts.now ?? (() => new Date()))(), log: opts.log ?? (() => {}), renew: opts.renew ?? false, lifetimeSeconds: opts.leafLifetimeSeconds };
+}
+
+/**
+ * Whether a certificate valid from `notBefore` to `notAfter` is near enough to its end to be
+ * replaced at start: within `renewBeforeDays`, or within `renewBeforeFraction` of its validity
+ * when that is shorter.
+ */
+export function nearExpiry(validity: { notBefore: Date; notAfter: Date }, now: Date): boolean {
+  const total = validity.notAfter.getTime() - validity.notBefore.getTime();
+  const before = Math.min(renewBeforeDays * 86_400_000, total * renewBeforeFraction);
+  return validity.notAfter.getTime() - now.getTime() <= before;
 }
 
 function caOf(pki: Pki): CertAndKey {
@@ -195,15 +235,20 @@ async function ensureCa(dir: string, now: Date, log: (msg: string) => void): Pro
   return ca;
 }
 
-async function ensureLeaf(dir: string, name: string, ca: CertAndKey, spec: LeafSpec, now: Date, log: (msg: string) => void): Promise<CertAndKey> {
+async function ensureLeaf(dir: string, name: string, ca: CertAndKey, spec: LeafSpec, opts: LeafOptions): Promise<CertAndKey> {
+  const { now, log } = opts;
   const [certPem, keyPem] = await Promise.all([readFileIfExists(path.join(dir, `${name}.crt`)), readFileIfExists(path.join(dir, `${name}.key`))]);
-  const why = certPem === undefined || keyPem === undefined ? 'missing' : whyReissue({ certPem, keyPem }, ca, spec, now);
+  const why = certPem === undefined || keyPem === undefined ? 'missing' : (whyReissue({ certPem, keyPem }, ca, spec, now) ?? (opts.renew ? 'rotation' : undefined));
   if (!why) return { certPem: certPem!, keyPem: keyPem! };
   log(`pki: issuing ${name}.crt (${why})`);
   const caNotAfter = certFacts(ca.certPem).notAfter;
-  const wanted = addDays(now, leafValidityDays);
+  const lifetimeMs = opts.lifetimeSeconds !== undefined ? opts.lifetimeSeconds * 1000 : leafValidityDays * 86_400_000;
+  const wanted = new Date(now.getTime() + lifetimeMs);
+  // Backdated for clock skew, but never by more than a tenth of a short test lifetime (the
+  // rotation schedule counts from notBefore).
+  const backdate = Math.min(backdateMs, lifetimeMs / 10);
   const pair = await createCertificate(
-    { ...spec, notBefore: new Date(now.getTime() - backdateMs), notAfter: wanted < caNotAfter ? wanted : caNotAfter },
+    { ...spec, notBefore: new Date(now.getTime() - backdate), notAfter: wanted < caNotAfter ? wanted : caNotAfter },
     ca,
   );
   await writePair(dir, name, pair);
@@ -236,7 +281,7 @@ function whyReissue(pair: CertAndKey, ca: CertAndKey, spec: LeafSpec, now: Date)
   if (f.isCA) return 'is a CA';
   if (spec.kind === 'server' ? !f.serverAuth : !f.clientAuth) return 'wrong usage';
   if (f.notBefore.getTime() > now.getTime()) return 'not yet valid';
-  if (daysLeft(f.notAfter, now) <= renewBeforeDays) return `expires ${f.notAfter.toISOString()}`;
+  if (nearExpiry(f, now)) return `expires ${f.notAfter.toISOString()}`;
   return undefined;
 }
 

@@ -326,8 +326,8 @@ export const taintToleration: Plugin = {
     for (const taint of node.node.spec?.taints ?? []) {
       if (taint.effect !== 'NoSchedule' && taint.effect !== 'NoExecute') continue;
       if (!tolerations.some((t) => tolerates(t, taint))) {
-        const v = taint.value ? `: ${taint.value}` : '';
-        return { reason: `node(s) had untolerated taint {${taint.key}${v}}`, unresolvable: true };
+        // Upstream prints key and value, the value empty or not: `{node.kubernetes.io/not-ready: }`.
+        return { reason: `node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`, unresolvable: true };
       }
     }
     return null;

@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kubectl, kubectlOk, kubectlVersions, until, useServer, type ServerHandle } from './harness.ts';
+import { kubectl, kubectlOk, kubectlVersions, until, useServer, waitForServiceAccount, type ServerHandle } from './harness.ts';
 import { answer, makeTls, startServer as startWebhookServer } from '../../src/apiserver/admission/webhook/testing.ts';
 
 let server!: ServerHandle;
@@ -24,6 +24,7 @@ const pod = (name: string, cpu: string, extra: Record<string, unknown> = {}) => 
 
 test('ResourceQuota: the seed team-alpha-quota refuses the 11th CPU, as upstream words it', { timeout: 120_000 }, async () => {
   await kubectlOk(server, v, ['create', 'namespace', 'team-alpha']);
+  await waitForServiceAccount(server, 'team-alpha');
   const quota = { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'team-alpha-quota', namespace: 'team-alpha' }, spec: { hard: { 'requests.cpu': '10', pods: '20' } } };
   await kubectlOk(server, v, ['apply', '-f', '-'], { input: JSON.stringify(quota) });
   // The quota controller fills status before it bites (upstream: "status unknown" until then).
@@ -44,6 +45,7 @@ test('ResourceQuota: the seed team-alpha-quota refuses the 11th CPU, as upstream
 
 test('LimitRanger: defaults fill in missing requests and limits; a limit over the maximum is refused', async () => {
   await kubectlOk(server, v, ['create', 'namespace', 'limits']);
+  await waitForServiceAccount(server, 'limits');
   const lr = { apiVersion: 'v1', kind: 'LimitRange', metadata: { name: 'cpu', namespace: 'limits' }, spec: { limits: [{ type: 'Container', default: { cpu: '500m' }, defaultRequest: { cpu: '250m' }, max: { cpu: '1' } }] } };
   await kubectlOk(server, v, ['apply', '-f', '-'], { input: JSON.stringify(lr) });
   await kubectlOk(server, v, ['run', 'defaulted', '-n', 'limits', '--image', 'busybox']);
@@ -55,6 +57,7 @@ test('LimitRanger: defaults fill in missing requests and limits; a limit over th
 
 test('PodSecurity: enforce=restricted refuses a privileged pod with upstream\'s message; warn only warns', async () => {
   await kubectlOk(server, v, ['create', 'namespace', 'secure']);
+  await waitForServiceAccount(server, 'secure');
   await kubectlOk(server, v, ['label', 'namespace', 'secure', 'pod-security.kubernetes.io/enforce=restricted']);
   const privileged = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'root' }, spec: { containers: [{ name: 'c', image: 'busybox', securityContext: { privileged: true } }] } };
   const r = await kubectl(server, v, ['create', '-n', 'secure', '-f', '-'], { input: JSON.stringify(privileged) });
@@ -64,6 +67,7 @@ test('PodSecurity: enforce=restricted refuses a privileged pod with upstream\'s 
     'Error from server (Forbidden): error when creating "STDIN": pods "root" is forbidden: violates PodSecurity "restricted:latest": privileged (container "c" must not set securityContext.privileged=true), allowPrivilegeEscalation != false (container "c" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container "c" must set securityContext.capabilities.drop=["ALL"]), runAsNonRoot != true (pod or container "c" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container "c" must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")',
   );
   await kubectlOk(server, v, ['create', 'namespace', 'lenient']);
+  await waitForServiceAccount(server, 'lenient');
   await kubectlOk(server, v, ['label', 'namespace', 'lenient', 'pod-security.kubernetes.io/warn=baseline']);
   const w = await kubectl(server, v, ['create', '-n', 'lenient', '-f', '-'], { input: JSON.stringify(privileged) });
   assert.equal(w.code, 0, w.stderr);
@@ -95,6 +99,8 @@ test('admission webhooks: a real HTTPS webhook mutates and denies, failurePolicy
   });
   try {
     await kubectlOk(server, v, ['create', 'namespace', 'hooked']);
+    await waitForServiceAccount(server, 'hooked');
+    await waitForServiceAccount(server, 'default');
     await kubectlOk(server, v, ['label', 'namespace', 'hooked', 'webhooks=on']);
     const rule = { operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] };
     const nsSel = { matchLabels: { webhooks: 'on' } };
@@ -164,4 +170,66 @@ test('ValidatingAdmissionPolicy: a Deployment with more than 5 replicas is denie
   const patched = await kubectl(server, v, ['patch', 'deployment', 'nginx', '-p', '{"spec":{"replicas":7}}']);
   assert.match(patched.stderr, /denied request: failed expression: object\.spec\.replicas <= 5/);
   await kubectlOk(server, v, ['delete', 'validatingadmissionpolicybinding', 'demo-binding-test.example.com']);
+});
+
+test('admission webhooks on DELETE and CONNECT: a mutating webhook is sent the stored object as oldObject, a validating one refuses a delete, per item of a collection too, and an exec', { timeout: 120_000 }, async () => {
+  const tls = await makeTls();
+  const hook = await startWebhookServer(tls, (review, p) => {
+    const old = review.request.oldObject as { metadata: { name: string } } | null;
+    if (p.startsWith('/seen')) return answer(review, { allowed: true });
+    if (p.startsWith('/exec')) return answer(review, { allowed: false, status: { code: 403, message: 'no exec here' } });
+    return old?.metadata.name.startsWith('keep') ? answer(review, { allowed: false, status: { code: 403, message: `${old.metadata.name} stays` } }) : answer(review, { allowed: true });
+  });
+  try {
+    await kubectlOk(server, v, ['create', 'namespace', 'deletes']);
+    await waitForServiceAccount(server, 'deletes');
+    await kubectlOk(server, v, ['label', 'namespace', 'deletes', 'webhooks=deletes']);
+    const nsSel = { matchLabels: { webhooks: 'deletes' } };
+    const wh = (name: string, path: string, rule: Record<string, unknown>) => ({ name, rules: [rule], namespaceSelector: nsSel, clientConfig: { url: hook.url(path), caBundle: tls.caBundle }, admissionReviewVersions: ['v1'], sideEffects: 'None' });
+    const onDelete = { operations: ['DELETE'], apiGroups: [''], apiVersions: ['v1'], resources: ['configmaps'] };
+    const onExec = { operations: ['CONNECT'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods/exec'] };
+    const configs = [
+      { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'see-deletes' }, webhooks: [wh('seen.test.bosun', '/seen', onDelete)] },
+      { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name: 'keep-some' }, webhooks: [wh('keep.test.bosun', '/keep', onDelete), wh('exec.test.bosun', '/exec', onExec)] },
+    ];
+    await kubectlOk(server, v, ['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: configs }) });
+    for (const name of ['keep-1', 'drop-1', 'drop-2']) await kubectlOk(server, v, ['create', 'configmap', name, '-n', 'deletes', '--from-literal', `k=${name}`]);
+    await kubectlOk(server, v, ['label', 'configmap', 'keep-1', 'drop-2', '-n', 'deletes', 'batch=one']);
+    const denied = await until('the webhooks in effect', async () => {
+      const r = await kubectl(server, v, ['delete', 'configmap', 'keep-1', '-n', 'deletes']);
+      return r.code !== 0 ? r : undefined;
+    });
+    assert.equal(denied.stderr.trim(), 'Error from server: admission webhook "keep.test.bosun" denied the request: keep-1 stays');
+    const deleteReviews = (name: string) => hook.seen.filter((s) => s.path.startsWith('/seen?') && s.review.request.oldObject?.metadata?.name === name).map((s) => s.review.request);
+    // The mutating webhook ran first, with the stored object and the DeleteOptions kubectl sent.
+    const seen = deleteReviews('keep-1').at(-1)!;
+    assert.equal(seen.operation, 'DELETE');
+    assert.equal(seen.object, null);
+    assert.equal(seen.oldObject.data.k, 'keep-1');
+    assert.equal(seen.options.kind, 'DeleteOptions');
+    assert.equal(seen.options.apiVersion, 'meta.k8s.io/v1');
+    assert.equal(seen.options.propagationPolicy, 'Background');
+    assert.equal(await kubectlOk(server, v, ['get', 'configmap', 'keep-1', '-n', 'deletes', '-o', 'jsonpath={.data.k}']), 'keep-1');
+    await kubectlOk(server, v, ['delete', 'configmap', 'drop-1', '-n', 'deletes']);
+    assert.equal(deleteReviews('drop-1').length, 1);
+    // A collection delete is admitted item by item: drop-2 goes, keep-1 refuses.
+    const coll = await kubectl(server, v, ['delete', '--raw', '/api/v1/namespaces/deletes/configmaps?labelSelector=batch%3Done']);
+    assert.notEqual(coll.code, 0);
+    assert.match(coll.stderr, /admission webhook "keep\.test\.bosun" denied the request: keep-1 stays/);
+    assert.equal(deleteReviews('drop-2').length, 1);
+    assert.equal((await kubectl(server, v, ['get', 'configmap', 'drop-2', '-n', 'deletes'])).code, 1);
+    assert.equal(await kubectlOk(server, v, ['get', 'configmap', 'keep-1', '-n', 'deletes', '-o', 'jsonpath={.data.k}']), 'keep-1');
+    // CONNECT: an exec is admitted with its PodExecOptions before anything is dialled.
+    await kubectlOk(server, v, ['run', 'target', '-n', 'deletes', '--image', 'busybox']);
+    const exec = await kubectl(server, v, ['exec', 'target', '-n', 'deletes', '--', 'true']);
+    assert.equal(exec.stderr.trim(), 'Error from server: admission webhook "exec.test.bosun" denied the request: no exec here');
+    const execReview = hook.seen.filter((s) => s.path.startsWith('/exec?')).at(-1)!.review.request;
+    assert.equal(execReview.operation, 'CONNECT');
+    assert.equal(execReview.subResource, 'exec');
+    assert.equal(execReview.object.kind, 'PodExecOptions');
+    await kubectlOk(server, v, ['delete', 'mutatingwebhookconfiguration', 'see-deletes']);
+    await kubectlOk(server, v, ['delete', 'validatingwebhookconfiguration', 'keep-some']);
+  } finally {
+    await hook.close();
+  }
 });

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Node, Pod } from '../../src/api/index.ts';
-import { kubectlOk, kubectlVersions, startServer, until, getPod, isPodReady } from './harness.ts';
+import { kubectlOk, kubectlVersions, startServer, until, waitForServiceAccount, getPod, isPodReady } from './harness.ts';
 import { agentSupported, busyboxImage, cleanupAgent } from './node.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
@@ -20,6 +20,7 @@ test('under memory pressure the BestEffort pod is evicted first and new BestEffo
   let server = await startServer({ agent: true });
   const dataDir = server.dataDir;
   try {
+    await waitForServiceAccount(server, 'default');
     const manifest = (name: string, resources: unknown) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: busyboxImage, command: ['sleep', '3600'], resources }] } });
     await kubectlOk(server, v, ['apply', '-f', '-'], { input: JSON.stringify(manifest('best-effort', {})) });
     await kubectlOk(server, v, ['apply', '-f', '-'], { input: JSON.stringify(manifest('guaranteed', { limits: { cpu: '10m', memory: '64Mi' } })) });

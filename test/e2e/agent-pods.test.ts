@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import type { Node, Pod } from '../../src/api/index.ts';
-import { kubectl, kubectlOk, kubectlVersions, until, useServer, type ServerHandle, getPod, isPodReady } from './harness.ts';
+import { kubectl, kubectlOk, kubectlVersions, until, useServer, waitForServiceAccount, type ServerHandle, getPod, isPodReady } from './harness.ts';
 import { agentSupported, busyboxImage } from './node.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
@@ -32,7 +32,9 @@ async function waitReady(name: string, timeoutMs = 60_000): Promise<Pod> {
   }, { timeoutMs, detail: () => server.output().slice(-3000) });
 }
 
-function apply(manifest: unknown): Promise<string> {
+async function apply(manifest: unknown): Promise<string> {
+  // Pods wait for the default ServiceAccount (the serviceaccount controller makes it).
+  await waitForServiceAccount(server, 'default');
   return kubectlOk(server, newest, ['apply', '-f', '-'], { input: JSON.stringify(manifest) });
 }
 
@@ -54,6 +56,7 @@ test('the node registers Ready with the machine’s CPUs, its pod CIDR, addresse
 for (const v of kubectlVersions) {
   test(`kubectl ${v} run starts a pod that becomes Ready with an IP from the node's range`, { skip }, async () => {
     const name = `run-${v}`;
+    await waitForServiceAccount(server, 'default');
     await kubectlOk(server, v, ['run', name, `--image=${busyboxImage}`, '--', 'sleep', '3600']);
     const p = await waitReady(name);
     assert.equal(p.status?.phase, 'Running');

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { Pod } from '../../src/api/index.ts';
-import { bosunBin, kubectl, kubectlOk, kubectlVersions, startServer, until } from './harness.ts';
+import { bosunBin, kubectl, kubectlOk, kubectlVersions, startServer, until, waitForServiceAccount } from './harness.ts';
 import { agentSupported, busyboxImage, cleanupAgent, prepareAgent } from './node.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
@@ -24,6 +24,7 @@ test('bosun agent runs the node in its own process', { skip, timeout: 180_000 },
   const exited = new Promise<number | null>((resolve) => agent.on('close', resolve));
   try {
     await until('the agent ready', async () => /agent: node solo ready/.test(out), { timeoutMs: 60_000, detail: () => out });
+    await waitForServiceAccount(server, 'default');
     await kubectlOk(server, v, ['run', 'solo-pod', `--image=${busyboxImage}`, '--', 'sleep', '3600']);
     const p = await until('solo-pod Ready on node solo', async () => {
       const r = await kubectl(server, v, ['get', 'pod', 'solo-pod', '-o', 'json']);

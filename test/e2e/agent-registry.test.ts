@@ -15,7 +15,7 @@ import zlib from 'node:zlib';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Pod } from '../../src/api/index.ts';
 import { busyboxLayer, layerTar, ociArch } from '../../src/kubelet/images/index.ts';
-import { kubectlOk, kubectlVersions, startServer, until, type ServerHandle, getPod } from './harness.ts';
+import { kubectlOk, kubectlVersions, startServer, until, waitForServiceAccount, type ServerHandle, getPod } from './harness.ts';
 import { agentSupported } from './node.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
@@ -94,6 +94,8 @@ before(async () => {
     `mirrors:\n  "${host}":\n    endpoint:\n      - "http://127.0.0.1:${port}"\n  "${authHost}":\n    endpoint:\n      - "http://127.0.0.1:${authPort}"\n`,
   );
   server = await startServer({ dataDir, agent: true });
+  // Pods wait for the default ServiceAccount (the serviceaccount controller makes it).
+  await waitForServiceAccount(server, 'default');
 });
 
 after(async () => {

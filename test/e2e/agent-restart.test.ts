@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kubectlOk, kubectlVersions, startServer, until, getPod, isPodReady } from './harness.ts';
+import { kubectlOk, kubectlVersions, startServer, until, waitForServiceAccount, getPod, isPodReady } from './harness.ts';
 import { agentSupported, busyboxImage, cleanupAgent } from './node.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
@@ -17,6 +17,7 @@ test('a restart of Bosun keeps pods running and removes pods deleted meanwhile',
   let server = await startServer({ agent: true });
   const dataDir = server.dataDir;
   try {
+    await waitForServiceAccount(server, 'default');
     for (const name of ['keeper', 'goner']) {
       await kubectlOk(server, v, ['run', name, `--image=${busyboxImage}`, '--', 'sleep', '3600']);
     }

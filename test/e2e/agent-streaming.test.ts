@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Pod } from '../../src/api/index.ts';
 import { spawn } from 'node:child_process';
-import { kubectl, kubectlBackground, kubectlOk, kubectlPath, kubectlVersions, until, useServer, type ServerHandle, getPod } from './harness.ts';
+import { kubectl, kubectlBackground, kubectlOk, kubectlPath, kubectlVersions, until, useServer, waitForServiceAccount, type ServerHandle, getPod } from './harness.ts';
 import { agentSupported, busyboxImage } from './node.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
@@ -22,6 +22,8 @@ const newest = kubectlVersions.at(-1)!;
 const pod = (name: string) => getPod(server, name);
 
 async function runPod(name: string, command: string[], extra: Record<string, unknown> = {}): Promise<Pod> {
+  // Pods wait for the default ServiceAccount (the serviceaccount controller makes it).
+  await waitForServiceAccount(server, 'default');
   const manifest = { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image: busyboxImage, command, ...extra }] } };
   await kubectlOk(server, newest, ['apply', '-f', '-'], { input: JSON.stringify(manifest) });
   return until(`pod ${name} Ready`, async () => {

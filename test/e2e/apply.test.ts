@@ -9,7 +9,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, kubectl, kubectlOk, kubectlVersions, type ServerHandle } from './harness.ts';
+import { startServer, kubectl, kubectlOk, kubectlVersions, waitForServiceAccount, type ServerHandle } from './harness.ts';
 import { credsFromKubeconfig, request, type Creds } from './api.ts';
 
 let server: ServerHandle;
@@ -67,6 +67,8 @@ for (const v of kubectlVersions) {
   describe(`kubectl 1.${v}`, () => {
     before(async () => {
       await kubectlOk(server, v, ['create', 'namespace', ns]);
+      // The Deployments' pods wait for the namespace's default ServiceAccount.
+      await waitForServiceAccount(server, ns);
     });
 
     test('apply -f creates, then updates and prunes removed keys, keeping last-applied', async () => {

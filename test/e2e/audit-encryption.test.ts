@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { kubectlOk, kubectlVersions, until, useServer, type ServerHandle } from './harness.ts';
+import { kubectlOk, kubectlVersions, until, useServer, waitForServiceAccount, type ServerHandle } from './harness.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-audit-'));
 const policyFile = path.join(dir, 'policy.yaml');
@@ -58,6 +58,7 @@ test('a Secret is encrypted at rest with aescbc and read back in clear through t
 
 test("admission plugins' audit annotations reach the request's event (PodSecurity audit)", async () => {
   await kubectlOk(server, v, ['create', 'namespace', 'audited-ns']);
+  await waitForServiceAccount(server, 'audited-ns');
   await kubectlOk(server, v, ['label', 'namespace', 'audited-ns', 'pod-security.kubernetes.io/audit=restricted']);
   const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'priv', namespace: 'audited-ns' }, spec: { containers: [{ name: 'c', image: 'busybox', securityContext: { privileged: true } }] } };
   await kubectlOk(server, v, ['create', '-f', '-'], { input: JSON.stringify(pod) });

@@ -7,7 +7,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, type ServerHandle } from './harness.ts';
+import { ensureServiceAccount, startServer, type ServerHandle } from './harness.ts';
 import { credsFromKubeconfig, request, type Creds } from './api.ts';
 
 let server: ServerHandle;
@@ -16,6 +16,8 @@ let creds: Creds;
 before(async () => {
   server = await startServer({ args: ['--disable-controller-manager', '--disable-scheduler'] });
   creds = credsFromKubeconfig(server.kubeconfig);
+  // No serviceaccount controller: pods need their account made by hand.
+  await ensureServiceAccount(server, 'default');
 });
 
 after(async () => {

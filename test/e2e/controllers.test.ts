@@ -5,7 +5,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, kubectl, kubectlOk, until, type ServerHandle } from './harness.ts';
+import { startServer, kubectl, kubectlOk, until, waitForServiceAccount, type ServerHandle } from './harness.ts';
 import { credsFromKubeconfig, request, type Creds } from './api.ts';
 
 let server: ServerHandle;
@@ -102,6 +102,8 @@ describe('Deployments', () => {
   const ns = 'rollouts';
   before(async () => {
     await kubectlOk(server, v, ['create', 'namespace', ns]);
+    // The pods wait for the namespace's default ServiceAccount.
+    await waitForServiceAccount(server, ns);
     fakeKubelet.watch(ns);
   });
 
@@ -239,6 +241,7 @@ describe('deletion', () => {
   const ns = 'deletion';
   before(async () => {
     await kubectlOk(server, v, ['create', 'namespace', ns]);
+    await waitForServiceAccount(server, ns);
     fakeKubelet.watch(ns);
   });
 

@@ -16,7 +16,7 @@ import path from 'node:path';
 import type { DecodedPacket } from 'dns-packet';
 import type { EndpointSlice, Pod, Service } from '../../src/api/index.ts';
 import { queryPacket, queryTcp, queryUdp, rcodeOf } from '../../src/dns/client.ts';
-import { kubectl, kubectlOk, kubectlVersions, until, useServer, type ServerHandle, getPod, isPodReady } from './harness.ts';
+import { kubectl, kubectlOk, kubectlVersions, until, waitForServiceAccount, useServer, type ServerHandle, getPod, isPodReady } from './harness.ts';
 import { agentSupported, busyboxImage } from './node.ts';
 import { startFakeResolver, type FakeResolver } from './network.ts';
 
@@ -47,7 +47,9 @@ async function getJson<T>(args: string[]): Promise<T> {
   return JSON.parse(await kubectlOk(server, newest, [...args, '-o', 'json'])) as T;
 }
 
-function apply(manifest: unknown): Promise<string> {
+async function apply(manifest: unknown): Promise<string> {
+  // Pods wait for the default ServiceAccount (the serviceaccount controller makes it).
+  await waitForServiceAccount(server, 'default');
   return kubectlOk(server, newest, ['apply', '-f', '-'], { input: JSON.stringify(manifest) });
 }
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, after } from 'node:test';
 import type { Pod } from '../../src/api/index.ts';
-import { credsFromKubeconfig, type Creds } from './api.ts';
+import { credsFromKubeconfig, request, type Creds } from './api.ts';
 import { cleanupAgent, prepareAgent } from './node.ts';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -199,4 +199,28 @@ export function useServer(opts: Parameters<typeof startServer>[0], ready: (serve
     if (server && server.proc.exitCode !== null) console.error(`bosun server exited early (${server.proc.exitCode}):\n${server.output().slice(-6000)}`);
     await server?.stop();
   });
+}
+
+/**
+ * Waits until ServiceAccount `name` (default `default`) exists in `namespace`. The serviceaccount
+ * controller creates `default` in every namespace shortly after the namespace, and pods are
+ * refused until their service account exists (ServiceAccount admission), so a test creating pods
+ * in a namespace it just made (or right after the server started) waits first, as upstream's e2e
+ * framework does for every test namespace.
+ */
+export async function waitForServiceAccount(server: { kubeconfig: string }, namespace: string, opts: { name?: string; timeoutMs?: number } = {}): Promise<void> {
+  const name = opts.name ?? 'default';
+  const creds = credsFromKubeconfig(server.kubeconfig);
+  await until(`serviceaccount ${namespace}/${name}`, async () => (await request(creds, 'GET', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}`)).status === 200, { timeoutMs: opts.timeoutMs ?? 60_000 });
+}
+
+/**
+ * Creates ServiceAccount `name` (default `default`) in `namespace` unless it exists: for a server
+ * run with --disable-controller-manager, where no controller makes it.
+ */
+export async function ensureServiceAccount(server: { kubeconfig: string }, namespace: string, name = 'default'): Promise<void> {
+  const r = await request(credsFromKubeconfig(server.kubeconfig), 'POST', `/api/v1/namespaces/${namespace}/serviceaccounts`, {
+    body: JSON.stringify({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } }),
+  });
+  if (r.status !== 201 && r.status !== 409) throw new Error(`creating serviceaccount ${namespace}/${name}: ${r.status} ${r.body}`);
 }

@@ -19,7 +19,7 @@ import type { CertificateSigningRequest } from '../../src/api/index.ts';
 import { createClient, descriptor, resources } from '../../src/client/index.ts';
 import { createCsr } from '../../src/pki/csr.ts';
 import { ensureAgentCredentials, pinnedCa } from '../../src/kubelet/bootstrap.ts';
-import { bosunBin, isPodReady, getPod, kubectl, kubectlOk, kubectlVersions, startServer, until, useServer, type ServerHandle } from './harness.ts';
+import { bosunBin, isPodReady, getPod, kubectl, kubectlOk, kubectlVersions, startServer, until, useServer, waitForServiceAccount, type ServerHandle } from './harness.ts';
 import { agentSupported, busyboxImage, cleanupAgent, prepareAgent } from './node.ts';
 
 const newest = kubectlVersions[kubectlVersions.length - 1]!;
@@ -180,6 +180,7 @@ test('bosun agent --server --token joins: node Ready, a pod runs, kubectl logs w
       const n = JSON.parse(await kubectlOk(server, newest, ['get', 'node', 'joined', '-o', 'json']));
       return n.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
     }, { timeoutMs: 30_000, detail: () => o.out });
+    await waitForServiceAccount(server, 'default');
     await kubectlOk(server, newest, ['run', 'joined-pod', `--image=${busyboxImage}`, '--', 'sh', '-c', 'echo hello from the joined node; sleep 3600']);
     const pod = await until('joined-pod Ready', async () => {
       const p = await getPod(server, 'joined-pod');

@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Endpoints, EndpointSlice, Lease, Pod } from '../../src/api/index.ts';
-import { getPod, isPodReady, kubectl, kubectlOk, kubectlVersions, startServer, until, useServer, type ServerHandle } from './harness.ts';
+import { getPod, isPodReady, kubectl, kubectlOk, kubectlVersions, startServer, until, waitForServiceAccount, useServer, type ServerHandle } from './harness.ts';
 import { agentSupported, busyboxImage } from './node.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
@@ -82,6 +82,7 @@ test('an edited Endpoints and a deleted EndpointSlice are repaired by the reconc
 });
 
 test('a pod reaches the API server at the advertise address', { skip }, async () => {
+  await waitForServiceAccount(server, 'default');
   await kubectlOk(server, newest, ['run', 'reach', `--image=${busyboxImage}`, '--', 'sleep', '3600']);
   await until('pod reach Ready', async () => isPodReady(await getPod(server, 'reach')), { timeoutMs: 60_000, detail });
   const p = (await getPod(server, 'reach')) as Pod;

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Pod, Service } from '../../src/api/index.ts';
-import { getPod, isPodReady, kubectl, kubectlOk, kubectlVersions, startServer, until, type ServerHandle } from './harness.ts';
+import { getPod, isPodReady, kubectl, kubectlOk, kubectlVersions, startServer, until, waitForServiceAccount, type ServerHandle } from './harness.ts';
 import { createHostsBridge, HOSTS_GATEWAY, removeHosts, startHost, stopHosts, type Host } from './hosts.ts';
 import { agentSupported, busyboxImage } from './node.ts';
 import { run } from '../../src/network/exec.ts';
@@ -113,6 +113,8 @@ describe('Service networking across two joined nodes', { skip, timeout: 180_000 
     server = await startServer({ args: ['--bind-address', HOSTS_GATEWAY] });
     // The two nodes run the two proxy modes: every check crosses an iptables and an nftables node.
     hosts = await Promise.all([1, 2].map((i) => startHost(server!, i, { args: ['--resolv-conf', resolvConf, '--proxy-mode', i === 1 ? 'iptables' : 'nftables'] })));
+    // Pods wait for the default ServiceAccount (the serviceaccount controller makes it).
+    await waitForServiceAccount(server, 'default');
     const items = [
       ...podDefs.map(pod),
       service('web', {}),

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import type { Node, Pod } from '../../src/api/index.ts';
 import { runOk } from '../../src/network/exec.ts';
 import { ROUTE_PROTO } from '../../src/network/routes.ts';
-import { getPod, kubectl, kubectlOk, kubectlVersions, startServer, until, type ServerHandle } from './harness.ts';
+import { getPod, kubectl, kubectlOk, kubectlVersions, startServer, until, waitForServiceAccount, type ServerHandle } from './harness.ts';
 import { createHostsBridge, HOSTS_GATEWAY, removeHosts, startHost, stopHosts, type Host } from './hosts.ts';
 import { agentSupported, busyboxImage } from './node.ts';
 
@@ -31,6 +31,8 @@ describe('many nodes on one machine', { skip, timeout: 240_000 }, () => {
     await createHostsBridge();
     server = await startServer({ args: ['--bind-address', HOSTS_GATEWAY] });
     hosts = await Promise.all([startHost(server, 1), startHost(server, 2)]);
+    // Pods wait for the default ServiceAccount (the serviceaccount controller makes it).
+    await waitForServiceAccount(server, 'default');
   });
 
   after(async () => {

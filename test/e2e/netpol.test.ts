@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import type { Pod } from '../../src/api/index.ts';
-import { getPod, isPodReady, kubectl, kubectlOk, kubectlVersions, until, useServer, type ServerHandle } from './harness.ts';
+import { getPod, isPodReady, kubectl, kubectlOk, kubectlVersions, until, waitForServiceAccount, useServer, type ServerHandle } from './harness.ts';
 import { agentSupported, busyboxImage } from './node.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
@@ -36,7 +36,9 @@ const defs: PodDef[] = [
 ];
 const def = (name: string) => defs.find((d) => d.name === name)!;
 
-function apply(manifest: unknown): Promise<string> {
+async function apply(manifest: unknown): Promise<string> {
+  // Pods wait for the default ServiceAccount (the serviceaccount controller makes it).
+  await waitForServiceAccount(server, 'default');
   return kubectlOk(server, v, ['apply', '-f', '-'], { input: JSON.stringify(manifest) });
 }
 
@@ -113,6 +115,8 @@ async function hostReaches(to: string): Promise<boolean> {
 test('before any policy every pod reaches every other by pod IP, across namespaces', { skip }, async () => {
   await kubectlOk(server, v, ['create', 'namespace', 'np-a']);
   await kubectlOk(server, v, ['create', 'namespace', 'np-b']);
+  await waitForServiceAccount(server, 'np-a');
+  await waitForServiceAccount(server, 'np-b');
   await apply({ apiVersion: 'v1', kind: 'List', items: defs.map(serverPod) });
   for (const d of defs) {
     const p = await until(`pod ${d.ns}/${d.name} Ready`, async () => {

@@ -9,7 +9,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { startServer, bosunBin, until as waitUntil, type ServerHandle } from './harness.ts';
+import { ensureServiceAccount, startServer, bosunBin, until as waitUntil, type ServerHandle } from './harness.ts';
 import { credsFromKubeconfig, request, type Creds } from './api.ts';
 
 let server: ServerHandle;
@@ -32,6 +32,8 @@ before(async () => {
   // The test places and runs pods itself: no scheduler, and only the controllers it starts.
   server = await startServer({ args: ['--disable-controller-manager', '--disable-scheduler'] });
   creds = credsFromKubeconfig(server.kubeconfig);
+  // No serviceaccount controller: pods need their account made by hand.
+  await ensureServiceAccount(server, 'default');
   manager = spawn(bosunBin, ['controller-manager', '--kubeconfig', server.kubeconfig, '--controllers', 'nodelifecycle,podgc', '--node-monitor-grace-period', '2s', '--node-monitor-period', '500ms'], { stdio: ['ignore', 'pipe', 'pipe'] });
   manager.stdout!.on('data', (d: Buffer) => (managerOut += d.toString()));
   manager.stderr!.on('data', (d: Buffer) => (managerOut += d.toString()));

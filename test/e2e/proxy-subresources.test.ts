@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Endpoints } from '../../src/api/index.ts';
-import { getPod, isPodReady, kubectl, kubectlBackground, kubectlOk, kubectlVersions, until, useServer, type ServerHandle } from './harness.ts';
+import { getPod, isPodReady, kubectl, kubectlBackground, kubectlOk, kubectlVersions, until, waitForServiceAccount, useServer, type ServerHandle } from './harness.ts';
 import { agentSupported, busyboxImage } from './node.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
@@ -17,7 +17,9 @@ const newest = kubectlVersions.at(-1)!;
 const page = 'hello from web\n';
 const detail = () => server.output().slice(-3000);
 
-function apply(manifest: unknown): Promise<string> {
+async function apply(manifest: unknown): Promise<string> {
+  // Pods wait for the default ServiceAccount (the serviceaccount controller makes it).
+  await waitForServiceAccount(server, 'default');
   return kubectlOk(server, newest, ['apply', '-f', '-'], { input: JSON.stringify(manifest) });
 }
 

@@ -14,7 +14,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { createCsr, signCsr } from '../../src/pki/csr.ts';
 import { kubeconfigYaml } from '../../src/pki/index.ts';
-import { kubectl, kubectlOk, kubectlVersions, until, useServer, type ServerHandle } from './harness.ts';
+import { kubectl, kubectlOk, kubectlVersions, until, useServer, waitForServiceAccount, type ServerHandle } from './harness.ts';
 
 let server!: ServerHandle;
 useServer({ args: ['--virtual-nodes', '1'] }, (s) => (server = s));
@@ -49,6 +49,8 @@ async function userKubeconfig(name: string, groups: string[] = []): Promise<{ ku
 
 test('RBAC: the seed pod-reader role for jane, escalation, impersonation, anonymous, components', { timeout: 180_000 }, async (t) => {
   await kubectlOk(server, newest, ['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: seed }) });
+  // Pods wait for the default ServiceAccount (the serviceaccount controller makes it).
+  await waitForServiceAccount(server, 'default');
   await kubectlOk(server, newest, ['run', 'victim', '--image', 'busybox', '--restart', 'Never']);
 
   await t.test('kubectl auth can-i --as jane answers as the ClusterRole says, in every namespace', async () => {

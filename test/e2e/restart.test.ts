@@ -10,7 +10,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import { startServer, kubectlOk, until, type ServerHandle } from './harness.ts';
+import { startServer, kubectlOk, until, waitForServiceAccount, type ServerHandle } from './harness.ts';
 import { credsFromKubeconfig, request, type Creds } from './api.ts';
 
 const v = '33';
@@ -67,6 +67,8 @@ test('a restarted server neither creates nor deletes pods of a settled Deploymen
   server = await startServer({ args: ['--virtual-nodes', '2'] });
   let creds = credsFromKubeconfig(server.kubeconfig);
   await kubectlOk(server, v, ['create', 'namespace', ns]);
+  // The pods wait for the namespace's default ServiceAccount.
+  await waitForServiceAccount(server, ns);
   await kubectlOk(server, v, ['-n', ns, 'create', 'deployment', 'web', '--image', 'registry.k8s.io/pause:3.10', '--replicas', String(replicas)]);
   const before = await until('the pods Running', async () => {
     const ps = await webPods(creds);

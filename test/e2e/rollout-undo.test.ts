@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, kubectl, kubectlOk, until, type ServerHandle } from './harness.ts';
+import { startServer, kubectl, kubectlOk, until, waitForServiceAccount, type ServerHandle } from './harness.ts';
 
 let server: ServerHandle;
 const v = '33';
@@ -15,6 +15,8 @@ const ns = 'undo';
 before(async () => {
   server = await startServer({ args: ['--virtual-nodes', '2'] });
   await kubectlOk(server, v, ['create', 'namespace', ns]);
+  // The pods wait for the namespace's default ServiceAccount.
+  await waitForServiceAccount(server, ns);
 });
 
 after(async () => {

@@ -10,7 +10,7 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bosunBin, startServer, kubectlOk, until, type ServerHandle } from './harness.ts';
+import { bosunBin, startServer, kubectlOk, until, waitForServiceAccount, type ServerHandle } from './harness.ts';
 
 let server: ServerHandle;
 let scheduler: ChildProcess;
@@ -37,6 +37,8 @@ profiles:
 
 before(async () => {
   server = await startServer({ args: ['--virtual-nodes', '3', '--disable-scheduler'] });
+  // Pods wait for the default ServiceAccount (the serviceaccount controller makes it).
+  await waitForServiceAccount(server, 'default');
   const file = path.join(dir, 'scheduler.yaml');
   fs.writeFileSync(file, config);
   scheduler = spawn(bosunBin, ['scheduler', '--kubeconfig', server.kubeconfig, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });

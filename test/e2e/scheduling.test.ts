@@ -6,13 +6,15 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, kubectl, kubectlOk, until, type ServerHandle } from './harness.ts';
+import { startServer, kubectl, kubectlOk, until, waitForServiceAccount, type ServerHandle } from './harness.ts';
 
 let server: ServerHandle;
 const v = '33';
 
 before(async () => {
   server = await startServer({ args: ['--virtual-nodes', '3'] });
+  // Pods wait for the default ServiceAccount (the serviceaccount controller makes it).
+  await waitForServiceAccount(server, 'default');
 });
 
 after(async () => {

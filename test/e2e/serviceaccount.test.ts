@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { kubectl, kubectlOk, kubectlVersions, until, useServer, type ServerHandle } from './harness.ts';
+import { kubectl, kubectlOk, kubectlVersions, until, waitForServiceAccount, useServer, type ServerHandle } from './harness.ts';
 import { agentSupported, busyboxImage } from './node.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
@@ -23,6 +23,8 @@ const withToken = (token: string, args: string[]) =>
 
 test('a pod\'s service account token reaches the API and is limited by RBAC; TokenRequest; bound tokens end with their pod', { skip, timeout: 150_000 }, async () => {
   const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'sa-user' }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: busyboxImage, command: ['sleep', '3600'] }] } };
+  // Pods wait for the default ServiceAccount (the serviceaccount controller makes it).
+  await waitForServiceAccount(server, 'default');
   await kubectlOk(server, v, ['apply', '-f', '-'], { input: JSON.stringify(pod) });
   await kubectlOk(server, v, ['wait', '--for=condition=Ready', 'pod/sa-user', '--timeout=60s']);
   const spec = JSON.parse(await kubectlOk(server, v, ['get', 'pod', 'sa-user', '-o', 'json'])).spec;

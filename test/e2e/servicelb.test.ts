@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import type { EndpointSlice, Event, Node, Service } from '../../src/api/index.ts';
-import { bosunBin, kubectl, kubectlOk, kubectlVersions, startServer, until, useServer, type ServerHandle } from './harness.ts';
+import { bosunBin, kubectl, kubectlOk, kubectlVersions, startServer, until, waitForServiceAccount, useServer, type ServerHandle } from './harness.ts';
 import { agentSupported, busyboxImage } from './node.ts';
 import { expectNoProxyChainsAfterwards } from './network.ts';
 
@@ -69,6 +69,8 @@ async function wget(pod: string | undefined, url: string): Promise<string> {
 }
 
 test('a LoadBalancer Service gets the node address and answers there, from a pod and from the host', { skip, timeout: 150_000 }, async (t) => {
+  // Pods wait for the default ServiceAccount (the serviceaccount controller makes it).
+  await waitForServiceAccount(server, 'default');
   const items = [
     {
       apiVersion: 'apps/v1',

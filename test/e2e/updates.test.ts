@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { useServer, kubectl, kubectlOk, kubectlVersions, type ServerHandle } from './harness.ts';
+import { ensureServiceAccount, useServer, kubectl, kubectlOk, kubectlVersions, type ServerHandle } from './harness.ts';
 import { request, type Creds, type HttpResult } from './api.ts';
 
 let server: ServerHandle;
@@ -61,6 +61,8 @@ describe('timestamps a client sends back', () => {
   });
 
   test('time fields in a status are written in upstream form', async () => {
+    // No serviceaccount controller: the pod's account is made by hand.
+    await ensureServiceAccount(server, 'default');
     const pod = ok(await post('/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'times' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } }), 201);
     pod.status = { ...pod.status, startTime: '2026-12-05T06:04:24.123Z', conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: '2026-12-05T08:04:24.5+02:00' }] };
     const out = ok(await put('/api/v1/namespaces/default/pods/times/status', pod));
@@ -144,6 +146,7 @@ describe('resetting managedFields', () => {
 
 describe('pods: the QoS class', () => {
   test('is computed at creation and a status update may not change it', async () => {
+    await ensureServiceAccount(server, 'default');
     const pod = ok(await post('/api/v1/namespaces/default/pods', {
       apiVersion: 'v1',
       kind: 'Pod',

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServer, type ServerHandle } from './harness.ts';
+import { ensureServiceAccount, useServer, type ServerHandle } from './harness.ts';
 import { request, watch, type Creds } from './api.ts';
 import { canonical } from '../../src/api/schema/canonical.ts';
 
@@ -125,6 +125,8 @@ test('limit is an int64: its maximum is accepted, beyond it is a 400', async () 
 
 test('an unserved subresource is the router 404, not a missing object', async () => {
   await post('/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'sub' } });
+  // No serviceaccount controller: the pod's account is made by hand.
+  await ensureServiceAccount(server, 'default');
   await post('/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p2' }, spec: { containers: [{ name: 'c', image: 'nginx' }] } });
   for (const path of ['/api/v1/namespaces/default/configmaps/sub/status', '/api/v1/namespaces/default/pods/p2/scale', '/api/v1/namespaces/default/pods/p2/nonsense']) {
     const r = await request(creds, 'GET', path);

@@ -22,8 +22,8 @@
  * Refusals are Forbidden with upstream's messages (`node "n1" is not allowed to modify node "n2"`),
  * on the request's resource and name (or the object's name, generateName, else "Unknown").
  *
- * Upstream admits in the mutating phase; Bosun runs DELETE through validation only, so this
- * plugin validates (it never mutates, and validation sees the final object). Not covered: pod
+ * Upstream admits in the mutating phase; this plugin validates instead (it never mutates, and
+ * validation sees the object every mutating plugin made). Not covered: pod
  * certificate requests (not served). The PVC message ends with the changed field paths where
  * upstream prints a cmp.Diff.
  */

@@ -24,6 +24,8 @@ export interface AdmissionAttributes {
   warnings?: string[];
   /** Audit annotations plugins add (`<plugin>/<key>` → value). */
   auditAnnotations?: Record<string, string>;
+  /** The operation's options as upstream's AdmissionReview carries them (e.g. DeleteOptions on DELETE); absent: built from the operation. */
+  options?: Record<string, unknown>;
 }
 
 export interface AdmissionPlugin {

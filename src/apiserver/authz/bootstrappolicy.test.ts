@@ -3,13 +3,15 @@
  * from plugin/pkg/auth/authorizer/rbac/bootstrappolicy/testdata/*.yaml), with upstream's label and
  * annotation; references resolve; spot checks of what the aggregated and system roles grant
  * (aggregation computed to a fixed point with the aggregation controller's function); Bosun's
- * additions are exactly what they claim.
+ * additions are exactly what they claim; every controller the manager runs has its
+ * ServiceAccount bound to a role; what older Bosun made and this one retires is never wanted.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClusterRole, PolicyRule } from '../../api/index.ts';
 import { aggregatedRules } from '../../controllers/clusterroleaggregation.ts';
-import { bootstrapPolicy, bosunPolicy, type Policy } from './bootstrappolicy.ts';
+import { controllers } from '../../controllers/manager.ts';
+import { bootstrapPolicy, bosunPolicy, retiredBosunPolicy, type Policy } from './bootstrappolicy.ts';
 import { covers } from './escalation.ts';
 
 // testdata/cluster-roles.yaml
@@ -191,34 +193,90 @@ test('system groups are bound as upstream binds them', () => {
   assert.equal(subjects('system:node'), undefined);
 });
 
-test('Bosun binds every controller role to system:kube-controller-manager', () => {
-  const controllers = bootstrapPolicy().clusterRoles.filter((r) => r.metadata.name!.startsWith('system:controller:'));
-  const b = bosunPolicy().clusterRoleBindings;
-  for (const r of controllers) {
-    const name = r.metadata.name!.slice('system:controller:'.length);
-    const binding = b.find((x) => x.metadata.name === `bosun:controller:${name}`);
-    assert.ok(binding, name);
-    assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: r.metadata.name });
-    assert.deepEqual(binding.subjects, [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'system:kube-controller-manager' }]);
+test('no binding grants a controller role to the User system:kube-controller-manager: controllers act as their ServiceAccounts', () => {
+  for (const b of [...bootstrapPolicy().clusterRoleBindings, ...bosunPolicy().clusterRoleBindings]) {
+    if (!b.roleRef.name.startsWith('system:controller:') && b.roleRef.name !== 'bosun:system-namespaces') continue;
+    assert.deepEqual(b.subjects?.map((s) => [s.kind, s.namespace]), [['ServiceAccount', 'kube-system']], b.metadata.name);
   }
 });
 
-test("Bosun's additions are the controller bindings, the node agent's and the virtual nodes' bindings, the DNS role, and nothing else", () => {
+const managerCan: [string, string, string, boolean][] = [
+  ['create', '', 'serviceaccounts/token', true],
+  ['get', '', 'serviceaccounts', true],
+  ['create', '', 'serviceaccounts', true],
+  ['watch', 'apps', 'replicasets', true],
+  ['create', 'apps', 'replicasets', false],
+  ['create', '', 'pods', false],
+  ['delete', '', 'nodes', false],
+];
+for (const [verb, group, resource, want] of managerCan) {
+  test(`system:kube-controller-manager ${want ? 'can' : 'cannot'} ${verb} ${resource}${group ? `.${group}` : ''} (its own role only)`, () => {
+    const rules = converged.get('system:kube-controller-manager')!;
+    assert.equal(allows(rules, verb, group, resource), want);
+  });
+}
+
+test('every controller the manager runs as a ServiceAccount has that ServiceAccount bound to a role', () => {
+  const bound = new Set(
+    [...bootstrapPolicy().clusterRoleBindings, ...bosunPolicy().clusterRoleBindings]
+      .flatMap((b) => b.subjects ?? [])
+      .filter((s) => s.kind === 'ServiceAccount' && s.namespace === 'kube-system')
+      .map((s) => s.name),
+  );
+  const accounts = Object.values(controllers).flatMap((d) => (d.serviceAccount ? [d.serviceAccount] : []));
+  assert.ok(accounts.length > 0);
+  for (const sa of accounts) assert.ok(bound.has(sa), sa);
+});
+
+test('servicelb runs as upstream\'s service-controller and may write Service status', () => {
+  assert.equal(controllers['servicelb']!.serviceAccount, 'service-controller');
+  assert.equal(allows(converged.get('system:controller:service-controller')!, 'update', '', 'services/status'), true);
+});
+
+test('the system-namespaces controller\'s ServiceAccount may create namespaces', () => {
   const p = bosunPolicy();
-  assert.deepEqual(names(p.clusterRoles), ['bosun:system-namespaces', 'bosun:node-agent']);
-  assert.deepEqual(names(p.clusterRoleBindings).filter((n) => !n.startsWith('bosun:controller:')), ['bosun:system-namespaces', 'bosun:node-proxier', 'bosun:node-agent', 'bosun:virtual-nodes', 'bosun:kubelet-bootstrap', 'bosun:node-autoapprove-bootstrap', 'bosun:node-autoapprove-certificate-rotation']);
-  assert.equal(p.clusterRoleBindings.length, upstreamControllers.length + 7);
-  assert.deepEqual([names(p.roles), names(p.roleBindings)], [['kube-system/bosun:node-dns'], ['kube-system/bosun:node-dns']]);
+  const b = p.clusterRoleBindings.find((x) => x.metadata.name === 'bosun:system-namespaces')!;
+  assert.deepEqual(b.subjects, [{ kind: 'ServiceAccount', name: controllers['systemnamespaces']!.serviceAccount, namespace: 'kube-system' }]);
+  assert.equal(allows(p.clusterRoles.find((r) => r.metadata.name === 'bosun:system-namespaces')!.rules!, 'create', '', 'namespaces'), true);
+});
+
+test("Bosun's additions are the system-namespaces, node agent's, virtual nodes', joining and serving-approval bindings, the DNS role, and nothing else", () => {
+  const p = bosunPolicy();
   const nodes = [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:nodes' }];
+  assert.deepEqual(names(p.clusterRoles), ['bosun:system-namespaces', 'system:certificates.k8s.io:certificatesigningrequests:selfnodeserver', 'bosun:node-agent']);
+  assert.deepEqual(names(p.clusterRoleBindings), ['bosun:system-namespaces', 'bosun:node-proxier', 'bosun:node-agent', 'bosun:virtual-nodes', 'bosun:kubelet-bootstrap', 'bosun:node-autoapprove-bootstrap', 'bosun:node-autoapprove-certificate-rotation', 'bosun:kubelet-serving-approver', 'bosun:node-autoapprove-serving']);
+  const selfServing = p.clusterRoleBindings.find((b) => b.metadata.name === 'bosun:node-autoapprove-serving')!;
+  assert.deepEqual([selfServing.roleRef.name, selfServing.subjects], ['system:certificates.k8s.io:certificatesigningrequests:selfnodeserver', nodes]);
+  assert.equal(allows(p.clusterRoles[1]!.rules!, 'create', 'certificates.k8s.io', 'certificatesigningrequests/selfnodeserver'), true);
+  assert.deepEqual([names(p.roles), names(p.roleBindings)], [['kube-system/bosun:node-dns'], ['kube-system/bosun:node-dns']]);
   const proxier = p.clusterRoleBindings.find((b) => b.metadata.name === 'bosun:node-proxier')!;
   assert.deepEqual([proxier.roleRef.name, proxier.subjects], ['system:node-proxier', nodes]);
   const agent = p.clusterRoleBindings.find((b) => b.metadata.name === 'bosun:node-agent')!;
   assert.deepEqual([agent.roleRef.name, agent.subjects], ['bosun:node-agent', nodes]);
   const virtual = p.clusterRoleBindings.find((b) => b.metadata.name === 'bosun:virtual-nodes')!;
   assert.deepEqual([virtual.roleRef.name, virtual.subjects], ['system:node', [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'system:bosun:virtual-nodes' }]]);
+  const serving = p.clusterRoleBindings.find((b) => b.metadata.name === 'bosun:kubelet-serving-approver')!;
+  assert.deepEqual([serving.roleRef.name, serving.subjects], ['system:certificates.k8s.io:kubelet-serving-approver', [{ kind: 'ServiceAccount', name: 'certificate-controller', namespace: 'kube-system' }]]);
   const dns = p.roleBindings[0]!;
   assert.deepEqual([dns.metadata.namespace, dns.roleRef.kind, dns.subjects], ['kube-system', 'Role', nodes]);
   assert.equal(allows(p.roles[0]!.rules!, 'update', 'discovery.k8s.io', 'endpointslices'), true);
+});
+
+test("older Bosun's single-identity bindings are retired: one bosun:controller:<name> per controller role, and system:kube-controller-manager from bosun:system-namespaces", () => {
+  const retired = retiredBosunPolicy();
+  const whole = retired.filter((r) => !r.subjects).map((r) => r.name);
+  assert.deepEqual(sorted(whole), sorted(upstreamControllers.map((c) => `bosun:controller:${c}`)));
+  const partial = retired.filter((r) => r.subjects);
+  assert.deepEqual(partial, [{ kind: 'ClusterRoleBinding', name: 'bosun:system-namespaces', subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'system:kube-controller-manager' }] }]);
+});
+
+test('nothing retired is wanted (else reconciling would add and remove it on every start)', () => {
+  const wanted = [...bootstrapPolicy().clusterRoleBindings, ...bosunPolicy().clusterRoleBindings];
+  for (const r of retiredBosunPolicy()) {
+    const b = wanted.find((w) => w.metadata.name === r.name);
+    if (!r.subjects) assert.equal(b, undefined, r.name);
+    else for (const s of r.subjects) assert.ok(!(b?.subjects ?? []).some((x) => x.kind === s.kind && x.name === s.name && (x.namespace ?? '') === (s.namespace ?? '')), r.name);
+  }
 });
 
 const agentReads: [string, string][] = [['', 'services'], ['discovery.k8s.io', 'endpointslices'], ['', 'endpoints'], ['', 'pods'], ['', 'namespaces'], ['networking.k8s.io', 'networkpolicies']];

@@ -19,8 +19,9 @@
  * resources Bosun does not serve are kept: they are harmless, and keeping them makes the policy
  * match what `kubectl get clusterroles` shows on an upstream cluster.
  *
- * `bosunPolicy()` holds Bosun's own additions (not upstream's), in the same shape.
- * Both functions return fresh objects on every call: callers may mutate what they get.
+ * `bosunPolicy()` holds Bosun's own additions (not upstream's), in the same shape, and
+ * `retiredBosunPolicy()` what older Bosun versions added and this one removes.
+ * Every function returns fresh objects on every call: callers may mutate what they get.
  */
 import type { ClusterRole, ClusterRoleBinding, ObjectMeta, PolicyRule, Role, RoleBinding, Subject } from '../../api/index.ts';
 
@@ -622,15 +623,15 @@ export function bootstrapPolicy(): Policy {
 
 // ---- Bosun's additions (not upstream's) --------------------------------------------------------
 
-/** Bosun's prefix for its own bindings of upstream controller roles. */
-export const bosunControllerBindingPrefix = 'bosun:controller:';
+/** The ServiceAccount (kube-system) of Bosun's own system-namespaces controller (controllers/manager.ts). */
+export const systemNamespacesServiceAccount = 'system-namespaces-controller';
 
 /**
  * Bosun's additions to the policy, NOT upstream's:
- *  (a) `bosun:controller:<name>` binds every `system:controller:<name>` ClusterRole to the User
- *      `system:kube-controller-manager`: Bosun's controller manager runs every controller under
- *      that one identity (upstream's --use-service-account-credentials gives each controller its
- *      own ServiceAccount token; Bosun has no per-controller credentials yet);
+ *  (a) `bosun:system-namespaces` lets the system-namespaces controller's ServiceAccount
+ *      (`kube-system/system-namespaces-controller`) create the system namespaces: upstream runs
+ *      that controller inside kube-apiserver, Bosun in the controller manager, where every
+ *      controller runs as its own ServiceAccount (--use-service-account-credentials);
  *  (b) `bosun:node-proxier` binds upstream's `system:node-proxier` to the Group `system:nodes`:
  *      Bosun's node agent does kube-proxy's job under the node's identity; and the ClusterRole
  *      `bosun:node-agent`, bound to `system:nodes` by `bosun:node-agent`, lets the agent's cluster
@@ -639,21 +640,27 @@ export const bosunControllerBindingPrefix = 'bosun:controller:';
  *  (d) Role and RoleBinding `bosun:node-dns` in kube-system: nodes write their kube-dns EndpointSlice;
  *  (e) the node token's group (`system:bootstrappers:bosun:default-node-token`) bound to
  *      system:node-bootstrapper and the nodeclient approver role, and system:nodes to the
- *      selfnodeclient one (kubeadm's bindings, under Bosun's names);
- *  (f) `bosun:system-namespaces` lets the controller manager create the system namespaces.
- * Labelled and annotated like upstream's objects, so reconcile.ts keeps them up to date the same
- * way. Fresh objects on every call.
+ *      selfnodeclient one (kubeadm's bindings, under Bosun's names), and system:nodes to Bosun's
+ *      `...:selfnodeserver` role (`bosun:node-autoapprove-serving`), so a node's own serving
+ *      certificate is approved;
+ *  (f) `bosun:kubelet-serving-approver` binds upstream's
+ *      `system:certificates.k8s.io:kubelet-serving-approver` to the certificate-controller
+ *      ServiceAccount: Bosun's csrapproving also approves nodes' own serving certificates, which
+ *      upstream leaves to an external approver.
+ * Upstream's controller roles need nothing more: each is bound to its controller's ServiceAccount
+ * by upstream's own bindings (`system:controller:<name>`), and Bosun's service load balancer runs
+ * as upstream's `service-controller`. Labelled and annotated like upstream's objects, so
+ * reconcile.ts keeps them up to date the same way. Fresh objects on every call.
  */
 export function bosunPolicy(): Policy {
-  const controllerBindings = controllerRoles().map((r) => {
-    const name = r.metadata.name!.slice(controllerRolePrefix.length);
-    return clusterBinding(bosunControllerBindingPrefix + name, r.metadata.name!, [user('system:kube-controller-manager')]);
-  });
   return {
     clusterRoles: [
       // Upstream runs the system-namespaces controller inside kube-apiserver; Bosun runs it in the
       // controller manager, which then needs to create namespaces.
       clusterRole('bosun:system-namespaces', [rule(['get', 'list', 'watch', 'create'], [core], ['namespaces'])]),
+      // The subresource csrapproving asks a SubjectAccessReview about before approving a node's
+      // own kubelet-serving request (upstream's approver did so until v1.11; the name is its).
+      clusterRole(selfNodeServerRole, [rule(['create'], [certs], ['certificatesigningrequests/selfnodeserver'])]),
       clusterRole('bosun:node-agent', [
         rule(listWatch, [core], ['endpoints', 'namespaces', 'pods', 'services']),
         rule(listWatch, [discovery], ['endpointslices']),
@@ -661,8 +668,7 @@ export function bosunPolicy(): Policy {
       ]),
     ],
     clusterRoleBindings: [
-      ...controllerBindings,
-      clusterBinding('bosun:system-namespaces', 'bosun:system-namespaces', [user('system:kube-controller-manager')]),
+      clusterBinding('bosun:system-namespaces', 'bosun:system-namespaces', [serviceAccount('kube-system', systemNamespacesServiceAccount)]),
       clusterBinding('bosun:node-proxier', 'system:node-proxier', [group('system:nodes')]),
       clusterBinding('bosun:node-agent', 'bosun:node-agent', [group('system:nodes')]),
       // The simulated nodes (--virtual-nodes) run many nodes under one identity that is not a
@@ -674,9 +680,45 @@ export function bosunPolicy(): Policy {
       clusterBinding('bosun:kubelet-bootstrap', 'system:node-bootstrapper', [group('system:bootstrappers:bosun:default-node-token')]),
       clusterBinding('bosun:node-autoapprove-bootstrap', 'system:certificates.k8s.io:certificatesigningrequests:nodeclient', [group('system:bootstrappers:bosun:default-node-token')]),
       clusterBinding('bosun:node-autoapprove-certificate-rotation', 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', [group('system:nodes')]),
+      clusterBinding('bosun:kubelet-serving-approver', 'system:certificates.k8s.io:kubelet-serving-approver', [serviceAccount('kube-system', 'certificate-controller')]),
+      // Nodes may have their own serving certificates approved (csrapproving's selfnodeserver).
+      clusterBinding('bosun:node-autoapprove-serving', selfNodeServerRole, [group('system:nodes')]),
     ],
     // Each agent's cluster DNS publishes its own EndpointSlice of the kube-dns Service.
     roles: [role('kube-system', 'bosun:node-dns', [rule(['get', 'create', 'update', 'delete'], [discovery], ['endpointslices'])])],
     roleBindings: [roleBinding('kube-system', 'bosun:node-dns', 'bosun:node-dns', [group('system:nodes')])],
   };
+}
+
+/** Bosun's role for approving a node's own serving certificate. */
+export const selfNodeServerRole = 'system:certificates.k8s.io:certificatesigningrequests:selfnodeserver';
+
+// ---- what older Bosun versions created and this one does not want -----------------------------
+
+/**
+ * A policy object an older Bosun created that this one no longer wants: the whole object, or
+ * only some subjects of a binding that stays.
+ */
+export interface RetiredPolicyObject {
+  kind: 'ClusterRoleBinding';
+  name: string;
+  /** Only these subjects are retired (the binding stays); absent: the object goes. */
+  subjects?: Subject[];
+}
+
+/** The prefix of the bindings through which older Bosun ran every controller as one user. */
+export const retiredControllerBindingPrefix = 'bosun:controller:';
+
+/**
+ * What Bosun before per-controller credentials made and reconcile.ts removes at start (only
+ * from objects that carry the bootstrapping label, i.e. that Bosun made; a user's autoupdate
+ * "false" keeps them): the `bosun:controller:<name>` ClusterRoleBindings that bound every
+ * `system:controller:<name>` role to the User `system:kube-controller-manager`, and that user as
+ * a subject of `bosun:system-namespaces`.
+ */
+export function retiredBosunPolicy(): RetiredPolicyObject[] {
+  return [
+    ...controllerRoles().map((r): RetiredPolicyObject => ({ kind: 'ClusterRoleBinding', name: retiredControllerBindingPrefix + r.metadata.name!.slice(controllerRolePrefix.length) })),
+    { kind: 'ClusterRoleBinding', name: 'bosun:system-namespaces', subjects: [user('system:kube-controller-manager')] },
+  ];
 }

@@ -3,14 +3,14 @@
  * the start-up pass over an in-memory store with etcd-like resourceVersion checks (create of an
  * existing object fails, update at a stale version conflicts): everything created once, nothing
  * written on a second run, user changes kept, protected objects left, races retried, failures
- * contained.
+ * contained; what an older Bosun made and this one retires is removed, from Bosun's objects only.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClusterRole, ClusterRoleBinding, PolicyRule, RoleBinding } from '../../api/index.ts';
 import type { KubeObject } from '../../api/types.ts';
 import { alreadyExists, notFound, staleConflict, statusError } from '../../api/errors.ts';
-import { bootstrapPolicy, bosunPolicy, type Policy } from './bootstrappolicy.ts';
+import { bootstrapPolicy, bosunPolicy, retiredBosunPolicy, type Policy } from './bootstrappolicy.ts';
 import { concatPolicies, maxReconcileAttempts, reconcileBinding, reconcileBootstrapPolicy, reconcileRole, type PolicyKind, type ReconcileIO } from './reconcile.ts';
 
 const labels = { 'kubernetes.io/bootstrapping': 'rbac-defaults' };
@@ -314,4 +314,71 @@ test(`a race lost ${maxReconcileAttempts} times, or another error, fails that ob
   assert.equal(sum.created, 1);
   assert.ok(io.objects.has('ClusterRole//system:heapster'));
   assert.ok(logs.includes('unable to reconcile clusterrole.rbac.authorization.k8s.io/system:monitoring: disk full'));
+});
+
+// ---- what an older Bosun made ----------------------------------------------------------------------
+
+const kcm = { kind: 'User', apiGroup: rbac, name: 'system:kube-controller-manager' };
+const controllerRoleNames = bootstrapPolicy().clusterRoles.map((r) => r.metadata.name!).filter((n) => n.startsWith('system:controller:'));
+/** The single-identity bindings older Bosun made: bosun:controller:<name> → system:controller:<name>, to the manager's user. */
+const oldControllerBindings = () => controllerRoleNames.map((r) => crb(`bosun:controller:${r.slice('system:controller:'.length)}`, [kcm], { role: r }));
+
+test("an older Bosun's cluster: its single-identity bindings are deleted, the manager's user leaves bosun:system-namespaces, and the result is a fresh cluster's", async () => {
+  const old = new MemoryIO();
+  for (const b of oldControllerBindings()) old.seed('ClusterRoleBinding', b);
+  old.seed('ClusterRoleBinding', crb('bosun:system-namespaces', [kcm]));
+  const logs: string[] = [];
+  const sum = await reconcileBootstrapPolicy(old, (m) => logs.push(m));
+  assert.deepEqual(sum.failed, []);
+  assert.equal(sum.retired, controllerRoleNames.length + 1);
+  assert.deepEqual([...old.objects.keys()].filter((k) => k.includes('bosun:controller:')), []);
+  assert.ok(logs.includes('deleted clusterrolebinding.rbac.authorization.k8s.io/bosun:controller:deployment-controller: no longer wanted'));
+  assert.ok(logs.includes(`updated clusterrolebinding.rbac.authorization.k8s.io/bosun:system-namespaces: removed retired subjects ${JSON.stringify([kcm])}`));
+  const fresh = new MemoryIO();
+  await reconcileBootstrapPolicy(fresh, () => {});
+  const strip = (io: MemoryIO) => new Map([...io.objects].map(([k, o]) => [k, { ...o, metadata: { ...o.metadata, resourceVersion: undefined } }]));
+  assert.deepEqual(strip(old), strip(fresh));
+  old.writes = 0;
+  const second = await reconcileBootstrapPolicy(old, () => {});
+  assert.equal(old.writes, 0);
+  assert.equal(second.retired, 0);
+});
+
+test("a retired name on a user's own binding (no bootstrapping label) is left; a protected one is left and reported", async () => {
+  const io = new MemoryIO();
+  const [mine, kept] = oldControllerBindings();
+  delete mine!.metadata.labels;
+  io.seed('ClusterRoleBinding', mine!);
+  io.seed('ClusterRoleBinding', { ...kept!, metadata: { ...kept!.metadata, annotations: { 'rbac.authorization.kubernetes.io/autoupdate': 'false' } } });
+  const logs: string[] = [];
+  const sum = await reconcileBootstrapPolicy(io, (m) => logs.push(m), { policy: { clusterRoles: [], clusterRoleBindings: [], roles: [], roleBindings: [] } });
+  assert.equal(io.writes, 0);
+  assert.deepEqual([sum.retired, sum.protected], [0, 1]);
+  assert.deepEqual(logs, [`skipped reconcile-protected clusterrolebinding.rbac.authorization.k8s.io/${kept!.metadata.name}: it is no longer wanted but stays`]);
+});
+
+test('a retired subject is removed only from its binding; a binding whose subjects are all retired stays, without subjects', async () => {
+  const io = new MemoryIO();
+  io.seed('ClusterRoleBinding', crb('bosun:system-namespaces', [kcm]));
+  io.seed('ClusterRoleBinding', crb('other', [kcm]));
+  const retired = retiredBosunPolicy().filter((r) => r.subjects);
+  const sum = await reconcileBootstrapPolicy(io, () => {}, { policy: { clusterRoles: [], clusterRoleBindings: [], roles: [], roleBindings: [] }, retired });
+  assert.equal(sum.retired, 1);
+  assert.equal((io.objects.get('ClusterRoleBinding//bosun:system-namespaces') as ClusterRoleBinding).subjects, undefined);
+  assert.deepEqual((io.objects.get('ClusterRoleBinding//other') as ClusterRoleBinding).subjects, [kcm]);
+});
+
+test('without delete, a retired binding is reported as failed and the rest goes on', async () => {
+  const io = new MemoryIO();
+  const [first, second] = oldControllerBindings();
+  io.seed('ClusterRoleBinding', first!);
+  io.seed('ClusterRoleBinding', crb('bosun:system-namespaces', [kcm, sa]));
+  const { delete: _unused, ...noDelete } = { delete: io.delete, get: io.get.bind(io), create: io.create.bind(io), update: io.update.bind(io) };
+  const logs: string[] = [];
+  const sum = await reconcileBootstrapPolicy(noDelete, (m) => logs.push(m), { policy: { clusterRoles: [], clusterRoleBindings: [], roles: [], roleBindings: [] } });
+  assert.deepEqual(sum.failed, [`ClusterRoleBinding//${first!.metadata.name}`]);
+  assert.equal(sum.retired, 1);
+  assert.deepEqual((io.objects.get('ClusterRoleBinding//bosun:system-namespaces') as ClusterRoleBinding).subjects, [sa]);
+  assert.ok(!io.objects.has(`ClusterRoleBinding//${second!.metadata.name}`));
+  assert.match(logs[0]!, /^unable to reconcile clusterrolebinding\.rbac\.authorization\.k8s\.io\/bosun:controller:[a-z-]+: it is no longer wanted and cannot be deleted here$/);
 });

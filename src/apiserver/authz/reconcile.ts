@@ -18,13 +18,20 @@
  * conflict, already exists, not found); one that still fails is logged and the rest go on, as
  * upstream does ("try to create as many as you can"). Idempotent: a second run changes nothing.
  *
+ * Then, Bosun's own migration (not upstream's): what older Bosun versions created and this one
+ * no longer wants (bootstrappolicy.ts `retiredBosunPolicy`) is removed, a whole binding or some
+ * of its subjects, but only from objects that carry upstream's bootstrapping label (made by the
+ * bootstrap policy, not by a user) and whose autoupdate annotation is not "false" (such a
+ * protected object is reported and left). After the wanted policy, so that a running controller
+ * manager gains its new permissions before losing the old ones.
+ *
  * Not done: upstream's one-time migrations of clusters older than v1.9/v1.14 (copying custom
  * rules of admin/edit/view to `system:aggregate-to-*`, splitting the system:discovery binding).
  */
 import type { AggregationRule, ClusterRole, ClusterRoleBinding, LabelSelector, ObjectMeta, PolicyRule, Role, RoleBinding, RoleRef, Subject } from '../../api/index.ts';
 import type { KubeObject } from '../../api/types.ts';
 import { isAlreadyExists, isConflict, isNotFound } from '../../api/errors.ts';
-import { autoUpdateAnnotation, bootstrapPolicy, bosunPolicy, type Policy } from './bootstrappolicy.ts';
+import { autoUpdateAnnotation, bootstrappingLabel, bootstrapPolicy, bosunPolicy, retiredBosunPolicy, type Policy, type RetiredPolicyObject } from './bootstrappolicy.ts';
 import { covers } from './escalation.ts';
 
 export type PolicyKind = 'ClusterRole' | 'ClusterRoleBinding' | 'Role' | 'RoleBinding';
@@ -163,6 +170,8 @@ export interface ReconcileSummary {
   created: number;
   updated: number;
   recreated: number;
+  /** Retired objects deleted, or bindings that lost retired subjects. */
+  retired: number;
   /** Protected objects that lacked something (left as they are). */
   protected: number;
   unchanged: number;
@@ -173,6 +182,8 @@ export interface ReconcileSummary {
 export interface ReconcileOptions {
   /** What to reconcile; default upstream's bootstrap policy followed by Bosun's additions. */
   policy?: Policy;
+  /** What to remove afterwards; default `retiredBosunPolicy()`. */
+  retired?: RetiredPolicyObject[];
 }
 
 /** One policy of `a` then `b`, list by list. */
@@ -201,7 +212,7 @@ const errorText = (err: unknown) => (err instanceof Error ? err.message : String
  */
 export async function reconcileBootstrapPolicy(io: ReconcileIO, log: (msg: string) => void, opts: ReconcileOptions = {}): Promise<ReconcileSummary> {
   const policy = opts.policy ?? concatPolicies(bootstrapPolicy(), bosunPolicy());
-  const sum: ReconcileSummary = { created: 0, updated: 0, recreated: 0, protected: 0, unchanged: 0, failed: [] };
+  const sum: ReconcileSummary = { created: 0, updated: 0, recreated: 0, retired: 0, protected: 0, unchanged: 0, failed: [] };
 
   async function one(kind: PolicyKind, wanted: KubeObject): Promise<void> {
     const ns = wanted.metadata.namespace ?? '';
@@ -260,5 +271,44 @@ export async function reconcileBootstrapPolicy(io: ReconcileIO, log: (msg: strin
   for (const b of policy.clusterRoleBindings) await one('ClusterRoleBinding', b as unknown as KubeObject);
   for (const r of policy.roles) await one('Role', r as KubeObject);
   for (const b of policy.roleBindings) await one('RoleBinding', b as unknown as KubeObject);
+
+  async function retire(r: RetiredPolicyObject): Promise<void> {
+    const what = describe(r.kind, { name: r.name });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const existing = (await io.get(r.kind, '', r.name)) as unknown as Binding | undefined;
+        // Only what the bootstrap policy made; never a user's object of the same name.
+        if (!existing || existing.metadata.labels?.[bootstrappingLabel] !== 'rbac-defaults') return;
+        const gone = new Set((r.subjects ?? []).map(subjectKey));
+        const left = (existing.subjects ?? []).filter((s) => !gone.has(subjectKey(s)));
+        if (r.subjects && left.length === (existing.subjects ?? []).length) return;
+        if (isProtected(existing.metadata)) {
+          log(`skipped reconcile-protected ${what}: ${r.subjects ? `its retired subjects ${JSON.stringify(r.subjects)} stay` : 'it is no longer wanted but stays'}`);
+          sum.protected++;
+          return;
+        }
+        if (r.subjects) {
+          const next = structuredClone(existing);
+          if (left.length) next.subjects = left;
+          else delete next.subjects;
+          await io.update(r.kind, next as unknown as KubeObject);
+          log(`updated ${what}: removed retired subjects ${JSON.stringify(r.subjects)}`);
+        } else {
+          if (!io.delete) throw new Error('it is no longer wanted and cannot be deleted here');
+          await io.delete(r.kind, '', r.name);
+          log(`deleted ${what}: no longer wanted`);
+        }
+        sum.retired++;
+        return;
+      } catch (err) {
+        if (isNotFound(err)) return; // gone meanwhile: nothing left to do
+        if (retriable(err) && attempt < maxReconcileAttempts) continue;
+        log(`unable to reconcile ${what}: ${errorText(err)}`);
+        sum.failed.push(`${r.kind}//${r.name}`);
+        return;
+      }
+    }
+  }
+  for (const r of opts.retired ?? retiredBosunPolicy()) await retire(r);
   return sum;
 }

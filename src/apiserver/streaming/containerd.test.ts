@@ -137,6 +137,8 @@ describe('streaming to containerd’s CRI streaming server', { skip }, () => {
       });
     assert.equal(await call('POST', '/api/v1/nodes', { metadata: { name: 'node-1' } }), 201);
     await call('PATCH', '/api/v1/nodes/node-1/status', { status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: agent.port } } } }, 'application/merge-patch+json');
+    // No serviceaccount controller here: the pod's account is made by hand (ServiceAccount admission needs it).
+    assert.equal(await call('POST', '/api/v1/namespaces/default/serviceaccounts', { metadata: { name: 'default' } }), 201);
     assert.equal(await call('POST', '/api/v1/namespaces/default/pods', podObject), 201);
     await call('PATCH', '/api/v1/namespaces/default/pods/p1/status', { status: { phase: 'Running' } }, 'application/merge-patch+json');
   });

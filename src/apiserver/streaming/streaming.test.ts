@@ -121,6 +121,8 @@ before(async () => {
   assert.equal((await call('POST', '/api/v1/nodes', { body: { metadata: { name: 'node-1' } } })).status, 201);
   const status = { status: { addresses: [{ type: 'Hostname', address: 'node-1' }, { type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: agent.port } } } };
   assert.equal((await call('PATCH', '/api/v1/nodes/node-1/status', { body: status, type: 'application/merge-patch+json' })).status, 200);
+  // No serviceaccount controller here: the pods' account is made by hand (ServiceAccount admission needs it).
+  assert.equal((await call('POST', '/api/v1/namespaces/default/serviceaccounts', { body: { metadata: { name: 'default' } } })).status, 201);
   for (const p of pods) assert.equal((await call('POST', '/api/v1/namespaces/default/pods', { body: p })).status, 201, p.metadata.name);
   await call('PATCH', '/api/v1/namespaces/default/pods/p1/status', { body: { status: { phase: 'Running' } }, type: 'application/merge-patch+json' });
 });

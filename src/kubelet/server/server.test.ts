@@ -11,6 +11,7 @@ import path from 'node:path';
 import https from 'node:https';
 import tls from 'node:tls';
 import net from 'node:net';
+import { X509Certificate } from 'node:crypto';
 import { ensurePki, issueClientCert, issueServingCert, type Pki } from '../../pki/index.ts';
 import { dialUpgrade, SpdyConnection, type SpdyStream } from '../../apiserver/streaming/index.ts';
 import { maxHeaderBytes, startAgentServer, type AgentServer } from './server.ts';
@@ -289,4 +290,47 @@ test('request headers beyond maxHeaderBytes are refused; just under them pass (b
   assert.equal(under.status, 200);
   const over = await call('GET', '/healthz', { headers: { 'x-filler': 'a'.repeat(maxHeaderBytes + 10) } }).catch((err: Error) => ({ status: 0, text: err.message, headers: {} }));
   assert.ok(over.status === 431 || over.status === 0, `${over.status} ${over.text}`);
+});
+
+// ---- certificate rotation ---------------------------------------------------------------------------
+
+test('a new serving certificate is served from the next handshake on; an open connection keeps its own', async () => {
+  const renewed = await issueServingCert(pki, { name: 'agent-serving', commonName: 'node-1', sans: ['127.0.0.1'], renew: true });
+  assert.notEqual(renewed.certPem, serving.certPem);
+  const { a, stop } = await agentWith({});
+  const connect = async () => {
+    const sock = tls.connect({ host: '127.0.0.1', port: a.port, ca: pki.caCertPem, cert: apiClient.certPem, key: apiClient.keyPem });
+    await new Promise((r) => sock.once('secureConnect', r));
+    return sock;
+  };
+  const serialOf = (pem: string) => new X509Certificate(pem).serialNumber;
+  const get = (sock: tls.TLSSocket) =>
+    new Promise<string>((resolve) => {
+      let text = '';
+      const onData = (d: Buffer) => {
+        text += d.toString();
+        if (text.endsWith('\r\n0\r\n\r\n')) {
+          sock.off('data', onData);
+          resolve(text);
+        }
+      };
+      sock.on('data', onData);
+      sock.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    });
+  try {
+    const old = await connect();
+    assert.equal(old.getPeerCertificate().serialNumber, serialOf(serving.certPem));
+    a.setCertificate(renewed);
+    const fresh = await connect();
+    assert.equal(fresh.getPeerCertificate().serialNumber, serialOf(renewed.certPem));
+    // Both connections still serve requests, and the client CA check still applies.
+    assert.match(await get(old), /^HTTP\/1.1 200/);
+    assert.match(await get(fresh), /^HTTP\/1.1 200/);
+    const anonymous = await call('GET', '/healthz', { port: a.port, cert: null }).catch((err: Error) => ({ status: 0, text: err.message }));
+    assert.equal(anonymous.status, 0, 'a client without a certificate is still refused');
+    old.destroy();
+    fresh.destroy();
+  } finally {
+    await stop();
+  }
 });

@@ -57,6 +57,11 @@ export interface AgentServerOptions {
 
 export interface AgentServer {
   port: number;
+  /**
+   * Serves `pair` from the next TLS handshake on (a rotated serving certificate), with the same
+   * CA for client certificates; connections already open keep theirs.
+   */
+  setCertificate(pair: { certPem: string; keyPem: string }): void;
   /** Stops listening and closes every connection, streaming sessions included. Idempotent. */
   close(): Promise<void>;
 }
@@ -109,7 +114,8 @@ export async function startAgentServer(opts: AgentServerOptions, signal: AbortSi
     }));
   if (signal.aborted) await close();
   else signal.addEventListener('abort', () => void close(), { once: true });
-  return { port, close };
+  const setCertificate = (pair: { certPem: string; keyPem: string }) => server.setSecureContext({ cert: pair.certPem, key: pair.keyPem, ca: opts.tls.caPem });
+  return { port, close, setCertificate };
 }
 
 /** The kubelet's authorization subresource for a path (stats, metrics, log, else proxy). */

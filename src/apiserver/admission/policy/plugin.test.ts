@@ -347,3 +347,14 @@ test('a policy that does not compile is logged once', async () => {
   assert.equal(logs.length, 1);
   assert.match(logs[0]!, /^ValidatingAdmissionPolicy 'p': 1 expression\(s\) do not compile/);
 });
+
+test('a DELETE is evaluated with object null and oldObject the stored object', async () => {
+  const rule = { ...deploymentRule, operations: ['DELETE'] };
+  const w = {
+    policies: [policy('keep-big', { matchConstraints: { resourceRules: [rule] }, validations: [{ expression: "object == null && oldObject.spec.replicas < 3 && request.operation == 'DELETE'", message: 'big deployments stay' }] })],
+    bindings: [binding('keep-big', 'keep-big')],
+  };
+  const err = await admit(w, makeAttrs({ operation: 'DELETE', object: undefined, oldObject: deployment('nginx', 6) }));
+  assert.match(err?.message ?? '', /deployments\.apps "nginx" is forbidden: ValidatingAdmissionPolicy 'keep-big' with binding 'keep-big' denied request: big deployments stay/);
+  assert.equal(await admit(w, makeAttrs({ operation: 'DELETE', object: undefined, oldObject: deployment('nginx', 2) })), undefined);
+});

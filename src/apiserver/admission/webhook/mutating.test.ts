@@ -194,3 +194,37 @@ for (const c of failures) {
     assert.equal(patchFailure(err, doc).message, c.want);
   });
 }
+
+// ---- DELETE: upstream admits a delete with oldObject set and no object -----------------------
+
+const deleteRule = { operations: ['DELETE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: '*' as const };
+const deleteAttrs = () => {
+  const old = podAttrs({ app: 'web' }).object!;
+  return makeAttrs({ operation: 'DELETE', namespace: 'default', name: 'web', object: undefined, oldObject: old });
+};
+
+test('a DELETE reaches a mutating webhook: oldObject is the stored object, object is null, options are DeleteOptions', async () => {
+  const p = plugin(config('on-delete', [hook('on-delete.example.com', '/on-delete', (r) => answer(r, { allowed: true }), { rules: [deleteRule] })]));
+  await p.admit!(deleteAttrs());
+  const review = reviewsTo('/on-delete').at(-1)!;
+  assert.equal(review.request.operation, 'DELETE');
+  assert.equal(review.request.name, 'web');
+  assert.equal(review.request.object, null);
+  assert.deepEqual(review.request.oldObject.metadata, { name: 'web', namespace: 'default', labels: { app: 'web' } });
+  assert.deepEqual(review.request.options, { kind: 'DeleteOptions', apiVersion: 'meta.k8s.io/v1' });
+});
+
+test('a mutating webhook that refuses a DELETE refuses it; one that patches it is an InternalError', async () => {
+  const deny = plugin(config('no-delete', [hook('no-delete.example.com', '/no-delete', (r) => answer(r, { allowed: false, status: { code: 403, message: 'keep it' } }), { rules: [deleteRule] })]));
+  await assert.rejects(async () => deny.admit!(deleteAttrs()), (err: { status: { message: string; code: number } }) => {
+    assert.equal(err.status.message, 'admission webhook "no-delete.example.com" denied the request: keep it');
+    assert.equal(err.status.code, 403);
+    return true;
+  });
+  const patch = plugin(config('patch-delete', [hook('patch-delete.example.com', '/patch-delete', patching([{ op: 'add', path: '/metadata/labels/x', value: 'y' }]), { rules: [deleteRule] })]));
+  await assert.rejects(async () => patch.admit!(deleteAttrs()), (err: { status: { message: string; code: number } }) => {
+    assert.equal(err.status.code, 500);
+    assert.equal(err.status.message, 'Internal error occurred: admission webhook "patch-delete.example.com" attempted to modify the object, which is not supported for this operation');
+    return true;
+  });
+});

@@ -32,7 +32,7 @@ const gvr = (r: GroupVersionResource) => ({ group: r.group, version: r.version, 
 
 /** The request's options object: attrs.options when the caller gives it, else built from the operation. */
 export function operationOptions(attrs: AdmissionAttributes): Record<string, unknown> | null {
-  const given = (attrs as AdmissionAttributes & { options?: Record<string, unknown> }).options;
+  const given = attrs.options;
   if (given) return given;
   const kind = attrs.operation === 'CREATE' ? 'CreateOptions' : attrs.operation === 'UPDATE' ? 'UpdateOptions' : attrs.operation === 'DELETE' ? 'DeleteOptions' : undefined;
   if (!kind) return null;

@@ -216,3 +216,17 @@ test('webhook configurations themselves are never sent to webhooks', async () =>
   await p.validate!(makeAttrs({ def, name: 'policies' }));
   assert.equal(callsTo('/all'), 0);
 });
+
+test('a DELETE is sent with the stored object as oldObject and no object, and a denial refuses it', async () => {
+  const rules = [{ operations: ['DELETE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: '*' as const }];
+  const p = plugin([hook('keep.example.com', '/keep', (r) => answer(r, { allowed: false, status: { code: 403, message: `${r.request.oldObject.metadata.name} stays` } }), { rules })]);
+  const old: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'default' } };
+  const err = await refusal(p, podAttrs({ operation: 'DELETE', object: undefined, oldObject: old }));
+  assert.equal(err.status.message, 'admission webhook "keep.example.com" denied the request: web stays');
+  const review = server.seen.filter((s) => s.path.startsWith('/keep?')).at(-1)!.review;
+  assert.equal(review.request.operation, 'DELETE');
+  assert.equal(review.request.object, null);
+  assert.deepEqual(review.request.oldObject, old);
+  // A CREATE of the same pod is not the webhook's business.
+  await p.validate!(podAttrs());
+});
