@@ -7,7 +7,9 @@
  * (the rate still climbs over the first ones), then the median of 4 rounds of 2,000 creates; two servers per mode, alternating, the better
  * one counts. The machine's own noise (two shared cores, the clients in this process) moves the
  * wall-clock rate by ±15 % between identical servers, so the rate per CPU second of the server
- * process is printed as well. The user's certificate is issued from the data dir's CA.
+ * process is printed as well. The user's certificate is issued from the data dir's CA. Last, one
+ * Node,RBAC server alternates rounds between that user and the admin (system:masters, allowed
+ * before RBAC is consulted): the same comparison without the spread between servers.
  * Run alone: node bench/authz.ts
  */
 import { agentFor, call } from './http.ts';
@@ -35,8 +37,8 @@ interface Rates {
   cpu: number;
 }
 
-/** Creates/s of one mode. */
-async function createsPerSecond(mode: string): Promise<Rates> {
+/** Creates/s of one mode; with `interleaved`, rounds alternate between the user and the admin on the same server. */
+async function createsPerSecond(mode: string, interleaved = false): Promise<Rates & { admin?: Rates }> {
   const s = await startServer({ args: ['--authorization-mode', mode] });
   try {
     const admin = credsFromKubeconfig(s.kubeconfig);
@@ -59,26 +61,31 @@ async function createsPerSecond(mode: string): Promise<Rates> {
     const user: Creds = { ...admin, cert: Buffer.from(certPem), key: Buffer.from(keyPem) };
     const rates: number[] = [];
     const perCpu: number[] = [];
-    for (let round = 0; round < 6; round++) {
-      const agents = Array.from({ length: clients }, () => agentFor(user));
-      await Promise.all(agents.map((ag) => call(user, ag, 'GET', '/api/v1/namespaces/bench/configmaps?limit=1')));
+    const adminRates: number[] = [];
+    const adminPerCpu: number[] = [];
+    const rounds = interleaved ? 12 : 6;
+    for (let round = 0; round < rounds; round++) {
+      const asAdmin = interleaved && round % 2 === 1;
+      const who = asAdmin ? admin : user;
+      const agents = Array.from({ length: clients }, () => agentFor(who));
+      await Promise.all(agents.map((ag) => call(who, ag, 'GET', '/api/v1/namespaces/bench/configmaps?limit=1')));
       const t0 = performance.now();
       const c0 = cpuSeconds(s.proc.pid!);
       await Promise.all(
         agents.map(async (ag, c) => {
           for (let i = 0; i < perRound / clients; i++) {
-            const r = await call(user, ag, 'POST', '/api/v1/namespaces/bench/configmaps', JSON.stringify({ metadata: { name: `r${round}-c${c}-${i}` }, data: { k: 'v' } }));
-            if (r.status !== 201) throw new Error(`create as bench: ${r.status} ${r.body}`);
+            const r = await call(who, ag, 'POST', '/api/v1/namespaces/bench/configmaps', JSON.stringify({ metadata: { name: `r${round}-c${c}-${i}` }, data: { k: 'v' } }));
+            if (r.status !== 201) throw new Error(`create as ${asAdmin ? 'admin' : 'bench'}: ${r.status} ${r.body}`);
           }
           ag.destroy();
         }),
       );
-      if (round >= 2) {
-        rates.push(perRound / ((performance.now() - t0) / 1000));
-        perCpu.push(perRound / Math.max(0.01, cpuSeconds(s.proc.pid!) - c0));
+      if (round >= (interleaved ? 4 : 2)) {
+        (asAdmin ? adminRates : rates).push(perRound / ((performance.now() - t0) / 1000));
+        (asAdmin ? adminPerCpu : perCpu).push(perRound / Math.max(0.01, cpuSeconds(s.proc.pid!) - c0));
       }
     }
-    return { wall: median(rates), cpu: median(perCpu) };
+    return { wall: median(rates), cpu: median(perCpu), ...(interleaved ? { admin: { wall: median(adminRates), cpu: median(adminPerCpu) } } : {}) };
   } finally {
     await s.stop();
     fs.rmSync(s.dataDir, { recursive: true, force: true });
@@ -98,6 +105,10 @@ export async function benchAuthz(record: (name: string, value: string) => void):
   const [rbacCpu, allowCpu] = [best(rbacRuns, 'cpu'), best(allowRuns, 'cpu')];
   record(`ConfigMap creates/s, ${clients} clients, a non-admin user: RBAC / AlwaysAllow`, `${rbac.toFixed(0)}/s / ${allow.toFixed(0)}/s, ratio ${(rbac / allow).toFixed(2)}`);
   record('the same per CPU second of the server: RBAC / AlwaysAllow', `${rbacCpu.toFixed(0)} / ${allowCpu.toFixed(0)} creates, ratio ${(rbacCpu / allowCpu).toFixed(2)}`);
+  // One server, rounds alternating between the RBAC-decided user and system:masters (allowed
+  // before RBAC is asked): what authorization costs without the spread between servers.
+  const same = await createsPerSecond('Node,RBAC', true);
+  record('one Node,RBAC server, alternating rounds: RBAC user / system:masters', `${same.wall.toFixed(0)}/s / ${same.admin!.wall.toFixed(0)}/s, ratio ${(same.wall / same.admin!.wall).toFixed(2)}; per CPU second ${(same.cpu / same.admin!.cpu).toFixed(2)}`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
