@@ -12,19 +12,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { PersistentVolumeClaim, Pod } from '../api/index.ts';
 import { isNotFound } from '../api/errors.ts';
-import { builtinResources } from '../api/groups/index.ts';
 import { storageObjectInUseProtectionPlugin } from '../apiserver/admission/storage.ts';
-import { ApiServer } from '../apiserver/server.ts';
-import { bootstrap } from '../apiserver/bootstrap.ts';
-import { ensurePki } from '../pki/index.ts';
-import { openStore } from '../storage/index.ts';
-import type { Store } from '../storage/types.ts';
-import { clientset, createClient, InformerFactory, resources, type Clientset, type Recorder, type RestClient } from '../client/index.ts';
+import type { ApiServer } from '../apiserver/server.ts';
+import { startTestApi, until, type TestApi } from './testing.ts';
+import { InformerFactory, resources, type Clientset, type Recorder, type RestClient } from '../client/index.ts';
 import { defaultControllerConfig, type ControllerContext } from './context.ts';
 import { claimsToWake, isPodTerminated, podPvcIndexFunc, podUsesClaim, startPvcProtectionController } from './pvcprotection.ts';
 
@@ -94,40 +87,22 @@ test('terminated: finished, or deleted with nothing running', () => {
 // ---- against the API server ----------------------------------------------------------------------
 
 const ns = 'claims';
-let dir = '';
-let store: Store;
+let testApi: TestApi | undefined;
 let api: ApiServer;
 let client: RestClient;
 let cs: Clientset;
 
 before(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-pvcprotection-test-'));
-  const pki = await ensurePki(path.join(dir, 'tls'), { hostnames: [], addresses: [] });
-  store = await openStore(undefined, dir);
-  api = new ApiServer({ store, resources: builtinResources, tls: { certPem: pki.servingCertPem, keyPem: pki.servingKeyPem, caPem: pki.caCertPem }, port: 0, admission: [storageObjectInUseProtectionPlugin()] });
-  const port = await api.start({ beforeReady: (p) => bootstrap(api, { port: p }) });
-  client = await createClient({ component: 'pvcprotection-test', connection: { server: `https://127.0.0.1:${port}`, ca: pki.caCertPem, cert: pki.adminCertPem, key: pki.adminKeyPem } });
-  cs = clientset(client);
+  testApi = await startTestApi('pvcprotection-test', [storageObjectInUseProtectionPlugin()]);
+  ({ api, client, cs } = testApi);
   await cs.namespaces.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   // Pods need their service account (no serviceaccount controller runs here).
   await cs.serviceAccounts.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: ns } }, { namespace: ns });
 });
 after(async () => {
-  await client?.transport.close();
-  await api?.close();
-  await store?.close();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  await testApi?.close();
 });
 
-const until = async <T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> => {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 /** Runs the controller with its own informers; `blindToPods` makes its pod cache select no pod. */
 function runController(opts: { blindToPods?: boolean } = {}) {

@@ -6,19 +6,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { PersistentVolume } from '../api/index.ts';
 import { isNotFound } from '../api/errors.ts';
-import { builtinResources } from '../api/groups/index.ts';
 import { storageObjectInUseProtectionPlugin } from '../apiserver/admission/storage.ts';
-import { ApiServer } from '../apiserver/server.ts';
-import { bootstrap } from '../apiserver/bootstrap.ts';
-import { ensurePki } from '../pki/index.ts';
-import { openStore } from '../storage/index.ts';
-import type { Store } from '../storage/types.ts';
-import { clientset, createClient, InformerFactory, type Clientset, type Recorder, type RestClient } from '../client/index.ts';
+import type { ApiServer } from '../apiserver/server.ts';
+import { startTestApi, until, type TestApi } from './testing.ts';
+import { InformerFactory, type Clientset, type Recorder, type RestClient } from '../client/index.ts';
 import { defaultControllerConfig, type ControllerContext } from './context.ts';
 import { isVolumeBeingUsed, startPvProtectionController } from './pvprotection.ts';
 
@@ -27,8 +20,7 @@ test('a volume is in use exactly while its phase is Bound', () => {
   assert.deepEqual(['Bound', 'Available', 'Released', 'Failed', 'Pending', undefined].map((p) => isVolumeBeingUsed(pv(p))), [true, false, false, false, false, false]);
 });
 
-let dir = '';
-let store: Store;
+let testApi: TestApi | undefined;
 let api: ApiServer;
 let client: RestClient;
 let cs: Clientset;
@@ -37,13 +29,8 @@ let informers: InformerFactory;
 const logs: string[] = [];
 
 before(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-pvprotection-test-'));
-  const pki = await ensurePki(path.join(dir, 'tls'), { hostnames: [], addresses: [] });
-  store = await openStore(undefined, dir);
-  api = new ApiServer({ store, resources: builtinResources, tls: { certPem: pki.servingCertPem, keyPem: pki.servingKeyPem, caPem: pki.caCertPem }, port: 0, admission: [storageObjectInUseProtectionPlugin()] });
-  const port = await api.start({ beforeReady: (p) => bootstrap(api, { port: p }) });
-  client = await createClient({ component: 'pvprotection-test', connection: { server: `https://127.0.0.1:${port}`, ca: pki.caCertPem, cert: pki.adminCertPem, key: pki.adminKeyPem } });
-  cs = clientset(client);
+  testApi = await startTestApi('pvprotection-test', [storageObjectInUseProtectionPlugin()]);
+  ({ api, client, cs } = testApi);
   informers = new InformerFactory(client, { log: () => {} });
   const ctx: ControllerContext = { client, config: defaultControllerConfig, informers, recorder: () => ({}) as Recorder, signal: ac.signal, log: (m) => logs.push(m) };
   startPvProtectionController(ctx);
@@ -52,21 +39,9 @@ before(async () => {
 after(async () => {
   ac.abort();
   await informers?.stopped();
-  await client?.transport.close();
-  await api?.close();
-  await store?.close();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  await testApi?.close();
 });
 
-const until = async <T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> => {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 const newVolume = (name: string) =>
   cs.persistentVolumes.create({ apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], hostPath: { path: `/tmp/${name}` } } });
 const getVolume = async (name: string): Promise<PersistentVolume | undefined> => {

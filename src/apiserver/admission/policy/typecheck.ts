@@ -25,17 +25,9 @@ import type { ValidatingAdmissionPolicy, Variable } from '../../../api/index.ts'
 import { formatIssues, T, tryCheckExpression, type CelType, type CheckEnv } from './celcheck.ts';
 import { admissionStructs, functions, typeIdents } from './celdecls.ts';
 
-export interface GroupVersionKind {
-  group: string;
-  version: string;
-  kind: string;
-}
+import type { GroupVersionKind, GroupVersionResource } from '../webhook/rules.ts';
 
-export interface GroupVersionResource {
-  group: string;
-  version: string;
-  resource: string;
-}
+export type { GroupVersionKind, GroupVersionResource };
 
 /** An OpenAPI v3 schema as JSON (its $refs resolved: see `resolveRefs`). */
 export type OpenApiSchema = Record<string, unknown>;
