@@ -5,19 +5,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { ClusterRole, PolicyRule } from '../api/index.ts';
-import { ensurePki } from '../pki/index.ts';
-import { openStore } from '../storage/index.ts';
-import type { Store } from '../storage/types.ts';
-import { builtinResources } from '../api/groups/index.ts';
-import { ApiServer } from '../apiserver/server.ts';
-import { bootstrap } from '../apiserver/bootstrap.ts';
-import { EventRecorder, InformerFactory, clientset, createClient, type Clientset, type RestClient } from '../client/index.ts';
+import { EventRecorder, InformerFactory, type Clientset, type RestClient } from '../client/index.ts';
 import { defaultControllerConfig, type ControllerContext } from './context.ts';
 import { aggregatedRules, startClusterRoleAggregationController } from './clusterroleaggregation.ts';
+import { startTestApi, type TestApi } from './testing.ts';
 
 const rule = (verb: string, resource: string): PolicyRule => ({ verbs: [verb], apiGroups: [''], resources: [resource] });
 
@@ -83,9 +75,7 @@ test('an invalid selector operator throws', () => {
 });
 
 describe('clusterrole-aggregation controller', () => {
-  let dir = '';
-  let store: Store;
-  let api: ApiServer;
+  let testApi: TestApi | undefined;
   let client: RestClient;
   let cs: Clientset;
   const ac = new AbortController();
@@ -104,13 +94,8 @@ describe('clusterrole-aggregation controller', () => {
   const rulesOf = async (name: string) => JSON.stringify((await cs.clusterRoles.get(name)).rules ?? []);
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-cragg-test-'));
-    const pki = await ensurePki(path.join(dir, 'tls'), { hostnames: [], addresses: [] });
-    store = await openStore(undefined, dir);
-    api = new ApiServer({ store, resources: builtinResources, tls: { certPem: pki.servingCertPem, keyPem: pki.servingKeyPem, caPem: pki.caCertPem }, port: 0 });
-    const port = await api.start({ beforeReady: (p) => bootstrap(api, { port: p }) });
-    client = await createClient({ component: 'cragg-test', connection: { server: `https://127.0.0.1:${port}`, ca: pki.caCertPem, cert: pki.adminCertPem, key: pki.adminKeyPem } });
-    cs = clientset(client);
+    testApi = await startTestApi('cragg-test');
+    ({ client, cs } = testApi);
     informers = new InformerFactory(client, {});
     const ctx: ControllerContext = {
       client,
@@ -134,10 +119,7 @@ describe('clusterrole-aggregation controller', () => {
     ac.abort();
     await informers?.stopped();
     await Promise.all(recorders.map((r) => r.close()));
-    await client?.transport.close();
-    await api?.close();
-    await store?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await testApi?.close();
   });
 
   test('an aggregated role gets the union, follows its sources as they come, change and go, and chains', async () => {

@@ -5,19 +5,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Event, Node } from '../api/index.ts';
-import { ensurePki } from '../pki/index.ts';
-import { openStore } from '../storage/index.ts';
-import type { Store } from '../storage/types.ts';
-import { builtinResources } from '../api/groups/index.ts';
-import { ApiServer } from '../apiserver/server.ts';
-import { bootstrap } from '../apiserver/bootstrap.ts';
-import { clientset, createClient, type Clientset, type RestClient } from '../client/index.ts';
+import type { Clientset, RestClient } from '../client/index.ts';
 import { runControllerManager } from './manager.ts';
 import { CidrSet, podCidrsOf } from './nodeipam.ts';
+import { startTestApi, type TestApi } from './testing.ts';
 
 describe('CidrSet', () => {
   test('hands out the blocks in order, then none', () => {
@@ -75,9 +67,7 @@ describe('CidrSet', () => {
 });
 
 describe('node IPAM controller', () => {
-  let dir = '';
-  let store: Store;
-  let api: ApiServer;
+  let testApi: TestApi | undefined;
   let client: RestClient;
   let cs: Clientset;
   let stopManager: () => Promise<void> = async () => {};
@@ -106,20 +96,12 @@ describe('node IPAM controller', () => {
   const node = (name: string, podCIDR?: string): Node => ({ apiVersion: 'v1', kind: 'Node', metadata: { name }, spec: podCIDR ? { podCIDR, podCIDRs: [podCIDR] } : {} });
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-nodeipam-test-'));
-    const pki = await ensurePki(path.join(dir, 'tls'), { hostnames: [], addresses: [] });
-    store = await openStore(undefined, dir);
-    api = new ApiServer({ store, resources: builtinResources, tls: { certPem: pki.servingCertPem, keyPem: pki.servingKeyPem, caPem: pki.caCertPem }, port: 0 });
-    const port = await api.start({ beforeReady: (p) => bootstrap(api, { port: p }) });
-    client = await createClient({ component: 'nodeipam-test', connection: { server: `https://127.0.0.1:${port}`, ca: pki.caCertPem, cert: pki.adminCertPem, key: pki.adminKeyPem } });
-    cs = clientset(client);
+    testApi = await startTestApi('nodeipam-test');
+    ({ client, cs } = testApi);
   });
   after(async () => {
     await stopManager();
-    await client?.transport.close();
-    await api?.close();
-    await store?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await testApi?.close();
   });
 
   test('a node created with a pod CIDR keeps it, and its block is not handed out again', async () => {

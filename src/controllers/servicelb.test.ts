@@ -4,19 +4,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Node, Service } from '../api/index.ts';
-import { ensurePki } from '../pki/index.ts';
-import { openStore } from '../storage/index.ts';
-import type { Store } from '../storage/types.ts';
-import { builtinResources } from '../api/groups/index.ts';
-import { ApiServer } from '../apiserver/server.ts';
-import { bootstrap } from '../apiserver/bootstrap.ts';
-import { clientset, createClient, type Clientset, type RestClient } from '../client/index.ts';
+import type { Clientset, RestClient } from '../client/index.ts';
 import { runControllerManager } from './manager.ts';
 import { EXCLUDE_FROM_LB_LABEL, isLoadBalancerNode, loadBalancerIngress, wantsLoadBalancer } from './servicelb.ts';
+import { startTestApi, type TestApi } from './testing.ts';
 
 function node(name: string, ip: string, o: { ready?: string; unschedulable?: boolean; labels?: Record<string, string>; extra?: { type: string; address: string }[] } = {}): Node {
   return {
@@ -58,9 +50,7 @@ test('only LoadBalancer Services without a loadBalancerClass are ServiceLB\'s', 
 });
 
 describe('servicelb controller', () => {
-  let dir = '';
-  let store: Store;
-  let api: ApiServer;
+  let testApi: TestApi | undefined;
   let client: RestClient;
   let cs: Clientset;
   const ac = new AbortController();
@@ -84,22 +74,14 @@ describe('servicelb controller', () => {
   const lb = (name: string, extra: Partial<NonNullable<Service['spec']>> = {}): Service => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }], ...extra } });
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-servicelb-test-'));
-    const pki = await ensurePki(path.join(dir, 'tls'), { hostnames: [], addresses: [] });
-    store = await openStore(undefined, dir);
-    api = new ApiServer({ store, resources: builtinResources, tls: { certPem: pki.servingCertPem, keyPem: pki.servingKeyPem, caPem: pki.caCertPem }, port: 0 });
-    const port = await api.start({ beforeReady: (p) => bootstrap(api, { port: p }) });
-    client = await createClient({ component: 'servicelb-test', connection: { server: `https://127.0.0.1:${port}`, ca: pki.caCertPem, cert: pki.adminCertPem, key: pki.adminKeyPem } });
-    cs = clientset(client);
+    testApi = await startTestApi('servicelb-test');
+    ({ client, cs } = testApi);
     done = runControllerManager({ client, identity: 'servicelb-test', enabled: ['servicelb'] }, ac.signal);
   });
   after(async () => {
     ac.abort();
     await done;
-    await client?.transport.close();
-    await api?.close();
-    await store?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await testApi?.close();
   });
 
   test('a LoadBalancer Service gets the Ready nodes\' addresses, follows node changes, and is cleared when it stops being one', async () => {
