@@ -23,6 +23,7 @@ import { bootstrap } from '../apiserver/bootstrap.ts';
 import { clientset, createClient, InformerFactory, type Clientset, type Recorder, type RestClient } from '../client/index.ts';
 import { defaultControllerConfig, type ControllerContext } from './context.ts';
 import { resourceQuotaController } from './resourcequota.ts';
+import { until as waitUntil } from './testing.ts';
 
 const ns = 'team-alpha';
 const resyncMs = 1_500;
@@ -36,15 +37,7 @@ describe('resourcequota controller', () => {
   const ac = new AbortController();
   let informers: InformerFactory;
 
-  const until = async <T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const v = await fn();
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const until = <T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> => waitUntil(what, fn, ms);
   const quota = () => cs.resourceQuotas.get('team-alpha-quota', { namespace: ns });
   const usedIs = (want: Record<string, string>) =>
     until(`used ${JSON.stringify(want)}`, async () => {

@@ -25,6 +25,7 @@ import type { UserInfo } from '../../../api/types.ts';
 import type { AuditAnnotation, MatchCondition, Validation, Variable } from '../../../api/index.ts';
 import { Authorizer, AuthzSession, type AuthorizeFn, type RequestResource } from './lib/authz.ts';
 import { functionNamespaces, libraryFuncs } from './lib/index.ts';
+import { firstScopeProblem, identName, type ExprNode } from '../celscope.ts';
 import { typeNameOf } from './lib/opaque.ts';
 import { auditAnnotationResult, matchErrorResult, matchOutcome, validationDecision, type Outcome, type ValidateResult } from './validator.ts';
 
@@ -56,58 +57,24 @@ export interface Declarations {
 const alwaysDeclared = new Set(['object', 'oldObject', 'request', 'namespaceObject', 'variables']);
 const typeIdents = new Set(['int', 'uint', 'double', 'bool', 'string', 'bytes', 'list', 'map', 'null_type', 'type', 'dyn']);
 
-interface ExprNode {
-  id?: bigint;
-  exprKind?: { case?: string; value?: Record<string, unknown> };
-}
-
 type Problem = { node: ExprNode; message: string };
 
 /** The first identifier or variables field `node` may not use. */
-function check(node: ExprNode | undefined, decls: Declarations, bound: ReadonlySet<string>): Problem | undefined {
-  const kind = node?.exprKind;
-  if (!node || !kind?.value) return undefined;
-  const v = kind.value;
-  const walk = (n: unknown, b = bound) => check(n as ExprNode | undefined, decls, b);
-  const ident = (n: unknown) => {
-    const k = (n as ExprNode | undefined)?.exprKind;
-    return k?.case === 'identExpr' ? (k.value!['name'] as string) : undefined;
-  };
-  switch (kind.case) {
-    case 'identExpr': {
-      const name = v['name'] as string;
+function check(node: ExprNode | undefined, decls: Declarations): Problem | undefined {
+  return firstScopeProblem<Problem>(node, {
+    ident(name, n, bound) {
       const ok = bound.has(name) || alwaysDeclared.has(name) || typeIdents.has(name) || (name === 'params' && decls.params) || (name === 'authorizer' && decls.authorizer);
-      return ok ? undefined : { node, message: `undeclared reference to '${name}' (in container '')` };
-    }
-    case 'selectExpr': {
-      if (ident(v['operand']) === 'variables' && !bound.has('variables')) {
-        const field = v['field'] as string;
-        return decls.variables.has(field) ? undefined : { node, message: `undefined field '${field}'` };
-      }
-      return walk(v['operand']);
-    }
-    case 'callExpr': {
-      const target = v['target'];
-      const ns = ident(target);
-      const skipTarget = ns !== undefined && functionNamespaces.has(ns) && !bound.has(ns) && !alwaysDeclared.has(ns);
-      return (skipTarget ? undefined : walk(target)) ?? (v['args'] as unknown[]).map((a) => walk(a)).find(Boolean);
-    }
-    case 'listExpr':
-      return (v['elements'] as unknown[]).map((e) => walk(e)).find(Boolean);
-    case 'structExpr':
-      for (const e of v['entries'] as { keyKind?: { case?: string; value?: unknown }; value?: unknown }[]) {
-        const found = (e.keyKind?.case === 'mapKey' ? walk(e.keyKind.value) : undefined) ?? walk(e.value);
-        if (found) return found;
-      }
-      return undefined;
-    case 'comprehensionExpr': {
-      const inner = new Set(bound);
-      for (const k of ['iterVar', 'iterVar2', 'accuVar']) if (v[k]) inner.add(v[k] as string);
-      return walk(v['iterRange']) ?? walk(v['accuInit']) ?? walk(v['loopCondition'], inner) ?? walk(v['loopStep'], inner) ?? walk(v['result'], inner);
-    }
-    default:
-      return undefined;
-  }
+      return ok ? undefined : { node: n, message: `undeclared reference to '${name}' (in container '')` };
+    },
+    select(operand, field, n, bound) {
+      if (identName(operand) !== 'variables' || bound.has('variables')) return 'walk';
+      return decls.variables.has(field) ? undefined : { node: n, message: `undefined field '${field}'` };
+    },
+    skipTarget(target, bound) {
+      const ns = identName(target);
+      return ns !== undefined && functionNamespaces.has(ns) && !bound.has(ns) && !alwaysDeclared.has(ns);
+    },
+  });
 }
 
 /** cel-go's issue text: `ERROR: <input>:L:C: msg`, the source line, and a caret under the column. */
@@ -134,7 +101,7 @@ export function compileExpression(expression: string, decls: Declarations): Comp
     for (let i = 0; i < Number(m[1]) - 1; i++) offset += (lines[i]?.length ?? 0) + 1;
     return { expression, error: `compilation failed: ${issue(expression, offset + Number(m[2]) - 1, `Syntax error: ${m[3]}`)}` };
   }
-  const bad = check(parsed.expr as ExprNode, decls, new Set());
+  const bad = check(parsed.expr as ExprNode, decls);
   if (bad) {
     const pos = bad.node.id === undefined ? undefined : parsed.sourceInfo?.positions[String(bad.node.id)];
     return { expression, error: `compilation failed: ${issue(expression, pos, bad.message)}` };

@@ -18,6 +18,7 @@
  */
 import type { MatchCondition } from '../../../api/index.ts';
 import { aggregate } from './errors.ts';
+import { firstScopeProblem, type ExprNode } from '../celscope.ts';
 
 type CelModule = typeof import('@bufbuild/cel');
 type Program = (bindings: Record<string, unknown>) => unknown;
@@ -48,43 +49,11 @@ export interface CompiledCondition {
   error?: string;
 }
 
-/** A parsed expression node (cel.expr.Expr), read loosely. */
-interface ExprNode {
-  id?: bigint;
-  exprKind?: { case?: string; value?: Record<string, unknown> };
-}
-
 /** The first identifier `expr` uses that is not a declared variable, with its node. */
-function undeclared(node: ExprNode | undefined, bound: ReadonlySet<string>): ExprNode | undefined {
-  const kind = node?.exprKind;
-  if (!kind?.value) return undefined;
-  const v = kind.value;
-  const walk = (n: unknown, b = bound) => undeclared(n as ExprNode | undefined, b);
-  switch (kind.case) {
-    case 'identExpr': {
-      const name = v['name'] as string;
-      return bound.has(name) || conditionVariables.has(name) || builtinIdents.has(name) ? undefined : node;
-    }
-    case 'selectExpr':
-      return walk(v['operand']);
-    case 'callExpr':
-      return walk(v['target']) ?? (v['args'] as unknown[]).map((a) => walk(a)).find(Boolean);
-    case 'listExpr':
-      return (v['elements'] as unknown[]).map((e) => walk(e)).find(Boolean);
-    case 'structExpr':
-      for (const e of v['entries'] as { keyKind?: { case?: string; value?: unknown }; value?: unknown }[]) {
-        const found = (e.keyKind?.case === 'mapKey' ? walk(e.keyKind.value) : undefined) ?? walk(e.value);
-        if (found) return found;
-      }
-      return undefined;
-    case 'comprehensionExpr': {
-      const inner = new Set(bound);
-      for (const k of ['iterVar', 'iterVar2', 'accuVar']) if (v[k]) inner.add(v[k] as string);
-      return walk(v['iterRange']) ?? walk(v['accuInit']) ?? walk(v['loopCondition'], inner) ?? walk(v['loopStep'], inner) ?? walk(v['result'], inner);
-    }
-    default:
-      return undefined;
-  }
+function undeclared(node: ExprNode | undefined): ExprNode | undefined {
+  return firstScopeProblem<ExprNode>(node, {
+    ident: (name, n, bound) => (bound.has(name) || conditionVariables.has(name) || builtinIdents.has(name) ? undefined : n),
+  });
 }
 
 /** `<input>:line:column` of a node, from the parser's offsets. */
@@ -102,7 +71,7 @@ export async function compileConditions(conditions: readonly MatchCondition[]): 
   return conditions.map(({ name, expression }) => {
     try {
       const parsed = cel.parse(expression);
-      const bad = undeclared(parsed.expr as ExprNode, new Set());
+      const bad = undeclared(parsed.expr as ExprNode);
       if (bad) {
         const ident = bad.exprKind!.value!['name'] as string;
         const at = position(expression, bad.id === undefined ? undefined : parsed.sourceInfo?.positions[String(bad.id)]);
