@@ -6,7 +6,8 @@
  * simulated nodes through the controllers; the scheduler through the API and upstream's scheduler_perf
  * workloads in one process; pod startup latency and agent CPU/RSS on the real node (bench/agent.ts);
  * cluster DNS queries/s with dnsperf (bench/dns.ts); creates/s of a user under RBAC against
- * AlwaysAllow (bench/authz.ts); the latency one validating webhook adds (bench/webhook.ts).
+ * AlwaysAllow (bench/authz.ts); the latency one validating webhook adds (bench/webhook.ts); a
+ * 1,000-pod Job and a 100-node DaemonSet rollout beside the same work by Deployments (bench/workloads.ts).
  * Everything runs on loopback or in the project's own pod network and is bounded in count and time.
  */
 import { agentFor, call } from './http.ts';
@@ -19,6 +20,7 @@ import { credsFromKubeconfig, type Creds } from '../test/e2e/api.ts';
 import { benchStore } from './store.ts';
 import { benchOpenApi, benchPatches } from './patch.ts';
 import { benchControllers, benchDeploymentAtScale } from './controllers.ts';
+import { benchWorkloads } from './workloads.ts';
 import { benchScheduler } from './scheduler.ts';
 import { benchSchedulerPerf } from './scheduler-perf.ts';
 import { benchAgent } from './agent.ts';
@@ -262,6 +264,12 @@ async function main(): Promise<void> {
   } catch (err) {
     // Recorded as FAILED above; the bench as a whole fails too.
     process.stderr.write(`bench failed: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+  try {
+    await benchWorkloads(record);
+  } catch (err) {
+    record('workload controllers (Job, DaemonSet)', `failed: ${(err as Error).message}`);
     process.exitCode = 1;
   }
   try {

@@ -22,9 +22,9 @@ import type { KubeObject } from './types.ts';
 import { BosunError } from '../util/errors.ts';
 import { getMessage, getType, typeForKind } from './schema/index.ts';
 import type { FieldDef, ListDef, MessageDef, Scalar, Special, TypeRef } from './schema/index.ts';
-import { formatDuration } from './duration.ts';
+import { formatDuration, parseDuration } from './duration.ts';
 
-export { formatDuration };
+export { formatDuration, parseDuration };
 
 const magic = [0x6b, 0x38, 0x73, 0x00] as const;
 
@@ -784,26 +784,3 @@ function parseTime(s: string): { seconds: number; nanos: number } | undefined {
   return { seconds, nanos };
 }
 
-const durationUnits: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-
-/** Go's time.ParseDuration, in nanoseconds; undefined when invalid. */
-export function parseDuration(v: unknown): number | undefined {
-  if (typeof v !== 'string') return undefined;
-  let s = v;
-  let sign = 1;
-  if (s.startsWith('-') || s.startsWith('+')) {
-    sign = s[0] === '-' ? -1 : 1;
-    s = s.slice(1);
-  }
-  if (s === '0') return 0;
-  if (s === '') return undefined;
-  let total = 0;
-  const part = /^(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/;
-  while (s !== '') {
-    const m = part.exec(s);
-    if (!m) return undefined;
-    total += Number(m[1]) * durationUnits[m[2]!]!;
-    s = s.slice(m[0].length);
-  }
-  return sign * Math.round(total);
-}

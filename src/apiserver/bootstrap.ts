@@ -3,20 +3,43 @@
  * the default, kube-system, kube-public and kube-node-lease namespaces, the system-node-critical
  * and system-cluster-critical PriorityClasses, the `kubernetes`
  * service in `default` (first service IP, port 443 to the API server's port), and the cluster
- * DNS Service `kube-dns` in `kube-system` (10.43.0.10 unless `clusterDns` says otherwise), and
+ * DNS Service `kube-dns` in `kube-system` (10.43.0.10 unless `clusterDns` says otherwise),
  * upstream's bootstrap RBAC policy with Bosun's additions (authz/bootstrappolicy.ts), reconciled
- * as upstream's RBAC post-start hook does (authz/reconcile.ts).
+ * as upstream's RBAC post-start hook does (authz/reconcile.ts), and, with `defaultStorageClass`,
+ * the default StorageClass `local-path` of the node agents' provisioner (k3s's local-storage
+ * manifest with Bosun's provisioner name; `bosun server --disable local-storage` leaves it out).
+ * Like every object here it is only created when absent: a changed one is kept as it is.
  */
 import type { ApiServer } from './server.ts';
 import { isAlreadyExists } from '../api/errors.ts';
-import type { UserInfo } from '../api/types.ts';
+import type { KubeObject, UserInfo } from '../api/types.ts';
+import type { StorageClass } from '../api/index.ts';
 import { systemPriorityClasses } from './admission/pods.ts';
 import { reconcileBootstrapPolicy, type ReconcileIO } from './authz/reconcile.ts';
 import { isNotFound } from '../api/errors.ts';
 
 const system: UserInfo = { username: 'system:apiserver', groups: ['system:masters', 'system:authenticated'] };
 
-export async function bootstrap(api: ApiServer, opts: { port: number; /** The kube-dns Service's address (default 10.43.0.10); '' creates none. */ clusterDns?: string }): Promise<void> {
+/** The default StorageClass `bosun server` creates (k3s's `local-path`, provisioned by the node agents). */
+export const localPathStorageClass: StorageClass = {
+  apiVersion: 'storage.k8s.io/v1',
+  kind: 'StorageClass',
+  metadata: { name: 'local-path', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+  provisioner: 'bosun.dev/local-path',
+  reclaimPolicy: 'Delete',
+  volumeBindingMode: 'WaitForFirstConsumer',
+  allowVolumeExpansion: true,
+};
+
+export interface BootstrapOptions {
+  port: number;
+  /** The kube-dns Service's address (default 10.43.0.10); '' creates none. */
+  clusterDns?: string;
+  /** Create the default StorageClass `local-path` when absent (default false). */
+  defaultStorageClass?: boolean;
+}
+
+export async function bootstrap(api: ApiServer, opts: BootstrapOptions): Promise<void> {
   const nsDef = api.registry.byKind('', 'Namespace');
   if (!nsDef) return;
   const namespaces = api.storageFor(nsDef);
@@ -38,6 +61,17 @@ export async function bootstrap(api: ApiServer, opts: { port: number; /** The ku
         await pcs.create('', structuredClone(pc), { user: system, dryRun: false, version: 'v1' });
       } catch (err) {
         if (!isAlreadyExists(err)) throw err;
+      }
+    }
+  }
+  const scDef = opts.defaultStorageClass ? api.registry.byKind('storage.k8s.io', 'StorageClass') : undefined;
+  if (scDef) {
+    const classes = api.storageFor(scDef);
+    if (!classes.cache.get(classes.key('', localPathStorageClass.metadata.name!))) {
+      try {
+        await classes.create('', structuredClone(localPathStorageClass) as KubeObject, { user: system, dryRun: false, version: 'v1' });
+      } catch (err) {
+        if (!isAlreadyExists(err)) process.stdout.write(`bosun: StorageClass local-path not created: ${(err as Error).message}\n`);
       }
     }
   }

@@ -113,7 +113,8 @@ export function buildDiscovery(registry: ResourceRegistry): DiscoveryDocs {
         };
         if (e.def.shortNames?.length) r['shortNames'] = e.def.shortNames;
         if (e.def.categories?.length) r['categories'] = e.def.categories;
-        r['storageVersionHash'] = storageVersionHash(e);
+        // Upstream sets it for stored resources only (rest.StorageVersionProvider).
+        if (!e.provided) r['storageVersionHash'] = storageVersionHash(e);
         resources.push(r);
         for (const s of subresources(e)) {
           // Go's APIResource field order: group and version (omitempty) sit between namespaced and kind.

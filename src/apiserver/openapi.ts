@@ -2,7 +2,9 @@
  * OpenAPI v3 documents generated from the per-type schema and the served resources: the
  * /openapi/v3 index and one document per group-version (components.schemas named as upstream,
  * with x-kubernetes-* extensions; paths for every resource and verb, with the query parameters
- * kubectl looks for, fieldValidation among them). Built lazily on first request and cached.
+ * kubectl looks for, fieldValidation among them). Resources provided by in-process components
+ * (metrics.k8s.io, ./metricsapi.ts) bring their own definitions, whose references to built-in types
+ * are resolved here. Built lazily on first request and cached.
  * /openapi/v2 (JSON, and the protobuf form kubectl asks for) is derived from these documents
  * (./openapi-v2.ts). Not yet: descriptions.
  */
@@ -112,6 +114,35 @@ class Builder {
     this.#want(name);
     this.drain();
     if (gvk) this.schemas[name]!['x-kubernetes-group-version-kind'] = [gvk];
+  }
+
+  /**
+   * A provided resource's own definitions (./metricsapi.ts), its kind marked with `gvk`; the
+   * built-in types they reference (ObjectMeta, Time, Quantity, …) are added as for any kind.
+   */
+  provided(o: NonNullable<ServedResource['openapi']>, gvk: { group: string; version: string; kind: string }): void {
+    const refs = new Set<string>();
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v)) {
+          if (k === '$ref' && typeof x === 'string') refs.add(x.replace('#/components/schemas/', ''));
+          else walk(x);
+        }
+      }
+    };
+    for (const [name, s] of Object.entries(o.schemas)) {
+      this.schemas[name] = structuredClone(s);
+      walk(s);
+    }
+    this.schemas[o.name]!['x-kubernetes-group-version-kind'] = [gvk];
+    for (const name of refs) {
+      if (name in this.schemas) continue;
+      const special = Object.values(specialSchemas).find((x) => x.name === name);
+      if (special) this.schemas[name] = special.schema;
+      else this.#want(name);
+    }
+    this.drain();
   }
 
   drain(): void {
@@ -256,7 +287,8 @@ export class OpenApi {
     for (const e of served) {
       const t = typeForKind(group, version, e.def.kind);
       if (t) b.message(t.name, { group, version, kind: e.def.kind });
-      paths = { ...paths, ...resourcePaths(e, t?.name) };
+      else if (e.openapi) b.provided(e.openapi, { group, version, kind: e.def.kind });
+      paths = { ...paths, ...resourcePaths(e, t?.name ?? e.openapi?.name) };
       if (e.def.subresources?.scale) b.message('io.k8s.api.autoscaling.v1.Scale', { group: 'autoscaling', version: 'v1', kind: 'Scale' });
     }
     b.drain();

@@ -20,6 +20,10 @@ export interface ServedResource {
   verbs: readonly string[];
   /** The default hook for this version (storage version's or the served version's own). */
   validateVersion?: (obj: KubeObject, ctx: ValidateContext) => StatusCause[];
+  /** Answered by a component in this process, never stored (metrics.k8s.io; ./metricsapi.ts): no storage version. */
+  provided?: true;
+  /** A provided resource's OpenAPI v3 definitions (its kind's name and the definitions it brings). */
+  openapi?: { name: string; schemas: Record<string, Record<string, unknown>> };
 }
 
 export interface GroupVersions {
@@ -38,11 +42,17 @@ export class ResourceRegistry {
     for (const def of defs) this.add(def);
   }
 
-  /** Registers a declaration with all its versions. Throws on a duplicate group/version/resource. */
-  add(def: ResourceDef): void {
+  /**
+   * Registers a declaration with all its versions. Throws on a duplicate group/version/resource.
+   * `provided`: answered by a component in this process rather than stored (./metricsapi.ts),
+   * with its OpenAPI definitions (`openapi`), since it has no schema in src/api/schema.
+   */
+  add(def: ResourceDef, opts: { provided?: boolean; openapi?: ServedResource['openapi'] } = {}): void {
     this.#defs.push(def);
     const entries: ServedResource[] = [this.#entry(def, def.version)];
     for (const v of def.otherVersions ?? []) entries.push(this.#entry(def, v.version, v));
+    if (opts.provided) for (const e of entries) e.provided = true;
+    if (opts.openapi) for (const e of entries) e.openapi = opts.openapi;
     for (const e of entries) {
       const key = pathKey(def.group, e.version, def.plural);
       if (this.#byPath.has(key)) throw new Error(`duplicate resource ${key}`);

@@ -4,7 +4,9 @@
  *   (admission and storage inside the ResourceStore).
  * Non-resource endpoints: /healthz /livez /readyz /version, discovery, /openapi.
  * One ResourceStore (with its watch cache) per declared resource; every component other than
- * this one reaches the store only through here.
+ * this one reaches the store only through here. Resources an in-process component answers
+ * (the metrics server's metrics.k8s.io) are routed and authorized alike, then handed to it
+ * (metricsapi.ts).
  * The listener bounds idle and slow connections (connections.ts); every resource path is checked
  * against upstream's routes (routes.ts) before a handler runs; large bodies are gzipped for
  * clients that accept it (compress.ts); impersonation is authorized item by item (authn/impersonation.ts).
@@ -49,6 +51,7 @@ import { checkRoute, routeShape } from './routes.ts';
 import { connectDeclaration, connectOptions, serveConnect, type KubeletClientConfig } from './streaming/index.ts';
 import type { Node, Pod } from '../api/index.ts';
 import type { WatchCache } from './watchcache.ts';
+import { serveProvided, type ProvidedResource } from './metricsapi.ts';
 
 /** A watch cache's objects at one generation, listed the first time they are read. */
 class CacheListing {
@@ -112,6 +115,11 @@ export interface ApiServerOptions {
    * certificates are checked against). Without them the connect subresources answer 503.
    */
   kubeletClient?: KubeletClientConfig;
+  /**
+   * Resources a component in this process answers (the metrics server's metrics.k8s.io nodes
+   * and pods): in discovery and authorized as any resource, never stored (./metricsapi.ts).
+   */
+  providedResources?: readonly ProvidedResource[];
 }
 
 export const serverVersion = {
@@ -152,6 +160,8 @@ export class ApiServer {
   #extraListeners: net.Server[] = [];
   /** cacheList's objects, per kind, for the cache generation they were listed at. */
   readonly #cacheLists = new Map<ResourceDef, CacheListing>();
+  /** Resources answered by in-process components, by declaration. */
+  readonly #provided = new Map<ResourceDef, ProvidedResource>();
 
   constructor(opts: ApiServerOptions) {
     this.#opts = opts;
@@ -181,6 +191,10 @@ export class ApiServer {
     for (const def of this.registry.defs()) {
       const allocate = def.group === '' && def.kind === 'Service' ? this.#serviceAllocator(def) : undefined;
       this.storages.set(def, new ResourceStore(def, opts.store, { admission, allocate, writeMarks }));
+    }
+    for (const p of opts.providedResources ?? []) {
+      this.registry.add(p.def, { provided: true, openapi: p.openapi });
+      this.#provided.set(p.def, p);
     }
   }
 
@@ -343,6 +357,8 @@ export class ApiServer {
       if (!info.isResourceRequest) return this.#nonResource(req, res, info, path);
       const served = this.#route(path, info, method, res);
       if (!served) return;
+      const provided = served.provided && this.#provided.get(served.def);
+      if (provided) return await serveProvided({ req, res, info, query, served, provided });
       if (connectDeclaration(served.def.subresources?.connect, info.subresource)) {
         // Upstream admits connect requests (not the log getter) as CONNECT with the options object.
         if (info.subresource !== 'log') {

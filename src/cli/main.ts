@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
 import net from 'node:net';
+import { parseDurationMs } from '../api/duration.ts';
 import { createClient } from '../client/index.ts';
 import type { SchedulerConfig } from '../scheduler/profiles.ts';
 import type { ProxyMode } from '../proxy/index.ts';
@@ -74,9 +75,9 @@ program
   .option('--disable-agent', 'run the control plane only (no node agent)', false)
   .option('--disable-controller-manager', 'do not run the controller manager in this process', false)
   .option('--disable-scheduler', 'do not run the scheduler in this process', false)
-  .option('--disable <components>', 'built-in components not to run (comma-separated or repeated; known: servicelb)', (v: string, prev: string[]) => {
+  .option('--disable <components>', 'built-in components not to run (comma-separated or repeated; known: servicelb, local-storage, metrics-server)', (v: string, prev: string[]) => {
     const out = collect(v, prev);
-    for (const c of out) if (!['servicelb'].includes(c)) throw new InvalidArgumentError(`unknown component ${c} (known: servicelb)`);
+    for (const c of out) if (!['servicelb', 'local-storage', 'metrics-server'].includes(c)) throw new InvalidArgumentError(`unknown component ${c} (known: servicelb, local-storage, metrics-server)`);
     return out;
   }, [] as string[])
   .addOption(new Option('--virtual-nodes <count>', 'simulated nodes to run in this process').default(0).argParser((v) => parseCount(v)))
@@ -154,11 +155,16 @@ program
   .addOption(new Option('--terminated-pod-gc-threshold <count>', 'finished pods kept before the oldest are deleted').default(12_500).argParser((v) => parseCount(v)))
   .option('--cluster-cidr <cidr>', 'pod addresses; node IPAM gives each node a block of them', '10.42.0.0/16')
   .addOption(new Option('--node-cidr-mask-size <bits>', "prefix length of each node's pod range").default(24).argParser((v) => parseCount(v)))
+  .addOption(new Option('--horizontal-pod-autoscaler-sync-period <duration>', 'how often every HorizontalPodAutoscaler is re-evaluated').default(15_000, '15s').argParser(parseDuration))
+  .addOption(new Option('--horizontal-pod-autoscaler-downscale-stabilization <duration>', 'a scale-down takes the highest recommendation of this window (HPAs without their own scale-down window)').default(300_000, '5m0s').argParser(parseDuration))
+  .addOption(new Option('--horizontal-pod-autoscaler-tolerance <ratio>', 'how far the usage ratio must be from 1.0 for an HPA to scale').default(0.1).argParser(invalidArgument(parseTolerance)))
+  .addOption(new Option('--horizontal-pod-autoscaler-cpu-initialization-period <duration>', 'after a pod starts, how long CPU samples are skipped unless taken a whole window after the pod turned ready').default(300_000, '5m0s').argParser(parseDuration))
+  .addOption(new Option('--horizontal-pod-autoscaler-initial-readiness-delay <duration>', 'after a pod starts, how long a readiness change is taken as its initial readiness').default(30_000, '30s').argParser(parseDuration))
   .option('--cluster-signing-cert-file <file>', 'CA certificate (PEM) that csrsigning signs with (with --cluster-signing-key-file; without both, CSRs are not signed)')
   .option('--cluster-signing-key-file <file>', 'private key (PEM) of that CA')
   .option('--service-account-private-key-file <file>', 'PEM private key that legacy ServiceAccount token Secrets are signed with (the API server\'s signing key); without it the serviceaccount-token controller is off')
   .addOption(new Option('--use-service-account-credentials [bool]', 'run each controller as its own ServiceAccount in kube-system (tokens from the TokenRequest API); false: every controller as the kubeconfig\'s identity').default(true).argParser(parseBool))
-  .action(async (opts: { kubeconfig: string; useServiceAccountCredentials: boolean; serviceAccountPrivateKeyFile?: string; leaderElectLeaseDuration: number; leaderElectRenewDeadline: number; leaderElectRetryPeriod: number; controllers?: string[]; nodeMonitorGracePeriod: number; nodeMonitorPeriod: number; terminatedPodGcThreshold: number; kubeApiQps: number; kubeApiBurst: number; clusterCidr: string; nodeCidrMaskSize: number; clusterSigningCertFile?: string; clusterSigningKeyFile?: string }) => {
+  .action(async (opts: { kubeconfig: string; useServiceAccountCredentials: boolean; serviceAccountPrivateKeyFile?: string; leaderElectLeaseDuration: number; leaderElectRenewDeadline: number; leaderElectRetryPeriod: number; controllers?: string[]; nodeMonitorGracePeriod: number; nodeMonitorPeriod: number; terminatedPodGcThreshold: number; kubeApiQps: number; kubeApiBurst: number; clusterCidr: string; nodeCidrMaskSize: number; clusterSigningCertFile?: string; clusterSigningKeyFile?: string; horizontalPodAutoscalerSyncPeriod: number; horizontalPodAutoscalerDownscaleStabilization: number; horizontalPodAutoscalerTolerance: number; horizontalPodAutoscalerCpuInitializationPeriod: number; horizontalPodAutoscalerInitialReadinessDelay: number }) => {
     const { runControllerManagerCommand } = await import('./controller-manager.ts');
     await runControllerManagerCommand(
       {
@@ -167,7 +173,12 @@ program
         renewDeadlineMs: opts.leaderElectRenewDeadline,
         retryPeriodMs: opts.leaderElectRetryPeriod,
         controllers: opts.controllers?.length ? opts.controllers : undefined,
-        config: { nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriod, nodeMonitorPeriodMs: opts.nodeMonitorPeriod, terminatedPodGCThreshold: opts.terminatedPodGcThreshold, clusterCidr: opts.clusterCidr, nodeCidrMaskSize: opts.nodeCidrMaskSize },
+        config: { nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriod, nodeMonitorPeriodMs: opts.nodeMonitorPeriod, terminatedPodGCThreshold: opts.terminatedPodGcThreshold, clusterCidr: opts.clusterCidr, nodeCidrMaskSize: opts.nodeCidrMaskSize,
+          horizontalPodAutoscalerSyncPeriodMs: opts.horizontalPodAutoscalerSyncPeriod,
+          horizontalPodAutoscalerDownscaleStabilizationMs: opts.horizontalPodAutoscalerDownscaleStabilization,
+          horizontalPodAutoscalerTolerance: opts.horizontalPodAutoscalerTolerance,
+          horizontalPodAutoscalerCpuInitializationPeriodMs: opts.horizontalPodAutoscalerCpuInitializationPeriod,
+          horizontalPodAutoscalerInitialReadinessDelayMs: opts.horizontalPodAutoscalerInitialReadinessDelay },
         signingFiles: opts.clusterSigningCertFile || opts.clusterSigningKeyFile ? { cert: opts.clusterSigningCertFile, key: opts.clusterSigningKeyFile } : undefined,
         qps: opts.kubeApiQps,
         burst: opts.kubeApiBurst,
@@ -298,19 +309,18 @@ function parseIPv4(v: string): string {
   return v;
 }
 
-/** Go-style durations as upstream flags take them: 300ms, 15s, 1m30s, 1h. */
+/** Go durations as upstream flags take them (300ms, 15s, 1m30s, 1h), in milliseconds. */
 function parseDuration(v: string): number {
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  let m: RegExpExecArray | null;
-  let end = 0;
-  while ((m = re.exec(v))) {
-    total += Number(m[1]) * unit[m[2]!]!;
-    end = re.lastIndex;
-  }
-  if (!v || end !== v.length) throw new Error(`invalid duration: ${v}`);
-  return total;
+  const ms = parseDurationMs(v);
+  if (ms === undefined || ms < 0) throw new Error(`invalid duration: ${v}`);
+  return ms;
+}
+
+/** --horizontal-pod-autoscaler-tolerance: a non-negative ratio (0.1 = 10%). */
+function parseTolerance(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new Error(`invalid tolerance: ${v}`);
+  return n;
 }
 
 function parseCount(v: string): number {

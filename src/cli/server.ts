@@ -53,6 +53,7 @@ import { defaultAdvertiseAddress, runAdvertiser } from '../apiserver/advertise.t
 import { agentPrerequisites, defaultClusterCidr, firstSubnet, gatewayOf, runAgent } from '../kubelet/index.ts';
 import type { EvictionThresholds } from '../kubelet/node.ts';
 import { admissionFlagErrors, orderAdmission } from './admission.ts';
+import { MetricsServer, metricResolutionFromEnv } from '../metrics/index.ts';
 
 export interface ServerConfig {
   dataDir: string;
@@ -84,7 +85,7 @@ export interface ServerConfig {
   virtualNodes?: number;
   /** Do not run the scheduler in this process. */
   disableScheduler?: boolean;
-  /** Built-in components not to run (--disable; `servicelb`: the controller manager's servicelb controller). */
+  /** Built-in components not to run (--disable; `servicelb`: the controller manager's servicelb controller; `local-storage`: the default StorageClass `local-path`). */
   disable?: readonly string[];
   /** The in-process scheduler's profiles (--scheduler-config). */
   schedulerConfig?: SchedulerConfig;
@@ -110,6 +111,8 @@ export interface ServerConfig {
   eviction?: EvictionThresholds;
   /** The node agent's service proxy mode (--proxy-mode); default iptables. */
   proxyMode?: ProxyMode;
+  /** The metrics server's scrape period (--metric-resolution, ms); default BOSUN_METRIC_RESOLUTION, else 15 s. */
+  metricResolutionMs?: number;
 }
 
 /** The controller manager's identity: a client certificate in the data dir's tls folder. */
@@ -120,6 +123,12 @@ const schedulerIdentity = { name: 'scheduler', commonName: 'system:kube-schedule
 const kubeletClientIdentity = { name: 'apiserver-kubelet-client', commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'] };
 /** The simulated nodes' kubelet identity. */
 const virtualNodesIdentity = { name: 'virtual-nodes', commonName: 'system:bosun:virtual-nodes' };
+/**
+ * The in-process metrics server's identity toward the API server (it watches nodes and pods). It
+ * serves one of the API server's own groups, so it has the API server's privileges, as the API
+ * server's own loopback informers do upstream.
+ */
+const metricsServerIdentity = { name: 'metrics-server', commonName: 'system:metrics-server', organizations: [] as string[] };
 
 export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise<void> {
   const launchedAt = cfg.launchedAtMs ?? performance.timeOrigin;
@@ -144,6 +153,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
       ...(cfg.disableScheduler ? [] : [schedulerIdentity]),
       ...(cfg.virtualNodes ? [virtualNodesIdentity] : []),
       kubeletClientIdentity,
+      ...((cfg.disable ?? []).includes('metrics-server') ? [] : [metricsServerIdentity]),
       // Issued even with --disable-agent: `bosun agent --data-dir` on this machine uses them.
       agentIdentity,
     ],
@@ -167,6 +177,8 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     },
     caPem: pki.caCertPem,
   };
+  // metrics.k8s.io (metrics-server in this process, unless --disable metrics-server): BOSUN_METRIC_RESOLUTION shortens the 15 s resolution (tests).
+  const metrics = (cfg.disable ?? []).includes('metrics-server') ? undefined : new MetricsServer({ resolutionMs: cfg.metricResolutionMs ?? metricResolutionFromEnv(process.env), kubelet: kubeletClient, log: (m) => process.stdout.write(`bosun: ${m}\n`) });
   const store = encryption ? encryptingStore(rawStore, encryption, resourceResolver(builtinResources), { onWatchError: (e) => process.stdout.write(`bosun: ${e.message}\n`) }) : rawStore;
   // Service account tokens: the signing key in the data dir's tls folder, upstream's flags.
   const sa = await loadServiceAccountConfig(cfg.serviceAccount ?? {}, { keyDir: path.join(cfg.dataDir, 'tls'), clusterDomain: cfg.clusterDomain });
@@ -241,6 +253,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     bindAddress: cfg.bindAddress,
     port: cfg.port,
     kubeletClient,
+    providedResources: metrics?.resources,
     // Client certificates, bootstrap tokens (Secrets in kube-system) for joining nodes, --token-auth-file.
     authenticators: [
       x509Authenticator,
@@ -306,7 +319,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     } catch (err) {
       process.stdout.write(`bosun: service account issuer discovery not served: ${(err as Error).message}\n`);
     }
-    await bootstrap(api, { port: p, clusterDns: cfg.clusterDns });
+    await bootstrap(api, { port: p, clusterDns: cfg.clusterDns, defaultStorageClass: !(cfg.disable ?? []).includes('local-storage') });
     await ensureNodeToken(api, cfg.dataDir, pki.caCertPem);
   } });
   const host = isAny(cfg.bindAddress) ? '127.0.0.1' : cfg.bindAddress;
@@ -324,6 +337,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   const components = cm ? [runInProcessControllerManager(pki, cm, server, { clusterCidr, nodeCidrMaskSize: cfg.nodeCidrMaskSize ?? 24 }, cfg.disable ?? [], sa.signingKey.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, signal)] : [];
   const sched = clients[schedulerIdentity.name] && rotating(schedulerIdentity.name);
   if (sched) components.push(runInProcessScheduler(pki, sched, server, cfg.schedulerConfig, signal));
+  if (metrics && clients[metricsServerIdentity.name]) components.push(runInProcessMetricsServer(pki, rotating(metricsServerIdentity.name), server, metrics, signal));
   const vn = cfg.virtualNodes && clients[virtualNodesIdentity.name] ? rotating(virtualNodesIdentity.name) : undefined;
   if (vn && cfg.virtualNodes) components.push(runInProcessVirtualNodes(pki, vn, server, cfg.virtualNodes, signal));
   const agentCert = clients[agentIdentity.name];
@@ -391,6 +405,21 @@ async function runInProcessScheduler(pki: Pki, id: RotatingCert, server: string,
     }
   } catch (err) {
     log(`scheduler failed: ${(err as Error).message}`);
+  }
+}
+
+/** The metrics server in this process: watches nodes and pods as its own identity over HTTPS, scrapes until the signal aborts. */
+async function runInProcessMetricsServer(pki: Pki, id: RotatingCert, server: string, metrics: MetricsServer, signal: AbortSignal): Promise<void> {
+  const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
+  try {
+    const client = await createClient({ component: 'metrics-server', connection: { server, ca: pki.caCertPem }, credentials: credentialsOf(id), qps: 100, burst: 200 });
+    try {
+      await metrics.run(client, signal);
+    } finally {
+      await client.transport.close();
+    }
+  } catch (err) {
+    log(`metrics server failed: ${(err as Error).message}`);
   }
 }
 

@@ -166,6 +166,9 @@ export class SharedInformer<T extends ApiObject = KubeObject> {
     this.#store.addIndexers(indexers);
   }
 
+  /** Events the current watch has carried (a failed watch that carried some resets the backoff). */
+  #seen = 0;
+
   /** Lists and watches until `signal` aborts. Call once. */
   async run(signal: AbortSignal): Promise<void> {
     if (this.#running) throw new Error('informer is already running');
@@ -198,6 +201,7 @@ export class SharedInformer<T extends ApiObject = KubeObject> {
             delay = initialMs;
           }
           const started = this.#clock.now();
+          this.#seen = 0;
           const n = await this.#watchOnce(signal);
           if (n > 0) delay = initialMs;
           else if (this.#clock.now() - started < 1000 && !signal.aborted) await backoff();
@@ -212,6 +216,9 @@ export class SharedInformer<T extends ApiObject = KubeObject> {
           // The server said no (other than 410 or a timeout): start over from a list. The network
           // failed or the server timed out waiting to catch up: watch again from where we are.
           if (err instanceof StatusError && err.code !== 504) needList = true;
+          // A watch that carried events before it broke (e.g. closed as unresponsive under a burst)
+          // was healthy: retry soon rather than after a backoff grown by older failures.
+          if (this.#seen > 0) delay = initialMs;
           this.#log(`${needList ? 'list/watch' : 'watch'} failed: ${err instanceof Error ? err.message : String(err)}`);
           await backoff();
         }
@@ -315,6 +322,7 @@ export class SharedInformer<T extends ApiObject = KubeObject> {
       for await (const ev of stream) {
         if (signal.aborted) break;
         n++;
+        this.#seen++;
         switch (ev.type) {
           case 'ERROR':
             throw statusErrorFromWatchObject(ev.object);

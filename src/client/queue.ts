@@ -186,7 +186,8 @@ export class WorkQueue<T> implements RateLimitingQueue<T> {
     if (this.#timer !== null && this.#timerAt <= top.at) return;
     if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
     this.#timerAt = top.at;
-    this.#timer = this.#clock.setTimeout(() => this.#fire(), top.at - this.#clock.now());
+    // Capped at setTimeout's limit (2^31-1 ms): a longer delay fires at once; #fire re-arms.
+    this.#timer = this.#clock.setTimeout(() => this.#fire(), Math.min(top.at - this.#clock.now(), 2 ** 31 - 1));
   }
 
   #fire(): void {

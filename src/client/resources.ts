@@ -4,7 +4,8 @@
  * (./typed.ts looks the type up from the descriptor's literal group/version/kind), as is
  * `client.get<Pod>(resources.pods, name, {namespace})`.
  * These are wire facts (group, version, plural, kind, scope); a test checks every entry against
- * the API registry (api/groups) so the two never drift. Other resources (CRDs) use a descriptor
+ * the API registry (api/groups, and src/metrics/api.ts for metrics.k8s.io, which the metrics
+ * server answers) so the two never drift. Other resources (CRDs) use a descriptor
  * built at run time with `descriptor(...)`.
  */
 import type { ResourceDescriptor } from './rest.ts';
@@ -70,6 +71,9 @@ export const resources = {
   roleBindings: r('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding', true),
   clusterRoles: r('rbac.authorization.k8s.io', 'v1', 'clusterroles', 'ClusterRole', false),
   clusterRoleBindings: r('rbac.authorization.k8s.io', 'v1', 'clusterrolebindings', 'ClusterRoleBinding', false),
+  // metrics.k8s.io/v1beta1 (served by the metrics server inside `bosun server`; types in src/metrics/types.ts)
+  nodeMetrics: r('metrics.k8s.io', 'v1beta1', 'nodes', 'NodeMetrics', false),
+  podMetrics: r('metrics.k8s.io', 'v1beta1', 'pods', 'PodMetrics', true),
 } as const satisfies Record<string, ResourceDescriptor>;
 
 export type BuiltinResource = keyof typeof resources;

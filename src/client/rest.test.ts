@@ -17,6 +17,7 @@ import { resources } from './resources.ts';
 import { Http2Transport, type Transport, type TransportRequest, type TransportResponse, type WatchStream } from './transport.ts';
 import { loadKubeconfig } from './kubeconfig.ts';
 import { builtinResources } from '../api/groups/index.ts';
+import { metricsResources } from '../metrics/api.ts';
 
 // ---- pure units ---------------------------------------------------------------------------
 
@@ -45,7 +46,7 @@ for (const c of pathCases) test(`resourcePath: ${c.name}`, () => assert.equal(re
 
 test('every resource descriptor matches the API registry', () => {
   for (const [name, d] of Object.entries(resources)) {
-    const def = builtinResources.find((r) => r.group === d.group && r.plural === d.resource && (r.version === d.version || r.otherVersions?.some((v) => v.version === d.version)));
+    const def = [...builtinResources, ...metricsResources].find((r) => r.group === d.group && r.plural === d.resource && (r.version === d.version || r.otherVersions?.some((v) => v.version === d.version)));
     assert.ok(def, `${name}: ${d.group}/${d.version} ${d.resource} is not served`);
     assert.equal(def.kind, d.kind, name);
     assert.equal(def.namespaced, d.namespaced, name);

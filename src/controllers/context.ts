@@ -25,6 +25,16 @@ export interface ControllerConfig {
   clusterCidr: string;
   /** --node-cidr-mask-size: the prefix length of each node's block. */
   nodeCidrMaskSize: number;
+  /** --horizontal-pod-autoscaler-sync-period: how often every HPA is re-evaluated. */
+  horizontalPodAutoscalerSyncPeriodMs: number;
+  /** --horizontal-pod-autoscaler-downscale-stabilization: the scale-down window when an HPA sets none. */
+  horizontalPodAutoscalerDownscaleStabilizationMs: number;
+  /** --horizontal-pod-autoscaler-tolerance: the usage ratio's distance from 1 below which nothing scales. */
+  horizontalPodAutoscalerTolerance: number;
+  /** --horizontal-pod-autoscaler-cpu-initialization-period: after a pod starts, CPU samples are skipped until one window follows readiness. */
+  horizontalPodAutoscalerCpuInitializationPeriodMs: number;
+  /** --horizontal-pod-autoscaler-initial-readiness-delay: a pod not ready this soon after start is taken as never ready yet. */
+  horizontalPodAutoscalerInitialReadinessDelayMs: number;
 }
 
 export const defaultControllerConfig: ControllerConfig = {
@@ -35,6 +45,11 @@ export const defaultControllerConfig: ControllerConfig = {
   podGCOrphanQuarantineMs: 40_000,
   clusterCidr: '10.42.0.0/16',
   nodeCidrMaskSize: 24,
+  horizontalPodAutoscalerSyncPeriodMs: 15_000,
+  horizontalPodAutoscalerDownscaleStabilizationMs: 300_000,
+  horizontalPodAutoscalerTolerance: 0.1,
+  horizontalPodAutoscalerCpuInitializationPeriodMs: 300_000,
+  horizontalPodAutoscalerInitialReadinessDelayMs: 30_000,
 };
 
 export interface ControllerContext {

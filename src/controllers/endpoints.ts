@@ -31,6 +31,8 @@ interface PodEndpoint {
   serving: boolean;
   terminating: boolean;
   ports: ResolvedPort[];
+  /** The pod's hostname when it is published: the pod names this Service as its subdomain (upstream's ShouldSetHostname). */
+  hostname?: string;
 }
 
 const managedBy = 'endpointslice-controller.k8s.io';
@@ -73,7 +75,10 @@ export function podEndpoints(svc: Service, pods: readonly Pod[]): PodEndpoint[] 
       if (sp.appProtocol) r.appProtocol = sp.appProtocol;
       resolved.push(r);
     }
-    out.push({ pod, ip, ready: publishNotReady || (ready && !terminating), serving: publishNotReady || ready, terminating, ports: resolved });
+    const e: PodEndpoint = { pod, ip, ready: publishNotReady || (ready && !terminating), serving: publishNotReady || ready, terminating, ports: resolved };
+    const host = pod.spec?.hostname;
+    if (host && pod.spec?.subdomain === svc.metadata.name && pod.metadata.namespace === svc.metadata.namespace) e.hostname = host;
+    out.push(e);
   }
   return out;
 }
@@ -81,7 +86,7 @@ export function podEndpoints(svc: Service, pods: readonly Pod[]): PodEndpoint[] 
 function address(e: PodEndpoint): EndpointAddress {
   const a: EndpointAddress = { ip: e.ip };
   const spec = e.pod.spec;
-  if (typeof spec?.hostname === 'string') a.hostname = spec.hostname;
+  if (e.hostname) a.hostname = e.hostname;
   if (spec?.nodeName) a.nodeName = spec.nodeName;
   a.targetRef = { kind: 'Pod', namespace: e.pod.metadata.namespace, name: e.pod.metadata.name, uid: e.pod.metadata.uid };
   return a;
@@ -203,7 +208,7 @@ export function desiredSlices(svc: Service, eps: readonly PodEndpoint[], zoneOf:
     if (!g) groups.set(k, (g = { ports: e.ports, endpoints: [] }));
     const ep: Endpoint = { addresses: [e.ip], conditions: { ready: e.ready, serving: e.serving, terminating: e.terminating } };
     const spec = e.pod.spec;
-    if (typeof spec?.hostname === 'string') ep.hostname = spec.hostname;
+    if (e.hostname) ep.hostname = e.hostname;
     const node = spec?.nodeName || undefined;
     if (node) {
       ep.nodeName = node;

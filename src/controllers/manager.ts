@@ -37,6 +37,15 @@ import { startPvcProtectionController } from './pvcprotection.ts';
 import { startPvProtectionController } from './pvprotection.ts';
 import { startValidatingAdmissionPolicyStatusController } from './validatingadmissionpolicystatus.ts';
 import { startServiceAccountTokensController, type ServiceAccountTokenContext } from './serviceaccounttokens.ts';
+import { startStatefulSetController } from './statefulset.ts';
+import { startDaemonSetController } from './daemonset.ts';
+import { startJobController } from './job.ts';
+import { startCronJobController } from './cronjob.ts';
+import { startTTLAfterFinishedController } from './ttlafterfinished.ts';
+import { startPersistentVolumeBinderController } from './pvbinder.ts';
+import { startVolumeExpandController } from './volumeexpand.ts';
+import { startEphemeralVolumeController } from './ephemeralvolume.ts';
+import { startHorizontalPodAutoscalerController } from './podautoscaler.ts';
 
 /**
  * Every controller, by the name upstream's --controllers flag uses, with the ServiceAccount it
@@ -73,6 +82,15 @@ export const controllers: Record<string, ControllerDescriptor> = {
   // No ServiceAccount: it mints tokens, so it runs with the manager's own credentials, as upstream's tokens controller.
   'serviceaccount-token': { start: startServiceAccountTokensController },
   'validatingadmissionpolicy-status': { start: startValidatingAdmissionPolicyStatusController, serviceAccount: 'validatingadmissionpolicy-status-controller' },
+  statefulset: { start: startStatefulSetController, serviceAccount: 'statefulset-controller' },
+  daemonset: { start: startDaemonSetController, serviceAccount: 'daemon-set-controller' },
+  job: { start: startJobController, serviceAccount: 'job-controller' },
+  cronjob: { start: startCronJobController, serviceAccount: 'cronjob-controller' },
+  'ttl-after-finished': { start: startTTLAfterFinishedController, serviceAccount: 'ttl-after-finished-controller' },
+  'persistentvolume-binder': { start: startPersistentVolumeBinderController, serviceAccount: 'persistent-volume-binder' },
+  'persistentvolume-expander': { start: startVolumeExpandController, serviceAccount: 'expand-controller' },
+  'ephemeral-volume': { start: startEphemeralVolumeController, serviceAccount: 'ephemeral-volume-controller' },
+  horizontalpodautoscaling: { start: startHorizontalPodAutoscalerController, serviceAccount: 'horizontal-pod-autoscaler' },
 };
 
 export interface ControllerManagerOptions {

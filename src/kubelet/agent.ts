@@ -396,7 +396,14 @@ export class PodManager {
     let volumes: Awaited<ReturnType<typeof setupVolumes>>;
     try {
       volumes = await setupVolumes(pod, this.#podDir(w.uid), {
-        sources: { getConfigMap: this.#o.getConfigMap, getSecret: this.#o.getSecret, requestToken: this.#o.requestToken },
+        sources: {
+          getConfigMap: this.#o.getConfigMap,
+          getSecret: this.#o.getSecret,
+          requestToken: this.#o.requestToken,
+          // Claims and their volumes as the node reads them (the Node authorizer's pod → claim → volume edges).
+          getPersistentVolumeClaim: (ns, name) => this.#o.cs.persistentVolumeClaims.get(name, { namespace: ns }),
+          getPersistentVolume: (name) => this.#o.cs.persistentVolumes.get(name),
+        },
         podIP: pod.status?.podIP,
         hostIP: this.#o.nodeIP,
       });
@@ -936,6 +943,7 @@ export class PodManager {
       ready: w.ready,
       started: w.started,
       terminal: w.terminal,
+      podIsTerminal: !!pod.metadata.deletionTimestamp && !!rp?.containers.length && !rp.containers.some((c) => c.state === 'CONTAINER_RUNNING'),
       startTime: w.startTime,
       now: rfc3339(Date.now()),
     });

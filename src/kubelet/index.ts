@@ -15,6 +15,7 @@ import { importImages, startContainerd } from './containerd/index.ts';
 import { buildPauseImage } from './images/build.ts';
 import { ensureBridge, formatIpv4, linkNetworkOf, parseCidr, preparePodNetwork, RouteSyncer } from '../network/index.ts';
 import { PodManager } from './agent.ts';
+import { startNodeLocalPath } from './localpath.ts';
 import { capacityOf, defaultEviction, machineInfo, nodeConditions, nodeImages, nodeLabels, nodeStatus, readPressure, registerNode, type EvictionThresholds, type NodeConfig, type Pressure } from './node.ts';
 import { setMemoryCapacity } from './kuberuntime.ts';
 import { startAgentServer } from './server/index.ts';
@@ -146,6 +147,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     const informers = new InformerFactory(opts.client, { log });
     const clusterDns = await startClusterDns({ client: opts.client, informers, nodeName: opts.nodeName, nodeIP, clusterDnsIP: opts.clusterDns, clusterDomain: opts.clusterDomain, serviceCidr, clusterCidr, resolvConf: opts.resolvConf, log }, signal); // serves nodeIP:53 until the signal
     void startNetworkPolicy({ client: opts.client, informers, nodeName: opts.nodeName, log }, signal); // never rejects; stops with the signal
+    const localPath = startNodeLocalPath({ client: opts.client, informers, nodeName: opts.nodeName, agentDir: dir, signal, log }); // <dir>/storage; stops with the signal
     startServiceProxy({ client: opts.client, informers, mode: opts.proxyMode, podCidr, nodeName: opts.nodeName, nodeIPs: [nodeIP], clusterCidr, endpointCidrs: hostNet ? [clusterCidr, `${nodeIP}/32`, hostNet.cidr] : undefined, log }, signal); // runs until the signal; its rules stay
 
     const pods = informers.typedInformerFor(resources.pods, { fieldSelector: `spec.nodeName=${opts.nodeName}` });
@@ -230,6 +232,7 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     manager.stop();
     await relist;
     await routing;
+    await localPath.stopped;
     await informers.stopped();
     await recorder.flush().catch(() => {});
     unsubscribeServing?.();

@@ -41,6 +41,8 @@ const cases: Array<{ name: string; pod: Pod; containers: CriContainerStatus[]; e
   { name: 'a container that exited 0 under Never is Succeeded', pod: pod({ restartPolicy: 'Never' }), containers: [cri('c', 'CONTAINER_EXITED')], phase: 'Succeeded', ready: 'False', state: 'terminated:Completed' },
   { name: 'a container that exited 1 under Never is Failed', pod: pod({ restartPolicy: 'Never' }), containers: [cri('c', 'CONTAINER_EXITED', { exit: 1 })], phase: 'Failed', ready: 'False', state: 'terminated:Error' },
   { name: 'an exited container under Always stays Running', pod: pod({}), containers: [cri('c', 'CONTAINER_EXITED', { exit: 1 })], phase: 'Running', ready: 'False', state: 'terminated:Error' },
+  { name: 'a deleted pod the kubelet stopped ends Failed under OnFailure (podIsTerminal)', pod: pod({ restartPolicy: 'OnFailure' }), containers: [cri('c', 'CONTAINER_EXITED', { exit: 143 })], extra: { podIsTerminal: true }, phase: 'Failed', ready: 'False', state: 'terminated:Error' },
+  { name: 'a deleted pod whose containers all exited 0 ends Succeeded even under Always', pod: pod({}), containers: [cri('c', 'CONTAINER_EXITED')], extra: { podIsTerminal: true }, phase: 'Succeeded', ready: 'False', state: 'terminated:Completed' },
   {
     name: 'back-off shows CrashLoopBackOff with the last termination',
     pod: pod({}),

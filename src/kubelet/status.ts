@@ -24,6 +24,11 @@ export interface StatusInputs {
   started: Map<string, boolean>;
   /** Pods rejected or finished by the kubelet: the final phase, reason and message. */
   terminal?: { phase: 'Failed' | 'Succeeded'; reason?: string; message?: string };
+  /**
+   * The kubelet has stopped the pod for good (it is being deleted and none of its containers
+   * runs): upstream's podIsTerminal, which makes the phase terminal whatever the restart policy.
+   */
+  podIsTerminal?: boolean;
   startTime: string;
   now: string;
 }
@@ -129,7 +134,7 @@ function hasPendingInit(inputs: StatusInputs): boolean {
 }
 
 /** Upstream's getPhase over the statuses just computed. */
-export function podPhase(pod: Pod, init: ContainerStatus[], regular: ContainerStatus[]): string {
+export function podPhase(pod: Pod, init: ContainerStatus[], regular: ContainerStatus[], podIsTerminal = false): string {
   const policy = pod.spec?.restartPolicy ?? 'Always';
   let pendingInit = 0;
   let failedInit = 0;
@@ -169,6 +174,9 @@ export function podPhase(pod: Pod, init: ContainerStatus[], regular: ContainerSt
   if (waiting > 0) return 'Pending';
   if (running > 0) return 'Running';
   if (stopped > 0) {
+    // A pod the kubelet stopped for good ends Succeeded or Failed, as upstream's kubelet reports
+    // it since 1.27 (a Job then sees a deleted OnFailure pod fail).
+    if (podIsTerminal) return stopped === succeeded ? 'Succeeded' : 'Failed';
     if (policy === 'Always') return 'Running';
     if (stopped === succeeded) return 'Succeeded';
     if (policy === 'OnFailure') return 'Running';
@@ -196,7 +204,7 @@ export function computePodStatus(inputs: StatusInputs): PodStatus {
     const { started: _started, ...rest } = s;
     return { ...rest, ready: false };
   });
-  let phase = inputs.terminal?.phase ?? podPhase(pod, init, regular);
+  let phase = inputs.terminal?.phase ?? podPhase(pod, init, regular, inputs.podIsTerminal);
   // A pod that reached a terminal phase never leaves it (upstream keeps it).
   if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') phase = pod.status.phase;
   const terminal = phase === 'Succeeded' || phase === 'Failed';

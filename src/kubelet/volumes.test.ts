@@ -11,7 +11,7 @@ import fsSync from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { ConfigMap, Container, Pod, Secret, Volume } from '../api/index.ts';
+import type { ConfigMap, Container, PersistentVolume, PersistentVolumeClaim, Pod, Secret, Volume } from '../api/index.ts';
 import { containerMounts, dirUsageBytes, setupVolumes, teardownVolumes } from './volumes.ts';
 import type { VolumeContext, VolumeSources } from './volumes.ts';
 
@@ -394,16 +394,157 @@ for (const c of hostPathCases) {
 test('unsupported volume types fail clearly while the others are still set up', async (t) => {
   const dir = podDir(t);
   const vols: Volume[] = [
-    { name: 'data', persistentVolumeClaim: { claimName: 'c' } },
-    { name: 'scratch', emptyDir: {} },
     { name: 'share', nfs: { server: 'nfs.local', path: '/x' } },
+    { name: 'scratch', emptyDir: {} },
+    { name: 'disk', csi: { driver: 'example.com/csi' } },
   ];
   await assert.rejects(setupVolumes(makePod(vols), dir, ctx(store())), {
     message:
-      'MountVolume.SetUp failed for volume "data" : Bosun does not support persistentVolumeClaim volumes yet\n' +
-      'MountVolume.SetUp failed for volume "share" : Bosun does not support nfs volumes yet',
+      'MountVolume.SetUp failed for volume "share" : Bosun does not support nfs volumes yet\n' +
+      'MountVolume.SetUp failed for volume "disk" : Bosun does not support csi volumes yet',
   });
   assert.ok(fsSync.existsSync(path.join(dir, 'volumes', 'kubernetes.io~empty-dir', 'scratch')));
+});
+
+// ---- persistentVolumeClaim and ephemeral ----
+
+/** Claims and volumes in ns1 as the API would answer (NotFound with its message). */
+function withClaims(base: Store, claims: PersistentVolumeClaim[], volumes: PersistentVolume[]): Store & { claims: Map<string, PersistentVolumeClaim>; fetches: number } {
+  const s = Object.assign(base, { claims: new Map(claims.map((c) => [c.metadata.name!, c])), fetches: 0 });
+  s.getPersistentVolumeClaim = async (ns: string, name: string) => {
+    s.fetches++;
+    const c = ns === 'ns1' ? s.claims.get(name) : undefined;
+    if (!c) throw new Error(`persistentvolumeclaims "${name}" not found`);
+    return c;
+  };
+  s.getPersistentVolume = async (name: string) => {
+    const v = volumes.find((x) => x.metadata.name === name);
+    if (!v) throw new Error(`persistentvolumes "${name}" not found`);
+    return v;
+  };
+  return s;
+}
+
+function claimObj(name: string, o: { volume?: string; phase?: string; uid?: string; deleting?: boolean; owner?: string } = {}): PersistentVolumeClaim {
+  return {
+    metadata: {
+      name,
+      namespace: 'ns1',
+      uid: o.uid ?? `uid-${name}`,
+      ...(o.deleting ? { deletionTimestamp: '2024-01-01T00:00:00Z' } : {}),
+      ...(o.owner ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: 'web-1', uid: o.owner, controller: true }] } : {}),
+    },
+    spec: { volumeName: o.volume ?? `pv-${name}` },
+    status: { phase: o.phase ?? 'Bound' },
+  };
+}
+
+function volumeObj(name: string, claimUid: string | undefined, source: Partial<NonNullable<PersistentVolume['spec']>>): PersistentVolume {
+  return { metadata: { name }, spec: { ...(claimUid ? { claimRef: { kind: 'PersistentVolumeClaim', namespace: 'ns1', name: 'x', uid: claimUid } } : {}), ...source } };
+}
+
+const unable = (vols: string, detail: string) => `Unable to attach or mount volumes: unmounted volumes=[${vols}], unattached volumes=[], failed to process volumes=[${vols}]: ${detail}`;
+
+test("persistentVolumeClaim: the bound volume's hostPath (DirectoryOrCreate made), read-only from the pod's volume source", async (t) => {
+  const dir = podDir(t);
+  const data = path.join(tmpRoot, `pv-data-${seq}`);
+  const sources = withClaims(store(), [claimObj('data'), claimObj('logs')], [
+    volumeObj('pv-data', 'uid-data', { hostPath: { path: data, type: 'DirectoryOrCreate' } }),
+    volumeObj('pv-logs', 'uid-logs', { local: { path: tmpRoot } }),
+  ]);
+  const pod = makePod([
+    { name: 'data', persistentVolumeClaim: { claimName: 'data' } },
+    { name: 'logs', persistentVolumeClaim: { claimName: 'logs', readOnly: true } },
+  ]);
+  const vols = await setupVolumes(pod, dir, ctx(sources));
+  assert.deepEqual(vols.get('data'), { hostPath: data, readOnly: false });
+  assert.deepEqual(vols.get('logs'), { hostPath: tmpRoot, readOnly: true });
+  assert.ok((await fs.stat(data)).isDirectory());
+  const mounts = containerMounts({ name: 'main', volumeMounts: [{ name: 'data', mountPath: '/data' }, { name: 'logs', mountPath: '/logs' }] }, vols);
+  assert.deepEqual(mounts.map((m) => [m.host_path, m.readonly]), [[data, false], [tmpRoot, true]]);
+});
+
+const claimFailures: Array<{ name: string; claims: PersistentVolumeClaim[]; volumes: PersistentVolume[]; want: string }> = [
+  { name: 'a missing claim', claims: [], volumes: [], want: unable('data', 'error processing PVC ns1/c: failed to fetch PVC from API server: persistentvolumeclaims "c" not found') },
+  { name: 'a claim not yet bound', claims: [claimObj('c', { phase: 'Pending', volume: '' })], volumes: [], want: unable('data', 'error processing PVC ns1/c: PVC is not bound') },
+  { name: 'a claim being deleted', claims: [claimObj('c', { deleting: true })], volumes: [], want: unable('data', 'error processing PVC ns1/c: PVC is being deleted') },
+  { name: 'a Bound claim naming no volume', claims: [claimObj('c', { volume: '' })], volumes: [], want: unable('data', 'error processing PVC ns1/c: PVC has empty pvc.Spec.VolumeName') },
+  { name: 'a missing volume', claims: [claimObj('c')], volumes: [], want: unable('data', 'error processing PVC ns1/c: failed to fetch PV pv-c from API server: persistentvolumes "pv-c" not found') },
+  {
+    name: 'a volume not claimed back',
+    claims: [claimObj('c')],
+    volumes: [volumeObj('pv-c', undefined, { hostPath: { path: '/tmp' } })],
+    want: unable('data', 'error processing PVC ns1/c: found PV object pv-c but it has a nil pv.Spec.ClaimRef indicating it is not yet bound to the claim'),
+  },
+  {
+    name: "a volume claimed by another claim's uid",
+    claims: [claimObj('c')],
+    volumes: [volumeObj('pv-c', 'uid-other', { hostPath: { path: '/tmp' } })],
+    want: unable('data', 'error processing PVC ns1/c: found PV object pv-c but its pv.Spec.ClaimRef.UID uid-other does not point to claim.UID uid-c'),
+  },
+  {
+    name: 'a Block volume used in volumeMounts',
+    claims: [claimObj('c')],
+    volumes: [volumeObj('pv-c', 'uid-c', { hostPath: { path: '/tmp' }, volumeMode: 'Block' })],
+    want: unable('data', 'volume data has volumeMode Block, but is specified in volumeMounts'),
+  },
+];
+for (const c of claimFailures) {
+  test(`persistentVolumeClaim: ${c.name} fails as upstream's FailedMount says, and nothing is set up`, async (t) => {
+    const dir = podDir(t);
+    const pod = makePod([{ name: 'data', persistentVolumeClaim: { claimName: 'c' } }, { name: 'scratch', emptyDir: {} }]);
+    pod.spec!.containers[0]!.volumeMounts = [{ name: 'data', mountPath: '/data' }];
+    await assert.rejects(setupVolumes(pod, dir, ctx(withClaims(store(), c.claims, c.volumes))), { message: c.want });
+    assert.equal(fsSync.existsSync(path.join(dir, 'volumes', 'kubernetes.io~empty-dir', 'scratch')), false);
+  });
+}
+
+test('persistentVolumeClaim: every unresolved claim is listed, sorted, failures joined by "; "', async (t) => {
+  const dir = podDir(t);
+  const pod = makePod([{ name: 'zeta', persistentVolumeClaim: { claimName: 'z' } }, { name: 'alpha', persistentVolumeClaim: { claimName: 'a' } }]);
+  await assert.rejects(setupVolumes(pod, dir, ctx(withClaims(store(), [claimObj('a', { phase: 'Pending' })], []))), {
+    message: unable('alpha zeta', 'error processing PVC ns1/z: failed to fetch PVC from API server: persistentvolumeclaims "z" not found; error processing PVC ns1/a: PVC is not bound'),
+  });
+});
+
+test("persistentVolumeClaim: a local volume's missing path and an unsupported volume source name the PersistentVolume", async (t) => {
+  const dir = podDir(t);
+  const missing = path.join(tmpRoot, 'no-such-disk');
+  const sources = withClaims(store(), [claimObj('a'), claimObj('b')], [volumeObj('pv-a', 'uid-a', { local: { path: missing } }), volumeObj('pv-b', 'uid-b', { nfs: { server: 's', path: '/' } })]);
+  const pod = makePod([{ name: 'a', persistentVolumeClaim: { claimName: 'a' } }, { name: 'b', persistentVolumeClaim: { claimName: 'b' } }]);
+  await assert.rejects(setupVolumes(pod, dir, ctx(sources)), {
+    message: `MountVolume.NewMounter initialization failed for volume "pv-a" : path "${missing}" does not exist\nMountVolume.SetUp failed for volume "pv-b" : Bosun does not support nfs volumes yet`,
+  });
+});
+
+test('persistentVolumeClaim: resolved once per pod (a claim deleted later does not disturb it) until teardown', async (t) => {
+  const dir = podDir(t);
+  const sources = withClaims(store(), [claimObj('data')], [volumeObj('pv-data', 'uid-data', { hostPath: { path: tmpRoot } })]);
+  const pod = makePod([{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }]);
+  await setupVolumes(pod, dir, ctx(sources));
+  sources.claims.set('data', claimObj('data', { deleting: true }));
+  assert.deepEqual((await setupVolumes(pod, dir, ctx(sources))).get('data'), { hostPath: tmpRoot, readOnly: false });
+  assert.equal(sources.fetches, 1);
+  await teardownVolumes(dir);
+  await assert.rejects(setupVolumes(pod, dir, ctx(sources)), { message: unable('data', 'error processing PVC ns1/data: PVC is being deleted') });
+});
+
+test('ephemeral: the claim <pod>-<volume> is used only when the pod controls it', async (t) => {
+  const dir = podDir(t);
+  const pod = makePod([{ name: 'scratch', ephemeral: { volumeClaimTemplate: { spec: { accessModes: ['ReadWriteOnce'] } } } }]);
+  const volumes = [volumeObj('pv-web-1-scratch', 'uid-web-1-scratch', { hostPath: { path: tmpRoot } })];
+  await assert.rejects(setupVolumes(pod, dir, ctx(withClaims(store(), [claimObj('web-1-scratch', { owner: 'someone-else' })], volumes))), {
+    message: unable('scratch', 'PVC ns1/web-1-scratch was not created for pod ns1/web-1 (pod is not owner)'),
+  });
+  const vols = await setupVolumes(pod, dir, ctx(withClaims(store(), [claimObj('web-1-scratch', { owner: 'uid-1' })], volumes)));
+  assert.deepEqual(vols.get('scratch'), { hostPath: tmpRoot, readOnly: false });
+});
+
+test('persistentVolumeClaim: without a claim source the node says so', async (t) => {
+  const dir = podDir(t);
+  await assert.rejects(setupVolumes(makePod([{ name: 'data', persistentVolumeClaim: { claimName: 'c' } }]), dir, ctx(store())), {
+    message: unable('data', 'error processing PVC ns1/c: the node agent has no source of claims'),
+  });
 });
 
 // ---- container mounts ----

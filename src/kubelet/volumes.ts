@@ -11,9 +11,19 @@
  * Secret and projected volumes sit on a tmpfs (upstream wraps them in a memory emptyDir), so
  * secrets never reach the disk.
  *
- * Not supported (setup throws a clear error): persistentVolumeClaim, csi, nfs, ephemeral, image
- * and every other network or cloud volume type, hugepages emptyDir media, clusterTrustBundle
- * projections.
+ * persistentVolumeClaim and generic ephemeral volumes (claim `<pod>-<volume>`, which the pod must
+ * control) are resolved as upstream's volume manager populator does: the claim must be Bound, not
+ * being deleted, and name its volume, whose claimRef must carry the claim's uid; the volume's
+ * hostPath (type-checked, DirectoryOrCreate made) or `local.path` (which must exist) is then bound
+ * into containers, read-only when the pod's volume source says so. A claim that cannot be resolved
+ * fails the setup with upstream's FailedMount wording (`Unable to attach or mount volumes:
+ * unmounted volumes=[v], unattached volumes=[], failed to process volumes=[v]: error processing
+ * PVC ns/c: PVC is not bound`); a resolved claim volume is remembered for the pod's lifetime, so
+ * a running pod is not disturbed when its claim is later deleted (upstream processes a pod once).
+ *
+ * Not supported (setup throws a clear error): csi, nfs, image and every other network or cloud
+ * volume type (also as the source of a claim's volume), hugepages emptyDir media,
+ * clusterTrustBundle projections.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -25,6 +35,8 @@ import type {
   Container,
   DownwardAPIVolumeFile,
   KeyToPath,
+  PersistentVolume,
+  PersistentVolumeClaim,
   Pod,
   Secret,
   Volume,
@@ -48,6 +60,10 @@ export interface VolumeSources {
     podName: string;
     podUid: string;
   }): Promise<string>;
+  /** A claim, for persistentVolumeClaim and ephemeral volumes; throws the API's error when it cannot be read. */
+  getPersistentVolumeClaim?(ns: string, name: string): Promise<PersistentVolumeClaim>;
+  /** A PersistentVolume; throws the API's error when it cannot be read. */
+  getPersistentVolume?(name: string): Promise<PersistentVolume>;
 }
 
 export interface VolumeContext {
@@ -105,7 +121,6 @@ const unsupportedVolumeTypes = new Set([
   'nfs',
   'iscsi',
   'glusterfs',
-  'persistentVolumeClaim',
   'rbd',
   'flexVolume',
   'cinder',
@@ -121,7 +136,6 @@ const unsupportedVolumeTypes = new Set([
   'scaleIO',
   'storageos',
   'csi',
-  'ephemeral',
   'image',
 ]);
 
@@ -536,6 +550,111 @@ async function checkHostPathType(p: string, type: string): Promise<void> {
   if (got !== want[0]) throw new Error(`hostPath type check failed: ${p} is not a ${want[1]}, it's a ${got}`);
 }
 
+// ---- claims (upstream's desired-state-of-world populator) ----
+
+/** A pod volume backed by a claim, resolved to its bound PersistentVolume. */
+interface ClaimVolume {
+  pv: PersistentVolume;
+  readOnly: boolean;
+}
+
+/** Resolved claim volumes by `<podDir>\0<volume>`; dropped by teardownVolumes. */
+const claimVolumes = new Map<string, ClaimVolume>();
+
+/** An error whose message is the whole event text (no `MountVolume.SetUp failed …` prefix). */
+class WholeMessageError extends Error {}
+
+/** Volume names any container of the pod mounts (volumeMounts). */
+function mountedVolumeNames(pod: Pod): Set<string> {
+  const out = new Set<string>();
+  const s = pod.spec;
+  for (const c of [...(s?.initContainers ?? []), ...(s?.containers ?? []), ...((s?.ephemeralContainers ?? []) as Container[])]) {
+    for (const m of c.volumeMounts ?? []) out.add(m.name);
+  }
+  return out;
+}
+
+/** The claim's volume for `vol`, or throws with upstream's wording (getPVCExtractPV, VolumeIsForPod, getPVSpec). */
+async function resolveClaim(pod: Pod, vol: Volume, sources: VolumeSources, mounted: Set<string>): Promise<ClaimVolume> {
+  const ns = pod.metadata.namespace || 'default';
+  const ephemeral = !vol.persistentVolumeClaim;
+  const claimName = ephemeral ? `${pod.metadata.name}-${vol.name}` : vol.persistentVolumeClaim!.claimName;
+  const readOnly = !ephemeral && !!vol.persistentVolumeClaim!.readOnly;
+  const processing = (msg: string) => new Error(`error processing PVC ${ns}/${claimName}: ${msg}`);
+  if (!sources.getPersistentVolumeClaim || !sources.getPersistentVolume) throw processing('the node agent has no source of claims');
+  let pvc: PersistentVolumeClaim;
+  try {
+    pvc = await sources.getPersistentVolumeClaim(ns, claimName);
+  } catch (err) {
+    throw processing(`failed to fetch PVC from API server: ${(err as Error).message}`);
+  }
+  if (pvc.metadata.deletionTimestamp) throw processing('PVC is being deleted');
+  if (pvc.status?.phase !== 'Bound') throw processing('PVC is not bound');
+  const pvName = pvc.spec?.volumeName ?? '';
+  if (!pvName) throw processing('PVC has empty pvc.Spec.VolumeName');
+  if (ephemeral && !(pvc.metadata.ownerReferences ?? []).some((r) => r.controller && r.uid === pod.metadata.uid)) {
+    throw new Error(`PVC ${ns}/${claimName} was not created for pod ${ns}/${pod.metadata.name} (pod is not owner)`);
+  }
+  let pv: PersistentVolume;
+  try {
+    pv = await sources.getPersistentVolume(pvName);
+  } catch (err) {
+    throw processing(`failed to fetch PV ${pvName} from API server: ${(err as Error).message}`);
+  }
+  const ref = pv.spec?.claimRef;
+  if (!ref) throw processing(`found PV object ${pvName} but it has a nil pv.Spec.ClaimRef indicating it is not yet bound to the claim`);
+  if (ref.uid !== pvc.metadata.uid) throw processing(`found PV object ${pvName} but its pv.Spec.ClaimRef.UID ${ref.uid ?? ''} does not point to claim.UID ${pvc.metadata.uid ?? ''}`);
+  const mode = pv.spec?.volumeMode ?? 'Filesystem';
+  if (mounted.has(vol.name) && mode !== 'Filesystem') throw new Error(`volume ${vol.name} has volumeMode ${mode}, but is specified in volumeMounts`);
+  return { pv, readOnly };
+}
+
+/** The claim volumes of the pod, resolved once per pod; throws upstream's FailedMount text when any cannot be. */
+async function resolveClaims(pod: Pod, podDir: string, sources: VolumeSources): Promise<Map<string, ClaimVolume>> {
+  const out = new Map<string, ClaimVolume>();
+  const failed: { name: string; message: string }[] = [];
+  const mounted = mountedVolumeNames(pod);
+  for (const vol of pod.spec?.volumes ?? []) {
+    if (!vol.persistentVolumeClaim && !vol.ephemeral) continue;
+    const key = `${podDir}\0${vol.name}`;
+    let cv = claimVolumes.get(key);
+    if (!cv) {
+      try {
+        cv = await resolveClaim(pod, vol, sources, mounted);
+      } catch (err) {
+        failed.push({ name: vol.name, message: (err as Error).message });
+        continue;
+      }
+      claimVolumes.set(key, cv);
+    }
+    out.set(vol.name, cv);
+  }
+  if (failed.length) {
+    const names = failed.map((f) => f.name).sort().join(' ');
+    throw new WholeMessageError(`Unable to attach or mount volumes: unmounted volumes=[${names}], unattached volumes=[], failed to process volumes=[${names}]: ${failed.map((f) => f.message).join('; ')}`);
+  }
+  return out;
+}
+
+/** The host path of a claim's volume (hostPath or local), as the kubelet's volume plugins set it up. */
+async function setupClaimVolume(cv: ClaimVolume): Promise<PodVolume> {
+  const spec = cv.pv.spec ?? {};
+  if (spec.hostPath) {
+    const type = spec.hostPath.type ?? '';
+    if (type !== '') await checkHostPathType(spec.hostPath.path, type);
+    return { hostPath: spec.hostPath.path, readOnly: cv.readOnly };
+  }
+  if (spec.local) {
+    if (!(await statOrUndefined(spec.local.path))) {
+      throw new WholeMessageError(`MountVolume.NewMounter initialization failed for volume "${cv.pv.metadata.name}" : path "${spec.local.path}" does not exist`);
+    }
+    return { hostPath: spec.local.path, readOnly: cv.readOnly };
+  }
+  const sourceKeys = ['capacity', 'accessModes', 'claimRef', 'persistentVolumeReclaimPolicy', 'storageClassName', 'mountOptions', 'volumeMode', 'nodeAffinity', 'volumeAttributesClassName'];
+  const kind = Object.keys(spec).find((k) => !sourceKeys.includes(k) && (spec as Record<string, unknown>)[k] != null) ?? 'unknown';
+  throw new Error(`Bosun does not support ${kind} volumes yet`);
+}
+
 // ---- setup ----
 
 function volumeKind(v: Volume): string | undefined {
@@ -659,20 +778,26 @@ async function setupOne(pod: Pod, podDir: string, vol: Volume, ctx: VolumeContex
  * Prepares every volume of the pod under `podDir` and returns, per volume name, the host path to
  * bind into containers. Idempotent and safe to call again to refresh configMap, secret,
  * downwardAPI and projected contents (written only when they changed; calls for one pod are
- * serialised per volume). Every volume is attempted; if any fails, throws one Error whose message
- * lists each failure as the kubelet's event does:
- * `MountVolume.SetUp failed for volume "v" : configmap "x" not found`.
+ * serialised per volume). Claims are resolved first: if one cannot be, nothing is set up and the
+ * Error says so as upstream's FailedMount event does (see the file comment). Then every volume is
+ * attempted; if any fails, throws one Error whose message lists each failure as the kubelet's
+ * event does: `MountVolume.SetUp failed for volume "v" : configmap "x" not found` (a claim's
+ * volume named by its PersistentVolume).
  */
 export async function setupVolumes(pod: Pod, podDir: string, ctx: VolumeContext): Promise<Map<string, PodVolume>> {
   const out = new Map<string, PodVolume>();
+  const claims = await resolveClaims(pod, podDir, ctx.sources);
   const failures: string[] = [];
   let firstErr: unknown;
   for (const vol of pod.spec?.volumes ?? []) {
+    const claim = claims.get(vol.name);
     try {
-      out.set(vol.name, await withLock(path.join(podDir, 'volumes', vol.name), () => setupOne(pod, podDir, vol, ctx)));
+      out.set(vol.name, claim ? await setupClaimVolume(claim) : await withLock(path.join(podDir, 'volumes', vol.name), () => setupOne(pod, podDir, vol, ctx)));
     } catch (err) {
       firstErr ??= err;
-      failures.push(`MountVolume.SetUp failed for volume "${vol.name}" : ${(err as Error).message}`);
+      // Upstream names a claim's volume by its PersistentVolume.
+      const name = claim ? claim.pv.metadata.name : vol.name;
+      failures.push(err instanceof WholeMessageError ? err.message : `MountVolume.SetUp failed for volume "${name}" : ${(err as Error).message}`);
     }
   }
   if (failures.length) throw new Error(failures.join('\n'), { cause: firstErr });
@@ -791,6 +916,7 @@ export function containerMounts(
  * directory: nothing to do.
  */
 export async function teardownVolumes(podDir: string): Promise<void> {
+  for (const key of claimVolumes.keys()) if (key.startsWith(podDir + '\0')) claimVolumes.delete(key);
   let real: string;
   try {
     real = await fs.realpath(podDir);

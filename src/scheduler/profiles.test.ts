@@ -73,19 +73,19 @@ const storage: PluginHandle = {
   ...emptyHandle,
   persistentVolumeClaim: (_ns, name) =>
     ({
-      bound: claim('bound', { volumeName: 'pv-zone-a' }),
-      lost: claim('lost', { volumeName: 'pv-gone' }),
+      bound: claim('bound', { volumeName: 'pv-zone-a' }, { annotations: { 'pv.kubernetes.io/bind-completed': 'yes' } }),
+      lost: claim('lost', { volumeName: 'pv-gone' }, { annotations: { 'pv.kubernetes.io/bind-completed': 'yes' } }),
       pending: claim('pending', { storageClassName: 'fast' }),
       later: claim('later', { storageClassName: 'local' }),
       going: claim('going', { volumeName: 'pv-zone-a' }, { deletionTimestamp: '2026-01-01T00:00:00Z' }),
-      'p-scratch': claim('p-scratch', { storageClassName: 'local' }),
+      'p-scratch': claim('p-scratch', { storageClassName: 'local' }, { ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: 'p', uid: 'uid-p', controller: true }] }),
     })[name],
   persistentVolume: (name) =>
     name === 'pv-zone-a' ? { metadata: { name }, spec: { nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['a'] }] }] } } } } : undefined,
   storageClass: (name) => ({ fast: { metadata: { name }, provisioner: 'p', volumeBindingMode: 'Immediate' }, local: { metadata: { name }, provisioner: 'p', volumeBindingMode: 'WaitForFirstConsumer' } })[name],
 };
 const vb = volumeBindingPlugin(storage);
-const withClaims = (...claims: string[]): Pod => ({ metadata: { name: 'p', namespace: 'd' }, spec: { containers: [{ name: 'c' }], volumes: claims.map((c) => (c === 'ephemeral' ? { name: 'scratch', ephemeral: {} } : { name: c, persistentVolumeClaim: { claimName: c } })) } });
+const withClaims = (...claims: string[]): Pod => ({ metadata: { name: 'p', namespace: 'd', uid: 'uid-p' }, spec: { containers: [{ name: 'c' }], volumes: claims.map((c) => (c === 'ephemeral' ? { name: 'scratch', ephemeral: {} } : { name: c, persistentVolumeClaim: { claimName: c } })) } });
 const zoneNode = (zone: string) => nodeInfo({ metadata: { name: `n-${zone}`, labels: { zone } } }, []);
 
 const volumeCases: { name: string; pod: Pod; check: string | null; nodes?: (string | null)[] }[] = [
@@ -95,7 +95,7 @@ const volumeCases: { name: string; pod: Pod; check: string | null; nodes?: (stri
   { name: 'an unbound Immediate claim', pod: withClaims('pending'), check: 'pod has unbound immediate PersistentVolumeClaims' },
   { name: 'an unbound WaitForFirstConsumer claim waits for the pod', pod: withClaims('later'), check: null, nodes: [null, null] },
   { name: "a generic ephemeral volume's claim (pod-volume)", pod: withClaims('ephemeral'), check: null, nodes: [null, null] },
-  { name: "a bound claim keeps the pod in its volume's zone", pod: withClaims('bound'), check: null, nodes: [null, 'node(s) had volume node affinity conflict'] },
+  { name: "a bound claim keeps the pod in its volume's zone", pod: withClaims('bound'), check: null, nodes: [null, "node(s) didn't match PersistentVolume's node affinity"] },
   { name: 'a claim bound to a missing volume', pod: withClaims('lost'), check: null, nodes: ['node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)', 'node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)'] },
 ];
 for (const c of volumeCases) {

@@ -24,7 +24,7 @@ import {
   type PluginHandle,
 } from './plugins.ts';
 import { podTopologySpreadPlugin, type SpreadArgs } from './spread.ts';
-import { volumeBindingPlugin } from './volumes.ts';
+import { volumeBindingPlugin, type VolumeBindingArgs } from './volumes.ts';
 
 // The configuration file is untrusted YAML, not an API object: it is read defensively.
 type Obj = Record<string, unknown>;
@@ -53,7 +53,7 @@ export const registry = pluginRegistry([
   ['NodeAffinity', () => nodeAffinity],
   ['NodePorts', () => nodePorts],
   ['NodeResourcesFit', (args) => nodeResourcesFitPlugin(args as FitArgs)],
-  ['VolumeBinding', (_args, handle) => volumeBindingPlugin(handle)],
+  ['VolumeBinding', (args, handle) => volumeBindingPlugin(handle, args as VolumeBindingArgs)],
   ['PodTopologySpread', (args, handle) => podTopologySpreadPlugin(handle, args as SpreadArgs)],
   ['InterPodAffinity', (args, handle) => interPodAffinityPlugin(handle, args as InterPodAffinityArgs)],
   ['NodeResourcesBalancedAllocation', () => nodeResourcesBalancedAllocation],

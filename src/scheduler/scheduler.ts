@@ -8,7 +8,11 @@
  *    and still being bound), runs every plugin's Filter, then Score (normalized and weighted) on
  *    the feasible nodes, assumes the pod on the best one and binds it through pods/binding;
  *  - a pod that fits nowhere gets a FailedScheduling event and the PodScheduled=False condition
- *    (reason Unschedulable) with upstream's message ("0/3 nodes are available: ...").
+ *    (reason Unschedulable) with upstream's message ("0/3 nodes are available: ...");
+ *  - binding runs the PreBind plugins first (VolumeBinding waits there until the pod's claims are
+ *    bound); a PreBind failure is a FailedScheduling event and PodScheduled=False with reason
+ *    SchedulerError ("running PreBind plugin "VolumeBinding": ..."), and the pod is retried
+ *    after its backoff.
  * Pods that fit nowhere may preempt lower-priority pods (DefaultPreemption): victims breaking
  * PodDisruptionBudgets are avoided where possible, the victims are deleted and the pod is
  * nominated to their node (status.nominatedNodeName). Nominated pods of equal or higher priority
@@ -20,6 +24,11 @@ import { isConflict, isNotFound } from '../api/errors.ts';
 import { IndexNamespace, IndexNodeName, resources, type InformerFactory, type Recorder, type RestClient } from '../client/index.ts';
 import { nodeInfo, selectorMatches, type NodeInfo, type Plugin, type PluginHandle } from './plugins.ts';
 import { buildProfiles, defaultConfig, type Profile, type SchedulerConfig } from './profiles.ts';
+import { volumeClass } from '../controllers/pvbinder-match.ts';
+import type { VolumeBinderHandle } from './volumes.ts';
+
+/** The scheduler's index of volumes by storage class (VolumeBinding lists a class's volumes). */
+const volumeClassIndex = 'storageClass';
 
 export interface SchedulerContext {
   client: RestClient;
@@ -400,13 +409,30 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
   async function bind(pod: Pod, node: string, plugins: Plugin[]): Promise<void> {
     const key = keyOf(pod);
     try {
-      for (const p of plugins) await p.preBind?.(pod, node, ctx.signal);
+      // PreBind plugins in order; the first is called synchronously from assume (VolumeBinding
+      // does its Reserve work before its first await). A failure names the plugin, as upstream.
+      for (const p of plugins) {
+        if (!p.preBind) continue;
+        try {
+          await p.preBind(pod, node, ctx.signal);
+        } catch (err) {
+          throw new PreBindError(p.name, err);
+        }
+      }
       const binding: Binding = { apiVersion: 'v1', kind: 'Binding', metadata: { name: pod.metadata.name, namespace: pod.metadata.namespace, uid: pod.metadata.uid }, target: { kind: 'Node', name: node } };
       await ctx.client.create<Binding>(resources.pods, binding, { namespace: pod.metadata.namespace, subresource: 'binding' });
       backoff.delete(key);
       recorderOf(pod).event(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${node}`);
     } catch (err) {
       forgetAssumed(key);
+      if (err instanceof PreBindError) {
+        ctx.log(`scheduler: binding ${key} to ${node}: ${err.message}`);
+        if (ctx.signal.aborted) return;
+        // Backoff first: the condition's update must not bring the pod straight back.
+        retryLater(pod);
+        await markSchedulerError(pod, err.message);
+        return;
+      }
       if (isNotFound(err)) return;
       ctx.log(`scheduler: binding ${key} to ${node}: ${(err as Error).message}`);
       if (isConflict(err)) return; // already bound or being deleted: the informer will tell
@@ -426,6 +452,23 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     }, ms);
     b.timer.unref();
     backoff.set(key, b);
+  }
+
+  /**
+   * A binding cycle that failed in PreBind (upstream handleSchedulingFailure with a non-rejecting
+   * status): a FailedScheduling event and PodScheduled=False with reason SchedulerError, unless
+   * the pod is gone or already bound; the caller puts it in backoff.
+   */
+  async function markSchedulerError(pod: Pod, message: string): Promise<void> {
+    const live = pods.store.get(keyOf(pod));
+    if (!live || live.metadata.uid !== pod.metadata.uid || nodeNameOf(live)) return;
+    recorderOf(live).event(live, 'Warning', 'FailedScheduling', message);
+    const condition = { type: 'PodScheduled', status: 'False', reason: 'SchedulerError', message, lastProbeTime: null, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
+    try {
+      await ctx.client.patchStatus(resources.pods, live.metadata.name!, { metadata: { resourceVersion: live.metadata.resourceVersion }, status: { conditions: [condition] } }, { type: 'strategic', namespace: live.metadata.namespace });
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) ctx.log(`scheduler: ${keyOf(pod)}: ${(err as Error).message}`);
+    }
   }
 
   async function markUnschedulable(pod: Pod, message: string, nominated?: string): Promise<void> {
@@ -479,6 +522,14 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
   void loop();
 }
 
+/** A PreBind plugin's failure, worded as upstream's RunPreBindPlugins wraps it. */
+class PreBindError extends Error {
+  constructor(plugin: string, cause: unknown) {
+    super(`running PreBind plugin ${JSON.stringify(plugin)}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'PreBindError';
+  }
+}
+
 /** Scores rescaled to 0-100: proportionally to the highest ('max'), inverted ('reverse'), or as they are. */
 function normalized(raw: number[], how: 'max' | 'reverse' | undefined): number[] {
   if (!how) return raw;
@@ -486,8 +537,12 @@ function normalized(raw: number[], how: 'max' | 'reverse' | undefined): number[]
   return raw.map((s) => (how === 'max' ? (max ? (s * 100) / max : 0) : max ? 100 - (s * 100) / max : 100));
 }
 
-/** The plugins' view of other objects: services, controllers, namespaces and storage, from informers. */
-function pluginHandle(ctx: SchedulerContext): PluginHandle {
+/**
+ * The plugins' view of other objects: services, controllers, namespaces and storage, from
+ * informers; and, for VolumeBinding's PreBind, volumes by class, nodes, pods, writes of volumes
+ * and claims, and a wake-up on storage events (./volumes.ts VolumeBinderHandle).
+ */
+function pluginHandle(ctx: SchedulerContext): PluginHandle & VolumeBinderHandle {
   const inf = ctx.informers;
   const namespaces = inf.typedInformerFor(resources.namespaces);
   const services = inf.typedInformerFor(resources.services);
@@ -495,8 +550,18 @@ function pluginHandle(ctx: SchedulerContext): PluginHandle {
   const replicaSets = inf.typedInformerFor(resources.replicaSets);
   const statefulSets = inf.typedInformerFor(resources.statefulSets);
   const claims = inf.typedInformerFor(resources.persistentVolumeClaims);
-  const volumes = inf.typedInformerFor(resources.persistentVolumes);
+  const volumes = inf.typedInformerFor(resources.persistentVolumes, { indexers: { [volumeClassIndex]: (pv) => [volumeClass(pv)] } });
   const classes = inf.typedInformerFor(resources.storageClasses);
+  const nodes = inf.typedInformerFor(resources.nodes);
+  const pods = inf.typedInformerFor(resources.pods);
+  // Waiters of PreBind, woken by any change of a claim or volume, or a pod's deletion.
+  const waiters = new Set<() => void>();
+  const wakeAll = () => {
+    for (const w of [...waiters]) w();
+  };
+  claims.addEventHandler({ onAdd: wakeAll, onUpdate: wakeAll, onDelete: wakeAll });
+  volumes.addEventHandler({ onAdd: wakeAll, onUpdate: wakeAll, onDelete: wakeAll });
+  pods.addEventHandler({ onDelete: wakeAll });
   const mapSelects = (sel: Record<string, string> | undefined, labels: Record<string, string>) => {
     const entries = Object.entries(sel ?? {});
     return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);
@@ -523,6 +588,26 @@ function pluginHandle(ctx: SchedulerContext): PluginHandle {
     storageClass: (name) => classes.store.get(name),
     async patchClaim(ns, name, annotations) {
       await ctx.client.patch(resources.persistentVolumeClaims, name, { metadata: { annotations } }, { type: 'merge', namespace: ns });
+    },
+    persistentVolumesOfClass: (className) => volumes.store.byIndex(volumeClassIndex, className),
+    node: (name) => nodes.store.get(name),
+    podExists: (pod) => pods.store.get(keyOf(pod))?.metadata.uid === pod.metadata.uid,
+    updateVolume: (pv) => ctx.client.update(resources.persistentVolumes, pv),
+    updateClaim: (pvc) => ctx.client.update(resources.persistentVolumeClaims, pvc, { namespace: pvc.metadata.namespace }),
+    storageChanged(signal, ms) {
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          waiters.delete(done);
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        timer.unref();
+        waiters.add(done);
+        if (signal.aborted) done();
+        else signal.addEventListener('abort', done, { once: true });
+      });
     },
   };
 }

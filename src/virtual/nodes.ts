@@ -3,9 +3,14 @@
  * with the usual labels (hostname, os, arch, a zone and region spread over three zones),
  * capacity and allocatable, a pod CIDR, and the Ready condition; its kubelet Lease in
  * kube-node-lease is renewed every leaseRenewMs. Pods bound to a simulated node start at once:
- * Running, Ready, with an IP from the node's pod CIDR. Pods being deleted are removed once their
- * containers have stopped: one second after the deletion, or at the end of a shorter grace
- * period (never later than the grace period allows).
+ * Running, Ready, with an IP from the node's pod CIDR. Pods whose restartPolicy is Never or
+ * OnFailure and that are controlled by a Job (or annotated) finish after a run duration with an
+ * exit code, or restart with crash-loop back-off (nodes-simulation.ts has the conventions and
+ * statuses); each running pod has at most one timer for its next change, and a change is
+ * written only against the pod version it was computed from. Pods being deleted are removed
+ * once their containers have stopped: one second after the deletion, or at the end of a shorter
+ * grace period (never later than the grace period allows); one that finalizers keep is first
+ * reported Failed with its containers terminated.
  * Used in-process by `bosun server --virtual-nodes N` and as `bosun virtual-nodes`.
  *
  * Like the kubelet, simulated nodes never give up on the API server: every failed write (a
@@ -18,6 +23,8 @@
 import type { ContainerStatus, Node, NodeCondition, Pod, PodCondition, PodStatus } from '../api/index.ts';
 import { isAlreadyExists, isConflict, isNotFound } from '../api/errors.ts';
 import { InformerFactory, clientset, renewNodeLease, resources, sleepUnlessAborted, type RestClient } from '../client/index.ts';
+import { nextTransitionAt, stoppedStatus, transition } from './nodes-simulation.ts';
+import { startLocalPathProvisioner } from '../kubelet/localpath.ts';
 
 export interface VirtualNodesOptions {
   client: RestClient;
@@ -65,6 +72,20 @@ export async function retrying(what: string, fn: () => Promise<void>, opts: { si
 
 /** Lease renewals in flight at once. */
 const renewConcurrency = 32;
+
+/**
+ * Pod writes (start, ready, finish, stop, delete) in flight at once. Unbounded, a burst (1,000
+ * Job pods finishing within a second) flooded the API server in this process so that its own
+ * watchers fell behind and were closed as unresponsive, stalling every node for its informer's
+ * back-off; bounded, the same Job runs through in a third of the time.
+ */
+export const podWriteConcurrency = 32;
+
+/** Whether the pod reached Succeeded or Failed. */
+const isTerminal = (pod: Pod) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+
+/** Whether every container of the pod is running (not restarting after a crash). */
+const allRunning = (pod: Pod) => (pod.status?.containerStatuses ?? []).every((c) => !c.state || !!c.state.running);
 
 /** Whether a pod's or a node's Ready condition is True. */
 const isReady = (o: Pod | Node) => {
@@ -169,54 +190,80 @@ export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSi
   if (signal.aborted) return;
   log(`virtual nodes: ${names.length} registered`);
 
-  // Pods on our nodes: start them, and finish their deletion after the grace period.
+  // Pods on our nodes: start them, run those that finish (nodes-simulation.ts), and finish their
+  // deletion after the grace period.
   const informers = new InformerFactory(client, { log });
   const pods = informers.typedInformerFor(resources.pods);
+  // Local-path volumes of claims scheduled to our nodes, as each node agent provisions its own
+  // (kubelet/localpath.ts); nothing is written to disk. Immediate claims go to a node at random.
+  const localPath = startLocalPathProvisioner({
+    client,
+    informers,
+    ownsNode: (n) => index.has(n),
+    root: () => '/var/lib/bosun/agent/storage',
+    immediateNode: () => names[Math.floor(Math.random() * names.length)]!,
+    identity: 'virtual-nodes',
+    signal,
+    log,
+  });
   const deleting = new Map<string, NodeJS.Timeout>();
   const starting = new Set<string>();
+  /** The next simulated change of a running pod (its containers exiting or restarting), by pod key. */
+  const transitions = new Map<string, { uid: string; at: number; timer: NodeJS.Timeout }>();
+  const podWrites = limiter(podWriteConcurrency);
 
   const handle = (pod: Pod) => {
     const node = pod.spec?.nodeName ?? '';
     if (!index.has(node)) return;
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     if (pod.metadata.deletionTimestamp) {
+      cancelTransition(key);
       if (deleting.has(key)) return;
+      // Deleted for good but kept by finalizers, with its final status reported: nothing left to do.
+      if (pod.metadata.deletionGracePeriodSeconds === 0 && pod.metadata.finalizers?.length && isTerminal(pod)) return;
       const due = Date.parse(pod.metadata.deletionTimestamp) - Date.now();
       const timer = setTimeout(() => {
-        void retry(`deleting ${key}`, async () => {
+        void retry(`deleting ${key}`, () => podWrites(async () => {
           const live = pods.store.get(key);
-          if (live?.metadata.uid !== pod.metadata.uid) return; // gone already
+          if (!live || live.metadata.uid !== pod.metadata.uid) return; // gone already
           try {
+            // Its object outlives the containers (finalizers): report how they ended, as the kubelet does.
+            if (live.metadata.finalizers?.length && !isTerminal(live)) {
+              await cs.pods.patchStatus(pod.metadata.name!, { status: stoppedStatus(live, Date.now()) }, { type: 'merge', namespace: pod.metadata.namespace });
+            }
+            if (live.metadata.deletionGracePeriodSeconds === 0) return;
             await cs.pods.delete(pod.metadata.name!, { namespace: pod.metadata.namespace, gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
           } catch (err) {
             if (!isNotFound(err) && !isConflict(err)) throw err;
           }
-        }).finally(() => deleting.delete(key));
+        })).finally(() => deleting.delete(key));
       }, Math.max(0, Math.min(due, stopMs)));
       timer.unref();
       deleting.set(key, timer);
       return;
     }
     const phase = pod.status?.phase;
-    if (phase === 'Running' && !isReady(pod) && !starting.has(key)) {
+    if (phase === 'Running') scheduleTransition(key, pod);
+    else cancelTransition(key);
+    if (phase === 'Running' && !isReady(pod) && allRunning(pod) && !starting.has(key)) {
       // Marked not ready by the node controller while heartbeats were late: as the kubelet's
       // status manager, report the containers ready again.
       starting.add(key);
-      void retry(`reporting ${key} ready`, async () => {
+      void retry(`reporting ${key} ready`, () => podWrites(async () => {
         const live = pods.store.get(key);
-        if (!live || live.metadata.uid !== pod.metadata.uid || live.metadata.deletionTimestamp || isReady(live)) return;
+        if (!live || live.metadata.uid !== pod.metadata.uid || live.metadata.deletionTimestamp || isReady(live) || !allRunning(live)) return;
         await markReady(live);
-      }).finally(() => settled(key, pod));
+      })).finally(() => settled(key, pod));
       return;
     }
     if (phase === 'Running' || phase === 'Succeeded' || phase === 'Failed' || starting.has(key)) return;
     starting.add(key);
-    void retry(`starting ${key}`, async () => {
+    void retry(`starting ${key}`, () => podWrites(async () => {
       const live = pods.store.get(key);
       // Started by an earlier attempt, deleted, or replaced meanwhile: nothing to do.
       if (!live || live.metadata.uid !== pod.metadata.uid || live.metadata.deletionTimestamp || live.status?.phase === 'Running') return;
       await start(live, node);
-    }).finally(() => settled(key, pod));
+    })).finally(() => settled(key, pod));
   };
 
   /** An operation on a pod finished: look again if the pod changed meanwhile (events were ignored). */
@@ -224,6 +271,48 @@ export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSi
     starting.delete(key);
     const latest = pods.store.get(key);
     if (latest && latest.metadata.resourceVersion !== seen.metadata.resourceVersion) handle(latest);
+  }
+
+  /** Arms (or moves) the timer of the running pod's next simulated change; none for pods that do not finish. */
+  function scheduleTransition(key: string, pod: Pod): void {
+    const at = nextTransitionAt(pod);
+    const cur = transitions.get(key);
+    if (cur && cur.uid === pod.metadata.uid && cur.at === at) return;
+    cancelTransition(key);
+    if (at === undefined) return;
+    const uid = pod.metadata.uid!;
+    const timer = setTimeout(() => fireTransition(key, uid), Math.max(0, at - Date.now()));
+    timer.unref();
+    transitions.set(key, { uid, at, timer });
+  }
+
+  function cancelTransition(key: string): void {
+    const cur = transitions.get(key);
+    if (!cur) return;
+    clearTimeout(cur.timer);
+    transitions.delete(key);
+  }
+
+  /**
+   * Applies the change due for the pod as the cache has it now, preconditioned on that version:
+   * when the cache was behind (a conflict), the newer version's event schedules it again.
+   */
+  function fireTransition(key: string, uid: string): void {
+    transitions.delete(key);
+    void retry(`running ${key}`, () => podWrites(async () => {
+      const live = pods.store.get(key);
+      if (!live || live.metadata.uid !== uid || live.metadata.deletionTimestamp) return;
+      const at = nextTransitionAt(live);
+      if (at === undefined) return;
+      if (at > Date.now()) return scheduleTransition(key, live);
+      const status = transition(live, Date.now());
+      if (!status) return;
+      try {
+        await cs.pods.patchStatus(live.metadata.name!, { metadata: { resourceVersion: live.metadata.resourceVersion }, status }, { type: 'merge', namespace: live.metadata.namespace });
+      } catch (err) {
+        if (!isNotFound(err) && !isConflict(err)) throw err;
+      }
+    }));
   }
 
   async function start(pod: Pod, node: string): Promise<void> {
@@ -271,7 +360,11 @@ export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSi
     }
   }
 
-  pods.addEventHandler({ onAdd: handle, onUpdate: (_o, n) => handle(n) });
+  pods.addEventHandler({
+    onAdd: handle,
+    onUpdate: (_o, n) => handle(n),
+    onDelete: (p) => cancelTransition(`${p.metadata.namespace}/${p.metadata.name}`),
+  });
 
   // Node status, as the kubelet posts it: a node of ours whose Ready condition is not True (the
   // node controller set it Unknown while heartbeats were late) gets its conditions posted again.
@@ -306,6 +399,8 @@ export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSi
     await sleepUnlessAborted(Math.max(0, renewMs - (Date.now() - started)), { signal });
   }
   for (const t of deleting.values()) clearTimeout(t);
+  for (const t of transitions.values()) clearTimeout(t.timer);
+  await localPath.stopped;
   await informers.stopped();
 }
 
@@ -316,4 +411,22 @@ async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T)
       for (let i = next++; i < items.length; i = next++) await fn(items[i]!);
     }),
   );
+}
+
+/** Runs at most `n` of the functions given to it at once, the others in order as slots free up. */
+export function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    // A freed slot is handed to the next waiter directly, so `active` never exceeds n.
+    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    else active++;
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
 }

@@ -3,15 +3,16 @@
  * (no agent): DefaultStorageClass and StorageObjectInUseProtection on a new claim (and the
  * pv-protection finalizer on a new volume), PersistentVolumeClaimResize refusing to grow a claim
  * whose StorageClass does not allow expansion (upstream's words) and letting one that does, and
- * DefaultIngressClass on a new Ingress. Claims are marked Bound through the status subresource:
- * no volume binder runs here.
+ * DefaultIngressClass on a new Ingress. Claims are marked Bound through the status subresource.
+ * The server runs with `--disable local-storage`: the tests make their own default class (with
+ * `local-path` also a default, one created in the same second would lose to it by name).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kubectl, kubectlOk, kubectlVersions, until, useServer, type ServerHandle } from './harness.ts';
 
 let server!: ServerHandle;
-useServer({}, (s) => (server = s));
+useServer({ args: ['--disable', 'local-storage'] }, (s) => (server = s));
 const v = kubectlVersions.at(-1)!;
 const ns = 'storage';
 

@@ -36,7 +36,8 @@ profiles:
 `;
 
 before(async () => {
-  server = await startServer({ args: ['--virtual-nodes', '3', '--disable-scheduler'] });
+  // No default StorageClass (`local-path`): a claim without a class stays an Immediate one.
+  server = await startServer({ args: ['--virtual-nodes', '3', '--disable-scheduler', '--disable', 'local-storage'] });
   // Pods wait for the default ServiceAccount (the serviceaccount controller makes it).
   await waitForServiceAccount(server, 'default');
   const file = path.join(dir, 'scheduler.yaml');
@@ -114,7 +115,7 @@ describe('scheduler profiles in a separate scheduler process', () => {
     assert.match(await scheduled('gated'), /^virtual-node-/);
   });
 
-  test('a missing claim is reported, and the pod goes once a WaitForFirstConsumer claim exists; the claim learns the node', async () => {
+  test('a missing claim is reported; a WaitForFirstConsumer claim learns the node, and the pod goes once its claim is bound', async () => {
     const withClaim = podManifest('needs-data', { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }] });
     await apply(withClaim);
     const cond = await until('PodScheduled=False', async () => {
@@ -125,9 +126,26 @@ describe('scheduler profiles in a separate scheduler process', () => {
     assert.equal(cond.message, '0/3 nodes are available: persistentvolumeclaim "data" not found. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.');
     await apply({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'local-wait' }, provisioner: 'example.com/none', volumeBindingMode: 'WaitForFirstConsumer' });
     await apply({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data' }, spec: { storageClassName: 'local-wait', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } });
-    const node = await scheduled('needs-data');
-    const claim = await until('selected-node annotation', async () => (await get('pvc', 'data')).metadata.annotations?.['volume.kubernetes.io/selected-node'] ?? null);
-    assert.equal(claim, node);
+    const node = await until('selected-node annotation', async () => (await get('pvc', 'data')).metadata.annotations?.['volume.kubernetes.io/selected-node'] ?? null);
+    // VolumeBinding's PreBind waits for the claim to be bound before the pod is.
+    assert.equal((await get('pod', 'needs-data')).spec.nodeName, undefined);
+    // What the provisioner does: a volume for the claim (claimRef with its uid) on the chosen node.
+    const claim = await get<{ metadata: { uid: string } }>('pvc', 'data');
+    await apply({
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name: 'pvc-data', annotations: { 'pv.kubernetes.io/provisioned-by': 'example.com/none' } },
+      spec: {
+        capacity: { storage: '1Gi' },
+        accessModes: ['ReadWriteOnce'],
+        storageClassName: 'local-wait',
+        persistentVolumeReclaimPolicy: 'Delete',
+        hostPath: { path: '/tmp/pvc-data' },
+        claimRef: { namespace: 'default', name: 'data', uid: claim.metadata.uid },
+        nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [node] }] }] } },
+      },
+    });
+    assert.equal(await scheduled('needs-data'), node);
   });
 
   test('an unbound Immediate claim keeps the pod Pending with upstream words', async () => {

@@ -1,12 +1,16 @@
 /**
  * autoscaling HorizontalPodAutoscalers: stored as autoscaling/v2, also served as autoscaling/v1
- * (a v1 CPU target is a v2 Resource cpu Utilization metric).
+ * (a v1 CPU target is a v2 Resource cpu Utilization metric). The table is upstream's (kubectl
+ * get hpa: NAME, REFERENCE, TARGETS as `cpu: 50%/80%`, MINPODS, MAXPODS, REPLICAS, AGE), the
+ * same for both versions since the server prints it.
  */
 import type { ResourceDef, TableDef } from '../resource.ts';
 import type { KubeObject, StatusCause } from '../types.ts';
 import { invalidValue, required } from '../validation.ts';
 import { age } from '../printers.ts';
 import { g } from './_mk.ts';
+import { ageColumn, col, nameColumn } from './core-common.ts';
+import { canonicalQuantity } from './quantity-canonical.ts';
 
 type J = Record<string, any>;
 
@@ -84,31 +88,81 @@ function validate(o: KubeObject): StatusCause[] {
   return out;
 }
 
-function targets(o: KubeObject): string {
-  const metrics = (g(o, 'spec', 'metrics') ?? []) as J[];
-  const current = (g(o, 'status', 'currentMetrics') ?? []) as J[];
-  const parts = metrics.map((m) => {
-    if (m['type'] === 'Resource') {
-      const name = m['resource']?.['name'];
-      const cur = current.find((c) => c['type'] === 'Resource' && c['resource']?.['name'] === name)?.['resource']?.['current'];
-      const t = m['resource']?.['target'] ?? {};
-      if (t['type'] === 'Utilization') return `${name}: ${cur?.['averageUtilization'] !== undefined ? `${cur['averageUtilization']}%` : '<unknown>'}/${t['averageUtilization']}%`;
-      return `${name}: ${cur?.['averageValue'] ?? '<unknown>'}/${t['averageValue'] ?? t['value']}`;
-    }
-    return `<unknown>/${m['type']}`;
-  });
-  return parts.length ? parts.join(', ') : '<none>';
+/** A quantity as Go's Quantity.String() prints it (canonical); a missing one as a nil *Quantity prints. */
+function q(v: unknown): string {
+  if (v === undefined || v === null) return '<nil>';
+  return canonicalQuantity(v) ?? String(v);
 }
 
+/**
+ * The TARGETS cell, as upstream's formatHPAMetrics: one entry per metric spec, read against the
+ * status entry at the same index (`cpu: 50%/80%`, `memory: 64Mi/100Mi`, `3/10` for pods metrics,
+ * `5/10 (avg)` for averaged object and external ones), `<unknown>` where no current value is
+ * known, at most two shown and `+ N more...` after them.
+ */
+export function formatHpaMetrics(specs: J[], statuses: J[]): string {
+  if (!specs.length) return '<none>';
+  const list: string[] = [];
+  for (const [i, spec] of specs.entries()) {
+    const st = statuses[i];
+    switch (spec['type']) {
+      case 'External':
+      case 'Object': {
+        const key = spec['type'] === 'External' ? 'external' : 'object';
+        const target = spec[key]?.['target'] ?? {};
+        const cur = st?.[key]?.['current'];
+        if (target['averageValue'] !== undefined) {
+          const current = cur?.['averageValue'] !== undefined ? q(cur['averageValue']) : '<unknown>';
+          list.push(`${current}/${q(target['averageValue'])} (avg)`);
+        } else {
+          const current = st?.[key] ? q(cur?.['value']) : '<unknown>';
+          list.push(`${current}/${q(target['value'])}`);
+        }
+        break;
+      }
+      case 'Pods': {
+        const current = st?.['pods'] ? q(st['pods']['current']?.['averageValue']) : '<unknown>';
+        list.push(`${current}/${q(spec['pods']?.['target']?.['averageValue'])}`);
+        break;
+      }
+      case 'Resource':
+      case 'ContainerResource': {
+        const key = spec['type'] === 'Resource' ? 'resource' : 'containerResource';
+        const src = spec[key] ?? {};
+        const target = src['target'] ?? {};
+        const cur = st?.[key];
+        if (target['averageValue'] !== undefined) {
+          list.push(`${src['name']}: ${cur ? q(cur['current']?.['averageValue']) : '<unknown>'}/${q(target['averageValue'])}`);
+        } else {
+          const current = cur?.['current']?.['averageUtilization'] !== undefined ? `${cur['current']['averageUtilization']}%` : '<unknown>';
+          const t = target['averageUtilization'] !== undefined ? `${target['averageUtilization']}%` : '<auto>';
+          list.push(`${src['name']}: ${current}/${t}`);
+        }
+        break;
+      }
+      default:
+        list.push('<unknown type>');
+    }
+  }
+  const shown = 2;
+  if (list.length > shown) return `${list.slice(0, shown).join(', ')} + ${list.length - shown} more...`;
+  return list.join(', ');
+}
+
+function targets(o: KubeObject): string {
+  return formatHpaMetrics((g(o, 'spec', 'metrics') ?? []) as J[], (g(o, 'status', 'currentMetrics') ?? []) as J[]);
+}
+
+// Upstream's columns: MaxPods and Replicas are declared strings though their cells are integers.
 const hpaTable: TableDef = {
   columns: [
-    { name: 'Name', type: 'string', format: 'name', description: 'Name', priority: 0 },
-    { name: 'Reference', type: 'string', description: 'Reference', priority: 0 },
-    { name: 'Targets', type: 'string', description: 'Targets', priority: 0 },
-    { name: 'MinPods', type: 'string', description: 'MinPods', priority: 0 },
-    { name: 'MaxPods', type: 'integer', description: 'MaxPods', priority: 0 },
-    { name: 'Replicas', type: 'integer', description: 'Replicas', priority: 0 },
-    { name: 'Age', type: 'string', description: 'Age', priority: 0 },
+    nameColumn,
+    col('Reference', 'scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics should be collected, as well as to actually change the replica count.'),
+    col('Targets', 'metrics contains the specifications for which to use to calculate the desired replica count (the maximum replica count across all metrics will be used).'),
+    col('MinPods', 'minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.'),
+    col('MaxPods', 'maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up.'),
+    col('Replicas', 'currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler.'),
+    ageColumn,
   ],
   row: (o, now) => [
     o.metadata.name ?? '',

@@ -240,11 +240,13 @@ test('the system-namespaces controller\'s ServiceAccount may create namespaces',
   assert.equal(allows(p.clusterRoles.find((r) => r.metadata.name === 'bosun:system-namespaces')!.rules!, 'create', '', 'namespaces'), true);
 });
 
-test("Bosun's additions are the system-namespaces, node agent's, virtual nodes', joining and serving-approval bindings, the DNS role, and nothing else", () => {
+test("Bosun's additions are the system-namespaces, node agent's, virtual nodes', joining, serving-approval, local-path provisioner and metrics-server roles and bindings, the DNS role, and nothing else", () => {
   const p = bosunPolicy();
   const nodes = [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:nodes' }];
-  assert.deepEqual(names(p.clusterRoles), ['bosun:system-namespaces', 'system:certificates.k8s.io:certificatesigningrequests:selfnodeserver', 'bosun:node-agent']);
-  assert.deepEqual(names(p.clusterRoleBindings), ['bosun:system-namespaces', 'bosun:node-proxier', 'bosun:node-agent', 'bosun:virtual-nodes', 'bosun:kubelet-bootstrap', 'bosun:node-autoapprove-bootstrap', 'bosun:node-autoapprove-certificate-rotation', 'bosun:kubelet-serving-approver', 'bosun:node-autoapprove-serving']);
+  assert.deepEqual(names(p.clusterRoles), ['bosun:system-namespaces', 'system:certificates.k8s.io:certificatesigningrequests:selfnodeserver', 'bosun:node-agent', 'bosun:local-path-provisioner', 'system:aggregated-metrics-reader', 'system:metrics-server']);
+  assert.deepEqual(names(p.clusterRoleBindings), ['bosun:system-namespaces', 'bosun:node-proxier', 'bosun:node-agent', 'bosun:virtual-nodes', 'bosun:kubelet-bootstrap', 'bosun:node-autoapprove-bootstrap', 'bosun:node-autoapprove-certificate-rotation', 'bosun:kubelet-serving-approver', 'bosun:node-autoapprove-serving', 'bosun:local-path-provisioner', 'system:metrics-server']);
+  const localPath = p.clusterRoleBindings.find((b) => b.metadata.name === 'bosun:local-path-provisioner')!;
+  assert.deepEqual([localPath.roleRef.name, localPath.subjects], ['bosun:local-path-provisioner', [...nodes, { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'system:bosun:virtual-nodes' }]]);
   const selfServing = p.clusterRoleBindings.find((b) => b.metadata.name === 'bosun:node-autoapprove-serving')!;
   assert.deepEqual([selfServing.roleRef.name, selfServing.subjects], ['system:certificates.k8s.io:certificatesigningrequests:selfnodeserver', nodes]);
   assert.equal(allows(p.clusterRoles[1]!.rules!, 'create', 'certificates.k8s.io', 'certificatesigningrequests/selfnodeserver'), true);
@@ -286,6 +288,28 @@ for (const [group, resource] of agentReads) {
     assert.equal(allows(rules, 'list', group, resource), true);
     assert.equal(allows(rules, 'watch', group, resource), true);
     assert.equal(allows(rules, 'update', group, resource), false);
+  });
+}
+
+const provisionerCan: [string, string, string, boolean][] = [
+  ['create', '', 'persistentvolumes', true],
+  ['delete', '', 'persistentvolumes', true],
+  ['patch', '', 'persistentvolumes', true],
+  ['watch', '', 'persistentvolumes', true],
+  ['update', '', 'persistentvolumes', false],
+  ['list', '', 'persistentvolumeclaims', true],
+  ['watch', '', 'persistentvolumeclaims', true],
+  ['update', '', 'persistentvolumeclaims', false],
+  ['list', 'storage.k8s.io', 'storageclasses', true],
+  ['create', 'storage.k8s.io', 'storageclasses', false],
+  ['create', '', 'events', true],
+  ['patch', 'events.k8s.io', 'events', true],
+  ['get', '', 'secrets', false],
+];
+for (const [verb, group, resource, want] of provisionerCan) {
+  test(`bosun:local-path-provisioner ${want ? 'may' : 'may not'} ${verb} ${resource}${group ? `.${group}` : ''}`, () => {
+    const rules = bosunPolicy().clusterRoles.find((r) => r.metadata.name === 'bosun:local-path-provisioner')!.rules!;
+    assert.equal(allows(rules, verb, group, resource), want);
   });
 }
 

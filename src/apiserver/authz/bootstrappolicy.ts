@@ -646,7 +646,16 @@ export const systemNamespacesServiceAccount = 'system-namespaces-controller';
  *  (f) `bosun:kubelet-serving-approver` binds upstream's
  *      `system:certificates.k8s.io:kubelet-serving-approver` to the certificate-controller
  *      ServiceAccount: Bosun's csrapproving also approves nodes' own serving certificates, which
- *      upstream leaves to an external approver.
+ *      upstream leaves to an external approver;
+ *  (g) `bosun:local-path-provisioner` (ClusterRole and binding): each node agent, and the
+ *      simulated nodes, provision local-path volumes for claims selected to their nodes
+ *      (kubelet/localpath.ts, external-provisioner's node deployment): volumes read and written,
+ *      claims and classes read, events written — external-provisioner's RBAC without the leases
+ *      (no leader election: each node serves only its own claims);
+ *  (h) metrics-server's own ClusterRoles, as its manifests (and k3s's) install them:
+ *      `system:aggregated-metrics-reader` (metrics.k8s.io read, aggregated into view, edit and
+ *      admin) and `system:metrics-server` (what the metrics server in `bosun server` reads: pods,
+ *      nodes, nodes/metrics), bound to the user `system:metrics-server`.
  * Upstream's controller roles need nothing more: each is bound to its controller's ServiceAccount
  * by upstream's own bindings (`system:controller:<name>`), and Bosun's service load balancer runs
  * as upstream's `service-controller`. Labelled and annotated like upstream's objects, so
@@ -666,6 +675,16 @@ export function bosunPolicy(): Policy {
         rule(listWatch, [discovery], ['endpointslices']),
         rule(listWatch, [networking], ['networkpolicies']),
       ]),
+      clusterRole(localPathProvisionerRole, [
+        rule(['create', 'delete', 'get', 'list', 'patch', 'watch'], [core], ['persistentvolumes']),
+        rule(read, [core], ['persistentvolumeclaims']),
+        rule(read, [storage], ['storageclasses']),
+        rule(['create', 'patch'], [core, 'events.k8s.io'], ['events']),
+      ]),
+      clusterRole('system:aggregated-metrics-reader', [rule(['get', 'list', 'watch'], ['metrics.k8s.io'], ['pods', 'nodes'])], {
+        labels: { [aggregateToView]: 'true', [aggregateToEdit]: 'true', [aggregateToAdmin]: 'true' },
+      }),
+      clusterRole('system:metrics-server', [rule(['get'], [core], ['nodes/metrics']), rule(['get', 'list', 'watch'], [core], ['pods', 'nodes'])]),
     ],
     clusterRoleBindings: [
       clusterBinding('bosun:system-namespaces', 'bosun:system-namespaces', [serviceAccount('kube-system', systemNamespacesServiceAccount)]),
@@ -683,12 +702,18 @@ export function bosunPolicy(): Policy {
       clusterBinding('bosun:kubelet-serving-approver', 'system:certificates.k8s.io:kubelet-serving-approver', [serviceAccount('kube-system', 'certificate-controller')]),
       // Nodes may have their own serving certificates approved (csrapproving's selfnodeserver).
       clusterBinding('bosun:node-autoapprove-serving', selfNodeServerRole, [group('system:nodes')]),
+      // Node agents and the simulated nodes provision local-path volumes of their own nodes.
+      clusterBinding(localPathProvisionerRole, localPathProvisionerRole, [group('system:nodes'), user('system:bosun:virtual-nodes')]),
+      clusterBinding('system:metrics-server', 'system:metrics-server', [user('system:metrics-server')]),
     ],
     // Each agent's cluster DNS publishes its own EndpointSlice of the kube-dns Service.
     roles: [role('kube-system', 'bosun:node-dns', [rule(['get', 'create', 'update', 'delete'], [discovery], ['endpointslices'])])],
     roleBindings: [roleBinding('kube-system', 'bosun:node-dns', 'bosun:node-dns', [group('system:nodes')])],
   };
 }
+
+/** Bosun's role for the local-path provisioner the node agents run (kubelet/localpath.ts). */
+export const localPathProvisionerRole = 'bosun:local-path-provisioner';
 
 /** Bosun's role for approving a node's own serving certificate. */
 export const selfNodeServerRole = 'system:certificates.k8s.io:certificatesigningrequests:selfnodeserver';

@@ -111,6 +111,8 @@ const replies: { name: string; method?: string; path: string; cert?: () => { cer
   { name: 'pods lists the node’s pods as a PodList', path: '/pods', status: 200, type: 'application/json', json: { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [pod('p1', ['c1', 'c2'], { initContainers: [{ name: 'init', image: 'busybox' }] })] } },
   { name: 'stats/summary is the backend’s document', path: '/stats/summary', status: 200, json: { node: { nodeName: 'node-1', cpu: { usageNanoCores: 1 } }, pods: [] } },
   { name: 'metrics is Prometheus text', path: '/metrics', status: 200, type: 'text/plain; version=0.0.4; charset=utf-8', text: /^# HELP kubelet_running_pods/ },
+  { name: 'metrics/resource renders the summary’s CPU and memory', path: '/metrics/resource', status: 200, type: 'text/plain; version=0.0.4; charset=utf-8', text: /^# HELP resource_scrape_error \[STABLE\] [^\n]*\n# TYPE resource_scrape_error gauge\nresource_scrape_error 0\n/ },
+  { name: 'metrics/resource answers GET only', method: 'POST', path: '/metrics/resource', status: 405, text: 'Method Not Allowed\n' },
   { name: 'pods answers GET only', method: 'POST', path: '/pods', status: 405, text: 'Method Not Allowed\n' },
   { name: 'an unknown path is 404', path: '/nosuch', status: 404, text: '404 page not found\n' },
   { name: 'an unknown stats path is 404', path: '/stats/other', status: 404, text: '404 page not found\n' },

@@ -4,7 +4,7 @@
  *   /containerLogs/{ns}/{pod}/{container}      GET, streamed
  *   /exec|/attach/{ns}/{pod}[/{uid}]/{container} GET or POST, upgraded and proxied to the CRI
  *   /portForward/{ns}/{pod}[/{uid}]            GET or POST, likewise
- *   /healthz[/ping|/log|/syncloop]  /pods  /stats/summary  /metrics
+ *   /healthz[/ping|/log|/syncloop]  /pods  /stats/summary  /metrics  /metrics/resource
  * and `404 page not found` for anything else. Both sides are authenticated: the client must
  * present a certificate from the cluster CA (the TLS handshake fails otherwise) and be allowed
  * by `authorize` (default: CN kube-apiserver-kubelet-client or group system:masters).
@@ -27,6 +27,7 @@ import { Writable, type Duplex } from 'node:stream';
 import { userFromCertificate } from '../../pki/user.ts';
 import { BackendError, proxyUpgrade, type UpgradeRequest } from '../../util/upgrade.ts';
 import { HttpError, type AgentBackend } from './backend.ts';
+import { renderResourceMetrics, type SummaryLike } from './resourcemetrics.ts';
 
 /** The kubelet's MaxHeaderBytes. */
 export const maxHeaderBytes = 1 << 20;
@@ -235,7 +236,8 @@ class Handler {
         break;
       case 'metrics':
         if (parts.length === 1 && only('GET')) return this.#metrics(res);
-        if (parts.length === 1) return;
+        if (parts.length === 2 && parts[1] === 'resource' && only('GET')) return this.#resourceMetrics(res);
+        if (parts.length === 1 || (parts.length === 2 && parts[1] === 'resource')) return;
         break;
       case 'containerLogs':
         if (parts.length === 4 && only('GET')) return this.#containerLogs(req, res, url, parts[1]!, parts[2]!, parts[3]!);
@@ -275,6 +277,19 @@ class Handler {
 
   async #metrics(res: ServerResponse): Promise<void> {
     const text = await this.#opts.backend.metrics();
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+    res.end(text);
+  }
+
+  /** `/metrics/resource` from the stats summary; a failed summary is `resource_scrape_error 1`, as upstream. */
+  async #resourceMetrics(res: ServerResponse): Promise<void> {
+    let summary: SummaryLike | undefined;
+    try {
+      summary = (await this.#opts.backend.statsSummary()) as SummaryLike;
+    } catch (err) {
+      this.#opts.log(`agent: /metrics/resource: ${(err as Error).message}`);
+    }
+    const text = renderResourceMetrics(summary, Date.now());
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
     res.end(text);
   }
