@@ -39,7 +39,7 @@ const scalarSchemas: Record<string, Schema> = {
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
 
 /** TypeMeta's fields, which every kind and list of kinds carries (upstream lists them in each schema). */
-const typeMetaProperties: Record<string, Schema> = {
+export const typeMetaProperties: Record<string, Schema> = {
   apiVersion: {
     description:
       'APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources',

@@ -6,6 +6,8 @@
  * server's OpenAPI builder. Data only.
  */
 
+import { typeMetaProperties } from '../apiserver/openapi.ts';
+
 type Schema = Record<string, unknown>;
 
 const prefix = 'io.k8s.metrics.pkg.apis.metrics.v1beta1';
@@ -13,18 +15,6 @@ const meta = 'io.k8s.apimachinery.pkg.apis.meta.v1';
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
 const quantityMap = (description: string): Schema => ({ description, type: 'object', additionalProperties: { allOf: [ref('io.k8s.apimachinery.pkg.api.resource.Quantity')] } });
 
-const typeMeta: Record<string, Schema> = {
-  apiVersion: {
-    description:
-      'APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources',
-    type: 'string',
-  },
-  kind: {
-    description:
-      'Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds',
-    type: 'string',
-  },
-};
 
 const objectMeta: Schema = { allOf: [ref(`${meta}.ObjectMeta`)], default: {}, description: "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata" };
 const listMeta: Schema = { allOf: [ref(`${meta}.ListMeta`)], default: {}, description: 'Standard list metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds' };
@@ -43,20 +33,20 @@ const schemas: Record<string, Schema> = {
   [`${prefix}.NodeMetrics`]: {
     description: 'NodeMetrics sets resource usage metrics of a node.',
     type: 'object',
-    properties: { ...typeMeta, metadata: objectMeta, ...interval, usage: quantityMap('The memory usage is the memory working set.') },
+    properties: { ...typeMetaProperties, metadata: objectMeta, ...interval, usage: quantityMap('The memory usage is the memory working set.') },
     required: ['timestamp', 'window', 'usage'],
   },
   [`${prefix}.NodeMetricsList`]: {
     description: 'NodeMetricsList is a list of NodeMetrics.',
     type: 'object',
-    properties: { ...typeMeta, metadata: listMeta, items: { description: 'List of node metrics.', type: 'array', items: { allOf: [ref(`${prefix}.NodeMetrics`)], default: {} } } },
+    properties: { ...typeMetaProperties, metadata: listMeta, items: { description: 'List of node metrics.', type: 'array', items: { allOf: [ref(`${prefix}.NodeMetrics`)], default: {} } } },
     required: ['items'],
   },
   [`${prefix}.PodMetrics`]: {
     description: 'PodMetrics sets resource usage metrics of a pod.',
     type: 'object',
     properties: {
-      ...typeMeta,
+      ...typeMetaProperties,
       metadata: objectMeta,
       ...interval,
       containers: { description: 'Metrics for all containers are collected within the same time window.', type: 'array', items: { allOf: [ref(`${prefix}.ContainerMetrics`)], default: {} }, 'x-kubernetes-list-type': 'atomic' },
@@ -66,7 +56,7 @@ const schemas: Record<string, Schema> = {
   [`${prefix}.PodMetricsList`]: {
     description: 'PodMetricsList is a list of PodMetrics.',
     type: 'object',
-    properties: { ...typeMeta, metadata: listMeta, items: { description: 'List of pod metrics.', type: 'array', items: { allOf: [ref(`${prefix}.PodMetrics`)], default: {} } } },
+    properties: { ...typeMetaProperties, metadata: listMeta, items: { description: 'List of pod metrics.', type: 'array', items: { allOf: [ref(`${prefix}.PodMetrics`)], default: {} } } },
     required: ['items'],
   },
 };

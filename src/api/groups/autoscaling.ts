@@ -1,6 +1,7 @@
 /**
  * autoscaling HorizontalPodAutoscalers: stored as autoscaling/v2, also served as autoscaling/v1
- * (a v1 CPU target is a v2 Resource cpu Utilization metric). The table is upstream's (kubectl
+ * (a v1 CPU target is a v2 Resource cpu Utilization metric; the rest travels in upstream's
+ * round-trip annotations, see autoscaling-v1.ts). The table is upstream's (kubectl
  * get hpa: NAME, REFERENCE, TARGETS as `cpu: 50%/80%`, MINPODS, MAXPODS, REPLICAS, AGE), the
  * same for both versions since the server prints it.
  */
@@ -11,57 +12,16 @@ import { age } from '../printers.ts';
 import { g } from './_mk.ts';
 import { ageColumn, col, nameColumn } from './core-common.ts';
 import { canonicalQuantity } from './quantity-canonical.ts';
+import { cpuMetric, defaultCpuUtilization, dropRoundTripAnnotations, hpaV1ToV2, hpaV2ToV1 } from './autoscaling-v1.ts';
 
 type J = Record<string, any>;
 
-function cpuMetric(avg: number): J {
-  return { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: avg } } };
-}
-
-function v1ToV2(o: KubeObject): KubeObject {
-  const spec = (o['spec'] ?? {}) as J;
-  const status = o['status'] as J | undefined;
-  const out: KubeObject = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: structuredClone(o.metadata) };
-  const s2: J = { scaleTargetRef: spec['scaleTargetRef'], maxReplicas: spec['maxReplicas'] };
-  if (spec['minReplicas'] !== undefined) s2['minReplicas'] = spec['minReplicas'];
-  if (spec['targetCPUUtilizationPercentage'] !== undefined) s2['metrics'] = [cpuMetric(spec['targetCPUUtilizationPercentage'])];
-  out['spec'] = s2;
-  if (status) {
-    const st: J = { currentReplicas: status['currentReplicas'] ?? 0, desiredReplicas: status['desiredReplicas'] ?? 0 };
-    if (status['observedGeneration'] !== undefined) st['observedGeneration'] = status['observedGeneration'];
-    if (status['lastScaleTime']) st['lastScaleTime'] = status['lastScaleTime'];
-    if (status['currentCPUUtilizationPercentage'] !== undefined) {
-      st['currentMetrics'] = [{ type: 'Resource', resource: { name: 'cpu', current: { averageUtilization: status['currentCPUUtilizationPercentage'] } } }];
-    }
-    out['status'] = st;
-  }
-  return out;
-}
-
-function v2ToV1(o: KubeObject): KubeObject {
-  const spec = (o['spec'] ?? {}) as J;
-  const status = o['status'] as J | undefined;
-  const out: KubeObject = { apiVersion: 'autoscaling/v1', kind: 'HorizontalPodAutoscaler', metadata: structuredClone(o.metadata) };
-  const s1: J = { scaleTargetRef: spec['scaleTargetRef'], maxReplicas: spec['maxReplicas'] };
-  if (spec['minReplicas'] !== undefined) s1['minReplicas'] = spec['minReplicas'];
-  const cpu = ((spec['metrics'] ?? []) as J[]).find((m) => m['type'] === 'Resource' && m['resource']?.['name'] === 'cpu' && m['resource']?.['target']?.['type'] === 'Utilization');
-  if (cpu) s1['targetCPUUtilizationPercentage'] = cpu['resource']['target']['averageUtilization'];
-  out['spec'] = s1;
-  if (status) {
-    const st: J = { currentReplicas: status['currentReplicas'] ?? 0, desiredReplicas: status['desiredReplicas'] ?? 0 };
-    if (status['observedGeneration'] !== undefined) st['observedGeneration'] = status['observedGeneration'];
-    if (status['lastScaleTime']) st['lastScaleTime'] = status['lastScaleTime'];
-    const cur = ((status['currentMetrics'] ?? []) as J[]).find((m) => m['type'] === 'Resource' && m['resource']?.['name'] === 'cpu');
-    if (cur?.['resource']?.['current']?.['averageUtilization'] !== undefined) st['currentCPUUtilizationPercentage'] = cur['resource']['current']['averageUtilization'];
-    out['status'] = st;
-  }
-  return out;
-}
-
 function defaultV2(o: KubeObject): void {
+  // As upstream's v2 conversion does on every v2 write: the v1 round-trip annotations are not stored.
+  dropRoundTripAnnotations(o.metadata);
   const spec = (o['spec'] ??= {}) as J;
   spec['minReplicas'] ??= 1;
-  if (!Array.isArray(spec['metrics']) || spec['metrics'].length === 0) spec['metrics'] = [cpuMetric(80)];
+  if (!Array.isArray(spec['metrics']) || spec['metrics'].length === 0) spec['metrics'] = [cpuMetric(defaultCpuUtilization)];
   const b = spec['behavior'] as J | undefined;
   if (b) {
     const up = (b['scaleUp'] ??= {}) as J;
@@ -196,6 +156,6 @@ export const resources: ResourceDef[] = [
       o['status'] = old['status'];
     },
     table: hpaTable,
-    otherVersions: [{ version: 'v1', fromStorage: v2ToV1, toStorage: v1ToV2, table: { columns: hpaTable.columns, row: (o, now) => hpaTable.row(v1ToV2(o), now) } }],
+    otherVersions: [{ version: 'v1', fromStorage: hpaV2ToV1, toStorage: hpaV1ToV2, table: { columns: hpaTable.columns, row: (o, now) => hpaTable.row(hpaV1ToV2(o), now) } }],
   },
 ];
