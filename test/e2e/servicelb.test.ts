@@ -209,5 +209,5 @@ test('--disable refuses an unknown component with a clear message', async () => 
     execFile(bosunBin, ['server', '--disable', 'traefik', '--data-dir', '/nonexistent-bosun-e2e'], { timeout: 20_000 }, (err, _stdout, stderr) => resolve({ code: (err as { code?: number } | null)?.code ?? 0, stderr }));
   });
   assert.notEqual(out.code, 0);
-  assert.match(out.stderr, /unknown component traefik \(known: servicelb\)/);
+  assert.match(out.stderr, /unknown component traefik \(known: servicelb, local-storage, metrics-server\)/);
 });
