@@ -259,9 +259,11 @@ export function startDaemonSetController(ctx: ControllerContext): void {
     try {
       const claimed = await claimPods(ds, facts.selector);
       await manage(ds, nodeList, runOn, claimed, hash, requeue);
-      // Rolling updates only once the manage loop's writes are all seen.
+      // Rolling updates only once the manage loop's writes are all seen, on the pods as they are
+      // now (as upstream reads them again): a pod manage just deleted is terminating, not a
+      // candidate to delete twice (whose second deletion no watch event would ever confirm).
       if (expectations.satisfied(key) && (ds.spec?.updateStrategy?.type ?? 'RollingUpdate') === 'RollingUpdate') {
-        await rollingUpdate(ds, nodeList, runOn, claimed, hash);
+        await rollingUpdate(ds, nodeList, runOn, await claimPods(ds, facts.selector), hash);
       }
       await history.cleanup(ds, old, claimed);
     } catch (err) {
