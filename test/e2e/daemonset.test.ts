@@ -233,6 +233,10 @@ test('RollingUpdate with maxSurge starts the new pod before the old one goes', a
   }
   assert.equal(deletions, nodes.length, watch.stdout());
   assert.ok(most > nodes.length, `a new pod ran beside an old one:\n${watch.stdout()}`);
+  // Each old pod deleted once: a second deletion of a terminating pod (no watch event confirms
+  // it) once held the controller's expectations until the pod was gone.
+  const events = JSON.parse(await kubectlOk(server, v, ['-n', ns, 'get', 'events', '--field-selector', 'involvedObject.name=surge,reason=SuccessfulDelete', '-o', 'json'])) as { items: { message: string; count?: number }[] };
+  assert.equal(events.items.reduce((n, e) => n + (e.count ?? 1), 0), nodes.length, JSON.stringify(events.items.map((e) => [e.message, e.count])));
 });
 
 test('OnDelete replaces only the pods the user deletes', async () => {
