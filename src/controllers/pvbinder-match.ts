@@ -209,6 +209,18 @@ export function volumeMismatchReason(pv: PersistentVolume, claim: PersistentVolu
   return null;
 }
 
+/** The reference a volume keeps to its claim (upstream's reference.GetReference of the claim). */
+export function claimReference(claim: PersistentVolumeClaim): NonNullable<NonNullable<PersistentVolume['spec']>['claimRef']> {
+  return {
+    kind: 'PersistentVolumeClaim',
+    namespace: claim.metadata.namespace,
+    name: claim.metadata.name,
+    uid: claim.metadata.uid,
+    apiVersion: 'v1',
+    resourceVersion: claim.metadata.resourceVersion,
+  };
+}
+
 /**
  * Upstream GetBindVolumeToClaim: the volume with its claimRef pointing at the claim (kind,
  * namespace, name, uid, apiVersion, resourceVersion) and, when the binding is the binder's own,
@@ -225,14 +237,7 @@ export function bindVolumeToClaim(pv: PersistentVolume, claim: PersistentVolumeC
   if (newRef) {
     volume.spec = {
       ...volume.spec,
-      claimRef: {
-        kind: 'PersistentVolumeClaim',
-        namespace: claim.metadata.namespace,
-        name: claim.metadata.name,
-        uid: claim.metadata.uid,
-        apiVersion: 'v1',
-        resourceVersion: claim.metadata.resourceVersion,
-      },
+      claimRef: claimReference(claim),
     };
   }
   if (newAnn) volume.metadata.annotations = { ...volume.metadata.annotations, [annBoundByController]: 'yes' };

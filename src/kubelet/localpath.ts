@@ -40,13 +40,12 @@ import path from 'node:path';
 import { isAlreadyExists, isNotFound } from '../api/errors.ts';
 import type { PersistentVolume, PersistentVolumeClaim, StorageClass } from '../api/index.ts';
 import { clientset, EventRecorder, InformerFactory, resources, waitForCacheSync, WorkQueue, type RestClient } from '../client/index.ts';
+// The binder's annotation names and claim reference: the provisioner hands its volumes to it.
+import { annBetaStorageProvisioner, annDynamicallyProvisioned, annSelectedNode, annStorageProvisioner, claimReference } from '../controllers/pvbinder-match.ts';
+export { annBetaStorageProvisioner, annDynamicallyProvisioned, annSelectedNode, annStorageProvisioner };
 
 export const localPathProvisionerName = 'bosun.dev/local-path';
-export const annStorageProvisioner = 'volume.kubernetes.io/storage-provisioner';
-export const annBetaStorageProvisioner = 'volume.beta.kubernetes.io/storage-provisioner';
-export const annSelectedNode = 'volume.kubernetes.io/selected-node';
 const annAlphaSelectedNode = 'volume.alpha.kubernetes.io/selected-node';
-export const annDynamicallyProvisioned = 'pv.kubernetes.io/provisioned-by';
 export const provisionerFinalizer = 'external-provisioner.volume.kubernetes.io/finalizer';
 export const hostnameLabel = 'kubernetes.io/hostname';
 /** Upstream's DefaultFailedProvisionThreshold and DefaultFailedDeleteThreshold. */
@@ -142,14 +141,7 @@ export function localPathVolume(claim: PersistentVolumeClaim, cls: StorageClass,
       ...(storage !== undefined ? { capacity: { storage } } : {}),
       hostPath: { path: volumeDir(root, claim), type: 'DirectoryOrCreate' },
       nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: hostnameLabel, operator: 'In', values: [node] }] }] } },
-      claimRef: {
-        kind: 'PersistentVolumeClaim',
-        namespace: claim.metadata.namespace,
-        name: claim.metadata.name,
-        uid: claim.metadata.uid,
-        apiVersion: 'v1',
-        resourceVersion: claim.metadata.resourceVersion,
-      },
+      claimRef: claimReference(claim),
       storageClassName: claim.spec?.storageClassName ?? '',
     },
   };
