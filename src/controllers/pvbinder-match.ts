@@ -32,6 +32,8 @@ export const isDefaultClassAnnotation = 'storageclass.kubernetes.io/is-default-c
 export const betaIsDefaultClassAnnotation = 'storageclass.beta.kubernetes.io/is-default-class';
 /** A class whose volumes are only made by hand (upstream NotSupportedProvisioner). */
 export const notSupportedProvisioner = 'kubernetes.io/no-provisioner';
+/** Bosun's own provisioner of local volumes (the node agents', kubelet/localpath.ts). */
+export const localPathProvisionerName = 'bosun.dev/local-path';
 
 /**
  * In-tree provisioners whose volumes CSI drivers serve (CSI migration, locked on in 1.33):

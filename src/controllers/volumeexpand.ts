@@ -31,11 +31,10 @@ import { compareQuantity } from '../api/quantity.ts';
 import { clientset, resources } from '../client/index.ts';
 import type { ControllerContext } from './context.ts';
 import { startQueue } from './controller-utils.ts';
-import { annDynamicallyProvisioned, annPreResizeCapacity, hasAnnotation } from './pvbinder-match.ts';
+import { annDynamicallyProvisioned, annPreResizeCapacity, hasAnnotation, localPathProvisionerName } from './pvbinder-match.ts';
 
 export const expandComponent = 'volume_expand';
-export const localPathProvisioner = 'bosun.dev/local-path';
-export const resizerComponent = `external-resizer ${localPathProvisioner}`;
+export const resizerComponent = `external-resizer ${localPathProvisionerName}`;
 /** Upstream's defaultWorkerCount. */
 const workers = 10;
 
@@ -62,7 +61,7 @@ export function needsExpansion(pvc: PersistentVolumeClaim, pv: PersistentVolume)
 
 /** Whether Bosun resizes the volume itself (its local-path provisioner made it). */
 export function resizedByBosun(pv: PersistentVolume): boolean {
-  return pv.metadata.annotations?.[annDynamicallyProvisioned] === localPathProvisioner;
+  return pv.metadata.annotations?.[annDynamicallyProvisioned] === localPathProvisionerName;
 }
 
 /** The message upstream's expand controller records for a volume it leaves to an external resizer. */

@@ -41,10 +41,9 @@ import { isAlreadyExists, isNotFound } from '../api/errors.ts';
 import type { PersistentVolume, PersistentVolumeClaim, StorageClass } from '../api/index.ts';
 import { clientset, EventRecorder, InformerFactory, resources, waitForCacheSync, WorkQueue, type RestClient } from '../client/index.ts';
 // The binder's annotation names and claim reference: the provisioner hands its volumes to it.
-import { annBetaStorageProvisioner, annDynamicallyProvisioned, annSelectedNode, annStorageProvisioner, claimReference } from '../controllers/pvbinder-match.ts';
-export { annBetaStorageProvisioner, annDynamicallyProvisioned, annSelectedNode, annStorageProvisioner };
+import { annBetaStorageProvisioner, annDynamicallyProvisioned, annSelectedNode, annStorageProvisioner, claimReference, localPathProvisionerName } from '../controllers/pvbinder-match.ts';
+export { annBetaStorageProvisioner, annDynamicallyProvisioned, annSelectedNode, annStorageProvisioner, localPathProvisionerName };
 
-export const localPathProvisionerName = 'bosun.dev/local-path';
 const annAlphaSelectedNode = 'volume.alpha.kubernetes.io/selected-node';
 export const provisionerFinalizer = 'external-provisioner.volume.kubernetes.io/finalizer';
 export const hostnameLabel = 'kubernetes.io/hostname';
