@@ -68,6 +68,18 @@ export interface ServedVersion {
   default?(obj: KubeObject): void;
   validate?(obj: KubeObject, ctx: ValidateContext): StatusCause[];
   deprecated?: boolean;
+  /** Upstream's deprecationWarning for a deprecated version (a CRD's; default: a generated one). */
+  deprecationWarning?: string;
+  /**
+   * Conversion needs a round trip (a CRD's conversion webhook): handlers call `prepare` with the
+   * stored objects before `fromStorage` reads them, and `toStorageAsync` instead of `toStorage`.
+   */
+  remote?: {
+    prepare(objs: readonly KubeObject[]): Promise<void>;
+    toStorageAsync(obj: KubeObject): Promise<KubeObject>;
+  };
+  /** This version's schema type for server-side apply (a CRD's, made at run time). */
+  schemaType?: string;
 }
 
 export interface ResourceDef {
@@ -151,6 +163,19 @@ export interface ResourceDef {
   table?: TableDef;
   /** Field selectors beyond metadata.name and metadata.namespace, as upstream's GetAttrs. */
   fieldSelectors?: Record<string, (obj: KubeObject) => string | undefined>;
+
+  /**
+   * A custom resource's declaration (from a CRD): unstructured (no built-in schema type, no
+   * protobuf, no strategic merge patch); `schemaType` names its storage version's run-time type
+   * for managedFields; `unknownFields` prunes what the schema does not declare, returning the
+   * paths for fieldValidation.
+   */
+  custom?: {
+    schemaType?: string;
+    unknownFields(obj: KubeObject, version: string): string[];
+    /** Applied to every object read from the store (upstream defaults custom resources when decoding them). */
+    onRead?(obj: KubeObject): void;
+  };
 
   /** Protobuf message name for request bodies (default: derived from group, version, kind). */
   protoMessage?: string;

@@ -2,6 +2,13 @@
  * API discovery, derived from the registry: the legacy documents (/api, /apis, /apis/<group>,
  * per group-version APIResourceLists) and aggregated discovery (apidiscovery.k8s.io v2 and
  * v2beta1) that kubectl asks for first. Documents are computed once per registry change.
+ *
+ * Group-versions served by other API servers through the aggregator (remote APIServices,
+ * src/aggregator) come in as a `RemoteDiscovery`: merged into /apis, /apis/<group> and the
+ * aggregated documents as kube-aggregator's handler_apis.go and handler_discovery.go merge them
+ * (a remote group goes before the first local group of lower priority; a group both serve lists
+ * the local versions first). Their per-version APIResourceLists are the backends' own (proxied).
+ * Without remote groups the output is exactly the registry's.
  */
 import { createHash } from 'node:crypto';
 import type { ResourceRegistry, ServedResource } from './registry.ts';
@@ -13,6 +20,31 @@ export interface DiscoveryDocs {
   apiGroup(group: string): unknown | undefined;
   resourceList(group: string, version: string): unknown | undefined;
   aggregated(legacy: boolean, version: 'v2' | 'v2beta1'): { body: string; etag: string };
+}
+
+/** One remote group-version as the aggregated discovery shows it. */
+export interface RemoteVersion {
+  version: string;
+  /** apidiscovery APIResourceDiscovery entries, as the backend answered them. */
+  resources: readonly unknown[];
+  /** 'Stale' when the backend's document could not be fetched (last one kept, or none). */
+  freshness: 'Current' | 'Stale';
+}
+
+/** A group served (wholly or in part) by remote APIServices, versions in priority order. */
+export interface RemoteGroup {
+  group: string;
+  /** The highest groupPriorityMinimum of its APIServices. */
+  priority: number;
+  versions: readonly RemoteVersion[];
+}
+
+/** Remote group-versions for discovery; `generation` moves whenever `groups()` would answer differently. */
+export interface RemoteDiscovery {
+  readonly generation: number;
+  groups(): readonly RemoteGroup[];
+  /** A local group's priority (upstream's built-in table); remote groups are placed by it. */
+  localPriority(group: string): number;
 }
 
 const subresourceVerbs = ['get', 'patch', 'update'];
@@ -39,17 +71,41 @@ function storageVersionHash(e: ServedResource): string {
   return createHash('sha256').update(`${e.def.group}/${e.def.version}/${e.def.kind}`).digest('base64').slice(0, 11);
 }
 
-export function buildDiscovery(registry: ResourceRegistry): DiscoveryDocs {
+export function buildDiscovery(registry: ResourceRegistry, remote?: RemoteDiscovery): DiscoveryDocs {
   const aggCache = new Map<string, { body: string; etag: string }>();
+  let aggGeneration = -1;
+
+  function remoteGroup(group: string): RemoteGroup | undefined {
+    return remote?.groups().find((g) => g.group === group);
+  }
 
   function groupDoc(group: string) {
     const g = registry.groups().find((x) => x.group === group);
-    if (!g) return undefined;
+    const r = group ? remoteGroup(group) : undefined;
+    if (!g && !r) return undefined;
+    const versions = g ? [...g.versions] : [];
+    for (const v of r?.versions ?? []) if (!versions.includes(v.version)) versions.push(v.version);
+    const preferred = g?.preferred ?? r!.versions[0]!.version;
     return {
       name: group,
-      versions: g.versions.map((v) => ({ groupVersion: `${group}/${v}`, version: v })),
-      preferredVersion: { groupVersion: `${group}/${g.preferred}`, version: g.preferred },
+      versions: versions.map((v) => ({ groupVersion: `${group}/${v}`, version: v })),
+      preferredVersion: { groupVersion: `${group}/${preferred}`, version: preferred },
     };
+  }
+
+  /** Local groups (core excluded) with the remote-only ones placed by priority, as names. */
+  function groupNames(): string[] {
+    const local = registry.groups().filter((g) => g.group !== '').map((g) => g.group);
+    const remotes = (remote?.groups() ?? []).filter((r) => !local.includes(r.group));
+    if (!remotes.length) return local;
+    const out = [...local];
+    const sorted = [...remotes].sort((a, b) => b.priority - a.priority || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+    for (const r of sorted) {
+      const at = out.findIndex((name) => !remotes.some((x) => x.group === name) && remote!.localPriority(name) < r.priority);
+      if (at < 0) out.push(r.group);
+      else out.splice(at, 0, r.group);
+    }
+    return out;
   }
 
   function orderedVersions(group: string): string[] {
@@ -59,9 +115,17 @@ export function buildDiscovery(registry: ResourceRegistry): DiscoveryDocs {
   }
 
   function aggregatedGroup(group: string) {
+    const r = group ? remoteGroup(group) : undefined;
+    const local = orderedVersions(group);
+    const remoteVersions = (r?.versions ?? []).filter((v) => !local.includes(v.version)).map((v) => ({ version: v.version, resources: v.resources, freshness: v.freshness }));
     return {
       metadata: group ? { name: group, creationTimestamp: null } : { creationTimestamp: null },
-      versions: orderedVersions(group).map((version) => ({
+      versions: [...localAggregatedVersions(group, local), ...remoteVersions],
+    };
+  }
+
+  function localAggregatedVersions(group: string, versions: string[]) {
+    return versions.map((version) => ({
         version,
         resources: registry.resourcesOf(group, version).map((e) => {
           const r: Record<string, unknown> = {
@@ -78,8 +142,7 @@ export function buildDiscovery(registry: ResourceRegistry): DiscoveryDocs {
           return r;
         }),
         freshness: 'Current',
-      })),
-    };
+      }));
   }
 
   return {
@@ -90,10 +153,7 @@ export function buildDiscovery(registry: ResourceRegistry): DiscoveryDocs {
       return {
         kind: 'APIGroupList',
         apiVersion: 'v1',
-        groups: registry
-          .groups()
-          .filter((g) => g.group !== '')
-          .map((g) => groupDoc(g.group)),
+        groups: groupNames().map((g) => groupDoc(g)),
       };
     },
     apiGroup(group) {
@@ -131,10 +191,14 @@ export function buildDiscovery(registry: ResourceRegistry): DiscoveryDocs {
       return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${version}` : version, resources };
     },
     aggregated(legacy, version) {
+      if (remote && remote.generation !== aggGeneration) {
+        aggGeneration = remote.generation;
+        aggCache.clear();
+      }
       const key = `${legacy}/${version}`;
       let hit = aggCache.get(key);
       if (!hit) {
-        const items = legacy ? [aggregatedGroup('')] : registry.groups().filter((g) => g.group !== '').map((g) => aggregatedGroup(g.group));
+        const items = legacy ? [aggregatedGroup('')] : groupNames().map((g) => aggregatedGroup(g));
         const body = JSON.stringify({ kind: 'APIGroupDiscoveryList', apiVersion: `apidiscovery.k8s.io/${version}`, metadata: {}, items });
         hit = { body, etag: `"${createHash('sha256').update(body).digest('hex').slice(0, 32)}"` };
         aggCache.set(key, hit);

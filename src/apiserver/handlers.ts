@@ -49,12 +49,18 @@ export interface HandlerContext {
   tokenRequest?: (req: { namespace: string; name: string; object: KubeObject; warnings: string[]; auditAnnotations: Record<string, string> }) => Promise<KubeObject>;
 }
 
-function toStorage(served: ServedResource, obj: KubeObject): KubeObject {
-  if (served.conversion) {
-    served.conversion.default?.(obj);
-    return served.conversion.toStorage(obj);
+async function toStorage(served: ServedResource, obj: KubeObject): Promise<KubeObject> {
+  const c = served.conversion;
+  if (c) {
+    c.default?.(obj);
+    return c.remote ? c.remote.toStorageAsync(obj) : c.toStorage(obj);
   }
   return obj;
+}
+
+/** Stored objects about to be read through fromStorage: a conversion webhook converts them first (in one call). */
+async function prepareWire(served: ServedResource, objs: readonly KubeObject[]): Promise<void> {
+  await served.conversion?.remote?.prepare(objs);
 }
 
 function fromStorage(served: ServedResource, obj: KubeObject): KubeObject {
@@ -102,7 +108,8 @@ function fieldManager(ctx: HandlerContext): string {
 }
 
 /** Writes one object, honouring Table/PartialObjectMetadata negotiation. */
-function respondObject(ctx: HandlerContext, code: number, stored: KubeObject): void {
+async function respondObject(ctx: HandlerContext, code: number, stored: KubeObject): Promise<void> {
+  await prepareWire(ctx.served, [stored]);
   const obj = toWire(ctx.served, stored);
   const f = outputFormat(ctx, false);
   if (f.kind === 'table') {
@@ -143,7 +150,9 @@ function duplicatesSink(ctx: HandlerContext): Duplicates | undefined {
  */
 function validateFields(ctx: HandlerContext, obj: KubeObject, dups?: Duplicates): void {
   const mode = fieldValidationMode(ctx);
-  const unknown = pruneUnknownFields(obj, { group: ctx.served.def.group, version: ctx.served.version, kind: ctx.served.def.kind });
+  const custom = ctx.served.def.custom;
+  // A custom resource is pruned by its version's structural schema (upstream's pruning decoder).
+  const unknown = custom ? custom.unknownFields(obj, ctx.served.version) : pruneUnknownFields(obj, { group: ctx.served.def.group, version: ctx.served.version, kind: ctx.served.def.kind });
   if (mode === 'Ignore') return;
   const msgs = dups?.yaml.slice() ?? [];
   for (const f of unknown) msgs.push(`unknown field "${f}"`);
@@ -158,6 +167,8 @@ function validateFields(ctx: HandlerContext, obj: KubeObject, dups?: Duplicates)
 export async function handleResource(ctx: HandlerContext): Promise<void> {
   const { info, served } = ctx;
   const verb = info.verb;
+  // A deprecated version of a custom resource (upstream's crdHandler warns on every request).
+  if (served.conversion?.deprecationWarning) (ctx.warnings ??= []).push(served.conversion.deprecationWarning);
   const sub = info.subresource;
   if (sub) {
     if (sub === 'status' && served.def.subresources?.status) return handleStatus(ctx);
@@ -196,7 +207,7 @@ export async function handleResource(ctx: HandlerContext): Promise<void> {
 
 async function handleGet(ctx: HandlerContext): Promise<void> {
   const obj = await ctx.storage.get(ctx.info.namespace, ctx.info.name, ctx.query.get('resourceVersion') ?? undefined);
-  respondObject(ctx, 200, obj);
+  await respondObject(ctx, 200, obj);
 }
 
 async function handleList(ctx: HandlerContext): Promise<void> {
@@ -215,6 +226,7 @@ async function handleList(ctx: HandlerContext): Promise<void> {
   if (result.continue) meta['continue'] = result.continue;
   if (result.remainingItemCount !== undefined) meta['remainingItemCount'] = result.remainingItemCount;
   const served = ctx.served;
+  if (served.conversion?.remote) await prepareWire(served, result.items.map((c) => c.obj));
   if (f.kind === 'table') {
     const objs = result.items.map((c) => toWire(served, c.obj));
     const t = buildTable(tableOf(served.table), objs, meta, { include: includeObject(q), version: f.version, now: Date.now() });
@@ -242,7 +254,8 @@ async function handleList(ctx: HandlerContext): Promise<void> {
 
 async function handleWatch(ctx: HandlerContext): Promise<void> {
   const f = outputFormat(ctx, true);
-  await watchResponse(ctx, f, (o) => toWire(ctx.served, o));
+  const remote = ctx.served.conversion?.remote;
+  await watchResponse(ctx, f, (o) => toWire(ctx.served, o), remote ? (objs) => remote.prepare(objs) : undefined);
 }
 
 /** Checks apiVersion/kind of a body against the served resource; fills them when absent. */
@@ -262,6 +275,10 @@ function checkTypeMeta(served: ServedResource, obj: KubeObject): void {
 
 async function readObject(ctx: HandlerContext): Promise<KubeObject> {
   const body = await readBody(ctx.req);
+  if (ctx.served.def.custom && mediaType(ctx.req.headers['content-type'] as string | undefined) === 'application/vnd.kubernetes.protobuf') {
+    // Custom resources have no protobuf form (upstream's unstructured serializer).
+    throw statusError('UnsupportedMediaType', 'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml');
+  }
   const dups = duplicatesSink(ctx);
   const obj = await decodeObject(body, ctx.req.headers['content-type'] as string | undefined, { kind: ctx.served.def.kind, dups });
   if (obj.kind !== undefined && obj.kind !== ctx.served.def.kind) {
@@ -284,20 +301,20 @@ async function handleCreate(ctx: HandlerContext): Promise<void> {
   }
   if (ctx.served.def.review) {
     if (!ctx.review) throw methodNotAllowed('create', { group: ctx.served.def.group, resource: ctx.served.def.plural });
-    const stored = toStorage(ctx.served, obj);
+    const stored = await toStorage(ctx.served, obj);
     await ctx.storage.create(ns, stored, { ...writeCtx(ctx), dryRun: true });
     const out = await ctx.review(ctx.served, stored, ctx.user, ns);
     return respondObject(ctx, 201, out);
   }
-  const created = await ctx.storage.create(ns, toStorage(ctx.served, obj), writeCtx(ctx));
-  respondObject(ctx, 201, created);
+  const created = await ctx.storage.create(ns, await toStorage(ctx.served, obj), writeCtx(ctx));
+  await respondObject(ctx, 201, created);
 }
 
 async function handleUpdate(ctx: HandlerContext, sub: string): Promise<void> {
   const obj = await readObject(ctx);
-  const stored = toStorage(ctx.served, obj);
+  const stored = await toStorage(ctx.served, obj);
   const { obj: out, created } = await ctx.storage.update(ctx.info.namespace, ctx.info.name, () => stored, writeCtx(ctx), { subresource: sub });
-  respondObject(ctx, created ? 201 : 200, out);
+  await respondObject(ctx, created ? 201 : 200, out);
 }
 
 const patchTypes = 'application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml';
@@ -338,7 +355,8 @@ async function handlePatch(ctx: HandlerContext, sub: string): Promise<void> {
   const dups = type === 'application/json-patch+json' ? undefined : duplicatesSink(ctx);
   const patch = parseJson(body, dups);
   const kind = { group: served.def.group, version: served.version, kind: served.def.kind };
-  const apply = (current: KubeObject): KubeObject => {
+  const apply = async (current: KubeObject): Promise<KubeObject> => {
+    await prepareWire(served, [current]);
     const versioned = fromStorage(served, current);
     // The patch applies to the whole current object, resourceVersion included (kubectl tests it):
     // a result with another resourceVersion is a precondition that fails with 409 (as upstream).
@@ -358,7 +376,7 @@ async function handlePatch(ctx: HandlerContext, sub: string): Promise<void> {
     if (!cur) throw notFound(ctx.storage.gr, ctx.info.name);
     return apply(cur);
   }, writeCtx(ctx), { subresource: sub });
-  respondObject(ctx, 200, out);
+  await respondObject(ctx, 200, out);
 }
 
 /**
@@ -373,8 +391,8 @@ async function handleApply(ctx: HandlerContext, sub: string): Promise<void> {
     throw invalid({ group: 'meta.k8s.io', kind: 'PatchOptions' }, '', [{ reason: 'FieldValueRequired', field: 'fieldManager', message: 'Required value: is required for apply patch' }]);
   }
   const force = boolParam(ctx.query, 'force') ?? false;
-  const typeDef = typeForKind(served.def.group, served.version, served.def.kind);
-  if (!typeDef) throw unsupportedPatchType();
+  const typeName = served.def.custom ? (served.conversion?.schemaType ?? served.def.custom.schemaType) : typeForKind(served.def.group, served.version, served.def.kind)?.name;
+  if (!typeName) throw unsupportedPatchType();
   const body = await readBody(ctx.req);
   const dups = duplicatesSink(ctx);
   // JSON is YAML: most clients send JSON, which JSON.parse reads far faster than a YAML parser.
@@ -395,7 +413,7 @@ async function handleApply(ctx: HandlerContext, sub: string): Promise<void> {
     manager,
     force,
     apiVersion: served.apiVersion,
-    typeName: typeDef.name,
+    typeName,
     subresource: sub || undefined,
     statusSplit: Boolean(served.def.subresources?.status),
     now: nowRfc3339(),
@@ -404,7 +422,8 @@ async function handleApply(ctx: HandlerContext, sub: string): Promise<void> {
   const { obj, created } = await ctx.storage.update(
     ctx.info.namespace,
     ctx.info.name,
-    (cur) => {
+    async (cur) => {
+      if (cur) await prepareWire(served, [cur]);
       const live = cur ? fromStorage(served, cur) : undefined;
       const merged = applyConfig(live, cfg, opts);
       // The live resourceVersion is kept; one in the configuration is a precondition.
@@ -415,7 +434,7 @@ async function handleApply(ctx: HandlerContext, sub: string): Promise<void> {
     wctx,
     { subresource: sub, forceAllowCreate: !sub },
   );
-  respondObject(ctx, created ? 201 : 200, obj);
+  await respondObject(ctx, created ? 201 : 200, obj);
 }
 
 /**
@@ -467,7 +486,7 @@ async function handleDelete(ctx: HandlerContext): Promise<void> {
   const { obj, deleted } = await ctx.storage.delete(ctx.info.namespace, ctx.info.name, p, writeCtx(ctx));
   // 200 also when the object stays (finalizers, grace period), as upstream: 202 only for a
   // pending delete that explicitly asked for cascading with orphanDependents=false.
-  respondObject(ctx, !deleted && orphanDependents === false ? 202 : 200, obj);
+  await respondObject(ctx, !deleted && orphanDependents === false ? 202 : 200, obj);
 }
 
 async function handleDeleteCollection(ctx: HandlerContext): Promise<void> {
@@ -490,6 +509,7 @@ async function handleDeleteCollection(ctx: HandlerContext): Promise<void> {
     }
   }
   const served = ctx.served;
+  await prepareWire(served, deleted);
   writeObject(ctx.res, 200, {
     kind: `${served.def.kind}List`,
     apiVersion: served.apiVersion,
@@ -651,7 +671,7 @@ async function handleFinalize(ctx: HandlerContext): Promise<void> {
     writeCtx(ctx),
     { subresource: 'finalize' },
   );
-  respondObject(ctx, 200, obj);
+  await respondObject(ctx, 200, obj);
 }
 
 function scaleOf(ctx: HandlerContext, obj: KubeObject): KubeObject {
@@ -697,6 +717,7 @@ async function handleScale(ctx: HandlerContext): Promise<void> {
   const sd = ctx.served.def.subresources!.scale!;
   if (verb === 'get') {
     const obj = await ctx.storage.get(ctx.info.namespace, ctx.info.name, ctx.query.get('resourceVersion') ?? undefined);
+    await prepareWire(ctx.served, [obj]);
     return writeObject(ctx.res, 200, canonical(scaleOf(ctx, obj)));
   }
   if (verb !== 'update' && verb !== 'patch') {
@@ -711,8 +732,9 @@ async function handleScale(ctx: HandlerContext): Promise<void> {
   const { obj } = await ctx.storage.update(
     ctx.info.namespace,
     ctx.info.name,
-    (cur) => {
+    async (cur) => {
       if (!cur) throw notFound(ctx.storage.gr, ctx.info.name);
+      await prepareWire(ctx.served, [cur]);
       const scale = putScale ?? (() => {
         const s = scaleOf(ctx, cur);
         return patchObject(type, s, patchBody, { group: 'autoscaling', version: 'v1', kind: 'Scale' }) as KubeObject;
@@ -723,9 +745,11 @@ async function handleScale(ctx: HandlerContext): Promise<void> {
           { reason: 'FieldValueInvalid', field: 'spec.replicas', message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` },
         ]);
       }
-      const next = fromStorage(ctx.served, clone(cur));
+      const copy = clone(cur);
+      await prepareWire(ctx.served, [copy]);
+      const next = fromStorage(ctx.served, copy);
       setPath(next, sd.specReplicasPath, replicas ?? 0);
-      const stored = toStorage(ctx.served, next);
+      const stored = await toStorage(ctx.served, next);
       const rv = scale.metadata?.resourceVersion;
       stored.metadata.resourceVersion = rv || undefined;
       if (!rv) delete stored.metadata.resourceVersion;
@@ -734,6 +758,7 @@ async function handleScale(ctx: HandlerContext): Promise<void> {
     writeCtx(ctx),
     { subresource: 'scale' },
   );
+  await prepareWire(ctx.served, [obj]);
   writeObject(ctx.res, 200, canonical(scaleOf(ctx, obj)));
 }
 

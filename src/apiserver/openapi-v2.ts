@@ -4,7 +4,10 @@
  * JSON and in the protobuf form of gnostic's `openapi.v2.Document` that kubectl asks for
  * (`application/com.github.proto-openapi.spec.v2@v1.0+protobuf`). kubectl reads it for
  * client-side validation, the fieldValidation parameter check, `explain` and client-side apply
- * (patch strategies and merge keys by group-version-kind).
+ * (patch strategies and merge keys by group-version-kind). Each group-version is converted (and
+ * encoded) once as a SwaggerPart; the merged document is re-assembled from the parts, so a CRD
+ * change converts and encodes only its own group-version. Custom resources bring their v2
+ * definitions ready-made (src/apiextensions/openapi.ts: upstream's CRD v2 conversion).
  */
 
 type Json = Record<string, unknown>;
@@ -76,28 +79,64 @@ function operationToV2(op: Json): Json {
   return out;
 }
 
-/** Merges v3 group-version documents into one Swagger 2.0 document. */
-export function swaggerFromV3(docs: readonly Json[]): Json {
-  const paths: Json = {};
-  const definitions: Json = {};
-  for (const doc of docs) {
-    for (const [p, item] of Object.entries(isObj(doc['paths']) ? doc['paths'] : {})) {
-      const outItem: Json = {};
-      for (const [k, v] of Object.entries(item as Json)) {
-        if (k === 'parameters') outItem[k] = (v as Json[]).map(parameterToV2);
-        else outItem[k] = operationToV2(v as Json);
-      }
-      paths[p] = outItem;
+/**
+ * One v3 group-version document in Swagger 2.0 form, before merging: its paths and definitions,
+ * and (filled by encodeSwaggerParts on first use) their protobuf encodings, so that a merged
+ * document is re-assembled from unchanged parts without converting or encoding them again.
+ */
+export interface SwaggerPart {
+  paths: Record<string, Json>;
+  definitions: Record<string, Json>;
+  proto?: { paths: Map<string, Uint8Array>; definitions: Map<string, Uint8Array> };
+}
+
+/**
+ * Converts one v3 group-version document. `definitions`: definitions already in Swagger 2.0
+ * form, used instead of converting the v3 schema of the same name (custom resources, whose v2
+ * form follows upstream's CRD conversion rather than this one).
+ */
+export function swaggerPart(doc: Json, opts: { definitions?: Record<string, Json> } = {}): SwaggerPart {
+  const given = opts.definitions ?? {};
+  const paths: Record<string, Json> = {};
+  const definitions: Record<string, Json> = {};
+  for (const [p, item] of Object.entries(isObj(doc['paths']) ? doc['paths'] : {})) {
+    const outItem: Json = {};
+    for (const [k, v] of Object.entries(item as Json)) {
+      if (k === 'parameters') outItem[k] = (v as Json[]).map(parameterToV2);
+      else outItem[k] = operationToV2(v as Json);
     }
-    const schemas = isObj(doc['components']) && isObj(doc['components']['schemas']) ? doc['components']['schemas'] : {};
-    for (const [name, s] of Object.entries(schemas)) {
-      if (definitions[name]) continue;
-      definitions[name] = v2Special[name] ?? schemaToV2(s);
-    }
+    paths[p] = outItem;
   }
-  const sortedPaths = Object.fromEntries(Object.keys(paths).sort().map((k) => [k, paths[k]]));
-  const sortedDefs = Object.fromEntries(Object.keys(definitions).sort().map((k) => [k, definitions[k]]));
-  return { swagger: '2.0', info: { title: 'Kubernetes', version: 'v1.33.0' }, paths: sortedPaths, definitions: sortedDefs };
+  const schemas = isObj(doc['components']) && isObj(doc['components']['schemas']) ? doc['components']['schemas'] : {};
+  for (const [name, s] of Object.entries(schemas)) definitions[name] = (given[name] ?? v2Special[name] ?? schemaToV2(s)) as Json;
+  return { paths, definitions };
+}
+
+/** Which part each merged path and definition comes from: a path from the last part that has it, a definition from the first. */
+function owners(parts: readonly SwaggerPart[]): { paths: Map<string, SwaggerPart>; definitions: Map<string, SwaggerPart> } {
+  const paths = new Map<string, SwaggerPart>();
+  const definitions = new Map<string, SwaggerPart>();
+  for (const part of parts) {
+    for (const p of Object.keys(part.paths)) paths.set(p, part);
+    for (const d of Object.keys(part.definitions)) if (!definitions.has(d)) definitions.set(d, part);
+  }
+  return { paths, definitions };
+}
+
+const sortedKeys = <T>(m: Map<string, T>): string[] => [...m.keys()].sort();
+const swaggerInfo = { title: 'Kubernetes', version: 'v1.33.0' };
+
+/** Merges converted group-version parts into one Swagger 2.0 document (paths and definitions sorted). */
+export function mergeSwagger(parts: readonly SwaggerPart[]): Json {
+  const o = owners(parts);
+  const paths = Object.fromEntries(sortedKeys(o.paths).map((k) => [k, o.paths.get(k)!.paths[k]]));
+  const definitions = Object.fromEntries(sortedKeys(o.definitions).map((k) => [k, o.definitions.get(k)!.definitions[k]]));
+  return { swagger: '2.0', info: { ...swaggerInfo }, paths, definitions };
+}
+
+/** Merges v3 group-version documents into one Swagger 2.0 document (see swaggerPart for `definitions`). */
+export function swaggerFromV3(docs: readonly Json[], opts: { definitions?: Record<string, Json> } = {}): Json {
+  return mergeSwagger(docs.map((d) => swaggerPart(d, opts)));
 }
 
 // ---- gnostic protobuf encoding -------------------------------------------------------------------
@@ -152,6 +191,11 @@ class Writer {
     this.#varint((field << 3) | 1);
     const b = Buffer.alloc(8);
     b.writeDoubleLE(v);
+    this.#push(b);
+  }
+
+  /** Bytes already encoded (whole fields). */
+  raw(b: Uint8Array): void {
     this.#push(b);
   }
 
@@ -302,38 +346,78 @@ function operationMsg(op: Json): Writer {
 
 const pathItemFields: Record<string, number> = { get: 2, put: 3, post: 4, delete: 5, options: 6, head: 7, patch: 8 };
 
-/** The gnostic `openapi.v2.Document` protobuf encoding of a Swagger 2.0 document. */
-export function encodeSwaggerProto(doc: Json): Uint8Array {
-  const w = new Writer();
-  w.string(1, doc['swagger'] as string);
-  const info = new Writer();
-  const i = (doc['info'] ?? {}) as Json;
-  info.string(1, i['title'] as string);
-  info.string(2, i['version'] as string);
-  w.message(2, info);
-  const paths = new Writer();
-  for (const [p, item] of Object.entries((doc['paths'] ?? {}) as Json)) {
-    const pi = new Writer();
-    for (const [k, v] of Object.entries(item as Json)) {
-      const f = pathItemFields[k];
-      if (f) pi.message(f, operationMsg(v as Json));
-    }
-    const params = (item as Json)['parameters'];
-    if (Array.isArray(params)) for (const x of params) pi.message(9, parameterMsg(x as Json));
-    extensions(pi, 10, item as Json);
-    const named = new Writer();
-    named.string(1, p);
-    named.message(2, pi);
-    paths.message(2, named);
+/** A path item as the repeated NamedPathItem field (2) of gnostic's `Paths`. */
+function pathField(p: string, item: Json): Uint8Array {
+  const pi = new Writer();
+  for (const [k, v] of Object.entries(item)) {
+    const f = pathItemFields[k];
+    if (f) pi.message(f, operationMsg(v as Json));
   }
+  const params = item['parameters'];
+  if (Array.isArray(params)) for (const x of params) pi.message(9, parameterMsg(x as Json));
+  extensions(pi, 10, item);
+  const named = new Writer();
+  named.string(1, p);
+  named.message(2, pi);
+  const out = new Writer();
+  out.message(2, named);
+  return out.bytes();
+}
+
+/** A definition as the repeated NamedSchema field (1) of gnostic's `Definitions`. */
+function definitionField(name: string, s: Json): Uint8Array {
+  const named = new Writer();
+  named.string(1, name);
+  named.message(2, schemaMsg(s));
+  const out = new Writer();
+  out.message(1, named);
+  return out.bytes();
+}
+
+/** The document around its encoded paths and definitions. */
+function documentProto(swagger: string, info: Json, pathFields: readonly Uint8Array[], defFields: readonly Uint8Array[]): Uint8Array {
+  const w = new Writer();
+  w.string(1, swagger);
+  const i = new Writer();
+  i.string(1, info['title'] as string);
+  i.string(2, info['version'] as string);
+  w.message(2, i);
+  const paths = new Writer();
+  for (const b of pathFields) paths.raw(b);
   w.message(8, paths);
   const defs = new Writer();
-  for (const [name, s] of Object.entries((doc['definitions'] ?? {}) as Json)) {
-    const named = new Writer();
-    named.string(1, name);
-    named.message(2, schemaMsg(s as Json));
-    defs.message(1, named);
-  }
+  for (const b of defFields) defs.raw(b);
   w.message(9, defs);
   return w.bytes();
+}
+
+/** The gnostic `openapi.v2.Document` protobuf encoding of a Swagger 2.0 document. */
+export function encodeSwaggerProto(doc: Json): Uint8Array {
+  return documentProto(
+    doc['swagger'] as string,
+    (doc['info'] ?? {}) as Json,
+    Object.entries((doc['paths'] ?? {}) as Json).map(([p, item]) => pathField(p, item as Json)),
+    Object.entries((doc['definitions'] ?? {}) as Json).map(([n, s]) => definitionField(n, s as Json)),
+  );
+}
+
+/**
+ * The protobuf encoding of mergeSwagger(parts), reusing (and caching on each part) the encoded
+ * paths and definitions: byte for byte what encodeSwaggerProto gives for the merged document.
+ */
+export function encodeSwaggerParts(parts: readonly SwaggerPart[]): Uint8Array {
+  const o = owners(parts);
+  const cached = (part: SwaggerPart, kind: 'paths' | 'definitions', name: string): Uint8Array => {
+    part.proto ??= { paths: new Map(), definitions: new Map() };
+    const m = part.proto[kind];
+    let b = m.get(name);
+    if (!b) m.set(name, (b = kind === 'paths' ? pathField(name, part.paths[name]!) : definitionField(name, part.definitions[name]!)));
+    return b;
+  };
+  return documentProto(
+    '2.0',
+    swaggerInfo,
+    sortedKeys(o.paths).map((k) => cached(o.paths.get(k)!, 'paths', k)),
+    sortedKeys(o.definitions).map((k) => cached(o.definitions.get(k)!, 'definitions', k)),
+  );
 }

@@ -3,17 +3,33 @@
  * /openapi/v3 index and one document per group-version (components.schemas named as upstream,
  * with x-kubernetes-* extensions; paths for every resource and verb, with the query parameters
  * kubectl looks for, fieldValidation among them). Resources provided by in-process components
- * (metrics.k8s.io, ./metricsapi.ts) bring their own definitions, whose references to built-in types
- * are resolved here. Built lazily on first request and cached.
- * /openapi/v2 (JSON, and the protobuf form kubectl asks for) is derived from these documents
- * (./openapi-v2.ts). Not yet: descriptions.
+ * (metrics.k8s.io, ./metricsapi.ts) and custom resources (src/apiextensions/openapi.ts) bring their
+ * own definitions, whose references to built-in types are resolved here; a custom resource's paths
+ * follow upstream's CRD builder (list answered with the List kind, a list across namespaces,
+ * /scale carrying autoscaling/v1 Scale under the custom resource's group-version-kind, no
+ * strategic merge patch) and a group-version of custom resources only is titled as
+ * apiextensions-apiserver titles it. Built lazily on first request; after invalidate() only the
+ * group-versions whose served entries changed are rebuilt (their hash in the /openapi/v3 index
+ * changes with their content). /openapi/v2 (JSON, and the protobuf form kubectl asks for) is
+ * derived from these documents (./openapi-v2.ts). Not yet: descriptions of built-in types.
  */
 import { createHash } from 'node:crypto';
 import type { ResourceRegistry, ServedResource } from './registry.ts';
 import { getMessage, getType, groupVersions, schemaFile, typeForKind, type FieldDef, type TypeRef } from '../api/schema/index.ts';
-import { encodeSwaggerProto, swaggerFromV3 } from './openapi-v2.ts';
+import { encodeSwaggerParts, mergeSwagger, swaggerPart, type SwaggerPart } from './openapi-v2.ts';
 
 type Schema = Record<string, unknown>;
+
+/**
+ * A resource's own definitions (ServedResource.openapi); custom resources' also carry their List's
+ * name and their Swagger 2.0 forms (src/apiextensions/openapi.ts), which /openapi/v2 uses as-is.
+ */
+type ProvidedOpenApi = NonNullable<ServedResource['openapi']> & { listName?: string; v2?: Record<string, Schema> };
+type CrdOpenApi = ProvidedOpenApi & { listName: string; v2: Record<string, Schema> };
+const crdOf = (e: ServedResource): CrdOpenApi | undefined => {
+  const o = e.openapi as ProvidedOpenApi | undefined;
+  return o?.v2 && o.listName ? (o as CrdOpenApi) : undefined;
+};
 
 const specialSchemas: Record<string, { name: string; schema: Schema }> = {
   Quantity: { name: 'io.k8s.apimachinery.pkg.api.resource.Quantity', schema: { oneOf: [{ type: 'string' }, { type: 'number' }] } },
@@ -183,14 +199,22 @@ const param = (name: string, inn: 'query' | 'path', type = 'string'): Schema => 
 const writeParams = [param('dryRun', 'query'), param('fieldManager', 'query'), param('fieldValidation', 'query'), param('pretty', 'query')];
 const listParams = ['allowWatchBookmarks', 'continue', 'fieldSelector', 'labelSelector', 'limit', 'resourceVersion', 'resourceVersionMatch', 'sendInitialEvents', 'timeoutSeconds', 'watch'].map((n) => param(n, 'query'));
 
-function resourcePaths(e: ServedResource, typeName: string | undefined): Record<string, Schema> {
+const scaleName = 'io.k8s.api.autoscaling.v1.Scale';
+const okWith = (typeName: string | undefined) => (typeName ? { '200': { description: 'OK', content: { 'application/json': { schema: ref(typeName) } } } } : { '200': { description: 'OK' } });
+const bodyOf = (typeName: string | undefined) => (typeName ? { content: { 'application/json': { schema: ref(typeName) } } } : undefined);
+const patchTypes = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml'];
+/** Custom resources take no strategic merge patch (upstream's CRD builder). */
+const crdPatchTypes = patchTypes.filter((t) => t !== 'application/strategic-merge-patch+json');
+
+/** `crd`: the resource is a custom resource whose List is `crd.listName`. */
+function resourcePaths(e: ServedResource, typeName: string | undefined, crd?: { listName: string }): Record<string, Schema> {
   const d = e.def;
   const gvk = { group: d.group, version: e.version, kind: d.kind };
   const base = d.group ? `/apis/${d.group}/${e.version}` : `/api/${e.version}`;
   const coll = d.namespaced ? `${base}/namespaces/{namespace}/${d.plural}` : `${base}/${d.plural}`;
   const nsParam = d.namespaced ? [param('namespace', 'path')] : [];
-  const body = typeName ? { content: { 'application/json': { schema: ref(typeName) } } } : undefined;
-  const ok = typeName ? { '200': { description: 'OK', content: { 'application/json': { schema: ref(typeName) } } } } : { '200': { description: 'OK' } };
+  const body = bodyOf(typeName);
+  const ok = okWith(typeName);
   const op = (action: string, verb: string, extra: Schema = {}) => ({
     operationId: `${verb}${d.kind}`,
     'x-kubernetes-action': action,
@@ -201,7 +225,11 @@ function resourcePaths(e: ServedResource, typeName: string | undefined): Record<
   const verbs = new Set(e.verbs);
   const paths: Record<string, Schema> = {};
   const c: Schema = { parameters: nsParam };
-  if (verbs.has('list')) c['get'] = op('list', 'list', { parameters: listParams });
+  const listOk = crd ? { responses: okWith(crd.listName) } : {};
+  if (verbs.has('list')) c['get'] = op('list', 'list', { parameters: listParams, ...listOk });
+  if (crd && d.namespaced && verbs.has('list')) {
+    paths[`${base}/${d.plural}`] = { parameters: [], get: { ...op('list', 'list', { parameters: listParams, ...listOk }), operationId: `list${d.kind}ForAllNamespaces` } };
+  }
   if (verbs.has('create')) c['post'] = op('post', 'create', { parameters: writeParams, requestBody: body });
   if (verbs.has('deletecollection')) c['delete'] = op('deletecollection', 'deleteCollection', { parameters: listParams });
   paths[coll] = c;
@@ -213,9 +241,7 @@ function resourcePaths(e: ServedResource, typeName: string | undefined): Record<
     item['patch'] = op('patch', 'patch', {
       parameters: [...writeParams, param('force', 'query', 'boolean')],
       requestBody: {
-        content: Object.fromEntries(
-          ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml'].map((t) => [t, { schema: { type: 'object' } }]),
-        ),
+        content: Object.fromEntries((crd ? crdPatchTypes : patchTypes).map((t) => [t, { schema: { type: 'object' } }])),
       },
     });
   }
@@ -223,12 +249,16 @@ function resourcePaths(e: ServedResource, typeName: string | undefined): Record<
   paths[`${coll}/{name}`] = item;
   for (const sub of ['status', 'scale'] as const) {
     if (!e.def.subresources?.[sub]) continue;
-    const subGvk = sub === 'scale' ? { group: 'autoscaling', version: 'v1', kind: 'Scale' } : gvk;
-    const subOp = (action: string, verb: string, extra: Schema = {}) => ({ ...op(action, verb, extra), operationId: `${verb}${d.kind}${sub === 'scale' ? 'Scale' : 'Status'}`, 'x-kubernetes-group-version-kind': subGvk });
+    // Upstream's CRD builder keeps the custom resource's kind on /scale (its body is a Scale);
+    // built-in /scale operations carry autoscaling/v1 Scale.
+    const subGvk = sub === 'scale' && !crd ? { group: 'autoscaling', version: 'v1', kind: 'Scale' } : gvk;
+    const subType = crd && sub === 'scale' ? scaleName : typeName;
+    const subIo = crd ? { responses: okWith(subType) } : {};
+    const subOp = (action: string, verb: string, extra: Schema = {}) => ({ ...op(action, verb, { ...subIo, ...extra }), operationId: `${verb}${d.kind}${sub === 'scale' ? 'Scale' : 'Status'}`, 'x-kubernetes-group-version-kind': subGvk });
     paths[`${coll}/{name}/${sub}`] = {
       parameters: [...nsParam, param('name', 'path')],
       get: subOp('get', 'read'),
-      put: subOp('put', 'replace', { parameters: writeParams }),
+      put: subOp('put', 'replace', { parameters: writeParams, ...(crd ? { requestBody: bodyOf(subType) } : {}) }),
       patch: subOp('patch', 'patch', { parameters: [...writeParams, param('force', 'query', 'boolean')] }),
     };
   }
@@ -245,57 +275,92 @@ export interface OpenApiResponse {
 const v2ProtoAccept = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf';
 const v2ProtoType = 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf';
 
+/** One group-version's v3 document, the served entries it was built from, and its v2 part once made. */
+interface GvDoc {
+  served: readonly ServedResource[];
+  body: string;
+  hash: string;
+  v2?: SwaggerPart;
+}
+
+const sameEntries = (a: readonly ServedResource[], b: readonly ServedResource[]) => a.length === b.length && a.every((e, i) => e === b[i]);
+const sha512 = (s: string) => createHash('sha512').update(s).digest('hex').slice(0, 128).toUpperCase();
+
+/**
+ * The documents of one registry. A group-version's document is built on first request and kept
+ * while the registry serves the same entries for it (a CRD served, changed or unserved replaces
+ * its entries), so invalidate() rebuilds only what changed; /openapi/v2 is re-merged from the
+ * per-group-version parts, of which only the changed ones are converted and encoded again.
+ */
 export class OpenApi {
   #registry: ResourceRegistry;
-  #docs = new Map<string, { body: string; hash: string }>();
+  #docs = new Map<string, GvDoc>();
 
   constructor(registry: ResourceRegistry) {
     this.#registry = registry;
   }
 
-  #v2: { json?: string; proto?: Uint8Array; doc: Record<string, unknown>; etag: string } | undefined;
+  #v2: { json?: string; proto?: Uint8Array; parts: SwaggerPart[]; etag: string } | undefined;
 
-  /** Forget cached documents (the registry changed). */
+  /** Forget the merged documents (the registry changed); group-versions whose entries changed are rebuilt on next use. */
   invalidate(): void {
-    this.#docs.clear();
+    for (const [key, d] of this.#docs) {
+      const [group, version] = [key.slice(0, key.lastIndexOf('/')), key.slice(key.lastIndexOf('/') + 1)];
+      if (!sameEntries(d.served, this.#registry.resourcesOf(group, version))) this.#docs.delete(key);
+    }
     this.#v2 = undefined;
   }
 
-  #swagger(): { json?: string; proto?: Uint8Array; doc: Record<string, unknown>; etag: string } {
+  #swagger(): { json?: string; proto?: Uint8Array; parts: SwaggerPart[]; etag: string } {
     if (this.#v2) return this.#v2;
-    const docs: Record<string, unknown>[] = [];
+    const parts: SwaggerPart[] = [];
+    const hashes: string[] = [];
     for (const g of this.#registry.groups()) {
       for (const v of g.versions) {
         const d = this.#gvDoc(g.group, v);
-        if (d) docs.push(JSON.parse(d.body) as Record<string, unknown>);
+        if (!d) continue;
+        if (!d.v2) {
+          const given: Record<string, Schema> = {};
+          for (const e of d.served) Object.assign(given, crdOf(e)?.v2);
+          d.v2 = swaggerPart(JSON.parse(d.body) as Record<string, unknown>, { definitions: given });
+        }
+        parts.push(d.v2);
+        hashes.push(d.hash);
       }
     }
-    const doc = swaggerFromV3(docs);
-    const hash = createHash('sha512').update(JSON.stringify(doc)).digest('hex').slice(0, 128).toUpperCase();
-    this.#v2 = { doc, etag: `"${hash}"` };
+    // A custom resource's v2 definitions derive from the same CRD version as its v3 ones, so
+    // the group-version hashes identify the merged document.
+    this.#v2 = { parts, etag: `"${sha512(hashes.join(','))}"` };
     return this.#v2;
   }
 
-  #gvDoc(group: string, version: string): { body: string; hash: string } | undefined {
+  #gvDoc(group: string, version: string): GvDoc | undefined {
     const key = `${group}/${version}`;
-    const hit = this.#docs.get(key);
-    if (hit) return hit;
     const served = this.#registry.resourcesOf(group, version);
-    if (!served.length) return undefined;
+    const hit = this.#docs.get(key);
+    if (hit && sameEntries(hit.served, served)) return hit;
+    if (!served.length) {
+      this.#docs.delete(key);
+      return undefined;
+    }
     const b = new Builder();
     let paths: Record<string, Schema> = {};
+    let allCrds = true;
     for (const e of served) {
-      const t = typeForKind(group, version, e.def.kind);
+      const crd = crdOf(e);
+      if (!crd) allCrds = false;
+      const t = crd ? undefined : typeForKind(group, version, e.def.kind);
       if (t) b.message(t.name, { group, version, kind: e.def.kind });
       else if (e.openapi) b.provided(e.openapi, { group, version, kind: e.def.kind });
-      paths = { ...paths, ...resourcePaths(e, t?.name ?? e.openapi?.name) };
-      if (e.def.subresources?.scale) b.message('io.k8s.api.autoscaling.v1.Scale', { group: 'autoscaling', version: 'v1', kind: 'Scale' });
+      paths = { ...paths, ...resourcePaths(e, t?.name ?? e.openapi?.name, crd) };
+      if (e.def.subresources?.scale) b.message(scaleName, { group: 'autoscaling', version: 'v1', kind: 'Scale' });
     }
     b.drain();
-    const doc = { openapi: '3.0.0', info: { title: 'Kubernetes', version: 'v1.33.0' }, paths, components: { schemas: b.schemas } };
+    // apiextensions-apiserver titles its per-group-version documents so.
+    const info = allCrds ? { title: 'Kubernetes CRD Swagger', version: 'v0.1.0' } : { title: 'Kubernetes', version: 'v1.33.0' };
+    const doc = { openapi: '3.0.0', info, paths, components: { schemas: b.schemas } };
     const body = JSON.stringify(doc);
-    const hash = createHash('sha512').update(body).digest('hex').slice(0, 128).toUpperCase();
-    const out = { body, hash };
+    const out: GvDoc = { served: [...served], body, hash: sha512(body) };
     this.#docs.set(key, out);
     return out;
   }
@@ -308,10 +373,10 @@ export class OpenApi {
       const etag = proto ? `"proto-${v2.etag.slice(1)}` : v2.etag;
       if (headers['if-none-match'] === etag) return { status: 304, headers: { etag }, body: '' };
       if (proto) {
-        v2.proto ??= encodeSwaggerProto(v2.doc);
+        v2.proto ??= encodeSwaggerParts(v2.parts);
         return { status: 200, headers: { 'content-type': v2ProtoType, etag }, body: v2.proto };
       }
-      v2.json ??= JSON.stringify(v2.doc);
+      v2.json ??= JSON.stringify(mergeSwagger(v2.parts));
       return { status: 200, headers: { 'content-type': 'application/json', etag }, body: v2.json };
     }
     if (path === '/openapi/v3' || path === '/openapi/v3/') {

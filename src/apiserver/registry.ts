@@ -23,7 +23,7 @@ export interface ServedResource {
   /** Answered by a component in this process, never stored (metrics.k8s.io; ./metricsapi.ts): no storage version. */
   provided?: true;
   /** A provided resource's OpenAPI v3 definitions (its kind's name and the definitions it brings). */
-  openapi?: { name: string; schemas: Record<string, Record<string, unknown>> };
+  openapi?: { name: string; schemas: Record<string, Record<string, unknown>>; listName?: string; v2?: Record<string, Record<string, unknown>> };
 }
 
 export interface GroupVersions {
@@ -37,6 +37,8 @@ export class ResourceRegistry {
   #groups = new Map<string, GroupVersions>();
   #byGroupVersion = new Map<string, ServedResource[]>();
   #defs: ResourceDef[] = [];
+  /** Bumped on every add and remove: discovery and OpenAPI documents are rebuilt when it moves. */
+  generation = 0;
 
   constructor(defs: readonly ResourceDef[]) {
     for (const def of defs) this.add(def);
@@ -47,10 +49,32 @@ export class ResourceRegistry {
    * `provided`: answered by a component in this process rather than stored (./metricsapi.ts),
    * with its OpenAPI definitions (`openapi`), since it has no schema in src/api/schema.
    */
-  add(def: ResourceDef, opts: { provided?: boolean; openapi?: ServedResource['openapi'] } = {}): void {
+  add(
+    def: ResourceDef,
+    opts: {
+      provided?: boolean;
+      openapi?: ServedResource['openapi'];
+      /**
+       * Serve exactly these versions, each through its conversion (a CRD's served versions: the
+       * storage version need not be served, and its entry converts objects stored at older
+       * versions); `openapi` per version.
+       */
+      versions?: readonly { served: ServedVersion; openapi?: ServedResource['openapi'] }[];
+    } = {},
+  ): void {
     this.#defs.push(def);
-    const entries: ServedResource[] = [this.#entry(def, def.version)];
-    for (const v of def.otherVersions ?? []) entries.push(this.#entry(def, v.version, v));
+    this.generation++;
+    const entries: ServedResource[] = [];
+    if (opts.versions) {
+      for (const v of opts.versions) {
+        const e = this.#entry(def, v.served.version, v.served);
+        if (v.openapi) e.openapi = v.openapi;
+        entries.push(e);
+      }
+    } else {
+      entries.push(this.#entry(def, def.version));
+      for (const v of def.otherVersions ?? []) entries.push(this.#entry(def, v.version, v));
+    }
     if (opts.provided) for (const e of entries) e.provided = true;
     if (opts.openapi) for (const e of entries) e.openapi = opts.openapi;
     for (const e of entries) {
@@ -75,6 +99,7 @@ export class ResourceRegistry {
   /** Removes a declaration (CRD deletion). */
   remove(def: ResourceDef): void {
     this.#defs = this.#defs.filter((d) => d !== def);
+    this.generation++;
     for (const [k, e] of this.#byPath) if (e.def === def) this.#byPath.delete(k);
     for (const [k, list] of this.#byGroupVersion) {
       const rest = list.filter((e) => e.def !== def);

@@ -139,6 +139,7 @@ export class ResourceStore {
         const obj = JSON.parse(decoder.decode(value)) as KubeObject;
         const out = storedAs ? storedAs.fromStorage(obj) : obj;
         out.metadata.resourceVersion = String(rv);
+        def.custom?.onRead?.(out);
         return canonical(out); // Go's JSON form (also for values stored before it was written so)
       },
     });
@@ -156,6 +157,7 @@ export class ResourceStore {
     const obj = JSON.parse(decoder.decode(kv.value)) as KubeObject;
     const out = this.def.storedAs ? this.def.storedAs.fromStorage(obj) : obj;
     out.metadata.resourceVersion = String(kv.modRevision);
+    this.def.custom?.onRead?.(out);
     return canonical(out);
   }
 
@@ -422,7 +424,8 @@ export class ResourceStore {
   /** Records a non-apply write in managedFields (in place on `obj`). */
   #track(old: KubeObject | undefined, obj: KubeObject, ctx: WriteContext, sub: string): void {
     if (ctx.applied || this.def.review) return;
-    if (this.#typeName === undefined) this.#typeName = typeForKind(this.def.group, this.def.version, this.def.kind)?.name ?? null;
+    if (this.def.custom) this.#typeName = this.def.custom.schemaType ?? null; // may change with its CRD
+    else if (this.#typeName === undefined) this.#typeName = typeForKind(this.def.group, this.def.version, this.def.kind)?.name ?? null;
     if (!this.#typeName) return;
     if (!ctx.manager) {
       keepManagedFields(old, obj, { subresource: sub || undefined, gk: this.gk });

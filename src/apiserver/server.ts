@@ -52,6 +52,9 @@ import { connectDeclaration, connectOptions, serveConnect, type KubeletClientCon
 import type { Node, Pod } from '../api/index.ts';
 import type { WatchCache } from './watchcache.ts';
 import { serveProvided, type ProvidedResource } from './metricsapi.ts';
+import type { RemoteDiscovery } from './discovery.ts';
+import { CrdController, crdFinalizing } from '../apiextensions/controller.ts';
+import type { ConverterDeps } from '../apiextensions/conversion.ts';
 
 /** A watch cache's objects at one generation, listed the first time they are read. */
 class CacheListing {
@@ -120,6 +123,17 @@ export interface ApiServerOptions {
    * and pods): in discovery and authorized as any resource, never stored (./metricsapi.ts).
    */
   providedResources?: readonly ProvidedResource[];
+  /**
+   * API aggregation (src/aggregator): requests under /apis/<group>/<version> of a remote
+   * APIService are handed to `serve` once authorized (it answers undefined for the rest), and
+   * remote group-versions are merged into discovery.
+   */
+  aggregator?: {
+    serve(p: { req: Request; res: Response; info: RequestInfo; user: UserInfo; upgrade?: { socket: Duplex; head: Buffer } }): Promise<void> | undefined;
+    readonly discovery: RemoteDiscovery;
+  };
+  /** Where a Service's webhook listens (CRD conversion webhooks), as for admission webhooks. */
+  resolveService?: ConverterDeps['resolveService'];
 }
 
 export const serverVersion = {
@@ -147,8 +161,10 @@ export class ApiServer {
   readonly storages = new Map<ResourceDef, ResourceStore>();
   #opts: ApiServerOptions;
   #server: http2.Http2SecureServer | null = null;
-  #discovery: DiscoveryDocs;
-  #openapi: OpenApi;
+  #discoveryDocs: DiscoveryDocs;
+  #openapiDocs: OpenApi;
+  /** The registry generation the discovery and OpenAPI documents were built at. */
+  #docsGeneration = -1;
   #authenticators: Authenticator[];
   #authorizers: Authorizer[];
   #ready = false;
@@ -160,14 +176,18 @@ export class ApiServer {
   #extraListeners: net.Server[] = [];
   /** cacheList's objects, per kind, for the cache generation they were listed at. */
   readonly #cacheLists = new Map<ResourceDef, CacheListing>();
+  /** Write marks shared by every store (read-your-writes for lists). */
+  readonly #writeMarks = new Map<string, number>();
+  /** The apiextensions controllers (CRDs served at run time). */
+  #crds: CrdController | undefined;
   /** Resources answered by in-process components, by declaration. */
   readonly #provided = new Map<ResourceDef, ProvidedResource>();
 
   constructor(opts: ApiServerOptions) {
     this.#opts = opts;
     this.registry = new ResourceRegistry(opts.resources);
-    this.#discovery = buildDiscovery(this.registry);
-    this.#openapi = new OpenApi(this.registry);
+    this.#discoveryDocs = buildDiscovery(this.registry, opts.aggregator?.discovery);
+    this.#openapiDocs = new OpenApi(this.registry);
     this.#authenticators = opts.authenticators ?? [x509Authenticator];
     this.#authorizers = opts.authorizers ?? [privilegedGroup, alwaysAllowAuthenticated];
     this.#health = this.#healthChecks();
@@ -187,15 +207,65 @@ export class ApiServer {
     };
     const plugins = typeof opts.admission === 'function' ? opts.admission(builtin) : [...Object.values(builtin), ...(opts.admission ?? [])];
     const admission = (this.#admission = new AdmissionChain(plugins));
-    const writeMarks = new Map<string, number>();
+    const writeMarks = this.#writeMarks;
     for (const def of this.registry.defs()) {
       const allocate = def.group === '' && def.kind === 'Service' ? this.#serviceAllocator(def) : undefined;
       this.storages.set(def, new ResourceStore(def, opts.store, { admission, allocate, writeMarks }));
+    }
+    const crdDef = this.registry.byKind('apiextensions.k8s.io', 'CustomResourceDefinition');
+    if (crdDef) {
+      crdDef.finalizing = crdFinalizing;
+      this.#crds = new CrdController(
+        {
+          crds: this.storageFor(crdDef),
+          serve: (def, versions) => this.#serveCustom(def, versions),
+          reserve: (def, versions) => {
+            this.registry.remove(def);
+            this.registry.add(def, { versions });
+          },
+          unserve: (def) => {
+            this.registry.remove(def);
+            this.storages.get(def)?.cache.stop();
+            this.storages.delete(def);
+          },
+          storageFor: (def) => this.storageFor(def),
+          log: (m) => (opts.log ?? ((x: string) => process.stderr.write(`bosun: ${x}\n`)))(`apiextensions: ${m}`),
+        },
+        { resolveService: opts.resolveService ?? (async (_ns, name) => Promise.reject(new Error(`service "${name}" not found`))) },
+      );
     }
     for (const p of opts.providedResources ?? []) {
       this.registry.add(p.def, { provided: true, openapi: p.openapi });
       this.#provided.set(p.def, p);
     }
+  }
+
+  /** A custom resource's declaration, served from now on: its store and watch cache first, then the routes. */
+  async #serveCustom(def: ResourceDef, versions: NonNullable<Parameters<ResourceRegistry['add']>[1]>['versions']): Promise<void> {
+    const store = new ResourceStore(def, this.#opts.store, { admission: this.#admission, writeMarks: this.#writeMarks });
+    this.storages.set(def, store);
+    store.cache.start();
+    await store.cache.ready();
+    if (this.storages.get(def) !== store) return; // unserved meanwhile
+    this.registry.add(def, { versions });
+  }
+
+  /** Discovery documents, rebuilt when the registry changed (CRDs served or unserved). */
+  get #discovery(): DiscoveryDocs {
+    this.#refreshDocs();
+    return this.#discoveryDocs;
+  }
+
+  get #openapi(): OpenApi {
+    this.#refreshDocs();
+    return this.#openapiDocs;
+  }
+
+  #refreshDocs(): void {
+    if (this.#docsGeneration === this.registry.generation) return;
+    this.#docsGeneration = this.registry.generation;
+    this.#discoveryDocs = buildDiscovery(this.registry, this.#opts.aggregator?.discovery);
+    this.#openapiDocs.invalidate();
   }
 
   /** Cluster IPs and node ports, allocated against the services already stored. */
@@ -216,6 +286,8 @@ export class ApiServer {
   async start(opts: { beforeReady?: (port: number) => Promise<void> } = {}): Promise<number> {
     for (const s of this.storages.values()) if (!s.def.review) s.cache.start();
     await Promise.all([...this.storages.values()].filter((s) => !s.def.review).map((s) => s.cache.ready()));
+    // Custom resources of the CRDs already established are served before the server is ready.
+    await this.#crds?.start();
     const timeouts = connectionTimeouts(this.#opts.connectionTimeouts);
     const server = http2.createSecureServer({
       ...secureServerTimeoutOptions(timeouts),
@@ -286,6 +358,7 @@ export class ApiServer {
     this.#ready = false;
     this.#stopping = true;
     for (const l of this.#extraListeners.splice(0)) l.close();
+    this.#crds?.stop();
     for (const s of this.storages.values()) s.cache.stop();
     const server = this.#server;
     if (!server) return;
@@ -354,6 +427,8 @@ export class ApiServer {
         rec?.impersonated(as);
       }
       await this.#authorize(user, info, rec ?? undefined);
+      const aggregated = this.#opts.aggregator?.serve({ req, res, info, user, upgrade });
+      if (aggregated) return await aggregated;
       if (!info.isResourceRequest) return this.#nonResource(req, res, info, path);
       const served = this.#route(path, info, method, res);
       if (!served) return;

@@ -160,7 +160,16 @@ export class WatchWriter {
 
 type WatchResponse = HandlerContext['res'] & { destroy?: () => void };
 
-export async function watchResponse(ctx: HandlerContext, format: OutputFormat, convert: (o: KubeObject) => KubeObject): Promise<void> {
+/**
+ * `prepare`, when given, is awaited with the objects of the initial list and of each batch of
+ * events before they are converted (a CRD's conversion webhook converts them in one call).
+ */
+export async function watchResponse(
+  ctx: HandlerContext,
+  format: OutputFormat,
+  convert: (o: KubeObject) => KubeObject,
+  prepare?: (objs: readonly KubeObject[]) => Promise<void>,
+): Promise<void> {
   const q = ctx.query;
   const rvParam = q.get('resourceVersion') ?? '';
   const match = q.get('resourceVersionMatch') ?? '';
@@ -273,6 +282,7 @@ export async function watchResponse(ctx: HandlerContext, format: OutputFormat, c
 
   const inScope = (key: string) => !nsPrefix || key.startsWith(nsPrefix);
   try {
+    if (prepare && initial.length) await prepare(initial.map((c) => c.obj));
     for (const c of initial) {
       if (closed) break;
       if (!inScope(c.key)) continue;
@@ -287,6 +297,7 @@ export async function watchResponse(ctx: HandlerContext, format: OutputFormat, c
     }
     stream: for await (const batch of watch) {
       if (closed) break;
+      if (prepare && batch.length) await prepare(batch.map((ev) => ev.object.obj));
       for (const ev of batch) {
         if (!inScope(ev.object.key)) continue;
         const line = renderEvent(ev, filter, render);

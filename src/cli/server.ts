@@ -54,6 +54,8 @@ import { agentPrerequisites, defaultClusterCidr, firstSubnet, gatewayOf, runAgen
 import type { EvictionThresholds } from '../kubelet/node.ts';
 import { admissionFlagErrors, orderAdmission } from './admission.ts';
 import { MetricsServer, metricResolutionFromEnv } from '../metrics/index.ts';
+import { Aggregator, publishAuthConfigMap } from '../aggregator/index.ts';
+import { ensureRequestHeaderPki } from '../pki/requestheader.ts';
 
 export interface ServerConfig {
   dataDir: string;
@@ -161,7 +163,8 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     // Testing only: short-lived leaves (pki/rotation.ts), read once here.
     leafLifetimeSeconds: certLifetimeFromEnv(process.env),
   };
-  const [{ pki, clients }, rawStore] = await Promise.all([ensurePkiIsolated(pkiRequest, pkiLog), openStore(cfg.datastoreEndpoint, cfg.dataDir)]);
+  // The front-proxy CA and client certificate (k3s's request-header-ca, client-auth-proxy) for API aggregation.
+  const [{ pki, clients }, rawStore, requestHeader] = await Promise.all([ensurePkiIsolated(pkiRequest, pkiLog), openStore(cfg.datastoreEndpoint, cfg.dataDir), ensureRequestHeaderPki(pkiRequest.dir, pkiLog)]);
   // Leaf certificates renewed while the server runs (the CA is not): each consumer below takes the new pair in place.
   const rotator = new CertRotator({ reissue: (names) => reissueIsolated(pkiRequest, names, pkiLog), log: pkiLog });
   const rotating = (name: string): RotatingCert => rotator.add(name, name === 'serving' ? { certPem: pki.servingCertPem, keyPem: pki.servingKeyPem } : name === 'admin' ? { certPem: pki.adminCertPem, keyPem: pki.adminKeyPem } : clients[name]!);
@@ -214,23 +217,27 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
       const ns = cached<Namespace>('', 'Namespace', '', name);
       return ns ? (ns.metadata.labels ?? {}) : undefined;
     },
-    resolveService: (namespace, name, port) => {
-      const svc = cached<Service>('', 'Service', namespace, name);
-      if (!svc) return undefined;
-      const spec = svc.spec ?? {};
-      if (spec.type === 'ExternalName') return { host: spec.externalName!, port };
-      const sp = (spec.ports ?? []).find((p) => p.port === port);
-      if (!sp) throw new Error(`no service port ${port} found for service "${name}"`);
-      for (const slice of listIn<EndpointSlice>('discovery.k8s.io', 'EndpointSlice', namespace)) {
-        if (slice.metadata.labels?.['kubernetes.io/service-name'] !== name) continue;
-        const target = (slice.ports ?? []).find((p) => (p.name ?? '') === (sp.name ?? ''));
-        const ep = (slice.endpoints ?? []).find((e) => e.conditions?.ready !== false && e.addresses?.length);
-        if (target?.port && ep) return { host: ep.addresses[0]!, port: target.port };
-      }
-      throw new Error(`service "${name}" has no ready endpoints`);
-    },
+    resolveService,
     log: (m) => process.stdout.write(`bosun: admission webhook: ${m}\n`),
   });
+  /** A ready endpoint of a Service port (ExternalName: its name): admission webhooks and aggregated APIs. */
+  const resolveService: WebhookDeps['resolveService'] = (namespace, name, port) => {
+    const svc = cached<Service>('', 'Service', namespace, name);
+    if (!svc) return undefined;
+    const spec = svc.spec ?? {};
+    if (spec.type === 'ExternalName') return { host: spec.externalName!, port };
+    const sp = (spec.ports ?? []).find((p) => p.port === port);
+    if (!sp) throw new Error(`no service port ${port} found for service "${name}"`);
+    for (const slice of listIn<EndpointSlice>('discovery.k8s.io', 'EndpointSlice', namespace)) {
+      if (slice.metadata.labels?.['kubernetes.io/service-name'] !== name) continue;
+      const target = (slice.ports ?? []).find((p) => (p.name ?? '') === (sp.name ?? ''));
+      const ep = (slice.endpoints ?? []).find((e) => e.conditions?.ready !== false && e.addresses?.length);
+      if (target?.port && ep) return { host: ep.addresses[0]!, port: target.port };
+    }
+    throw new Error(`service "${name}" has no ready endpoints`);
+  };
+  // API aggregation (apiregistration.k8s.io): proxies remote APIServices, keeps their availability, registers the Local ones.
+  const aggregator = new Aggregator({ host: () => api, proxyClient: () => requestHeader.proxyClient, resolveService, log: (m) => process.stdout.write(`bosun: ${m}\n`) });
   const cached = <T>(group: string, kind: string, namespace: string, name: string): T | undefined => {
     const def = api.registry.byKind(group, kind);
     return def ? (api.storageFor(def).cache.get(api.storageFor(def).key(namespace, name))?.obj as T | undefined) : undefined;
@@ -254,6 +261,9 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     port: cfg.port,
     kubeletClient,
     providedResources: metrics?.resources,
+    aggregator,
+    // CRD conversion webhooks reach a Service as the admission webhooks do.
+    resolveService,
     // Client certificates, bootstrap tokens (Secrets in kube-system) for joining nodes, --token-auth-file.
     authenticators: [
       x509Authenticator,
@@ -320,6 +330,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
       process.stdout.write(`bosun: service account issuer discovery not served: ${(err as Error).message}\n`);
     }
     await bootstrap(api, { port: p, clusterDns: cfg.clusterDns, defaultStorageClass: !(cfg.disable ?? []).includes('local-storage') });
+    await publishAuthConfigMap(storeOf('', 'ConfigMap'), { clientCaPem: pki.caCertPem, requestHeaderCaPem: requestHeader.caCertPem });
     await ensureNodeToken(api, cfg.dataDir, pki.caCertPem);
   } });
   const host = isAny(cfg.bindAddress) ? '127.0.0.1' : cfg.bindAddress;
@@ -354,6 +365,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   if (advertise) components.unshift(runAdvertiser(api, { address: advertise, port, bindAddress: cfg.bindAddress, hostname: os.hostname(), waitForListener: !cfg.advertiseAddress && !cfg.nodeIP, log }, signal));
   else log('no advertise address (the API server binds loopback and no node agent runs): the kubernetes service has no endpoints');
   components.push(rotator.run(signal));
+  components.push(aggregator.run(signal));
   await new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
     signal.addEventListener('abort', () => resolve(), { once: true });

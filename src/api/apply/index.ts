@@ -256,8 +256,8 @@ function walkSet(v: unknown, shape: Shape, node: FieldNode): void {
         let isField = true;
         if (shape.kind === 'struct') {
           const f = fieldOfStruct(shape.def, k);
-          if (!f) continue; // unknown fields were pruned or are not tracked
-          childShape = shapeOfType(f.type, f);
+          if (!f && !shape.def.preserveUnknownFields) continue; // unknown fields were pruned or are not tracked
+          childShape = f ? shapeOfType(f.type, f) : deduced;
         } else {
           childShape = shapeOfType(shape.value);
           isField = false;
@@ -322,8 +322,8 @@ function addAll(v: unknown, shape: Shape, node: FieldNode): void {
       let s: Shape;
       if (shape.kind === 'struct') {
         const f = fieldOfStruct(shape.def, k);
-        if (!f) continue;
-        s = shapeOfType(f.type, f);
+        if (!f && !shape.def.preserveUnknownFields) continue;
+        s = f ? shapeOfType(f.type, f) : deduced;
       } else s = shapeOfType(shape.value);
       addAll(x, s, child(node, `f:${k}`));
     }
@@ -361,10 +361,10 @@ function cmp(a: unknown, b: unknown, shape: Shape, changed: FieldNode, removed: 
       let always = false;
       if (shape.kind === 'struct') {
         const f = fieldOfStruct(shape.def, k);
-        if (!f) continue;
-        s = shapeOfType(f.type, f);
+        if (!f && !shape.def.preserveUnknownFields) continue;
+        s = f ? shapeOfType(f.type, f) : deduced;
         // Go serializes non-pointer structs and fields without omitempty even when zero.
-        always = (f.type.kind === 'message' && !f.pointer && s.kind === 'struct') || !f.omitEmpty;
+        always = !!f && ((f.type.kind === 'message' && !f.pointer && s.kind === 'struct') || !f.omitEmpty);
       } else s = shapeOfType(shape.value);
       const pe = `f:${k}`;
       const av = ao[k];

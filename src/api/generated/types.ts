@@ -3549,6 +3549,46 @@ export type SubjectRulesReviewStatus = {
   evaluationError?: string;
 };
 
+// ---- apiregistration.k8s.io/v1 ----
+
+export type APIService = {
+  kind?: string;
+  apiVersion?: string;
+  metadata: ObjectMeta;
+  spec?: APIServiceSpec;
+  status?: APIServiceStatus;
+};
+export type APIServiceList = {
+  kind?: string;
+  apiVersion?: string;
+  metadata: ListMeta;
+  items: APIService[];
+};
+export type ApiregistrationV1ServiceReference = {
+  namespace?: string;
+  name?: string;
+  port?: number;
+};
+export type APIServiceSpec = {
+  service?: ApiregistrationV1ServiceReference;
+  group?: string;
+  version?: string;
+  insecureSkipTLSVerify?: boolean;
+  caBundle?: string;
+  groupPriorityMinimum: number;
+  versionPriority: number;
+};
+export type APIServiceCondition = {
+  type: string;
+  status: string;
+  lastTransitionTime?: Time | null;
+  reason?: string;
+  message?: string;
+};
+export type APIServiceStatus = {
+  conditions?: APIServiceCondition[];
+};
+
 // ---- object kinds by apiVersion/kind ----
 
 export interface ObjectKinds {
@@ -3616,4 +3656,5 @@ export interface ObjectKinds {
   'authorization.k8s.io/v1/SelfSubjectAccessReview': SelfSubjectAccessReview;
   'authorization.k8s.io/v1/SelfSubjectRulesReview': SelfSubjectRulesReview;
   'authorization.k8s.io/v1/SubjectAccessReview': SubjectAccessReview;
+  'apiregistration.k8s.io/v1/APIService': APIService;
 }

@@ -22,6 +22,7 @@ import { resources as events } from './events.ts';
 import { resources as certificates } from './certificates.ts';
 import { resources as authentication } from './authentication.ts';
 import { resources as authorization } from './authorization.ts';
+import { resources as apiregistration } from './apiregistration.ts';
 
 export const builtinResources: readonly ResourceDef[] = [
   ...core,
@@ -39,6 +40,7 @@ export const builtinResources: readonly ResourceDef[] = [
   ...storage,
   ...admissionregistration,
   ...apiextensions,
+  ...apiregistration,
   ...scheduling,
   ...coordination,
   ...node,

@@ -59,6 +59,7 @@ export const groupVersions: readonly GroupVersionInfo[] = [
   { ref: 'certificates.v1', group: 'certificates.k8s.io', version: 'v1', openapi: 'io.k8s.api.certificates.v1' },
   { ref: 'authentication.v1', group: 'authentication.k8s.io', version: 'v1', openapi: 'io.k8s.api.authentication.v1' },
   { ref: 'authorization.v1', group: 'authorization.k8s.io', version: 'v1', openapi: 'io.k8s.api.authorization.v1' },
+  { ref: 'apiregistration.v1', group: 'apiregistration.k8s.io', version: 'v1', openapi: 'io.k8s.kube-aggregator.pkg.apis.apiregistration.v1' },
 ];
 
 /** meta/v1 kinds every group-version also accepts (upstream registers them in each). */
@@ -117,6 +118,26 @@ export function getType(name: string): TypeDef | undefined {
   types.set(def.name, def);
   types.set(def.shortName, def);
   return def;
+}
+
+/**
+ * Types made at run time (a CustomResourceDefinition's schema, for server-side apply): found by
+ * getType under their own names, never by typeForKind (custom resources stay unstructured
+ * everywhere else: canonical JSON, protobuf, OpenAPI). Names must not collide with built-in ones.
+ */
+export function registerDynamicTypes(defs: readonly MessageDef[]): void {
+  for (const d of defs) {
+    types.set(d.name, d);
+    if (d.shortName !== d.name) types.set(d.shortName, d);
+  }
+}
+
+/** Forgets types registered by registerDynamicTypes. */
+export function unregisterDynamicTypes(defs: readonly MessageDef[]): void {
+  for (const d of defs) {
+    if (types.get(d.name) === d) types.delete(d.name);
+    if (types.get(d.shortName) === d) types.delete(d.shortName);
+  }
 }
 
 /** The message type with this name; throws if there is none (a schema bug, not an input error). */

@@ -107,6 +107,8 @@ export interface MessageDef {
   readonly byJson: ReadonlyMap<string, FieldDef>;
   readonly structType?: 'atomic' | 'granular';
   readonly oneof: boolean;
+  /** Fields it does not declare are kept and treated as deduced (CRD x-kubernetes-preserve-unknown-fields). */
+  readonly preserveUnknownFields?: boolean;
 }
 
 /** A named list: JSON array; protobuf message { repeated <elem> items = 1 }. */
