@@ -176,7 +176,8 @@ export function customResourceServing(crd: CustomResourceDefinition, opts: { con
       deprecated: v.deprecated || undefined,
       deprecationWarning: v.deprecated ? (v.deprecationWarning ?? defaultDeprecationWarning(v.name, spec.group, kind, spec.versions)) : undefined,
       schemaType: vs.typeName,
-      default(obj) {
+      // The storage version's defaults run once, in the store (def.default).
+      default: v.name === storage.name ? undefined : (obj) => {
         if (vs.schema) applyDefaults(vs.schema, obj);
       },
       validate: (obj, ctx) => validateVersion(vs, obj, ctx, scale),

@@ -400,7 +400,9 @@ export class ApiServer {
         plain.end(req.method === 'HEAD' ? undefined : this.#opts.tls.caPem);
         return;
       }
-      const socket = (req.socket as TLSSocket | undefined) ?? undefined;
+      // Over HTTP/2 every stream's req.socket is a new proxy; the session's is one per connection,
+      // so the client certificate is read once per connection (authn/index.ts caches by socket).
+      const socket = ((req as { stream?: { session?: { socket?: TLSSocket } } }).stream?.session?.socket ?? (req.socket as TLSSocket | undefined)) ?? undefined;
       const areq = { socket, headers: req.headers as Record<string, string | string[] | undefined> };
       let user = await authenticate(this.#authenticators, areq);
       // Credentials presented and refused are 401, never anonymous (upstream's union + anonymous).

@@ -33,7 +33,8 @@ const ignored = new Set(['events', 'events.events.k8s.io']);
 const groupOf = (apiVersion: string) => (apiVersion.includes('/') ? apiVersion.split('/')[0]! : '');
 
 export function startGarbageCollector(ctx: ControllerContext): void {
-  const discovery = new Discovery(ctx.client, 30_000);
+  // Cached for less than the 30 s resync so that every resync (and every rediscovery) reads the server.
+  const discovery = new Discovery(ctx.client, 900);
   const graph = new Map<string, Node>();
   /** Dependents of owners not (yet) seen: owner uid → dependent uids. */
   const pendingDependents = new Map<string, Set<string>>();
@@ -125,7 +126,12 @@ export function startGarbageCollector(ctx: ControllerContext): void {
     const known = graph.get(ref.uid);
     if (known) return known.deleting && known.finalizers.includes('foregroundDeletion') ? 'waiting' : 'solid';
     const res = kinds.get(`${groupOf(ref.apiVersion)}/${ref.kind}`);
-    if (!res) return 'dangling';
+    if (!res) {
+      // A kind discovery does not know (yet: a CRD just established) is not a dangling owner:
+      // discover again and retry, as upstream fails on an unknown REST mapping instead of deleting.
+      rediscover();
+      throw new Error(`unable to get REST mapping for ${ref.apiVersion}, Kind=${ref.kind}`);
+    }
     try {
       const live = await ctx.client.get(res, ref.name, { namespace: res.namespaced ? dep.namespace : undefined });
       if (live.metadata.uid !== ref.uid) return 'dangling';
@@ -148,7 +154,7 @@ export function startGarbageCollector(ctx: ControllerContext): void {
     if (states.includes('solid')) {
       // Drop references to owners that are gone; keep the object.
       const dangling = node.owners.filter((_r, i) => states[i] === 'dangling');
-      if (dangling.length) await patch(node, { metadata: { ownerReferences: dangling.map((r) => ({ $patch: 'delete', uid: r.uid })), uid: node.uid } });
+      if (dangling.length) await dropOwnerReferences(node, new Set(dangling.map((r) => r.uid)));
       return;
     }
     const policy = states.includes('waiting') ? 'Foreground' : node.finalizers.includes('orphan') ? 'Orphan' : node.finalizers.includes('foregroundDeletion') ? 'Foreground' : 'Background';
@@ -170,7 +176,7 @@ export function startGarbageCollector(ctx: ControllerContext): void {
       if (!dep.deleting) toDelete(du);
     }
     if (blocking) return;
-    await patch(owner, { metadata: { '$deleteFromPrimitiveList/finalizers': ['foregroundDeletion'], uid: owner.uid } });
+    await removeFinalizer(owner, 'foregroundDeletion');
   }
 
   /** An owner deleting with the orphan finalizer: dependents lose their reference to it, then it goes. */
@@ -180,22 +186,66 @@ export function startGarbageCollector(ctx: ControllerContext): void {
     for (const du of [...owner.dependents]) {
       const dep = graph.get(du);
       if (!dep) continue;
-      await patch(dep, { metadata: { ownerReferences: [{ $patch: 'delete', uid }], uid: dep.uid } });
+      await dropOwnerReferences(dep, new Set([uid]));
     }
-    await patch(owner, { metadata: { '$deleteFromPrimitiveList/finalizers': ['orphan'], uid: owner.uid } });
+    await removeFinalizer(owner, 'orphan');
   }
 
-  async function patch(node: Node, body: unknown): Promise<void> {
-    try {
-      await ctx.client.patch(node.res, node.name, body, { type: 'strategic', namespace: node.namespace || undefined });
-    } catch (err) {
-      if (!isNotFound(err) && !isConflict(err)) throw err;
+  /*
+   * Writes are JSON merge patches of whole lists read from the live object (upstream's
+   * deleteOwnerRefJSONMergePatch and removeFinalizer): custom resources take no strategic merge.
+   */
+
+  /** Removes owner references by uid (the uid of the object is a precondition). */
+  async function dropOwnerReferences(node: Node, uids: ReadonlySet<string>): Promise<void> {
+    await withLive(node, async (live) => {
+      const refs = live.metadata.ownerReferences ?? [];
+      const rest = refs.filter((r) => !uids.has(r.uid));
+      if (rest.length === refs.length) return;
+      await mergePatch(node, { metadata: { ownerReferences: rest.length ? rest : null, uid: node.uid } });
+    });
+  }
+
+  /** Removes one finalizer (the resourceVersion read is a precondition; conflicts are retried). */
+  async function removeFinalizer(node: Node, finalizer: string): Promise<void> {
+    await withLive(node, async (live) => {
+      const fins = live.metadata.finalizers ?? [];
+      if (!fins.includes(finalizer)) return;
+      const rest = fins.filter((f) => f !== finalizer);
+      await mergePatch(node, { metadata: { finalizers: rest.length ? rest : null, resourceVersion: live.metadata.resourceVersion, uid: node.uid } });
+    });
+  }
+
+  /** Runs `fn` on the live object, again on a conflict (client-go's DefaultBackoff: 4 tries); a gone object is done. */
+  async function withLive(node: Node, fn: (live: ApiObject) => Promise<void>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const live = await ctx.client.get(node.res, node.name, { namespace: node.namespace || undefined });
+        if (live.metadata.uid !== node.uid) return;
+        await fn(live);
+        return;
+      } catch (err) {
+        if (isNotFound(err)) return;
+        if (!isConflict(err) || attempt >= 3) throw err;
+        await new Promise((r) => setTimeout(r, 10 * 5 ** attempt));
+      }
     }
+  }
+
+  async function mergePatch(node: Node, body: unknown): Promise<void> {
+    await ctx.client.patch(node.res, node.name, body, { type: 'merge', namespace: node.namespace || undefined });
   }
 
   // Discover now and again, so kinds added later (custom resources) are collected too.
   const discover = () =>
     watchAll().catch((err: unknown) => ctx.log(`garbage-collector: discovery failed: ${(err as Error).message}`));
+  let lastDiscovery = 0;
+  /** Discovery again soon, at most once a second (an owner of an unknown kind asks for it). */
+  const rediscover = () => {
+    if (Date.now() - lastDiscovery < 1000) return;
+    lastDiscovery = Date.now();
+    void discover();
+  };
   void discover();
   const timer = setInterval(discover, 30_000);
   timer.unref();
