@@ -287,7 +287,8 @@ async function readObject(ctx: HandlerContext): Promise<KubeObject> {
   checkTypeMeta(ctx.served, obj);
   validateFields(ctx, obj, dups);
   // As decoding into Go's typed object does: zero values of omitempty fields are no values.
-  const out = canonical(obj);
+  // (A custom resource is unstructured: nothing to drop; its keys are sorted where it is stored.)
+  const out = ctx.served.def.custom ? obj : canonical(obj);
   ctx.audit?.requestObject(out);
   return out;
 }

@@ -221,7 +221,7 @@ export class ApiServer {
           serve: (def, versions) => this.#serveCustom(def, versions),
           reserve: (def, versions) => {
             this.registry.remove(def);
-            this.registry.add(def, { versions });
+            this.#addCustom(def, versions);
           },
           unserve: (def) => {
             this.registry.remove(def);
@@ -247,7 +247,17 @@ export class ApiServer {
     store.cache.start();
     await store.cache.ready();
     if (this.storages.get(def) !== store) return; // unserved meanwhile
-    this.registry.add(def, { versions });
+    this.#addCustom(def, versions);
+  }
+
+  /** Registers a custom resource's versions; a path a built-in (or another) resource serves stays theirs, as upstream's handler chain decides. */
+  #addCustom(def: ResourceDef, versions: NonNullable<Parameters<ResourceRegistry['add']>[1]>['versions']): void {
+    const free = (versions ?? []).filter((v) => {
+      const taken = this.registry.get(def.group, v.served.version, def.plural);
+      return !taken || taken.def === def;
+    });
+    if (free.length < (versions ?? []).length) (this.#opts.log ?? (() => {}))(`apiextensions: ${def.plural}.${def.group}: a version is already served by another resource; not serving it`);
+    if (free.length) this.registry.add(def, { versions: free });
   }
 
   /** Discovery documents, rebuilt when the registry changed (CRDs served or unserved). */

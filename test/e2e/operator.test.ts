@@ -193,6 +193,21 @@ describe('the Database operator', () => {
     assert.equal(scale.status.replicas, 3);
   });
 
+  test('a HorizontalPodAutoscaler targets a Database through discovery and its scale subresource', async () => {
+    await kubectlOk(cluster, v, ['apply', '-f', '-'], { input: 'apiVersion: example.com/v1\nkind: Database\nmetadata:\n  name: auto\nspec:\n  engine: mysql\n  replicas: 1\n' });
+    // Below minReplicas the controller scales up without metrics (upstream's "below Spec.MinReplicas").
+    await kubectlOk(cluster, v, ['apply', '-f', '-'], {
+      input: 'apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: auto\nspec:\n  scaleTargetRef:\n    apiVersion: example.com/v1\n    kind: Database\n    name: auto\n  minReplicas: 2\n  maxReplicas: 3\n  metrics:\n  - type: Resource\n    resource:\n      name: cpu\n      target:\n        type: Utilization\n        averageUtilization: 50\n',
+    });
+    await until('the HPA scaled the Database', async () => (await getDb('auto'))?.spec?.replicas === 2, { detail, timeoutMs: 60_000 });
+    await until('the StatefulSet follows', async () => (await get<StatefulSet>(resources.statefulSets, 'default', 'auto'))?.spec?.replicas === 2, { detail });
+    const hpa = JSON.parse(await kubectlOk(cluster, v, ['get', 'hpa', 'auto', '-o', 'json'])) as { status?: { desiredReplicas?: number; conditions?: { type: string; status: string; reason: string }[] } };
+    assert.equal(hpa.status?.desiredReplicas, 2);
+    assert.equal(hpa.status?.conditions?.find((c) => c.type === 'AbleToScale')?.status, 'True');
+    await kubectlOk(cluster, v, ['delete', 'hpa', 'auto']);
+    await kubectlOk(cluster, v, ['delete', 'db', 'auto', '--wait=true', '--timeout=60s']);
+  });
+
   test('the schema and the transition rule refuse bad changes', async () => {
     const tooMany = await kubectl(cluster, v, ['patch', 'db', 'pg', '--type=merge', '-p', '{"spec":{"replicas":11}}']);
     assert.notEqual(tooMany.code, 0);

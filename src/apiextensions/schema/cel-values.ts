@@ -97,6 +97,14 @@ function goDuration(v: string): string {
  * schema is a resource root (or an embedded resource), which always has apiVersion, kind and
  * metadata.name/generateName.
  */
+/** withTypeAndObjectMeta per schema, made once (schemas are immutable while served). */
+const resourceSchemas = new WeakMap<JSONSchemaProps, JSONSchemaProps>();
+function resourceSchema(s: JSONSchemaProps): JSONSchemaProps {
+  let out = resourceSchemas.get(s);
+  if (!out) resourceSchemas.set(s, (out = withTypeAndObjectMeta(s)));
+  return out;
+}
+
 export function toCelValue(v: unknown, s: JSONSchemaProps, meter: Meter, root = false): unknown {
   if (v === null || v === undefined) return s.nullable ? null : celError('invalid data, got null for schema with nullable=false');
   if (s['x-kubernetes-int-or-string']) {
@@ -109,7 +117,7 @@ export function toCelValue(v: unknown, s: JSONSchemaProps, meter: Meter, root = 
       if (!isObj(v)) return celError('invalid data, expected a map for the provided schema with type=object');
       const m = new Map<string, unknown>();
       if (root || s['x-kubernetes-embedded-resource'] || s.properties) {
-        const props = (root || s['x-kubernetes-embedded-resource'] ? withTypeAndObjectMeta(s) : s).properties ?? {};
+        const props = (root || s['x-kubernetes-embedded-resource'] ? resourceSchema(s) : s).properties ?? {};
         for (const k in v) {
           const ps = props[k];
           const x = v[k];

@@ -90,8 +90,20 @@ type Decl = { kind: 'object'; fields: Map<string, Decl> } | { kind: 'list'; elem
 
 const reserved = new Set(['true', 'false', 'null', 'in', 'as', 'break', 'const', 'continue', 'else', 'for', 'function', 'if', 'import', 'let', 'loop', 'package', 'namespace', 'return', 'var', 'void', 'while']);
 
+/** Escaped names, remembered (objects are converted on every write; their keys repeat). Bounded. */
+const escapes = new Map<string, string | null>();
+const maxEscapes = 4096;
+
 /** Upstream's Escape: a property name as a CEL field name, or undefined when it cannot be one. */
 export function escapeFieldName(name: string): string | undefined {
+  const hit = escapes.get(name);
+  if (hit !== undefined) return hit ?? undefined;
+  const out = escapeUncached(name);
+  if (escapes.size < maxEscapes) escapes.set(name, out ?? null);
+  return out;
+}
+
+function escapeUncached(name: string): string | undefined {
   if (!name || /^[0-9]/.test(name)) return undefined;
   if (reserved.has(name)) return `__${name}__`;
   if (/[^A-Za-z0-9_./-]/.test(name)) return undefined;
