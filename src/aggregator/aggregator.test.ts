@@ -82,3 +82,43 @@ test('discovery: without remote groups the documents are the registry\'s; a remo
   (remote as { generation: number }).generation = 2;
   assert.ok(!JSON.parse(withRemote.aggregated(false, 'v2').body).items.some((i: { metadata: { name: string } }) => i.metadata.name === 'x.io'));
 });
+
+test('a backend that never answers is a 503 i/o timeout after the headers bound', async () => {
+  const { makeTls } = await import('../apiserver/admission/webhook/testing.ts');
+  const { proxyRequest } = await import('./proxy.ts');
+  const net = await import('node:net');
+  const http = await import('node:http');
+  const tls = await makeTls();
+  // Accepts connections and says nothing: no TLS handshake, no response.
+  const held: import('node:net').Socket[] = [];
+  const silent = net.createServer((s) => held.push(s));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const port = (silent.address() as import('node:net').AddressInfo).port;
+  const front = http.createServer((req, res) => {
+    void proxyRequest({
+      req: req as never,
+      res: res as never,
+      target: { host: '127.0.0.1', port, serverName: 'api.ns.svc', ca: tls.caPem, insecureSkipTLSVerify: false, clientCert: { certPem: tls.certPem, keyPem: tls.keyPem } },
+      user: { username: 'u', groups: [] },
+      headersTimeoutMs: 200,
+    });
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  try {
+    const started = Date.now();
+    const got = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: (front.address() as import('node:net').AddressInfo).port, path: '/apis/x/v1' }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      }).on('error', reject);
+    });
+    assert.equal(got.status, 503);
+    assert.match(got.body, /error trying to reach service: dial tcp 127\.0\.0\.1:\d+: i\/o timeout/);
+    assert.ok(Date.now() - started < 5000);
+  } finally {
+    for (const s of held) s.destroy();
+    silent.close();
+    front.close();
+  }
+});

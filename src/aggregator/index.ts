@@ -133,6 +133,9 @@ export class Aggregator {
    * Serves a request when its group-version belongs to a remote APIService: the returned promise
    * settles when the proxied response is done. Undefined: not remote, the API server handles it.
    */
+  /** A proxied request found a backend unreachable: availability is checked again at the next poll. */
+  #recheck = false;
+
   serve(p: { req: Request; res: Response; info: RequestInfo; user: UserInfo; upgrade?: { socket: Duplex; head: Buffer } }): Promise<void> | undefined {
     const { info } = p;
     if (info.apiPrefix !== 'apis' || !info.apiVersion) return undefined;
@@ -148,7 +151,7 @@ export class Aggregator {
       this.#opts.log?.(`aggregator: resolving ${entry.svc.metadata.name}: ${(err as Error).message}`);
     }
     if (!target) return Promise.resolve(plainError(p.res, 503, 'service unavailable'));
-    return proxyRequest({ req: p.req, res: p.res, target, user: p.user, upgrade: p.upgrade });
+    return proxyRequest({ req: p.req, res: p.res, target, user: p.user, upgrade: p.upgrade, onUnreachable: () => (this.#recheck = true) });
   }
 
   /** Where an APIService's backend is reached now (throws when its Service has no endpoint). */
@@ -194,7 +197,9 @@ export class Aggregator {
         const host = this.#opts.host();
         const fp = `${host.registry.generation}/${host.cacheList(group, kind).rv}/${host.cacheList('', 'Service').rv}/${host.cacheList('discovery.k8s.io', 'EndpointSlice').rv}`;
         const now = Date.now();
-        if (fp !== seen || now - lastFull >= resyncMs) {
+        // A backend a proxied request could not reach is checked at the next poll, not only at the resync.
+        if (fp !== seen || now - lastFull >= resyncMs || this.#recheck) {
+          this.#recheck = false;
           seen = fp;
           lastFull = now;
           await this.registerLocal(now);

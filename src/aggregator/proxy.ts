@@ -29,6 +29,9 @@ export interface ProxyTarget {
   clientCert: { certPem: string; keyPem: string };
 }
 
+/** How long a proxied request waits for the backend's response headers (Go's dialer and TLS handshake bounds, 30 s). */
+export const proxyHeadersTimeoutMs = 30_000;
+
 /** Timeout of the discovery and availability requests the aggregator makes itself (upstream's 5 s). */
 export const backendRequestTimeoutMs = 5000;
 
@@ -122,13 +125,25 @@ export function requestOptions(target: ProxyTarget, method: string, path: string
  * Proxies one request to `target`, streaming both bodies; resolves when the response is done (or
  * the tunnel of an upgrade request closed). Never rejects: failures are written as responses.
  */
-export function proxyRequest(p: { req: Request; res: Response; target: ProxyTarget; user: UserInfo; upgrade?: { socket: Duplex; head: Buffer } }): Promise<void> {
+export function proxyRequest(p: {
+  req: Request;
+  res: Response;
+  target: ProxyTarget;
+  user: UserInfo;
+  upgrade?: { socket: Duplex; head: Buffer };
+  headersTimeoutMs?: number;
+  /** Told when the backend could not be reached (the availability check then runs again soon). */
+  onUnreachable?: () => void;
+}): Promise<void> {
   const { req, res, target } = p;
   const headers = backendHeaders(req.headers as Record<string, string | string[] | undefined>, p.user, { upgrade: !!p.upgrade, clientIP: req.socket?.remoteAddress });
   const out = https.request(requestOptions(target, req.method ?? 'GET', req.url ?? '/', headers));
   return new Promise<void>((resolve) => {
     let done = false;
+    // A backend that does not answer (dial, TLS, response headers) within the bound is an i/o timeout.
+    const headersTimer = setTimeout(() => out.destroy(Object.assign(new Error('i/o timeout'), { code: 'ETIMEDOUT' })), p.headersTimeoutMs ?? proxyHeadersTimeoutMs);
     const finish = () => {
+      clearTimeout(headersTimer);
       if (!done) {
         done = true;
         resolve();
@@ -139,11 +154,13 @@ export function proxyRequest(p: { req: Request; res: Response; target: ProxyTarg
       finish();
     });
     out.on('error', (err: NodeJS.ErrnoException) => {
+      if (!done) p.onUnreachable?.();
       if (!res.headersSent) plainError(res, 503, `error trying to reach service: ${dialError(err, target)}`);
       else res.end();
       finish();
     });
     out.on('upgrade', (up: IncomingMessage, backend: Socket, head: Buffer) => {
+      clearTimeout(headersTimer);
       const client = p.upgrade?.socket;
       if (!client) {
         backend.destroy();
@@ -167,6 +184,7 @@ export function proxyRequest(p: { req: Request; res: Response; target: ProxyTarg
       client.on('close', () => backend.destroy());
     });
     out.on('response', (r: IncomingMessage) => {
+      clearTimeout(headersTimer);
       const h: Record<string, string> = {};
       for (const [k, v] of Object.entries(r.headers)) {
         if (v === undefined || hopByHop.has(k)) continue;

@@ -265,6 +265,18 @@ program
     for (const f of files) process.stdout.write(`bosun: imported ${f}\n`);
   });
 
+program
+  .command('operator')
+  .description('Tools for operators written with bosun/operator')
+  .command('gen-types')
+  .description('Print TypeScript types for the custom resources a CustomResourceDefinition file declares')
+  .option('--import <module>', 'module the generated file imports ObjectMeta from', 'bosun/operator')
+  .argument('<crd-file>', 'CustomResourceDefinition YAML (- for standard input)')
+  .action(async (file: string, opts: { import: string }) => {
+    const { main } = await import('../operator/gen-types.ts');
+    process.exitCode = main([file, '--import', opts.import]);
+  });
+
 /** Aborts on the first SIGTERM/SIGINT; a second one exits at once. */
 function shutdownSignal(): AbortSignal {
   const ac = new AbortController();

@@ -219,11 +219,15 @@ test('a backend that goes away: 503 service unavailable and FailedDiscoveryCheck
     backend.srv.close(() => resolve());
     backend.srv.closeAllConnections();
   });
+  // A request the proxy cannot deliver makes the availability check run again at once (else the 30 s resync).
+  const unreachable = await request(creds, 'GET', `/apis/${group}/${version}/namespaces/default/flunders`);
+  assert.equal(unreachable.status, 503, unreachable.body);
+  assert.match(unreachable.body, /^error trying to reach service: dial tcp /);
   for (const v of kubectlVersions) {
     await until('APIService unavailable', async () => {
       const row = (await apiservices(v)).get(`${version}.${group}`);
       return row?.[1] === 'False (FailedDiscoveryCheck)' ? row : undefined;
-    }, { timeoutMs: 45_000 });
+    }, { timeoutMs: 10_000 });
   }
   const obj = JSON.parse(await k(newest(), ['get', 'apiservice', `${version}.${group}`, '-o', 'json']));
   const cond = obj.status.conditions.find((c: any) => c.type === 'Available');

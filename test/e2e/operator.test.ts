@@ -228,3 +228,12 @@ describe('the Database operator', () => {
     await until('claims deleted', async () => (await cluster.client.list<PersistentVolumeClaim>(resources.persistentVolumeClaims, { namespace: 'default', labelSelector: 'app.kubernetes.io/instance=pg' })).items.length === 0, { detail, timeoutMs: 60_000 });
   });
 });
+
+test('`bosun operator gen-types` prints the example\'s checked-in types from its CRD', async () => {
+  const { execFile } = await import('node:child_process');
+  const fs = await import('node:fs');
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(`${root}/bin/bosun`, ['operator', 'gen-types', 'examples/database-operator/crd.yaml'], { cwd: root }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+  );
+  assert.equal(out, fs.readFileSync(`${root}/examples/database-operator/types.ts`, 'utf8'));
+});
