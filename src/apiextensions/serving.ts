@@ -22,7 +22,7 @@ import { statusError } from '../api/errors.ts';
 import { age } from '../api/printers.ts';
 import { getPath } from '../api/validation.ts';
 import { compileJsonPath, type JsonPath } from './jsonpath.ts';
-import { validateCustomResource } from './schema/validation.ts';
+import { validateCustomResource, validateValueAt } from './schema/validation.ts';
 import { applyDefaults } from './schema/defaulting.ts';
 import { pruneObject } from './schema/pruning.ts';
 import { applyTypes } from './schema/applytypes.ts';
@@ -222,7 +222,13 @@ function kindString(group: string, version: string, kind: string): string {
 
 function validateVersion(vs: VersionSchema, obj: KubeObject, ctx: ValidateContext, scale: ScaleDef | undefined): StatusCause[] {
   const out: StatusCause[] = [];
-  if (vs.schema) out.push(...validateCustomResource(vs.schema, obj));
+  if (vs.schema) {
+    if (ctx.subresource === 'status') {
+      // A status write is checked against the status schema only (upstream's ValidateStatusUpdate).
+      const status = vs.schema.properties?.['status'];
+      if (status && obj['status'] !== undefined) out.push(...validateValueAt(status, obj['status'], 'status', 'status'));
+    } else out.push(...validateCustomResource(vs.schema, obj));
+  }
   if (scale) out.push(...validateScale(obj, scale, ctx));
   if (vs.rules && !vs.rules.empty) {
     // Upstream's hasBlockingErr: CEL rules assume a well-typed object.

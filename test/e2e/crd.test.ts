@@ -179,6 +179,9 @@ describe('custom resources', () => {
     await kubectlOk(server, v, ['apply', '-n', 'sc', '-f', '-'], { input: 'apiVersion: example.com/v1\nkind: Database\nmetadata:\n  name: s\nspec:\n  engine: mysql\n  replicas: 2\n' });
     // The main resource ignores status; /status writes only status.
     const cur = (await request(creds, 'GET', dbPath('sc', 's'))).json<Record<string, unknown> & { metadata: { resourceVersion: string } }>();
+    const bad = await request(creds, 'PUT', `${dbPath('sc', 's')}/status`, { body: JSON.stringify({ ...cur, status: { phase: 'Ready', readyReplicas: 'two' } }) });
+    assert.equal(bad.status, 422, bad.body);
+    assert.match(bad.body, /status\.readyReplicas: Invalid value: \\"string\\": status\.readyReplicas in body must be of type integer: \\"string\\"/);
     const put = await request(creds, 'PUT', `${dbPath('sc', 's')}/status`, { body: JSON.stringify({ ...cur, spec: { engine: 'postgres', replicas: 9 }, status: { phase: 'Ready', readyReplicas: 2 } }) });
     assert.equal(put.status, 200, put.body);
     const after = (await request(creds, 'GET', dbPath('sc', 's'))).json<{ spec: { engine: string; replicas: number }; status: { phase: string } }>();
