@@ -118,6 +118,22 @@ describe('custom resources', () => {
     assert.match(out, /databases\s+db\s+example\.com\/v1\s+true\s+Database/);
   });
 
+  test('a CRD whose kind another CRD of the group took is not accepted (ListKindConflict last), and not served', async () => {
+    const other = databaseCrd.replace('name: databases.example.com', 'name: dbinstances.example.com').replace('plural: databases', 'plural: dbinstances').replace('singular: database', 'singular: dbinstance').replace('shortNames: [db]', 'shortNames: [dbi]');
+    await kubectlOk(server, v, ['apply', '-f', '-'], { input: other });
+    const crd = await until('NamesAccepted False', async () => {
+      const c = (await request(creds, 'GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/dbinstances.example.com')).json<{ status?: { conditions?: { type: string; status: string; reason: string; message: string }[] } }>();
+      return c.status?.conditions?.some((x) => x.type === 'NamesAccepted' && x.status === 'False') ? c : undefined;
+    });
+    const names = crd.status!.conditions!.find((c) => c.type === 'NamesAccepted')!;
+    // Each name is checked in turn and the last conflict is reported, as upstream: kind, then listKind.
+    assert.deepEqual([names.reason, names.message], ['ListKindConflict', '"DatabaseList" is already in use']);
+    const est = crd.status!.conditions!.find((c) => c.type === 'Established')!;
+    assert.deepEqual([est.status, est.reason], ['False', 'NotAccepted']);
+    assert.equal((await request(creds, 'GET', '/apis/example.com/v1/dbinstances')).status, 404);
+    await kubectlOk(server, v, ['delete', 'crd', 'dbinstances.example.com']);
+  });
+
   for (const kv of kubectlVersions) {
     test(`kubectl ${kv || 'default'}: apply, get with printer columns, defaults`, async () => {
       const ns = `crd-${kv || 'd'}`;
@@ -247,4 +263,31 @@ describe('custom resources', () => {
     const list = (await request(creds, 'GET', '/apis/example.com/v1/databases')).json<{ items: unknown[] }>();
     assert.equal(list.items.length, 0);
   });
+});
+
+test('after a restart the custom resources are served as soon as the server is ready', async () => {
+  const { startServer } = await import('./harness.ts');
+  const { credsFromKubeconfig } = await import('./api.ts');
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-e2e-crd-'));
+  try {
+    let s = await startServer({ dataDir, args: ['--disable-controller-manager', '--disable-scheduler'] });
+    await kubectlOk(s, v, ['apply', '-f', '-'], { input: databaseCrd });
+    await kubectlOk(s, v, ['wait', '--for=condition=Established', 'crd/databases.example.com', '--timeout=10s']);
+    await kubectlOk(s, v, ['apply', '-f', '-'], { input: 'apiVersion: example.com/v1\nkind: Database\nmetadata:\n  name: kept\n  namespace: default\nspec:\n  engine: postgres\n' });
+    await s.stop();
+    s = await startServer({ dataDir, args: ['--disable-controller-manager', '--disable-scheduler'] });
+    try {
+      // No waiting: the first request after "ready" finds the resource.
+      const r = await request(credsFromKubeconfig(s.kubeconfig), 'GET', dbPath('default', 'kept'));
+      assert.equal(r.status, 200, r.body);
+      assert.equal(r.json<{ spec: { replicas: number } }>().spec.replicas, 1);
+    } finally {
+      await s.stop();
+    }
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
 });
