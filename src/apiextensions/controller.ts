@@ -29,8 +29,11 @@ export interface CrdHost {
   crds: ResourceStore;
   /** Starts serving a declaration (its store and watch cache), with its versions. */
   serve(def: ResourceDef, versions: CustomResourceServing['versions']): Promise<void>;
-  /** Re-registers a served declaration with new versions (same store). */
-  reserve(def: ResourceDef, versions: CustomResourceServing['versions']): void;
+  /**
+   * Re-registers a served declaration with new versions; its objects are read again through a
+   * new watch cache (new defaults show, as upstream's rebuilt storage shows them; open watches end).
+   */
+  reserve(def: ResourceDef, versions: CustomResourceServing['versions']): Promise<void>;
   /** Stops serving; `dropStore` also stops its watch cache. */
   unserve(def: ResourceDef): void;
   storageFor(def: ResourceDef): ResourceStore;
@@ -75,8 +78,8 @@ function setCondition(crd: CustomResourceDefinition, c: Omit<CustomResourceDefin
 const systemUser: UserInfo = { username: 'system:apiserver', groups: ['system:masters'], uid: '' };
 
 interface Served {
-  /** The CRD's resourceVersion and uid the serving info was built from. */
-  rv: string;
+  /** What the serving info was built from: the CRD's uid, generation (spec) and accepted names. */
+  version: string;
   uid: string;
   def: ResourceDef;
   types: MessageDef[];
@@ -269,8 +272,10 @@ export class CrdController {
     const name = crd.metadata.name!;
     const cur = this.#served.get(name);
     const terminating = crdCondition(crd, 'Terminating')?.status === 'True';
-    if (cur && cur.uid === crd.metadata.uid && cur.rv === crd.metadata.resourceVersion) return;
-    const state: Served = { rv: crd.metadata.resourceVersion ?? '', uid: crd.metadata.uid ?? '', def: undefined as unknown as ResourceDef, types: [], terminating };
+    // Status writes (conditions) change nothing served; a spec change or new accepted names do.
+    const version = `${crd.metadata.generation ?? 0}/${JSON.stringify(crd.status?.acceptedNames ?? {})}`;
+    if (cur && cur.uid === crd.metadata.uid && cur.version === version) return;
+    const state: Served = { version, uid: crd.metadata.uid ?? '', def: undefined as unknown as ResourceDef, types: [], terminating };
     const serving = customResourceServing(crd, { converter: createConverter(crd, this.#deps), terminating: () => state.terminating });
     state.def = serving.def;
     state.types = serving.types;
@@ -281,7 +286,7 @@ export class CrdController {
       for (const k of Object.keys(keep) as (keyof ResourceDef)[]) delete keep[k];
       Object.assign(keep, serving.def);
       state.def = keep;
-      this.#host.reserve(keep, serving.versions);
+      await this.#host.reserve(keep, serving.versions);
       unregisterDynamicTypes(cur.types.filter((t) => !serving.types.includes(t)));
       registerDynamicTypes(serving.types);
       this.#served.set(name, state);

@@ -219,9 +219,10 @@ export class ApiServer {
         {
           crds: this.storageFor(crdDef),
           serve: (def, versions) => this.#serveCustom(def, versions),
-          reserve: (def, versions) => {
+          reserve: async (def, versions) => {
             this.registry.remove(def);
             this.#addCustom(def, versions);
+            await this.#restartStore(def);
           },
           unserve: (def) => {
             this.registry.remove(def);
@@ -248,6 +249,18 @@ export class ApiServer {
     await store.cache.ready();
     if (this.storages.get(def) !== store) return; // unserved meanwhile
     this.#addCustom(def, versions);
+  }
+
+  /** A new store (and watch cache) for a declaration whose strategy changed; the old one stops once the new one is filled. */
+  async #restartStore(def: ResourceDef): Promise<void> {
+    const old = this.storages.get(def);
+    if (!old) return;
+    const store = new ResourceStore(def, this.#opts.store, { admission: this.#admission, writeMarks: this.#writeMarks });
+    store.cache.start();
+    await store.cache.ready();
+    if (this.storages.get(def) !== old) return store.cache.stop(); // unserved or replaced meanwhile
+    this.storages.set(def, store);
+    old.cache.stop();
   }
 
   /** Registers a custom resource's versions; a path a built-in (or another) resource serves stays theirs, as upstream's handler chain decides. */

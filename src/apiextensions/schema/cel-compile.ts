@@ -337,9 +337,6 @@ export interface ValidateOptions {
   perCallLimit?: number;
 }
 
-/** What one correlated value looks like for ratcheting: the old value, or none. */
-const NONE = Symbol('none');
-
 interface Run {
   budget: number;
   readonly meter: Meter;
