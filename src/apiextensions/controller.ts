@@ -287,8 +287,8 @@ export class CrdController {
       Object.assign(keep, serving.def);
       state.def = keep;
       await this.#host.reserve(keep, serving.versions);
-      unregisterDynamicTypes(cur.types.filter((t) => !serving.types.includes(t)));
-      registerDynamicTypes(serving.types);
+      // The new types took their names; those no longer made (a property gone) are forgotten.
+      unregisterDynamicTypes(cur.types);
       this.#served.set(name, state);
       return;
     }

@@ -53,7 +53,6 @@ export function crdCondition(crd: CustomResourceDefinition, type: string) {
 }
 
 /** Kubernetes version priority order (GA > beta > alpha, higher numbers first), as upstream sorts CRD versions. */
-export { compareVersions as versionPriority } from '../apiserver/registry.ts';
 import { compareVersions as versionPriority } from '../apiserver/registry.ts';
 
 /** The schema of one version: the version's own, or (older CRDs) the spec-wide one. */

@@ -133,16 +133,7 @@ export class ResourceStore {
     this.gr = { group: def.group, resource: def.plural };
     this.gk = { group: def.group, kind: def.kind };
     this.#prefix = `/registry/${def.storagePrefix ?? def.plural}/`;
-    const storedAs = def.storedAs;
-    this.cache = new WatchCache(store, this.#prefix, {
-      decode: (value, rv) => {
-        const obj = JSON.parse(decoder.decode(value)) as KubeObject;
-        const out = storedAs ? storedAs.fromStorage(obj) : obj;
-        out.metadata.resourceVersion = String(rv);
-        def.custom?.onRead?.(out);
-        return canonical(out); // Go's JSON form (also for values stored before it was written so)
-      },
-    });
+    this.cache = new WatchCache(store, this.#prefix, { decode: (value, rv) => this.#decodeValue(value, rv) });
   }
 
   get prefix(): string {
@@ -154,11 +145,16 @@ export class ResourceStore {
   }
 
   #decode(kv: KeyValue): KubeObject {
-    const obj = JSON.parse(decoder.decode(kv.value)) as KubeObject;
+    return this.#decodeValue(kv.value, kv.modRevision);
+  }
+
+  /** A stored value as the API object (the watch cache decodes with this too). */
+  #decodeValue(value: Uint8Array, rv: number): KubeObject {
+    const obj = JSON.parse(decoder.decode(value)) as KubeObject;
     const out = this.def.storedAs ? this.def.storedAs.fromStorage(obj) : obj;
-    out.metadata.resourceVersion = String(kv.modRevision);
+    out.metadata.resourceVersion = String(rv);
     this.def.custom?.onRead?.(out);
-    return canonical(out);
+    return canonical(out); // Go's JSON form (also for values stored before it was written so)
   }
 
   #encode(obj: KubeObject): Uint8Array {

@@ -243,20 +243,25 @@ export class ApiServer {
 
   /** A custom resource's declaration, served from now on: its store and watch cache first, then the routes. */
   async #serveCustom(def: ResourceDef, versions: NonNullable<Parameters<ResourceRegistry['add']>[1]>['versions']): Promise<void> {
-    const store = new ResourceStore(def, this.#opts.store, { admission: this.#admission, writeMarks: this.#writeMarks });
+    const store = this.#customStore(def);
     this.storages.set(def, store);
-    store.cache.start();
     await store.cache.ready();
     if (this.storages.get(def) !== store) return; // unserved meanwhile
     this.#addCustom(def, versions);
+  }
+
+  /** A custom resource's store, its watch cache started (filling). */
+  #customStore(def: ResourceDef): ResourceStore {
+    const store = new ResourceStore(def, this.#opts.store, { admission: this.#admission, writeMarks: this.#writeMarks });
+    store.cache.start();
+    return store;
   }
 
   /** A new store (and watch cache) for a declaration whose strategy changed; the old one stops once the new one is filled. */
   async #restartStore(def: ResourceDef): Promise<void> {
     const old = this.storages.get(def);
     if (!old) return;
-    const store = new ResourceStore(def, this.#opts.store, { admission: this.#admission, writeMarks: this.#writeMarks });
-    store.cache.start();
+    const store = this.#customStore(def);
     await store.cache.ready();
     if (this.storages.get(def) !== old) return store.cache.stop(); // unserved or replaced meanwhile
     this.storages.set(def, store);
