@@ -137,8 +137,17 @@ test('a leader whose lease is taken away stops leading after the renew deadline'
   const a = candidate('stolen', 'a');
   try {
     await until('a to lead', () => a.state.leading);
-    const lease = await client.get<KubeObject>(resources.leases, 'stolen', { namespace: 'kube-system' });
-    await client.update(resources.leases, { ...lease, spec: { ...(lease['spec'] as object), holderIdentity: 'intruder', leaseDurationSeconds: 60, renewTime: microTime(Date.now()) } });
+    // The leader renews meanwhile: take the lease over as a real intruder would, retrying on conflict.
+    await until('the intruder to take the lease', async () => {
+      const lease = await client.get<KubeObject>(resources.leases, 'stolen', { namespace: 'kube-system' });
+      try {
+        await client.update(resources.leases, { ...lease, spec: { ...(lease['spec'] as object), holderIdentity: 'intruder', leaseDurationSeconds: 60, renewTime: microTime(Date.now()) } });
+        return true;
+      } catch (err) {
+        if ((err as { status?: { code?: number } }).status?.code === 409) return false;
+        throw err;
+      }
+    });
     await until('a to lose the lead', () => !a.state.leading);
     await a.run;
     assert.equal(a.state.stopped, 1);
