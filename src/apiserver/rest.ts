@@ -110,6 +110,8 @@ export interface ResourceStoreOptions {
    * other's writes.
    */
   writeMarks?: Map<string, number>;
+  /** Objects expire this long after their last write (upstream's --event-ttl for Events); absent: never. */
+  ttlSeconds?: number;
 }
 
 export class ResourceStore {
@@ -121,6 +123,7 @@ export class ResourceStore {
   #opts: ResourceStoreOptions;
   #clock: () => number;
   #prefix: string;
+  #writeOptions: { ttlSeconds: number } | undefined;
   /** Highest revision written under this prefix (shared per server): lists wait for the cache to reach it. */
   #marks: Map<string, number>;
 
@@ -130,6 +133,7 @@ export class ResourceStore {
     this.#opts = opts;
     this.#clock = opts.clock ?? Date.now;
     this.#marks = opts.writeMarks ?? new Map();
+    this.#writeOptions = opts.ttlSeconds ? { ttlSeconds: opts.ttlSeconds } : undefined;
     this.gr = { group: def.group, resource: def.plural };
     this.gk = { group: def.group, kind: def.kind };
     this.#prefix = `/registry/${def.storagePrefix ?? def.plural}/`;
@@ -401,11 +405,11 @@ export class ResourceStore {
         if (await this.#store.get(key)) throw alreadyExists(this.gr, meta.name!);
         return obj;
       }
-      let res = await this.#store.create(key, this.#encode(obj));
+      let res = await this.#store.create(key, this.#encode(obj), this.#writeOptions);
       // A generated name that collides is generated again, as upstream's RetryGenerateName does.
       for (let attempt = 1; !res.ok && generated && attempt < maxNameGenerationAttempts; attempt++) {
         meta.name = nameFromGenerateName(meta.generateName!);
-        res = await this.#store.create(this.key(namespace, meta.name), this.#encode(obj));
+        res = await this.#store.create(this.key(namespace, meta.name), this.#encode(obj), this.#writeOptions);
       }
       if (!res.ok) throw alreadyExists(this.gr, meta.name!);
       this.#noteWrite(res.kv.modRevision);
@@ -507,7 +511,7 @@ export class ResourceStore {
         return { obj: next, created: false };
       }
       if (ctx.dryRun) return { obj: next, created: false };
-      const res = await this.#store.update(key, this.#encode(next), cur.modRevision);
+      const res = await this.#store.update(key, this.#encode(next), cur.modRevision, this.#writeOptions);
       if (!res.ok) {
         if (!res.current) throw notFound(this.gr, name);
         continue; // re-read: a pinned resourceVersion is then a Conflict
@@ -642,7 +646,7 @@ export class ResourceStore {
         } else {
           if (ctx.dryRun) return { obj: next, deleted: false };
           if (jsonEqualIgnoringRv(next, old)) return { obj: old, deleted: false };
-          const res = await this.#store.update(key, this.#encode(next), cur.modRevision);
+          const res = await this.#store.update(key, this.#encode(next), cur.modRevision, this.#writeOptions);
           if (!res.ok) continue;
           this.#noteWrite(res.kv.modRevision);
           next.metadata.resourceVersion = String(res.kv.modRevision);

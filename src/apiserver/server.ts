@@ -134,7 +134,18 @@ export interface ApiServerOptions {
   };
   /** Where a Service's webhook listens (CRD conversion webhooks), as for admission webhooks. */
   resolveService?: ConverterDeps['resolveService'];
+  /**
+   * The server's own endpoints beside the API (k3s's supervisor: `/v1-bosun/...` for servers
+   * joining, `/db/snapshot`), asked before authentication for paths under those prefixes; they
+   * authenticate with the server token themselves. Answers false for a path it does not serve.
+   */
+  supervisor?: (req: Request, res: Response, path: string) => Promise<boolean>;
+  /** How long an Event lives after its last write (upstream's --event-ttl); default 1 h, 0: forever. */
+  eventTtlSeconds?: number;
 }
+
+/** Upstream's --event-ttl default. */
+export const defaultEventTtlSeconds = 3600;
 
 export const serverVersion = {
   major: '1',
@@ -210,7 +221,9 @@ export class ApiServer {
     const writeMarks = this.#writeMarks;
     for (const def of this.registry.defs()) {
       const allocate = def.group === '' && def.kind === 'Service' ? this.#serviceAllocator(def) : undefined;
-      this.storages.set(def, new ResourceStore(def, opts.store, { admission, allocate, writeMarks }));
+      // Events expire an hour after their last write (upstream's --event-ttl), core and events.k8s.io alike.
+      const ttlSeconds = def.kind === 'Event' && (def.group === '' || def.group === 'events.k8s.io') ? (opts.eventTtlSeconds ?? defaultEventTtlSeconds) || undefined : undefined;
+      this.storages.set(def, new ResourceStore(def, opts.store, { admission, allocate, writeMarks, ttlSeconds }));
     }
     const crdDef = this.registry.byKind('apiextensions.k8s.io', 'CustomResourceDefinition');
     if (crdDef) {
@@ -428,6 +441,7 @@ export class ApiServer {
         plain.end(req.method === 'HEAD' ? undefined : this.#opts.tls.caPem);
         return;
       }
+      if (this.#opts.supervisor && (path.startsWith('/v1-bosun/') || path === '/db/snapshot') && (await this.#opts.supervisor(req, plain, path))) return;
       // Over HTTP/2 every stream's req.socket is a new proxy; the session's is one per connection,
       // so the client certificate is read once per connection (authn/index.ts caches by socket).
       const socket = ((req as { stream?: { session?: { socket?: TLSSocket } } }).stream?.session?.socket ?? (req.socket as TLSSocket | undefined)) ?? undefined;

@@ -8,7 +8,11 @@
  * - joining (`--server URL --token TOKEN`): TLS bootstrap with a node token (kubelet/bootstrap.ts),
  *   credentials kept in `DATA_DIR/agent/tls`; when a certificate reaches 80 % of its lifetime the
  *   agent requests new ones as the node and restarts itself in-process with them (pods keep
- *   running across an agent restart).
+ *   running across an agent restart). Everything it sends to the API servers goes through a
+ *   client-side load balancer on 127.0.0.1 (`--lb-server-port`, k3s's, default 6444; one for the
+ *   process, kept across those restarts): it starts with `--server` and follows the
+ *   `default/kubernetes` Endpoints, so the agent fails over to another API server (see
+ *   src/loadbalancer). The kubelet kubeconfig it writes names the balancer, as k3s's does.
  */
 import type { ProxyMode } from '../proxy/index.ts';
 import fs from 'node:fs/promises';
@@ -18,6 +22,7 @@ import { createClient, loadKubeconfig, sleepUnlessAborted } from '../client/inde
 import { agentPrerequisites, firstSubnet, gatewayOf, runAgent } from '../kubelet/index.ts';
 import type { AgentCredentials } from '../kubelet/bootstrap.ts';
 import type { EvictionThresholds } from '../kubelet/node.ts';
+import type { HealthCheck, LoadBalancer } from '../loadbalancer/index.ts';
 
 export interface AgentCommandConfig {
   dataDir: string;
@@ -39,6 +44,8 @@ export interface AgentCommandConfig {
   server?: string;
   /** Node token (`K10<ca hash>::<id>.<secret>`, the server's server/node-token): join through TLS bootstrap. */
   token?: string;
+  /** --lb-server-port (joining only): the local load balancer's port on 127.0.0.1; default 6444, 0 picks a free one. */
+  lbServerPort?: number;
 }
 
 export async function runAgentCommand(cfg: AgentCommandConfig, signal: AbortSignal): Promise<void> {
@@ -100,47 +107,93 @@ async function runJoinedAgent(cfg: AgentCommandConfig, signal: AbortSignal, log:
   // its server never needs it.
   const { ensureAgentCredentials, nextRenewal } = await import('../kubelet/bootstrap.ts');
   const nodeName = (cfg.nodeName ?? os.hostname()).toLowerCase();
-  const opts = { server: cfg.server, token: cfg.token!, dir: path.join(cfg.dataDir, 'agent', 'tls'), nodeName, nodeIP: cfg.nodeIP ?? gatewayOf(firstSubnet(cfg.clusterCidr)), log };
-  let creds = await ensureAgentCredentials(opts, signal);
-  log(`agent: joined ${cfg.server} as system:node:${nodeName}`);
-  while (!signal.aborted) {
-    const inner = new AbortController();
-    const stop = () => inner.abort();
-    signal.addEventListener('abort', stop, { once: true });
-    let renewed: AgentCredentials | undefined;
-    // Renewal runs beside the agent: new certificates first, then a restart with them.
-    const renewal = (async () => {
-      while (!inner.signal.aborted) {
-        if (!(await sleepUntil(nextRenewal(creds), inner.signal))) return;
-        try {
-          renewed = await ensureAgentCredentials(opts, inner.signal);
-          log('agent: certificates renewed; restarting the agent with them');
-          inner.abort();
-          return;
-        } catch (err) {
-          log(`agent: certificate renewal failed (${(err as Error).message}); retrying in a minute`);
-          if (!(await sleepUnlessAborted(60_000, { signal: inner.signal }))) return;
+  // One balancer for the process: it outlives the in-process restarts below.
+  const balancer = await startAgentLoadBalancer(cfg.server, cfg.lbServerPort, log);
+  try {
+    const opts = { server: balancer.lb.url(), token: cfg.token!, dir: path.join(cfg.dataDir, 'agent', 'tls'), nodeName, nodeIP: cfg.nodeIP ?? gatewayOf(firstSubnet(cfg.clusterCidr)), log };
+    let creds = await ensureAgentCredentials(opts, signal);
+    balancer.trust(creds.caPem);
+    log(`agent: joined ${cfg.server} as system:node:${nodeName}`);
+    while (!signal.aborted) {
+      const inner = new AbortController();
+      const stop = () => inner.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      let renewed: AgentCredentials | undefined;
+      // Renewal runs beside the agent: new certificates first, then a restart with them.
+      const renewal = (async () => {
+        while (!inner.signal.aborted) {
+          if (!(await sleepUntil(nextRenewal(creds), inner.signal))) return;
+          try {
+            renewed = await ensureAgentCredentials(opts, inner.signal);
+            log('agent: certificates renewed; restarting the agent with them');
+            inner.abort();
+            return;
+          } catch (err) {
+            log(`agent: certificate renewal failed (${(err as Error).message}); retrying in a minute`);
+            if (!(await sleepUnlessAborted(60_000, { signal: inner.signal }))) return;
+          }
         }
+      })();
+      try {
+        await runWith(cfg, creds, nodeName, balancer.lb, inner.signal, log);
+      } finally {
+        inner.abort();
+        signal.removeEventListener('abort', stop);
+        await renewal;
       }
-    })();
-    try {
-      await runWith(cfg, creds, nodeName, inner.signal, log);
-    } finally {
-      inner.abort();
-      signal.removeEventListener('abort', stop);
-      await renewal;
+      if (!renewed) break;
+      creds = renewed;
+      balancer.trust(creds.caPem);
     }
-    if (!renewed) break;
-    creds = renewed;
+  } finally {
+    await balancer.lb.close();
   }
   log('agent stopped');
 }
 
-async function runWith(cfg: AgentCommandConfig, creds: AgentCredentials, nodeName: string, signal: AbortSignal, log: (msg: string) => void): Promise<void> {
+/**
+ * The joined agent's load balancer on 127.0.0.1:`port` (default 6444), starting from the
+ * `--server` address (its default server). Until the cluster CA is known (`trust`) servers are
+ * checked with a TCP connect; then with an HTTPS GET /livez verified against the CA.
+ */
+async function startAgentLoadBalancer(server: string, port: number | undefined, log: (msg: string) => void): Promise<{ lb: LoadBalancer; trust(caPem: string): void }> {
+  const { LoadBalancer, addressOfUrl, httpsHealthCheck, tcpHealthCheck, defaultLbServerPort } = await import('../loadbalancer/index.ts');
+  let address: string;
+  try {
+    address = addressOfUrl(server);
+  } catch {
+    throw new Error(`--server must be an https:// URL, not ${server}`);
+  }
+  let check: HealthCheck = tcpHealthCheck;
+  let trusted: string | undefined;
+  const listen = { host: '127.0.0.1', port: port ?? defaultLbServerPort };
+  const lb = new LoadBalancer({ name: 'bosun-agent-load-balancer', listen, servers: [address], defaultServer: address, healthCheck: (s, sig) => check(s, sig), log });
+  try {
+    await lb.start();
+  } catch (err) {
+    throw new Error(`the agent load balancer cannot listen on ${listen.host}:${listen.port} (--lb-server-port): ${(err as Error).message}`);
+  }
+  return {
+    lb,
+    trust(caPem: string) {
+      if (caPem === trusted) return;
+      trusted = caPem;
+      check = httpsHealthCheck({ ca: caPem });
+    },
+  };
+}
+
+async function runWith(cfg: AgentCommandConfig, creds: AgentCredentials, nodeName: string, lb: LoadBalancer, signal: AbortSignal, log: (msg: string) => void): Promise<void> {
   const client = await createClient({ component: 'kubelet', connection: { server: creds.server, ca: creds.caPem, cert: creds.certPem, key: creds.keyPem }, qps: 50, burst: 100 });
+  // The server list follows the kubernetes Endpoints, read through the balancer itself.
+  const { watchApiServerEndpoints } = await import('../loadbalancer/index.ts');
+  const stopWatch = new AbortController();
+  const endpoints = watchApiServerEndpoints(client, lb, AbortSignal.any([signal, stopWatch.signal]), { log });
   try {
     await runAgent({ client, nodeName, dir: path.join(cfg.dataDir, 'agent'), clusterCidr: cfg.clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.port, eviction: cfg.eviction, proxyMode: cfg.proxyMode, tls: { certPem: creds.servingCertPem, keyPem: creds.servingKeyPem, caPem: creds.caPem }, log }, signal);
   } finally {
+    stopWatch.abort();
+    await endpoints;
     await client.transport.close();
   }
 }

@@ -13,6 +13,7 @@ import type { SchedulerConfig } from '../scheduler/profiles.ts';
 import type { ProxyMode } from '../proxy/index.ts';
 import { parseAuthorizationModes, type AuthorizationMode } from '../apiserver/authz/modes.ts';
 import { parseEvictionHard, type EvictionThresholds } from '../kubelet/node.ts';
+import type { ControllerManagerArgs } from './server.ts';
 
 // Each command loads its components when it runs: `bosun agent` never loads the API server,
 // the store or the scheduler (tens of MB of module code and source kept by V8). The scheduler's
@@ -71,7 +72,19 @@ program
     return v;
   }))
   .option('--write-kubeconfig <file>', 'where to write the admin kubeconfig (default: DATA_DIR/kubeconfig.yaml)')
-  .option('--datastore-endpoint <endpoint>', 'datastore: empty for embedded SQLite in the data dir, or sqlite://PATH')
+  .option('--datastore-endpoint <endpoint>', 'datastore: empty for embedded SQLite in the data dir, sqlite://PATH, or etcd endpoints https://h1:2379,https://h2:2379 (http:// without TLS)')
+  .option('--datastore-cafile <file>', 'CA bundle that verifies the etcd datastore')
+  .option('--datastore-certfile <file>', 'client certificate toward the etcd datastore')
+  .option('--datastore-keyfile <file>', 'client key toward the etcd datastore')
+  .option('--cluster-init', 'run an embedded etcd member managed by Bosun (the first server of an HA cluster)', false)
+  .option('--server <url>', 'join the cluster of this server (embedded etcd: add a member; needs --token)')
+  .option('--token <token>', 'the cluster\'s server token (DATA_DIR/server/token of the first server; default $BOSUN_TOKEN); a bare secret sets the first server\'s', process.env['BOSUN_TOKEN'] || undefined)
+  .option('--cluster-reset', 'make the embedded etcd member a cluster of one, keeping its data, then exit', false)
+  .option('--cluster-reset-restore-path <file>', 'with --cluster-reset: restore this snapshot first')
+  .addOption(new Option('--etcd-client-port <port>', "the embedded etcd member's client port").default(2379).argParser((v) => parsePort(v)))
+  .addOption(new Option('--etcd-peer-port <port>', "the embedded etcd member's peer port").default(2380).argParser((v) => parsePort(v)))
+  .addOption(new Option('--event-ttl <duration>', 'how long Events are kept after their last write').default(3_600_000, '1h0m0s').argParser(parseDuration))
+  .option('--kube-controller-manager-arg <key=value>', "a flag for the in-process controller manager (repeatable; known: node-monitor-grace-period, node-monitor-period, leader-elect-lease-duration, leader-elect-renew-deadline, leader-elect-retry-period)", (v: string, prev: string[]) => [...prev, v], [] as string[])
   .option('--disable-agent', 'run the control plane only (no node agent)', false)
   .option('--disable-controller-manager', 'do not run the controller manager in this process', false)
   .option('--disable-scheduler', 'do not run the scheduler in this process', false)
@@ -92,7 +105,7 @@ program
   .option('--node-ip <ip>', "the node agent's InternalIP and serving address (default: its pod bridge's gateway)")
   .addOption(new Option('--eviction-hard <thresholds>', "the node agent's hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10%").argParser(readEviction))
   .addOption(new Option('--proxy-mode <mode>', "the node agent's service proxy: iptables (upstream's default) or nftables (faster with many Services)").choices(['iptables', 'nftables']).default('iptables'))
-  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; advertiseAddress?: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; disable: string[]; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeCidrMaskSize: number; nodeIp?: string; evictionHard?: EvictionThresholds; proxyMode: ProxyMode; authorizationMode: AuthorizationMode[]; enableAdmissionPlugins: string[]; disableAdmissionPlugins: string[]; anonymousAuth: boolean; tokenAuthFile?: string; serviceAccountIssuer: string[]; apiAudiences: string[]; serviceAccountSigningKeyFile?: string; serviceAccountKeyFile: string[]; serviceAccountMaxTokenExpiration?: number; auditPolicyFile?: string; auditLogPath?: string; auditLogMaxage?: number; auditLogMaxbackup?: number; auditLogMaxsize?: number; encryptionProviderConfig?: string }) => {
+  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; advertiseAddress?: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; disable: string[]; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeCidrMaskSize: number; nodeIp?: string; evictionHard?: EvictionThresholds; proxyMode: ProxyMode; datastoreCafile?: string; datastoreCertfile?: string; datastoreKeyfile?: string; clusterInit: boolean; server?: string; token?: string; clusterReset: boolean; clusterResetRestorePath?: string; etcdClientPort: number; etcdPeerPort: number; eventTtl: number; kubeControllerManagerArg: string[]; authorizationMode: AuthorizationMode[]; enableAdmissionPlugins: string[]; disableAdmissionPlugins: string[]; anonymousAuth: boolean; tokenAuthFile?: string; serviceAccountIssuer: string[]; apiAudiences: string[]; serviceAccountSigningKeyFile?: string; serviceAccountKeyFile: string[]; serviceAccountMaxTokenExpiration?: number; auditPolicyFile?: string; auditLogPath?: string; auditLogMaxage?: number; auditLogMaxbackup?: number; auditLogMaxsize?: number; encryptionProviderConfig?: string }) => {
     const signal = shutdownSignal();
     const dataDir = path.resolve(opts.dataDir);
     const { runServer } = await import('./server.ts');
@@ -118,6 +131,14 @@ program
         },
         kubeconfigPath: path.resolve(opts.writeKubeconfig ?? path.join(dataDir, 'kubeconfig.yaml')),
         datastoreEndpoint: opts.datastoreEndpoint,
+        datastoreTls: opts.datastoreCafile || opts.datastoreCertfile || opts.datastoreKeyfile ? { caFile: opts.datastoreCafile && path.resolve(opts.datastoreCafile), certFile: opts.datastoreCertfile && path.resolve(opts.datastoreCertfile), keyFile: opts.datastoreKeyfile && path.resolve(opts.datastoreKeyfile) } : undefined,
+        clusterInit: opts.clusterInit,
+        joinServer: opts.server,
+        token: opts.token,
+        clusterReset: opts.clusterReset ? { restorePath: opts.clusterResetRestorePath && path.resolve(opts.clusterResetRestorePath) } : undefined,
+        etcdPorts: { client: opts.etcdClientPort, peer: opts.etcdPeerPort },
+        eventTtlSeconds: Math.round(opts.eventTtl / 1000),
+        controllerManagerArgs: invalidArgumentNow(() => parseControllerManagerArgs(opts.kubeControllerManagerArg)),
         disableAgent: opts.disableAgent,
         disableControllerManager: opts.disableControllerManager,
         virtualNodes: opts.virtualNodes,
@@ -245,9 +266,10 @@ program
   .addOption(new Option('--proxy-mode <mode>', "the service proxy: iptables (upstream's default) or nftables (faster with many Services)").choices(['iptables', 'nftables']).default('iptables'))
   .option('--server <url>', "the API server (default: the one in the data dir's kubeconfig)")
   .option('--token <token>', "join with this node token (the server's DATA_DIR/server/node-token; default $BOSUN_TOKEN)", process.env['BOSUN_TOKEN'] || undefined)
-  .action(async (opts: { dataDir: string; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeIp?: string; evictionHard?: EvictionThresholds; proxyMode: ProxyMode; server?: string; token?: string }) => {
+  .addOption(new Option('--lb-server-port <port>', 'joining: the port on 127.0.0.1 of the local load balancer the agent reaches the API servers through (0 picks a free one)').default(6444).argParser((v) => parsePort(v)))
+  .action(async (opts: { dataDir: string; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeIp?: string; evictionHard?: EvictionThresholds; proxyMode: ProxyMode; server?: string; token?: string; lbServerPort: number }) => {
     const { runAgentCommand } = await import('./agent.ts');
-    await runAgentCommand({ dataDir: path.resolve(opts.dataDir), nodeName: opts.nodeName, port: opts.kubeletPort, clusterCidr: opts.clusterCidr, clusterDns: opts.clusterDns, clusterDomain: opts.clusterDomain, resolvConf: opts.resolvConf, nodeIP: opts.nodeIp, eviction: opts.evictionHard, proxyMode: opts.proxyMode, server: opts.server, token: opts.token }, shutdownSignal());
+    await runAgentCommand({ dataDir: path.resolve(opts.dataDir), nodeName: opts.nodeName, port: opts.kubeletPort, clusterCidr: opts.clusterCidr, clusterDns: opts.clusterDns, clusterDomain: opts.clusterDomain, resolvConf: opts.resolvConf, nodeIP: opts.nodeIp, eviction: opts.evictionHard, proxyMode: opts.proxyMode, server: opts.server, token: opts.token, lbServerPort: opts.lbServerPort }, shutdownSignal());
   });
 
 program
@@ -264,6 +286,34 @@ program
     await importImages(socket, files.map((f) => path.resolve(f)));
     for (const f of files) process.stdout.write(`bosun: imported ${f}\n`);
   });
+
+// `bosun etcd-snapshot` (k3s's): save/ls/delete/prune through the running server's /db/snapshot; restore offline.
+const snapshots = program.command('etcd-snapshot').description('Snapshots of the datastore (SQLite or embedded etcd): save, ls, delete, prune, restore');
+const snapshotCommand = (name: string, description: string) =>
+  snapshots
+    .command(name)
+    .description(description)
+    .option('--data-dir <dir>', "the server's data dir", defaultDataDir())
+    .option('--server <url>', "the server (default: the one in the data dir's kubeconfig)")
+    .option('--token <token>', "the server token (default: DATA_DIR/server/token, or $BOSUN_TOKEN)", process.env['BOSUN_TOKEN'] || undefined)
+    .option('--kubeconfig <file>', 'kubeconfig whose server to use');
+type SnapshotOpts = { dataDir: string; server?: string; token?: string; kubeconfig?: string; name?: string; snapshotRetention?: number; output?: string; datastoreEndpoint?: string; etcdDataDir?: string };
+const runSnapshot = async (sub: 'save' | 'ls' | 'delete' | 'prune' | 'restore', o: SnapshotOpts, extra: { names?: string[]; file?: string } = {}) => {
+  const { runEtcdSnapshotCommand } = await import('./etcd-snapshot.ts');
+  await runEtcdSnapshotCommand(sub, { dataDir: path.resolve(o.dataDir), server: o.server, token: o.token, kubeconfig: o.kubeconfig && path.resolve(o.kubeconfig), name: o.name, retention: o.snapshotRetention, output: o.output, datastoreEndpoint: o.datastoreEndpoint, etcdDataDir: o.etcdDataDir, ...extra });
+};
+snapshotCommand('save', 'Save a snapshot in DATA_DIR/server/db/snapshots').option('--name <name>', 'snapshot name prefix', 'on-demand').action((o: SnapshotOpts) => runSnapshot('save', o));
+snapshotCommand('ls', 'List the snapshots').alias('list').addOption(new Option('-o, --output <format>', 'output format').choices(['json', 'yaml'])).action((o: SnapshotOpts) => runSnapshot('ls', o));
+snapshotCommand('delete', 'Delete snapshots').argument('<names...>', 'snapshot names').action((names: string[], o: SnapshotOpts) => runSnapshot('delete', o, { names }));
+snapshotCommand('prune', 'Keep only the newest snapshots of a name')
+  .addOption(new Option('--snapshot-retention <count>', 'how many to keep').default(5).argParser((v) => parseCount(v)))
+  .option('--name <name>', 'snapshot name prefix', 'on-demand')
+  .action((o: SnapshotOpts) => runSnapshot('prune', o));
+snapshotCommand('restore', 'Restore a snapshot with the server stopped (SQLite; embedded etcd: bosun server --cluster-reset --cluster-reset-restore-path FILE)')
+  .argument('<file>', 'snapshot file')
+  .option('--datastore-endpoint <endpoint>', 'the datastore the server uses (sqlite://PATH)')
+  .option('--etcd-data-dir <dir>', "the embedded etcd member's data dir (default DATA_DIR/server/db/etcd)")
+  .action((file: string, o: SnapshotOpts) => runSnapshot('restore', o, { file: path.resolve(file) }));
 
 program
   .command('operator')
@@ -341,12 +391,43 @@ function parseCount(v: string): number {
   return n;
 }
 
-/** A parser whose errors commander reports as an invalid argument of the option. */
+/**
+ * --kube-controller-manager-arg (k3s's flag): `key=value` flags of the in-process controller
+ * manager; the ones Bosun's controller manager has, others refused.
+ */
+function parseControllerManagerArgs(args: readonly string[]): ControllerManagerArgs {
+  const out: ControllerManagerArgs = {};
+  const durations: Record<string, keyof ControllerManagerArgs> = {
+    'node-monitor-grace-period': 'nodeMonitorGracePeriodMs',
+    'node-monitor-period': 'nodeMonitorPeriodMs',
+    'leader-elect-lease-duration': 'leaseDurationMs',
+    'leader-elect-renew-deadline': 'renewDeadlineMs',
+    'leader-elect-retry-period': 'retryPeriodMs',
+  };
+  for (const arg of args) {
+    const m = /^-{0,2}([a-z-]+)=(.*)$/.exec(arg);
+    if (!m || !durations[m[1]!]) throw new Error(`--kube-controller-manager-arg ${JSON.stringify(arg)}: want KEY=VALUE with KEY one of ${Object.keys(durations).join(', ')}`);
+    out[durations[m[1]!]!] = parseDuration(m[2]!);
+  }
+  return out;
+}
+
+/** Runs a parse while the command's options are turned into its config; errors stop the command with the message. */
+function invalidArgumentNow<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    process.stderr.write(`bosun: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
 /** A comma-separated, repeatable list flag (`--x a,b --x c`). */
 function commaList(v: string, prev: string[]): string[] {
   return [...prev, ...v.split(',').map((n) => n.trim()).filter(Boolean)];
 }
 
+/** A parser whose errors commander reports as an invalid argument of the option. */
 function invalidArgument<T>(parse: (v: string) => T): (v: string) => T {
   return (v) => {
     try {

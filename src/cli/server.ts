@@ -19,7 +19,12 @@ import { controllers, runControllerManager } from '../controllers/manager.ts';
 import { runVirtualNodes } from '../virtual/nodes.ts';
 import { runScheduler } from '../scheduler/index.ts';
 import type { SchedulerConfig } from '../scheduler/profiles.ts';
-import { openStore } from '../storage/index.ts';
+import { openDatastore, clusterResetDatastore, memberAdder, type Datastore } from './datastore.ts';
+import type { Etcd3 } from 'etcd3';
+
+import { ensureServerToken } from '../etcd/token.ts';
+import { supervisorHandler } from '../etcd/supervisor.ts';
+import { listSnapshots, saveSnapshot } from '../etcd/snapshot.ts';
 import { ApiServer } from '../apiserver/server.ts';
 import { builtinResources } from '../api/groups/index.ts';
 import { bootstrap } from '../apiserver/bootstrap.ts';
@@ -115,6 +120,31 @@ export interface ServerConfig {
   proxyMode?: ProxyMode;
   /** The metrics server's scrape period (--metric-resolution, ms); default BOSUN_METRIC_RESOLUTION, else 15 s. */
   metricResolutionMs?: number;
+  /** --datastore-cafile/-certfile/-keyfile: TLS toward an external etcd datastore. */
+  datastoreTls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** --cluster-init: run an embedded etcd member (the first server of an HA cluster). */
+  clusterInit?: boolean;
+  /** --server: join the cluster of this server (with `token`). */
+  joinServer?: string;
+  /** --token: the cluster's server token (or the secret part of it for the first server). */
+  token?: string;
+  /** --cluster-reset (with --cluster-reset-restore-path): reset the embedded member to a cluster of one, then return. */
+  clusterReset?: { restorePath?: string };
+  /** The embedded etcd member's ports (default 2379 and 2380). */
+  etcdPorts?: { client: number; peer: number };
+  /** --event-ttl in seconds; default 1 h. */
+  eventTtlSeconds?: number;
+  /** --kube-controller-manager-arg: the in-process controller manager's flags. */
+  controllerManagerArgs?: ControllerManagerArgs;
+}
+
+/** The in-process controller manager's flags Bosun takes through --kube-controller-manager-arg (ms). */
+export interface ControllerManagerArgs {
+  nodeMonitorGracePeriodMs?: number;
+  nodeMonitorPeriodMs?: number;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
 }
 
 /** The controller manager's identity: a client certificate in the data dir's tls folder. */
@@ -164,7 +194,16 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     leafLifetimeSeconds: certLifetimeFromEnv(process.env),
   };
   // The front-proxy CA and client certificate (k3s's request-header-ca, client-auth-proxy) for API aggregation.
-  const [{ pki, clients }, rawStore, requestHeader] = await Promise.all([ensurePkiIsolated(pkiRequest, pkiLog), openStore(cfg.datastoreEndpoint, cfg.dataDir), ensureRequestHeaderPki(pkiRequest.dir, pkiLog)]);
+  // The datastore first: a server joining a cluster takes the cluster's CA and keys before making any.
+  const etcdIP = cfg.advertiseAddress ?? (!isAny(cfg.bindAddress) ? cfg.bindAddress : '127.0.0.1');
+  const dsConfig = { dataDir: cfg.dataDir, nodeName, advertiseIP: etcdIP, datastoreEndpoint: cfg.datastoreEndpoint, datastoreTls: cfg.datastoreTls, clusterInit: cfg.clusterInit, joinServer: cfg.joinServer, token: cfg.token, etcdPorts: cfg.etcdPorts, log: pkiLog };
+  if (cfg.clusterReset) return clusterResetDatastore(dsConfig, cfg.clusterReset.restorePath);
+  const datastore = await openDatastore(dsConfig);
+  const rawStore = datastore.store;
+  const [{ pki, clients }, requestHeader] = await Promise.all([ensurePkiIsolated(pkiRequest, pkiLog), ensureRequestHeaderPki(pkiRequest.dir, pkiLog)]);
+  // The server token (DATA_DIR/server/token): servers join with it; an external datastore keeps the bootstrap data under it.
+  const serverToken = await ensureServerToken(cfg.dataDir, pki.caCertPem, cfg.token);
+  await datastore.publishBootstrap(serverToken);
   // Leaf certificates renewed while the server runs (the CA is not): each consumer below takes the new pair in place.
   const rotator = new CertRotator({ reissue: (names) => reissueIsolated(pkiRequest, names, pkiLog), log: pkiLog });
   const rotating = (name: string): RotatingCert => rotator.add(name, name === 'serving' ? { certPem: pki.servingCertPem, keyPem: pki.servingKeyPem } : name === 'admin' ? { certPem: pki.adminCertPem, keyPem: pki.adminKeyPem } : clients[name]!);
@@ -264,6 +303,16 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     aggregator,
     // CRD conversion webhooks reach a Service as the admission webhooks do.
     resolveService,
+    eventTtlSeconds: cfg.eventTtlSeconds,
+    // k3s's supervisor endpoints: joining servers (bootstrap data, etcd members) and snapshots.
+    supervisor: supervisorHandler({
+      dataDir: cfg.dataDir,
+      serverToken: () => serverToken,
+      etcd: datastore.etcd && { addMember: memberAdder(datastore.etcd) },
+      snapshot: rawStore.snapshot ? (name) => saveSnapshot(rawStore, { dataDir: cfg.dataDir, nodeName, name }) : undefined,
+      listSnapshots: () => listSnapshots(cfg.dataDir, { nodeName }),
+      log: pkiLog,
+    }),
     // Client certificates, bootstrap tokens (Secrets in kube-system) for joining nodes, --token-auth-file.
     authenticators: [
       x509Authenticator,
@@ -345,7 +394,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   process.stdout.write(`bosun: export KUBECONFIG=${cfg.kubeconfigPath}\n`);
   // The controller manager's pair is read per use (liveCertAndKey): renewed certificates reach its client's credentials.
   const cm = clients[controllerManagerIdentity.name] && liveCertAndKey(rotating(controllerManagerIdentity.name));
-  const components = cm ? [runInProcessControllerManager(pki, cm, server, { clusterCidr, nodeCidrMaskSize: cfg.nodeCidrMaskSize ?? 24 }, cfg.disable ?? [], sa.signingKey.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, signal)] : [];
+  const components = cm ? [runInProcessControllerManager(pki, cm, server, { clusterCidr, nodeCidrMaskSize: cfg.nodeCidrMaskSize ?? 24 }, cfg.controllerManagerArgs ?? {}, cfg.disable ?? [], sa.signingKey.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, signal)] : [];
   const sched = clients[schedulerIdentity.name] && rotating(schedulerIdentity.name);
   if (sched) components.push(runInProcessScheduler(pki, sched, server, cfg.schedulerConfig, signal));
   if (metrics && clients[metricsServerIdentity.name]) components.push(runInProcessMetricsServer(pki, rotating(metricsServerIdentity.name), server, metrics, signal));
@@ -358,12 +407,15 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
     if (missing.length) process.stdout.write(`bosun: node agent not started: ${missing.join('; ')} (run the README's setup command); running the control plane only\n`);
     else agentRuns = true;
     // Renewed only when the agent runs here: a separate `bosun agent` beside the server renews its own.
-    if (agentRuns) components.push(runInProcessAgent(pki, rotating(agentIdentity.name), rotating(agentServing.name), server, { nodeName, clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.agentPort ?? 10250, dir: path.join(cfg.dataDir, 'agent'), eviction: cfg.eviction, proxyMode: cfg.proxyMode , onReady: () => void labelControlPlane(api, nodeName) }, signal));
+    if (agentRuns) components.push(runInProcessAgent(pki, rotating(agentIdentity.name), rotating(agentServing.name), server, { nodeName, clusterCidr, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, resolvConf: cfg.resolvConf, nodeIP: cfg.nodeIP, port: cfg.agentPort ?? 10250, dir: path.join(cfg.dataDir, 'agent'), eviction: cfg.eviction, proxyMode: cfg.proxyMode , onReady: () => void labelControlPlane(api, nodeName, ownMemberOf(datastore)) }, signal));
   }
   const advertise = defaultAdvertiseAddress({ flag: cfg.advertiseAddress, agentNodeIP: agentRuns ? nodeIP : undefined, bindAddress: cfg.bindAddress });
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   if (advertise) components.unshift(runAdvertiser(api, { address: advertise, port, bindAddress: cfg.bindAddress, hostname: os.hostname(), waitForListener: !cfg.advertiseAddress && !cfg.nodeIP, log }, signal));
   else log('no advertise address (the API server binds loopback and no node agent runs): the kubernetes service has no endpoints');
+  // Embedded etcd: a deleted server's Node takes its member out of the cluster (k3s's member-removal controller).
+  const ownMember = datastore.member?.();
+  if (datastore.etcd && ownMember) components.push(runInProcessMemberRemoval(pki, server, datastore.etcd, ownMember.name, signal));
   components.push(rotator.run(signal));
   components.push(aggregator.run(signal));
   await new Promise<void>((resolve) => {
@@ -374,6 +426,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   await api.close();
   await auditor?.close();
   await store.close();
+  await datastore.close();
   process.stdout.write('bosun: stopped\n');
 }
 
@@ -382,7 +435,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
  * over HTTPS to this API server, exactly as a separate `bosun controller-manager` would run:
  * each controller with its own ServiceAccount's credentials (--use-service-account-credentials).
  */
-async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: string, config: { clusterCidr: string; nodeCidrMaskSize: number }, disable: readonly string[], serviceAccountPrivateKeyPem: string, signal: AbortSignal): Promise<void> {
+async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: string, config: { clusterCidr: string; nodeCidrMaskSize: number }, args: ControllerManagerArgs, disable: readonly string[], serviceAccountPrivateKeyPem: string, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
     const client = await createClient({
@@ -396,7 +449,9 @@ async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: s
     try {
       // --disable servicelb: every controller but that one.
       const enabled = disable.length ? Object.keys(controllers).filter((n) => !disable.includes(n)) : undefined;
-      await runControllerManager({ client, log, config, enabled, clusterSigning: { certPem: pki.caCertPem, keyPem: pki.caKeyPem }, useServiceAccountCredentials: true, connection: { server, ca: pki.caCertPem }, qps: 1000, burst: 2000, serviceAccountPrivateKeyPem }, signal);
+      const { leaseDurationMs, renewDeadlineMs, retryPeriodMs, nodeMonitorGracePeriodMs, nodeMonitorPeriodMs } = args;
+      const monitor = { ...(nodeMonitorGracePeriodMs !== undefined ? { nodeMonitorGracePeriodMs } : {}), ...(nodeMonitorPeriodMs !== undefined ? { nodeMonitorPeriodMs } : {}) };
+      await runControllerManager({ client, log, config: { ...config, ...monitor }, leaseDurationMs, renewDeadlineMs, retryPeriodMs, enabled, clusterSigning: { certPem: pki.caCertPem, keyPem: pki.caKeyPem }, useServiceAccountCredentials: true, connection: { server, ca: pki.caCertPem }, qps: 1000, burst: 2000, serviceAccountPrivateKeyPem }, signal);
     } finally {
       await client.transport.close();
     }
@@ -465,6 +520,28 @@ async function runInProcessAgent(pki: Pki, id: RotatingCert, serving: RotatingCe
   }
 }
 
+/** The member-removal controller in this process, as the API server's admin identity. */
+async function runInProcessMemberRemoval(pki: Pki, server: string, etcd: Etcd3, ownMember: string, signal: AbortSignal): Promise<void> {
+  const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
+  try {
+    const client = await createClient({ component: 'etcd-member-removal', connection: { server, ca: pki.caCertPem, cert: pki.adminCertPem, key: pki.adminKeyPem }, qps: 20, burst: 40 });
+    try {
+      const { runMemberRemoval } = await import('../etcd/memberremoval.ts');
+      await runMemberRemoval({ client, etcd, log, ownMember }, signal);
+    } finally {
+      await client.transport.close();
+    }
+  } catch (err) {
+    log(`etcd member removal failed: ${(err as Error).message}`);
+  }
+}
+
+/** This server's etcd member's name and client address, when it runs one. */
+function ownMemberOf(datastore: Datastore): { name: string; address: string } | undefined {
+  const m = datastore.member?.();
+  return m ? { name: m.name, address: new URL(m.clientURL).hostname } : undefined;
+}
+
 /** A client's credentials read per request from a rotating certificate (a renewed one opens a new session). */
 function credentialsOf(id: RotatingCert): () => { cert: string; key: string } {
   return () => {
@@ -486,14 +563,19 @@ async function writeKubeconfig(file: string, content: string): Promise<void> {
  * Labels the server's own node `node-role.kubernetes.io/control-plane` as the server (k3s does
  * the same): a node may not set that label on itself (NodeRestriction).
  */
-async function labelControlPlane(api: ApiServer, nodeName: string): Promise<void> {
+async function labelControlPlane(api: ApiServer, nodeName: string, member?: { name: string; address: string }): Promise<void> {
   const nodes = api.storageFor(api.registry.byKind('', 'Node')!);
   const key = 'node-role.kubernetes.io/control-plane';
+  // An etcd member's node (k3s): the etcd role label and the member's name and address, which the member-removal controller reads.
+  const { etcdRoleLabel, nodeAddressAnnotation, nodeNameAnnotation } = member ? await import('../etcd/memberremoval.ts') : { etcdRoleLabel: '', nodeAddressAnnotation: '', nodeNameAnnotation: '' };
+  const labels: Record<string, string> = { [key]: 'true', ...(member ? { [etcdRoleLabel]: 'true' } : {}) };
+  const annotations: Record<string, string> = member ? { [nodeNameAnnotation]: member.name, [nodeAddressAnnotation]: member.address } : {};
   try {
     await nodes.update('', nodeName, (cur) => {
       if (!cur) throw new Error(`node ${nodeName} not found`);
-      if (cur.metadata.labels?.[key] === 'true') return cur;
-      return { ...cur, metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, [key]: 'true' } } };
+      const has = (want: Record<string, string>, got: Record<string, string> | undefined) => Object.entries(want).every(([k, v]) => got?.[k] === v);
+      if (has(labels, cur.metadata.labels) && has(annotations, cur.metadata.annotations)) return cur;
+      return { ...cur, metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, ...labels }, annotations: { ...cur.metadata.annotations, ...annotations } } };
     }, { user: apiServerUser, dryRun: false, version: 'v1' });
   } catch (err) {
     process.stdout.write(`bosun: labelling node ${nodeName} as control-plane failed: ${(err as Error).message}\n`);

@@ -314,7 +314,11 @@ export class Http2Transport implements Transport {
         resHeaders = h as Record<string, string | string[] | undefined>;
       });
       stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => finish(undefined, { status, headers: resHeaders, body: Buffer.concat(chunks) }));
+      stream.on('end', () => {
+        // A session torn down under the stream (its connection closed) can end it with no answer.
+        if (status === 0) finish(Object.assign(new Error('stream ended before a response arrived (connection closed)'), { code: 'ECONNRESET' }));
+        else finish(undefined, { status, headers: resHeaders, body: Buffer.concat(chunks) });
+      });
       stream.on('error', (err) => finish(err));
       stream.on('close', () => {
         if (settled) return;

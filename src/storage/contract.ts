@@ -6,6 +6,9 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { isCode } from '../util/errors.ts';
 import type { KeyValue, Store, WatchBatch, WatchEvent } from './types.ts';
 
@@ -356,7 +359,9 @@ export function runStoreSuite(opts: StoreSuiteOptions): void {
         if (last.ok) track(last.kv.key, last.kv.modRevision);
         finalRev = last.ok ? last.kv.modRevision : 0;
       })();
-      const { events, batches } = await consume(s.watch(p, from), (ev) => ev.length > 0 && ev.at(-1)!.kv.modRevision >= finalRev);
+      // Progress batches re-check the end condition: with a remote store the last event can arrive
+      // before the write's acknowledgement sets finalRev.
+      const { events, batches } = await consume(s.watch(p, from, { progressIntervalMs: 50 }), (ev) => ev.length > 0 && ev.at(-1)!.kv.modRevision >= finalRev);
       await writers;
       const got = events.map((e) => e.kv.modRevision);
       assert.deepEqual(got, mine.filter((r) => r > from).sort((a, b) => a - b));
@@ -410,8 +415,9 @@ export function runStoreSuite(opts: StoreSuiteOptions): void {
     test('aborting the signal ends a watch without an error', withStore(async (s, p) => {
       const ac = new AbortController();
       const batches: WatchBatch[] = [];
+      const from = await s.currentRevision(); // before the write below (a remote store answers later)
       const run = (async () => {
-        for await (const b of s.watch(p, await s.currentRevision(), { signal: ac.signal })) {
+        for await (const b of s.watch(p, from, { signal: ac.signal })) {
           batches.push(b);
           ac.abort();
         }
@@ -474,12 +480,71 @@ export function runStoreSuite(opts: StoreSuiteOptions): void {
       assert.equal(again.ok && dec(again.kv.value), 'back');
     }));
 
+    describe('TTL writes: the key is deleted about ttlSeconds later, with a delete event', () => {
+      /** Polls `fn` until it holds; fails after the safety limit. */
+      const eventually = async (what: string, fn: () => Promise<boolean>): Promise<void> => {
+        const deadline = Date.now() + SAFETY_MS;
+        while (!(await fn())) {
+          if (Date.now() > deadline) assert.fail(`${what} did not happen in ${SAFETY_MS} ms`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+
+      test('a created key with a TTL expires and watchers see its delete', withStore(async (s, p) => {
+        const from = await s.currentRevision();
+        const c = must(await s.create(`${p}short`, enc('v1'), { ttlSeconds: 1 }));
+        must(await s.create(`${p}kept`, enc('k')));
+        const w = consume(s.watch(p, from), (ev) => ev.some((e) => e.type === 'delete'));
+        await eventually('expiry', async () => (await s.get(`${p}short`)) === null);
+        const { events } = await w;
+        const del = events.find((e) => e.type === 'delete')!;
+        assert.equal(del.kv.key, `${p}short`);
+        assert.equal(dec(del.prevKv!.value), 'v1');
+        assert.equal(del.prevKv!.modRevision, c.ok ? c.kv.modRevision : 0);
+        assert.equal(dec((await s.get(`${p}kept`))!.value), 'k', 'a key without a TTL stays');
+        const again = must(await s.create(`${p}short`, enc('v2')));
+        assert.equal(again.ok && again.kv.createRevision, again.ok && again.kv.modRevision, 'the name is free again');
+      }));
+
+      test('an update with a TTL sets one; an update without clears it', withStore(async (s, p) => {
+        const a = must(await s.create(`${p}a`, enc('1')));
+        must(await s.update(`${p}a`, enc('2'), a.ok ? a.kv.modRevision : 0, { ttlSeconds: 1 }));
+        const b = must(await s.create(`${p}b`, enc('1'), { ttlSeconds: 1 }));
+        const b2 = must(await s.update(`${p}b`, enc('2'), b.ok ? b.kv.modRevision : 0));
+        const marker = must(await s.create(`${p}marker`, enc('m'), { ttlSeconds: 1 }));
+        assert.ok(marker.ok);
+        await eventually('expiry of a', async () => (await s.get(`${p}a`)) === null);
+        await eventually('expiry of the marker', async () => (await s.get(`${p}marker`)) === null);
+        await new Promise((r) => setTimeout(r, 1500));
+        const kept = await s.get(`${p}b`);
+        assert.equal(kept && dec(kept.value), '2', 'an update without a TTL keeps the key');
+        assert.equal(kept!.modRevision, b2.ok ? b2.kv.modRevision : 0);
+      }));
+    });
+
+    test('snapshot (when the backend has it) writes a file and reports the revision', withStore(async (s, p) => {
+      if (!s.snapshot) return;
+      for (let i = 0; i < 5; i++) must(await s.create(`${p}k${i}`, enc(String(i))));
+      const rev = await s.currentRevision();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-snap-'));
+      try {
+        const r = await s.snapshot(`${dir}/snap.db`);
+        assert.ok(r.revision >= rev, `snapshot revision ${r.revision} < ${rev}`);
+        assert.equal(r.size, fs.statSync(`${dir}/snap.db`).size);
+        assert.ok(r.size > 0);
+        assert.deepEqual(fs.readdirSync(dir), ['snap.db'], 'no temporary file is left');
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }));
+
     test('close ends watches and later calls fail with ERR_STORE_CLOSED', async () => {
       const s = await opts.newStore();
       const p = uniquePrefix();
+      const from = await s.currentRevision();
       const ended = (async () => {
         let n = 0;
-        for await (const b of s.watch(p, await s.currentRevision())) n += b.events.length;
+        for await (const b of s.watch(p, from)) n += b.events.length;
         return n;
       })();
       await new Promise((r) => setImmediate(r));

@@ -614,8 +614,8 @@ export function encryptingStore(
       return res.items.length ? { ...res, items: res.items.map(read) } : res;
     },
     currentRevision: () => store.currentRevision(),
-    create: async (key, value) => written(await store.create(key, write(key, value)), value),
-    update: async (key, value, expected) => written(await store.update(key, write(key, value), expected), value),
+    create: async (key, value, wo) => written(await store.create(key, write(key, value), wo), value),
+    update: async (key, value, expected, wo) => written(await store.update(key, write(key, value), expected, wo), value),
     async delete(key, expected): Promise<DeleteResult> {
       const res = await store.delete(key, expected);
       return res.current ? { ...res, current: readLenient(res.current) } : res;
@@ -643,6 +643,7 @@ export function encryptingStore(
     },
     compact: (rev) => store.compact(rev),
     compactedRevision: () => store.compactedRevision(),
+    ...(store.snapshot ? { snapshot: (file: string) => store.snapshot!(file) } : {}),
     close: () => store.close(),
   };
 }

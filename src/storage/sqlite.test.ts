@@ -229,8 +229,9 @@ describe('openStore', () => {
     { name: 'an empty endpoint opens DATA_DIR/db/state.db', endpoint: () => '', want: (d) => path.join(d, 'db', 'state.db') },
     { name: 'sqlite://PATH opens PATH', endpoint: (d) => `sqlite://${d}/elsewhere/my.db`, want: (d) => path.join(d, 'elsewhere', 'my.db') },
     { name: 'sqlite:// with a DSN query ignores the query', endpoint: (d) => `sqlite://${d}/q.db?_journal=WAL`, want: (d) => path.join(d, 'q.db') },
-    { name: 'etcd:// is not available yet', endpoint: () => 'etcd://127.0.0.1:2379', want: 'ERR_INVALID_CONFIG' },
-    { name: 'https:// is not available yet', endpoint: () => 'https://127.0.0.1:2379', want: 'ERR_INVALID_CONFIG' },
+    // Opening a reachable etcd is tested in etcd.test.ts.
+    { name: 'an etcd list mixing http:// and https:// is rejected', endpoint: () => 'http://127.0.0.1:1,https://127.0.0.1:2', want: 'ERR_INVALID_CONFIG' },
+    { name: 'an etcd endpoint without a host is rejected', endpoint: () => 'etcd://', want: 'ERR_INVALID_CONFIG' },
     { name: 'an unknown scheme is rejected', endpoint: () => 'mysql://db', want: 'ERR_INVALID_CONFIG' },
   ];
   for (const c of cases) {
@@ -298,6 +299,75 @@ describe('file modes', () => {
       if (fs.existsSync(`${file}-wal`)) assert.equal(modeOf(`${file}-wal`), 0o600);
     } finally {
       await again.close();
+    }
+  });
+});
+
+describe('SqliteStore snapshots and TTL', () => {
+  test('a snapshot is a consistent copy that opens as a store with every key', async () => {
+    const s = openSqliteStore(tmpDb(), { compactIntervalMs: 0 });
+    const copy = path.join(root, `snap${n++}`, 'copy.db');
+    fs.mkdirSync(path.dirname(copy), { recursive: true });
+    try {
+      for (let i = 0; i < 50; i++) await s.create(`/registry/snap/k${i}`, enc(`v${i}`));
+      await s.delete('/registry/snap/k7');
+      const pending = s.create('/registry/snap/queued', enc('q')); // queued in this turn: committed first
+      const r = await s.snapshot(copy);
+      await pending;
+      assert.equal(r.revision, 53);
+      assert.equal(r.size, fs.statSync(copy).size);
+      await s.create('/registry/snap/later', enc('x'));
+      const c = openSqliteStore(copy, { compactIntervalMs: 0 });
+      try {
+        assert.equal(await c.currentRevision(), r.revision);
+        const l = await c.list('/registry/snap/');
+        assert.equal(l.count, 50);
+        assert.equal(await c.get('/registry/snap/k7'), null);
+        assert.equal(dec((await c.get('/registry/snap/queued'))!.value), 'q');
+        assert.equal(await c.get('/registry/snap/later'), null);
+        assert.equal(dec((await c.get('/registry/snap/k3', { revision: 10 }))!.value), 'v3', 'history is kept');
+      } finally {
+        await c.close();
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('expired keys are deleted by the sweeper on the store clock, through the write path', async () => {
+    let now = 1_000_000;
+    const clock = { ...fakeClock(), now: () => now };
+    const s = openSqliteStore(tmpDb(), { compactIntervalMs: 0, clock });
+    try {
+      const a = await s.create('/registry/ttl/a', enc('1'), { ttlSeconds: 10 });
+      await s.create('/registry/ttl/b', enc('1'), { ttlSeconds: 30 });
+      const c = await s.create('/registry/ttl/c', enc('1'), { ttlSeconds: 10 });
+      await s.update('/registry/ttl/c', enc('2'), c.ok ? c.kv.modRevision : 0); // no TTL any more
+      assert.equal(clock.pending.length, 1, 'one sweeper timer, for the earliest expiry');
+      assert.equal(clock.pending[0]!.ms, 10_000);
+      now += 10_000;
+      await clock.fire();
+      assert.equal(await s.get('/registry/ttl/a'), null);
+      assert.notEqual(await s.get('/registry/ttl/b'), null);
+      assert.equal(dec((await s.get('/registry/ttl/c'))!.value), '2');
+      assert.equal(clock.pending.length, 1);
+      assert.equal(clock.pending[0]!.ms, 20_000, 're-armed for the next expiry');
+      const { events } = await (async () => {
+        const out = [];
+        for await (const b of s.watch('/registry/ttl/', a.ok ? a.kv.modRevision : 0)) {
+          out.push(...b.events);
+          if (out.some((e) => e.type === 'delete')) break;
+        }
+        return { events: out };
+      })();
+      const del = events.find((e) => e.type === 'delete')!;
+      assert.equal(del.kv.key, '/registry/ttl/a');
+      now += 20_000;
+      assert.equal(await s.sweepExpired(), 1);
+      assert.equal(await s.get('/registry/ttl/b'), null);
+      assert.equal(clock.pending.length, 0, 'nothing left to expire');
+    } finally {
+      await s.close();
     }
   });
 });

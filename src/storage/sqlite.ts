@@ -32,6 +32,11 @@
  *   transactions of `compactBatchRevisions` revisions with the event loop free in between; then it
  *   returns free pages to the file system (`auto_vacuum = INCREMENTAL`, in steps) and truncates the
  *   WAL. Each step runs on the one connection, so it never meets "database is locked".
+ * - TTL writes (`{ ttlSeconds }`) record an expiry time in `expiry(key, at, rev)`; a timer on the
+ *   store's clock deletes each expired key with a compare-and-swap delete through the normal write
+ *   path (a delete event; a key updated meanwhile is not deleted: its update replaced or cleared
+ *   the expiry). An update without a TTL clears the key's expiry.
+ * - `snapshot(file)` writes a consistent copy with `VACUUM INTO` (a valid store file).
  * - The file is opened in exclusive locking mode: a second process (or store) on the same file
  *   fails to open with ERR_INVALID_CONFIG instead of corrupting the revision sequence.
  *
@@ -52,6 +57,7 @@ import type {
   WatchBatch,
   WatchEvent,
   WatchOptions,
+  WriteOptions,
   WriteResult,
 } from './types.ts';
 
@@ -60,6 +66,8 @@ export interface StoreClock {
   /** `fn` may return a promise (the automatic compaction does); a fake clock can await it. */
   setTimeout(fn: () => unknown, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /** Wall-clock milliseconds for TTL expiry. Default Date.now. */
+  now?(): number;
 }
 
 export interface SqliteStoreOptions {
@@ -106,6 +114,8 @@ const CATCHUP_PAGE = 1000;
 /** Up to this many revisions behind, an old-revision count is derived from the live count. */
 const COUNT_DELTA_MAX = 20_000;
 const VACUUM_STEP_PAGES = 512;
+/** Expired keys deleted per sweep step. */
+const SWEEP_BATCH = 500;
 const MAX_KEY = '\u{10FFFF}';
 
 /** Opens (creating if needed) the store at `file`. Throws ERR_INVALID_CONFIG if another process holds it. */
@@ -120,6 +130,8 @@ interface Op {
   key: string;
   value: Uint8Array | null;
   expected: number | undefined;
+  /** create/update: expire the key this many seconds after the write (0: never). */
+  ttl: number;
   resolve(v: WriteResult | DeleteResult): void;
   reject(e: unknown): void;
 }
@@ -144,6 +156,11 @@ export class SqliteStore implements Store {
   #compaction: Promise<void> = Promise.resolve();
   #timer: unknown = null;
   #lastTickRev: number;
+  /** Whether expiry rows may exist (skips expiry maintenance on the write path when not). */
+  #expiring = false;
+  #sweepTimer: unknown = null;
+  #sweepAt = 0;
+  #pendingSweepAt = 0;
   #opts: Required<Omit<SqliteStoreOptions, 'clock' | 'onError'>> & { clock: StoreClock; onError: (err: unknown) => void };
 
   constructor(file: string, opts: SqliteStoreOptions = {}) {
@@ -182,6 +199,11 @@ export class SqliteStore implements Store {
     this.#compacted = meta.get('compacted') ?? 0;
     this.#lastTickRev = this.#rev;
     this.#schedule();
+    const firstExpiry = this.#s.expiryNext.get() as unknown as Arr | undefined;
+    if (firstExpiry && firstExpiry[0] !== null) {
+      this.#expiring = true;
+      this.#armSweep(firstExpiry[0] as number);
+    }
   }
 
   #init(): void {
@@ -214,6 +236,8 @@ export class SqliteStore implements Store {
       CREATE TABLE IF NOT EXISTS live (key TEXT PRIMARY KEY, rev INTEGER NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
       INSERT OR IGNORE INTO meta (name, value) VALUES ('rev', 1), ('compacted', 0);
+      CREATE TABLE IF NOT EXISTS expiry (key TEXT PRIMARY KEY, at INTEGER NOT NULL, rev INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS expiry_at ON expiry (at);
     `);
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   }
@@ -321,24 +345,25 @@ export class SqliteStore implements Store {
 
   // ---- writes --------------------------------------------------------------------------------
 
-  create(key: string, value: Uint8Array): Promise<WriteResult> {
-    return this.#enqueue('create', key, value, undefined) as Promise<WriteResult>;
+  create(key: string, value: Uint8Array, opts?: WriteOptions): Promise<WriteResult> {
+    return this.#enqueue('create', key, value, undefined, opts?.ttlSeconds) as Promise<WriteResult>;
   }
 
-  update(key: string, value: Uint8Array, expectedModRevision: number): Promise<WriteResult> {
-    return this.#enqueue('update', key, value, expectedModRevision) as Promise<WriteResult>;
+  update(key: string, value: Uint8Array, expectedModRevision: number, opts?: WriteOptions): Promise<WriteResult> {
+    return this.#enqueue('update', key, value, expectedModRevision, opts?.ttlSeconds) as Promise<WriteResult>;
   }
 
   delete(key: string, expectedModRevision?: number): Promise<DeleteResult> {
     return this.#enqueue('delete', key, null, expectedModRevision) as Promise<DeleteResult>;
   }
 
-  #enqueue(kind: Op['kind'], key: string, value: Uint8Array | null, expected: number | undefined): Promise<WriteResult | DeleteResult> {
+  #enqueue(kind: Op['kind'], key: string, value: Uint8Array | null, expected: number | undefined, ttlSeconds?: number): Promise<WriteResult | DeleteResult> {
     if (this.#closed) return Promise.reject(new BosunError('ERR_STORE_CLOSED'));
     if (typeof key !== 'string' || key === '') return Promise.reject(new TypeError('a store key must be a non-empty string'));
     if (value !== null && !(value instanceof Uint8Array)) return Promise.reject(new TypeError('a store value must be a Uint8Array'));
     const { promise, resolve, reject } = Promise.withResolvers<WriteResult | DeleteResult>();
-    this.#queue.push({ kind, key, value, expected, resolve, reject });
+    const ttl = ttlSeconds && ttlSeconds > 0 ? ttlSeconds : 0;
+    this.#queue.push({ kind, key, value, expected, ttl, resolve, reject });
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flush());
@@ -372,6 +397,10 @@ export class SqliteStore implements Store {
       return;
     }
     this.#publish(applied);
+    if (this.#pendingSweepAt) {
+      this.#armSweep(this.#pendingSweepAt);
+      this.#pendingSweepAt = 0;
+    }
     for (let i = 0; i < ops.length; i++) ops[i]!.resolve(applied[i]!.result);
   }
 
@@ -405,6 +434,8 @@ export class SqliteStore implements Store {
       const last = s.lastRow.get(key) as unknown as Arr | undefined;
       s.insertLog.run(rev, key, rev, last ? (last[0] as number) : 0, 0, op.value);
       s.liveInsert.run(key, rev, rev);
+      if (op.ttl) this.#setExpiry(key, op.ttl, rev);
+      else if (this.#expiring) s.expiryDelete.run(key);
       const kv: KeyValue = { key, value: op.value!, createRevision: rev, modRevision: rev };
       return { result: { ok: true, kv }, event: { type: 'put', kv } };
     }
@@ -418,6 +449,8 @@ export class SqliteStore implements Store {
       if (curRev !== op.expected) return { result: { ok: false, current: this.#kvAt(key, curRev, created) }, event: null };
       s.insertLog.run(rev, key, created, curRev, 0, op.value);
       s.liveUpdate.run(rev, key);
+      if (op.ttl) this.#setExpiry(key, op.ttl, rev);
+      else if (this.#expiring) s.expiryDelete.run(key);
       const kv: KeyValue = { key, value: op.value!, createRevision: created, modRevision: rev };
       const event: WatchEvent = { type: 'put', kv };
       if (this.#watched(key)) event.prevKv = this.#kvAt(key, curRev, created);
@@ -427,8 +460,63 @@ export class SqliteStore implements Store {
     if (op.expected !== undefined && curRev !== op.expected) return { result: { ok: false, current: prevKv, revision: 0 }, event: null };
     s.insertLog.run(rev, key, created, curRev, 1, null);
     s.liveDelete.run(key);
+    if (this.#expiring) s.expiryDelete.run(key);
     const event: WatchEvent = { type: 'delete', kv: { key, value: prevKv.value, createRevision: created, modRevision: rev }, prevKv };
     return { result: { ok: true, current: prevKv, revision: rev }, event };
+  }
+
+  /** Records the key's expiry and makes sure the sweeper wakes by then. */
+  #setExpiry(key: string, ttlSeconds: number, rev: number): void {
+    const at = this.#now() + Math.round(ttlSeconds * 1000);
+    this.#s.expiryUpsert.run(key, at, rev);
+    this.#expiring = true;
+    if (this.#sweepAt === 0 || at < this.#sweepAt) this.#pendingSweepAt = Math.min(this.#pendingSweepAt || at, at);
+  }
+
+  #now(): number {
+    return this.#opts.clock.now ? this.#opts.clock.now() : Date.now();
+  }
+
+  /** Arms the sweeper for the earliest expiry (after a commit that added expiries, and after each sweep). */
+  #armSweep(at: number): void {
+    if (this.#closed || at <= 0) return;
+    if (this.#sweepTimer !== null) {
+      if (this.#sweepAt <= at) return;
+      this.#opts.clock.clearTimeout(this.#sweepTimer);
+    }
+    this.#sweepAt = at;
+    const h = this.#opts.clock.setTimeout(() => this.sweepExpired(), Math.max(0, at - this.#now()));
+    (h as { unref?: () => void } | null)?.unref?.();
+    this.#sweepTimer = h;
+  }
+
+  /**
+   * Deletes every key whose expiry has passed (compare-and-swap deletes through the write path,
+   * so watchers see delete events), then re-arms the timer for the next expiry. Answers how many
+   * keys it deleted. The timer calls it; tests with a fake clock may call it directly.
+   */
+  async sweepExpired(): Promise<number> {
+    if (this.#sweepTimer !== null) this.#opts.clock.clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = null;
+    this.#sweepAt = 0;
+    if (this.#closed) return 0;
+    let deleted = 0;
+    for (;;) {
+      const due = this.#s.expiryDue.all(this.#now(), SWEEP_BATCH) as unknown as Arr[];
+      if (due.length === 0) break;
+      const results = await Promise.all(due.map((r) => this.delete(r[0] as string, r[1] as number).catch(() => null)));
+      for (let i = 0; i < due.length; i++) {
+        if (results[i]?.ok) deleted++;
+        // A key that changed or vanished meanwhile: its row, if still this version's, is stale.
+        else this.#s.expiryDeleteAt.run(due[i]![0] as string, due[i]![1] as number);
+      }
+      if (this.#closed || due.length < SWEEP_BATCH) break;
+    }
+    if (this.#closed) return deleted;
+    const next = this.#s.expiryNext.get() as unknown as Arr | undefined;
+    if (next && next[0] !== null) this.#armSweep(next[0] as number);
+    else this.#expiring = false;
+    return deleted;
   }
 
   #kvAt(key: string, rev: number, created: number): KeyValue {
@@ -602,6 +690,29 @@ export class SqliteStore implements Store {
     this.#schedule();
   }
 
+  /**
+   * Writes a consistent copy of the database to `file` (`VACUUM INTO` a temporary name, then a
+   * rename): committed writes only, compacted history left out; it opens as a store. Runs on the
+   * store's connection (the file is locked exclusively), so it stalls the event loop for its duration.
+   */
+  async snapshot(file: string): Promise<{ size: number; revision: number }> {
+    this.#assertOpen();
+    if (this.#queue.length) this.#flush();
+    const target = path.resolve(file);
+    const tmp = path.join(path.dirname(target), `.${path.basename(target)}.part-${process.pid}`);
+    fs.rmSync(tmp, { force: true });
+    const revision = this.#rev;
+    try {
+      this.#db.prepare('VACUUM INTO ?').run(tmp);
+      fs.chmodSync(tmp, databaseFileMode);
+      fs.renameSync(tmp, target);
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      throw err;
+    }
+    return { size: fs.statSync(target).size, revision };
+  }
+
   /** Figures about the file (runs a few PRAGMAs and a row count: not for hot paths). */
   stats(): SqliteStoreStats {
     this.#assertOpen();
@@ -633,6 +744,8 @@ export class SqliteStore implements Store {
     if (this.#queue.length) this.#flush();
     this.#closed = true;
     if (this.#timer !== null) this.#opts.clock.clearTimeout(this.#timer);
+    if (this.#sweepTimer !== null) this.#opts.clock.clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = null;
     this.#timer = null;
     for (const sub of this.#subs) sub.end();
     this.#subs.clear();
@@ -789,6 +902,11 @@ function prepareAll(db: DatabaseSync) {
     compactBatch: p(`DELETE FROM log WHERE rev IN (
                        SELECT prev FROM log WHERE rev > ?1 AND rev <= ?2 AND prev > 0
                        UNION ALL SELECT rev FROM log WHERE rev > ?1 AND rev <= ?2 AND deleted = 1)`),
+    expiryUpsert: p('INSERT INTO expiry (key, at, rev) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET at = excluded.at, rev = excluded.rev'),
+    expiryDelete: p('DELETE FROM expiry WHERE key = ?'),
+    expiryDeleteAt: p('DELETE FROM expiry WHERE key = ? AND rev = ?'),
+    expiryDue: p('SELECT key, rev FROM expiry WHERE at <= ? ORDER BY at LIMIT ?'),
+    expiryNext: p('SELECT min(at) FROM expiry'),
     setMeta: p('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
   };
 }

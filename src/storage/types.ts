@@ -92,11 +92,20 @@ export interface Reader {
   currentRevision(): Promise<number>;
 }
 
+export interface WriteOptions {
+  /**
+   * The key is deleted (a normal delete, with its event) about this many seconds after the write
+   * (etcd: a lease, shared by writes close in time; upstream stores Events this way with --event-ttl).
+   * An update without it keeps the key forever.
+   */
+  ttlSeconds?: number;
+}
+
 export interface Writer {
   /** Creates `key` if absent; otherwise `{ ok: false, current }`. */
-  create(key: string, value: Uint8Array): Promise<WriteResult>;
+  create(key: string, value: Uint8Array, opts?: WriteOptions): Promise<WriteResult>;
   /** Replaces `key` if its modRevision equals `expectedModRevision`; otherwise `{ ok: false, current }`. */
-  update(key: string, value: Uint8Array, expectedModRevision: number): Promise<WriteResult>;
+  update(key: string, value: Uint8Array, expectedModRevision: number, opts?: WriteOptions): Promise<WriteResult>;
   /** Deletes `key`, if present and (when given) its modRevision equals `expectedModRevision`. */
   delete(key: string, expectedModRevision?: number): Promise<DeleteResult>;
 }
@@ -111,5 +120,11 @@ export interface Store extends Reader, Writer, Watcher {
   compact(revision: number): Promise<void>;
   /** The oldest revision still readable (history before it is compacted). */
   compactedRevision(): Promise<number>;
+  /**
+   * Writes a consistent copy of the whole store to `file` (written under a temporary name, then
+   * renamed): SQLite a database that opens as a store, etcd its backend snapshot (`etcdctl
+   * snapshot restore` reads it). Answers the file's size and the revision it holds.
+   */
+  snapshot?(file: string): Promise<{ size: number; revision: number }>;
   close(): Promise<void>;
 }

@@ -104,6 +104,48 @@ export async function startHost(server: { dataDir: string; url: string }, i: num
   return host;
 }
 
+/** A `bosun server` running in host i's namespace (see startServerHost). */
+export interface ServerHost extends Host {
+  /** https://10.44.0.1N:6443 */
+  url: string;
+  /** The admin kubeconfig (server https://10.44.0.1N:6443). */
+  kubeconfig: string;
+}
+
+/**
+ * Makes host `i` (1..9) and starts `bosun server` in it on 10.44.0.1N:6443 (its embedded etcd, if
+ * any, on that address too), with `args` (e.g. `--cluster-init`, or `--server URL --token T`);
+ * resolves once the API server is ready. The server runs without a node agent unless `args` ask
+ * otherwise. Killed with the hosts by removeHosts().
+ */
+export async function startServerHost(i: number, args: readonly string[], opts: { timeoutMs?: number; dataDir?: string } = {}): Promise<ServerHost> {
+  if (!(i >= 1 && i <= MAX_HOSTS)) throw new RangeError(`host index ${i} not in 1..${MAX_HOSTS}`);
+  const name = hostName(i);
+  const ip = hostIP(i);
+  if (!existsSync(`/var/run/netns/${name}`)) await createNamespace(i);
+  const dataDir = opts.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), `bosun-${name}-`)));
+  const kubeconfig = path.join(dataDir, 'kubeconfig.yaml');
+  const proc = spawn('nsenter', [`--net=/var/run/netns/${name}`, '--', bosunBin, 'server', '--data-dir', dataDir, '--node-name', name, '--bind-address', ip, '--advertise-address', ip, '--disable-agent', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const host: ServerHost = { index: i, name, ip, dataDir, proc, output: () => out, url: `https://${ip}:6443`, kubeconfig };
+  running.set(`${name}-server`, host);
+  proc.on('exit', () => running.delete(`${name}-server`));
+  const deadline = Date.now() + (opts.timeoutMs ?? 90_000);
+  while (!/API server ready at/.test(out)) {
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`server of ${name} exited early (${proc.exitCode ?? proc.signalCode}):\n${out}`);
+    if (Date.now() > deadline) throw new Error(`server of ${name} did not become ready:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return host;
+}
+
+/** Runs a command inside host i's network namespace (e.g. kubectl through the agent's load balancer). */
+export function inHost(i: number, cmd: string, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run('nsenter', [`--net=/var/run/netns/${hostName(i)}`, '--', cmd, ...args]);
+}
+
 /** Stops the agents (SIGTERM, then SIGKILL after 15 s). */
 export async function stopHosts(hosts: readonly Host[]): Promise<void> {
   await Promise.all(

@@ -162,7 +162,7 @@ test('bosun agent --server --token joins: node Ready, a pod runs, kubectl logs w
   await prepareAgent(agentDir);
   const token = fs.readFileSync(path.join(server.dataDir, 'server', 'node-token'), 'utf8').trim();
   const start = (args: string[]) => {
-    const p = spawn(bosunBin, ['agent', '--server', server.url, '--kubelet-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(bosunBin, ['agent', '--server', server.url, '--kubelet-port', '0', '--lb-server-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const o = { out: '', exited: new Promise<number | null>((resolve) => p.on('close', resolve)) };
     p.stdout!.on('data', (d: Buffer) => (o.out += d.toString()));
     p.stderr!.on('data', (d: Buffer) => (o.out += d.toString()));
