@@ -237,6 +237,7 @@ async function main(): Promise<void> {
     record('latency of a validating webhook', `failed: ${(err as Error).message}`);
     process.exitCode = 1;
   }
+  await import('./etcd.ts').then((m) => m.benchEtcd(record)).catch((err: Error) => ((process.exitCode = 1), record('ConfigMap creates/s on a 3-member etcd', `failed: ${err.message}`)));
   await import('./crd.ts').then((m) => m.benchCrd(record)).catch((err: Error) => ((process.exitCode = 1), record('custom resource / ConfigMap creates/s', `failed: ${err.message}`)));
   const s = await startServer();
   const creds = credsFromKubeconfig(s.kubeconfig);

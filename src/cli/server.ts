@@ -203,7 +203,6 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   const [{ pki, clients }, requestHeader] = await Promise.all([ensurePkiIsolated(pkiRequest, pkiLog), ensureRequestHeaderPki(pkiRequest.dir, pkiLog)]);
   // The server token (DATA_DIR/server/token): servers join with it; an external datastore keeps the bootstrap data under it.
   const serverToken = await ensureServerToken(cfg.dataDir, pki.caCertPem, cfg.token);
-  await datastore.publishBootstrap(serverToken);
   // Leaf certificates renewed while the server runs (the CA is not): each consumer below takes the new pair in place.
   const rotator = new CertRotator({ reissue: (names) => reissueIsolated(pkiRequest, names, pkiLog), log: pkiLog });
   const rotating = (name: string): RotatingCert => rotator.add(name, name === 'serving' ? { certPem: pki.servingCertPem, keyPem: pki.servingKeyPem } : name === 'admin' ? { certPem: pki.adminCertPem, keyPem: pki.adminKeyPem } : clients[name]!);
@@ -224,6 +223,8 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   const store = encryption ? encryptingStore(rawStore, encryption, resourceResolver(builtinResources), { onWatchError: (e) => process.stdout.write(`bosun: ${e.message}\n`) }) : rawStore;
   // Service account tokens: the signing key in the data dir's tls folder, upstream's flags.
   const sa = await loadServiceAccountConfig(cfg.serviceAccount ?? {}, { keyDir: path.join(cfg.dataDir, 'tls'), clusterDomain: cfg.clusterDomain });
+  // Every shared file exists now (the service-account key too): an external datastore keeps them for the next servers.
+  await datastore.publishBootstrap(serverToken);
   const saLookups = {
     getServiceAccount: (ns: string, n: string) => cached<ServiceAccount>('', 'ServiceAccount', ns, n),
     getPod: (ns: string, n: string) => cached<Pod>('', 'Pod', ns, n),
