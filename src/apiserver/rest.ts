@@ -103,13 +103,15 @@ export interface ResourceStoreOptions {
    * Assigns cluster-wide resources (service IPs and node ports) after defaulting and before
    * validation, on create and update; returns field errors. Calls are serialized per resource.
    */
-  allocate?: (obj: KubeObject, old: KubeObject | undefined) => StatusCause[] | Promise<StatusCause[]>;
+  allocate?: (obj: KubeObject, old: KubeObject | undefined, ctx: { dryRun: boolean }) => StatusCause[] | Promise<StatusCause[]>;
   /**
    * The highest revision this server wrote under each storage prefix, shared by the stores of
    * one server so that kinds stored under one prefix (core and events.k8s.io Events) read each
    * other's writes.
    */
   writeMarks?: Map<string, number>;
+  /** Called once an object is deleted from the store (a Service's addresses are released). */
+  afterDelete?: (obj: KubeObject) => Promise<void>;
   /** Objects expire this long after their last write (upstream's --event-ttl for Events); absent: never. */
   ttlSeconds?: number;
 }
@@ -396,7 +398,7 @@ export class ResourceStore {
     this.#track(undefined, obj, ctx, '');
     await this.#admission('admit', this.#attrs('CREATE', namespace, meta.name ?? '', ctx, obj), ctx);
     return this.#serialized(async () => {
-      await this.#allocate(obj, undefined);
+      await this.#allocate(obj, undefined, ctx);
       this.#validateCreate(obj, namespace);
       await this.#admission('validate', this.#attrs('CREATE', namespace, meta.name ?? '', ctx, obj), ctx);
       if (this.def.review) return obj;
@@ -454,9 +456,9 @@ export class ResourceStore {
     return run;
   }
 
-  async #allocate(obj: KubeObject, old: KubeObject | undefined): Promise<void> {
+  async #allocate(obj: KubeObject, old: KubeObject | undefined, ctx: { dryRun: boolean }): Promise<void> {
     if (!this.#opts.allocate) return;
-    const causes = await this.#opts.allocate(obj, old);
+    const causes = await this.#opts.allocate(obj, old, { dryRun: ctx.dryRun });
     if (causes.length) throw invalid(this.gk, obj.metadata.name ?? '', causes);
   }
 
@@ -507,6 +509,7 @@ export class ResourceStore {
         const del = await this.#store.delete(key, cur.modRevision);
         if (!del.ok) continue; // re-read: a pinned resourceVersion is then a Conflict
         this.#noteWrite(del.revision);
+        await this.#opts.afterDelete?.(old);
         next.metadata.resourceVersion = String(del.revision);
         return { obj: next, created: false };
       }
@@ -589,7 +592,7 @@ export class ResourceStore {
     this.#track(old, obj, ctx, sub);
     const attrs = this.#attrs('UPDATE', namespace, name, ctx, obj, old, sub);
     await this.#admission('admit', attrs, ctx);
-    if (main) await this.#allocate(obj, old);
+    if (main) await this.#allocate(obj, old, ctx);
     const causes: StatusCause[] = [
       ...validateObjectMeta(meta, { namespaced: this.def.namespaced, nameRule: this.def.nameRule ?? 'subdomain', requestNamespace: namespace }),
       ...validateObjectMetaUpdate(meta, old.metadata),
@@ -660,6 +663,7 @@ export class ResourceStore {
         continue;
       }
       this.#noteWrite(res.revision);
+      await this.#opts.afterDelete?.(old);
       return { obj: old, deleted: true };
     }
   }

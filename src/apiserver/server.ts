@@ -24,7 +24,7 @@ import type { TLSSocket } from 'node:tls';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type { Store } from '../storage/types.ts';
 import type { ResourceDef } from '../api/resource.ts';
-import type { KubeObject, UserInfo } from '../api/types.ts';
+import type { KubeObject, StatusCause, UserInfo } from '../api/types.ts';
 import { forbidden, routeNotFound, statusError, unauthorized } from '../api/errors.ts';
 import { ResourceRegistry, type ServedResource } from './registry.ts';
 import { ResourceStore } from './rest.ts';
@@ -43,6 +43,7 @@ import { authorize, privilegedGroup, alwaysAllowAuthenticated, type Authorizer, 
 import { reviewHandler } from './reviews.ts';
 import { OpenApi } from './openapi.ts';
 import { allocateServiceAddresses, defaultNodePortRange, defaultServiceCIDR } from '../api/groups/core-services.ts';
+import { ServiceAddressClaims, type ServiceAddresses } from './serviceclaims.ts';
 import type { Request } from './body.ts';
 import { connectionTimeouts, installConnectionTimeouts, secureServerTimeoutOptions, type ConnectionTimeouts } from './connections.ts';
 import { acceptsGzip, gzipResponse } from './compress.ts';
@@ -220,10 +221,12 @@ export class ApiServer {
     const admission = (this.#admission = new AdmissionChain(plugins));
     const writeMarks = this.#writeMarks;
     for (const def of this.registry.defs()) {
-      const allocate = def.group === '' && def.kind === 'Service' ? this.#serviceAllocator(def) : undefined;
+      const services = def.group === '' && def.kind === 'Service' ? this.#serviceAllocator(def) : undefined;
+      const allocate = services?.allocate;
+      const afterDelete = services?.release;
       // Events expire an hour after their last write (upstream's --event-ttl), core and events.k8s.io alike.
       const ttlSeconds = def.kind === 'Event' && (def.group === '' || def.group === 'events.k8s.io') ? (opts.eventTtlSeconds ?? defaultEventTtlSeconds) || undefined : undefined;
-      this.storages.set(def, new ResourceStore(def, opts.store, { admission, allocate, writeMarks, ttlSeconds }));
+      this.storages.set(def, new ResourceStore(def, opts.store, { admission, allocate, afterDelete, writeMarks, ttlSeconds }));
     }
     const crdDef = this.registry.byKind('apiextensions.k8s.io', 'CustomResourceDefinition');
     if (crdDef) {
@@ -309,12 +312,34 @@ export class ApiServer {
     this.#openapiDocs.invalidate();
   }
 
-  /** Cluster IPs and node ports, allocated against the services already stored. */
+  /**
+   * Cluster IPs and node ports, allocated against the services already stored (this server's
+   * cache, read consistently), then claimed in the store so that another API server cannot give
+   * out the same address at the same moment (./serviceclaims.ts). An address another server
+   * claimed meanwhile counts as used and the allocation runs again: an address the client asked
+   * for is then refused as upstream refuses an allocated one.
+   */
   #serviceAllocator(def: ResourceDef) {
-    return (svc: KubeObject) => {
-      const existing = this.storageFor(def).cache.list().map((c) => c.obj);
-      return allocateServiceAddresses(svc, existing, { serviceCIDR: defaultServiceCIDR, nodePortRange: defaultNodePortRange });
+    const claims = new ServiceAddressClaims(this.#opts.store, async (ns, name) => (await this.storageFor(def).getFromStore(ns, name))?.obj);
+    const opts = { serviceCIDR: defaultServiceCIDR, nodePortRange: defaultNodePortRange };
+    const allocate = async (svc: KubeObject, old: KubeObject | undefined, ctx: { dryRun: boolean }): Promise<StatusCause[]> => {
+      const pristine = structuredClone(svc['spec']);
+      const taken: ServiceAddresses = { ips: [], ports: [] };
+      for (let attempt = 0; ; attempt++) {
+        const existing = this.storageFor(def).cache.list().map((c) => c.obj);
+        // Addresses claimed by other servers' Services this server has not seen yet.
+        if (taken.ips.length || taken.ports.length) existing.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: '', namespace: '' }, spec: { clusterIPs: taken.ips, ports: taken.ports.map((nodePort) => ({ nodePort })) } } as KubeObject);
+        const causes = allocateServiceAddresses(svc, existing, opts);
+        if (causes.length || ctx.dryRun) return causes;
+        const lost = await claims.claim(svc, old);
+        if (!lost.ips.length && !lost.ports.length) return [];
+        if (attempt >= 8) return [{ reason: 'FieldValueInvalid', field: 'spec.clusterIPs', message: 'Internal error: failed to allocate a service address: every candidate was taken meanwhile' }];
+        taken.ips.push(...lost.ips);
+        taken.ports.push(...lost.ports);
+        svc['spec'] = structuredClone(pristine);
+      }
     };
+    return { allocate, release: (svc: KubeObject) => claims.release(svc) };
   }
 
   storageFor(def: ResourceDef): ResourceStore {

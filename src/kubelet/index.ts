@@ -4,6 +4,10 @@
  * the CRI, and serves the kubelet's HTTPS endpoints (logs, exec, attach, port-forward, stats) to
  * the API server. `runAgent` resolves once the signal aborted and everything it started stopped;
  * running pods are left to containerd's shims and adopted by the next start.
+ *
+ * `BOSUN_NODE_HOUSEKEEPING_SECONDS` (tests only; read once when the agent starts) shortens the
+ * housekeeping period, upstream's 10 s: the Lease renewal, the pressure reading and one eviction
+ * pass. Unset, the period is 10 s.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -26,6 +30,7 @@ import { startClusterDns } from '../dns/index.ts';
 import { startNetworkPolicy } from '../netpol/index.ts';
 import { startServiceProxy, type ProxyMode } from '../proxy/index.ts';
 import type { RotatingCert } from '../pki/rotation.ts';
+import { housekeepingFromEnv } from './housekeeping.ts';
 
 export const defaultClusterCidr = '10.42.0.0/16';
 export const defaultServiceCidr = '10.43.0.0/16';
@@ -83,6 +88,7 @@ export function firstSubnet(clusterCidr: string): string {
 
 export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise<void> {
   const log = opts.log ?? (() => {});
+  const housekeepingEvery = housekeepingFromEnv(process.env);
   const cs = clientset(opts.client);
   const dir = opts.dir;
   const bridge = opts.bridge ?? defaultBridge;
@@ -207,13 +213,14 @@ export async function runAgent(opts: AgentOptions, signal: AbortSignal): Promise
     log(`agent: node ${opts.nodeName} ready (${nodeIP}, pods ${podCidr}, agent port ${server.port})`);
     opts.onReady?.({ nodeName: opts.nodeName, nodeIP, port: server.port });
 
-    // Heartbeats: the Lease every 10 s, the node status every minute or when pressure changes;
-    // under memory pressure one pod is evicted per pass (upstream's eviction manager, 10 s).
+    // Heartbeats: the Lease every 10 s (housekeepingEvery), the node status every minute or when
+    // pressure changes; under memory pressure one pod is evicted per pass (upstream's eviction
+    // manager, 10 s).
     let lastStatus = Date.now();
     const flags = (p: Pressure) => `${p.memory}/${p.disk}/${p.pid}`;
     let lastPressure = flags(pressure);
     while (!signal.aborted) {
-      await sleepUnlessAborted(10_000, { signal });
+      await sleepUnlessAborted(housekeepingEvery, { signal });
       if (signal.aborted) break;
       await renewNodeLease(cs, opts.nodeName).catch((err: unknown) => log(`agent: lease: ${(err as Error).message}`));
       pressure = await readPressure(dir, eviction).catch(() => pressure);

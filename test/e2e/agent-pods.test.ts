@@ -2,9 +2,10 @@
  * The node agent runs real pods through containerd, driven with kubectl 1.27 and 1.33: node
  * registration, `kubectl run` to Ready, a Deployment whose pods reach each other, sidecars with a
  * shared emptyDir, restarts and CrashLoopBackOff, OOMKilled, configMap volumes and fieldRef env,
- * liveness and readiness probes, graceful deletion with preStop.
+ * liveness and readiness probes, graceful deletion with preStop. The tests whose pods only wait on
+ * the agent's periods run concurrently (one suite, four at a time); the rest one after another.
  */
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import type { Node, Pod } from '../../src/api/index.ts';
@@ -109,151 +110,197 @@ test('a Deployment of busybox httpd rolls out 3 pods with distinct IPs that reac
   await kubectlOk(server, newest, ['delete', 'deployment', 'web-app']);
 });
 
-test('a sidecar shares an emptyDir with the main container', { skip }, async () => {
-  await apply({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'sidecar' },
-    spec: {
-      volumes: [{ name: 'shared', emptyDir: {} }],
-      initContainers: [{ name: 'writer', image: busyboxImage, restartPolicy: 'Always', command: ['sh', '-c', 'while true; do date > /data/now; echo tick >> /data/log; sleep 1; done'], volumeMounts: [{ name: 'shared', mountPath: '/data' }] }],
-      containers: [{ name: 'main', image: busyboxImage, command: ['sh', '-c', 'sleep 3600'], volumeMounts: [{ name: 'shared', mountPath: '/data' }] }],
-    },
+// Pods that mostly wait on the agent's periods (probes, back-off, the eviction and volume
+// checks): each has its own names, none depends on what the node holds, so they run side by side.
+describe('pods on the node agent, side by side', { skip, concurrency: 4 }, () => {
+  test('a sidecar shares an emptyDir with the main container', { skip }, async () => {
+    await apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'sidecar' },
+      spec: {
+        volumes: [{ name: 'shared', emptyDir: {} }],
+        initContainers: [{ name: 'writer', image: busyboxImage, restartPolicy: 'Always', command: ['sh', '-c', 'while true; do date > /data/now; echo tick >> /data/log; sleep 1; done'], volumeMounts: [{ name: 'shared', mountPath: '/data' }] }],
+        containers: [{ name: 'main', image: busyboxImage, command: ['sh', '-c', 'sleep 3600'], volumeMounts: [{ name: 'shared', mountPath: '/data' }] }],
+      },
+    });
+    const p = await waitReady('sidecar');
+    assert.equal(p.status?.initContainerStatuses?.[0]?.started, true);
+    assert.equal(p.status?.initContainerStatuses?.[0]?.ready, true);
+    const out = await until('the sidecar wrote the shared file', async () => {
+      const r = await kubectl(server, newest, ['exec', 'sidecar', '-c', 'main', '--', 'cat', '/data/log']);
+      return r.code === 0 && r.stdout.includes('tick') ? r.stdout : undefined;
+    });
+    assert.match(out, /tick/);
+    const wide = await kubectlOk(server, newest, ['get', 'pod', 'sidecar']);
+    assert.match(wide, /sidecar\s+2\/2\s+Running/);
+    await kubectlOk(server, newest, ['delete', 'pod', 'sidecar', '--grace-period=1']);
   });
-  const p = await waitReady('sidecar');
-  assert.equal(p.status?.initContainerStatuses?.[0]?.started, true);
-  assert.equal(p.status?.initContainerStatuses?.[0]?.ready, true);
-  const out = await until('the sidecar wrote the shared file', async () => {
-    const r = await kubectl(server, newest, ['exec', 'sidecar', '-c', 'main', '--', 'cat', '/data/log']);
-    return r.code === 0 && r.stdout.includes('tick') ? r.stdout : undefined;
-  });
-  assert.match(out, /tick/);
-  const wide = await kubectlOk(server, newest, ['get', 'pod', 'sidecar']);
-  assert.match(wide, /sidecar\s+2\/2\s+Running/);
-  await kubectlOk(server, newest, ['delete', 'pod', 'sidecar', '--grace-period=1']);
-});
 
-test('a crashing container restarts with back-off and shows CrashLoopBackOff', { skip }, async () => {
-  await apply({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'crasher' }, spec: { containers: [{ name: 'c', image: busyboxImage, command: ['sh', '-c', 'echo crashing; exit 3'] }] } });
-  const p = await until('CrashLoopBackOff with restarts', async () => {
-    const p = await pod('crasher');
-    const cs = p?.status?.containerStatuses?.[0];
-    return cs?.state?.waiting?.reason === 'CrashLoopBackOff' && cs.restartCount >= 1 ? p : undefined;
-  }, { timeoutMs: 60_000 });
-  const cs = p.status!.containerStatuses![0]!;
-  assert.equal(cs.lastState?.terminated?.exitCode, 3);
-  assert.equal(cs.lastState?.terminated?.reason, 'Error');
-  assert.match(cs.state?.waiting?.message ?? '', /^back-off \d+s restarting failed container=c pod=crasher_default\(/);
-  assert.equal(p.status?.phase, 'Running');
-  const prev = await kubectlOk(server, newest, ['logs', 'crasher', '--previous']);
-  assert.equal(prev, 'crashing\n');
-  const events = await kubectlOk(server, newest, ['get', 'events', '--field-selector', 'involvedObject.name=crasher']);
-  assert.match(events, /BackOff|Started/);
-  await kubectlOk(server, newest, ['delete', 'pod', 'crasher', '--grace-period=0', '--force']);
-});
-
-test('a container over its 32Mi memory limit is OOMKilled', { skip }, async () => {
-  await apply({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'oom' },
-    spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: busyboxImage, command: ['sh', '-c', 'tail /dev/zero'], resources: { limits: { memory: '32Mi' } } }] },
+  test('a crashing container restarts with back-off and shows CrashLoopBackOff', { skip }, async () => {
+    await apply({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'crasher' }, spec: { containers: [{ name: 'c', image: busyboxImage, command: ['sh', '-c', 'echo crashing; exit 3'] }] } });
+    const p = await until('CrashLoopBackOff with restarts', async () => {
+      const p = await pod('crasher');
+      const cs = p?.status?.containerStatuses?.[0];
+      return cs?.state?.waiting?.reason === 'CrashLoopBackOff' && cs.restartCount >= 1 ? p : undefined;
+    }, { timeoutMs: 60_000 });
+    const cs = p.status!.containerStatuses![0]!;
+    assert.equal(cs.lastState?.terminated?.exitCode, 3);
+    assert.equal(cs.lastState?.terminated?.reason, 'Error');
+    assert.match(cs.state?.waiting?.message ?? '', /^back-off \d+s restarting failed container=c pod=crasher_default\(/);
+    assert.equal(p.status?.phase, 'Running');
+    const prev = await kubectlOk(server, newest, ['logs', 'crasher', '--previous']);
+    assert.equal(prev, 'crashing\n');
+    const events = await kubectlOk(server, newest, ['get', 'events', '--field-selector', 'involvedObject.name=crasher']);
+    assert.match(events, /BackOff|Started/);
+    await kubectlOk(server, newest, ['delete', 'pod', 'crasher', '--grace-period=0', '--force']);
   });
-  const p = await until('OOMKilled', async () => {
-    const p = await pod('oom');
-    return p?.status?.containerStatuses?.[0]?.state?.terminated ? p : undefined;
-  }, { timeoutMs: 60_000 });
-  const t = p.status!.containerStatuses![0]!.state!.terminated!;
-  assert.equal(t.reason, 'OOMKilled');
-  assert.equal(t.exitCode, 137);
-  assert.equal(p.status?.phase, 'Failed');
-  await kubectlOk(server, newest, ['delete', 'pod', 'oom']);
-});
 
-test('a configMap volume and fieldRef env reach the container; configMap updates propagate', { skip }, async () => {
-  await kubectlOk(server, newest, ['create', 'configmap', 'app-config', '--from-literal=greeting=hello']);
-  await apply({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'cfg', labels: { tier: 'front' } },
-    spec: {
-      volumes: [{ name: 'cfg', configMap: { name: 'app-config' } }],
-      containers: [
-        {
-          name: 'c',
-          image: busyboxImage,
-          command: ['sh', '-c', 'sleep 3600'],
-          env: [
-            { name: 'MY_POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-            { name: 'MY_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-            { name: 'GREETING', valueFrom: { configMapKeyRef: { name: 'app-config', key: 'greeting' } } },
-            { name: 'MSG', value: '$(GREETING) from $(MY_POD)' },
-          ],
-          volumeMounts: [{ name: 'cfg', mountPath: '/etc/cfg' }],
-        },
-      ],
-    },
+  test('a container over its 32Mi memory limit is OOMKilled', { skip }, async () => {
+    await apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'oom' },
+      spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: busyboxImage, command: ['sh', '-c', 'tail /dev/zero'], resources: { limits: { memory: '32Mi' } } }] },
+    });
+    const p = await until('OOMKilled', async () => {
+      const p = await pod('oom');
+      return p?.status?.containerStatuses?.[0]?.state?.terminated ? p : undefined;
+    }, { timeoutMs: 60_000 });
+    const t = p.status!.containerStatuses![0]!.state!.terminated!;
+    assert.equal(t.reason, 'OOMKilled');
+    assert.equal(t.exitCode, 137);
+    assert.equal(p.status?.phase, 'Failed');
+    await kubectlOk(server, newest, ['delete', 'pod', 'oom']);
   });
-  const p = await waitReady('cfg');
-  const env = await kubectlOk(server, newest, ['exec', 'cfg', '--', 'env']);
-  assert.match(env, /^MY_POD=cfg$/m);
-  assert.match(env, new RegExp(`^MY_IP=${p.status!.podIP!.replace(/\./g, '\\.')}$`, 'm'));
-  assert.match(env, /^MSG=hello from cfg$/m);
-  assert.equal(await kubectlOk(server, newest, ['exec', 'cfg', '--', 'cat', '/etc/cfg/greeting']), 'hello');
-  await kubectlOk(server, newest, ['create', 'configmap', 'app-config', '--from-literal=greeting=bonjour', '--dry-run=client', '-o', 'yaml'], {}).then((y) => kubectlOk(server, newest, ['apply', '-f', '-'], { input: y }));
-  await until('the configMap update in the volume', async () => (await kubectl(server, newest, ['exec', 'cfg', '--', 'cat', '/etc/cfg/greeting'])).stdout === 'bonjour', { timeoutMs: 60_000 });
-  await kubectlOk(server, newest, ['delete', 'pod', 'cfg', '--grace-period=1']);
-});
 
-test('a failing liveness probe restarts the container', { skip }, async () => {
-  await apply({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'liveness' },
-    spec: {
-      containers: [
-        {
-          name: 'c',
-          image: busyboxImage,
-          command: ['sh', '-c', 'touch /tmp/healthy; sleep 3; rm /tmp/healthy; sleep 3600'],
-          livenessProbe: { exec: { command: ['cat', '/tmp/healthy'] }, periodSeconds: 1, failureThreshold: 1 },
-        },
-      ],
-      terminationGracePeriodSeconds: 1,
-    },
+  test('a configMap volume and fieldRef env reach the container; configMap updates propagate', { skip }, async () => {
+    await kubectlOk(server, newest, ['create', 'configmap', 'app-config', '--from-literal=greeting=hello']);
+    await apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'cfg', labels: { tier: 'front' } },
+      spec: {
+        volumes: [{ name: 'cfg', configMap: { name: 'app-config' } }],
+        containers: [
+          {
+            name: 'c',
+            image: busyboxImage,
+            command: ['sh', '-c', 'sleep 3600'],
+            env: [
+              { name: 'MY_POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+              { name: 'MY_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+              { name: 'GREETING', valueFrom: { configMapKeyRef: { name: 'app-config', key: 'greeting' } } },
+              { name: 'MSG', value: '$(GREETING) from $(MY_POD)' },
+            ],
+            volumeMounts: [{ name: 'cfg', mountPath: '/etc/cfg' }],
+          },
+        ],
+      },
+    });
+    const p = await waitReady('cfg');
+    const env = await kubectlOk(server, newest, ['exec', 'cfg', '--', 'env']);
+    assert.match(env, /^MY_POD=cfg$/m);
+    assert.match(env, new RegExp(`^MY_IP=${p.status!.podIP!.replace(/\./g, '\\.')}$`, 'm'));
+    assert.match(env, /^MSG=hello from cfg$/m);
+    assert.equal(await kubectlOk(server, newest, ['exec', 'cfg', '--', 'cat', '/etc/cfg/greeting']), 'hello');
+    await kubectlOk(server, newest, ['create', 'configmap', 'app-config', '--from-literal=greeting=bonjour', '--dry-run=client', '-o', 'yaml'], {}).then((y) => kubectlOk(server, newest, ['apply', '-f', '-'], { input: y }));
+    await until('the configMap update in the volume', async () => (await kubectl(server, newest, ['exec', 'cfg', '--', 'cat', '/etc/cfg/greeting'])).stdout === 'bonjour', { timeoutMs: 60_000 });
+    await kubectlOk(server, newest, ['delete', 'pod', 'cfg', '--grace-period=1']);
   });
-  await until('a restart after liveness failures', async () => ((await pod('liveness'))?.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1, { timeoutMs: 60_000 });
-  const events = await kubectlOk(server, newest, ['get', 'events', '--field-selector', 'involvedObject.name=liveness', '-o', 'json']);
-  assert.match(events, /Liveness probe failed/);
-  assert.match(events, /failed liveness probe, will be restarted/);
-  await kubectlOk(server, newest, ['delete', 'pod', 'liveness', '--grace-period=0', '--force']);
-});
 
-test('an httpGet readiness probe gates Ready', { skip }, async () => {
-  await apply({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'readiness' },
-    spec: {
-      containers: [
-        {
-          name: 'c',
-          image: busyboxImage,
-          command: ['sh', '-c', 'mkdir -p /www && exec httpd -f -p 8080 -h /www'],
-          readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 1 },
-        },
-      ],
-    },
+  test('a failing liveness probe restarts the container', { skip }, async () => {
+    await apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'liveness' },
+      spec: {
+        containers: [
+          {
+            name: 'c',
+            image: busyboxImage,
+            command: ['sh', '-c', 'touch /tmp/healthy; sleep 3; rm /tmp/healthy; sleep 3600'],
+            livenessProbe: { exec: { command: ['cat', '/tmp/healthy'] }, periodSeconds: 1, failureThreshold: 1 },
+          },
+        ],
+        terminationGracePeriodSeconds: 1,
+      },
+    });
+    await until('a restart after liveness failures', async () => ((await pod('liveness'))?.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1, { timeoutMs: 60_000 });
+    const events = await kubectlOk(server, newest, ['get', 'events', '--field-selector', 'involvedObject.name=liveness', '-o', 'json']);
+    assert.match(events, /Liveness probe failed/);
+    assert.match(events, /failed liveness probe, will be restarted/);
+    await kubectlOk(server, newest, ['delete', 'pod', 'liveness', '--grace-period=0', '--force']);
   });
-  await until('running', async () => (await pod('readiness'))?.status?.containerStatuses?.[0]?.state?.running, { timeoutMs: 30_000, detail: () => server.output().slice(-3000) });
-  await new Promise((r) => setTimeout(r, 2500));
-  let p = await pod('readiness');
-  assert.equal(p?.status?.containerStatuses?.[0]?.ready, false);
-  assert.equal(p?.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'False');
-  await kubectlOk(server, newest, ['exec', 'readiness', '--', 'sh', '-c', 'echo ok > /www/ready']);
-  p = await waitReady('readiness', 30_000);
-  assert.equal(p.status?.containerStatuses?.[0]?.ready, true);
-  await kubectlOk(server, newest, ['delete', 'pod', 'readiness', '--grace-period=1']);
+
+  test('an httpGet readiness probe gates Ready', { skip }, async () => {
+    await apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'readiness' },
+      spec: {
+        containers: [
+          {
+            name: 'c',
+            image: busyboxImage,
+            command: ['sh', '-c', 'mkdir -p /www && exec httpd -f -p 8080 -h /www'],
+            readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 1 },
+          },
+        ],
+      },
+    });
+    await until('running', async () => (await pod('readiness'))?.status?.containerStatuses?.[0]?.state?.running, { timeoutMs: 30_000, detail: () => server.output().slice(-3000) });
+    await new Promise((r) => setTimeout(r, 2500));
+    let p = await pod('readiness');
+    assert.equal(p?.status?.containerStatuses?.[0]?.ready, false);
+    assert.equal(p?.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'False');
+    await kubectlOk(server, newest, ['exec', 'readiness', '--', 'sh', '-c', 'echo ok > /www/ready']);
+    p = await waitReady('readiness', 30_000);
+    assert.equal(p.status?.containerStatuses?.[0]?.ready, true);
+    await kubectlOk(server, newest, ['delete', 'pod', 'readiness', '--grace-period=1']);
+  });
+
+  test('an emptyDir over its sizeLimit gets the pod evicted', { skip }, async () => {
+    await apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'filler' },
+      spec: {
+        terminationGracePeriodSeconds: 1,
+        volumes: [{ name: 'scratch', emptyDir: { sizeLimit: '1Mi' } }],
+        containers: [{ name: 'c', image: busyboxImage, command: ['sh', '-c', 'dd if=/dev/zero of=/scratch/big bs=1024 count=2048; sleep 3600'], volumeMounts: [{ name: 'scratch', mountPath: '/scratch' }] }],
+      },
+    });
+    const p = await until('filler evicted', async () => {
+      const p = await pod('filler');
+      return p?.status?.phase === 'Failed' ? p : undefined;
+    }, { timeoutMs: 60_000 });
+    assert.equal(p.status?.reason, 'Evicted');
+    assert.match(p.status?.message ?? '', /^Usage of EmptyDir volume "scratch" exceeds the limit "1Mi"/);
+    assert.ok(p.status?.containerStatuses?.[0]?.state?.terminated, 'its container stopped');
+    await kubectlOk(server, newest, ['delete', 'pod', 'filler']);
+  });
+
+  test('termination messages come from the termination-log file, or the log tail on error', { skip }, async () => {
+    const manifest = (name: string, command: string, policy?: string) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name },
+      spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: busyboxImage, command: ['sh', '-c', command], ...(policy ? { terminationMessagePolicy: policy } : {}) }] },
+    });
+    await apply(manifest('term-file', 'echo -n bye > /dev/termination-log; exit 0'));
+    await apply(manifest('term-logs', 'echo first; echo oops; exit 1', 'FallbackToLogsOnError'));
+    const terminated = (name: string) =>
+      until(`${name} terminated`, async () => {
+        const t = (await pod(name))?.status?.containerStatuses?.[0]?.state?.terminated;
+        return t?.message !== undefined ? t : undefined;
+      }, { timeoutMs: 60_000 });
+    assert.equal((await terminated('term-file')).message, 'bye');
+    const t = await terminated('term-logs');
+    assert.equal(t.exitCode, 1);
+    assert.equal(t.message, 'first\noops\n');
+    await kubectlOk(server, newest, ['delete', 'pod', 'term-file', 'term-logs']);
+  });
 });
 
 test(`kubectl ${oldest} delete waits for the preStop hook and the grace period`, { skip }, async () => {
@@ -316,46 +363,4 @@ test('bin/bosun images import adds an image to the running node', { skip }, asyn
   await apply({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'imported' }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: 'extra:1', imagePullPolicy: 'Never', command: ['sleep', '3600'] }] } });
   await waitReady('imported');
   await kubectlOk(server, newest, ['delete', 'pod', 'imported']);
-});
-
-test('an emptyDir over its sizeLimit gets the pod evicted', { skip }, async () => {
-  await apply({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'filler' },
-    spec: {
-      terminationGracePeriodSeconds: 1,
-      volumes: [{ name: 'scratch', emptyDir: { sizeLimit: '1Mi' } }],
-      containers: [{ name: 'c', image: busyboxImage, command: ['sh', '-c', 'dd if=/dev/zero of=/scratch/big bs=1024 count=2048; sleep 3600'], volumeMounts: [{ name: 'scratch', mountPath: '/scratch' }] }],
-    },
-  });
-  const p = await until('filler evicted', async () => {
-    const p = await pod('filler');
-    return p?.status?.phase === 'Failed' ? p : undefined;
-  }, { timeoutMs: 60_000 });
-  assert.equal(p.status?.reason, 'Evicted');
-  assert.match(p.status?.message ?? '', /^Usage of EmptyDir volume "scratch" exceeds the limit "1Mi"/);
-  assert.ok(p.status?.containerStatuses?.[0]?.state?.terminated, 'its container stopped');
-  await kubectlOk(server, newest, ['delete', 'pod', 'filler']);
-});
-
-test('termination messages come from the termination-log file, or the log tail on error', { skip }, async () => {
-  const manifest = (name: string, command: string, policy?: string) => ({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name },
-    spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: busyboxImage, command: ['sh', '-c', command], ...(policy ? { terminationMessagePolicy: policy } : {}) }] },
-  });
-  await apply(manifest('term-file', 'echo -n bye > /dev/termination-log; exit 0'));
-  await apply(manifest('term-logs', 'echo first; echo oops; exit 1', 'FallbackToLogsOnError'));
-  const terminated = (name: string) =>
-    until(`${name} terminated`, async () => {
-      const t = (await pod(name))?.status?.containerStatuses?.[0]?.state?.terminated;
-      return t?.message !== undefined ? t : undefined;
-    }, { timeoutMs: 60_000 });
-  assert.equal((await terminated('term-file')).message, 'bye');
-  const t = await terminated('term-logs');
-  assert.equal(t.exitCode, 1);
-  assert.equal(t.message, 'first\noops\n');
-  await kubectlOk(server, newest, ['delete', 'pod', 'term-file', 'term-logs']);
 });

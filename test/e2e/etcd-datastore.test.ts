@@ -5,7 +5,8 @@
  * cluster's CA and keys in etcd encrypted with the token; the second takes them from there (one
  * CA, one service-account key); objects sit under /registry/<resource>/<namespace>/<name>; a
  * write through one server is read through the other and watched there; Events are stored on a
- * lease and expire after `--event-ttl`; a wrong token is refused; `bosun etcd-snapshot save`
+ * lease and expire after `--event-ttl`; Services created at once through both servers get distinct
+ * addresses; a wrong token is refused; `bosun etcd-snapshot save`
  * writes an etcd snapshot that etcdctl reads.
  */
 import { after, before, describe, test } from 'node:test';
@@ -65,6 +66,20 @@ describe('bosun server on an external etcd with TLS', { timeout: 180_000 }, () =
     assert.equal(await kubectlOk(b, v, ['get', 'configmap', 'shared', '-o', 'jsonpath={.data.k}']), 'v');
     const stored = (await etcdctl('get', '/registry/configmaps/default/shared', '--print-value-only')).stdout;
     assert.match(stored, /"name":"shared"/);
+  });
+
+  test('Services created at once through both servers get distinct cluster IPs and node ports', async () => {
+    const create = (server: ServerHandle, i: number) =>
+      kubectlOk(server, v, ['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: `race-${i}`, namespace: 'default' }, spec: { type: 'NodePort', ports: [{ port: 80 }] } }) });
+    await Promise.all(Array.from({ length: 16 }, (_, i) => create(i % 2 ? a : b, i)));
+    const items = (JSON.parse(await kubectlOk(a, v, ['get', 'services', '-o', 'json'])) as { items: { metadata: { name: string }; spec: { clusterIP: string; ports: { nodePort?: number }[] } }[] }).items.filter((s) => s.metadata.name.startsWith('race-'));
+    assert.equal(items.length, 16);
+    assert.equal(new Set(items.map((s) => s.spec.clusterIP)).size, 16, `cluster IPs: ${items.map((s) => s.spec.clusterIP).join(' ')}`);
+    assert.equal(new Set(items.map((s) => s.spec.ports[0]!.nodePort)).size, 16, `node ports: ${items.map((s) => s.spec.ports[0]!.nodePort).join(' ')}`);
+    // A deleted Service's address is free again at once, through the other server.
+    const ip = items[0]!.spec.clusterIP;
+    await kubectlOk(a, v, ['delete', 'service', items[0]!.metadata.name]);
+    await kubectlOk(b, v, ['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'reuse', namespace: 'default' }, spec: { clusterIP: ip, ports: [{ port: 80 }] } }) });
   });
 
   test('Events are stored on a lease and expire after --event-ttl', async () => {

@@ -1,7 +1,12 @@
 /**
- * Service networking across nodes (issue 13's checks): `bosun server` bound to the hosts' bridge
- * and two namespace hosts (test/e2e/hosts.ts) joined with the node token. One cluster serves
- * every case: pod to pod across nodes; a Service by cluster IP, by DNS name and by short name
+ * Several nodes on one machine, and Service networking across them (issue 13's checks): `bosun
+ * server --disable-agent` bound to the hosts' bridge address and two namespace hosts
+ * (test/e2e/hosts.ts) each running `bosun agent --server --token --node-ip` (joined through the
+ * TLS bootstrap). One cluster serves every case. The nodes: each is Ready with its own pod range
+ * (node IPAM) and its InternalIP, its certificates came through approved requests, each agent
+ * routes the other's range via its InternalIP (host-gw) behind its guard chain, every pod gets an
+ * address of its node's range, a pod on either node fetches a page from a pod on the other, and
+ * deleting a Node takes its route away on the other host (last). Services: pod to pod across nodes; a Service by cluster IP, by DNS name and by short name
  * from pods on both nodes, spread over endpoints on both nodes; the NodePort on every node's IP
  * (from pods and from outside the nodes); ClientIP affinity; a removed endpoint leaving the
  * rotation; headless and ExternalName names from a pod; `kubernetes.default` reachable from pods;
@@ -11,21 +16,26 @@
  * Names outside the cluster go to a fake resolver this test runs on 10.44.0.1:53 (the agents'
  * --resolv-conf): no query leaves the machine.
  * Run: flock /tmp/bosun-agent.lock node --test test/e2e/multinode-services.test.ts
+ * (The node checks were multinode.test.ts, with a cluster of its own; they share this one now,
+ * which saves a server and two hosts.)
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Pod, Service } from '../../src/api/index.ts';
+import type { Node, Pod, Service } from '../../src/api/index.ts';
 import { getPod, isPodReady, kubectl, kubectlOk, kubectlVersions, startServer, until, waitForServiceAccount, type ServerHandle } from './harness.ts';
 import { createHostsBridge, HOSTS_GATEWAY, removeHosts, startHost, stopHosts, type Host } from './hosts.ts';
 import { agentSupported, busyboxImage } from './node.ts';
-import { run } from '../../src/network/exec.ts';
+import { run, runOk } from '../../src/network/exec.ts';
+import { ROUTE_PROTO } from '../../src/network/routes.ts';
 import { startFakeResolver, type FakeResolver } from './network.ts';
 
 const skip = agentSupported() ? false : 'the node agent needs root';
 const v = kubectlVersions.at(-1)!;
+/** The node checks drive the oldest kubectl, the Service checks the newest. */
+const oldest = kubectlVersions[0]!;
 const nodePort = 30481;
 const nodeOf = (pod: string) => `bosun-h${pod.match(/-(\d)$/)![1]}`;
 
@@ -66,7 +76,7 @@ function pod(d: { name: string; app: string }): Pod {
 
 const service = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 80 }], ...spec } });
 
-describe('Service networking across two joined nodes', { skip, timeout: 180_000 }, () => {
+describe('Service networking across two joined nodes', { skip, timeout: 300_000 }, () => {
   let server: ServerHandle | undefined;
   let hosts: Host[] = [];
   let upstream: FakeResolver | undefined;
@@ -150,6 +160,80 @@ describe('Service networking across two joined nodes', { skip, timeout: 180_000 
     assert.notEqual((await table(1)).code, 0);
     assert.doesNotMatch(await natChains(2), /KUBE-SERVICES/);
   });
+
+  const nodes = new Map<string, Node>();
+  const routesIn = async (h: Host) => runOk('ip', ['-n', h.name, '-4', 'route', 'show', 'proto', ROUTE_PROTO]);
+
+  test('every node is Ready with its own pod range and its InternalIP', async () => {
+    for (const h of hosts) {
+      const n = await until(`node ${h.name} Ready`, async () => {
+        const r = await kubectl(server!, oldest, ['get', 'node', h.name, '-o', 'json']);
+        const n = r.code === 0 ? (JSON.parse(r.stdout) as Node) : undefined;
+        return n?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? n : undefined;
+      }, { timeoutMs: 60_000, detail });
+      assert.equal(n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address, h.ip);
+      assert.match(n.spec?.podCIDR ?? '', /^10\.42\.\d+\.0\/24$/);
+      assert.deepEqual(n.spec?.podCIDRs, [n.spec?.podCIDR]);
+      nodes.set(h.name, n);
+    }
+    const ranges = [...nodes.values()].map((n) => n.spec?.podCIDR);
+    assert.equal(new Set(ranges).size, ranges.length, `distinct pod ranges: ${ranges.join(', ')}`);
+  });
+
+  test('each host joined with the node token: its certificates came through approved requests', async () => {
+    const csrs = await kubectlOk(server!, oldest, ['get', 'csr']);
+    for (const h of hosts) {
+      assert.match(csrs, new RegExp(`kubernetes\\.io/kubelet-serving\\s+system:node:${h.name}\\s+\\S+\\s+Approved,Issued`), csrs);
+      assert.match(h.output(), new RegExp(`agent: joined https://${HOSTS_GATEWAY.replace(/\./g, '\\.')}:\\d+ as system:node:${h.name}`));
+    }
+    assert.equal((csrs.match(/kubernetes\.io\/kube-apiserver-client-kubelet\s+system:bootstrap:\w+\s+\S+\s+Approved,Issued/g) ?? []).length, hosts.length, csrs);
+  });
+
+  test('each host routes the other node\'s pod range via its InternalIP, and its guard lets only pod traffic out', async () => {
+    for (const h of hosts) {
+      const other = hosts.find((o) => o !== h)!;
+      const want = `${nodes.get(other.name)!.spec!.podCIDR} via ${other.ip}`;
+      await until(`${h.name} routes ${want}`, async () => (await routesIn(h)).includes(want), { timeoutMs: 30_000, detail });
+      assert.match(await routesIn(h), /^unreachable 10\.42\.0\.0\/16 /m, 'pod addresses no node holds go nowhere');
+      const guard = await runOk('ip', ['netns', 'exec', h.name, 'iptables', '-S', 'BOSUN-GUARD-bosun0']);
+      assert.match(guard, /-A BOSUN-GUARD-bosun0 -d 10\.42\.0\.0\/16 -o eth0 .*-j RETURN/);
+      assert.match(guard, /-A BOSUN-GUARD-bosun0 -s 10\.42\.0\.0\/16 .*-j REJECT/);
+      // The bridge on the host carries the node's own range's gateway.
+      const bridge = await runOk('ip', ['-n', h.name, '-4', '-o', 'addr', 'show', 'dev', 'bosun0']);
+      assert.ok(bridge.includes(`${nodes.get(h.name)!.spec!.podCIDR!.replace(/0\/24$/, '1')}/24`), bridge);
+    }
+  });
+
+  test('every pod pinned to a node got an address of its node\'s range', async () => {
+    for (const d of podDefs) {
+      const range = nodes.get(nodeFor(d.name))!.spec!.podCIDR!.replace(/0\/24$/, '');
+      assert.ok(ip[d.name]!.startsWith(range), `${d.name}: ${ip[d.name]} in ${range}0/24`);
+    }
+  });
+
+  for (const [from, to] of [[1, 2], [2, 1]] as const) {
+    test(`a pod on node ${from} fetches the page of the pod on node ${to} over HTTP`, async () => {
+      const target = `web-${to}`;
+      const name = `get-${from}-${to}`;
+      const pod: Pod = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name },
+        spec: {
+          nodeName: `bosun-h${from}`,
+          restartPolicy: 'Never',
+          // Exit 0 only when the page came back (Debian's busybox wget -T crashes: timeout instead).
+          containers: [{ name: 'get', image: busyboxImage, command: ['sh', '-c', `timeout 5 wget -qO- http://${ip[target]}:8080/ | grep -qx ${target}`] }],
+        },
+      };
+      await kubectlOk(server!, oldest, ['apply', '-f', '-'], { input: JSON.stringify(pod) });
+      const p = await until(`${name} finished`, async () => {
+        const p = await getPod(server!, name);
+        return p?.status?.phase === 'Succeeded' || p?.status?.phase === 'Failed' ? p : undefined;
+      }, { timeoutMs: 60_000, detail });
+      assert.equal(p.status?.phase, 'Succeeded', JSON.stringify(p.status?.containerStatuses?.[0]?.state));
+    });
+  }
 
   test('pods reach each other by pod IP across nodes, both ways', async () => {
     assert.deepEqual(await answers('frontend-1', `http://${ip['web-2']}/`, 1), ['web-2']);
@@ -280,5 +364,14 @@ describe('Service networking across two joined nodes', { skip, timeout: 180_000 
     assert.equal(await reaches('other-2', `http://${cip}/`), false, 'other through the Service');
     await kubectlOk(server!, v, ['delete', 'networkpolicy', 'web-netpol']);
     await expectReach('other-1', 'web-2', true);
+  });
+
+  // Last: it takes node 2 away.
+  test('deleting a Node removes its route on the other host', async () => {
+    const [h1, h2] = hosts as [Host, Host];
+    const gone = `${nodes.get(h2.name)!.spec!.podCIDR} via ${h2.ip}`;
+    assert.ok((await routesIn(h1)).includes(gone));
+    await kubectlOk(server!, oldest, ['delete', 'node', h2.name, '--wait=false']);
+    await until(`${h1.name} drops ${gone}`, async () => !(await routesIn(h1)).includes(gone), { timeoutMs: 30_000, detail });
   });
 });

@@ -15,6 +15,9 @@
  * - examples/dynamic-client/{cluster_scoped,namespaced}_custom_resource.py and
  *   examples/{namespaced,cluster_scoped}_custom_object.py (CustomObjectsApi; the CRD their doc
  *   string says to apply is applied with kubectl first).
+ * The runs mostly wait (the scripts sleep between steps), so up to three run at once against the
+ * one server; runs that create the same CustomResourceDefinition (changemes, ingressroutes,
+ * crontabs) take turns, as each expects to be its name's only user.
  * Two things differ from upstream's own run, both from the environment, not the tests:
  * - the dynamic-client tests create their CRDs as apiextensions.k8s.io/v1beta1, which upstream
  *   removed in 1.22 (they fail on any current cluster at the first discovery lookup). A pytest
@@ -26,7 +29,7 @@
  *   oauthlib, durationpy: exec/attach, OIDC refresh, duration parsing) are replaced by stubs that
  *   fail if used, when they are not installed.
  */
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -52,14 +55,20 @@ const howTo =
   `BOSUN_PYTHON_CLIENT_MIRROR, default /work/.mirror/kubernetes-client+python/repo, into ${clientDir}) or set BOSUN_PYTHON_CLIENT to an unpacked ` +
   'checkout of it (v36.x; the repository root, holding kubernetes/ and examples/)';
 
-function canImport(mod: string): boolean {
+/**
+ * The modules among `mods` that import, asked of one interpreter (one start, not one per module;
+ * each import is tried on its own, as separate `python -c "import m"` runs would).
+ */
+function importable(mods: string[]): Set<string> {
+  const script = 'import importlib, sys\nfor m in sys.argv[1:]:\n    try:\n        importlib.import_module(m)\n        print(m)\n    except Exception:\n        pass\n';
   try {
-    execFileSync(python, ['-c', `import ${mod}`], { stdio: 'ignore' });
-    return true;
+    return new Set(execFileSync(python, ['-c', script, ...mods], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean));
   } catch {
-    return false;
+    return new Set();
   }
 }
+const canImportNow = importable([...requiredModules, ...Object.keys(stubbable)]);
+const canImport = (mod: string): boolean => canImportNow.has(mod);
 
 function skipReason(): string | undefined {
   if (!fs.existsSync(path.join(clientDir, 'kubernetes/dynamic/test_client.py'))) return howTo;
@@ -199,35 +208,53 @@ if (reason) {
   const passed = (r: PyResult, what: string) => assert.equal(r.code, 0, `${what} failed (exit ${r.code}):\n${r.output.slice(-12_000)}`);
   const minor = kubectlVersions.at(-1) ?? '';
 
-  for (const name of ['test_cluster_custom_resources', 'test_namespaced_custom_resources', 'test_async_namespaced_custom_resources']) {
-    test(`dynamic client: ${name} (kubernetes/base/dynamic/test_client.py)`, { timeout: runTimeoutMs + 10_000 }, async () => {
-      passed(await pytest(`kubernetes/dynamic/test_client.py::TestDynamicClient::${name}`, true), name);
-    });
-  }
+  /** Runs `fn` after every earlier holder of `name` is done: runs sharing a CRD take turns. */
+  const turns = new Map<string, Promise<unknown>>();
+  const inTurn = <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const run = (turns.get(name) ?? Promise.resolve()).then(fn, fn);
+    turns.set(name, run.catch(() => {}));
+    return run;
+  };
 
-  test('e2e_test: test_create_apiservice_from_yaml_with_conflict (kubernetes/e2e_test/test_utils.py)', { timeout: runTimeoutMs + 10_000 }, async () => {
-    passed(await pytest('kubernetes/e2e_test/test_utils.py::TestUtils::test_create_apiservice_from_yaml_with_conflict'), 'test_create_apiservice_from_yaml_with_conflict');
+  const dynamicTest = (name: string, crd: string) =>
+    test(`dynamic client: ${name} (kubernetes/base/dynamic/test_client.py)`, { timeout: 2 * runTimeoutMs + 10_000 }, async () => {
+      passed(await inTurn(crd, () => pytest(`kubernetes/dynamic/test_client.py::TestDynamicClient::${name}`, true)), name);
+    });
+
+  // Registered in the order they start; the longest chain (changemes) first. A test's timeout
+  // covers its wait for its turn.
+  describe('the official Python client', { concurrency: 3 }, () => {
+    dynamicTest('test_namespaced_custom_resources', 'changemes');
+    dynamicTest('test_cluster_custom_resources', 'clusterchangemes');
+
+    test('e2e_test: test_create_apiservice_from_yaml_with_conflict (kubernetes/e2e_test/test_utils.py)', { timeout: runTimeoutMs + 10_000 }, async () => {
+      passed(await pytest('kubernetes/e2e_test/test_utils.py::TestUtils::test_create_apiservice_from_yaml_with_conflict'), 'test_create_apiservice_from_yaml_with_conflict');
+    });
+
+    dynamicTest('test_async_namespaced_custom_resources', 'changemes');
+
+    for (const example of ['examples/dynamic-client/cluster_scoped_custom_resource.py', 'examples/dynamic-client/namespaced_custom_resource.py']) {
+      test(`example: ${example}`, { timeout: 2 * runTimeoutMs + 10_000 }, async () => {
+        passed(await inTurn('ingressroutes', () => py([example])), example);
+      });
+    }
+
+    for (const example of ['examples/namespaced_custom_object.py', 'examples/cluster_scoped_custom_object.py']) {
+      test(`example: ${example} (with the CRD its doc string names)`, { timeout: 2 * runTimeoutMs + 60_000 }, () =>
+        inTurn('crontabs', async () => {
+          const source = fs.readFileSync(path.join(clientDir, example), 'utf8');
+          const manifest = /^apiVersion: apiextensions\.k8s\.io\/v1\n[\s\S]*?(?=^""")/m.exec(source)?.[0];
+          assert.ok(manifest, `no CRD manifest in the doc string of ${example}`);
+          const crd = /^  name: (\S+)$/m.exec(manifest)![1]!;
+          await kubectlOk(server, minor, ['apply', '-f', '-'], { input: manifest });
+          try {
+            await kubectlOk(server, minor, ['wait', '--for=condition=Established', `crd/${crd}`, '--timeout=30s']);
+            passed(await py([example]), example);
+          } finally {
+            await kubectl(server, minor, ['delete', 'crd', crd, '--ignore-not-found', '--timeout=60s']);
+          }
+        }),
+      );
+    }
   });
-
-  for (const example of ['examples/dynamic-client/cluster_scoped_custom_resource.py', 'examples/dynamic-client/namespaced_custom_resource.py']) {
-    test(`example: ${example}`, { timeout: runTimeoutMs + 10_000 }, async () => {
-      passed(await py([example]), example);
-    });
-  }
-
-  for (const example of ['examples/namespaced_custom_object.py', 'examples/cluster_scoped_custom_object.py']) {
-    test(`example: ${example} (with the CRD its doc string names)`, { timeout: runTimeoutMs + 30_000 }, async () => {
-      const source = fs.readFileSync(path.join(clientDir, example), 'utf8');
-      const manifest = /^apiVersion: apiextensions\.k8s\.io\/v1\n[\s\S]*?(?=^""")/m.exec(source)?.[0];
-      assert.ok(manifest, `no CRD manifest in the doc string of ${example}`);
-      const crd = /^  name: (\S+)$/m.exec(manifest)![1]!;
-      await kubectlOk(server, minor, ['apply', '-f', '-'], { input: manifest });
-      try {
-        await kubectlOk(server, minor, ['wait', '--for=condition=Established', `crd/${crd}`, '--timeout=30s']);
-        passed(await py([example]), example);
-      } finally {
-        await kubectl(server, minor, ['delete', 'crd', crd, '--ignore-not-found', '--timeout=60s']);
-      }
-    });
-  }
 }
