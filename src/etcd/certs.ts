@@ -33,7 +33,7 @@ import { createPrivateKey, getRandomValues, type webcrypto } from 'node:crypto';
 import { BosunError } from '../util/errors.ts';
 import { readFileIfExists, writeFileAtomic } from '../util/fs.ts';
 import { addDays, backdateMs, certFacts, createCertificate, keyMatches, loadX509, type CertAndKey } from '../pki/x509.ts';
-import { nearExpiry, pairMismatch, caValidityDays, leafValidityDays } from '../pki/index.ts';
+import { nearExpiry, pairMismatch, caValidityDays, leafValidityDays, withDirLock } from '../pki/index.ts';
 import { parseSan, sanKey, type San } from '../pki/sans.ts';
 
 /** Paths of the member's PKI files (absolute when `dir` is). */
@@ -224,19 +224,3 @@ function dedupe(sans: San[]): San[] {
   return sans.filter((s) => !seen.has(sanKey(s)) && seen.add(sanKey(s)));
 }
 
-const locks = new Map<string, Promise<unknown>>();
-
-/** Runs `fn` after every earlier call for the same directory has settled. */
-function withDirLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
-  const key = path.resolve(dir);
-  const run = (locks.get(key) ?? Promise.resolve()).then(fn, fn);
-  const tail = run.then(
-    () => {},
-    () => {},
-  );
-  locks.set(key, tail);
-  void tail.then(() => {
-    if (locks.get(key) === tail) locks.delete(key);
-  });
-  return run;
-}

@@ -321,8 +321,8 @@ function dedupe(sans: San[]): San[] {
 
 const locks = new Map<string, Promise<unknown>>();
 
-/** Runs `fn` after every earlier call for the same directory has settled. */
-function withDirLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` after every earlier call for the same directory has settled (within this process). */
+export function withDirLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   const key = path.resolve(dir);
   const run = (locks.get(key) ?? Promise.resolve()).then(fn, fn);
   const tail = run.then(
