@@ -18,10 +18,9 @@ import path from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { openStore, etcdEndpoints, type Store } from '../storage/index.ts';
 import { readFileIfExists, writeFileAtomic } from '../util/fs.ts';
-import { ensureEtcdPki, type EtcdPki } from '../etcd/certs.ts';
-import { startMember, isMemberDataDir, urlFor, memberDefaults, type EtcdMember, type MemberOptions } from '../etcd/member.ts';
+import type { EtcdPki } from '../etcd/certs.ts';
+import { isMemberDataDir, memberDefaults, type EtcdMember, type MemberOptions } from '../etcd/member.ts';
 import type { MemberInfo } from '../etcd/cluster.ts';
-import { fetchBootstrap, requestMemberAdd } from '../etcd/join.ts';
 import { loadBootstrap, storeBootstrap, writeBootstrapFiles } from '../etcd/bootstrap.ts';
 import { tokenPassword } from '../etcd/token.ts';
 
@@ -97,8 +96,13 @@ export async function openDatastore(cfg: DatastoreConfig): Promise<Datastore> {
 }
 
 async function openEmbedded(cfg: DatastoreConfig): Promise<Datastore> {
-  // Loaded only here: the etcd client library is not needed by a server on SQLite.
-  const { connectEtcd, initialClusterFor, listMembers } = await import('../etcd/cluster.ts');
+  // Loaded only here: a server on SQLite needs none of the member management.
+  const [{ connectEtcd, initialClusterFor, listMembers }, { ensureEtcdPki }, { startMember, urlFor }, { fetchBootstrap, requestMemberAdd }] = await Promise.all([
+    import('../etcd/cluster.ts'),
+    import('../etcd/certs.ts'),
+    import('../etcd/member.ts'),
+    import('../etcd/join.ts'),
+  ]);
   const dataDir = memberDataDir(cfg.dataDir);
   const existing = await isMemberDataDir(dataDir);
   if (cfg.joinServer && !existing) {
@@ -164,7 +168,7 @@ async function openEmbedded(cfg: DatastoreConfig): Promise<Datastore> {
 
 /** `--cluster-reset`: the embedded member becomes a cluster of one (restoring a snapshot first when given). */
 export async function clusterResetDatastore(cfg: DatastoreConfig, restoreFrom: string | undefined): Promise<void> {
-  const { clusterReset, clusterResetDoneMessage } = await import('../etcd/cluster.ts');
+  const [{ clusterReset, clusterResetDoneMessage }, { ensureEtcdPki }] = await Promise.all([import('../etcd/cluster.ts'), import('../etcd/certs.ts')]);
   const pki: EtcdPki = await ensureEtcdPki(etcdTlsDir(cfg.dataDir), { hostnames: [os.hostname(), cfg.nodeName], ips: [cfg.advertiseIP], log: cfg.log });
   const ports = cfg.etcdPorts ?? { client: memberDefaults.clientPort, peer: memberDefaults.peerPort };
   await clusterReset({ dataDir: memberDataDir(cfg.dataDir), name: await memberName(cfg), advertiseIP: cfg.advertiseIP, pki, restoreFrom, clientPort: ports.client, peerPort: ports.peer, metricsPort: 0, log: cfg.log });
