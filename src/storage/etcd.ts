@@ -1,6 +1,8 @@
 /**
- * EtcdStore: the Store contract on a real etcd cluster (v3 API over gRPC, the npm `etcd3` client's
- * connection pool), with the semantics of k8s.io/apiserver/pkg/storage/etcd3:
+ * EtcdStore: the Store contract on a real etcd cluster (v3 API over gRPC), with the semantics of
+ * k8s.io/apiserver/pkg/storage/etcd3. The hot path (Range, Txn, DeleteRange, Compact, LeaseGrant,
+ * Watch) uses the lean HTTP/2 gRPC client of etcdconn.ts with the hand-written protobuf of
+ * etcdwire.ts; the npm `etcd3` client is kept for the maintenance snapshot only.
  *
  * - store.go: create is one transaction `If(CreateRevision(key) == 0) Then(Put) Else(Get)`, update
  *   `If(ModRevision(key) == expected) Then(Put) Else(Get)`, delete `If(ModRevision == expected)
@@ -38,8 +40,9 @@
 import diagnostics from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import path from 'node:path';
-import etcd3 from 'etcd3';
-import type { IOptions } from 'etcd3';
+import type { Etcd3, IOptions } from 'etcd3';
+import { EtcdConn, type BidiStream, type EtcdConnTls } from './etcdconn.ts';
+import * as wire from './etcdwire.ts';
 import { BosunError } from '../util/errors.ts';
 import type {
   DeleteResult,
@@ -107,71 +110,33 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> 
   return store;
 }
 
-/** The raw shapes the gRPC client returns (longs as strings, bytes as Buffers). */
-interface RawKv {
-  key: Buffer;
-  value: Buffer;
-  create_revision: string;
-  mod_revision: string;
-  version: string;
-  lease: string;
-}
-interface RawHeader {
-  revision: string;
-}
-interface RawRange {
-  header: RawHeader;
-  kvs: RawKv[];
-  more: boolean;
-  count: string;
-}
-interface RawTxn {
-  header: RawHeader;
-  succeeded: boolean;
-  responses: { response_range?: RawRange; response_delete_range?: { prev_kvs: RawKv[]; deleted: string } }[];
-}
-interface RawDelete {
-  header: RawHeader;
-  deleted: string;
-  prev_kvs: RawKv[];
-}
-interface RawEvent {
-  type: 'Put' | 'Delete';
-  kv: RawKv;
-  prev_kv: RawKv | null;
-}
-interface RawWatchResponse {
-  header: RawHeader | null;
-  watch_id: string;
-  created: boolean;
-  canceled: boolean;
-  compact_revision: string;
-  cancel_reason: string;
-  events: RawEvent[];
-}
-/** etcd3's per-member handle: cached gRPC service clients over one channel. */
-interface Host {
-  getServiceClient(name: string): Record<string, (req: unknown, opts: { deadline: number }, cb: (err: GrpcError | null, res: unknown) => void) => void>;
-}
 interface GrpcError extends Error {
   code?: number;
   details?: string;
 }
 interface Member {
-  host: Host;
+  conn: EtcdConn;
   /** Skipped by the round robin until then (it refused a connection). */
   downUntil: number;
 }
 interface Duplex {
-  write(msg: unknown): boolean;
   on(ev: string, fn: (...args: any[]) => void): unknown;
-  cancel(): void;
-  end(): void;
 }
+
+const KV = '/etcdserverpb.KV/';
+const P_RANGE = KV + 'Range';
+const P_TXN = KV + 'Txn';
+const P_DELETE = KV + 'DeleteRange';
+const P_COMPACT = KV + 'Compact';
+const P_LEASE_GRANT = '/etcdserverpb.Lease/LeaseGrant';
+const P_WATCH = '/etcdserverpb.Watch/Watch';
+const WATCH_PROGRESS = wire.encodeWatchProgress();
 
 export class EtcdStore implements Store {
   readonly endpoints: readonly string[];
-  #client: InstanceType<typeof etcd3.Etcd3>;
+  /** etcd3's client for the maintenance snapshot, loaded on first use (its module load is costly). */
+  #client: Etcd3 | null = null;
+  #clientOptions: IOptions;
   #members: Member[];
   #rr = 0;
   #opts: Required<Omit<EtcdStoreOptions, 'tls' | 'log'>> & { log: (m: string) => void };
@@ -181,8 +146,8 @@ export class EtcdStore implements Store {
   #timer: NodeJS.Timeout | null = null;
   #compactTime = 0;
   #compactRev = 0;
-  #lease: { id: string; expiresAt: number; count: number } | null = null;
-  #leaseGrant: Promise<string> | null = null;
+  #lease: { id: bigint; expiresAt: number; count: number } | null = null;
+  #leaseGrant: Promise<bigint> | null = null;
 
   constructor(opts: EtcdStoreOptions) {
     if (!opts.endpoints.length) throw new BosunError('ERR_INVALID_CONFIG', 'no etcd endpoints');
@@ -213,17 +178,19 @@ export class EtcdStore implements Store {
         certChain: tls.certFile ? fs.readFileSync(tls.certFile) : undefined,
       };
     }
-    this.#client = new etcd3.Etcd3(options);
-    // Unary calls go straight to the members' gRPC clients (round robin, skipping members that
-    // just refused connections): etcd3's pool adds a promise chain and policy wrappers per call.
-    const pool = (this.#client as unknown as { pool: { hosts: Host[] } }).pool;
-    this.#members = pool.hosts.map((host) => ({ host, downUntil: 0 }));
+    this.#clientOptions = options;
+    // The hot path: one lean HTTP/2 connection per member, round robin (skipping members that
+    // just refused connections).
+    const connTls: EtcdConnTls | undefined = options.credentials
+      ? { ca: options.credentials.rootCertificate || undefined, cert: options.credentials.certChain, key: options.credentials.privateKey }
+      : undefined;
+    this.#members = opts.endpoints.map((e) => ({ conn: new EtcdConn(e, connTls), downUntil: 0 }));
   }
 
   /** Reads the compaction state and starts the compactor. Called by openEtcdStore. */
   async start(): Promise<void> {
-    const r = await this.#call<RawRange>('KV', 'range', { key: Buffer.from(compactRevKey) }, true);
-    const kv = r.res.kvs[0];
+    const r = await this.#call(P_RANGE, wire.encodeRange({ key: Buffer.from(compactRevKey) }));
+    const kv = wire.decodeRange(r.res).kvs[0];
     if (kv) this.#noteCompacted(Number(kv.value.toString()) || 0);
     this.#schedule();
   }
@@ -234,14 +201,14 @@ export class EtcdStore implements Store {
    * One request, retried on other members while the failure is transient. `retried` tells a write
    * that an earlier attempt may have been applied.
    */
-  async #call<T>(service: string, method: string, req: unknown, _read: boolean): Promise<{ res: T; retried: boolean }> {
+  async #call(path: string, frame: Buffer): Promise<{ res: Buffer; retried: boolean }> {
     this.#assertOpen();
     let retried = false;
     let delay = RETRY_MIN_MS;
     let deadline = 0;
     for (;;) {
       try {
-        const res = await this.#unary<T>(service, method, req);
+        const res = await this.#unary(path, frame);
         return { res, retried };
       } catch (err) {
         if (this.#closed) throw new BosunError('ERR_STORE_CLOSED', undefined, { cause: err });
@@ -251,7 +218,7 @@ export class EtcdStore implements Store {
         const now = Date.now();
         if (!deadline) deadline = now + this.#opts.retryTimeoutMs;
         if (now >= deadline) throw err;
-        if (!retried) this.#opts.log(`etcd: ${service}.${method} failed, retrying on another member: ${String((err as Error).message)}`);
+        if (!retried) this.#opts.log(`etcd: ${path.slice(path.lastIndexOf('.') + 1)} failed, retrying on another member: ${String((err as Error).message)}`);
         retried = true;
         await sleep(delay);
         delay = Math.min(delay * 2, RETRY_MAX_MS);
@@ -265,21 +232,29 @@ export class EtcdStore implements Store {
   }
 
   /** One unary call on the next member in turn. */
-  #unary<T>(service: string, method: string, req: unknown): Promise<T> {
+  async #unary(path: string, frame: Buffer): Promise<Buffer> {
     const members = this.#members;
     const now = Date.now();
     let m = members[this.#rr++ % members.length]!;
     for (let i = 1; m.downUntil > now && i < members.length; i++) m = members[this.#rr++ % members.length]!;
     if (this.#rr > 1e9) this.#rr = 0;
-    const client = m.host.getServiceClient(service);
-    return new Promise<T>((resolve, reject) => {
-      client[method]!.call(client, req, { deadline: now + this.#opts.callTimeoutMs }, (err, res) => {
-        if (!err) return resolve(res as T);
-        // Refused or dropped connections (not etcd's own "unavailable" answers): skip the member a while.
-        if (err.code === 14 && !String(err.details).startsWith('etcdserver:')) m.downUntil = Date.now() + MEMBER_DOWN_MS;
-        reject(err);
-      });
-    });
+    try {
+      return await m.conn.unary(path, frame, this.#opts.callTimeoutMs);
+    } catch (err) {
+      // Refused or dropped connections (not etcd's own "unavailable" answers): skip the member a while.
+      const e = err as GrpcError;
+      if (e.code === 14 && !String(e.details).startsWith('etcdserver:')) m.downUntil = Date.now() + MEMBER_DOWN_MS;
+      throw err;
+    }
+  }
+
+  /** The next member in turn for a stream (skipping members that just refused connections). */
+  #pick(): Member {
+    const members = this.#members;
+    const now = Date.now();
+    let m = members[this.#rr++ % members.length]!;
+    for (let i = 1; m.downUntil > now && i < members.length; i++) m = members[this.#rr++ % members.length]!;
+    return m;
   }
 
   #noteCompacted(rev: number): void {
@@ -290,8 +265,8 @@ export class EtcdStore implements Store {
 
   async currentRevision(): Promise<number> {
     // A one-key range: its header carries the store revision (a linearizable read).
-    const { res } = await this.#call<RawRange>('KV', 'range', { key: ZERO, limit: 1, count_only: true }, true);
-    return Number(res.header.revision);
+    const { res } = await this.#call(P_RANGE, wire.encodeRange({ key: ZERO, limit: 1, countOnly: true }));
+    return wire.decodeRange(res).revision;
   }
 
   async compactedRevision(): Promise<number> {
@@ -300,9 +275,8 @@ export class EtcdStore implements Store {
   }
 
   async get(key: string, opts: GetOptions = {}): Promise<KeyValue | null> {
-    const req = { key: Buffer.from(key), revision: opts.revision || 0 };
-    const { res } = await this.#read<RawRange>('range', req, opts.revision);
-    const kv = res.kvs[0];
+    const frame = wire.encodeRange({ key: Buffer.from(key), revision: opts.revision || 0 });
+    const kv = (await this.#read(frame, opts.revision)).kvs[0];
     return kv ? toKv(kv, key) : null;
   }
 
@@ -315,10 +289,10 @@ export class EtcdStore implements Store {
       start = Buffer.concat([a, ZERO]);
     }
     const limit = opts.limit && opts.limit > 0 ? Math.floor(opts.limit) : 0;
-    const req = { key: start, range_end: end, revision: opts.revision || 0, limit, count_only: !!opts.countOnly };
-    const { res } = await this.#read<RawRange>('range', req, opts.revision);
-    const revision = opts.revision || Number(res.header.revision);
-    const count = Number(res.count);
+    const frame = wire.encodeRange({ key: start, rangeEnd: end, revision: opts.revision || 0, limit, countOnly: !!opts.countOnly });
+    const res = await this.#read(frame, opts.revision);
+    const revision = opts.revision || res.revision;
+    const count = res.count;
     if (opts.countOnly) return { items: [], revision, more: false, count };
     const raw = res.kvs;
     const items: KeyValue[] = new Array(raw.length);
@@ -326,9 +300,9 @@ export class EtcdStore implements Store {
     return { items, revision, more: res.more, count };
   }
 
-  async #read<T>(method: string, req: unknown, revision: number | undefined): Promise<{ res: T; retried: boolean }> {
+  async #read(frame: Buffer, revision: number | undefined): Promise<wire.RangeRes> {
     try {
-      return await this.#call<T>('KV', method, req, true);
+      return wire.decodeRange((await this.#call(P_RANGE, frame)).res);
     } catch (err) {
       if (revision && (err as BosunError).code === 'ERR_STORE_COMPACTED') this.#noteCompacted(revision + 1);
       throw err;
@@ -340,18 +314,20 @@ export class EtcdStore implements Store {
   async create(key: string, value: Uint8Array, opts?: WriteOptions): Promise<WriteResult> {
     checkWrite(key, value);
     const k = Buffer.from(key);
-    const lease = opts?.ttlSeconds ? await this.#leaseFor(opts.ttlSeconds) : '0';
-    const req = {
-      compare: [{ result: 'Equal', target: 'Create', key: k, create_revision: 0 }],
-      success: [{ request_put: { key: k, value, lease } }],
-      failure: [{ request_range: { key: k } }],
-    };
-    const { res, retried } = await this.#call<RawTxn>('KV', 'txn', req, false);
+    const lease = opts?.ttlSeconds ? await this.#leaseFor(opts.ttlSeconds) : 0n;
+    const frame = wire.encodeTxn({
+      compare: [{ result: wire.CMP_EQUAL, target: wire.TARGET_CREATE, key: k, number: 0 }],
+      success: [{ put: { key: k, value, lease } }],
+      failure: [{ range: { key: k } }],
+    });
+    const out = await this.#call(P_TXN, frame);
+    const retried = out.retried;
+    const res = wire.decodeTxn(out.res);
     if (res.succeeded) {
-      const rev = Number(res.header.revision);
+      const rev = res.revision;
       return { ok: true, kv: { key, value, createRevision: rev, modRevision: rev } };
     }
-    const raw = res.responses[0]?.response_range?.kvs[0];
+    const raw = res.responses[0]?.range?.kvs[0];
     const current = raw ? toKv(raw, key) : null;
     // Our earlier attempt may have created it: the same bytes mean it did (or an equal write won).
     if (retried && current && sameBytes(current.value, value)) return { ok: true, kv: current };
@@ -362,20 +338,22 @@ export class EtcdStore implements Store {
     checkWrite(key, value);
     const k = Buffer.from(key);
     if (!(expectedModRevision > 0)) return { ok: false, current: await this.get(key) };
-    const lease = opts?.ttlSeconds ? await this.#leaseFor(opts.ttlSeconds) : '0';
-    const req = {
-      compare: [{ result: 'Equal', target: 'Mod', key: k, mod_revision: expectedModRevision }],
+    const lease = opts?.ttlSeconds ? await this.#leaseFor(opts.ttlSeconds) : 0n;
+    const frame = wire.encodeTxn({
+      compare: [{ result: wire.CMP_EQUAL, target: wire.TARGET_MOD, key: k, number: expectedModRevision }],
       // A keys-only range after the put reads the create revision in the same transaction.
-      success: [{ request_put: { key: k, value, lease } }, { request_range: { key: k, keys_only: true } }],
-      failure: [{ request_range: { key: k } }],
-    };
-    const { res, retried } = await this.#call<RawTxn>('KV', 'txn', req, false);
+      success: [{ put: { key: k, value, lease } }, { range: { key: k, keysOnly: true } }],
+      failure: [{ range: { key: k } }],
+    });
+    const out = await this.#call(P_TXN, frame);
+    const retried = out.retried;
+    const res = wire.decodeTxn(out.res);
     if (res.succeeded) {
-      const rev = Number(res.header.revision);
-      const created = Number(res.responses[1]?.response_range?.kvs[0]?.create_revision ?? rev);
+      const rev = res.revision;
+      const created = res.responses[1]?.range?.kvs[0]?.createRevision ?? rev;
       return { ok: true, kv: { key, value, createRevision: created, modRevision: rev } };
     }
-    const raw = res.responses[0]?.response_range?.kvs[0];
+    const raw = res.responses[0]?.range?.kvs[0];
     const current = raw ? toKv(raw, key) : null;
     if (retried && current && current.modRevision > expectedModRevision && sameBytes(current.value, value)) return { ok: true, kv: current };
     return { ok: false, current };
@@ -386,28 +364,28 @@ export class EtcdStore implements Store {
     if (typeof key !== 'string' || key === '') throw new TypeError('a store key must be a non-empty string');
     const k = Buffer.from(key);
     if (expectedModRevision === undefined) {
-      const { res } = await this.#call<RawDelete>('KV', 'deleteRange', { key: k, prev_kv: true }, false);
-      const prev = res.prev_kvs[0];
-      if (!prev || res.deleted === '0') return { ok: false, current: null, revision: 0 };
-      return { ok: true, current: toKv(prev, key), revision: Number(res.header.revision) };
+      const res = wire.decodeDeleteRange((await this.#call(P_DELETE, wire.encodeDeleteRange({ key: k, prevKv: true }))).res);
+      const prev = res.prevKvs[0];
+      if (!prev || res.deleted === 0) return { ok: false, current: null, revision: 0 };
+      return { ok: true, current: toKv(prev, key), revision: res.revision };
     }
     if (!(expectedModRevision > 0)) return { ok: false, current: await this.get(key), revision: 0 };
-    const req = {
-      compare: [{ result: 'Equal', target: 'Mod', key: k, mod_revision: expectedModRevision }],
-      success: [{ request_delete_range: { key: k, prev_kv: true } }],
-      failure: [{ request_range: { key: k } }],
-    };
-    const { res } = await this.#call<RawTxn>('KV', 'txn', req, false);
+    const frame = wire.encodeTxn({
+      compare: [{ result: wire.CMP_EQUAL, target: wire.TARGET_MOD, key: k, number: expectedModRevision }],
+      success: [{ deleteRange: { key: k, prevKv: true } }],
+      failure: [{ range: { key: k } }],
+    });
+    const res = wire.decodeTxn((await this.#call(P_TXN, frame)).res);
     if (res.succeeded) {
-      const prev = res.responses[0]?.response_delete_range?.prev_kvs[0];
-      return { ok: true, current: prev ? toKv(prev, key) : null, revision: Number(res.header.revision) };
+      const prev = res.responses[0]?.deleteRange?.prevKvs[0];
+      return { ok: true, current: prev ? toKv(prev, key) : null, revision: res.revision };
     }
-    const raw = res.responses[0]?.response_range?.kvs[0];
+    const raw = res.responses[0]?.range?.kvs[0];
     return { ok: false, current: raw ? toKv(raw, key) : null, revision: 0 };
   }
 
   /** A lease for a key that should expire `ttl` seconds from now (upstream leaseManager.GetLease). */
-  async #leaseFor(ttlSeconds: number): Promise<string> {
+  async #leaseFor(ttlSeconds: number): Promise<bigint> {
     const ttl = Math.max(1, Math.ceil(ttlSeconds));
     for (;;) {
       const now = Date.now();
@@ -426,9 +404,10 @@ export class EtcdStore implements Store {
         continue;
       }
       const grant = (async () => {
-        const { res } = await this.#call<{ ID: string; TTL: string }>('Lease', 'leaseGrant', { TTL: ttl + reuse, ID: 0 }, false);
-        this.#lease = { id: res.ID, expiresAt: now + (ttl + reuse) * 1000, count: 1 };
-        return res.ID;
+        const res = wire.decodeLeaseGrant((await this.#call(P_LEASE_GRANT, wire.encodeLeaseGrant(ttl + reuse))).res);
+        if (res.error) throw new Error(`etcd lease grant: ${res.error}`);
+        this.#lease = { id: res.id, expiresAt: now + (ttl + reuse) * 1000, count: 1 };
+        return res.id;
       })();
       this.#leaseGrant = grant;
       try {
@@ -449,7 +428,7 @@ export class EtcdStore implements Store {
     if (opts.signal?.aborted) return;
     this.#assertOpen();
     if (from < this.#compacted) throw compactedError(from, this.#compacted);
-    const w = new EtcdWatch(this.#client, prefix, from, opts, this.#opts.maxWatchPending, this.#opts.log, (rev) => this.#noteCompacted(rev));
+    const w = new EtcdWatch(() => this.#pick(), prefix, from, opts, this.#opts.maxWatchPending, this.#opts.log, (rev) => this.#noteCompacted(rev));
     this.#watches.add(w);
     try {
       for (;;) {
@@ -469,7 +448,7 @@ export class EtcdStore implements Store {
   async compact(revision: number): Promise<void> {
     this.#assertOpen();
     try {
-      await this.#call('KV', 'compact', { revision, physical: false }, false);
+      await this.#call(P_COMPACT, wire.encodeCompaction(revision, false));
     } catch (err) {
       if ((err as BosunError).code !== 'ERR_STORE_COMPACTED') throw err;
       return;
@@ -486,16 +465,16 @@ export class EtcdStore implements Store {
     const t = this.#compactTime;
     const rev = this.#compactRev;
     const key = Buffer.from(compactRevKey);
-    const req = {
-      compare: [{ result: 'Equal', target: 'Version', key, version: t }],
-      success: [{ request_put: { key, value: Buffer.from(String(rev)) } }],
-      failure: [{ request_range: { key } }],
-    };
-    const { res } = await this.#call<RawTxn>('KV', 'txn', req, false);
-    this.#compactRev = Number(res.header.revision);
+    const frame = wire.encodeTxn({
+      compare: [{ result: wire.CMP_EQUAL, target: wire.TARGET_VERSION, key, number: t }],
+      success: [{ put: { key, value: Buffer.from(String(rev)) } }],
+      failure: [{ range: { key } }],
+    });
+    const res = wire.decodeTxn((await this.#call(P_TXN, frame)).res);
+    this.#compactRev = res.revision;
     if (!res.succeeded) {
-      const kv = res.responses[0]?.response_range?.kvs[0];
-      this.#compactTime = kv ? Number(kv.version) : 0;
+      const kv = res.responses[0]?.range?.kvs[0];
+      this.#compactTime = kv ? kv.version : 0;
       if (kv) this.#noteCompacted(Number(kv.value.toString()) || 0);
       return this.#compacted;
     }
@@ -549,9 +528,12 @@ export class EtcdStore implements Store {
     let size = 0;
     let headerRev = 0;
     try {
-      const stream = (await this.#client.maintenance.snapshot()) as unknown as Duplex;
+      const mod = await import('etcd3');
+      if (this.#closed) throw new BosunError('ERR_STORE_CLOSED');
+      const client = (this.#client ??= new mod.default.Etcd3(this.#clientOptions));
+      const stream = (await client.maintenance.snapshot()) as unknown as Duplex;
       await new Promise<void>((resolve, reject) => {
-        stream.on('data', (msg: { header?: RawHeader | null; blob: Buffer }) => {
+        stream.on('data', (msg: { header?: { revision: string } | null; blob: Buffer }) => {
           if (msg.header && !headerRev) headerRev = Number(msg.header.revision) || 0;
           if (msg.blob.length) {
             size += msg.blob.length;
@@ -590,13 +572,15 @@ export class EtcdStore implements Store {
     this.#timer = null;
     for (const w of this.#watches) w.end();
     this.#watches.clear();
-    this.#client.close();
+    for (const m of this.#members) m.conn.close();
+    this.#client?.close();
+    this.#client = null;
   }
 }
 
 /** One watch: a gRPC Watch stream, re-opened from the next revision when it breaks. */
 class EtcdWatch {
-  readonly #client: InstanceType<typeof etcd3.Etcd3>;
+  readonly #pick: () => Member;
   readonly #key: Buffer;
   readonly #end: Buffer;
   readonly #opts: WatchOptions;
@@ -613,14 +597,15 @@ class EtcdWatch {
   #wake: (() => void) | null = null;
   #ended = false;
   #error: unknown = null;
-  #stream: Duplex | null = null;
+  #stream: BidiStream | null = null;
+  #member: Member | null = null;
   #created = false;
   #progressWanted = false;
   #idleTimer: NodeJS.Timeout | null = null;
   #retryDelay = RETRY_MIN_MS;
 
   constructor(
-    client: InstanceType<typeof etcd3.Etcd3>,
+    pick: () => Member,
     prefix: string,
     from: number,
     opts: WatchOptions,
@@ -628,7 +613,7 @@ class EtcdWatch {
     log: (m: string) => void,
     onCompacted: (rev: number) => void,
   ) {
-    this.#client = client;
+    this.#pick = pick;
     this.#prefix = prefix;
     this.#key = prefix === '' ? ZERO : Buffer.from(prefix);
     this.#end = prefixEnd(prefix);
@@ -645,31 +630,33 @@ class EtcdWatch {
 
   #onAbort = (): void => this.end();
 
-  async #open(): Promise<void> {
+  #open(): void {
     if (this.#ended) return;
-    let stream: Duplex;
-    try {
-      stream = (await this.#client.watchClient.watch()) as unknown as Duplex;
-    } catch (err) {
-      this.#retry(err);
-      return;
-    }
-    if (this.#ended) {
-      stream.cancel();
-      return;
-    }
-    this.#stream = stream;
+    const m = this.#pick();
+    this.#member = m;
     this.#created = false;
-    stream.on('data', (r: RawWatchResponse) => this.#onResponse(stream, r));
-    stream.on('error', (err: Error) => {
-      if (this.#stream === stream) this.#retry(err);
-    });
-    stream.on('end', () => {
-      if (this.#stream === stream) this.#retry(new Error('etcd watch stream ended'));
-    });
-    stream.write({
-      create_request: { key: this.#key, range_end: this.#end, start_revision: this.#next, prev_kv: true, progress_notify: true },
-    });
+    const stream: BidiStream = m.conn.stream(
+      P_WATCH,
+      (msg) => {
+        if (this.#stream !== stream) return;
+        let r: wire.WatchRes;
+        try {
+          r = wire.decodeWatch(msg);
+        } catch (err) {
+          this.#retry(err);
+          return;
+        }
+        this.#onResponse(stream, r);
+      },
+      (err) => {
+        if (this.#stream !== stream) return;
+        const e = err as GrpcError | null;
+        if (e && e.code === 14 && !String(e.details).startsWith('etcdserver:')) m.downUntil = Date.now() + MEMBER_DOWN_MS;
+        this.#retry(err ?? new Error('etcd watch stream ended'));
+      },
+    );
+    this.#stream = stream;
+    stream.write(wire.encodeWatchCreate({ key: this.#key, rangeEnd: this.#end, startRevision: this.#next, prevKv: true, progressNotify: true }));
   }
 
   #retry(err: unknown): void {
@@ -685,19 +672,19 @@ class EtcdWatch {
     this.#log(`etcd: watch on ${this.#prefix} broke (${String((err as Error)?.message ?? err)}); re-opening from revision ${this.#next}`);
     const delay = this.#retryDelay;
     this.#retryDelay = Math.min(delay * 2, WATCH_RETRY_MAX_MS);
-    setTimeout(() => void this.#open(), delay).unref();
+    setTimeout(() => this.#open(), delay).unref();
   }
 
-  #onResponse(stream: Duplex, r: RawWatchResponse): void {
+  #onResponse(stream: BidiStream, r: wire.WatchRes): void {
     if (this.#stream !== stream || this.#ended) return;
     if (r.canceled) {
-      const compactRev = Number(r.compact_revision);
+      const compactRev = r.compactRevision;
       if (compactRev > 0) {
         this.#onCompacted(compactRev);
         this.end(compactedError(this.#next - 1, compactRev));
         return;
       }
-      this.#retry(new Error(`watch canceled: ${r.cancel_reason || 'no reason given'}`));
+      this.#retry(new Error(`watch canceled: ${r.cancelReason || 'no reason given'}`));
       return;
     }
     if (r.created) {
@@ -710,7 +697,7 @@ class EtcdWatch {
     const raw = r.events;
     if (raw.length) {
       for (let i = 0; i < raw.length; i++) this.#events.push(toEvent(raw[i]!));
-      const last = Number(raw[raw.length - 1]!.kv.mod_revision);
+      const last = raw[raw.length - 1]!.kv.modRevision;
       this.#next = last + 1;
       if (last > this.#rev) this.#rev = last;
       if (this.#events.length > this.#max) {
@@ -719,7 +706,7 @@ class EtcdWatch {
       }
     } else {
       // A progress notification: nothing under the prefix up to the header revision.
-      const rev = Number(r.header?.revision ?? 0);
+      const rev = r.revision;
       if (rev >= this.#next) this.#next = rev + 1;
       if (rev > this.#rev) this.#rev = rev;
       this.#progress = this.#rev;
@@ -736,7 +723,7 @@ class EtcdWatch {
   #sendProgress(): void {
     this.#progressWanted = false;
     try {
-      this.#stream?.write({ progress_request: {} });
+      this.#stream?.write(WATCH_PROGRESS);
     } catch {}
   }
 
@@ -800,21 +787,21 @@ class EtcdWatch {
 
 // ---- helpers -------------------------------------------------------------------------------
 
-function toKv(raw: RawKv, key?: string): KeyValue {
+function toKv(raw: wire.Kv, key?: string): KeyValue {
   return {
     key: key ?? raw.key.toString(),
-    value: raw.value ?? EMPTY,
-    createRevision: Number(raw.create_revision),
-    modRevision: Number(raw.mod_revision),
+    value: raw.value,
+    createRevision: raw.createRevision,
+    modRevision: raw.modRevision,
   };
 }
 
-function toEvent(raw: RawEvent): WatchEvent {
+function toEvent(raw: wire.Event): WatchEvent {
   const key = raw.kv.key.toString();
-  const prevKv = raw.prev_kv ? toKv(raw.prev_kv, key) : undefined;
-  if (raw.type === 'Delete') {
+  const prevKv = raw.prevKv ? toKv(raw.prevKv, key) : undefined;
+  if (raw.type === 1) {
     // etcd's tombstone has no value or create revision: the contract's carries the last ones.
-    const kv: KeyValue = { key, value: prevKv?.value ?? EMPTY, createRevision: prevKv?.createRevision ?? 0, modRevision: Number(raw.kv.mod_revision) };
+    const kv: KeyValue = { key, value: prevKv?.value ?? EMPTY, createRevision: prevKv?.createRevision ?? 0, modRevision: raw.kv.modRevision };
     return prevKv ? { type: 'delete', kv, prevKv } : { type: 'delete', kv };
   }
   const kv = toKv(raw.kv, key);
@@ -867,7 +854,6 @@ function isTransient(err: unknown): boolean {
   const code = (err as GrpcError | null)?.code;
   // UNAVAILABLE (etcd's leader changed, no leader, timeouts, too many requests too), DEADLINE_EXCEEDED, CANCELLED.
   if (code === 14 || code === 4 || code === 1) return true;
-  if (err && typeof err === 'object' && etcd3.isRecoverableError(err as Error)) return true;
   const msg = String((err as Error)?.message ?? '');
   return /UNAVAILABLE|DEADLINE_EXCEEDED|Deadline exceeded|leader changed|no leader|request timed out|too many requests|Broken circuit|circuit breaker is open|CANCELLED|Cancelled on client|ECONNREFUSED|ECONNRESET|Connection dropped|No connection established|RST_STREAM|timed out waiting/i.test(msg);
 }
