@@ -84,6 +84,7 @@ program
   .addOption(new Option('--etcd-client-port <port>', "the embedded etcd member's client port").default(2379).argParser((v) => parsePort(v)))
   .addOption(new Option('--etcd-peer-port <port>', "the embedded etcd member's peer port").default(2380).argParser((v) => parsePort(v)))
   .addOption(new Option('--event-ttl <duration>', 'how long Events are kept after their last write').default(3_600_000, '1h0m0s').argParser(parseDuration))
+  .option('--kube-scheduler-arg <key=value>', 'a flag for the in-process scheduler (repeatable; known: leader-elect-lease-duration, leader-elect-renew-deadline, leader-elect-retry-period)', (v: string, prev: string[]) => [...prev, v], [] as string[])
   .option('--kube-controller-manager-arg <key=value>', "a flag for the in-process controller manager (repeatable; known: node-monitor-grace-period, node-monitor-period, leader-elect-lease-duration, leader-elect-renew-deadline, leader-elect-retry-period)", (v: string, prev: string[]) => [...prev, v], [] as string[])
   .option('--disable-agent', 'run the control plane only (no node agent)', false)
   .option('--disable-controller-manager', 'do not run the controller manager in this process', false)
@@ -105,7 +106,7 @@ program
   .option('--node-ip <ip>', "the node agent's InternalIP and serving address (default: its pod bridge's gateway)")
   .addOption(new Option('--eviction-hard <thresholds>', "the node agent's hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10%").argParser(readEviction))
   .addOption(new Option('--proxy-mode <mode>', "the node agent's service proxy: iptables (upstream's default) or nftables (faster with many Services)").choices(['iptables', 'nftables']).default('iptables'))
-  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; advertiseAddress?: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; disable: string[]; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeCidrMaskSize: number; nodeIp?: string; evictionHard?: EvictionThresholds; proxyMode: ProxyMode; datastoreCafile?: string; datastoreCertfile?: string; datastoreKeyfile?: string; clusterInit: boolean; server?: string; token?: string; clusterReset: boolean; clusterResetRestorePath?: string; etcdClientPort: number; etcdPeerPort: number; eventTtl: number; kubeControllerManagerArg: string[]; authorizationMode: AuthorizationMode[]; enableAdmissionPlugins: string[]; disableAdmissionPlugins: string[]; anonymousAuth: boolean; tokenAuthFile?: string; serviceAccountIssuer: string[]; apiAudiences: string[]; serviceAccountSigningKeyFile?: string; serviceAccountKeyFile: string[]; serviceAccountMaxTokenExpiration?: number; auditPolicyFile?: string; auditLogPath?: string; auditLogMaxage?: number; auditLogMaxbackup?: number; auditLogMaxsize?: number; encryptionProviderConfig?: string }) => {
+  .action(async (opts: { dataDir: string; httpsListenPort: number; bindAddress: string; advertiseAddress?: string; tlsSan: string[]; writeKubeconfig?: string; datastoreEndpoint?: string; disableAgent: boolean; disableControllerManager: boolean; disableScheduler: boolean; disable: string[]; virtualNodes: number; schedulerConfig?: SchedulerConfig; nodeName?: string; kubeletPort: number; clusterCidr: string; clusterDns?: string; clusterDomain: string; resolvConf: string; nodeCidrMaskSize: number; nodeIp?: string; evictionHard?: EvictionThresholds; proxyMode: ProxyMode; datastoreCafile?: string; datastoreCertfile?: string; datastoreKeyfile?: string; clusterInit: boolean; server?: string; token?: string; clusterReset: boolean; clusterResetRestorePath?: string; etcdClientPort: number; etcdPeerPort: number; eventTtl: number; kubeControllerManagerArg: string[]; kubeSchedulerArg: string[]; authorizationMode: AuthorizationMode[]; enableAdmissionPlugins: string[]; disableAdmissionPlugins: string[]; anonymousAuth: boolean; tokenAuthFile?: string; serviceAccountIssuer: string[]; apiAudiences: string[]; serviceAccountSigningKeyFile?: string; serviceAccountKeyFile: string[]; serviceAccountMaxTokenExpiration?: number; auditPolicyFile?: string; auditLogPath?: string; auditLogMaxage?: number; auditLogMaxbackup?: number; auditLogMaxsize?: number; encryptionProviderConfig?: string }) => {
     const signal = shutdownSignal();
     const dataDir = path.resolve(opts.dataDir);
     const { runServer } = await import('./server.ts');
@@ -138,7 +139,8 @@ program
         clusterReset: opts.clusterReset ? { restorePath: opts.clusterResetRestorePath && path.resolve(opts.clusterResetRestorePath) } : undefined,
         etcdPorts: { client: opts.etcdClientPort, peer: opts.etcdPeerPort },
         eventTtlSeconds: Math.round(opts.eventTtl / 1000),
-        controllerManagerArgs: invalidArgumentNow(() => parseControllerManagerArgs(opts.kubeControllerManagerArg)),
+        controllerManagerArgs: invalidArgumentNow(() => parseComponentArgs('--kube-controller-manager-arg', opts.kubeControllerManagerArg, true)),
+        schedulerArgs: invalidArgumentNow(() => parseComponentArgs('--kube-scheduler-arg', opts.kubeSchedulerArg, false)),
         disableAgent: opts.disableAgent,
         disableControllerManager: opts.disableControllerManager,
         virtualNodes: opts.virtualNodes,
@@ -392,21 +394,20 @@ function parseCount(v: string): number {
 }
 
 /**
- * --kube-controller-manager-arg (k3s's flag): `key=value` flags of the in-process controller
- * manager; the ones Bosun's controller manager has, others refused.
+ * --kube-controller-manager-arg and --kube-scheduler-arg (k3s's flags): `key=value` flags of the
+ * in-process controller manager or scheduler; the ones Bosun's components have, others refused.
  */
-function parseControllerManagerArgs(args: readonly string[]): ControllerManagerArgs {
+function parseComponentArgs(flag: string, args: readonly string[], controllerManager: boolean): ControllerManagerArgs {
   const out: ControllerManagerArgs = {};
   const durations: Record<string, keyof ControllerManagerArgs> = {
-    'node-monitor-grace-period': 'nodeMonitorGracePeriodMs',
-    'node-monitor-period': 'nodeMonitorPeriodMs',
+    ...(controllerManager ? { 'node-monitor-grace-period': 'nodeMonitorGracePeriodMs', 'node-monitor-period': 'nodeMonitorPeriodMs' } as const : {}),
     'leader-elect-lease-duration': 'leaseDurationMs',
     'leader-elect-renew-deadline': 'renewDeadlineMs',
     'leader-elect-retry-period': 'retryPeriodMs',
   };
   for (const arg of args) {
     const m = /^-{0,2}([a-z-]+)=(.*)$/.exec(arg);
-    if (!m || !durations[m[1]!]) throw new Error(`--kube-controller-manager-arg ${JSON.stringify(arg)}: want KEY=VALUE with KEY one of ${Object.keys(durations).join(', ')}`);
+    if (!m || !durations[m[1]!]) throw new Error(`${flag} ${JSON.stringify(arg)}: want KEY=VALUE with KEY one of ${Object.keys(durations).join(', ')}`);
     out[durations[m[1]!]!] = parseDuration(m[2]!);
   }
   return out;

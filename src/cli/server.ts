@@ -136,6 +136,8 @@ export interface ServerConfig {
   eventTtlSeconds?: number;
   /** --kube-controller-manager-arg: the in-process controller manager's flags. */
   controllerManagerArgs?: ControllerManagerArgs;
+  /** --kube-scheduler-arg: the in-process scheduler's leader-election durations. */
+  schedulerArgs?: Pick<ControllerManagerArgs, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>;
 }
 
 /** The in-process controller manager's flags Bosun takes through --kube-controller-manager-arg (ms). */
@@ -397,7 +399,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   const cm = clients[controllerManagerIdentity.name] && liveCertAndKey(rotating(controllerManagerIdentity.name));
   const components = cm ? [runInProcessControllerManager(pki, cm, server, { clusterCidr, nodeCidrMaskSize: cfg.nodeCidrMaskSize ?? 24 }, cfg.controllerManagerArgs ?? {}, cfg.disable ?? [], sa.signingKey.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, signal)] : [];
   const sched = clients[schedulerIdentity.name] && rotating(schedulerIdentity.name);
-  if (sched) components.push(runInProcessScheduler(pki, sched, server, cfg.schedulerConfig, signal));
+  if (sched) components.push(runInProcessScheduler(pki, sched, server, cfg.schedulerConfig, cfg.schedulerArgs ?? {}, signal));
   if (metrics && clients[metricsServerIdentity.name]) components.push(runInProcessMetricsServer(pki, rotating(metricsServerIdentity.name), server, metrics, signal));
   const vn = cfg.virtualNodes && clients[virtualNodesIdentity.name] ? rotating(virtualNodesIdentity.name) : undefined;
   if (vn && cfg.virtualNodes) components.push(runInProcessVirtualNodes(pki, vn, server, cfg.virtualNodes, signal));
@@ -462,12 +464,12 @@ async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: s
 }
 
 /** The scheduler in this process, as its own identity over HTTPS. */
-async function runInProcessScheduler(pki: Pki, id: RotatingCert, server: string, config: SchedulerConfig | undefined, signal: AbortSignal): Promise<void> {
+async function runInProcessScheduler(pki: Pki, id: RotatingCert, server: string, config: SchedulerConfig | undefined, args: NonNullable<ServerConfig['schedulerArgs']>, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
     const client = await createClient({ component: 'kube-scheduler', connection: { server, ca: pki.caCertPem }, credentials: credentialsOf(id), qps: 1000, burst: 2000 });
     try {
-      await runScheduler({ client, log, config }, signal);
+      await runScheduler({ client, log, config, leaseDurationMs: args.leaseDurationMs, renewDeadlineMs: args.renewDeadlineMs, retryPeriodMs: args.retryPeriodMs }, signal);
     } finally {
       await client.transport.close();
     }
