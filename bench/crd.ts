@@ -15,7 +15,8 @@
 import fs from 'node:fs';
 import http2 from 'node:http2';
 import { startServer } from '../test/e2e/harness.ts';
-import { credsFromKubeconfig, type Creds } from '../test/e2e/api.ts';
+import { credsFromKubeconfig } from '../test/e2e/api.ts';
+import { h2Send, h2Session } from './http.ts';
 
 const clients = 32;
 const perRound = 3000;
@@ -31,28 +32,9 @@ interface Reply {
   body: string;
 }
 
-/** One HTTP/2 session authenticated as `creds`; requests on it are multiplexed streams. */
-function session(creds: Creds): http2.ClientHttp2Session {
-  const s = http2.connect(creds.server, { ca: creds.ca, cert: creds.cert, key: creds.key });
-  s.on('error', () => {});
-  return s;
-}
-
-function send(s: http2.ClientHttp2Session, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = s.request({ ':method': method, ':path': path, 'content-type': 'application/json', accept: 'application/json', ...headers });
-    let status = 0;
-    const chunks: Buffer[] = [];
-    req.on('response', (h) => (status = Number(h[':status'])));
-    req.on('data', (d: Buffer) => chunks.push(d));
-    req.on('end', () => resolve({ status, body: Buffer.concat(chunks).toString() }));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 async function ok(s: http2.ClientHttp2Session, method: string, path: string, body?: unknown): Promise<Reply> {
-  const r = await send(s, method, path, body === undefined ? undefined : JSON.stringify(body));
+  const r = await h2Send(s, method, path, body === undefined ? undefined : JSON.stringify(body));
   if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
   return r;
 }
@@ -172,7 +154,7 @@ async function waitServed(s: http2.ClientHttp2Session): Promise<void> {
   const deadline = Date.now() + establishedTimeoutMs;
   let conditions = 'none';
   for (;;) {
-    const r = await send(s, 'GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${plural}.${group}`);
+    const r = await h2Send(s, 'GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${plural}.${group}`);
     if (r.status === 200) {
       const crd = JSON.parse(r.body) as { status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } };
       conditions = JSON.stringify(crd.status?.conditions ?? []);
@@ -183,7 +165,7 @@ async function waitServed(s: http2.ClientHttp2Session): Promise<void> {
   }
   // Established: the handler may still be catching up; the first create must not 404 for long.
   for (;;) {
-    const r = await send(s, 'POST', `/apis/${group}/v1/namespaces/${ns}/${plural}`, JSON.stringify(widget('probe')));
+    const r = await h2Send(s, 'POST', `/apis/${group}/v1/namespaces/${ns}/${plural}`, JSON.stringify(widget('probe')));
     if (r.status === 201 || r.status === 409) break;
     if (r.status !== 404 || Date.now() > deadline) throw new Error(`creating a Widget after Established: ${r.status} ${r.body}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -191,7 +173,7 @@ async function waitServed(s: http2.ClientHttp2Session): Promise<void> {
   // The figures are only meaningful if the schema and both CEL rules are enforced on create.
   const bad = widget('probe-invalid') as { spec: Record<string, unknown> };
   Object.assign(bad.spec, { minReplicas: 9, tags: ['-x'] });
-  const r = await send(s, 'POST', `/apis/${group}/v1/namespaces/${ns}/${plural}`, JSON.stringify(bad));
+  const r = await h2Send(s, 'POST', `/apis/${group}/v1/namespaces/${ns}/${plural}`, JSON.stringify(bad));
   const causes = r.status === 422 ? ((JSON.parse(r.body) as { details?: { causes?: unknown[] } }).details?.causes?.length ?? 0) : 0;
   if (causes !== 2) throw new Error(`a Widget breaking both CEL rules was not refused with 2 causes: ${r.status} ${r.body}`);
 }
@@ -213,7 +195,7 @@ async function round(pid: number, sessions: http2.ClientHttp2Session[], path: st
     sessions.map(async (s, c) => {
       for (const body of bodies[c]!) {
         const t = performance.now();
-        const r = await send(s, 'POST', path, body);
+        const r = await h2Send(s, 'POST', path, body);
         lat.push(performance.now() - t);
         if (r.status !== 201) throw new Error(`POST ${path}: ${r.status} ${r.body}`);
       }
@@ -235,10 +217,10 @@ async function crdUpdateLatency(s: http2.ClientHttp2Session): Promise<{ median: 
     const col = `Probe${i}`;
     const patch = [{ op: 'add', path: '/spec/versions/0/additionalPrinterColumns', value: [{ name: col, type: 'string', jsonPath: '.spec.name' }] }];
     const t0 = performance.now();
-    const r = await send(s, 'PATCH', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${plural}.${group}`, JSON.stringify(patch), { 'content-type': 'application/json-patch+json' });
+    const r = await h2Send(s, 'PATCH', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${plural}.${group}`, JSON.stringify(patch), { 'content-type': 'application/json-patch+json' });
     if (r.status !== 200) throw new Error(`patching the CRD: ${r.status} ${r.body}`);
     for (;;) {
-      const t = await send(s, 'GET', `/apis/${group}/v1/namespaces/${ns}/${plural}?limit=1`, undefined, table);
+      const t = await h2Send(s, 'GET', `/apis/${group}/v1/namespaces/${ns}/${plural}?limit=1`, undefined, table);
       if (t.status === 200 && t.body.includes(`"name":"${col}"`)) break;
       if (performance.now() - t0 > 30_000) throw new Error(`column ${col} not shown 30 s after the CRD change`);
       await new Promise((res) => setTimeout(res, 20));
@@ -258,7 +240,7 @@ export async function benchCrd(record: (name: string, value: string) => void): P
     else process.env.NODE_OPTIONS = prev;
   }
   const creds = credsFromKubeconfig(server.kubeconfig);
-  const admin = session(creds);
+  const admin = h2Session(creds);
   const sessions: http2.ClientHttp2Session[] = [];
   try {
     await ok(admin, 'POST', '/api/v1/namespaces', { metadata: { name: ns } });
@@ -266,7 +248,7 @@ export async function benchCrd(record: (name: string, value: string) => void): P
     await waitServed(admin);
     const bodyBytes = JSON.stringify(widget('w-0-0')).length;
     if (JSON.stringify(configMap('w-0-0')).length !== bodyBytes) throw new Error('ConfigMap and Widget bodies differ in size');
-    for (let i = 0; i < clients; i++) sessions.push(session(creds));
+    for (let i = 0; i < clients; i++) sessions.push(h2Session(creds));
     await Promise.all(sessions.map((s) => ok(s, 'GET', `/api/v1/namespaces/${ns}`)));
     const pid = server.proc.pid!;
     const cm: Round[] = [];

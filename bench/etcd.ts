@@ -17,7 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import etcd3 from 'etcd3';
 import { startServer, type ServerHandle } from '../test/e2e/harness.ts';
-import { credsFromKubeconfig, type Creds } from '../test/e2e/api.ts';
+import { credsFromKubeconfig } from '../test/e2e/api.ts';
+import { h2Send, h2Session } from './http.ts';
 import { startEtcdCluster, type EtcdCluster } from '../src/storage/etcdtest.ts';
 import { EtcdConn } from '../src/storage/etcdconn.ts';
 import { encodePut } from '../src/storage/etcdwire.ts';
@@ -64,27 +65,9 @@ const cmValue = (name: string): string =>
     data: { key: 'value', other: 'some more text to make the value about two hundred bytes' },
   });
 
-function session(creds: Creds): http2.ClientHttp2Session {
-  const s = http2.connect(creds.server, { ca: creds.ca, cert: creds.cert, key: creds.key });
-  s.on('error', () => {});
-  return s;
-}
-
-function send(s: http2.ClientHttp2Session, method: string, p: string, body?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = s.request({ ':method': method, ':path': p, 'content-type': 'application/json', accept: 'application/json' });
-    let status = 0;
-    const chunks: Buffer[] = [];
-    req.on('response', (h) => (status = Number(h[':status'])));
-    req.on('data', (d: Buffer) => chunks.push(d));
-    req.on('end', () => resolve({ status, body: Buffer.concat(chunks).toString() }));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 async function created(s: http2.ClientHttp2Session, ns: string, name: string): Promise<void> {
-  const r = await send(s, 'POST', `/api/v1/namespaces/${ns}/configmaps`, cmValue(name).replace('"default"', JSON.stringify(ns)));
+  const r = await h2Send(s, 'POST', `/api/v1/namespaces/${ns}/configmaps`, cmValue(name).replace('"default"', JSON.stringify(ns)));
   if (r.status !== 201) throw new Error(`create ${name}: ${r.status} ${r.body.slice(0, 300)}`);
 }
 
@@ -127,7 +110,7 @@ function cpuTicks(pid: number | undefined): number {
 /** (2) ConfigMap creates through one API server on etcd. */
 async function apiCreates(server: ServerHandle): Promise<{ rate: number; p50: number; p99: number; cpuMs: number }> {
   const creds = credsFromKubeconfig(server.kubeconfig);
-  const sessions = Array.from({ length: 8 }, () => session(creds));
+  const sessions = Array.from({ length: 8 }, () => h2Session(creds));
   try {
     // Warm up (connections, caches).
     await Promise.all(Array.from({ length: 64 }, (_, i) => created(sessions[i % 8]!, 'default', `warm-${i}`)));
@@ -144,14 +127,14 @@ async function apiCreates(server: ServerHandle): Promise<{ rate: number; p50: nu
 async function watchLatency(a: ServerHandle, b: ServerHandle): Promise<{ p50: number; p99: number; n: number }> {
   const ca = credsFromKubeconfig(a.kubeconfig);
   const cb = credsFromKubeconfig(b.kubeconfig);
-  const sa = session(ca);
-  const sb = session(cb);
+  const sa = h2Session(ca);
+  const sb = h2Session(cb);
   const ns = 'bench-watch';
   try {
     const nsBody = JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-    const r = await send(sa, 'POST', '/api/v1/namespaces', nsBody);
+    const r = await h2Send(sa, 'POST', '/api/v1/namespaces', nsBody);
     if (r.status !== 201 && r.status !== 409) throw new Error(`namespace: ${r.status} ${r.body}`);
-    const list = await send(sb, 'GET', `/api/v1/namespaces/${ns}/configmaps`);
+    const list = await h2Send(sb, 'GET', `/api/v1/namespaces/${ns}/configmaps`);
     const rv = (JSON.parse(list.body) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
     const acked = new Map<string, number>();
     const seen = new Map<string, number>();

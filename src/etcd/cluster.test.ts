@@ -9,7 +9,6 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +16,7 @@ import type { Etcd3 } from 'etcd3';
 import { ensureEtcdPki, etcdCaFiles, type EtcdPki } from './certs.ts';
 import { addMember, clusterReset, connectEtcd, initialClusterFor, listMembers, removeMember } from './cluster.ts';
 import { startMember, type EtcdMember, type MemberOptions } from './member.ts';
+import { freePort } from '../storage/etcdtest.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-etcd-cluster-'));
 const running = new Set<EtcdMember>();
@@ -26,14 +26,6 @@ after(async () => {
   await Promise.all([...running].map((m) => m.stop()));
   fs.rmSync(root, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 interface Server {
   opts: MemberOptions & { pki: EtcdPki };

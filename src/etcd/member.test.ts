@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureEtcdPki, type EtcdPki } from './certs.ts';
 import { connectEtcd } from './cluster.ts';
 import { memberArgs, startMember, type EtcdMember, type MemberOptions } from './member.ts';
+import { freePort } from '../storage/etcdtest.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-etcd-member-'));
 const members: EtcdMember[] = [];
@@ -29,14 +30,6 @@ after(async () => {
   }
   fs.rmSync(root, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 let n = 0;
 async function memberOptions(name: string): Promise<MemberOptions & { pki: EtcdPki }> {

@@ -7,7 +7,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Etcd3 } from 'etcd3';
@@ -16,6 +15,7 @@ import { ensureEtcdPki, etcdCaFiles } from './certs.ts';
 import { addMember, connectEtcd, initialClusterFor, listMembers } from './cluster.ts';
 import { startMember, type EtcdMember } from './member.ts';
 import { annotateOwnNode, etcdRoleLabel, nodeAddressAnnotation, nodeNameAnnotation, runMemberRemoval } from './memberremoval.ts';
+import { freePort } from '../storage/etcdtest.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-etcd-removal-'));
 const members: EtcdMember[] = [];
@@ -24,14 +24,6 @@ let testApi: TestApi | undefined;
 const ac = new AbortController();
 const controllers: Promise<void>[] = [];
 const logs: string[] = [];
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 before(async () => {
   const pki1 = await ensureEtcdPki(path.join(root, 'n1', 'tls'), { hostnames: [], ips: ['127.0.0.1'] });
