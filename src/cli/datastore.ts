@@ -40,8 +40,6 @@ export interface DatastoreConfig {
 
 export interface Datastore {
   store: Store;
-  /** Which kind of datastore this is. */
-  kind: 'sqlite' | 'etcd' | 'embedded-etcd';
   /** The embedded member, while it runs. */
   member?: () => EtcdMember | undefined;
   /** A client of the etcd cluster's Cluster API (embedded etcd only). */
@@ -87,7 +85,6 @@ export async function openDatastore(cfg: DatastoreConfig): Promise<Datastore> {
   }
   return {
     store,
-    kind: external ? 'etcd' : 'sqlite',
     publishBootstrap: async (serverToken) => {
       if (external) await storeBootstrap(store, tokenPassword(serverToken), { dataDir: cfg.dataDir });
     },
@@ -97,9 +94,8 @@ export async function openDatastore(cfg: DatastoreConfig): Promise<Datastore> {
 
 async function openEmbedded(cfg: DatastoreConfig): Promise<Datastore> {
   // Loaded only here: a server on SQLite needs none of the member management.
-  const [{ connectEtcd, initialClusterFor, listMembers }, { ensureEtcdPki }, { startMember, urlFor }, { fetchBootstrap, requestMemberAdd }] = await Promise.all([
+  const [{ connectEtcd, initialClusterFor, listMembers }, { startMember, urlFor }, { fetchBootstrap, requestMemberAdd }] = await Promise.all([
     import('../etcd/cluster.ts'),
-    import('../etcd/certs.ts'),
     import('../etcd/member.ts'),
     import('../etcd/join.ts'),
   ]);
@@ -109,9 +105,7 @@ async function openEmbedded(cfg: DatastoreConfig): Promise<Datastore> {
     const written = await writeBootstrapFiles(cfg.dataDir, await fetchBootstrap({ server: cfg.joinServer, token: cfg.token!, log: cfg.log }));
     cfg.log(`joined ${cfg.joinServer}: bootstrap data written (${written.length} files)`);
   }
-  const pki = await ensureEtcdPki(etcdTlsDir(cfg.dataDir), { hostnames: [os.hostname(), cfg.nodeName], ips: [cfg.advertiseIP], log: cfg.log });
-  const name = await memberName(cfg);
-  const ports = cfg.etcdPorts ?? { client: memberDefaults.clientPort, peer: memberDefaults.peerPort };
+  const { pki, name, ports } = await memberBasics(cfg);
   const base: MemberOptions = { dataDir, name, advertiseIP: cfg.advertiseIP, clientPort: ports.client, peerPort: ports.peer, metricsPort: 0, pki, log: cfg.log };
   let first: MemberOptions = base;
   if (cfg.joinServer && !existing) {
@@ -158,7 +152,6 @@ async function openEmbedded(cfg: DatastoreConfig): Promise<Datastore> {
   };
   return {
     store,
-    kind: 'embedded-etcd',
     member: () => member,
     etcd,
     publishBootstrap: async () => {},
@@ -168,11 +161,17 @@ async function openEmbedded(cfg: DatastoreConfig): Promise<Datastore> {
 
 /** `--cluster-reset`: the embedded member becomes a cluster of one (restoring a snapshot first when given). */
 export async function clusterResetDatastore(cfg: DatastoreConfig, restoreFrom: string | undefined): Promise<void> {
-  const [{ clusterReset, clusterResetDoneMessage }, { ensureEtcdPki }] = await Promise.all([import('../etcd/cluster.ts'), import('../etcd/certs.ts')]);
-  const pki: EtcdPki = await ensureEtcdPki(etcdTlsDir(cfg.dataDir), { hostnames: [os.hostname(), cfg.nodeName], ips: [cfg.advertiseIP], log: cfg.log });
-  const ports = cfg.etcdPorts ?? { client: memberDefaults.clientPort, peer: memberDefaults.peerPort };
-  await clusterReset({ dataDir: memberDataDir(cfg.dataDir), name: await memberName(cfg), advertiseIP: cfg.advertiseIP, pki, restoreFrom, clientPort: ports.client, peerPort: ports.peer, metricsPort: 0, log: cfg.log });
+  const { clusterReset, clusterResetDoneMessage } = await import('../etcd/cluster.ts');
+  const { pki, name, ports } = await memberBasics(cfg);
+  await clusterReset({ dataDir: memberDataDir(cfg.dataDir), name, advertiseIP: cfg.advertiseIP, pki, restoreFrom, clientPort: ports.client, peerPort: ports.peer, metricsPort: 0, log: cfg.log });
   cfg.log(clusterResetDoneMessage.replace('${datadir}', cfg.dataDir));
+}
+
+/** The member's certificates (issued as needed), its name and its ports. */
+async function memberBasics(cfg: DatastoreConfig): Promise<{ pki: EtcdPki; name: string; ports: { client: number; peer: number } }> {
+  const { ensureEtcdPki } = await import('../etcd/certs.ts');
+  const pki = await ensureEtcdPki(etcdTlsDir(cfg.dataDir), { hostnames: [os.hostname(), cfg.nodeName], ips: [cfg.advertiseIP], log: cfg.log });
+  return { pki, name: await memberName(cfg), ports: cfg.etcdPorts ?? { client: memberDefaults.clientPort, peer: memberDefaults.peerPort } };
 }
 
 /** The member's name, `<node name>-<8 hex>` as k3s names them, chosen once and kept. */

@@ -428,7 +428,7 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   await Promise.all(components);
   await api.close();
   await auditor?.close();
-  await store.close();
+  // The datastore closes the store (the encrypting wrapper holds nothing of its own), then stops an embedded member.
   await datastore.close();
   process.stdout.write('bosun: stopped\n');
 }
@@ -570,9 +570,13 @@ async function labelControlPlane(api: ApiServer, nodeName: string, member?: { na
   const nodes = api.storageFor(api.registry.byKind('', 'Node')!);
   const key = 'node-role.kubernetes.io/control-plane';
   // An etcd member's node (k3s): the etcd role label and the member's name and address, which the member-removal controller reads.
-  const { etcdRoleLabel, nodeAddressAnnotation, nodeNameAnnotation } = member ? await import('../etcd/memberremoval.ts') : { etcdRoleLabel: '', nodeAddressAnnotation: '', nodeNameAnnotation: '' };
-  const labels: Record<string, string> = { [key]: 'true', ...(member ? { [etcdRoleLabel]: 'true' } : {}) };
-  const annotations: Record<string, string> = member ? { [nodeNameAnnotation]: member.name, [nodeAddressAnnotation]: member.address } : {};
+  const labels: Record<string, string> = { [key]: 'true' };
+  const annotations: Record<string, string> = {};
+  if (member) {
+    const { etcdRoleLabel, nodeAddressAnnotation, nodeNameAnnotation } = await import('../etcd/memberremoval.ts');
+    labels[etcdRoleLabel] = 'true';
+    Object.assign(annotations, { [nodeNameAnnotation]: member.name, [nodeAddressAnnotation]: member.address });
+  }
   try {
     await nodes.update('', nodeName, (cur) => {
       if (!cur) throw new Error(`node ${nodeName} not found`);

@@ -86,19 +86,31 @@ export async function startHost(server: { dataDir: string; url: string }, i: num
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), `bosun-${name}-`));
   const token = await nodeToken(server.dataDir);
   await prepareAgent(dataDir);
-  // nsenter --net, not `ip netns exec`: the latter remounts /sys for the namespace, which hides
-  // the cgroup mounts under /sys/fs/cgroup that runc needs ("no cgroup mount found in mountinfo").
-  const proc = spawn('nsenter', [`--net=/var/run/netns/${name}`, '--', bosunBin, 'agent', '--server', server.url, '--token', token, '--data-dir', dataDir, '--node-name', name, '--node-ip', ip, ...(opts.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return runInHost({ index: i, name, ip, dataDir }, name, ['agent', '--server', server.url, '--token', token, '--data-dir', dataDir, '--node-name', name, '--node-ip', ip, ...(opts.args ?? [])], {
+    what: 'agent',
+    ready: new RegExp(`agent: node ${name} ready`),
+    timeoutMs: opts.timeoutMs,
+  });
+}
+
+/**
+ * Spawns `bin/bosun ARGS` in host `h`'s namespace — `nsenter --net`, not `ip netns exec`: the
+ * latter remounts /sys for the namespace, which hides the cgroup mounts under /sys/fs/cgroup that
+ * runc needs ("no cgroup mount found in mountinfo") — keeps it in `running` under `key` (so
+ * removeHosts() ends it), and resolves once its output matches `ready`.
+ */
+async function runInHost(h: Omit<Host, 'proc' | 'output'>, key: string, args: string[], opts: { what: string; ready: RegExp; timeoutMs?: number; detached?: boolean }): Promise<Host> {
+  const proc = spawn('nsenter', [`--net=/var/run/netns/${h.name}`, '--', bosunBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const host: Host = { index: i, name, ip, dataDir, proc, output: () => out };
-  running.set(name, host);
-  proc.on('exit', () => running.delete(name));
+  const host: Host = { ...h, proc, output: () => out };
+  running.set(key, host);
+  proc.on('exit', () => running.delete(key));
   const deadline = Date.now() + (opts.timeoutMs ?? 90_000);
-  while (!new RegExp(`agent: node ${name} ready`).test(out)) {
-    if (proc.exitCode !== null) throw new Error(`agent of ${name} exited early (${proc.exitCode}):\n${out}`);
-    if (Date.now() > deadline) throw new Error(`agent of ${name} did not become ready:\n${out}`);
+  while (!opts.ready.test(out)) {
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${opts.what} of ${h.name} exited early (${proc.exitCode ?? proc.signalCode}):\n${out}`);
+    if (Date.now() > deadline) throw new Error(`${opts.what} of ${h.name} did not become ready:\n${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   return host;
@@ -125,20 +137,14 @@ export async function startServerHost(i: number, args: readonly string[], opts: 
   if (!existsSync(`/var/run/netns/${name}`)) await createNamespace(i);
   const dataDir = opts.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), `bosun-${name}-`)));
   const kubeconfig = path.join(dataDir, 'kubeconfig.yaml');
-  const proc = spawn('nsenter', [`--net=/var/run/netns/${name}`, '--', bosunBin, 'server', '--data-dir', dataDir, '--node-name', name, '--bind-address', ip, '--advertise-address', ip, '--disable-agent', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const host: ServerHost = { index: i, name, ip, dataDir, proc, output: () => out, url: `https://${ip}:6443`, kubeconfig };
-  running.set(`${name}-server`, host);
-  proc.on('exit', () => running.delete(`${name}-server`));
-  const deadline = Date.now() + (opts.timeoutMs ?? 90_000);
-  while (!/API server ready at/.test(out)) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`server of ${name} exited early (${proc.exitCode ?? proc.signalCode}):\n${out}`);
-    if (Date.now() > deadline) throw new Error(`server of ${name} did not become ready:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return host;
+  // Its own process group, so that a test can kill -9 the server with everything it started.
+  const host = await runInHost({ index: i, name, ip, dataDir }, `${name}-server`, ['server', '--data-dir', dataDir, '--node-name', name, '--bind-address', ip, '--advertise-address', ip, '--disable-agent', ...args], {
+    what: 'server',
+    ready: /API server ready at/,
+    timeoutMs: opts.timeoutMs,
+    detached: true,
+  });
+  return { ...host, url: `https://${ip}:6443`, kubeconfig };
 }
 
 /** Runs a command inside host i's network namespace (e.g. kubectl through the agent's load balancer). */
