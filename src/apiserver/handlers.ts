@@ -4,6 +4,8 @@
  * version, and write the response (object, list, Table, watch stream) in the negotiated format.
  * Generic over every ResourceDef: no per-kind code here.
  */
+import { objectSink } from './local.ts';
+import { renderJson } from './watchcache.ts';
 import type { AuditRecorder } from './audit/index.ts';
 import type { ServedResource } from './registry.ts';
 import type { ResourceStore, WriteContext, DeleteParams } from './rest.ts';
@@ -244,11 +246,14 @@ async function handleList(ctx: HandlerContext): Promise<void> {
   if (f.kind === 'yaml') {
     return writeObject(ctx.res, 200, { apiVersion: served.apiVersion, kind: listKind, metadata: meta, items: result.items.map((c) => toWire(served, c.obj)) }, f);
   }
+  // An in-process client that takes shared objects gets the cached (frozen) objects themselves.
+  const sink = served.conversion ? null : objectSink(ctx.res);
+  if (sink) return sink.sendObject(200, { kind: listKind, apiVersion: served.apiVersion, metadata: meta, items: result.items.map((c) => c.obj) });
   // JSON fast path: splice the cached serializations together.
   const head = `{"kind":${JSON.stringify(listKind)},"apiVersion":${JSON.stringify(served.apiVersion)},"metadata":${JSON.stringify(meta)},"items":[`;
   const parts: string[] = new Array(result.items.length);
   if (served.conversion) for (let i = 0; i < result.items.length; i++) parts[i] = JSON.stringify(toWire(served, result.items[i]!.obj));
-  else for (let i = 0; i < result.items.length; i++) parts[i] = result.items[i]!.json;
+  else for (let i = 0; i < result.items.length; i++) parts[i] = renderJson(result.items[i]!);
   writeJsonString(ctx.res, 200, head + parts.join(',') + ']}');
 }
 

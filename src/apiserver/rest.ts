@@ -292,7 +292,7 @@ export class ResourceStore {
           lastKey = kv.key;
           const obj = this.#decode(kv);
           if (filter && !filter(obj)) continue;
-          items.push({ key: kv.key, obj, json: JSON.stringify(obj), rv: kv.modRevision });
+          items.push({ key: kv.key, obj, get json() { return JSON.stringify(obj); }, rv: kv.modRevision });
           if (limit && items.length >= limit) break;
         }
         count = page.count;

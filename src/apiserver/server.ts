@@ -16,6 +16,7 @@
  * (SPDY, WebSocket) arrive over HTTP/1.1 as the server's 'upgrade' event; they get a response
  * object on their socket so that every error is written as for any other request.
  */
+import { LocalTransport, type LocalIdentity } from './local.ts';
 import type { IncomingMessage } from 'node:http';
 import { http } from '../util/http.ts';
 import http2 from 'node:http2';
@@ -449,7 +450,15 @@ export class ApiServer {
     void this.#handle(req, res, { socket, head });
   }
 
-  async #handle(req: Request, res: Response, upgrade?: { socket: Duplex; head: Buffer }): Promise<void> {
+  /**
+   * A client transport served by this server in this process (local.ts): the request path is the
+   * network one without the connection; `identity.user` stands for a client certificate's identity.
+   */
+  localTransport(identity: LocalIdentity): LocalTransport {
+    return new LocalTransport((req, res, user) => this.#handle(req, res as unknown as Response, undefined, user), identity);
+  }
+
+  async #handle(req: Request, res: Response, upgrade?: { socket: Duplex; head: Buffer }, localUser?: UserInfo): Promise<void> {
     const receivedAt = performance.timeOrigin + performance.now();
     const plain = res;
     if (acceptsGzip(req.headers['accept-encoding'])) res = gzipResponse(res);
@@ -471,7 +480,7 @@ export class ApiServer {
       // so the client certificate is read once per connection (authn/index.ts caches by socket).
       const socket = ((req as { stream?: { session?: { socket?: TLSSocket } } }).stream?.session?.socket ?? (req.socket as TLSSocket | undefined)) ?? undefined;
       const areq = { socket, headers: req.headers as Record<string, string | string[] | undefined> };
-      let user = await authenticate(this.#authenticators, areq);
+      let user = localUser ?? (await authenticate(this.#authenticators, areq));
       // Credentials presented and refused are 401, never anonymous (upstream's union + anonymous).
       if (!user && this.#opts.anonymousAuth && !presentedCredentials(areq)) user = anonymousAuthenticator.authenticate(areq) as UserInfo;
       if (!user) throw unauthorized();

@@ -25,8 +25,9 @@ import { badRequest, isStatusError } from '../api/errors.ts';
 import { parseRv } from './rest.ts';
 import { boolParam, flag, int64Param } from './params.ts';
 import { buildTable, partialObjectMetadata, tableOf, type IncludeObject } from './tables.ts';
-import type { CacheEvent, CachedObject } from './watchcache.ts';
+import { renderJson, type CacheEvent, type CachedObject } from './watchcache.ts';
 import { stringify as toYaml } from 'yaml';
+import { objectSink, type LocalEvent, type LocalResponse } from './local.ts';
 
 /** Upstream's defaultBookmarkFrequency: a bookmark about every minute. */
 export const bookmarkIntervalMs = 60_000;
@@ -214,11 +215,12 @@ export async function watchResponse(
   const include: IncludeObject = (q.get('includeObject') as IncludeObject | null) ?? 'Metadata';
   const table = format.kind === 'table' ? tableOf(ctx.served.table) : null;
   let firstTable = true;
-  const render = (type: string, c: CachedObject): string => {
+  const render = (type: string, c: CachedObject, live: boolean): string => {
     const obj = c.obj;
     const out0 = convert(obj);
-    // JSON fast path: the cache serialized the object once for every watcher.
-    if (format.kind === 'json' && out0 === obj) return `{"type":"${type}","object":${c.json}}\n`;
+    // JSON fast path: a live event's serialization is shared by every watcher (the cache keeps it
+    // while the event is in its window); an initial event's is rendered for this watcher alone.
+    if (format.kind === 'json' && out0 === obj) return `{"type":"${type}","object":${live ? c.json : renderJson(c)}}\n`;
     let out: unknown = out0;
     if (format.kind === 'table' && table) {
       out = buildTable(table, [out0], { resourceVersion: obj.metadata.resourceVersion }, {
@@ -233,13 +235,15 @@ export async function watchResponse(
     }
     return raw(type, out);
   };
-  const bookmark = (rv: number, initialEnd = false): string => {
+  const bookmark = (rv: number, initialEnd = false): unknown => {
     const metadata: Record<string, unknown> = { resourceVersion: String(rv) };
     if (initialEnd) metadata['annotations'] = { 'k8s.io/initial-events-end': 'true' };
-    return raw('BOOKMARK', { kind: ctx.served.def.kind, apiVersion: ctx.served.apiVersion, metadata });
+    return { kind: ctx.served.def.kind, apiVersion: ctx.served.apiVersion, metadata };
   };
 
-  const writer = new WatchWriter(res as WatchResponse & StreamSink);
+  // An in-process client asking for JSON takes the cached (frozen) objects themselves.
+  const sink = format.kind === 'json' ? objectSink(res) : null;
+  const writer: EventOut = sink ? new ObjectOut(sink, convert) : new TextOut(new WatchWriter(res as WatchResponse & StreamSink), render, raw);
   let closed = false;
   let bmTimer: ReturnType<typeof setTimeout> | undefined;
   let cancelTimeout = () => {};
@@ -271,7 +275,7 @@ export async function watchResponse(
         if (closed) return;
         if (!writer.blocked && watch.rv > lastSentRv) {
           lastSentRv = watch.rv;
-          writer.add(bookmark(watch.rv));
+          writer.other('BOOKMARK', bookmark(watch.rv));
           void writer.flush();
         }
         schedule();
@@ -287,11 +291,11 @@ export async function watchResponse(
       if (closed) break;
       if (!inScope(c.key)) continue;
       if (filter && !filter(c.obj)) continue;
-      const r = writer.add(render('ADDED', c));
+      const r = writer.event('ADDED', c, false);
       if (r !== true && !(await r)) break;
     }
     if (!closed) {
-      if (sendInitialParam === true) writer.add(bookmark(rv, true));
+      if (sendInitialParam === true) writer.other('BOOKMARK', bookmark(rv, true));
       const r = writer.flush();
       if (r !== true) await r;
     }
@@ -300,9 +304,9 @@ export async function watchResponse(
       if (prepare && batch.length) await prepare(batch.map((ev) => ev.object.obj));
       for (const ev of batch) {
         if (!inScope(ev.object.key)) continue;
-        const line = renderEvent(ev, filter, render);
-        if (line === null) continue;
-        const r = writer.add(line);
+        const type = eventType(ev, filter);
+        if (type === null) continue;
+        const r = writer.event(type, ev.object, true);
         if (r !== true && !(await r)) break stream;
       }
       const r = writer.flush();
@@ -311,7 +315,7 @@ export async function watchResponse(
     }
   } catch (err) {
     if (!closed && isStatusError(err)) {
-      writer.add(raw('ERROR', err.status));
+      writer.other('ERROR', err.status);
       void writer.flush();
     }
   } finally {
@@ -319,18 +323,119 @@ export async function watchResponse(
   }
 }
 
-function renderEvent(
-  ev: CacheEvent,
-  filter: ((o: KubeObject) => boolean) | null,
-  render: (type: string, c: CachedObject) => string,
-): string | null {
-  if (!filter) return render(ev.type, ev.object);
+/** The event a watcher with `filter` sees for `ev` (an object leaving the selection is DELETED, entering ADDED), or null. */
+function eventType(ev: CacheEvent, filter: ((o: KubeObject) => boolean) | null): string | null {
+  if (!filter) return ev.type;
   const cur = filter(ev.object.obj);
-  if (ev.type === 'ADDED') return cur ? render('ADDED', ev.object) : null;
-  if (ev.type === 'DELETED') return ev.prev && filter(ev.prev.obj) ? render('DELETED', ev.object) : null;
+  if (ev.type === 'ADDED') return cur ? 'ADDED' : null;
+  if (ev.type === 'DELETED') return ev.prev && filter(ev.prev.obj) ? 'DELETED' : null;
   const was = ev.prev ? filter(ev.prev.obj) : false;
-  if (cur && was) return render('MODIFIED', ev.object);
-  if (cur && !was) return render('ADDED', ev.object);
-  if (!cur && was) return render('DELETED', ev.object);
+  if (cur && was) return 'MODIFIED';
+  if (cur && !was) return 'ADDED';
+  if (!cur && was) return 'DELETED';
   return null;
 }
+
+/**
+ * Where a watch's events go: `event` and `flush` return `true` when the watch may go on at once,
+ * or a promise of `true` once the consumer took what was handed over (`false`: closed meanwhile).
+ */
+interface EventOut {
+  /** `live`: an event from the cache's window (not the initial list). */
+  event(type: string, c: CachedObject, live: boolean): true | Promise<boolean>;
+  /** A BOOKMARK or ERROR event, sent with the next flush. */
+  other(type: 'BOOKMARK' | 'ERROR', obj: unknown): void;
+  flush(): true | Promise<boolean>;
+  readonly blocked: boolean;
+  close(): void;
+}
+
+/** Events rendered as text (JSON lines, YAML documents, Tables) into the response. */
+class TextOut implements EventOut {
+  #writer: WatchWriter;
+  #render: (type: string, c: CachedObject, live: boolean) => string;
+  #raw: (type: string, obj: unknown) => string;
+
+  constructor(writer: WatchWriter, render: (type: string, c: CachedObject, live: boolean) => string, raw: (type: string, obj: unknown) => string) {
+    this.#writer = writer;
+    this.#render = render;
+    this.#raw = raw;
+  }
+
+  event(type: string, c: CachedObject, live: boolean): true | Promise<boolean> {
+    return this.#writer.add(this.#render(type, c, live));
+  }
+
+  other(type: 'BOOKMARK' | 'ERROR', obj: unknown): void {
+    this.#writer.add(this.#raw(type, obj));
+  }
+
+  flush(): true | Promise<boolean> {
+    return this.#writer.flush();
+  }
+
+  get blocked(): boolean {
+    return this.#writer.blocked;
+  }
+
+  close(): void {
+    this.#writer.close();
+  }
+}
+
+/** Events handed to an in-process client as objects, in batches; waits for 'drain' when its queue is full. */
+class ObjectOut implements EventOut {
+  #sink: LocalResponse;
+  #convert: (o: KubeObject) => KubeObject;
+  #batch: LocalEvent[] = [];
+  #waiting: Promise<boolean> | null = null;
+  #resolve: ((ok: boolean) => void) | null = null;
+  #closed = false;
+
+  constructor(sink: LocalResponse, convert: (o: KubeObject) => KubeObject) {
+    this.#sink = sink;
+    this.#convert = convert;
+    sink.on('drain', () => this.#wake(true));
+  }
+
+  #wake(ok: boolean): void {
+    const resolve = this.#resolve;
+    this.#resolve = null;
+    this.#waiting = null;
+    resolve?.(ok);
+  }
+
+  event(type: string, c: CachedObject): true | Promise<boolean> {
+    this.#batch.push({ type, object: this.#convert(c.obj) });
+    return this.#batch.length >= objectBatch ? this.flush() : true;
+  }
+
+  other(type: 'BOOKMARK' | 'ERROR', obj: unknown): void {
+    this.#batch.push({ type, object: obj });
+  }
+
+  flush(): true | Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    if (this.#waiting) return this.#waiting.then((ok) => (ok ? this.flush() : false));
+    if (!this.#batch.length) return true;
+    const batch = this.#batch;
+    this.#batch = [];
+    if (this.#sink.sendEvents(batch)) return true;
+    const waiting = new Promise<boolean>((resolve) => (this.#resolve = resolve));
+    this.#waiting = waiting;
+    return waiting;
+  }
+
+  get blocked(): boolean {
+    return this.#waiting !== null;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#batch = [];
+    this.#wake(false);
+  }
+}
+
+/** Events handed to an in-process consumer at a time, at most (the initial list is cut into batches of it). */
+const objectBatch = 256;

@@ -19,14 +19,52 @@
 import type { Store, WatchEvent as StoreEvent } from '../storage/types.ts';
 import type { KubeObject } from '../api/types.ts';
 import { gone, timeout } from '../api/errors.ts';
+import { deepFreeze } from '../util/freeze.ts';
 
 export interface CachedObject {
   /** The store key. */
   readonly key: string;
   readonly obj: KubeObject;
-  /** `obj` serialized as JSON, computed once. */
+  /** `obj` serialized as JSON (the cache renders it when first asked and keeps it while the object's event is in the window). */
   readonly json: string;
   readonly rv: number;
+}
+
+/**
+ * A cached object of the watch cache. Its JSON is rendered on first use and kept only while its
+ * event is in the event window, where several HTTP watchers may ask for it within moments; an
+ * object older than the window holds no serialization (in-process readers take the object
+ * itself), so a quiet cache keeps one form of each object.
+ */
+class Entry implements CachedObject {
+  readonly key: string;
+  readonly obj: KubeObject;
+  readonly rv: number;
+  #json: string | undefined;
+
+  constructor(key: string, obj: KubeObject, rv: number) {
+    this.key = key;
+    this.obj = obj;
+    this.rv = rv;
+  }
+
+  get json(): string {
+    return (this.#json ??= JSON.stringify(this.obj));
+  }
+
+  /** The JSON, without keeping it when it was not kept already. */
+  render(): string {
+    return this.#json ?? JSON.stringify(this.obj);
+  }
+
+  forget(): void {
+    this.#json = undefined;
+  }
+}
+
+/** `c`'s JSON for a one-off answer (a list): a kept serialization is reused, a new one is not kept. */
+export function renderJson(c: CachedObject): string {
+  return c instanceof Entry ? c.render() : c.json;
 }
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -239,8 +277,7 @@ export class WatchCache {
   }
 
   #make(key: string, value: Uint8Array, rv: number): CachedObject {
-    const obj = this.#opts.decode(value, rv);
-    return { key, obj, json: JSON.stringify(obj), rv };
+    return new Entry(key, deepFreeze(this.#opts.decode(value, rv)), rv);
   }
 
   #apply(events: readonly StoreEvent[], revision: number): void {
@@ -267,8 +304,8 @@ export class WatchCache {
         this.#sorted = null;
         // A deleted object is reported with the delete's revision, as the upstream cacher does.
         const rv = ev.kv.modRevision;
-        const obj = { ...prev.obj, metadata: { ...prev.obj.metadata, resourceVersion: String(rv) } };
-        const gone: CachedObject = { key, obj, json: JSON.stringify(obj), rv };
+        const obj = deepFreeze({ ...prev.obj, metadata: { ...prev.obj.metadata, resourceVersion: String(rv) } });
+        const gone: CachedObject = new Entry(key, obj, rv);
         out.push({ type: 'DELETED', rv, object: gone, prev });
       }
     }
@@ -300,6 +337,11 @@ export class WatchCache {
     const live = this.#events.length - this.#eventsStart;
     if (live <= this.#opts.window) return;
     const drop = live - this.#opts.window;
+    // Events leaving the window release their objects' serializations.
+    for (let i = this.#eventsStart; i < this.#eventsStart + drop; i++) {
+      const o = this.#events[i]!.object;
+      if (o instanceof Entry) o.forget();
+    }
     this.#oldestRv = this.#events[this.#eventsStart + drop - 1]!.rv;
     this.#eventsStart += drop;
     if (this.#eventsStart > this.#opts.window) {

@@ -14,7 +14,9 @@ import os from 'node:os';
 import { kubeconfigYaml, writeFileAtomic, type CertAndKey, type Pki } from '../pki/index.ts';
 import { ensurePkiIsolated, reissueIsolated, type IsolatedPkiRequest } from '../pki/isolated.ts';
 import { certLifetimeFromEnv, CertRotator, liveCertAndKey, type RotatingCert } from '../pki/rotation.ts';
-import { createClient } from '../client/index.ts';
+import { createClient, userAgent, type ClusterConnection, type CreateClientOptions } from '../client/index.ts';
+import { certificateUser } from '../apiserver/local.ts';
+import type { TransportFactory } from '../controllers/credentials.ts';
 import { controllers, runControllerManager } from '../controllers/manager.ts';
 import { runVirtualNodes } from '../virtual/nodes.ts';
 import { runScheduler } from '../scheduler/index.ts';
@@ -397,12 +399,19 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
   process.stdout.write(`bosun: export KUBECONFIG=${cfg.kubeconfigPath}\n`);
   // The controller manager's pair is read per use (liveCertAndKey): renewed certificates reach its client's credentials.
   const cm = clients[controllerManagerIdentity.name] && liveCertAndKey(rotating(controllerManagerIdentity.name));
-  const components = cm ? [runInProcessControllerManager(pki, cm, server, { clusterCidr, nodeCidrMaskSize: cfg.nodeCidrMaskSize ?? 24 }, cfg.controllerManagerArgs ?? {}, cfg.disable ?? [], sa.signingKey.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, signal)] : [];
+  // In-process components reach this API server through the in-process transport (apiserver/local.ts),
+  // as the identities their certificates prove; BOSUN_IN_PROCESS_TRANSPORT=https sends them over HTTPS instead.
+  const viaHttps = process.env['BOSUN_IN_PROCESS_TRANSPORT'] === 'https';
+  const link = (component: string, id: { commonName: string; organizations?: string[] }, credentials: () => { cert: string; key: string }): ClientLink =>
+    viaHttps
+      ? { client: { connection: { server, ca: pki.caCertPem }, credentials }, connection: { server, ca: pki.caCertPem } }
+      : { client: { transport: api.localTransport({ user: certificateUser(id.commonName, id.organizations), userAgent: userAgent(component) }) }, transportFor: (i) => api.localTransport(i) };
+  const components = cm ? [runInProcessControllerManager(pki, link('kube-controller-manager', controllerManagerIdentity, () => ({ cert: cm.certPem, key: cm.keyPem })), { clusterCidr, nodeCidrMaskSize: cfg.nodeCidrMaskSize ?? 24 }, cfg.controllerManagerArgs ?? {}, cfg.disable ?? [], sa.signingKey.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, signal)] : [];
   const sched = clients[schedulerIdentity.name] && rotating(schedulerIdentity.name);
-  if (sched) components.push(runInProcessScheduler(pki, sched, server, cfg.schedulerConfig, cfg.schedulerArgs ?? {}, signal));
-  if (metrics && clients[metricsServerIdentity.name]) components.push(runInProcessMetricsServer(pki, rotating(metricsServerIdentity.name), server, metrics, signal));
+  if (sched) components.push(runInProcessScheduler(link('kube-scheduler', schedulerIdentity, credentialsOf(sched)), cfg.schedulerConfig, cfg.schedulerArgs ?? {}, signal));
+  if (metrics && clients[metricsServerIdentity.name]) components.push(runInProcessMetricsServer(link('metrics-server', metricsServerIdentity, credentialsOf(rotating(metricsServerIdentity.name))), metrics, signal));
   const vn = cfg.virtualNodes && clients[virtualNodesIdentity.name] ? rotating(virtualNodesIdentity.name) : undefined;
-  if (vn && cfg.virtualNodes) components.push(runInProcessVirtualNodes(pki, vn, server, cfg.virtualNodes, signal));
+  if (vn && cfg.virtualNodes) components.push(runInProcessVirtualNodes(link('virtual-nodes', virtualNodesIdentity, credentialsOf(vn)), cfg.virtualNodes, signal));
   const agentCert = clients[agentIdentity.name];
   let agentRuns = false;
   if (agentCert && !cfg.disableAgent) {
@@ -438,23 +447,16 @@ export async function runServer(cfg: ServerConfig, signal: AbortSignal): Promise
  * over HTTPS to this API server, exactly as a separate `bosun controller-manager` would run:
  * each controller with its own ServiceAccount's credentials (--use-service-account-credentials).
  */
-async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: string, config: { clusterCidr: string; nodeCidrMaskSize: number }, args: ControllerManagerArgs, disable: readonly string[], serviceAccountPrivateKeyPem: string, signal: AbortSignal): Promise<void> {
+async function runInProcessControllerManager(pki: Pki, link: ClientLink, config: { clusterCidr: string; nodeCidrMaskSize: number }, args: ControllerManagerArgs, disable: readonly string[], serviceAccountPrivateKeyPem: string, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
-    const client = await createClient({
-      component: 'kube-controller-manager',
-      qps: 1000,
-      burst: 2000,
-      connection: { server, ca: pki.caCertPem, cert: id.certPem, key: id.keyPem },
-      // `id` reads the current pair: a renewed certificate is used from the next request on.
-      credentials: () => ({ cert: id.certPem, key: id.keyPem }),
-    });
+    const client = await createClient({ component: 'kube-controller-manager', qps: 1000, burst: 2000, ...link.client });
     try {
       // --disable servicelb: every controller but that one.
       const enabled = disable.length ? Object.keys(controllers).filter((n) => !disable.includes(n)) : undefined;
       const { leaseDurationMs, renewDeadlineMs, retryPeriodMs, nodeMonitorGracePeriodMs, nodeMonitorPeriodMs } = args;
       const monitor = { ...(nodeMonitorGracePeriodMs !== undefined ? { nodeMonitorGracePeriodMs } : {}), ...(nodeMonitorPeriodMs !== undefined ? { nodeMonitorPeriodMs } : {}) };
-      await runControllerManager({ client, log, config: { ...config, ...monitor }, leaseDurationMs, renewDeadlineMs, retryPeriodMs, enabled, clusterSigning: { certPem: pki.caCertPem, keyPem: pki.caKeyPem }, useServiceAccountCredentials: true, connection: { server, ca: pki.caCertPem }, qps: 1000, burst: 2000, serviceAccountPrivateKeyPem }, signal);
+      await runControllerManager({ client, log, config: { ...config, ...monitor }, leaseDurationMs, renewDeadlineMs, retryPeriodMs, enabled, clusterSigning: { certPem: pki.caCertPem, keyPem: pki.caKeyPem }, useServiceAccountCredentials: true, connection: link.connection, transportFor: link.transportFor, qps: 1000, burst: 2000, serviceAccountPrivateKeyPem }, signal);
     } finally {
       await client.transport.close();
     }
@@ -464,10 +466,10 @@ async function runInProcessControllerManager(pki: Pki, id: CertAndKey, server: s
 }
 
 /** The scheduler in this process, as its own identity over HTTPS. */
-async function runInProcessScheduler(pki: Pki, id: RotatingCert, server: string, config: SchedulerConfig | undefined, args: NonNullable<ServerConfig['schedulerArgs']>, signal: AbortSignal): Promise<void> {
+async function runInProcessScheduler(link: ClientLink, config: SchedulerConfig | undefined, args: NonNullable<ServerConfig['schedulerArgs']>, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
-    const client = await createClient({ component: 'kube-scheduler', connection: { server, ca: pki.caCertPem }, credentials: credentialsOf(id), qps: 1000, burst: 2000 });
+    const client = await createClient({ component: 'kube-scheduler', ...link.client, qps: 1000, burst: 2000 });
     try {
       await runScheduler({ client, log, config, leaseDurationMs: args.leaseDurationMs, renewDeadlineMs: args.renewDeadlineMs, retryPeriodMs: args.retryPeriodMs }, signal);
     } finally {
@@ -479,10 +481,10 @@ async function runInProcessScheduler(pki: Pki, id: RotatingCert, server: string,
 }
 
 /** The metrics server in this process: watches nodes and pods as its own identity over HTTPS, scrapes until the signal aborts. */
-async function runInProcessMetricsServer(pki: Pki, id: RotatingCert, server: string, metrics: MetricsServer, signal: AbortSignal): Promise<void> {
+async function runInProcessMetricsServer(link: ClientLink, metrics: MetricsServer, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
-    const client = await createClient({ component: 'metrics-server', connection: { server, ca: pki.caCertPem }, credentials: credentialsOf(id), qps: 100, burst: 200 });
+    const client = await createClient({ component: 'metrics-server', ...link.client, qps: 100, burst: 200 });
     try {
       await metrics.run(client, signal);
     } finally {
@@ -494,10 +496,10 @@ async function runInProcessMetricsServer(pki: Pki, id: RotatingCert, server: str
 }
 
 /** Simulated nodes in this process, as their own identity over HTTPS (as `bosun virtual-nodes` would). */
-async function runInProcessVirtualNodes(pki: Pki, id: RotatingCert, server: string, count: number, signal: AbortSignal): Promise<void> {
+async function runInProcessVirtualNodes(link: ClientLink, count: number, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
-    const client = await createClient({ component: 'virtual-nodes', connection: { server, ca: pki.caCertPem }, credentials: credentialsOf(id), qps: 1000, burst: 2000 });
+    const client = await createClient({ component: 'virtual-nodes', ...link.client, qps: 1000, burst: 2000 });
     try {
       await runVirtualNodes({ client, count, log }, signal);
     } finally {
@@ -543,6 +545,17 @@ async function runInProcessMemberRemoval(pki: Pki, server: string, etcd: Etcd3, 
 function ownMemberOf(datastore: Datastore): { name: string; address: string } | undefined {
   const m = datastore.member?.();
   return m ? { name: m.name, address: new URL(m.clientURL).hostname } : undefined;
+}
+
+/**
+ * How an in-process component reaches this API server: the client's transport (in-process, or
+ * HTTPS with its rotating certificate), and for the controller manager's per-controller clients
+ * the in-process transport factory or the HTTPS connection.
+ */
+interface ClientLink {
+  client: Pick<CreateClientOptions, 'transport' | 'connection' | 'credentials'>;
+  connection?: ClusterConnection;
+  transportFor?: TransportFactory;
 }
 
 /** A client's credentials read per request from a rotating certificate (a renewed one opens a new session). */

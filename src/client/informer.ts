@@ -232,8 +232,8 @@ export class SharedInformer<T extends ApiObject = KubeObject> {
   // ---- internals ----
 
   #prepare(obj: T): T {
-    if (obj.apiVersion === undefined) obj.apiVersion = this.#apiVersion;
-    if (obj.kind === undefined) obj.kind = this.resource.kind;
+    // A shared object (in-process transport) is frozen: a copy gets the type.
+    if (obj.apiVersion === undefined || obj.kind === undefined) obj = { ...obj, apiVersion: obj.apiVersion ?? this.#apiVersion, kind: obj.kind ?? this.resource.kind };
     return this.#opts.freeze ? deepFreeze(obj) : obj;
   }
 
@@ -248,6 +248,7 @@ export class SharedInformer<T extends ApiObject = KubeObject> {
       labelSelector: this.#opts.labelSelector,
       fieldSelector: this.#opts.fieldSelector,
       signal,
+      shared: true,
     };
     const limit = this.#opts.pageSize ?? 500;
     let listRv = this.#rvUnavailable ? '' : this.#rv || '0';

@@ -52,6 +52,8 @@ export interface ListOptions {
   resourceVersionMatch?: 'Exact' | 'NotOlderThan';
   timeoutSeconds?: number;
   signal?: AbortSignal;
+  /** The caller takes shared, frozen items (see TransportRequest.shared): never mutate them. */
+  shared?: boolean;
 }
 
 export interface WatchOptions {
@@ -188,6 +190,7 @@ export class RestClient implements Client {
   async #call<R>(req: TransportRequest): Promise<R> {
     const res = await this.request(req);
     if (res.status < 200 || res.status >= 300) throw statusErrorFromResponse(res.status, res.body, header(res, 'retry-after'));
+    if (res.object !== undefined) return res.object as R;
     if (!res.body.length) return undefined as R;
     return JSON.parse(Buffer.from(res.body.buffer, res.body.byteOffset, res.body.byteLength).toString('utf8')) as R;
   }
@@ -215,13 +218,17 @@ export class RestClient implements Client {
         timeoutSeconds: opts.timeoutSeconds,
       },
       signal: opts.signal,
+      shared: opts.shared,
     });
     list.items ??= [];
     list.metadata ??= {};
     const apiVersion = apiVersionOf(res);
-    for (const item of list.items) {
-      if (item.apiVersion === undefined) item.apiVersion = apiVersion;
-      if (item.kind === undefined) item.kind = res.kind;
+    const items = list.items;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if (item.apiVersion !== undefined && item.kind !== undefined) continue;
+      // A shared item is frozen: its copy gets the type.
+      items[i] = { ...item, apiVersion: item.apiVersion ?? apiVersion, kind: item.kind ?? res.kind };
     }
     return list;
   }

@@ -36,19 +36,30 @@ export interface TransportRequest {
   signal?: AbortSignal;
   /** Overrides the transport's default request timeout (ms); 0 = none. */
   timeoutMs?: number;
+  /**
+   * The caller takes shared, frozen objects: an in-process transport may answer a JSON list with
+   * the API server's cached objects (`TransportResponse.object`) instead of bytes. Never mutate them.
+   */
+  shared?: boolean;
 }
 
 export interface TransportResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Uint8Array;
+  /** The decoded answer, when an in-process transport handed over shared objects (then `body` is empty). */
+  object?: unknown;
 }
 
 export type WatchEvent<T = KubeObject> =
   | { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK'; object: T }
   | { type: 'ERROR'; object: Status };
 
-/** Watch events in arrival order. Ends when the server ends the watch; `close()` ends it early. */
+/**
+ * Watch events in arrival order. Ends when the server ends the watch; `close()` ends it early.
+ * Event objects may be shared with other readers in this process (an in-process transport hands
+ * out the API server's cached, frozen objects): never mutate them.
+ */
 export interface WatchStream<T = KubeObject> extends AsyncIterable<WatchEvent<T>> {
   close(): void;
 }

@@ -95,11 +95,16 @@ export async function getOrCreateServiceAccount(client: RestClient, namespace: s
   }
 }
 
+/** A transport for a controller's client from its current credentials and User-Agent (an in-process transport). */
+export type TransportFactory = (identity: { credentials: () => { token?: string }; userAgent: string }) => Transport;
+
 export interface ControllerCredentialsOptions {
   /** The manager's own client: creates the ServiceAccounts and requests their tokens. */
   client: RestClient;
   /** Where controllers' clients connect; its client certificate, key and token are not used. */
   connection: ClusterConnection;
+  /** Builds the controllers' transports instead of connecting to `connection`. */
+  transportFor?: TransportFactory;
   /** Namespace of the ServiceAccounts. Default kube-system. */
   namespace?: string;
   /** The User-Agent's component (`bosun-<component>/v1.33.0/<user>`). Default kube-controller-manager. */
@@ -199,15 +204,18 @@ export class ControllerCredentials {
     await this.#withBackoff(e, signal, 'getting');
     const o = this.#opts;
     const conn = o.connection;
-    const http = new Http2Transport({
-      server: conn.server,
-      ca: conn.ca,
-      insecureSkipTlsVerify: conn.insecureSkipTlsVerify,
-      tlsServerName: conn.tlsServerName,
-      userAgent: `${userAgent(o.component ?? 'kube-controller-manager')}/${e.username}`,
-      credentials: () => ({ token: e.token }),
-      log: o.log,
-    });
+    const ua = `${userAgent(o.component ?? 'kube-controller-manager')}/${e.username}`;
+    const http = o.transportFor
+      ? o.transportFor({ credentials: () => ({ token: e.token }), userAgent: ua })
+      : new Http2Transport({
+          server: conn.server,
+          ca: conn.ca,
+          insecureSkipTlsVerify: conn.insecureSkipTlsVerify,
+          tlsServerName: conn.tlsServerName,
+          userAgent: ua,
+          credentials: () => ({ token: e.token }),
+          log: o.log,
+        });
     const transport = new ResettingTransport(http, this.#clock, (startedAt) => {
       if (e.state && e.state.obtainedAt < startedAt) this.#renewSoon(e, 'the API server answered 401');
     });

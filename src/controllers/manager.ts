@@ -18,7 +18,7 @@ import { startRootCaCertPublisher, type RootCaContext } from './rootcacertpublis
 import { startClusterRoleAggregationController } from './clusterroleaggregation.ts';
 import { EventRecorder, InformerFactory, LeaderElector, type ClusterConnection, type RestClient } from '../client/index.ts';
 import { defaultControllerConfig, type ControllerConfig, type ControllerContext, type ControllerDescriptor } from './context.ts';
-import { ControllerCredentials } from './credentials.ts';
+import { ControllerCredentials, type TransportFactory } from './credentials.ts';
 import { startReplicaSetController, startReplicationControllerController } from './replicaset.ts';
 import { startDeploymentController } from './deployment.ts';
 import { startEndpointsController, startEndpointSliceController } from './endpoints.ts';
@@ -119,6 +119,8 @@ export interface ControllerManagerOptions {
   useServiceAccountCredentials?: boolean;
   /** Where the controllers' own clients connect: server address and CA (its credentials are not used). */
   connection?: ClusterConnection;
+  /** Builds a controller's transport from its token and User-Agent instead of connecting to `connection` (in-process). */
+  transportFor?: TransportFactory;
   /** Rate limit of each controller's own client (--kube-api-qps / --kube-api-burst). */
   qps?: number;
   burst?: number;
@@ -131,7 +133,7 @@ export async function runControllerManager(opts: ControllerManagerOptions, signa
   // A bad --controllers flag ends the process with a clear message, before anything runs.
   const unknown = (opts.enabled ?? []).filter((n) => !(n in controllers));
   if (unknown.length) throw new RangeError(`unknown controller${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${Object.keys(controllers).join(', ')})`);
-  if (opts.useServiceAccountCredentials && !opts.connection) throw new TypeError('useServiceAccountCredentials needs the connection the controllers\' clients use');
+  if (opts.useServiceAccountCredentials && !opts.connection && !opts.transportFor) throw new TypeError('useServiceAccountCredentials needs the connection the controllers\' clients use');
   let running: Promise<void> = Promise.resolve();
   // One elector per term: after leadership is lost, campaign again with a fresh one.
   while (!signal.aborted) {
@@ -158,7 +160,7 @@ export async function runControllerManager(opts: ControllerManagerOptions, signa
 async function runControllers(opts: ControllerManagerOptions, signal: AbortSignal, log: (msg: string) => void): Promise<void> {
   const informers = new InformerFactory(opts.client, { log });
   const credentials = opts.useServiceAccountCredentials
-    ? new ControllerCredentials({ client: opts.client, connection: opts.connection!, qps: opts.qps, burst: opts.burst, log })
+    ? new ControllerCredentials({ client: opts.client, connection: opts.connection ?? { server: '' }, transportFor: opts.transportFor, qps: opts.qps, burst: opts.burst, log })
     : undefined;
   // One recorder per (client, component): events are written as the controller that records them.
   const recorders = new Map<RestClient, Map<string, EventRecorder>>();

@@ -59,12 +59,12 @@ process.on('exit', () => {
  * waits for the agent's ready line, and stop() removes every pod container and the pod network
  * afterwards (pods outlive the server by design).
  */
-export async function startServer(opts: { dataDir?: string; port?: number; args?: string[]; timeoutMs?: number; agent?: boolean } = {}): Promise<ServerHandle> {
+export async function startServer(opts: { dataDir?: string; port?: number; args?: string[]; timeoutMs?: number; agent?: boolean; env?: Record<string, string> } = {}): Promise<ServerHandle> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-e2e-'));
   if (!opts.dataDir) madeDirs.add(dataDir);
   if (opts.agent) await prepareAgent(dataDir);
   const args = ['server', '--data-dir', dataDir, '--https-listen-port', String(opts.port ?? 0), ...(opts.agent ? ['--kubelet-port', '0'] : ['--disable-agent']), ...(opts.args ?? [])];
-  const proc = spawn(bosunBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(bosunBin, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
   running.add(proc);
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
