@@ -1,9 +1,24 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../api/types.ts';
-import { CacheStore, deepFreeze, IndexNamespace, IndexNodeName, IndexOwnerUid, namespaceIndex, objectKey, ownerUidIndex, podNodeNameIndex, splitKey } from './store.ts';
+import {
+  CacheStore,
+  controllerUidIndex,
+  deepFreeze,
+  IndexControllerUid,
+  IndexNamespace,
+  IndexNodeName,
+  IndexOwnerUid,
+  namespaceIndex,
+  objectKey,
+  orphanIndexValue,
+  ownerUidIndex,
+  podNodeNameIndex,
+  splitKey,
+} from './store.ts';
 
-function pod(ns: string, name: string, opts: { node?: string; owners?: string[]; rv?: string } = {}): KubeObject {
+function pod(ns: string, name: string, opts: { node?: string; owners?: string[]; controller?: string; rv?: string } = {}): KubeObject {
+  const refs = opts.owners?.map((uid) => ({ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `rs-${uid}`, uid, ...(uid === opts.controller ? { controller: true } : {}) }));
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -11,7 +26,7 @@ function pod(ns: string, name: string, opts: { node?: string; owners?: string[];
       namespace: ns,
       name,
       resourceVersion: opts.rv ?? '1',
-      ownerReferences: opts.owners?.map((uid) => ({ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `rs-${uid}`, uid })),
+      ownerReferences: refs,
     },
     spec: opts.node ? { nodeName: opts.node } : {},
   };
@@ -78,4 +93,52 @@ test('deepFreeze makes nested fields read-only', () => {
   assert.throws(() => {
     p.metadata.name = 'x';
   }, TypeError);
+});
+
+describe('the controller-UID index (upstream PodControllerUIDIndex)', () => {
+  const fill = () => {
+    const s = new CacheStore({ [IndexControllerUid]: controllerUidIndex });
+    s.set('a/owned1', pod('a', 'owned1', { owners: ['u1'], controller: 'u1' }));
+    s.set('a/owned2', pod('a', 'owned2', { owners: ['u0', 'u1'], controller: 'u1' }));
+    s.set('a/other', pod('a', 'other', { owners: ['u2'], controller: 'u2' }));
+    s.set('a/orphan', pod('a', 'orphan'));
+    s.set('a/referenced', pod('a', 'referenced', { owners: ['u1'] }));
+    s.set('b/orphan', pod('b', 'orphan'));
+    return s;
+  };
+  const cases: { name: string; value: string; want: string[] }[] = [
+    { name: 'objects are filed under their controller reference uid only', value: 'u1', want: ['owned1', 'owned2'] },
+    { name: 'an owner that is not the controller does not file the object', value: 'u0', want: [] },
+    { name: 'objects without a controller are orphans of their namespace', value: orphanIndexValue('a'), want: ['orphan', 'referenced'] },
+    { name: 'orphans of another namespace are apart', value: orphanIndexValue('b'), want: ['orphan'] },
+    { name: 'a namespace without orphans has none', value: orphanIndexValue('c'), want: [] },
+  ];
+  for (const c of cases) test(c.name, () => assert.deepEqual(names(fill().byIndex(IndexControllerUid, c.value)), c.want));
+
+  test('orphan values use upstream OrphanPodIndexKey and never collide with a uid', () => {
+    assert.equal(orphanIndexValue('default'), '_ORPHAN_POD/default');
+  });
+
+  test('adoption and release move an object between its orphan value and the controller uid', () => {
+    const s = fill();
+    s.set('a/orphan', pod('a', 'orphan', { owners: ['u1'], controller: 'u1', rv: '2' }));
+    assert.deepEqual(names(s.byIndex(IndexControllerUid, 'u1')), ['orphan', 'owned1', 'owned2']);
+    assert.deepEqual(names(s.byIndex(IndexControllerUid, orphanIndexValue('a'))), ['referenced']);
+    s.set('a/owned1', pod('a', 'owned1', { rv: '2' }));
+    assert.deepEqual(names(s.byIndex(IndexControllerUid, 'u1')), ['orphan', 'owned2']);
+    assert.deepEqual(names(s.byIndex(IndexControllerUid, orphanIndexValue('a'))), ['owned1', 'referenced']);
+    s.delete('a/owned2');
+    assert.deepEqual(names(s.byIndex(IndexControllerUid, 'u1')), ['orphan']);
+    assert.equal(s.countByIndex(IndexControllerUid, 'u1'), 1);
+    assert.equal(s.hasIndex(IndexControllerUid), true);
+    assert.equal(s.hasIndex('nope'), false);
+  });
+});
+
+test('byIndex returns a fresh array each call: changing it leaves the index alone', () => {
+  const s = newStore();
+  s.set('a/p1', pod('a', 'p1'));
+  const got = s.byIndex(IndexNamespace, 'a');
+  got.pop();
+  assert.deepEqual(names(s.byIndex(IndexNamespace, 'a')), ['p1']);
 });

@@ -3,7 +3,8 @@
  * availability, controller references, int-or-percent resolution, the pod-template hash, and a small harness
  * that wires informer events to a rate-limited work queue and its workers.
  */
-import type { ApiObject, IntOrString, OwnerReference, Pod, PodCondition } from '../api/index.ts';
+import type { ApiObject, IntOrString, LabelSelector, OwnerReference, Pod, PodCondition } from '../api/index.ts';
+import { labelSelectorFromObject, type LabelSelectorMatcher } from '../api/selectors.ts';
 import { WorkQueue, runWorkers, waitForCacheSync, type ReconcileResult } from '../client/index.ts';
 import type { ControllerContext } from './context.ts';
 
@@ -22,7 +23,14 @@ export function splitKey(key: string): { namespace: string; name: string } {
 // ---- pods --------------------------------------------------------------------------------------
 
 function podCondition(pod: Pod, type: string): PodCondition | undefined {
-  return (pod.status?.conditions ?? []).find((c) => c.type === type);
+  const conds = pod.status?.conditions;
+  if (conds) for (const c of conds) if (c.type === type) return c;
+  return undefined;
+}
+
+/** The pod's Ready condition, if it has one (hot path: no allocation). */
+export function readyCondition(pod: Pod): PodCondition | undefined {
+  return podCondition(pod, 'Ready');
 }
 
 export function isPodReady(pod: Pod): boolean {
@@ -86,6 +94,54 @@ export function compareForDeletion(a: Pod, b: Pod): number {
   const ca = Date.parse(a.metadata.creationTimestamp ?? '') || 0;
   const cb = Date.parse(b.metadata.creationTimestamp ?? '') || 0;
   return cb - ca; // newer first
+}
+
+/**
+ * The `n` pods to delete first (upstream getPodsToDelete): all of them, unranked, when `n`
+ * covers them all; else the first `n` in `compareForDeletion` order, each pod's ranking keys
+ * computed once rather than at every comparison.
+ */
+export function podsToDelete(pods: readonly Pod[], n: number): Pod[] {
+  if (n <= 0) return [];
+  if (n >= pods.length) return [...pods];
+  const phaseRank: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2 };
+  const ranked = pods.map((p, i) => {
+    const rc = podCondition(p, 'Ready');
+    const ready = rc?.status === 'True' ? 1 : 0;
+    return {
+      p,
+      i,
+      assigned: p.spec?.nodeName ? 1 : 0,
+      phase: phaseRank[podPhase(p)] ?? 0,
+      ready,
+      readySince: ready ? Date.parse(rc?.lastTransitionTime ?? '') || 0 : 0,
+      restarts: restarts(p),
+      created: Date.parse(p.metadata.creationTimestamp ?? '') || 0,
+    };
+  });
+  ranked.sort(
+    (a, b) =>
+      a.assigned - b.assigned ||
+      a.phase - b.phase ||
+      a.ready - b.ready ||
+      b.readySince - a.readySince ||
+      b.restarts - a.restarts ||
+      b.created - a.created ||
+      a.i - b.i,
+  );
+  return ranked.slice(0, n).map((r) => r.p);
+}
+
+/**
+ * `labelSelectorFromObject`, memoized per selector object: selectors of cached objects are never
+ * mutated (an update brings a new object), so each is parsed once however many pod events ask.
+ */
+const parsedSelectors = new WeakMap<LabelSelector, LabelSelectorMatcher>();
+export function cachedLabelSelector(sel: LabelSelector | null | undefined): LabelSelectorMatcher {
+  if (!sel) return labelSelectorFromObject(sel);
+  let m = parsedSelectors.get(sel);
+  if (!m) parsedSelectors.set(sel, (m = labelSelectorFromObject(sel)));
+  return m;
 }
 
 // ---- controller references ---------------------------------------------------------------------

@@ -29,7 +29,8 @@
 import type { ControllerRevision, DaemonSet, DaemonSetStatus, Node, OwnerReference, Pod } from '../api/index.ts';
 import { isConflict, isNotFound, StatusError } from '../api/errors.ts';
 import { labelSelectorFromObject, type LabelSelectorMatcher } from '../api/selectors.ts';
-import { IndexNamespace, IndexOwnerUid, clientset, resources } from '../client/index.ts';
+import { IndexNamespace, clientset, resources } from '../client/index.ts';
+import { IndexControllerUid, controllerUidIndex, orphanIndexValue } from '../client/store.ts';
 import type { ControllerContext } from './context.ts';
 import { UIDTrackingExpectations, slowStartBatch, slowStartInitialBatchSize } from './expectations.ts';
 import { controllerRef, isPodReady, jsonEqual, keyOf, msUntilAvailable, newControllerRef, startQueue, type ReconcileResult } from './controller-utils.ts';
@@ -42,14 +43,11 @@ import { DaemonSetRevisions } from './daemonset-revisions.ts';
 export const daemonSetBurstReplicas = 250;
 /** Concurrent syncs (upstream --concurrent-daemonset-syncs). */
 export const daemonSetWorkers = 2;
-/** Pod cache index of pods without a controller, by namespace (candidates for adoption). */
-export const indexOrphanPods = 'daemonset-controller/orphans';
 
 const component = 'daemonset-controller';
 const kind = 'DaemonSet';
 const apiVersion = 'apps/v1';
 
-const orphanIndex = (p: Pod): string[] => (controllerRef(p) ? [] : [p.metadata.namespace ?? '']);
 /** Two controller references naming the same object (what decides which controllers to wake). */
 const sameRef = (a: OwnerReference | undefined, b: OwnerReference | undefined) => a?.uid === b?.uid && a?.kind === b?.kind && a?.name === b?.name;
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -64,7 +62,8 @@ interface Facts {
 
 export function startDaemonSetController(ctx: ControllerContext): void {
   const daemonSets = ctx.informers.typedInformerFor(resources.daemonSets);
-  const pods = ctx.informers.typedInformerFor(resources.pods, { indexers: { [indexOrphanPods]: orphanIndex } });
+  // Upstream's pod controller-UID index, shared with the other workload controllers.
+  const pods = ctx.informers.typedInformerFor(resources.pods, { indexers: { [IndexControllerUid]: controllerUidIndex } });
   const nodes = ctx.informers.typedInformerFor(resources.nodes);
   const revisions = ctx.informers.typedInformerFor(resources.controllerRevisions);
   const cs = clientset(ctx.client);
@@ -290,13 +289,12 @@ export function startDaemonSetController(ctx: ControllerContext): void {
     const uid = ds.metadata.uid ?? '';
     const namespace = ds.metadata.namespace ?? '';
     const out: Pod[] = [];
-    for (const pod of pods.store.byIndex(IndexOwnerUid, uid)) {
-      if (controllerRef(pod)?.uid !== uid) continue;
+    for (const pod of pods.store.byIndex(IndexControllerUid, uid)) {
       if (selector.matches(pod.metadata.labels)) out.push(pod);
       else await release(pod, uid);
     }
     let canAdopt: boolean | undefined;
-    for (const pod of pods.store.byIndex(indexOrphanPods, namespace)) {
+    for (const pod of pods.store.byIndex(IndexControllerUid, orphanIndexValue(namespace))) {
       if (pod.metadata.deletionTimestamp || !selector.matches(pod.metadata.labels)) continue;
       canAdopt ??= await stillLive(ds);
       if (!canAdopt) break;

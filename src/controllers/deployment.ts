@@ -12,6 +12,7 @@ import type { Deployment, DeploymentCondition, DeploymentStatus, LabelSelector, 
 import { labelSelectorFromObject } from '../api/selectors.ts';
 import { isAlreadyExists, isConflict, isNotFound } from '../api/errors.ts';
 import { IndexNamespace, clientset, resources } from '../client/index.ts';
+import { IndexControllerUid, controllerUidIndex } from '../client/store.ts';
 import type { ControllerContext } from './context.ts';
 import {
   controllerRef,
@@ -22,8 +23,9 @@ import {
   nowRfc3339,
   podPhase,
   podTemplateHash,
-  semanticEqual,
+  semanticNormalize,
   splitKey,
+  stableJson,
   startQueue,
   type ReconcileResult,
 } from './controller-utils.ts';
@@ -41,16 +43,38 @@ type RS = ReplicaSet;
 const replicas = (o: Deployment | RS): number => o.spec?.replicas ?? 1;
 const revisionOf = (rs: RS): number => Number(rs.metadata.annotations?.[revisionAnnotation] ?? 0) || 0;
 
-/** The pod template of a ReplicaSet without the hash label, to compare with a Deployment's. */
+/**
+ * The pod template of a ReplicaSet without the hash label, to compare with a Deployment's: a
+ * shallow copy (the spec and the other metadata are shared with the cached object, read only).
+ */
 function templateWithoutHash(t: PodTemplateSpec | undefined): PodTemplateSpec {
-  const c = structuredClone(t ?? {});
-  const meta = c.metadata ?? {};
+  const c: PodTemplateSpec = { ...t };
+  const meta = { ...c.metadata };
   const labels = { ...meta.labels };
   delete labels[hashLabel];
   if (Object.keys(labels).length) meta.labels = labels;
   else delete meta.labels;
   c.metadata = meta;
   return c;
+}
+
+/**
+ * The semantic form of a template (see semanticNormalize), memoized per cached object: cached
+ * objects are never mutated (an update brings a new object), so a template's form never changes.
+ */
+const templateForms = new WeakMap<object, string>();
+function templateForm(t: PodTemplateSpec | undefined, withoutHash: boolean): string {
+  if (!t) return '{}';
+  const memo = withoutHash ? rsForms : templateForms;
+  let f = memo.get(t);
+  if (f === undefined) memo.set(t, (f = stableJson(semanticNormalize(withoutHash ? templateWithoutHash(t) : t))));
+  return f;
+}
+const rsForms = new WeakMap<object, string>();
+
+/** Upstream EqualIgnoreHash: a ReplicaSet's template equals a Deployment's, pod-template-hash aside. */
+export function equalIgnoreHash(rsTemplate: PodTemplateSpec | undefined, template: PodTemplateSpec | undefined): boolean {
+  return templateForm(rsTemplate, true) === templateForm(template, false);
 }
 
 /** maxSurge and maxUnavailable resolved against replicas, as upstream (surge up, unavailable down; never both 0). */
@@ -83,7 +107,7 @@ export function oldScaleDownBudget(desired: number, unavailable: number, allCoun
 export function startDeploymentController(ctx: ControllerContext): void {
   const deployments = ctx.informers.typedInformerFor(resources.deployments);
   const replicaSets = ctx.informers.typedInformerFor(resources.replicaSets);
-  const pods = ctx.informers.typedInformerFor(resources.pods);
+  const pods = ctx.informers.typedInformerFor(resources.pods, { indexers: { [IndexControllerUid]: controllerUidIndex } });
   const cs = clientset(ctx.client);
   const recorder = ctx.recorder('deployment-controller');
   const queue = startQueue(ctx, (key) => sync(key), { name: 'deployment-controller', workers: 5, waitFor: [deployments, replicaSets, pods] });
@@ -130,7 +154,7 @@ export function startDeploymentController(ctx: ControllerContext): void {
     const template = d.spec?.template;
     // Upstream EqualIgnoreHash: semantic equality of the templates, pod-template-hash aside (a
     // template restored by `rollout undo` carries `creationTimestamp: null` and must still match).
-    let newRs = owned.find((rs) => semanticEqual(templateWithoutHash(rs.spec?.template), template));
+    let newRs = owned.find((rs) => equalIgnoreHash(rs.spec?.template, template));
     const old = owned.filter((rs) => rs !== newRs);
     const paused = d.spec?.paused === true;
 
@@ -213,7 +237,7 @@ export function startDeploymentController(ctx: ControllerContext): void {
         if (!isAlreadyExists(err)) throw err;
         // A ReplicaSet of that name with another template: bump collisionCount and try another hash.
         const other = await cs.replicaSets.get(rs.metadata.name!, { namespace });
-        if (controllerRef(other)?.uid === d.metadata.uid && semanticEqual(templateWithoutHash(other.spec?.template), d.spec?.template)) return other;
+        if (controllerRef(other)?.uid === d.metadata.uid && equalIgnoreHash(other.spec?.template, d.spec?.template)) return other;
         collisions++;
         // Upstream's UpdateStatus (its role may update deployments/status, not patch it); a conflict requeues.
         await cs.deployments.updateStatus({ ...d, status: { ...d.status, collisionCount: collisions } }, { namespace });
@@ -351,12 +375,10 @@ export function startDeploymentController(ctx: ControllerContext): void {
     }
     if (changed) return true;
     // Wait until every old pod is gone.
-    const oldUids = new Set(old.map((rs) => rs.metadata.uid));
-    const oldPods = pods.store.byIndex(IndexNamespace, d.metadata.namespace ?? '').filter((p) => {
-      const ref = controllerRef(p);
-      return ref && oldUids.has(ref.uid) && podPhase(p) !== 'Succeeded' && podPhase(p) !== 'Failed';
-    });
-    if (oldPods.length) return false;
+    const oldRunning = old.some((rs) =>
+      pods.store.byIndex(IndexControllerUid, rs.metadata.uid ?? '').some((p) => podPhase(p) !== 'Succeeded' && podPhase(p) !== 'Failed'),
+    );
+    if (oldRunning) return false;
     if (replicas(newRs) !== replicas(d)) {
       await setReplicas(d, newRs, replicas(d));
       return true;

@@ -13,7 +13,7 @@ import { labelSelectorFromObject } from '../api/selectors.ts';
 import { isConflict, isNotFound } from '../api/errors.ts';
 import { IndexNamespace, clientset, resources } from '../client/index.ts';
 import type { ControllerContext } from './context.ts';
-import { intOrPercent, isPodReady, jsonEqual, keyOf, nowRfc3339, podPhase, startQueue, type ReconcileResult } from './controller-utils.ts';
+import { cachedLabelSelector, intOrPercent, isPodReady, jsonEqual, keyOf, nowRfc3339, podPhase, startQueue, type ReconcileResult } from './controller-utils.ts';
 
 const disruptedPodTimeoutMs = 2 * 60_000;
 
@@ -44,7 +44,7 @@ export function startDisruptionController(ctx: ControllerContext): void {
   budgets.addEventHandler({ onAdd: enqueue, onUpdate: (_o, n) => enqueue(n), onDelete: enqueue });
   const forPod = (p: Pod) => {
     for (const b of budgets.store.byIndex(IndexNamespace, p.metadata.namespace ?? '')) {
-      if (labelSelectorFromObject(b.spec?.selector ?? null).matches(p.metadata.labels)) enqueue(b);
+      if (cachedLabelSelector(b.spec?.selector ?? null).matches(p.metadata.labels)) enqueue(b);
     }
   };
   pods.addEventHandler({ onAdd: forPod, onUpdate: (o, n) => (forPod(o), forPod(n)), onDelete: forPod });

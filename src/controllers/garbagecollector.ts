@@ -9,6 +9,13 @@
  *    every dependent, then the finalizer.
  * References to owners that do not exist are dangling and count as absent; a reference from a
  * namespaced object to a namespaced owner looks in the dependent's namespace, as upstream.
+ *
+ * Cost: as upstream's graph builder, an object is checked (attemptToDelete) when it appears or
+ * its owner references change and one of its owners is absent from the graph or being deleted —
+ * not on every update (a pod's status changes do not queue it); an owner's removal queues its
+ * dependents. Owners a live read found absent are remembered (upstream's absentOwnerCache, 500
+ * entries, least recently used out), so the thousands of pods of a deleted ReplicaSet cost one
+ * read of it, not one each.
  */
 import type { ApiObject, OwnerReference } from '../api/index.ts';
 import { isConflict, isNotFound } from '../api/errors.ts';
@@ -27,8 +34,43 @@ interface Node {
   dependents: Set<string>;
 }
 
+/** Upstream's absentOwnerCache size: owners known to be gone, by uid. */
+export const absentOwnerCacheSize = 500;
+
+/** A bounded set that forgets its least recently used entry first (upstream's ReferenceCache). */
+export class LruSet {
+  readonly #max: number;
+  #items = new Set<string>();
+  constructor(max: number) {
+    this.#max = max;
+  }
+  has(key: string): boolean {
+    if (!this.#items.has(key)) return false;
+    // Most recently used last.
+    this.#items.delete(key);
+    this.#items.add(key);
+    return true;
+  }
+  add(key: string): void {
+    this.#items.delete(key);
+    this.#items.add(key);
+    if (this.#items.size > this.#max) this.#items.delete(this.#items.values().next().value!);
+  }
+  get size(): number {
+    return this.#items.size;
+  }
+}
+
 /** Kinds whose objects never own or are owned in practice and churn a lot. */
 const ignored = new Set(['events', 'events.events.k8s.io']);
+
+/** Same owner references (uid, and the blockOwnerDeletion that foreground deletion waits on), in order. */
+function sameOwners(a: readonly OwnerReference[], b: readonly OwnerReference[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]!.uid !== b[i]!.uid || !a[i]!.blockOwnerDeletion !== !b[i]!.blockOwnerDeletion) return false;
+  return true;
+}
 
 const groupOf = (apiVersion: string) => (apiVersion.includes('/') ? apiVersion.split('/')[0]! : '');
 
@@ -40,6 +82,8 @@ export function startGarbageCollector(ctx: ControllerContext): void {
   const pendingDependents = new Map<string, Set<string>>();
   const watched = new Set<string>();
   const kinds = new Map<string, DiscoveredResource>();
+  /** Owners (namespace/uid) a live read found absent (uids are never reused). */
+  const absentOwners = new LruSet(absentOwnerCacheSize);
   // Workers start once discovery has succeeded and every informer it started has synced (upstream:
   // the graph builder's monitors must sync before the first attempt to delete).
   let discovered!: () => void;
@@ -90,7 +134,7 @@ export function startGarbageCollector(ctx: ControllerContext): void {
     const newOwners = new Set(node.owners.map((r) => r.uid));
     for (const ou of oldOwners) if (!newOwners.has(ou)) dependentsOf(ou).delete(uid);
     for (const ou of newOwners) dependentsOf(ou).add(uid);
-    if (node.owners.length) toDelete(uid);
+    if (node.owners.length && (!before || !sameOwners(before.owners, node.owners)) && node.owners.some((r) => !graph.get(r.uid) || graph.get(r.uid)!.deleting)) toDelete(uid);
     if (node.deleting && node.finalizers.includes('foregroundDeletion')) {
       toDelete(uid);
       for (const d of node.dependents) toDelete(d);
@@ -132,12 +176,21 @@ export function startGarbageCollector(ctx: ControllerContext): void {
       rediscover();
       throw new Error(`unable to get REST mapping for ${ref.apiVersion}, Kind=${ref.kind}`);
     }
+    // A namespaced owner is looked for in the dependent's namespace: absent there is not absent everywhere.
+    const absentKey = `${res.namespaced ? dep.namespace : ''}/${ref.uid}`;
+    if (absentOwners.has(absentKey)) return 'dangling';
     try {
       const live = await ctx.client.get(res, ref.name, { namespace: res.namespaced ? dep.namespace : undefined });
-      if (live.metadata.uid !== ref.uid) return 'dangling';
+      if (live.metadata.uid !== ref.uid) {
+        absentOwners.add(absentKey);
+        return 'dangling';
+      }
       return live.metadata.deletionTimestamp && live.metadata.finalizers?.includes('foregroundDeletion') ? 'waiting' : 'solid';
     } catch (err) {
-      if (isNotFound(err)) return 'dangling';
+      if (isNotFound(err)) {
+        absentOwners.add(absentKey);
+        return 'dangling';
+      }
       throw err;
     }
   }

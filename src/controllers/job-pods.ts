@@ -19,7 +19,7 @@
 import type { Container, Job, Pod, PodTemplateSpec } from '../api/index.ts';
 import { isConflict, isNotFound, StatusError } from '../api/errors.ts';
 import { labelSelectorFromObject } from '../api/selectors.ts';
-import { IndexOwnerUid } from '../client/index.ts';
+import { IndexControllerUid, orphanIndexValue } from '../client/store.ts';
 import { controllerRef, isPodReady, keyOf, newControllerRef } from './controller-utils.ts';
 import { podGenerateNameWithIndex, replacementFailureCounts } from './job-indexes.ts';
 import { matchPodFailurePolicy } from './job-policy.ts';
@@ -38,10 +38,6 @@ import {
 /** Pod writes one sync has in flight at once. */
 export const podWriteConcurrency = 64;
 
-/** The pod-informer index of pods without a controller, by namespace (the adoption candidates). */
-export const orphanPodsIndex = 'job-controller:orphans';
-export const orphanPodsIndexFunc = (pod: Pod): string[] => (controllerRef(pod) ? [] : [pod.metadata.namespace ?? '']);
-
 const jobApiVersion = 'batch/v1';
 
 // ---- claim -------------------------------------------------------------------------------------
@@ -56,13 +52,12 @@ export async function claimPods(d: JobDeps, job: Job): Promise<Pod[]> {
   const selector = labelSelectorFromObject(job.spec?.selector ?? null);
   const deleting = !!job.metadata.deletionTimestamp;
   const out: Pod[] = [];
-  for (const pod of d.pods.store.byIndex(IndexOwnerUid, uid)) {
-    if (controllerRef(pod)?.uid !== uid) continue;
+  for (const pod of d.pods.store.byIndex(IndexControllerUid, uid)) {
     if (deleting || selector.matches(pod.metadata.labels)) out.push(pod);
     else await release(d, pod, uid);
   }
   if (deleting) return out;
-  const orphans = d.pods.store.byIndex(orphanPodsIndex, namespace).filter((p) => !p.metadata.deletionTimestamp && selector.matches(p.metadata.labels));
+  const orphans = d.pods.store.byIndex(IndexControllerUid, orphanIndexValue(namespace)).filter((p) => !p.metadata.deletionTimestamp && selector.matches(p.metadata.labels));
   if (!orphans.length) return out;
   // Adopt only what a live read says may still be adopted (upstream RecheckDeletionTimestamp).
   let fresh: Job;

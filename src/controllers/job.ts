@@ -26,7 +26,8 @@ import type { ControllerContext } from './context.ts';
 import { UIDTrackingExpectations } from './expectations.ts';
 import { controllerRef, jsonEqual, keyOf, splitKey, startQueue } from './controller-utils.ts';
 import { BackoffStore } from './job-backoff.ts';
-import { orphanPodsIndex, orphanPodsIndexFunc, removeTrackingFinalizer } from './job-pods.ts';
+import { removeTrackingFinalizer } from './job-pods.ts';
+import { IndexControllerUid, controllerUidIndex } from '../client/store.ts';
 import { syncJob, type JobDeps } from './job-sync.ts';
 import { FinalizerExpectations } from './job-tracking.ts';
 import { hasTrackingFinalizer, isJobFinished, managedByExternalController, maxPodFailureBackoffMs, podFailureBackoffMs, syncJobBatchMs } from './job-util.ts';
@@ -46,7 +47,7 @@ export interface JobControllerOptions {
 /** Starts the Job controller; returns at once. `opts` are for tests (the manager passes none). */
 export function startJobController(ctx: ControllerContext, opts: JobControllerOptions = {}): void {
   const jobs = ctx.informers.typedInformerFor(resources.jobs);
-  const pods = ctx.informers.typedInformerFor(resources.pods, { indexers: { [orphanPodsIndex]: orphanPodsIndexFunc } });
+  const pods = ctx.informers.typedInformerFor(resources.pods, { indexers: { [IndexControllerUid]: controllerUidIndex } });
   const cs = clientset(ctx.client);
   const batchMs = opts.syncBatchMs ?? syncJobBatchMs;
   const deps: JobDeps = {

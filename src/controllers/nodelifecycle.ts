@@ -109,12 +109,36 @@ export function noScheduleTaints(node: Node, now: number): Taint[] | undefined {
 }
 
 interface Health {
-  /** The last heartbeat value seen (lease renewTime or Ready heartbeat) and when it was seen. */
-  stamp: string;
+  /** The last heartbeat values seen (lease renewTime, Ready heartbeat and status) and when they were seen. */
+  renew: string;
+  heartbeat: string;
+  status: string;
   observedAt: number;
 }
 
+/**
+ * Whether a node's NoExecute taints already agree with its Ready status ('True', 'False',
+ * 'Unknown', undefined: none), i.e. taintsForReady would change nothing; allocation-free, for the
+ * periodic pass over every node.
+ */
+export function readyTaintsInSync(ready: string | undefined, existing: readonly Taint[]): boolean {
+  if (ready === undefined) return true;
+  const want = ready === 'False' ? notReadyTaint : ready === 'Unknown' ? unreachableTaint : undefined;
+  let found = 0;
+  for (const t of existing) {
+    if (t.effect !== 'NoExecute' || (t.key !== notReadyTaint && t.key !== unreachableTaint)) continue;
+    if (t.key !== want) return false;
+    found++;
+  }
+  return want === undefined ? found === 0 : found === 1;
+}
+
 const nodeConditions = ['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure'];
+
+function readyStatus(node: Node): string | undefined {
+  for (const c of node.status?.conditions ?? []) if (c.type === 'Ready') return c.status;
+  return undefined;
+}
 
 export function startNodeLifecycleController(ctx: ControllerContext): void {
   const nodes = ctx.informers.typedInformerFor(resources.nodes);
@@ -142,11 +166,31 @@ export function startNodeLifecycleController(ctx: ControllerContext): void {
     }
   }
 
-  function heartbeat(node: Node): string {
-    const lease = leases.store.get(`kube-node-lease/${node.metadata.name}`);
-    const renew = lease?.spec?.renewTime ?? '';
-    const ready = (node.status?.conditions ?? []).find((c) => c.type === 'Ready');
-    return `${renew}|${ready?.lastHeartbeatTime ?? ''}|${ready?.status ?? ''}`;
+  /** The node's health record, its heartbeat brought up to date (observedAt moves when it changed). */
+  function observe(node: Node, now: number): Health {
+    const name = node.metadata.name!;
+    const renew = leases.store.get(`kube-node-lease/${name}`)?.spec?.renewTime ?? '';
+    let heartbeat = '';
+    let status = '';
+    for (const c of node.status?.conditions ?? []) {
+      if (c.type !== 'Ready') continue;
+      heartbeat = c.lastHeartbeatTime ?? '';
+      status = c.status;
+      break;
+    }
+    const h = health.get(name);
+    if (!h) {
+      const fresh = { renew, heartbeat, status, observedAt: now };
+      health.set(name, fresh);
+      return fresh;
+    }
+    if (h.renew !== renew || h.heartbeat !== heartbeat || h.status !== status) {
+      h.renew = renew;
+      h.heartbeat = heartbeat;
+      h.status = status;
+      h.observedAt = now;
+    }
+    return h;
   }
 
   async function monitor(): Promise<void> {
@@ -154,15 +198,12 @@ export function startNodeLifecycleController(ctx: ControllerContext): void {
     const now = Date.now();
     for (const node of nodes.store.list()) {
       const name = node.metadata.name!;
-      const stamp = heartbeat(node);
-      const h = health.get(name);
-      if (!h || h.stamp !== stamp) health.set(name, { stamp, observedAt: now });
-      const seen = health.get(name)!.observedAt;
-      // Copies: the cached node is shared.
-      const conds: NodeCondition[] = (node.status?.conditions ?? []).map((c) => ({ ...c }));
-      const ready = conds.find((c) => c.type === 'Ready');
-      let changed = false;
-      if (now - seen > cfg.nodeMonitorGracePeriodMs && ready?.status !== 'Unknown') {
+      const seen = observe(node, now).observedAt;
+      let current = node;
+      if (now - seen > cfg.nodeMonitorGracePeriodMs && health.get(name)!.status !== 'Unknown') {
+        // Copies: the cached node is shared.
+        const conds: NodeCondition[] = (node.status?.conditions ?? []).map((c) => ({ ...c }));
+        const ready = conds.find((c) => c.type === 'Ready');
         const never = !ready;
         for (const type of nodeConditions) {
           let c = conds.find((x) => x.type === type);
@@ -174,10 +215,6 @@ export function startNodeLifecycleController(ctx: ControllerContext): void {
           c.lastTransitionTime = nowRfc3339(now);
           c.lastHeartbeatTime ??= nowRfc3339(seen);
         }
-        changed = true;
-      }
-      let current = node;
-      if (changed) {
         try {
           current = await cs.nodes.updateStatus({ ...node, status: { ...node.status, conditions: conds } });
           recorder.event(node, 'Normal', 'NodeNotReady', `Node ${name} status is now: NodeNotReady`);
@@ -187,14 +224,15 @@ export function startNodeLifecycleController(ctx: ControllerContext): void {
           throw err;
         }
       }
-      await reconcileTaints(current, now);
-      await evict(current, now);
+      // Most nodes need neither: skip the awaits (and their allocations) for them.
+      if (!readyTaintsInSync(readyStatus(current), current.spec?.taints ?? [])) await reconcileTaints(current, now);
+      if (current.spec?.taints?.some((t) => t.effect === 'NoExecute')) await evict(current, now);
     }
     for (const n of health.keys()) if (!nodes.store.get(n)) health.delete(n);
   }
 
   async function reconcileTaints(node: Node, now: number): Promise<void> {
-    const ready = (node.status?.conditions ?? []).find((c) => c.type === 'Ready')?.status;
+    const ready = readyStatus(node);
     const existing = node.spec?.taints ?? [];
     const want = taintsForReady(ready, existing, now);
     const key = (ts: readonly Taint[]) => JSON.stringify(ts.map((t) => `${t.key}:${t.effect}`).sort());

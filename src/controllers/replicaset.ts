@@ -9,22 +9,27 @@
  * stale cache from causing double creates or deletes: the set is not managed while its own
  * writes are not yet all seen, and the workers start only once the caches have synced. A sync
  * whose creates or deletes failed is retried with the queue's rate-limited backoff.
+ *
+ * Cost, as upstream's: a sync reads only the set's own pods and the orphans of its namespace,
+ * through the pod cache's controller-UID index (upstream FilterPodsByOwner over
+ * PodControllerUIDIndex), never every pod of the namespace, and walks them once; created pods
+ * share the set's cached template spec (the client serializes it, nothing mutates it).
  */
 import type { Pod, PodSpec, ReplicaSet, ReplicaSetCondition, ReplicaSetStatus, ReplicationController } from '../api/index.ts';
 import { labelSelectorFromObject, type LabelSelectorMatcher } from '../api/selectors.ts';
 import { isConflict, isNotFound } from '../api/errors.ts';
 import { IndexNamespace, clientset, resources, type ResourceDescriptor } from '../client/index.ts';
+import { IndexControllerUid, controllerUidIndex, orphanIndexValue } from '../client/store.ts';
 import type { ControllerContext } from './context.ts';
 import { UIDTrackingExpectations, slowStartBatch, slowStartInitialBatchSize } from './expectations.ts';
 import {
-  compareForDeletion,
+  cachedLabelSelector,
   controllerRef,
   isPodActive,
-  isPodAvailable,
-  isPodReady,
   keyOf,
-  msUntilAvailable,
   newControllerRef,
+  podsToDelete,
+  readyCondition,
   nowRfc3339,
   splitKey,
   startQueue,
@@ -34,6 +39,12 @@ import {
 
 /** Most pods one sync creates or deletes (upstream's BurstReplicas). */
 export const burstReplicas = 500;
+/**
+ * How long pod events that cannot call for creating or deleting pods (see `wake`) may wait
+ * before the set syncs: its status lags the pods by at most this much. Bosun's (upstream syncs
+ * per event; its Job controller batches pod events by 1 s).
+ */
+export const podEventBatchMs = 500;
 
 /** The kinds this controller keeps: their spec and status differ only in the selector's form. */
 type ReplicatedSet = ReplicaSet | ReplicationController;
@@ -51,7 +62,7 @@ const replicaSetKind: Kind<ReplicaSet> = {
   apiVersion: 'apps/v1',
   kind: 'ReplicaSet',
   component: 'replicaset-controller',
-  selector: (rs) => labelSelectorFromObject(rs.spec?.selector ?? null),
+  selector: (rs) => cachedLabelSelector(rs.spec?.selector ?? null),
 };
 
 const replicationControllerKind: Kind<ReplicationController> = {
@@ -75,7 +86,7 @@ export function startReplicationControllerController(ctx: ControllerContext): vo
 
 function startSetController<T extends ReplicatedSet>(ctx: ControllerContext, k: Kind<T>): void {
   const sets = ctx.informers.informerFor<T>(k.res);
-  const pods = ctx.informers.typedInformerFor(resources.pods);
+  const pods = ctx.informers.typedInformerFor(resources.pods, { indexers: { [IndexControllerUid]: controllerUidIndex } });
   const cs = clientset(ctx.client);
   const recorder = ctx.recorder(k.component);
   const expectations = new UIDTrackingExpectations();
@@ -104,27 +115,43 @@ function startSetController<T extends ReplicatedSet>(ctx: ControllerContext, k: 
     const key = `${pod.metadata.namespace}/${ref.name}`;
     return sets.store.get(key)?.metadata.uid === ref.uid ? key : undefined;
   };
+  /**
+   * Queues a set for a pod event. An event that may call for creating, deleting, adopting or
+   * releasing pods (`urgent`) syncs at once when the set's expectations allow managing it; any
+   * other (a readiness change, or a create or delete while more of the set's own are still
+   * awaited) is batched within podEventBatchMs, as upstream's Job controller batches pod events
+   * (syncJobBatchPeriod): a sync reads all the set's pods, so one per pod event would make a
+   * rollout quadratic.
+   */
+  const wake = (key: string, urgent: boolean) => {
+    if (urgent && expectations.satisfied(key)) queue.add(key);
+    else queue.addAfter(key, podEventBatchMs);
+  };
   // As upstream's addPod/updatePod/deletePod: a pod that shows up (or turns) terminating counts
   // as a deletion, never as a creation; each expected pod is counted once.
   const podDeleted = (pod: Pod) => {
     const key = ownerKey(pod);
     if (key) expectations.deletionObserved(key, keyOf(pod));
-    for (const s of setsForPod(pod)) queue.add(s);
+    for (const s of setsForPod(pod)) wake(s, true);
   };
   pods.addEventHandler({
     onAdd: (pod) => {
       if (pod.metadata.deletionTimestamp) return podDeleted(pod);
       const key = ownerKey(pod);
       if (key) expectations.creationObserved(key);
-      for (const s of setsForPod(pod)) queue.add(s);
+      for (const s of setsForPod(pod)) wake(s, true);
     },
     onUpdate: (old, pod) => {
       if (pod.metadata.deletionTimestamp) {
         podDeleted(pod);
-        if (old.metadata.resourceVersion !== pod.metadata.resourceVersion) for (const s of setsForPod(old)) queue.add(s);
+        if (old.metadata.resourceVersion !== pod.metadata.resourceVersion) for (const s of setsForPod(old)) wake(s, true);
         return;
       }
-      for (const s of new Set([...setsForPod(old), ...setsForPod(pod)])) queue.add(s);
+      // Only a change of labels, controller or activeness can change which pods a set counts.
+      const urgent = !sameLabels(old.metadata.labels, pod.metadata.labels) || controllerRef(old)?.uid !== controllerRef(pod)?.uid || isPodActive(old) !== isPodActive(pod);
+      // The queue drops duplicates: no need to merge the two lists.
+      for (const s of setsForPod(old)) wake(s, urgent);
+      for (const s of setsForPod(pod)) wake(s, urgent);
     },
     onDelete: podDeleted,
   });
@@ -137,20 +164,22 @@ function startSetController<T extends ReplicatedSet>(ctx: ControllerContext, k: 
     }
     const { namespace } = splitKey(key);
     const selector = k.selector(set);
-    const uid = set.metadata.uid;
-    // Claim: owned pods that still match, plus orphans that match (adopted); release the rest.
-    const owned: Pod[] = [];
-    for (const pod of pods.store.byIndex(IndexNamespace, namespace)) {
-      const ref = controllerRef(pod);
-      const matches = selector.matches(pod.metadata.labels);
-      if (ref?.uid === uid) {
-        if (matches || pod.metadata.deletionTimestamp) owned.push(pod);
-        else await release(pod);
-      } else if (!ref && matches && isPodActive(pod) && !set.metadata.deletionTimestamp) {
-        if (await adopt(pod, set)) owned.push(pod);
+    const uid = set.metadata.uid ?? '';
+    // Claim (upstream ClaimPods over FilterPodsByOwner): pods this set controls that still match,
+    // plus orphans of the namespace that match (adopted); release controlled ones that do not.
+    // Only active pods count from here on.
+    const active: Pod[] = [];
+    for (const pod of pods.store.byIndex(IndexControllerUid, uid)) {
+      if (selector.matches(pod.metadata.labels)) {
+        if (isPodActive(pod)) active.push(pod);
+      } else if (!pod.metadata.deletionTimestamp) await release(pod);
+    }
+    if (!set.metadata.deletionTimestamp) {
+      for (const pod of pods.store.byIndex(IndexControllerUid, orphanIndexValue(namespace))) {
+        if (!isPodActive(pod) || !selector.matches(pod.metadata.labels)) continue;
+        if (await adopt(pod, set)) active.push(pod);
       }
     }
-    const active = owned.filter(isPodActive);
     let failure: { create: boolean; error: unknown } | undefined;
     if (expectations.satisfied(key) && !set.metadata.deletionTimestamp) {
       failure = await manage(key, set, active);
@@ -202,7 +231,7 @@ function startSetController<T extends ReplicatedSet>(ctx: ControllerContext, k: 
       return { create: true, error };
     }
     if (diff > 0) {
-      const victims = [...active].sort(compareForDeletion).slice(0, Math.min(diff, burstReplicas));
+      const victims = podsToDelete(active, Math.min(diff, burstReplicas));
       expectations.expectDeletions(key, victims.map(keyOf));
       const errors: unknown[] = [];
       await Promise.all(
@@ -238,7 +267,8 @@ function startSetController<T extends ReplicatedSet>(ctx: ControllerContext, k: 
         ownerReferences: [newControllerRef(set, k.kind, k.apiVersion)],
       },
       // A template without a spec fails validation of the set; the API server rejects the pod too.
-      spec: structuredClone(template?.spec ?? ({} as PodSpec)),
+      // Shared with the cached set, not copied: the client only serializes it.
+      spec: template?.spec ?? ({} as PodSpec),
     };
     if (!Object.keys(pod.metadata.annotations!).length) delete pod.metadata.annotations;
     // Any failure (AlreadyExists too: a generated name that collided) means no pod was made.
@@ -249,8 +279,35 @@ function startSetController<T extends ReplicatedSet>(ctx: ControllerContext, k: 
   async function updateStatus(set: T, active: Pod[], failure: string | undefined): Promise<ReconcileResult | void> {
     const minReady = set.spec?.minReadySeconds ?? 0;
     const now = Date.now();
-    const templateLabels = set.spec?.template?.metadata?.labels ?? {};
-    const fully = active.filter((p) => Object.entries(templateLabels).every(([lk, lv]) => p.metadata.labels?.[lk] === lv));
+    const templateLabels = Object.entries(set.spec?.template?.metadata?.labels ?? {});
+    // One pass over the pods: labels, readiness, availability and the next pod to turn available.
+    let fully = 0;
+    let ready = 0;
+    let available = 0;
+    let wait = Infinity;
+    for (const p of active) {
+      const labels = p.metadata.labels;
+      let all = true;
+      for (const [lk, lv] of templateLabels) {
+        if (labels?.[lk] !== lv) {
+          all = false;
+          break;
+        }
+      }
+      if (all) fully++;
+      const rc = readyCondition(p);
+      if (rc?.status !== 'True') continue;
+      ready++;
+      if (minReady <= 0) {
+        available++;
+        continue;
+      }
+      const since = rc.lastTransitionTime ? Date.parse(rc.lastTransitionTime) : NaN;
+      if (!Number.isFinite(since)) continue;
+      const left = since + minReady * 1000 - now;
+      if (left <= 0) available++;
+      else if (left < wait) wait = left;
+    }
     const old = set.status ?? {};
     const conditions: ReplicaSetCondition[] = (set.status?.conditions ?? []).filter((c) => c.type !== 'ReplicaFailure');
     if (failure) {
@@ -259,9 +316,9 @@ function startSetController<T extends ReplicatedSet>(ctx: ControllerContext, k: 
     // A ReplicationController's status has the same fields (terminatingReplicas aside, never set here).
     const status: ReplicaSetStatus = {
       replicas: active.length,
-      fullyLabeledReplicas: fully.length,
-      readyReplicas: active.filter(isPodReady).length,
-      availableReplicas: active.filter((p) => isPodAvailable(p, minReady, now)).length,
+      fullyLabeledReplicas: fully,
+      readyReplicas: ready,
+      availableReplicas: available,
       observedGeneration: set.metadata.generation,
     };
     if (conditions.length) status.conditions = conditions;
@@ -275,9 +332,16 @@ function startSetController<T extends ReplicatedSet>(ctx: ControllerContext, k: 
       }
     }
     // Pods that are ready but not yet available: look again when they will be.
-    const waits = active.map((p) => msUntilAvailable(p, minReady, now)).filter((x): x is number => x !== undefined);
-    if (waits.length) return { requeueAfter: Math.min(...waits) + 50 };
+    if (wait !== Infinity) return { requeueAfter: wait + 50 };
   }
+}
+
+function sameLabels(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  if (a === b) return true;
+  const ka = a ? Object.keys(a) : [];
+  if (ka.length !== (b ? Object.keys(b).length : 0)) return false;
+  for (const k of ka) if (a![k] !== b?.[k]) return false;
+  return true;
 }
 
 function errorMessage(err: unknown): string {

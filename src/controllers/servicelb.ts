@@ -12,6 +12,10 @@
  *    the Service pending (`UnAvailableLoadBalancer` warning).
  *  - A Service that stops being a LoadBalancer has its ingress cleared (the API server clears it
  *    too on the type change) and gets `DeletingLoadBalancer`/`DeletedLoadBalancer`.
+ * Cost: each node event compares only that node's contribution (its InternalIPs while it may
+ * serve, else none) with the one last seen, so heartbeats of thousands of nodes cost O(1) each;
+ * the ingress is rebuilt (O(nodes)) only after a contribution changed and only when a
+ * LoadBalancer Service needs it.
  * Departures from k3s: no svclb DaemonSet with host ports (the proxy's iptables rules serve the
  * addresses), and no `service.kubernetes.io/load-balancer-cleanup` finalizer (nothing outside
  * the cluster to clean up, and a finalizer would block deletion while the controller is disabled).
@@ -39,24 +43,39 @@ export function isLoadBalancerNode(node: Node): boolean {
   return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
+/** The InternalIPs a node gives the ingress: none unless it is a load-balancer node. */
+export function nodeIngressIPs(node: Node): string[] {
+  if (!isLoadBalancerNode(node)) return [];
+  const out: string[] = [];
+  for (const a of node.status?.addresses ?? []) if (a.type === 'InternalIP' && a.address) out.push(a.address);
+  return out;
+}
+
 /** The ingress for the given nodes: their InternalIPs, sorted numerically-as-text and deduplicated, ipMode VIP. */
 export function loadBalancerIngress(nodes: readonly Node[]): LoadBalancerIngress[] {
   const ips = new Set<string>();
-  for (const n of nodes) {
-    if (!isLoadBalancerNode(n)) continue;
-    for (const a of n.status?.addresses ?? []) if (a.type === 'InternalIP' && a.address) ips.add(a.address);
-  }
-  return [...ips].sort(compareIPs).map((ip) => ({ ip, ipMode: 'VIP' }));
+  for (const n of nodes) for (const ip of nodeIngressIPs(n)) ips.add(ip);
+  return ingressFor(ips);
 }
 
-function compareIPs(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  if (pa.length === 4 && pb.length === 4 && [...pa, ...pb].every(Number.isInteger)) {
-    for (let i = 0; i < 4; i++) if (pa[i] !== pb[i]) return pa[i]! - pb[i]!;
-    return 0;
+/** Sorted (two IPv4 addresses numerically, others as text) and wrapped as ingress entries. */
+function ingressFor(ips: Iterable<string>): LoadBalancerIngress[] {
+  const keyed = [...ips].map((ip) => ({ ip, v4: ipv4Number(ip) }));
+  keyed.sort((a, b) => (a.v4 !== undefined && b.v4 !== undefined ? a.v4 - b.v4 : a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
+  return keyed.map(({ ip }) => ({ ip, ipMode: 'VIP' }));
+}
+
+/** A dotted-quad address as a number (for sorting), else undefined. */
+function ipv4Number(ip: string): number | undefined {
+  const p = ip.split('.');
+  if (p.length !== 4) return undefined;
+  let n = 0;
+  for (const x of p) {
+    const v = Number(x);
+    if (!Number.isInteger(v)) return undefined;
+    n = n * 256 + v;
   }
-  return a < b ? -1 : a > b ? 1 : 0;
+  return n;
 }
 
 function ingressOf(svc: Service): LoadBalancerIngress[] {
@@ -74,15 +93,27 @@ export function startServiceLBController(ctx: ControllerContext): void {
 
   const onService = (s: Service) => queue.add(keyOf(s));
   services.addEventHandler({ onAdd: onService, onUpdate: (_o, n) => onService(n), onDelete: (s) => ensured.delete(keyOf(s)) });
-  // Any node change that alters the ingress re-syncs every LoadBalancer Service (cheap: the sync compares first).
-  let lastIngress = '';
-  const onNode = () => {
-    const now = JSON.stringify(loadBalancerIngress(nodes.store.list()));
-    if (now === lastIngress) return;
-    lastIngress = now;
+  // Each node's contribution to the ingress as last seen (name → its IPs joined; absent: none).
+  // A change of one re-syncs every LoadBalancer Service (the sync compares first); a heartbeat
+  // that changes nothing costs one comparison.
+  const contributions = new Map<string, string>();
+  let ingress: LoadBalancerIngress[] | undefined;
+  const currentIngress = (): LoadBalancerIngress[] => {
+    if (ingress) return ingress;
+    const ips = new Set<string>();
+    for (const c of contributions.values()) for (const ip of c.split(',')) ips.add(ip);
+    return (ingress = ingressFor(ips));
+  };
+  const onNode = (n: Node, gone = false) => {
+    const name = n.metadata.name ?? '';
+    const ips = gone ? '' : nodeIngressIPs(n).join(',');
+    if ((contributions.get(name) ?? '') === ips) return;
+    if (ips) contributions.set(name, ips);
+    else contributions.delete(name);
+    ingress = undefined;
     for (const s of services.store.list()) if (wantsLoadBalancer(s) || ensured.has(keyOf(s))) queue.add(keyOf(s));
   };
-  nodes.addEventHandler({ onAdd: onNode, onUpdate: onNode, onDelete: onNode });
+  nodes.addEventHandler({ onAdd: (n) => onNode(n), onUpdate: (_o, n) => onNode(n), onDelete: (n) => onNode(n, true) });
 
   async function sync(key: string): Promise<ReconcileResult | void> {
     const svc = services.store.get(key);
@@ -100,7 +131,7 @@ export function startServiceLBController(ctx: ControllerContext): void {
       recorder.event(svc, 'Normal', 'DeletedLoadBalancer', 'Deleted load balancer');
       return;
     }
-    const want = loadBalancerIngress(nodes.store.list());
+    const want = currentIngress();
     if (want.length === 0) recorder.event(svc, 'Warning', 'UnAvailableLoadBalancer', 'There are no available nodes for LoadBalancer');
     if (jsonEqual(current, want)) {
       if (want.length) ensured.add(key);

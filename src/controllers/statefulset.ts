@@ -32,6 +32,7 @@ import type { ControllerRevision, LabelSelector, PersistentVolumeClaim, Pod, Sta
 import { isConflict, isNotFound } from '../api/errors.ts';
 import { labelSelectorFromObject, type LabelSelectorMatcher } from '../api/selectors.ts';
 import { IndexNamespace, clientset, resources } from '../client/index.ts';
+import { IndexControllerUid, controllerUidIndex, orphanIndexValue } from '../client/store.ts';
 import type { ControllerContext } from './context.ts';
 import { controllerRef, keyOf, splitKey, startQueue, type ReconcileResult } from './controller-utils.ts';
 import { createControllerRevision, equalRevision, findEqualRevisions, newControllerRevision, revisionsOf, sortRevisions } from './history.ts';
@@ -63,7 +64,7 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
 
 export function startStatefulSetController(ctx: ControllerContext): void {
   const sets = ctx.informers.typedInformerFor(resources.statefulSets);
-  const pods = ctx.informers.typedInformerFor(resources.pods);
+  const pods = ctx.informers.typedInformerFor(resources.pods, { indexers: { [IndexControllerUid]: controllerUidIndex } });
   const claims = ctx.informers.typedInformerFor(resources.persistentVolumeClaims);
   const revisions = ctx.informers.typedInformerFor(resources.controllerRevisions);
   const cs = clientset(ctx.client);
@@ -176,8 +177,10 @@ export function startStatefulSetController(ctx: ControllerContext): void {
   /** Upstream ClaimPods with isMemberOf as the extra filter. Returns the set's pods. */
   async function claimPods(set: StatefulSet, selector: LabelSelectorMatcher, namespace: string, fresh: () => Promise<StatefulSet>): Promise<Pod[]> {
     const owned: Pod[] = [];
-    const uid = set.metadata.uid;
-    for (const pod of pods.store.byIndex(IndexNamespace, namespace)) {
+    const uid = set.metadata.uid ?? '';
+    // The set's own pods and the namespace's orphans (upstream FilterPodsByOwner), not every pod of the namespace.
+    const candidates = [...pods.store.byIndex(IndexControllerUid, uid), ...pods.store.byIndex(IndexControllerUid, orphanIndexValue(namespace))];
+    for (const pod of candidates) {
       const ref = controllerRef(pod);
       const match = !selector.empty && selector.matches(pod.metadata.labels) && isMemberOf(set, pod);
       if (ref) {
