@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { startServer, bosunBin } from '../test/e2e/harness.ts';
 import { credsFromKubeconfig, type Creds } from '../test/e2e/api.ts';
 import { caller } from './patch.ts';
-import type { Deployment, KubeList, Node, Pod } from '../src/api/index.ts';
+import type { Deployment, KubeList, Pod } from '../src/api/index.ts';
 
 const deployments = 1000;
 const replicas = 5;
@@ -123,93 +123,6 @@ export async function benchControllers(record: (name: string, value: string) => 
   } finally {
     ac.abort();
     cm.kill('SIGTERM');
-    await s.stop();
-  }
-}
-
-/** The scale figure of issue 11: one Deployment on many simulated nodes. */
-const scaleReplicas = 10_000;
-const scaleNodes = 1000;
-/** The bench fails (clearly) when the rollout is not done by then. */
-const scaleLimitMs = 15 * 60_000;
-
-/**
- * 10,000 replicas of one Deployment on 1,000 simulated nodes, with everything in one `bosun
- * server` (controllers, scheduler, `--virtual-nodes 1000`): the time from creating the Deployment
- * until all replicas are Running and available. Before issue 11 it stalled at 3,999 pods until
- * the 5-minute expectations timeout. Throws when the deadline passes.
- */
-export async function benchDeploymentAtScale(record: (name: string, value: string) => void): Promise<void> {
-  const name = `${scaleReplicas} replicas on ${scaleNodes} simulated nodes until all Running`;
-  const s = await startServer({ args: ['--virtual-nodes', String(scaleNodes)], timeoutMs: 60_000 });
-  const creds = credsFromKubeconfig(s.kubeconfig);
-  // Polls survive a reset connection (a new agent, the same request again, a few times).
-  let raw = caller(creds);
-  const call: typeof raw = async (...args) => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await raw(...args);
-      } catch (err) {
-        if (attempt >= 5) throw err;
-        raw = caller(creds);
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
-  };
-  const progress = (msg: string) => process.stderr.write(`  [scale] ${msg}\n`);
-  try {
-    // The nodes first: the figure is about the controllers and the scheduler, not registration.
-    const nodesDeadline = Date.now() + 5 * 60_000;
-    for (;;) {
-      const nodes = JSON.parse((await call('GET', '/api/v1/nodes?labelSelector=node.bosun.dev%2Fvirtual%3Dtrue')).body) as KubeList<Node>;
-      if (nodes.items.length >= scaleNodes) break;
-      if (Date.now() > nodesDeadline) throw new Error(`only ${nodes.items.length}/${scaleNodes} simulated nodes registered after 5 min`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-    await call('POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: 'bench-scale' } }));
-    const body = {
-      metadata: { name: 'big' },
-      spec: {
-        replicas: scaleReplicas,
-        selector: { matchLabels: { app: 'big' } },
-        template: { metadata: { labels: { app: 'big' } }, spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10', resources: { requests: { cpu: '10m', memory: '16Mi' } } }] } },
-      },
-    };
-    const started = performance.now();
-    const r = await call('POST', '/apis/apps/v1/namespaces/bench-scale/deployments', JSON.stringify(body));
-    if (r.status !== 201) throw new Error(`create deployment: ${r.status} ${r.body}`);
-    let available = 0;
-    let lastReport = 0;
-    while (performance.now() - started < scaleLimitMs) {
-      const d = JSON.parse((await call('GET', '/apis/apps/v1/namespaces/bench-scale/deployments/big')).body) as Deployment;
-      available = d.status?.availableReplicas ?? 0;
-      if (available === scaleReplicas) break;
-      if (performance.now() - lastReport > 15_000) {
-        lastReport = performance.now();
-        progress(`${((performance.now() - started) / 1000).toFixed(0)} s: ${d.status?.replicas ?? 0} pods, ${available} available`);
-      }
-      await new Promise((res) => setTimeout(res, 500));
-    }
-    const secs = (performance.now() - started) / 1000;
-    if (available !== scaleReplicas) {
-      record(name, `FAILED: ${available}/${scaleReplicas} available after ${secs.toFixed(0)} s`);
-      throw new Error(`${name}: only ${available}/${scaleReplicas} available after ${secs.toFixed(0)} s`);
-    }
-    // Check the pods themselves, page by page: every one Running on a node.
-    let running = 0;
-    let cont = '';
-    do {
-      const page = JSON.parse((await call('GET', `/api/v1/namespaces/bench-scale/pods?limit=1000${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`)).body) as KubeList<Pod>;
-      running += page.items.filter((p) => p.spec?.nodeName && p.status?.phase === 'Running').length;
-      cont = page.metadata.continue ?? '';
-    } while (cont);
-    if (running !== scaleReplicas) {
-      record(name, `FAILED: ${running}/${scaleReplicas} pods Running`);
-      throw new Error(`${name}: ${running}/${scaleReplicas} pods Running`);
-    }
-    record(name, `${secs.toFixed(1)} s`);
-    record(`server RSS with ${scaleReplicas} pods on ${scaleNodes} nodes`, `${procStats(s.proc.pid!).rssMb.toFixed(0)} MB`);
-  } finally {
     await s.stop();
   }
 }

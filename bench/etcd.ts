@@ -30,13 +30,13 @@ const watchEvents = 500;
 
 type Record = (name: string, value: string) => void;
 
-function pct(xs: number[], p: number): number {
+export function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
 }
 
 /** Runs `op(i)` with `concurrency` workers until `n` ops or `ms` elapse; answers ops/s and latencies. */
-async function load(n: number, ms: number, op: (i: number) => Promise<unknown>): Promise<{ rate: number; lat: number[] }> {
+export async function load(n: number, ms: number, op: (i: number) => Promise<unknown>): Promise<{ rate: number; lat: number[] }> {
   let next = 0;
   let done = 0;
   const lat: number[] = [];
@@ -96,7 +96,7 @@ async function barePutsLean(cluster: EtcdCluster): Promise<{ rate: number; p50: 
 }
 
 /** User + system CPU ticks (1/100 s) of a process so far. */
-function cpuTicks(pid: number | undefined): number {
+export function cpuTicks(pid: number | undefined): number {
   if (!pid) return NaN;
   try {
     const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');

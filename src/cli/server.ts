@@ -469,7 +469,7 @@ async function runInProcessControllerManager(pki: Pki, link: ClientLink, config:
 async function runInProcessScheduler(link: ClientLink, config: SchedulerConfig | undefined, args: NonNullable<ServerConfig['schedulerArgs']>, signal: AbortSignal): Promise<void> {
   const log = (msg: string) => process.stdout.write(`bosun: ${msg}\n`);
   try {
-    const client = await createClient({ component: 'kube-scheduler', ...link.client, qps: 1000, burst: 2000 });
+    const client = await createClient({ component: 'kube-scheduler', ...link.client, qps: 5000, burst: 10000 });
     try {
       await runScheduler({ client, log, config, leaseDurationMs: args.leaseDurationMs, renewDeadlineMs: args.renewDeadlineMs, retryPeriodMs: args.retryPeriodMs }, signal);
     } finally {

@@ -1,7 +1,7 @@
 /**
  * Runs the scheduler while this process holds the `kube-system/kube-scheduler` Lease (upstream
- * defaults 15 s / 10 s / 2 s), on its own informers; losing the lease stops it until it is won
- * again.
+ * defaults 15 s / 10 s / 2 s), on its own informers or on informers shared with the rest of the
+ * process; losing the lease stops it (its event handlers are removed) until it is won again.
  */
 import { EventRecorder, InformerFactory, LeaderElector, type RestClient } from '../client/index.ts';
 import { startScheduler, type SchedulerOptions } from './scheduler.ts';
@@ -13,6 +13,12 @@ export interface RunSchedulerOptions extends SchedulerOptions {
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
   log?: (msg: string) => void;
+  /**
+   * Informers to read from, shared with other components of the process (the caller starts and
+   * stops them): one cache of pods and nodes instead of two. Default: the scheduler's own, on
+   * `client`, started while it leads. Writes always go through `client`.
+   */
+  informers?: InformerFactory;
 }
 
 export async function runScheduler(opts: RunSchedulerOptions, signal: AbortSignal): Promise<void> {
@@ -30,7 +36,8 @@ export async function runScheduler(opts: RunSchedulerOptions, signal: AbortSigna
       log,
       onStartedLeading: (leading) => {
         running = (async () => {
-          const informers = new InformerFactory(opts.client, { log });
+          const own = !opts.informers;
+          const informers = opts.informers ?? new InformerFactory(opts.client, { log });
           // Events name the profile's schedulerName as their source, as upstream.
           const recorders = new Map<string, EventRecorder>();
           const recorderFor = (name: string) => {
@@ -40,10 +47,10 @@ export async function runScheduler(opts: RunSchedulerOptions, signal: AbortSigna
           };
           const recorder = recorderFor('default-scheduler');
           startScheduler({ client: opts.client, informers, recorder, recorderFor, signal: leading, log }, opts);
-          informers.start(leading);
+          if (own) informers.start(leading);
           log('scheduler: started');
           await new Promise<void>((resolve) => (leading.aborted ? resolve() : leading.addEventListener('abort', () => resolve(), { once: true })));
-          await informers.stopped();
+          if (own) await informers.stopped();
           await Promise.all([...recorders.values()].map((r) => r.close()));
         })();
       },

@@ -15,6 +15,7 @@
  */
 import type { LabelSelector, Node, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolume, PersistentVolumeClaim, Pod, PodAffinityTerm, Quantity, StorageClass, Taint, Toleration } from '../api/index.ts';
 import { labelSelectorFromObject, type LabelSelectorMatcher } from '../api/selectors.ts';
+import { DomainCounts, FoldCache, NodeSubset, NodeFold } from './nodefold.ts';
 import { addRequests, podRequests, type Resources } from '../api/podresources.ts';
 export { podRequests };
 
@@ -22,6 +23,13 @@ export { podRequests };
 export interface NodeInfo {
   node: Node;
   name: string;
+  /**
+   * The node's labels, taints and spec.unschedulable, held here too: the per-node loops read them
+   * from this object instead of following node → metadata/spec (fewer cache misses per node).
+   */
+  labels: Record<string, string>;
+  taints: Taint[];
+  unschedulable: boolean;
   pods: Pod[];
   /** Requested resources of those pods: cpu in millicores, memory in bytes, pods count. */
   requested: Resources;
@@ -36,8 +44,10 @@ export interface NodeInfo {
   /**
    * Figures plugins derive from this node's pods, by a key of their choosing (e.g. matching pods
    * per selector); a NodeInfo is rebuilt whenever its node or pods change, so they never go stale.
+   * Flat pairs (key, value, key, value, ...): a node holds a few, and a flat array is read faster
+   * than a Map in the per-node loops.
    */
-  memo: Map<number, number>;
+  memo: number[];
 }
 
 /** Small numbers for memo keys: lookups by number, not by comparing long strings per node. */
@@ -71,6 +81,11 @@ export interface Plugin {
   /** Once per cycle, over every node: state for filter (and score, unless preScore is given). */
   preFilter?(pod: Pod, nodes: readonly NodeInfo[]): unknown;
   filter?(pod: Pod, node: NodeInfo, state?: unknown): FilterResult | null;
+  /**
+   * Whether Filter may refuse some node for this pod, given its PreFilter state; false skips
+   * Filter for the cycle (upstream: PreFilter answering Skip). Absent: Filter always runs.
+   */
+  filterNeeded?(pod: Pod, state: unknown): boolean;
   /**
    * Whether the PreFilter state stays right with `removed` gone from its node (preemption's
    * what-if; upstream PreFilterExtensions.RemovePod as a yes/no). Absent: it must be recomputed.
@@ -129,7 +144,7 @@ export function nodeInfo(node: Node, pods: Pod[]): NodeInfo {
   }
   const affinityPods = pods.filter(hasAnyAffinity);
   const antiAffinityPods = affinityPods.filter(hasAntiAffinity);
-  return { node, name: node.metadata.name!, pods, requested, nonZeroRequested, allocatable: nodeAllocatable(node), usedPorts, antiAffinityPods, affinityPods, memo: new Map() };
+  return { node, name: node.metadata.name!, labels: node.metadata.labels ?? {}, taints: node.spec?.taints ?? [], unschedulable: node.spec?.unschedulable === true, pods, requested, nonZeroRequested, allocatable: nodeAllocatable(node), usedPorts, antiAffinityPods, affinityPods, memo: [] };
 }
 
 const allocatableCache = new WeakMap<Node, Resources>();
@@ -140,6 +155,18 @@ export function nodeAllocatable(node: Node): Resources {
   addRequests(r, node.status?.allocatable ?? {});
   allocatableCache.set(node, r);
   return r;
+}
+
+/** A pod's non-zero requests other than the pod count, as a list (computed once per pod object). */
+const requestLists = new WeakMap<Pod, [string, number][]>();
+function requestList(pod: Pod): [string, number][] {
+  let list = requestLists.get(pod);
+  if (list) return list;
+  const req = podRequests(pod);
+  list = [];
+  for (const k in req) if (k !== 'pods' && req[k] !== 0) list.push([k, req[k]!]);
+  requestLists.set(pod, list);
+  return list;
 }
 
 /** Names as upstream prints them in "Insufficient <name>". */
@@ -165,13 +192,12 @@ export function nodeResourcesFitPlugin(args: FitArgs = {}): Plugin {
   return {
     name: 'NodeResourcesFit',
     filter(pod, node) {
-      const req = podRequests(pod);
+      const req = requestList(pod);
       if (node.requested.pods + 1 > node.allocatable.pods) return { reason: 'Too many pods' };
       let missing: string[] | undefined;
-      for (const k in req) {
-        if (k === 'pods' || req[k] === 0) continue;
-        const alloc = node.allocatable[k] ?? 0;
-        if ((node.requested[k] ?? 0) + req[k]! > alloc) (missing ??= []).push(`Insufficient ${resourceNames[k] ?? k}`);
+      for (let i = 0; i < req.length; i++) {
+        const [k, n] = req[i]!;
+        if ((node.requested[k] ?? 0) + n > (node.allocatable[k] ?? 0)) (missing ??= []).push(`Insufficient ${resourceNames[k] ?? k}`);
       }
       return missing ? { reason: missing.join(', ') } : null;
     },
@@ -211,6 +237,7 @@ export const nodeResourcesBalancedAllocation: Plugin = {
 
 export const nodeName: Plugin = {
   name: 'NodeName',
+  filterNeeded: (pod) => !!pod.spec?.nodeName,
   filter(pod, node) {
     const want = pod.spec?.nodeName;
     return want && want !== node.name ? { reason: "node(s) didn't match the requested node name", unresolvable: true } : null;
@@ -220,7 +247,7 @@ export const nodeName: Plugin = {
 export const nodeUnschedulable: Plugin = {
   name: 'NodeUnschedulable',
   filter(pod, node) {
-    if (node.node.spec?.unschedulable !== true) return null;
+    if (!node.unschedulable) return null;
     const tolerated = (pod.spec?.tolerations ?? []).some((t) => tolerates(t, { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }));
     return tolerated ? null : { reason: 'node(s) were unschedulable', unresolvable: true };
   },
@@ -237,10 +264,19 @@ export function podPorts(pod: Pod): string[] {
   return out;
 }
 
+/** A pod's host ports, computed once per pod object. */
+const portsCache = new WeakMap<Pod, string[]>();
+function cachedPorts(pod: Pod): string[] {
+  let ports = portsCache.get(pod);
+  if (!ports) portsCache.set(pod, (ports = podPorts(pod)));
+  return ports;
+}
+
 export const nodePorts: Plugin = {
   name: 'NodePorts',
+  filterNeeded: (pod) => cachedPorts(pod).length > 0,
   filter(pod, node) {
-    for (const p of podPorts(pod)) {
+    for (const p of cachedPorts(pod)) {
       const [proto, ip, port] = p.split('/');
       for (const used of node.usedPorts) {
         const [uproto, uip, uport] = used.split('/');
@@ -289,15 +325,18 @@ export function matchTerm(term: NodeSelectorTerm, node: Node): boolean {
 export const nodeAffinity: Plugin = {
   name: 'NodeAffinity',
   weight: 2,
+  filterNeeded: (pod) => Object.keys(pod.spec?.nodeSelector ?? {}).length > 0 || (pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms?.length ?? 0) > 0,
   filter(pod, node) {
     const spec = pod.spec;
     const selector = spec?.nodeSelector ?? {};
-    const labels = node.node.metadata.labels ?? {};
+    const labels = node.labels;
     for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return { reason: "node(s) didn't match Pod's node affinity/selector", unresolvable: true };
     const terms = spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
     if (terms.length && !terms.some((t) => matchTerm(t, node.node))) return { reason: "node(s) didn't match Pod's node affinity/selector", unresolvable: true };
     return null;
   },
+  // Without preferred terms every node scores 0: nothing to score (upstream PreScore's Skip).
+  preScore: (pod) => (pod.spec?.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.length ? true : null),
   score(pod, node) {
     const preferred = pod.spec?.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
     let sum = 0;
@@ -323,7 +362,7 @@ export const taintToleration: Plugin = {
   weight: 3,
   filter(pod, node) {
     const tolerations = pod.spec?.tolerations ?? [];
-    for (const taint of node.node.spec?.taints ?? []) {
+    for (const taint of node.taints) {
       if (taint.effect !== 'NoSchedule' && taint.effect !== 'NoExecute') continue;
       if (!tolerations.some((t) => tolerates(t, taint))) {
         // Upstream prints key and value, the value empty or not: `{node.kubernetes.io/not-ready: }`.
@@ -334,8 +373,10 @@ export const taintToleration: Plugin = {
   },
   // Fewer intolerable PreferNoSchedule taints is better.
   score(pod, node) {
+    const taints = node.taints;
+    if (!taints.length) return 0;
     const tolerations = (pod.spec?.tolerations ?? []).filter((t) => !t.effect || t.effect === 'PreferNoSchedule');
-    return (node.node.spec?.taints ?? []).filter((t) => t.effect === 'PreferNoSchedule' && !tolerations.some((x) => tolerates(x, t))).length;
+    return taints.filter((t) => t.effect === 'PreferNoSchedule' && !tolerations.some((x) => tolerates(x, t))).length;
   },
   normalize: 'reverse',
 };
@@ -409,6 +450,9 @@ interface AffinityState {
   anyMatch: boolean[];
 }
 
+/** The topology value counted for nodes lacking a term's key (label values never hold NUL). */
+const noTopology = '\0';
+
 /** Upstream InterPodAffinityArgs. */
 export interface InterPodAffinityArgs {
   /** Score given to nodes whose pods' required affinity the incoming pod satisfies (default 1). */
@@ -425,6 +469,26 @@ export interface InterPodAffinityArgs {
 export function interPodAffinityPlugin(handle: PluginHandle = emptyHandle, args: InterPodAffinityArgs = {}): Plugin {
   const nsLabels = (ns: string) => handle.namespaceLabels(ns);
   const hardWeight = args.hardPodAffinityWeight ?? 1;
+  // Nodes running pods with (anti-)affinity terms, kept between cycles (./nodefold.ts).
+  const withAffinity = new NodeSubset((n) => n.affinityPods.length > 0);
+  const withAntiAffinity = new NodeSubset((n) => n.antiAffinityPods.length > 0);
+  /**
+   * Per required term of incoming pods (selector, namespaces, topology key and the owner's
+   * namespace): matching pods per topology value (nodes lacking the key under `noTopology`), and
+   * in all (under '').
+   */
+  const termFolds = new FoldCache<DomainCounts>(32);
+  const termCounts = (owner: Pod, t: AffinityTerm) =>
+    termFolds.get(JSON.stringify([owner.metadata.namespace ?? '', t.labelSelector ?? null, t.namespaces ?? null, t.topologyKey]), () => {
+      const ns = owner.metadata.namespace;
+      const term = t;
+      const probe = { metadata: { namespace: ns } } as Pod;
+      return new DomainCounts(2, (info) => {
+        let n = 0;
+        for (const other of info.pods) if (termMatches(term, probe, other, nsLabels)) n++;
+        return { values: [info.labels[term.topologyKey] ?? noTopology, ''], counts: [n, n] };
+      });
+    });
   return {
     name: 'InterPodAffinity',
     weight: 2,
@@ -433,22 +497,38 @@ export function interPodAffinityPlugin(handle: PluginHandle = emptyHandle, args:
       const aff = terms.affinity;
       const anti = terms.antiAffinity;
       const state: AffinityState = { affinity: aff.map(() => new Set()), antiAffinity: anti.map(() => new Set()), existingAnti: new Map(), anyMatch: aff.map(() => false), terms };
-      const ownTerms = aff.length + anti.length > 0;
-      for (let j = 0; j < nodes.length; j++) {
-        const n = nodes[j]!;
-        // Without terms of its own, only existing pods' anti-affinity can matter.
-        const others = ownTerms ? n.pods : n.antiAffinityPods;
-        if (!others.length) continue;
-        const labels = n.node.metadata.labels ?? {};
+      // The pod's own terms: matching pods per topology value, kept between cycles for terms
+      // whose namespaces do not depend on namespace labels; the others walk every pod.
+      const walked: boolean[] = [];
+      for (const [i, t] of [...aff, ...anti].entries()) {
+        const counts = t.namespaceSelector === undefined ? termCounts(pod, t).of(nodes) : undefined;
+        walked.push(!counts);
+        if (!counts) continue;
+        const values = i < aff.length ? state.affinity[i]! : state.antiAffinity[i - aff.length]!;
+        for (const [v, n] of counts[0]!) if (n > 0 && v !== noTopology) values.add(v);
+        if (i < aff.length) state.anyMatch[i] = (counts[1]!.get('') ?? 0) > 0;
+      }
+      const walkAff = aff.filter((_t, i) => walked[i]);
+      const walkAnti = anti.filter((_t, i) => walked[aff.length + i]);
+      const affIndex = aff.flatMap((_t, i) => (walked[i] ? [i] : []));
+      const antiIndex = anti.flatMap((_t, i) => (walked[aff.length + i] ? [i] : []));
+      const ownWalk = walkAff.length + walkAnti.length > 0;
+      // Existing pods' anti-affinity: only the nodes running pods with such terms are looked at
+      // (upstream's snapshot list of them), unless the pod's own terms need every pod anyway.
+      const visit = (n: NodeInfo) => {
+        const others = ownWalk ? n.pods : n.antiAffinityPods;
+        if (!others.length) return;
+        const labels = n.labels;
         for (const other of others) {
           if (other.metadata.uid && other.metadata.uid === pod.metadata.uid) continue;
-          aff.forEach((t, i) => {
+          walkAff.forEach((t, k) => {
             if (!termMatches(t, pod, other, nsLabels)) return;
+            const i = affIndex[k]!;
             state.anyMatch[i] = true;
             if (labels[t.topologyKey] !== undefined) state.affinity[i]!.add(labels[t.topologyKey]!);
           });
-          anti.forEach((t, i) => {
-            if (termMatches(t, pod, other, nsLabels) && labels[t.topologyKey] !== undefined) state.antiAffinity[i]!.add(labels[t.topologyKey]!);
+          walkAnti.forEach((t, k) => {
+            if (termMatches(t, pod, other, nsLabels) && labels[t.topologyKey] !== undefined) state.antiAffinity[antiIndex[k]!]!.add(labels[t.topologyKey]!);
           });
           for (const t of podTerms(other).antiAffinity) {
             const v = labels[t.topologyKey];
@@ -458,8 +538,14 @@ export function interPodAffinityPlugin(handle: PluginHandle = emptyHandle, args:
             values.add(v);
           }
         }
-      }
+      };
+      if (ownWalk) for (let j = 0; j < nodes.length; j++) visit(nodes[j]!);
+      else for (const n of withAntiAffinity.of(nodes)) visit(n);
       return state;
+    },
+    filterNeeded: (_pod, raw) => {
+      const state = raw as AffinityState;
+      return state.terms.affinity.length + state.terms.antiAffinity.length > 0 || state.existingAnti.size > 0;
     },
     unchangedWithout: (_pod, raw, removed) => {
       const state = raw as AffinityState;
@@ -468,7 +554,7 @@ export function interPodAffinityPlugin(handle: PluginHandle = emptyHandle, args:
     // Upstream's order: the pod's affinity, its anti-affinity, then existing pods' anti-affinity.
     filter(pod, node, raw) {
       const state = raw as AffinityState;
-      const labels = node.node.metadata.labels ?? {};
+      const labels = node.labels;
       const aff = state.terms.affinity;
       for (let i = 0; i < aff.length; i++) {
         const t = aff[i]!;
@@ -501,11 +587,10 @@ export function interPodAffinityPlugin(handle: PluginHandle = emptyHandle, args:
         if (!m) scores.set(t.topologyKey, (m = new Map()));
         m.set(v, (m.get(v) ?? 0) + weight);
       };
-      for (let j = 0; j < all.length; j++) {
-        const n = all[j]!;
+      const visit = (n: NodeInfo) => {
         const others = ownPreferred ? n.pods : n.affinityPods;
-        if (!others.length) continue;
-        const labels = n.node.metadata.labels ?? {};
+        if (!others.length) return;
+        const labels = n.labels;
         for (const other of others) {
           for (const w of own.preferredAffinity) if (termMatches(w.term, pod, other, nsLabels)) add(w.term, w.weight, labels);
           for (const w of own.preferredAntiAffinity) if (termMatches(w.term, pod, other, nsLabels)) add(w.term, -w.weight, labels);
@@ -515,13 +600,16 @@ export function interPodAffinityPlugin(handle: PluginHandle = emptyHandle, args:
           for (const w of theirs.preferredAffinity) if (termMatches(w.term, other, pod, nsLabels)) add(w.term, w.weight, labels);
           for (const w of theirs.preferredAntiAffinity) if (termMatches(w.term, other, pod, nsLabels)) add(w.term, -w.weight, labels);
         }
-      }
+      };
+      // Without preferred terms of its own, only nodes running pods with terms matter.
+      if (ownPreferred) for (let j = 0; j < all.length; j++) visit(all[j]!);
+      else for (const n of withAffinity.of(all)) visit(n);
       return scores.size ? scores : null;
     },
     score(_pod, node, raw) {
       const scores = raw as Map<string, Map<string, number>> | null;
       if (!scores) return 0;
-      const labels = node.node.metadata.labels ?? {};
+      const labels = node.labels;
       let sum = 0;
       for (const [key, values] of scores) {
         const v = labels[key];
@@ -577,25 +665,43 @@ interface ImageState {
  * score higher, by the size of those images, each scaled by the share of nodes having it (so that
  * an image present everywhere does not herd pods), between upstream's thresholds.
  */
-export const imageLocality: Plugin = {
-  name: 'ImageLocality',
-  preScore(pod, _feasible, all): ImageState | null {
-    const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
-    const spread = new Map<string, number>();
-    for (const c of containers) spread.set(normalizeImage(c.image ?? ''), 0);
-    let any = false;
-    for (let i = 0; i < all.length; i++) {
-      const node = all[i]!.node;
-      if (!node.status?.images) continue;
-      const have = nodeImages(node);
-      for (const [image, n] of spread) {
-        if (!have.has(image)) continue;
-        spread.set(image, n + 1);
-        any = true;
+export function imageLocalityPlugin(): Plugin {
+  // Nodes per image over the cluster, kept between cycles (upstream's snapshot imageStates).
+  const nodesWith = new Map<string, number>();
+  const fold = new NodeFold<Map<string, number>>({
+    of: (info) => (info.node.status?.images?.length ? nodeImages(info.node) : undefined),
+    add: (images) => {
+      for (const image of images.keys()) nodesWith.set(image, (nodesWith.get(image) ?? 0) + 1);
+    },
+    remove: (images) => {
+      for (const image of images.keys()) {
+        const n = (nodesWith.get(image) ?? 0) - 1;
+        if (n > 0) nodesWith.set(image, n);
+        else nodesWith.delete(image);
       }
-    }
-    return any ? { spread, total: all.length, containers: containers.length } : null;
-  },
+    },
+  });
+  return {
+    ...imageLocalityPoints,
+    preScore(pod, _feasible, all): ImageState | null {
+      fold.update(all);
+      if (!nodesWith.size) return null;
+      const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+      const spread = new Map<string, number>();
+      let any = false;
+      for (const c of containers) {
+        const image = normalizeImage(c.image ?? '');
+        const n = nodesWith.get(image) ?? 0;
+        spread.set(image, n);
+        if (n) any = true;
+      }
+      return any ? { spread, total: all.length, containers: containers.length } : null;
+    },
+  };
+}
+
+const imageLocalityPoints: Plugin = {
+  name: 'ImageLocality',
   score(_pod, node, raw) {
     const state = raw as ImageState | null;
     if (!state) return 0;
@@ -610,6 +716,8 @@ export const imageLocality: Plugin = {
     return Math.floor(((clamped - minImageBytes) * 100) / (max - minImageBytes));
   },
 };
+
+export const imageLocality: Plugin = imageLocalityPlugin();
 
 /** Whether a label selector (metav1.LabelSelector) matches labels; null matches nothing. */
 export function selectorMatches(sel: LabelSelector | null | undefined, labels: Record<string, string> | undefined): boolean {

@@ -9,7 +9,7 @@
 import { parse as parseYaml } from 'yaml';
 import {
   emptyHandle,
-  imageLocality,
+  imageLocalityPlugin,
   interPodAffinityPlugin,
   nodeAffinity,
   nodeName,
@@ -57,7 +57,7 @@ export const registry = pluginRegistry([
   ['PodTopologySpread', (args, handle) => podTopologySpreadPlugin(handle, args as SpreadArgs)],
   ['InterPodAffinity', (args, handle) => interPodAffinityPlugin(handle, args as InterPodAffinityArgs)],
   ['NodeResourcesBalancedAllocation', () => nodeResourcesBalancedAllocation],
-  ['ImageLocality', () => imageLocality],
+  ['ImageLocality', () => imageLocalityPlugin()],
 ]);
 
 /**
@@ -219,6 +219,7 @@ function buildProfile(p: ProfileConfig, percentage: number, handle: PluginHandle
       check: filter ? base.check : undefined,
       preFilter: filter ? base.preFilter : undefined,
       filter: filter ? base.filter : undefined,
+      filterNeeded: filter ? base.filterNeeded : undefined,
       unchangedWithout: filter ? base.unchangedWithout : undefined,
       preScore: score ? base.preScore : undefined,
       score: score ? base.score : undefined,

@@ -1,9 +1,10 @@
 /**
  * The scheduler: places pending pods whose schedulerName is ours on nodes, one pod per cycle,
  * as kube-scheduler does:
- *  - a scheduling queue: active (priority, then age), backoff (1 s doubling to 10 s after a
- *    failed binding), and unschedulable pods, moved back to active by the cluster events that can
- *    make them fit (a node added or changed, a pod deleted) or after 5 minutes;
+ *  - a scheduling queue: active (priority, then age; a heap, ./queue.ts), backoff (1 s doubling
+ *    to 10 s after a failed binding), and unschedulable pods, moved back to active by the cluster
+ *    events that can make them fit (a node added, or changed in its scheduling properties — not
+ *    a status heartbeat; a pod deleted) or after 5 minutes;
  *  - each cycle takes a snapshot of nodes and the pods on them (including pods assumed on a node
  *    and still being bound), runs every plugin's Filter, then Score (normalized and weighted) on
  *    the feasible nodes, assumes the pod on the best one and binds it through pods/binding;
@@ -18,14 +19,20 @@
  * nominated to their node (status.nominatedNodeName). Nominated pods of equal or higher priority
  * count on their node when others are filtered, and a pod tries its nominated node first.
  * Profiles (./profiles.ts) pick the plugins per schedulerName.
+ * Scale: as upstream, a cycle stops filtering once enough feasible nodes are found
+ * (percentageOfNodesToScore), plugins' sums over all nodes are kept between cycles
+ * (./nodefold.ts), and filters that cannot refuse any node for the pod are skipped; cycles run
+ * back to back but yield the event loop every `yieldEveryMs` to the rest of the process.
  */
-import type { Binding, LabelSelector, Node, Pod, PodDisruptionBudget } from '../api/index.ts';
+import type { ApiObject, Binding, LabelSelector, Node, Pod, PodDisruptionBudget } from '../api/index.ts';
 import { isConflict, isNotFound } from '../api/errors.ts';
-import { IndexNamespace, IndexNodeName, resources, type InformerFactory, type Recorder, type RestClient } from '../client/index.ts';
-import { nodeInfo, selectorMatches, type NodeInfo, type Plugin, type PluginHandle } from './plugins.ts';
+import { IndexNamespace, IndexNodeName, resources, type HandlerRegistration, type InformerFactory, type Recorder, type ResourceEventHandler, type RestClient, type SharedInformer } from '../client/index.ts';
+import { nodeInfo, selectorMatches, type FilterResult, type NodeInfo, type Plugin, type PluginHandle } from './plugins.ts';
 import { buildProfiles, defaultConfig, type Profile, type SchedulerConfig } from './profiles.ts';
 import { volumeClass } from '../controllers/pvbinder-match.ts';
 import type { VolumeBinderHandle } from './volumes.ts';
+import { ActiveQueue, type Queued } from './queue.ts';
+import { ChangeLog, followChanges } from './nodefold.ts';
 
 /** The scheduler's index of volumes by storage class (VolumeBinding lists a class's volumes). */
 const volumeClassIndex = 'storageClass';
@@ -47,15 +54,12 @@ export interface SchedulerOptions {
   unschedulableTimeoutMs?: number;
 }
 
+/** Longest run of scheduling cycles before the loop yields to other work in the process. */
+export const yieldEveryMs = 100;
+
 const keyOf = (p: Pod) => `${p.metadata.namespace}/${p.metadata.name}`;
 const nodeNameOf = (p: Pod) => p.spec?.nodeName ?? '';
 const priorityOf = (p: Pod) => p.spec?.priority ?? 0;
-
-interface Queued {
-  key: string;
-  priority: number;
-  created: string;
-}
 
 /** The FailedScheduling message for reasons counted over `total` nodes, as upstream formats it. */
 export function fitErrorMessage(total: number, reasons: Map<string, number>, unresolvable: Map<string, boolean>): string {
@@ -69,6 +73,7 @@ export function fitErrorMessage(total: number, reasons: Map<string, number>, unr
 
 export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {}): void {
   const unschedulableTimeoutMs = opts.unschedulableTimeoutMs ?? 5 * 60_000;
+  const on = handlerRegistrar(ctx.signal);
   const pods = ctx.informers.typedInformerFor(resources.pods);
   const nodes = ctx.informers.typedInformerFor(resources.nodes);
   const budgets = ctx.informers.typedInformerFor(resources.podDisruptionBudgets);
@@ -85,9 +90,9 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     if (node) nominated.set(key, { node, pod: p });
     else nominated.delete(key);
   };
-  pods.addEventHandler({ onAdd: trackNomination, onUpdate: (_o, p) => trackNomination(p), onDelete: (p) => nominated.delete(keyOf(p)) });
+  on(pods, { onAdd: trackNomination, onUpdate: (_o, p) => trackNomination(p), onDelete: (p) => nominated.delete(keyOf(p)) });
 
-  const active = new Map<string, Queued>();
+  const active = new ActiveQueue();
   const unschedulable = new Map<string, number>();
   const backoff = new Map<string, { attempts: number; timer?: NodeJS.Timeout }>();
   /** Pods placed by this scheduler and not yet seen bound: key → node. */
@@ -115,7 +120,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     const key = keyOf(p);
     if (backoff.get(key)?.timer) return;
     unschedulable.delete(key);
-    active.set(key, { key, priority: priorityOf(p), created: p.metadata.creationTimestamp ?? '' });
+    active.add({ key, priority: priorityOf(p), created: p.metadata.creationTimestamp ?? '' });
     wake?.();
   }
 
@@ -128,7 +133,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     }
   }
 
-  pods.addEventHandler({
+  on(pods, {
     onAdd: (p) => {
       if (wants(p)) enqueue(p);
     },
@@ -148,31 +153,25 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
       if (nodeNameOf(p)) moveAllToActive();
     },
   });
-  nodes.addEventHandler({ onAdd: moveAllToActive, onUpdate: moveAllToActive });
+  on(nodes, { onAdd: moveAllToActive, onUpdate: (o, n) => schedulingPropertiesChanged(o, n) && moveAllToActive() });
   // A pod placed on a node (affinity), and storage appearing or changing (volume binding).
-  pods.addEventHandler({ onAdd: (p) => nodeNameOf(p) && moveAllToActive() });
+  on(pods, { onAdd: (p) => nodeNameOf(p) && moveAllToActive() });
   for (const r of [resources.persistentVolumeClaims, resources.persistentVolumes, resources.storageClasses]) {
-    ctx.informers.informerFor(r).addEventHandler({ onAdd: moveAllToActive, onUpdate: moveAllToActive });
-  }
-
-  function pop(): Queued | undefined {
-    let best: Queued | undefined;
-    for (const q of active.values()) {
-      if (!best || q.priority > best.priority || (q.priority === best.priority && q.created < best.created)) best = q;
-    }
-    if (best) active.delete(best.key);
-    return best;
+    on(ctx.informers.informerFor(r), { onAdd: moveAllToActive, onUpdate: moveAllToActive });
   }
 
   /**
    * Node views kept between cycles: a node's entry is rebuilt only when the node object changed
    * or a pod on it (bound, assumed, changed, gone) was marked dirty since the last cycle; the
-   * whole list only when nodes come or go.
+   * whole list only when nodes come or go. A NodeInfo is never changed once built (plugins keep
+   * sums over all nodes by NodeInfo identity, ./nodefold.ts), and each replacement is logged.
    */
   const touch = (node: string) => node && dirty.add(node);
-  pods.addEventHandler({ onAdd: (p) => touch(nodeNameOf(p)), onUpdate: (o, n) => (touch(nodeNameOf(o)), touch(nodeNameOf(n))), onDelete: (p) => touch(nodeNameOf(p)) });
-  nodes.addEventHandler({ onAdd: () => (infoList = null), onUpdate: (_o, n) => touch(n.metadata.name!), onDelete: () => (infoList = null) });
+  on(pods, { onAdd: (p) => touch(nodeNameOf(p)), onUpdate: (o, n) => (touch(nodeNameOf(o)), touch(nodeNameOf(n))), onDelete: (p) => touch(nodeNameOf(p)) });
+  on(nodes, { onAdd: () => (infoList = null), onUpdate: (_o, n) => touch(n.metadata.name!), onDelete: () => (infoList = null) });
   let infoList: NodeInfo[] | null = null;
+  /** Which positions of infoList were replaced (plugins' sums over all nodes follow it). */
+  let infoLog = new ChangeLog();
   const infoIndex = new Map<string, number>();
 
   function buildInfo(node: Node): NodeInfo {
@@ -191,6 +190,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
   function snapshot(): NodeInfo[] {
     if (!infoList) {
       infoList = nodes.store.list().map(buildInfo);
+      followChanges(infoList, (infoLog = new ChangeLog()));
       infoIndex.clear();
       infoList.forEach((info, i) => infoIndex.set(info.name, i));
       dirty.clear();
@@ -205,6 +205,7 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
         return snapshot();
       }
       infoList[i] = buildInfo(node);
+      infoLog.changed(i);
     }
     dirty.clear();
     return infoList;
@@ -222,10 +223,11 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
       if (why) return markUnschedulable(pod, `0/${infos.length} nodes are available: ${why}. preemption: 0/${infos.length} nodes are available: ${infos.length} Preemption is not helpful for scheduling.`);
     }
     const states = filterStates(pod, plugins, infos);
+    const fits = filtersOf(pod, plugins, states);
     // A pod nominated by an earlier preemption goes to that node if it fits there now.
     const nominatedNode = nominationOf(pod);
     const there = nominatedNode ? infos.find((i) => i.name === nominatedNode) : undefined;
-    if (there && !runFilters(pod, plugins, there, states)) return assume(pod, there, plugins);
+    if (there && !fits(pod, there)) return assume(pod, there, plugins);
     const reasons = new Map<string, number>();
     const unresolvable = new Map<string, boolean>();
     const feasible: NodeInfo[] = [];
@@ -238,9 +240,10 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
     const start = infos.length ? nextStart % infos.length : 0;
     let visited = 0;
     for (let k = 0; k < infos.length && feasible.length < enough; k++) {
-      const info = infos[(start + k) % infos.length]!;
+      const at = start + k;
+      const info = infos[at < infos.length ? at : at - infos.length]!;
       visited++;
-      const fail = runFilters(pod, plugins, info, states);
+      const fail = fits(pod, info);
       if (fail) {
         reasons.set(fail.reason, (reasons.get(fail.reason) ?? 0) + 1);
         if (fail.unresolvable) unresolvable.set(fail.reason, true);
@@ -305,11 +308,28 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
   }
 
   function runFilters(pod: Pod, plugins: Plugin[], info: NodeInfo, states: Map<Plugin, unknown>) {
+    return filtersOf(pod, plugins, states)(pod, info);
+  }
+
+  /**
+   * The filters of a cycle as one function: the plugins having a Filter that may refuse a node
+   * for this pod, each with its PreFilter state, looked up once per cycle instead of per node.
+   */
+  function filtersOf(pod: Pod, plugins: Plugin[], states: Map<Plugin, unknown>): (pod: Pod, info: NodeInfo) => FilterResult | null {
+    const filters: Plugin[] = [];
+    const filterStates: unknown[] = [];
     for (const p of plugins) {
-      const fail = p.filter?.(pod, info, states.get(p)) ?? null;
-      if (fail) return fail;
+      if (!p.filter || (p.filterNeeded && !p.filterNeeded(pod, states.get(p)))) continue;
+      filters.push(p);
+      filterStates.push(states.get(p));
     }
-    return null;
+    return (pod, info) => {
+      for (let i = 0; i < filters.length; i++) {
+        const fail = filters[i]!.filter!(pod, info, filterStates[i]);
+        if (fail) return fail;
+      }
+      return null;
+    };
   }
 
   /** The node as it would be without `gone` (for preemption's what-if). */
@@ -491,8 +511,9 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
 
   async function loop(): Promise<void> {
     await ctx.informers.waitForCacheSync(ctx.signal);
+    let lastYield = performance.now();
     while (!ctx.signal.aborted) {
-      const q = pop();
+      const q = active.pop();
       if (!q) {
         await new Promise<void>((resolve) => {
           wake = resolve;
@@ -509,6 +530,12 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
         }
         continue;
       }
+      // Cycles run back to back without waiting on I/O: let the rest of the process (bindings
+      // being sent, an API server in the same process) have the event loop every so often.
+      if (performance.now() - lastYield > yieldEveryMs) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
       try {
         await scheduleOne(q);
       } catch (err) {
@@ -522,6 +549,36 @@ export function startScheduler(ctx: SchedulerContext, opts: SchedulerOptions = {
   void loop();
 }
 
+/**
+ * Adds event handlers that are removed when `signal` aborts, so that a scheduler may run on
+ * informers it does not own (shared with other components of the process) and stop cleanly.
+ */
+function handlerRegistrar(signal: AbortSignal) {
+  const registrations: HandlerRegistration[] = [];
+  signal.addEventListener('abort', () => registrations.splice(0).forEach((r) => r.remove()), { once: true });
+  return <T extends ApiObject>(informer: SharedInformer<T>, handler: ResourceEventHandler<T>): void => {
+    if (!signal.aborted) registrations.push(informer.addEventHandler(handler));
+  };
+}
+
+/**
+ * Whether a node update may let unschedulable pods fit (upstream's node scheduling properties:
+ * unschedulable, allocatable, labels, taints, condition statuses, annotations); status heartbeats
+ * of thousands of nodes must not requeue every unschedulable pod each time.
+ */
+export function schedulingPropertiesChanged(before: Node, after: Node): boolean {
+  const same = (a: unknown, b: unknown) => a === b || JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  const conditions = (n: Node) => Object.fromEntries((n.status?.conditions ?? []).map((c) => [c.type, c.status]));
+  return (
+    (before.spec?.unschedulable ?? false) !== (after.spec?.unschedulable ?? false) ||
+    !same(before.status?.allocatable, after.status?.allocatable) ||
+    !same(before.metadata.labels, after.metadata.labels) ||
+    !same(before.spec?.taints, after.spec?.taints) ||
+    !same(conditions(before), conditions(after)) ||
+    !same(before.metadata.annotations, after.metadata.annotations)
+  );
+}
+
 /** A PreBind plugin's failure, worded as upstream's RunPreBindPlugins wraps it. */
 class PreBindError extends Error {
   constructor(plugin: string, cause: unknown) {
@@ -533,7 +590,8 @@ class PreBindError extends Error {
 /** Scores rescaled to 0-100: proportionally to the highest ('max'), inverted ('reverse'), or as they are. */
 function normalized(raw: number[], how: 'max' | 'reverse' | undefined): number[] {
   if (!how) return raw;
-  const max = Math.max(...raw);
+  let max = -Infinity;
+  for (const s of raw) if (s > max) max = s;
   return raw.map((s) => (how === 'max' ? (max ? (s * 100) / max : 0) : max ? 100 - (s * 100) / max : 100));
 }
 
@@ -544,6 +602,7 @@ function normalized(raw: number[], how: 'max' | 'reverse' | undefined): number[]
  */
 function pluginHandle(ctx: SchedulerContext): PluginHandle & VolumeBinderHandle {
   const inf = ctx.informers;
+  const on = handlerRegistrar(ctx.signal);
   const namespaces = inf.typedInformerFor(resources.namespaces);
   const services = inf.typedInformerFor(resources.services);
   const controllers = inf.typedInformerFor(resources.replicationControllers);
@@ -559,9 +618,9 @@ function pluginHandle(ctx: SchedulerContext): PluginHandle & VolumeBinderHandle 
   const wakeAll = () => {
     for (const w of [...waiters]) w();
   };
-  claims.addEventHandler({ onAdd: wakeAll, onUpdate: wakeAll, onDelete: wakeAll });
-  volumes.addEventHandler({ onAdd: wakeAll, onUpdate: wakeAll, onDelete: wakeAll });
-  pods.addEventHandler({ onDelete: wakeAll });
+  on(claims, { onAdd: wakeAll, onUpdate: wakeAll, onDelete: wakeAll });
+  on(volumes, { onAdd: wakeAll, onUpdate: wakeAll, onDelete: wakeAll });
+  on(pods, { onDelete: wakeAll });
   const mapSelects = (sel: Record<string, string> | undefined, labels: Record<string, string>) => {
     const entries = Object.entries(sel ?? {});
     return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);

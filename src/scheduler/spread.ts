@@ -12,13 +12,22 @@
  *  - System default constraints (hostname maxSkew 3, zone maxSkew 5, ScheduleAnyway) select the
  *    pods of the services, replication controllers, replica sets and stateful sets selecting the
  *    pod; a pod selected by none gets none.
+ * Upstream walks every pod of every node each cycle; here, when no inclusion policy narrows the
+ * nodes, the matching pods per domain are kept between cycles (./nodefold.ts) and only nodes
+ * that changed are counted again, so a cycle costs one check per node, not one per pod.
  */
 import type { Pod, TopologySpreadConstraint } from '../api/index.ts';
+import { DomainCounts, FoldCache } from './nodefold.ts';
 import { emptyHandle, memoKey, nodeAffinity, selectorMatches, taintToleration, type NodeInfo, type Plugin, type PluginHandle } from './plugins.ts';
 
 const hostnameKey = 'kubernetes.io/hostname';
 const zoneKey = 'topology.kubernetes.io/zone';
 const maxNodeScore = 100;
+/** Sets of constraints (e.g. Deployments being scheduled) whose counts are kept between cycles. */
+const maxFolds = 32;
+
+/** Identifies constraints by selector (with namespace) and topology key. */
+const foldKey = (cs: readonly Constraint[]) => cs.map((c) => `${c.cacheKey}/${c.key}`).join(',');
 
 /** A topologySpreadConstraint as written in a pod (or a profile's defaultConstraints, as upstream). */
 export type SpreadConstraintSpec = TopologySpreadConstraint;
@@ -65,11 +74,12 @@ interface ScoreState {
 
 /** Matching pods on a node, remembered in the NodeInfo by namespace+selector. */
 function countOn(info: NodeInfo, c: Constraint, namespace: string): number {
-  const hit = info.memo.get(c.cacheKey);
-  if (hit !== undefined) return hit;
+  const memo = info.memo;
+  const key = c.cacheKey;
+  for (let i = 0; i < memo.length; i += 2) if (memo[i] === key) return memo[i + 1]!;
   let n = 0;
   for (const p of info.pods) if (p.metadata.namespace === namespace && !p.metadata.deletionTimestamp && c.matches(p.metadata.labels)) n++;
-  info.memo.set(c.cacheKey, n);
+  memo.push(key, n);
   return n;
 }
 
@@ -126,6 +136,28 @@ export function podTopologySpreadPlugin(handle: PluginHandle = emptyHandle, args
     return true;
   };
 
+  /**
+   * Matching pods per domain over all nodes, kept between cycles, per set of constraints (their
+   * selectors, namespace and keys): `keyed` decide which nodes count (those having every key),
+   * `counted` are summed per value of their key.
+   */
+  const folds = new FoldCache<DomainCounts>(maxFolds);
+  const domainCounts = (key: string, keyed: readonly Constraint[], counted: readonly Constraint[], ns: string) =>
+    folds.get(key, () => {
+      const n = counted.length;
+      return new DomainCounts(n, (info) => {
+        const labels = info.labels;
+        if (!hasKeys(labels, keyed)) return undefined;
+        const values: string[] = new Array(n);
+        const counts: number[] = new Array(n);
+        for (let i = 0; i < n; i++) {
+          values[i] = labels[counted[i]!.key]!;
+          counts[i] = countOn(info, counted[i]!, ns);
+        }
+        return { values, counts };
+      });
+    });
+
   /** Constraints per pod object for the cycle (preFilter and preScore both need them). */
   const cache = new WeakMap<Pod, Constraint[]>();
   const constraints = (pod: Pod) => {
@@ -143,24 +175,31 @@ export function podTopologySpreadPlugin(handle: PluginHandle = emptyHandle, args
       if (!hard.length) return null;
       const ns = pod.metadata.namespace ?? '';
       const affinity = hasNodeAffinity(pod);
-      const counts = hard.map(() => new Map<string, number>());
       const filtered = hard.map((c) => (c.honorAffinity && affinity) || c.honorTaints);
-      const values: string[] = [];
-      nodes: for (let j = 0; j < nodes.length; j++) {
-        const n = nodes[j]!;
-        const labels = n.node.metadata.labels ?? {};
-        // Only nodes having every constraint's key count.
-        for (let i = 0; i < hard.length; i++) {
-          const v = labels[hard[i]!.key];
-          if (v === undefined) continue nodes;
-          values[i] = v;
-        }
-        for (let i = 0; i < hard.length; i++) {
-          const c = hard[i]!;
-          if (filtered[i] && !included(pod, affinity, n, c)) continue;
-          const m = counts[i]!;
-          const v = values[i]!;
-          m.set(v, (m.get(v) ?? 0) + countOn(n, c, ns));
+      let counts: Map<string, number>[];
+      if (!filtered.includes(true)) {
+        // Every node having the keys counts: sums kept between cycles (see ./nodefold.ts).
+        const totals = domainCounts(`hard\0${foldKey(hard)}`, hard, hard, ns).of(nodes);
+        counts = totals.map((m) => new Map(m));
+      } else {
+        counts = hard.map(() => new Map<string, number>());
+        const values: string[] = [];
+        nodes: for (let j = 0; j < nodes.length; j++) {
+          const n = nodes[j]!;
+          const labels = n.labels;
+          // Only nodes having every constraint's key count.
+          for (let i = 0; i < hard.length; i++) {
+            const v = labels[hard[i]!.key];
+            if (v === undefined) continue nodes;
+            values[i] = v;
+          }
+          for (let i = 0; i < hard.length; i++) {
+            const c = hard[i]!;
+            if (filtered[i] && !included(pod, affinity, n, c)) continue;
+            const m = counts[i]!;
+            const v = values[i]!;
+            m.set(v, (m.get(v) ?? 0) + countOn(n, c, ns));
+          }
         }
       }
       const min = counts.map((m, i) => {
@@ -171,6 +210,7 @@ export function podTopologySpreadPlugin(handle: PluginHandle = emptyHandle, args
       });
       return { hard, counts, min, selfMatch: hard.map((c) => c.matches(pod.metadata.labels)) };
     },
+    filterNeeded: (_pod, raw) => raw !== null,
     unchangedWithout(pod, raw, removed) {
       const state = raw as FilterState | null;
       return !state || removed.metadata.namespace !== pod.metadata.namespace || !state.hard.some((c) => c.matches(removed.metadata.labels));
@@ -178,7 +218,7 @@ export function podTopologySpreadPlugin(handle: PluginHandle = emptyHandle, args
     filter(_pod, node, raw) {
       const state = raw as FilterState | null;
       if (!state) return null;
-      const labels = node.node.metadata.labels ?? {};
+      const labels = node.labels;
       for (let i = 0; i < state.hard.length; i++) {
         const c = state.hard[i]!;
         const v = labels[c.key];
@@ -195,44 +235,62 @@ export function podTopologySpreadPlugin(handle: PluginHandle = emptyHandle, args
       const affinity = hasNodeAffinity(pod);
       const ignored = new Set<string>();
       const counts = soft.map(() => new Map<string, number>());
-      for (const n of feasible) {
-        const labels = n.node.metadata.labels ?? {};
+      for (let j = 0; j < feasible.length; j++) {
+        const n = feasible[j]!;
+        const labels = n.labels;
         // With node affinity, nodes lacking a key cannot be compared: they score 0.
         if (affinity && !hasKeys(labels, soft)) {
           ignored.add(n.name);
           continue;
         }
-        soft.forEach((c, i) => {
+        for (let i = 0; i < soft.length; i++) {
+          const c = soft[i]!;
           const v = labels[c.key];
           if (c.key !== hostnameKey && v !== undefined) counts[i]!.set(v, 0);
-        });
+        }
       }
       const weights = soft.map((c, i) => Math.log((c.key === hostnameKey ? feasible.length - ignored.size : counts[i]!.size) + 2));
+      const domains = soft.filter((c) => c.key !== hostnameKey);
+      if (!domains.length) return { soft, counts, weights, ignored };
+      if (!soft.some((c) => (c.honorAffinity && affinity) || c.honorTaints)) {
+        // Every node having the keys counts: sums kept between cycles (see ./nodefold.ts).
+        const totals = domainCounts(`soft\0${foldKey(soft)}`, soft, domains, ns).of(all);
+        let d = 0;
+        for (let i = 0; i < soft.length; i++) {
+          if (soft[i]!.key === hostnameKey) continue;
+          const total = totals[d++]!;
+          const m = counts[i]!;
+          for (const v of m.keys()) m.set(v, total.get(v) ?? 0);
+        }
+        return { soft, counts, weights, ignored };
+      }
       for (const n of all) {
-        const labels = n.node.metadata.labels ?? {};
+        const labels = n.labels;
         if (!hasKeys(labels, soft)) continue;
-        soft.forEach((c, i) => {
-          if (c.key === hostnameKey || !included(pod, affinity, n, c)) return;
+        for (let i = 0; i < soft.length; i++) {
+          const c = soft[i]!;
+          if (c.key === hostnameKey || !included(pod, affinity, n, c)) continue;
           const m = counts[i]!;
           const v = labels[c.key]!;
           const k = m.get(v);
           if (k !== undefined) m.set(v, k + countOn(n, c, ns));
-        });
+        }
       }
       return { soft, counts, weights, ignored };
     },
     score(pod, node, raw) {
       const state = raw as ScoreState | null;
       if (!state || state.ignored.has(node.name)) return 0;
-      const labels = node.node.metadata.labels ?? {};
+      const labels = node.labels;
       const ns = pod.metadata.namespace ?? '';
       let score = 0;
-      state.soft.forEach((c, i) => {
+      for (let i = 0; i < state.soft.length; i++) {
+        const c = state.soft[i]!;
         const v = labels[c.key];
-        if (v === undefined) return;
+        if (v === undefined) continue;
         const cnt = c.key === hostnameKey ? countOn(node, c, ns) : (state.counts[i]!.get(v) ?? 0);
         score += cnt * state.weights[i]! + (c.maxSkew - 1);
-      });
+      }
       return Math.round(score);
     },
     // Fewer matching pods is better: max+min-s over max; ignored nodes get 0.

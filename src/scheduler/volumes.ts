@@ -352,6 +352,7 @@ export function volumeBindingPlugin(handle: VolumeBindingHandle = emptyHandle, a
       return claims.bound.length || claims.delayed.length ? claims : null;
     },
     unchangedWithout: () => true,
+    filterNeeded: (_pod, raw) => raw !== null,
     filter(_pod, node: NodeInfo, raw): FilterResult | null {
       const claims = raw as PodVolumeClaims | null;
       if (!claims) return null;
