@@ -3,7 +3,8 @@
  * controller, the scheduler and `--virtual-nodes N`. Prints, for each size: the time until all N
  * simulated nodes are Ready (from the server's "ready"), until a Deployment of R replicas is all
  * Running, until it is deleted and its pods are gone, and the server's RSS idle, with the nodes,
- * and with the pods. A second round grows to P pods in Deployments of R for the RSS at that size.
+ * and with the pods. A second round grows to P pods in Deployments of R (one after another) for
+ * the RSS at that size.
  *
  * Progress is followed cheaply, so that the bench is not the load: nodes with a watch, pods
  * through their Deployments' status (available replicas) and, while deleting, a one-item page
@@ -243,14 +244,20 @@ async function benchOneSize(record: (name: string, value: string) => void, { nod
     record(`${prefix} Deployment of ${replicas} deleted until no pod is left`, `${downSecs.toFixed(1)} s (server CPU ${(cpuSeconds(pid) - cpu0).toFixed(1)} s)`);
 
     if (pods > replicas) {
+      // One Deployment after another, each once the previous ones are available (a burst of all
+      // at once measures the backlog, not the size).
       const n = Math.ceil(pods / replicas);
       cpu0 = cpuSeconds(pid);
+      const t0 = Date.now();
       for (let i = 0; i < n; i++) {
         r = await send('POST', '/apis/apps/v1/namespaces/bench-scale/deployments', deployment(`big-${i}`, Math.min(replicas, pods - i * replicas)));
         if (r.status !== 201) throw new Error(`create deployment: ${r.status} ${r.body}`);
+        const want = Math.min(pods, (i + 1) * replicas);
+        const secs = await phase(`${want} pods Running`, (deadline) => poll(pollAvailable, () => polled.available >= want, deadline), 600_000, () => `${polled.available} available`);
+        if (secs === undefined) return;
+        progress(`${want} pods available; server RSS ${rssMb(pid).toFixed(0)} MB`);
       }
-      const manySecs = await phase(`${pods} pods Running`, (deadline) => poll(pollAvailable, () => polled.available >= pods, deadline), 900_000, () => `${polled.available} available`);
-      if (manySecs === undefined) return;
+      const manySecs = (Date.now() - t0) / 1000;
       await new Promise((r) => setTimeout(r, 5000));
       record(`${prefix} ${pods} pods in ${n} Deployments until all Running`, `${manySecs.toFixed(1)} s (server CPU ${(cpuSeconds(pid) - cpu0).toFixed(1)} s)`);
       record(`${prefix} server RSS with ${pods} pods`, `${rssMb(pid).toFixed(0)} MB`);
