@@ -6,6 +6,7 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -131,4 +132,15 @@ test('a watch whose consumer stops reading is bounded and ended; closing the tra
   await c.transport.close();
   assert.ok((await ended) >= 0);
   await assert.rejects(c.get(resources.namespaces, 'default'), /closed/);
+});
+
+test('watches opened and closed with one long-lived signal leave no abort listener behind', async () => {
+  const c = admin();
+  const ac = new AbortController();
+  for (let i = 0; i < 20; i++) {
+    const w = await c.watch<KubeObject>(resources.configMaps, { namespace: 'default', signal: ac.signal });
+    w.close();
+  }
+  assert.equal(EventEmitter.getEventListeners(ac.signal, 'abort').length, 0);
+  await c.transport.close();
 });

@@ -331,13 +331,17 @@ export class LocalTransport implements Transport {
     const served = this.#serve(r, res, this.#id.user);
     const timeoutMs = this.#id.timeoutMs ?? 60_000;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
     try {
       await Promise.race([
         res.head(),
         served.then(() => res.head()),
         new Promise<never>((_, reject) => {
           if (timeoutMs > 0) timer = setTimeout(() => reject(timeoutError(timeoutMs)), timeoutMs);
-          signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+          if (signal) {
+            onAbort = () => reject(signal.reason);
+            signal.addEventListener('abort', onAbort, { once: true });
+          }
         }),
       ]);
     } catch (err) {
@@ -345,6 +349,8 @@ export class LocalTransport implements Transport {
       throw err;
     } finally {
       clearTimeout(timer);
+      // Informers pass one long-lived signal to every watch they open: leave no listener behind.
+      if (onAbort) signal!.removeEventListener('abort', onAbort);
     }
     if (res.statusCode !== 200) {
       if (!res.writableEnded && !res.destroyed) await new Promise((resolve) => (res.on('finish', resolve), res.on('close', resolve)));
