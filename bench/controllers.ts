@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import { spawn } from 'node:child_process';
 import { startServer, bosunBin } from '../test/e2e/harness.ts';
-import { credsFromKubeconfig, type Creds } from '../test/e2e/api.ts';
+import { credsFromKubeconfig, jsonLines, type Creds } from '../test/e2e/api.ts';
 import { caller } from './patch.ts';
 import type { Deployment, KubeList, Pod } from '../src/api/index.ts';
 
@@ -54,18 +54,12 @@ function fakeKubelet(creds: Creds, signal: AbortSignal): void {
     }
   };
   const req = https.request(new URL('/api/v1/pods?watch=true&allowWatchBookmarks=false', creds.server), { ca: creds.ca, cert: creds.cert, key: creds.key, signal }, (res) => {
-    let buf = '';
+    const split = jsonLines<{ type: string; object: Pod }>((ev) => {
+      if (ev.type === 'ADDED') pending.push({ ns: ev.object.metadata.namespace!, name: ev.object.metadata.name! });
+    });
     res.setEncoding('utf8');
     res.on('data', (d: string) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (!line) continue;
-        const ev = JSON.parse(line) as { type: string; object: Pod };
-        if (ev.type === 'ADDED') pending.push({ ns: ev.object.metadata.namespace!, name: ev.object.metadata.name! });
-      }
+      split(d);
       pump();
     });
   });

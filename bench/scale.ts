@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import type http2 from 'node:http2';
 import { startServer, type ServerHandle } from '../test/e2e/harness.ts';
-import { credsFromKubeconfig } from '../test/e2e/api.ts';
+import { credsFromKubeconfig, jsonLines } from '../test/e2e/api.ts';
 import { h2Send, h2Session } from './http.ts';
 import type { Deployment, Node, Pod } from '../src/api/index.ts';
 
@@ -70,26 +70,20 @@ class Follower<T extends { metadata: { name?: string; namespace?: string; resour
     if (!this.#rv) this.seen.clear();
     const req = this.#session().request({ ':method': 'GET', ':path': `${this.#path}${sep}watch=true&allowWatchBookmarks=true${this.#rv ? `&resourceVersion=${this.#rv}` : ''}`, accept: 'application/json' });
     this.#req = req;
-    let buf = '';
+    const split = jsonLines<{ type: string; object: T }>((ev) => {
+      if (ev.type === 'ERROR') {
+        this.#rv = '';
+        return;
+      }
+      this.#rv = ev.object.metadata.resourceVersion ?? this.#rv;
+      if (ev.type === 'BOOKMARK') return;
+      const key = `${ev.object.metadata.namespace ?? ''}/${ev.object.metadata.name}`;
+      if (ev.type === 'DELETED') this.seen.delete(key);
+      else this.seen.set(key, ev.object);
+    });
     req.setEncoding('utf8');
     req.on('data', (d: string) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (!line) continue;
-        const ev = JSON.parse(line) as { type: string; object: T };
-        if (ev.type === 'ERROR') {
-          this.#rv = '';
-          continue;
-        }
-        this.#rv = ev.object.metadata.resourceVersion ?? this.#rv;
-        if (ev.type === 'BOOKMARK') continue;
-        const key = `${ev.object.metadata.namespace ?? ''}/${ev.object.metadata.name}`;
-        if (ev.type === 'DELETED') this.seen.delete(key);
-        else this.seen.set(key, ev.object);
-      }
+      split(d);
       this.#onChange();
     });
     const again = () => {

@@ -22,7 +22,7 @@
 import { Readable, Writable } from 'node:stream';
 import type { UserInfo } from '../api/types.ts';
 import type { QueryParams, Transport, TransportRequest, TransportResponse, WatchEvent, WatchStream } from '../client/transport.ts';
-import { queryString } from '../client/transport.ts';
+import { queryString, timeoutError, watchQuery } from '../client/transport.ts';
 import { statusErrorFromResponse } from '../client/errors.ts';
 import type { Request } from './body.ts';
 
@@ -122,6 +122,15 @@ export class LocalResponse extends Writable {
     // Before the transport has attached its stream (the handler runs on at once after the head).
     for (const e of events) this.#early.push(e);
     return true;
+  }
+
+  /** Resolves once the response is complete (ended, or destroyed). */
+  finished(): Promise<void> {
+    if (this.writableFinished || this.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.once('finish', resolve);
+      this.once('close', resolve);
+    });
   }
 
   /** Resolves once the status line is known. */
@@ -259,8 +268,29 @@ class LocalWatchStream implements WatchStream {
   }
 }
 
-function timeoutError(ms: number): DOMException {
-  return new DOMException(`request timed out after ${ms} ms`, 'TimeoutError');
+/**
+ * `p`, unless `timeoutMs` (0: none) passes or `signal` aborts first (then rejects with the
+ * timeout or the abort reason); leaves no timer or listener behind.
+ */
+async function withDeadline<T>(p: Promise<T>, timeoutMs: number, signal: AbortSignal | undefined): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        if (timeoutMs > 0) timer = setTimeout(() => reject(timeoutError(timeoutMs)), timeoutMs);
+        if (signal) {
+          onAbort = () => reject(signal.reason);
+          signal.addEventListener('abort', onAbort, { once: true });
+        }
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    // Informers pass one long-lived signal to every watch they open: leave no listener behind.
+    if (onAbort) signal!.removeEventListener('abort', onAbort);
+  }
 }
 
 /** A client `Transport` served by the API server in this process. */
@@ -292,28 +322,11 @@ export class LocalTransport implements Transport {
     if (req.signal?.aborted) throw req.signal.reason;
     const r = this.#request(req.method, req.path, req.query, req.body, req.contentType, req.accept);
     const res = new LocalResponse(r, !!req.shared && (req.accept ?? 'application/json') === 'application/json');
-    const done = new Promise<void>((resolve) => {
-      res.on('finish', resolve);
-      res.on('close', resolve);
-    });
-    const timeoutMs = req.timeoutMs ?? this.#id.timeoutMs ?? 60_000;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onAbort: (() => void) | undefined;
-    const stop = new Promise<never>((_, reject) => {
-      if (timeoutMs > 0) timer = setTimeout(() => reject(timeoutError(timeoutMs)), timeoutMs);
-      if (req.signal) {
-        onAbort = () => reject(req.signal!.reason);
-        req.signal.addEventListener('abort', onAbort, { once: true });
-      }
-    });
     try {
-      await Promise.race([this.#serve(r, res, this.#id.user).then(() => (res.writableEnded ? undefined : done)), stop]);
+      await withDeadline(this.#serve(r, res, this.#id.user).then(() => res.finished()), req.timeoutMs ?? this.#id.timeoutMs ?? 60_000, req.signal);
     } catch (err) {
       res.destroy();
       throw err;
-    } finally {
-      clearTimeout(timer);
-      if (onAbort) req.signal!.removeEventListener('abort', onAbort);
     }
     const out: TransportResponse = { status: res.statusCode, headers: res.headers, body: res.object === undefined ? res.body() : new Uint8Array(0) };
     if (res.object !== undefined) out.object = res.object;
@@ -324,36 +337,17 @@ export class LocalTransport implements Transport {
     if (this.#closed) throw new Error('transport is closed');
     const signal = opts.signal;
     if (signal?.aborted) throw signal.reason;
-    const q = query instanceof URLSearchParams ? new URLSearchParams(query) : new URLSearchParams(queryString(query).slice(1));
-    q.set('watch', 'true');
-    const r = this.#request('GET', path, q, undefined, undefined, 'application/json');
+    const r = this.#request('GET', path, watchQuery(query), undefined, undefined, 'application/json');
     const res = new LocalResponse(r, true);
     const served = this.#serve(r, res, this.#id.user);
-    const timeoutMs = this.#id.timeoutMs ?? 60_000;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onAbort: (() => void) | undefined;
     try {
-      await Promise.race([
-        res.head(),
-        served.then(() => res.head()),
-        new Promise<never>((_, reject) => {
-          if (timeoutMs > 0) timer = setTimeout(() => reject(timeoutError(timeoutMs)), timeoutMs);
-          if (signal) {
-            onAbort = () => reject(signal.reason);
-            signal.addEventListener('abort', onAbort, { once: true });
-          }
-        }),
-      ]);
+      await withDeadline(Promise.race([res.head(), served.then(() => res.head())]), this.#id.timeoutMs ?? 60_000, signal);
     } catch (err) {
       res.destroy();
       throw err;
-    } finally {
-      clearTimeout(timer);
-      // Informers pass one long-lived signal to every watch they open: leave no listener behind.
-      if (onAbort) signal!.removeEventListener('abort', onAbort);
     }
     if (res.statusCode !== 200) {
-      if (!res.writableEnded && !res.destroyed) await new Promise((resolve) => (res.on('finish', resolve), res.on('close', resolve)));
+      await res.finished();
       throw statusErrorFromResponse(res.statusCode, res.body());
     }
     const stream = new LocalWatchStream(res, signal, () => this.#watches.delete(stream));

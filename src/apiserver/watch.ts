@@ -27,7 +27,7 @@ import { boolParam, flag, int64Param } from './params.ts';
 import { buildTable, partialObjectMetadata, tableOf, type IncludeObject } from './tables.ts';
 import { renderJson, type CacheEvent, type CachedObject } from './watchcache.ts';
 import { stringify as toYaml } from 'yaml';
-import { objectSink, type LocalEvent, type LocalResponse } from './local.ts';
+import { objectSink, type LocalEvent } from './local.ts';
 
 /** Upstream's defaultBookmarkFrequency: a bookmark about every minute. */
 export const bookmarkIntervalMs = 60_000;
@@ -85,25 +85,35 @@ export interface StreamSink {
 }
 
 /**
- * Buffers rendered watch events into bounded chunks and honours backpressure. `add` and
- * `flush` return `true` when the caller may go on at once, or a promise that resolves `true`
- * once the response drained and `false` if the writer was closed while waiting.
+ * Buffers rendered watch events (of type T) into bounded batches and honours backpressure: a
+ * batch is handed over once it reaches `batchSize` (measured by `size`), or on `flush`; when the
+ * consumer does not take a batch (`send` is false), more are handed over only up to `maxUnacked`
+ * before waiting for 'drain'. `add` and `flush` return `true` when the caller may go on at once,
+ * or a promise that resolves `true` once the consumer drained and `false` if the batcher was
+ * closed while waiting.
  */
-export class WatchWriter {
-  #sink: StreamSink;
-  #parts: string[] = [];
-  #chars = 0;
+export class EventBatcher<T> {
+  #send: (parts: T[], size: number) => boolean;
+  #measure: (part: T) => number;
+  #batchSize: number;
+  #parts: T[] = [];
+  #size = 0;
   #waiting: Promise<boolean> | null = null;
   #resolve: ((ok: boolean) => void) | null = null;
   #closed = false;
-  /** Characters handed over since the response last took everything (or drained). */
+  /** Size handed over since the consumer last took everything (or drained). */
   #unacked = 0;
   #maxUnacked: number;
 
-  constructor(sink: StreamSink, opts: { maxUnackedChars?: number } = {}) {
-    this.#sink = sink;
-    this.#maxUnacked = opts.maxUnackedChars ?? maxUnackedChars;
-    sink.on('drain', () => {
+  constructor(
+    consumer: { send(parts: T[], size: number): boolean; onDrain(fn: () => void): void },
+    opts: { size(part: T): number; batchSize: number; maxUnacked: number },
+  ) {
+    this.#send = consumer.send;
+    this.#measure = opts.size;
+    this.#batchSize = opts.batchSize;
+    this.#maxUnacked = opts.maxUnacked;
+    consumer.onDrain(() => {
       this.#unacked = 0;
       this.#wake(true);
     });
@@ -116,34 +126,35 @@ export class WatchWriter {
     resolve?.(ok);
   }
 
-  /** True while the response has not taken the last chunk. */
+  /** True while the consumer has not taken the last batch. */
   get blocked(): boolean {
     return this.#waiting !== null;
   }
 
-  /** Characters rendered and not yet handed to the response. */
+  /** Size added and not yet handed over. */
   get buffered(): number {
-    return this.#chars;
+    return this.#size;
   }
 
-  add(line: string): true | Promise<boolean> {
-    this.#parts.push(line);
-    this.#chars += line.length;
-    return this.#chars >= writeChunkChars ? this.flush() : true;
+  add(part: T): true | Promise<boolean> {
+    this.#parts.push(part);
+    this.#size += this.#measure(part);
+    return this.#size >= this.#batchSize ? this.flush() : true;
   }
 
   flush(): true | Promise<boolean> {
     if (this.#closed) return Promise.resolve(false);
     if (this.#waiting) return this.#waiting.then((ok) => (ok ? this.flush() : false));
     if (this.#parts.length === 0) return true;
-    const chunk = this.#parts.length === 1 ? this.#parts[0]! : this.#parts.join('');
+    const parts = this.#parts;
+    const size = this.#size;
     this.#parts = [];
-    this.#chars = 0;
-    if (this.#sink.write(chunk)) {
+    this.#size = 0;
+    if (this.#send(parts, size)) {
       this.#unacked = 0;
       return true;
     }
-    this.#unacked += chunk.length;
+    this.#unacked += size;
     if (this.#unacked < this.#maxUnacked) return true;
     const waiting = new Promise<boolean>((resolve) => (this.#resolve = resolve));
     this.#waiting = waiting;
@@ -154,8 +165,21 @@ export class WatchWriter {
   close(): void {
     this.#closed = true;
     this.#parts = [];
-    this.#chars = 0;
+    this.#size = 0;
     this.#wake(false);
+  }
+}
+
+/**
+ * Rendered watch events as text into a response, in chunks of at most `writeChunkChars`, with
+ * up to `maxUnackedChars` handed over beyond what the client has taken.
+ */
+export class WatchWriter extends EventBatcher<string> {
+  constructor(sink: StreamSink, opts: { maxUnackedChars?: number } = {}) {
+    super(
+      { send: (parts) => sink.write(parts.length === 1 ? parts[0]! : parts.join('')), onDrain: (fn) => void sink.on('drain', fn) },
+      { size: (line) => line.length, batchSize: writeChunkChars, maxUnacked: opts.maxUnackedChars ?? maxUnackedChars },
+    );
   }
 }
 
@@ -243,7 +267,9 @@ export async function watchResponse(
 
   // An in-process client asking for JSON takes the cached (frozen) objects themselves.
   const sink = format.kind === 'json' ? objectSink(res) : null;
-  const writer: EventOut = sink ? new ObjectOut(sink, convert) : new TextOut(new WatchWriter(res as WatchResponse & StreamSink), render, raw);
+  const writer: EventOut = sink
+    ? eventOut(new EventBatcher<LocalEvent>({ send: (evs) => sink.sendEvents(evs), onDrain: (fn) => void sink.on('drain', fn) }, { size: () => 1, batchSize: objectBatch, maxUnacked: 0 }), (type, c) => ({ type, object: convert(c.obj) }), (type, object) => ({ type, object }))
+    : eventOut(new WatchWriter(res as WatchResponse & StreamSink), render, raw);
   let closed = false;
   let bmTimer: ReturnType<typeof setTimeout> | undefined;
   let cancelTimeout = () => {};
@@ -350,91 +376,21 @@ interface EventOut {
   close(): void;
 }
 
-/** Events rendered as text (JSON lines, YAML documents, Tables) into the response. */
-class TextOut implements EventOut {
-  #writer: WatchWriter;
-  #render: (type: string, c: CachedObject, live: boolean) => string;
-  #raw: (type: string, obj: unknown) => string;
-
-  constructor(writer: WatchWriter, render: (type: string, c: CachedObject, live: boolean) => string, raw: (type: string, obj: unknown) => string) {
-    this.#writer = writer;
-    this.#render = render;
-    this.#raw = raw;
-  }
-
-  event(type: string, c: CachedObject, live: boolean): true | Promise<boolean> {
-    return this.#writer.add(this.#render(type, c, live));
-  }
-
-  other(type: 'BOOKMARK' | 'ERROR', obj: unknown): void {
-    this.#writer.add(this.#raw(type, obj));
-  }
-
-  flush(): true | Promise<boolean> {
-    return this.#writer.flush();
-  }
-
-  get blocked(): boolean {
-    return this.#writer.blocked;
-  }
-
-  close(): void {
-    this.#writer.close();
-  }
-}
-
-/** Events handed to an in-process client as objects, in batches; waits for 'drain' when its queue is full. */
-class ObjectOut implements EventOut {
-  #sink: LocalResponse;
-  #convert: (o: KubeObject) => KubeObject;
-  #batch: LocalEvent[] = [];
-  #waiting: Promise<boolean> | null = null;
-  #resolve: ((ok: boolean) => void) | null = null;
-  #closed = false;
-
-  constructor(sink: LocalResponse, convert: (o: KubeObject) => KubeObject) {
-    this.#sink = sink;
-    this.#convert = convert;
-    sink.on('drain', () => this.#wake(true));
-  }
-
-  #wake(ok: boolean): void {
-    const resolve = this.#resolve;
-    this.#resolve = null;
-    this.#waiting = null;
-    resolve?.(ok);
-  }
-
-  event(type: string, c: CachedObject): true | Promise<boolean> {
-    this.#batch.push({ type, object: this.#convert(c.obj) });
-    return this.#batch.length >= objectBatch ? this.flush() : true;
-  }
-
-  other(type: 'BOOKMARK' | 'ERROR', obj: unknown): void {
-    this.#batch.push({ type, object: obj });
-  }
-
-  flush(): true | Promise<boolean> {
-    if (this.#closed) return Promise.resolve(false);
-    if (this.#waiting) return this.#waiting.then((ok) => (ok ? this.flush() : false));
-    if (!this.#batch.length) return true;
-    const batch = this.#batch;
-    this.#batch = [];
-    if (this.#sink.sendEvents(batch)) return true;
-    const waiting = new Promise<boolean>((resolve) => (this.#resolve = resolve));
-    this.#waiting = waiting;
-    return waiting;
-  }
-
-  get blocked(): boolean {
-    return this.#waiting !== null;
-  }
-
-  close(): void {
-    this.#closed = true;
-    this.#batch = [];
-    this.#wake(false);
-  }
+/**
+ * Events rendered by `render` (live and initial events) and `raw` (bookmarks, errors) into a
+ * batcher: text lines into the response, or objects to an in-process client (the batcher
+ * waits for 'drain' as soon as its queue is full).
+ */
+function eventOut<T>(w: EventBatcher<T>, render: (type: string, c: CachedObject, live: boolean) => T, raw: (type: string, obj: unknown) => T): EventOut {
+  return {
+    event: (type, c, live) => w.add(render(type, c, live)),
+    other: (type, obj) => void w.add(raw(type, obj)),
+    flush: () => w.flush(),
+    get blocked() {
+      return w.blocked;
+    },
+    close: () => w.close(),
+  };
 }
 
 /** Events handed to an in-process consumer at a time, at most (the initial list is cut into batches of it). */

@@ -72,6 +72,13 @@ export interface Transport {
   close(): Promise<void>;
 }
 
+/** A watch's query: `query` with `watch=true` added (a copy). */
+export function watchQuery(query: QueryParams): URLSearchParams {
+  const q = query instanceof URLSearchParams ? new URLSearchParams(query) : new URLSearchParams(queryString(query).slice(1));
+  q.set('watch', 'true');
+  return q;
+}
+
 /** `?a=1&b=x` for the defined entries ('' when none). */
 export function queryString(q: QueryParams | undefined): string {
   if (!q) return '';
@@ -122,7 +129,8 @@ function connectionLevel(err: unknown): boolean {
   return code.startsWith('ERR_HTTP2_') || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNREFUSED';
 }
 
-function timeoutError(ms: number): DOMException {
+/** A request's timeout, as every transport reports it. */
+export function timeoutError(ms: number): DOMException {
   return new DOMException(`request timed out after ${ms} ms`, 'TimeoutError');
 }
 
@@ -347,8 +355,7 @@ export class Http2Transport implements Transport {
   async watch(path: string, query: QueryParams, opts: { signal?: AbortSignal } = {}): Promise<WatchStream> {
     const signal = opts.signal;
     if (signal?.aborted) throw signal.reason;
-    const q = query instanceof URLSearchParams ? new URLSearchParams(query) : new URLSearchParams(queryString(query).slice(1));
-    q.set('watch', 'true');
+    const q = watchQuery(query);
     const headers = this.#headers('GET', path, q, 'application/json', undefined);
     const { stream } = this.#open(headers, true);
     const timeoutMs = this.#opts.timeoutMs ?? 60_000;

@@ -60,12 +60,29 @@ export function request(creds: Creds, method: string, path: string, opts: { body
   });
 }
 
+/**
+ * A `data` handler for a newline-delimited JSON stream (a watch, decoded as utf8): each complete
+ * non-empty line is parsed and handed to `onValue`.
+ */
+export function jsonLines<T = any>(onValue: (v: T) => void): (chunk: string) => void {
+  let buf = '';
+  return (chunk) => {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line.trim()) onValue(JSON.parse(line) as T);
+    }
+  };
+}
+
 /** Opens a watch and collects events until `until` says stop or the timeout passes. */
 export function watch(creds: Creds, path: string, until: (events: any[]) => boolean, timeoutMs = 10_000): Promise<any[]> {
   const url = new URL(path, creds.server);
   return new Promise((resolve, reject) => {
     const events: any[] = [];
-    let buf = '';
+    const split = jsonLines((ev) => events.push(ev));
     let done = false;
     const finish = () => {
       if (done) return;
@@ -78,13 +95,7 @@ export function watch(creds: Creds, path: string, until: (events: any[]) => bool
     const req = https.request(url, { method: 'GET', ca: creds.ca, cert: creds.cert, key: creds.key, agent: false, headers: { accept: 'application/json' } }, (res) => {
       res.setEncoding('utf8');
       res.on('data', (d: string) => {
-        buf += d;
-        let i;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          if (line.trim()) events.push(JSON.parse(line));
-        }
+        split(d);
         if (until(events)) finish();
       });
       res.on('end', finish);
