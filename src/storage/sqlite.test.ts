@@ -223,6 +223,152 @@ describe('SqliteStore', () => {
   });
 });
 
+/**
+ * Holds the store's fdatasync calls until the test releases them (the store calls `fs.fdatasync`
+ * on the default export at call time). `fail` makes the next release answer an I/O error.
+ */
+function holdSyncs(): { held: (() => void)[]; failNext(): void; restore(): void } {
+  const real = fs.fdatasync;
+  const held: (() => void)[] = [];
+  let fail = false;
+  fs.fdatasync = ((fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
+    held.push(() => {
+      if (!fail) return real(fd, cb);
+      fail = false;
+      cb(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    });
+  }) as typeof fs.fdatasync;
+  return { held, failNext: () => void (fail = true), restore: () => void (fs.fdatasync = real) };
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+describe('SqliteStore WAL sync off the event loop', () => {
+  test('a write resolves only after its WAL is synced; until then readers and watchers see the store without it', async () => {
+    const s = openSqliteStore(tmpDb(), { compactIntervalMs: 0 });
+    const syncs = holdSyncs();
+    try {
+      const first = s.create('/registry/a/x', enc('v1'));
+      await until(() => syncs.held.length === 1, 'the first sync');
+      syncs.held.shift()!();
+      const created = await first;
+      assert.ok(created.ok);
+      const rev = created.kv.modRevision;
+      const it = s.watch('/registry/a/', rev)[Symbol.asyncIterator]();
+      const event = it.next();
+
+      let acknowledged = false;
+      const update = s.update('/registry/a/x', enc('v2'), rev).then((r) => ((acknowledged = true), r));
+      await until(() => syncs.held.length === 1, "the update's sync");
+      // Committed to SQLite, not yet synced: nobody sees it.
+      assert.equal(acknowledged, false);
+      assert.equal(await s.currentRevision(), rev);
+      assert.equal(dec((await s.get('/registry/a/x'))!.value), 'v1');
+      let listed = false;
+      const list = s.list('/registry/a/').then((r) => ((listed = true), r));
+      // A write queued during the sync waits for the next batch (and its own sync).
+      const second = s.create('/registry/a/y', enc('v3'));
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(acknowledged, false);
+      assert.equal(listed, false);
+      assert.equal(syncs.held.length, 1, 'one sync at a time');
+
+      syncs.held.shift()!();
+      const updated = await update;
+      assert.ok(updated.ok && updated.kv.modRevision === rev + 1);
+      const l = await list;
+      assert.equal(l.revision, rev + 1);
+      assert.deepEqual(l.items.map((kv) => dec(kv.value)), ['v2']);
+      const e = (await event).value as WatchBatch;
+      assert.equal(dec(e.events[0]!.kv.value), 'v2');
+      await until(() => syncs.held.length === 1, "the second batch's sync");
+      assert.equal(await s.currentRevision(), rev + 1);
+      syncs.held.shift()!();
+      assert.equal((await second).ok, true);
+      assert.equal(await s.currentRevision(), rev + 2);
+      await it.return?.();
+    } finally {
+      syncs.restore();
+      await s.close();
+    }
+  });
+
+  test('a failed sync fails its batch and the queue, reports the error and closes the store', async () => {
+    const errors: unknown[] = [];
+    const s = openSqliteStore(tmpDb(), { compactIntervalMs: 0, onError: (e) => errors.push(e) });
+    const syncs = holdSyncs();
+    try {
+      const w = s.create('/registry/b/x', enc('v'));
+      await until(() => syncs.held.length === 1, 'the sync');
+      const queued = s.create('/registry/b/y', enc('v'));
+      syncs.failNext();
+      syncs.held.shift()!();
+      for (const p of [w, queued]) await assert.rejects(p, (err) => isCode(err, 'ERR_STORE_CLOSED') && /syncing its log failed: EIO/.test((err as Error).message));
+      assert.equal(errors.length, 1);
+      await assert.rejects(s.get('/registry/b/x'), (err) => isCode(err, 'ERR_STORE_CLOSED'));
+      await assert.rejects(s.create('/registry/b/z', enc('v')), (err) => isCode(err, 'ERR_STORE_CLOSED'));
+    } finally {
+      syncs.restore();
+      await s.close();
+    }
+  });
+
+  test('a checkpoint copies the WAL into the database file and syncs it before the next write commits', async () => {
+    const file = tmpDb();
+    const s = openSqliteStore(file, { compactIntervalMs: 0, checkpointBytes: 1 });
+    const syncs = holdSyncs();
+    try {
+      const dbBefore = fs.statSync(file).size;
+      const big = enc('x'.repeat(64 * 1024));
+      const first = s.create('/registry/d/a', big);
+      await until(() => syncs.held.length === 1, 'the WAL sync');
+      syncs.held.shift()!();
+      assert.ok((await first).ok, 'acknowledged once the WAL is synced');
+      await until(() => syncs.held.length === 1, "the database file's sync");
+      assert.ok(fs.statSync(file).size >= dbBefore + big.length, 'the checkpoint wrote the value into the database file');
+      let acknowledged = false;
+      const second = s.create('/registry/d/b', enc('v')).then((r) => ((acknowledged = true), r));
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(syncs.held.length, 1, 'the next batch waits for the checkpoint to be durable');
+      assert.equal(acknowledged, false);
+      syncs.held.shift()!(); // the database file
+      await until(() => syncs.held.length === 1, 'the next batch');
+      syncs.held.shift()!();
+      assert.ok((await second).ok);
+      await until(() => syncs.held.length === 1, 'the second checkpoint');
+      syncs.held.shift()!();
+    } finally {
+      syncs.restore();
+      await s.close();
+    }
+    const again = openSqliteStore(file, { compactIntervalMs: 0 });
+    try {
+      assert.equal((await again.get('/registry/d/a'))!.value.length, 64 * 1024);
+      assert.equal(dec((await again.get('/registry/d/b'))!.value), 'v');
+    } finally {
+      await again.close();
+    }
+  });
+
+  test("synchronous 'normal' never syncs the WAL itself", async () => {
+    const s = openSqliteStore(tmpDb(), { compactIntervalMs: 0, synchronous: 'normal' });
+    const syncs = holdSyncs();
+    try {
+      assert.ok((await s.create('/registry/c/x', enc('v'))).ok);
+      assert.equal(syncs.held.length, 0);
+    } finally {
+      syncs.restore();
+      await s.close();
+    }
+  });
+});
+
 describe('openStore', () => {
   const cases: { name: string; endpoint: (dir: string) => string | undefined; want: string | ((dir: string) => string) }[] = [
     { name: 'no endpoint opens DATA_DIR/db/state.db', endpoint: () => undefined, want: (d) => path.join(d, 'db', 'state.db') },

@@ -13,8 +13,14 @@
  * Promises:
  * - Writes are group-committed: those queued in one event-loop turn run in one transaction, each
  *   with its own revision and compare-and-swap outcome, and their promises resolve only after
- *   COMMIT (with `synchronous: 'full'`, the default, the WAL is fsynced first: an acknowledged
- *   write survives `kill -9` and power loss; `'normal'` survives process crashes only).
+ *   the WAL is on disk (with `synchronous: 'full'`, the default: an acknowledged write survives
+ *   `kill -9` and power loss; `'normal'` survives process crashes only). The fsync runs off the
+ *   event loop: COMMIT writes the WAL without syncing it (SQLite's `synchronous = NORMAL`, which
+ *   keeps the file consistent), then `fdatasync` of the WAL runs in libuv's thread pool while the
+ *   thread goes on serving requests; writes queued meanwhile form the next batch. Until the sync
+ *   ends, readers see the store as it was before the batch (the store's revision, watch events,
+ *   and reads at the current revision, which read at that revision or wait), so nothing a reader
+ *   sees can be lost to a power cut. A failed sync fails the batch and closes the store.
  *   A failed compare-and-swap resolves `{ ok: false, current }`, never throws. If a batch fails
  *   unexpectedly (I/O error), each of its writes is retried in a transaction of its own, so one
  *   bad write does not fail its neighbours.
@@ -79,6 +85,8 @@ export interface SqliteStoreOptions {
   compactBatchRevisions?: number;
   /** 'full' (default): fsync every commit. 'normal': survive process crashes, not power loss. */
   synchronous?: 'full' | 'normal';
+  /** With synchronous 'full': checkpoint the WAL after about this many bytes of writes. Default 8 MiB. */
+  checkpointBytes?: number;
   /** A watcher with more undelivered events than this is ended with ERR_STORE_COMPACTED. Default 20,000. */
   maxWatchPending?: number;
   /** How long opening waits for another holder of the file to let go. Default 2000 ms. */
@@ -114,6 +122,10 @@ const CATCHUP_PAGE = 1000;
 /** Up to this many revisions behind, an old-revision count is derived from the live count. */
 const COUNT_DELTA_MAX = 20_000;
 const VACUUM_STEP_PAGES = 512;
+/** Checkpoint the WAL after about this many bytes of writes (SQLite's own default is ~4 MB). */
+const CHECKPOINT_BYTES = 8 * 1024 * 1024;
+/** WAL pages a write takes besides its value (the live row, index entries), for that estimate. */
+const PAGES_PER_WRITE = 2;
 /** Expired keys deleted per sweep step. */
 const SWEEP_BATCH = 500;
 const MAX_KEY = '\u{10FFFF}';
@@ -141,12 +153,29 @@ interface Applied {
   event: WatchEvent | null;
 }
 
+/** A write's outcome in a batch: applied, or failed on its own. */
+type Outcome = Applied | { error: unknown };
+
 export class SqliteStore implements Store {
   readonly path: string;
   #db: DatabaseSync;
   #s: ReturnType<typeof prepareAll>;
   #stmts = new Map<string, StatementSync>();
+  /** The newest durable revision: what readers and watchers see. */
   #rev = 1;
+  /** The newest committed revision (ahead of #rev while the WAL's sync runs). */
+  #head = 1;
+  /** The WAL, for our own fdatasync (synchronous 'full' on a file); null: SQLite syncs on COMMIT. */
+  #walFd: number | null = null;
+  /** The database file, for our own fdatasync after a checkpoint (with #walFd). */
+  #dbFd: number | null = null;
+  /** About how many bytes the WAL took since the last checkpoint (values and their pages). */
+  #walGrowth = 0;
+  /** A committed batch waits for its fdatasync. */
+  #syncing = false;
+  #syncWaiters: (() => void)[] = [];
+  /** Why the store failed (a sync error); every later call fails with it. */
+  #failed: unknown = null;
   #compacted = 0;
   #closed = false;
   #closing: Promise<void> | null = null;
@@ -170,6 +199,7 @@ export class SqliteStore implements Store {
       retainRevisions: opts.retainRevisions ?? 1000,
       compactBatchRevisions: Math.max(1, opts.compactBatchRevisions ?? 500),
       synchronous: opts.synchronous ?? 'full',
+      checkpointBytes: opts.checkpointBytes ?? CHECKPOINT_BYTES,
       maxWatchPending: opts.maxWatchPending ?? 20_000,
       lockTimeoutMs: opts.lockTimeoutMs ?? 2000,
       clock: opts.clock ?? realClock,
@@ -196,6 +226,8 @@ export class SqliteStore implements Store {
     const meta = this.#meta();
     const maxRow = this.#db.prepare('SELECT max(rev) AS r FROM log').get()!.r as number | null;
     this.#rev = Math.max(meta.get('rev') ?? 1, maxRow ?? 0);
+    this.#head = this.#rev;
+    if (file !== ':memory:' && this.#opts.synchronous === 'full') this.#openWal(file);
     this.#compacted = meta.get('compacted') ?? 0;
     this.#lastTickRev = this.#rev;
     this.#schedule();
@@ -242,6 +274,45 @@ export class SqliteStore implements Store {
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   }
 
+  /**
+   * Takes over the WAL's durability: opens it for fdatasync and lets COMMIT skip its own sync. The
+   * WAL stays the same file while the connection is open (exclusive locking mode; checkpoints
+   * truncate it in place). Its directory entry is synced once, so the file itself survives a power
+   * cut. If the WAL cannot be opened, SQLite keeps syncing on COMMIT.
+   */
+  #openWal(file: string): void {
+    let fd: number;
+    let dbFd: number;
+    try {
+      fd = fs.openSync(`${file}-wal`, 'r+');
+    } catch {
+      return;
+    }
+    try {
+      dbFd = fs.openSync(file, 'r+');
+    } catch {
+      fs.closeSync(fd);
+      return;
+    }
+    try {
+      fs.fsyncSync(fd);
+      const dir = fs.openSync(path.dirname(path.resolve(file)), 'r');
+      try {
+        fs.fsyncSync(dir);
+      } finally {
+        fs.closeSync(dir);
+      }
+      this.#db.exec('PRAGMA synchronous = NORMAL');
+      // Checkpoints are ours too (#checkpoint): SQLite's would sync twice inside a COMMIT.
+      this.#db.exec('PRAGMA wal_autocheckpoint = 0');
+      this.#walFd = fd;
+      this.#dbFd = dbFd;
+    } catch {
+      fs.closeSync(fd);
+      fs.closeSync(dbFd);
+    }
+  }
+
   #meta(): Map<string, number> {
     const m = new Map<string, number>();
     for (const r of this.#db.prepare('SELECT name, value FROM meta').all()) m.set(r.name as string, r.value as number);
@@ -262,7 +333,9 @@ export class SqliteStore implements Store {
 
   async get(key: string, opts: GetOptions = {}): Promise<KeyValue | null> {
     this.#assertOpen();
-    const at = this.#readRevision(opts.revision);
+    let at = this.#readRevision(opts.revision);
+    // While a batch's sync runs, the live table is ahead of the store's revision: read at it.
+    if (at === 0 && this.#syncing) at = this.#rev;
     if (at === 0) {
       const r = this.#s.getLive.get(key) as unknown as Arr | undefined;
       return r ? { key, value: blob(r[2]), createRevision: r[1] as number, modRevision: r[0] as number } : null;
@@ -274,7 +347,14 @@ export class SqliteStore implements Store {
 
   async list(prefix: string, opts: ListOptions = {}): Promise<ListResult> {
     this.#assertOpen();
-    const at = this.#readRevision(opts.revision);
+    let at = this.#readRevision(opts.revision);
+    // While a batch's sync runs, the live table is ahead of the store's revision: wait for it (a
+    // list at the revision would walk the history instead of the live keys).
+    while (at === 0 && this.#syncing) {
+      await this.#synced();
+      this.#assertOpen();
+      at = this.#readRevision(opts.revision);
+    }
     const revision = at || this.#rev;
     const upper = prefixEnd(prefix);
     const after = opts.after !== undefined && opts.after >= prefix ? opts.after : undefined;
@@ -358,7 +438,7 @@ export class SqliteStore implements Store {
   }
 
   #enqueue(kind: Op['kind'], key: string, value: Uint8Array | null, expected: number | undefined, ttlSeconds?: number): Promise<WriteResult | DeleteResult> {
-    if (this.#closed) return Promise.reject(new BosunError('ERR_STORE_CLOSED'));
+    if (this.#closed) return Promise.reject(this.#closedError());
     if (typeof key !== 'string' || key === '') return Promise.reject(new TypeError('a store key must be a non-empty string'));
     if (value !== null && !(value instanceof Uint8Array)) return Promise.reject(new TypeError('a store value must be a Uint8Array'));
     const { promise, resolve, reject } = Promise.withResolvers<WriteResult | DeleteResult>();
@@ -371,42 +451,147 @@ export class SqliteStore implements Store {
     return promise;
   }
 
-  /** Commits every queued write in one transaction, then notifies watchers and settles promises. */
+  /**
+   * Commits every queued write in one transaction; once the WAL is synced, makes the batch visible
+   * (the store's revision, watch events) and settles its promises. While a batch's sync runs, new
+   * writes wait in the queue: its end flushes them as the next batch.
+   */
   #flush(): void {
     this.#flushScheduled = false;
+    if (this.#syncing) return;
     const ops = this.#queue;
     if (ops.length === 0) return;
     this.#queue = [];
-    let applied: Applied[];
+    let outcomes: Outcome[];
     try {
-      applied = this.#commit(ops);
+      outcomes = this.#commit(ops);
     } catch (err) {
-      if (ops.length === 1) {
-        ops[0]!.reject(err);
-        return;
-      }
-      for (const op of ops) {
-        try {
-          const [a] = this.#commit([op]);
-          this.#publish([a!]);
-          op.resolve(a!.result);
-        } catch (e) {
-          op.reject(e);
-        }
-      }
+      // One bad write must not fail its neighbours: each alone, in a transaction of its own.
+      outcomes =
+        ops.length === 1
+          ? [{ error: err }]
+          : ops.map((op) => {
+              try {
+                return this.#commit([op])[0]!;
+              } catch (e) {
+                return { error: e };
+              }
+            });
+    }
+    const fd = this.#walFd;
+    if (fd === null || this.#head === this.#rev) {
+      this.#settle(ops, outcomes);
       return;
     }
-    this.#publish(applied);
+    for (const op of ops) this.#walGrowth += (op.value?.length ?? 0) + PAGES_PER_WRITE * 4096;
+    this.#syncing = true;
+    fs.fdatasync(fd, (err) => {
+      if (err) {
+        this.#syncEnded();
+        this.#fail(err, ops);
+        return;
+      }
+      this.#settle(ops, outcomes);
+      if (this.#walGrowth >= this.#opts.checkpointBytes && !this.#closed) this.#checkpoint();
+      else this.#syncEnded();
+    });
+  }
+
+  /** A sync (of a batch, or of a checkpoint) ended: readers go on, queued writes form the next batch. */
+  #syncEnded(): void {
+    this.#syncing = false;
+    const waiters = this.#syncWaiters;
+    this.#syncWaiters = [];
+    for (const w of waiters) w();
+    if (this.#queue.length > 0 && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  /**
+   * Copies the WAL into the database file, as SQLite's checkpoint does, with its two syncs kept off
+   * the event loop. Runs right after a batch's sync, so every frame in the WAL is on disk (nothing
+   * commits while a sync runs: writes queue, maintenance waits); the copy itself skips SQLite's
+   * syncs, and the database file's fdatasync runs in the thread pool with the store still marked
+   * syncing, so no write can restart the WAL over frames whose pages are not yet durable in the
+   * database file.
+   */
+  #checkpoint(): void {
+    this.#walGrowth = 0;
+    try {
+      this.#db.exec('PRAGMA synchronous = OFF');
+      try {
+        this.#db.exec('PRAGMA wal_checkpoint(PASSIVE)');
+      } finally {
+        this.#db.exec('PRAGMA synchronous = NORMAL');
+      }
+    } catch (err) {
+      this.#syncEnded();
+      this.#fail(err, []);
+      return;
+    }
+    fs.fdatasync(this.#dbFd!, (err) => {
+      this.#syncEnded();
+      if (err) this.#fail(err, []);
+    });
+  }
+
+  /** Makes a durable batch visible: the revision, then watch events, then the writers' promises. */
+  #settle(ops: Op[], outcomes: Outcome[]): void {
+    this.#rev = this.#head;
+    if (this.#subs.size > 0) {
+      const events: WatchEvent[] = [];
+      for (const o of outcomes) if (!('error' in o) && o.event) events.push(o.event);
+      if (events.length > 0) for (const sub of this.#subs) sub.push(events);
+    }
     if (this.#pendingSweepAt) {
       this.#armSweep(this.#pendingSweepAt);
       this.#pendingSweepAt = 0;
     }
-    for (let i = 0; i < ops.length; i++) ops[i]!.resolve(applied[i]!.result);
+    for (let i = 0; i < ops.length; i++) {
+      const o = outcomes[i]!;
+      if ('error' in o) ops[i]!.reject(o.error);
+      else ops[i]!.resolve(o.result);
+    }
+  }
+
+  /**
+   * The WAL could not be synced: whether the batch is on disk is unknown, and SQLite already shows
+   * it, so nothing may be answered from this file any more (as databases do after a failed fsync).
+   * The batch and the queue fail, the store closes, and the error is reported.
+   */
+  #fail(err: unknown, ops: Op[]): void {
+    this.#failed = err;
+    const error = this.#closedError();
+    for (const op of ops) op.reject(error);
+    for (const op of this.#queue.splice(0)) op.reject(error);
+    this.#opts.onError(error);
+    void this.close();
+  }
+
+  #closedError(): BosunError {
+    return this.#failed
+      ? new BosunError('ERR_STORE_CLOSED', `the store is closed: syncing its log failed: ${String((this.#failed as Error)?.message ?? this.#failed)}`, { cause: this.#failed })
+      : new BosunError('ERR_STORE_CLOSED');
+  }
+
+  /** Resolves when the running sync has ended. */
+  #synced(): Promise<void> {
+    return new Promise((r) => this.#syncWaiters.push(r));
+  }
+
+  /** Commits and syncs everything queued (snapshot, close). */
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0 || this.#syncing) {
+      if (!this.#syncing) this.#flush();
+      if (this.#syncing) await this.#synced();
+    }
   }
 
   #commit(ops: Op[]): Applied[] {
     const s = this.#s;
-    const start = this.#rev;
+    const start = this.#head;
     let next = start;
     const out: Applied[] = new Array(ops.length);
     s.begin.run();
@@ -421,7 +606,7 @@ export class SqliteStore implements Store {
       if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
       throw err;
     }
-    this.#rev = next;
+    this.#head = next;
     return out;
   }
 
@@ -529,14 +714,6 @@ export class SqliteStore implements Store {
     return false;
   }
 
-  #publish(applied: Applied[]): void {
-    if (this.#subs.size === 0) return;
-    const events: WatchEvent[] = [];
-    for (const a of applied) if (a.event) events.push(a.event);
-    if (events.length === 0) return;
-    for (const sub of this.#subs) sub.push(events);
-  }
-
   // ---- watch ---------------------------------------------------------------------------------
 
   watch(prefix: string, fromRevision: number, opts: WatchOptions = {}): AsyncIterable<WatchBatch> {
@@ -620,6 +797,9 @@ export class SqliteStore implements Store {
     let rows = 0;
     const s = this.#s;
     while (this.#compacted < target && !this.#closed) {
+      // Maintenance commits never overlap a sync (see #checkpoint).
+      while (this.#syncing) await this.#synced();
+      if (this.#closed) break;
       const lo = this.#compacted;
       const hi = Math.min(target, lo + this.#opts.compactBatchRevisions);
       this.#relaxed(() => {
@@ -645,13 +825,19 @@ export class SqliteStore implements Store {
   async #reclaim(): Promise<void> {
     let free = this.#freelist();
     while (free > 0 && !this.#closed) {
+      while (this.#syncing) await this.#synced();
+      if (this.#closed) break;
       this.#relaxed(() => this.#db.exec(`PRAGMA incremental_vacuum(${VACUUM_STEP_PAGES})`));
       const now = this.#freelist();
       if (now >= free) break;
       free = now;
       await yieldToLoop();
     }
-    if (!this.#closed) this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    while (this.#syncing) await this.#synced();
+    if (!this.#closed) {
+      this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+      this.#walGrowth = 0;
+    }
   }
 
   /**
@@ -659,7 +845,7 @@ export class SqliteStore implements Store {
    * redone), and the next acknowledged write's fsync makes it durable anyway (the WAL is ordered).
    */
   #relaxed(fn: () => void): void {
-    if (this.#opts.synchronous === 'normal') return fn();
+    if (this.#opts.synchronous === 'normal' || this.#walFd !== null) return fn();
     this.#db.exec('PRAGMA synchronous = NORMAL');
     try {
       fn();
@@ -697,7 +883,8 @@ export class SqliteStore implements Store {
    */
   async snapshot(file: string): Promise<{ size: number; revision: number }> {
     this.#assertOpen();
-    if (this.#queue.length) this.#flush();
+    await this.#drain();
+    this.#assertOpen();
     const target = path.resolve(file);
     const tmp = path.join(path.dirname(target), `.${path.basename(target)}.part-${process.pid}`);
     fs.rmSync(tmp, { force: true });
@@ -741,8 +928,8 @@ export class SqliteStore implements Store {
   }
 
   async #close(): Promise<void> {
-    if (this.#queue.length) this.#flush();
     this.#closed = true;
+    await this.#drain();
     if (this.#timer !== null) this.#opts.clock.clearTimeout(this.#timer);
     if (this.#sweepTimer !== null) this.#opts.clock.clearTimeout(this.#sweepTimer);
     this.#sweepTimer = null;
@@ -750,14 +937,19 @@ export class SqliteStore implements Store {
     for (const sub of this.#subs) sub.end();
     this.#subs.clear();
     await this.#compaction;
-    try {
-      this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-    } catch {}
+    if (!this.#failed) {
+      try {
+        this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+      } catch {}
+    }
     this.#db.close();
+    if (this.#walFd !== null) fs.closeSync(this.#walFd);
+    if (this.#dbFd !== null) fs.closeSync(this.#dbFd);
+    this.#walFd = this.#dbFd = null;
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new BosunError('ERR_STORE_CLOSED');
+    if (this.#closed) throw this.#closedError();
   }
 }
 
