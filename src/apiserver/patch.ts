@@ -8,6 +8,7 @@ import jsonpatch from 'fast-json-patch';
 import { badRequest, statusError } from '../api/errors.ts';
 import { unmarshalError } from '../api/patch/restore.ts';
 import { patchInvalid } from '../api/patch/strategic.ts';
+import { copyJson } from '../util/freeze.ts';
 
 /** Throws upstream's patch error when `out` cannot decode as `typeName`; returns `out`. */
 function checkDecodes(out: unknown, typeName: string | undefined): unknown {
@@ -31,7 +32,7 @@ export function applyJsonPatch(doc: unknown, patch: unknown, typeName?: string):
 }
 
 export function applyMergePatch(doc: unknown, patch: unknown, typeName?: string): unknown {
-  return checkDecodes(mergePatch(structuredClone(doc), patch), typeName);
+  return checkDecodes(mergePatch(copyJson(doc), patch), typeName);
 }
 
 /** RFC 7386 merge of `patch` into `target` (mutated), with an explicit stack: nesting costs no call depth. */

@@ -46,3 +46,15 @@ test('RSA keys also verify RS384/512 and PS256 signatures, as go-jose does', () 
   const rs = sign('sha512', Buffer.from(input2), rsaKey().privateKey);
   assert.ok(verifyJwsSignature(parseCompactJws(`${input2}.${rs.toString('base64url')}`)!, rsaKey()));
 });
+
+test('a signature found valid is remembered per key, and only with the same signature and algorithm', () => {
+  const t = signCompactJws(rsaKey(), { iss: 'memo', n: 2 });
+  const j = parseCompactJws(t)!;
+  assert.ok(verifyJwsSignature(j, rsaKey()));
+  assert.ok(verifyJwsSignature(parseCompactJws(t)!, rsaKey()), 'again');
+  const forged = Buffer.from(j.signature);
+  forged[0] = forged[0]! ^ 1;
+  assert.ok(!verifyJwsSignature({ ...j, signature: forged }, rsaKey()), 'another signature over the same input');
+  assert.ok(!verifyJwsSignature({ ...j, header: { ...j.header, alg: 'PS256' } }, rsaKey()), 'another algorithm');
+  assert.ok(!verifyJwsSignature(j, ecKey()), 'another key');
+});
