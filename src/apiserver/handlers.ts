@@ -4,7 +4,7 @@
  * version, and write the response (object, list, Table, watch stream) in the negotiated format.
  * Generic over every ResourceDef: no per-kind code here.
  */
-import { objectSink } from './local.ts';
+import { copySink, objectSink } from './local.ts';
 import { renderJson } from './watchcache.ts';
 import type { AuditRecorder } from './audit/index.ts';
 import type { ServedResource } from './registry.ts';
@@ -28,6 +28,7 @@ import { getPath } from '../api/validation.ts';
 import { pruneUnknownFields } from '../api/fieldvalidation.ts';
 import { labelSelectorFromObject, labelSelectorToString } from '../api/selectors.ts';
 import type { LabelSelector } from '../api/selectors.ts';
+import { jsonCopy } from '../util/freeze.ts';
 
 export interface HandlerContext {
   req: Request;
@@ -123,6 +124,9 @@ async function respondObject(ctx: HandlerContext, code: number, stored: KubeObje
     return writeObject(ctx.res, code, t);
   }
   if (f.kind === 'partial') return writeObject(ctx.res, code, partialObjectMetadata(obj, f.version), undefined, warningHeaders(ctx));
+  // An in-process client gets its own copy instead of JSON to parse.
+  const sink = f.kind === 'json' ? copySink(ctx.res) : null;
+  if (sink) return sink.sendObject(code, jsonCopy(obj), warningHeaders(ctx));
   writeObject(ctx.res, code, obj, f, warningHeaders(ctx));
 }
 

@@ -62,6 +62,25 @@ test('requests round-trip through the handlers; an error is the server\'s Status
   await c.transport.close();
 });
 
+test('a single object is handed over as the client\'s own copy, equal to its JSON, not parsed from text', async () => {
+  const c = admin();
+  const raw = await c.transport.request({ method: 'POST', path: '/api/v1/namespaces/default/configmaps', body: JSON.stringify(configMap('copy')), contentType: 'application/json' });
+  assert.equal(raw.status, 201);
+  assert.equal(raw.body.length, 0, 'no JSON text');
+  const made = raw.object as KubeObject;
+  assert.equal(made.metadata.name, 'copy');
+  const got = (await c.transport.request({ method: 'GET', path: '/api/v1/namespaces/default/configmaps/copy' })).object as KubeObject;
+  assert.equal(Object.isFrozen(got), false);
+  assert.deepEqual(got, JSON.parse(JSON.stringify(got)), 'nothing JSON would drop');
+  got.metadata.labels = { changed: 'yes' };
+  const again = (await c.transport.request({ method: 'GET', path: '/api/v1/namespaces/default/configmaps/copy' })).object as KubeObject;
+  assert.equal(again.metadata.labels, undefined, 'changing a copy changes nothing on the server');
+  const yaml = await c.transport.request({ method: 'GET', path: '/api/v1/namespaces/default/configmaps/copy', accept: 'application/yaml' });
+  assert.equal(yaml.object, undefined);
+  assert.match(Buffer.from(yaml.body).toString(), /name: copy/);
+  await c.transport.close();
+});
+
 test('a shared list hands out the cache\'s frozen objects; an unshared one a private copy', async () => {
   const c = admin();
   await c.create(resources.configMaps, configMap('shared-a'), { namespace: 'default' });

@@ -68,16 +68,19 @@ export class LocalResponse extends Writable {
   readonly req: { url?: string; headers?: Record<string, unknown> };
   /** Objects may be handed over instead of JSON (the client accepts shared frozen objects). */
   readonly acceptsObjects: boolean;
+  /** The client asked for JSON: an object of its own (a copy) may be handed over instead. */
+  readonly acceptsCopies: boolean;
   object: unknown = undefined;
   #chunks: Buffer[] = [];
   #onHead: (() => void) | null = null;
   #watch: LocalWatchStream | null = null;
   #early: LocalEvent[] = [];
 
-  constructor(req: { url?: string; headers?: Record<string, unknown> }, acceptsObjects: boolean) {
+  constructor(req: { url?: string; headers?: Record<string, unknown> }, acceptsObjects: boolean, acceptsCopies = acceptsObjects) {
     super({ decodeStrings: false, highWaterMark: maxQueuedChars });
     this.req = req;
     this.acceptsObjects = acceptsObjects;
+    this.acceptsCopies = acceptsCopies;
   }
 
   writeHead(code: number, headers?: Record<string, string | string[] | number>): this {
@@ -107,8 +110,8 @@ export class LocalResponse extends Writable {
   }
 
   /** The whole answer as one shared object (a list of cached objects). */
-  sendObject(code: number, obj: unknown): void {
-    this.writeHead(code, { 'content-type': 'application/json' });
+  sendObject(code: number, obj: unknown, headers?: Record<string, string>): void {
+    this.writeHead(code, { 'content-type': 'application/json', ...headers });
     this.object = obj;
     this.end();
   }
@@ -321,7 +324,8 @@ export class LocalTransport implements Transport {
     if (this.#closed) throw new Error('transport is closed');
     if (req.signal?.aborted) throw req.signal.reason;
     const r = this.#request(req.method, req.path, req.query, req.body, req.contentType, req.accept);
-    const res = new LocalResponse(r, !!req.shared && (req.accept ?? 'application/json') === 'application/json');
+    const json = (req.accept ?? 'application/json') === 'application/json';
+    const res = new LocalResponse(r, !!req.shared && json, json);
     try {
       await withDeadline(this.#serve(r, res, this.#id.user).then(() => res.finished()), req.timeoutMs ?? this.#id.timeoutMs ?? 60_000, req.signal);
     } catch (err) {
@@ -361,6 +365,11 @@ export class LocalTransport implements Transport {
     this.#closed = true;
     for (const w of [...this.#watches]) w.close();
   }
+}
+
+/** The response when it takes an object of the client's own instead of JSON (an in-process client asked for JSON). */
+export function copySink(res: unknown): LocalResponse | null {
+  return res instanceof LocalResponse && res.acceptsCopies ? res : null;
 }
 
 /** True when the response takes shared objects (an in-process client asked for JSON). */

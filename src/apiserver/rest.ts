@@ -34,7 +34,7 @@ import type { AdmissionChain, AdmissionAttributes } from './admission/types.ts';
 import { isCode } from '../util/errors.ts';
 import { keepManagedFields, updateManagedFields } from '../api/apply/index.ts';
 import { typeForKind } from '../api/schema/index.ts';
-import { canonical } from '../api/schema/canonical.ts';
+import { canonical, canonicalOnce } from '../api/schema/canonical.ts';
 import { normalizeObjectTimes } from '../api/times.ts';
 import { goJsonKind, goJsonSyntaxError } from '../api/jsonscan.ts';
 import { int64Error } from './params.ts';
@@ -163,7 +163,7 @@ export class ResourceStore {
     const out = this.def.storedAs ? this.def.storedAs.fromStorage(obj) : obj;
     out.metadata.resourceVersion = String(rv);
     this.def.custom?.onRead?.(out);
-    return canonical(out); // Go's JSON form (also for values stored before it was written so)
+    return canonicalOnce(out); // Go's JSON form (also for values stored before it was written so)
   }
 
   #encode(obj: KubeObject): Uint8Array {

@@ -30,3 +30,40 @@ export function copyJson<T>(v: T): T {
   for (const k of Object.keys(v)) out[k] = copyJson((v as Record<string, unknown>)[k]);
   return out as T;
 }
+
+/**
+ * What `JSON.parse(JSON.stringify(v))` gives for plain data, without the text: undefined (and
+ * function) properties dropped, undefined in arrays and non-finite numbers as null, -0 as 0. The
+ * in-process transport hands a response object over as this copy, so an in-process client sees
+ * what it would have parsed, and nothing of the server's.
+ */
+export function jsonCopy<T>(v: T): T {
+  return copyValue(v) as T;
+}
+
+function copyValue(v: unknown): unknown {
+  if (v === null) return null;
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return v;
+    case 'number':
+      return Number.isFinite(v) ? (v === 0 ? 0 : v) : null;
+    case 'object':
+      break;
+    default:
+      return undefined;
+  }
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return JSON.parse(JSON.stringify(v));
+  if (Array.isArray(v)) {
+    const out = new Array(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = copyValue(v[i]) ?? null;
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v as object)) {
+    const c = copyValue((v as Record<string, unknown>)[k]);
+    if (c !== undefined) out[k] = c;
+  }
+  return out;
+}

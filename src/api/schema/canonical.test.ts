@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonical, canonicalOf } from './canonical.ts';
+import { canonical, canonicalOf, canonicalOnce } from './canonical.ts';
 import { typeForKind } from './index.ts';
 import { builtinResources } from '../groups/index.ts';
 import { conflict, notFound } from '../errors.ts';
@@ -183,4 +183,18 @@ test('every built-in kind has a schema type (only custom resources are unstructu
 test('metadata.managedFields: [] is kept (it asks the field manager for a reset), other empty lists go', () => {
   const out = canonical({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', managedFields: [], finalizers: [] } });
   assert.equal(JSON.stringify(out), '{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"a","managedFields":[]}}');
+});
+
+test('an object made canonical once and frozen is answered as is; a mutable one is walked', () => {
+  const once = canonicalOnce({ kind: 'ConfigMap', apiVersion: 'v1', metadata: { name: 'a' }, data: { k: 'v' } });
+  assert.deepEqual(Object.keys(once), ['kind', 'apiVersion', 'metadata', 'data']);
+  // Still mutable: changed out of Go's order, it is walked and put back in order.
+  const moved = once as Record<string, unknown>;
+  const data = moved['data'];
+  delete moved['data'];
+  moved['immutable'] = true;
+  moved['data'] = data;
+  assert.deepEqual(Object.keys(canonical(moved)), ['kind', 'apiVersion', 'metadata', 'immutable', 'data']);
+  const frozen = Object.freeze(canonicalOnce({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'b' } }));
+  assert.equal(canonical(frozen), frozen);
 });

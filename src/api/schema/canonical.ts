@@ -292,6 +292,19 @@ export function canonicalOf(typeName: string, value: unknown): unknown {
   return canonMessage(value, messagePlan(def));
 }
 
+/**
+ * Objects made canonical by `canonical` itself and frozen since (the watch cache's): nothing can
+ * have changed them, so they are not walked again (every watcher's event, every read).
+ */
+const knownCanonical = new WeakSet<object>();
+
+/** `canonical(obj)`, remembered: once the result is frozen, canonical() answers it without a walk. */
+export function canonicalOnce<T extends KubeObject | Record<string, unknown>>(obj: T): T {
+  const out = canonical(obj);
+  knownCanonical.add(out);
+  return out;
+}
+
 const kindTypes = new Map<string, MessagePlan | null>();
 
 function planForKind(apiVersion: string, kind: string): MessagePlan | null {
@@ -315,6 +328,7 @@ function planForKind(apiVersion: string, kind: string): MessagePlan | null {
  * returned unchanged.
  */
 export function canonical<T extends KubeObject | Record<string, unknown>>(obj: T): T {
+  if (knownCanonical.has(obj) && Object.isFrozen(obj)) return obj;
   const apiVersion = obj['apiVersion'];
   const kind = obj['kind'];
   if (typeof apiVersion !== 'string' || typeof kind !== 'string') return obj;
