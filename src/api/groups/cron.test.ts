@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSchedule, ScheduleError } from './cron.ts';
-import { formatRfc1123zUtc, formatRfc3339, loadZone, zeroTimeMs } from './cron-zone.ts';
+import { formatRfc1123zUtc, formatRfc3339, loadZone, localZoneName, zeroTimeMs } from './cron-zone.ts';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString().replace('.000Z', 'Z') : null);
 
@@ -168,4 +168,8 @@ test('Go’s time.Date in a zone: normalised fields, and wall times DST skips or
   assert.equal(new Date(ny.date(2012, 3, 11, 2, 30, 0)).toISOString(), '2012-03-11T06:30:00.000Z');
   // 01:30 exists twice on 2012-11-04: Go's lookup keeps the first (EDT).
   assert.equal(new Date(ny.date(2012, 11, 4, 1, 30, 0)).toISOString(), '2012-11-04T05:30:00.000Z');
+});
+
+test("the process's zone is the one Intl resolves (read from /etc/localtime's link when that names UTC)", () => {
+  assert.equal(localZoneName(), new Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC');
 });
