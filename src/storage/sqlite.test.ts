@@ -250,7 +250,7 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 }
 
 describe('SqliteStore WAL sync off the event loop', () => {
-  test('a write resolves only after its WAL is synced; until then readers and watchers see the store without it', async () => {
+  test('a write resolves only after its WAL is synced; until then readers and watchers see the store without it; syncs overlap and settle in order', async () => {
     const s = openSqliteStore(tmpDb(), { compactIntervalMs: 0 });
     const syncs = holdSyncs();
     try {
@@ -269,29 +269,39 @@ describe('SqliteStore WAL sync off the event loop', () => {
       // Committed to SQLite, not yet synced: nobody sees it.
       assert.equal(acknowledged, false);
       assert.equal(await s.currentRevision(), rev);
-      assert.equal(dec((await s.get('/registry/a/x'))!.value), 'v1');
-      let listed = false;
-      const list = s.list('/registry/a/').then((r) => ((listed = true), r));
-      // A write queued during the sync waits for the next batch (and its own sync).
-      const second = s.create('/registry/a/y', enc('v3'));
+      // A get of the key answers its newest version once durable; a list answers at the revision.
+      let got = '';
+      const get = s.get('/registry/a/x').then((kv) => (got = dec(kv!.value)));
+      const l = await s.list('/registry/a/');
+      assert.equal(l.revision, rev);
+      assert.deepEqual(l.items.map((kv) => dec(kv.value)), ['v1']);
+      // Writes meanwhile commit as the next batch, with a sync of their own (two at most at once).
+      let secondDone = false;
+      const second = s.create('/registry/a/y', enc('v3')).then((r) => ((secondDone = true), r));
+      await until(() => syncs.held.length === 2, "the second batch's sync");
+      const third = s.create('/registry/a/z', enc('v4'));
       for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-      assert.equal(acknowledged, false);
-      assert.equal(listed, false);
-      assert.equal(syncs.held.length, 1, 'one sync at a time');
+      assert.equal(syncs.held.length, 2, 'a third batch waits while two syncs run');
+      assert.equal(acknowledged || secondDone, false);
+      assert.deepEqual((await s.list('/registry/a/')).items.map((kv) => dec(kv.value)), ['v1']);
 
-      syncs.held.shift()!();
-      const updated = await update;
+      // The second sync ends first: it made the first batch durable too; both settle, in order.
+      syncs.held.pop()!();
+      assert.equal(got, '', 'the get waits for the batch that wrote the key');
+      const [updated, made] = await Promise.all([update, second]);
+      await get;
+      assert.equal(got, 'v2');
       assert.ok(updated.ok && updated.kv.modRevision === rev + 1);
-      const l = await list;
-      assert.equal(l.revision, rev + 1);
-      assert.deepEqual(l.items.map((kv) => dec(kv.value)), ['v2']);
-      const e = (await event).value as WatchBatch;
-      assert.equal(dec(e.events[0]!.kv.value), 'v2');
-      await until(() => syncs.held.length === 1, "the second batch's sync");
-      assert.equal(await s.currentRevision(), rev + 1);
-      syncs.held.shift()!();
-      assert.equal((await second).ok, true);
+      assert.ok(made.ok && made.kv.modRevision === rev + 2);
       assert.equal(await s.currentRevision(), rev + 2);
+      const e = (await event).value as WatchBatch;
+      assert.deepEqual(e.events.map((x) => dec(x.kv.value)), ['v2', 'v3'].slice(0, e.events.length), 'events in commit order');
+      assert.deepEqual((await s.list('/registry/a/')).items.map((kv) => dec(kv.value)), ['v2', 'v3']);
+      syncs.held.shift()!(); // the first batch's own sync, now moot
+      await until(() => syncs.held.length === 1, "the third batch's sync");
+      syncs.held.shift()!();
+      assert.ok((await third).ok);
+      assert.equal(await s.currentRevision(), rev + 3);
       await it.return?.();
     } finally {
       syncs.restore();
@@ -299,17 +309,18 @@ describe('SqliteStore WAL sync off the event loop', () => {
     }
   });
 
-  test('a failed sync fails its batch and the queue, reports the error and closes the store', async () => {
+  test('a failed sync fails the batches waiting for theirs, reports the error and closes the store', async () => {
     const errors: unknown[] = [];
     const s = openSqliteStore(tmpDb(), { compactIntervalMs: 0, onError: (e) => errors.push(e) });
     const syncs = holdSyncs();
     try {
       const w = s.create('/registry/b/x', enc('v'));
       await until(() => syncs.held.length === 1, 'the sync');
-      const queued = s.create('/registry/b/y', enc('v'));
+      const next = s.create('/registry/b/y', enc('v'));
+      await until(() => syncs.held.length === 2, "the next batch's sync");
       syncs.failNext();
       syncs.held.shift()!();
-      for (const p of [w, queued]) await assert.rejects(p, (err) => isCode(err, 'ERR_STORE_CLOSED') && /syncing its log failed: EIO/.test((err as Error).message));
+      for (const p of [w, next]) await assert.rejects(p, (err) => isCode(err, 'ERR_STORE_CLOSED') && /syncing its log failed: EIO/.test((err as Error).message));
       assert.equal(errors.length, 1);
       await assert.rejects(s.get('/registry/b/x'), (err) => isCode(err, 'ERR_STORE_CLOSED'));
       await assert.rejects(s.create('/registry/b/z', enc('v')), (err) => isCode(err, 'ERR_STORE_CLOSED'));

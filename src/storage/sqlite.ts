@@ -17,10 +17,11 @@
  *   `kill -9` and power loss; `'normal'` survives process crashes only). The fsync runs off the
  *   event loop: COMMIT writes the WAL without syncing it (SQLite's `synchronous = NORMAL`, which
  *   keeps the file consistent), then `fdatasync` of the WAL runs in libuv's thread pool while the
- *   thread goes on serving requests; writes queued meanwhile form the next batch. Until the sync
- *   ends, readers see the store as it was before the batch (the store's revision, watch events,
- *   and reads at the current revision, which read at that revision or wait), so nothing a reader
- *   sees can be lost to a power cut. A failed sync fails the batch and closes the store.
+ *   thread goes on serving requests; writes queued meanwhile commit as the next batch with a sync
+ *   of their own (two at once at most), and batches settle in commit order. Until its sync ends,
+ *   readers see the store as it was before the batch (the store's revision, watch events, and
+ *   reads at the current revision, which read at that revision), so nothing a reader sees can be
+ *   lost to a power cut. A failed sync fails the waiting batches and closes the store.
  *   A failed compare-and-swap resolves `{ ok: false, current }`, never throws. If a batch fails
  *   unexpectedly (I/O error), each of its writes is retried in a transaction of its own, so one
  *   bad write does not fail its neighbours.
@@ -126,6 +127,8 @@ const VACUUM_STEP_PAGES = 512;
 const CHECKPOINT_BYTES = 8 * 1024 * 1024;
 /** WAL pages a write takes besides its value (the live row, index entries), for that estimate. */
 const PAGES_PER_WRITE = 2;
+/** Batches whose WAL sync may run at once (libuv's thread pool has four threads). */
+const MAX_SYNCS_IN_FLIGHT = 2;
 /** Expired keys deleted per sweep step. */
 const SWEEP_BATCH = 500;
 const MAX_KEY = '\u{10FFFF}';
@@ -146,6 +149,15 @@ interface Op {
   ttl: number;
   resolve(v: WriteResult | DeleteResult): void;
   reject(e: unknown): void;
+}
+
+/** A committed batch waiting for its WAL sync. */
+interface Batch {
+  ops: Op[];
+  outcomes: Outcome[];
+  /** The store's revision once it is durable. */
+  head: number;
+  synced: boolean;
 }
 
 interface Applied {
@@ -171,9 +183,16 @@ export class SqliteStore implements Store {
   #dbFd: number | null = null;
   /** About how many bytes the WAL took since the last checkpoint (values and their pages). */
   #walGrowth = 0;
-  /** A committed batch waits for its fdatasync. */
-  #syncing = false;
-  #syncWaiters: (() => void)[] = [];
+  /** Committed batches waiting for their WAL sync, in commit order (at most MAX_SYNCS_IN_FLIGHT). */
+  #batches: Batch[] = [];
+  /** A checkpoint's database-file sync runs: nothing commits. */
+  #checkpointing = false;
+  /** The WAL has grown enough: commit nothing more until it is checkpointed. */
+  #wantCheckpoint = false;
+  /** Readers waiting for a revision to become durable. */
+  #revWaiters: { rev: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  /** Callers waiting for a quiet store (no batch or checkpoint syncing); while any wait, nothing commits. */
+  #quietWaiters: (() => void)[] = [];
   /** Why the store failed (a sync error); every later call fails with it. */
   #failed: unknown = null;
   #compacted = 0;
@@ -333,12 +352,19 @@ export class SqliteStore implements Store {
 
   async get(key: string, opts: GetOptions = {}): Promise<KeyValue | null> {
     this.#assertOpen();
-    let at = this.#readRevision(opts.revision);
-    // While a batch's sync runs, the live table is ahead of the store's revision: read at it.
-    if (at === 0 && this.#syncing) at = this.#rev;
+    const at = this.#readRevision(opts.revision);
     if (at === 0) {
       const r = this.#s.getLive.get(key) as unknown as Arr | undefined;
-      return r ? { key, value: blob(r[2]), createRevision: r[1] as number, modRevision: r[0] as number } : null;
+      const kv = r ? { key, value: blob(r[2]), createRevision: r[1] as number, modRevision: r[0] as number } : null;
+      // The newest version, once durable: a key written by a batch still syncing is answered when
+      // that batch settles (a read-modify-write then compares against the newest version instead
+      // of retrying on an older one), one deleted by such a batch likewise.
+      if (kv && kv.modRevision > this.#rev) await this.#durable(kv.modRevision);
+      else if (!kv && this.#busy()) {
+        const then = this.#s.getAt.get(key, this.#rev) as unknown as Arr | undefined;
+        if (then && !then[2]) await this.#durable(this.#head);
+      }
+      return kv;
     }
     const r = this.#s.getAt.get(key, at) as unknown as Arr | undefined;
     if (!r || r[2]) return null;
@@ -348,13 +374,9 @@ export class SqliteStore implements Store {
   async list(prefix: string, opts: ListOptions = {}): Promise<ListResult> {
     this.#assertOpen();
     let at = this.#readRevision(opts.revision);
-    // While a batch's sync runs, the live table is ahead of the store's revision: wait for it (a
-    // list at the revision would walk the history instead of the live keys).
-    while (at === 0 && this.#syncing) {
-      await this.#synced();
-      this.#assertOpen();
-      at = this.#readRevision(opts.revision);
-    }
+    // While batches sync, the live table is ahead of the store's revision: read at it (through
+    // the history; lists at the current revision come from the watch cache, this is rare).
+    if (at === 0 && this.#busy()) at = this.#rev;
     const revision = at || this.#rev;
     const upper = prefixEnd(prefix);
     const after = opts.after !== undefined && opts.after >= prefix ? opts.after : undefined;
@@ -452,13 +474,15 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Commits every queued write in one transaction; once the WAL is synced, makes the batch visible
-   * (the store's revision, watch events) and settles its promises. While a batch's sync runs, new
-   * writes wait in the queue: its end flushes them as the next batch.
+   * Commits every queued write in one transaction and starts the WAL's sync in the thread pool;
+   * once it ends, the batch becomes visible (the store's revision, watch events) and its promises
+   * settle. Syncs overlap (up to MAX_SYNCS_IN_FLIGHT batches): a sync makes every batch committed
+   * before it durable too, and batches settle in commit order. Nothing commits while a checkpoint
+   * is due or runs, or while someone waits for a quiet store.
    */
   #flush(): void {
     this.#flushScheduled = false;
-    if (this.#syncing) return;
+    if (this.#checkpointing || this.#wantCheckpoint || this.#quietWaiters.length > 0 || this.#batches.length >= MAX_SYNCS_IN_FLIGHT) return;
     const ops = this.#queue;
     if (ops.length === 0) return;
     this.#queue = [];
@@ -479,30 +503,48 @@ export class SqliteStore implements Store {
             });
     }
     const fd = this.#walFd;
-    if (fd === null || this.#head === this.#rev) {
-      this.#settle(ops, outcomes);
+    if (fd === null || (this.#head === this.#rev && this.#batches.length === 0)) {
+      this.#settle(ops, outcomes, this.#head);
       return;
     }
     for (const op of ops) this.#walGrowth += (op.value?.length ?? 0) + PAGES_PER_WRITE * 4096;
-    this.#syncing = true;
-    fs.fdatasync(fd, (err) => {
-      if (err) {
-        this.#syncEnded();
-        this.#fail(err, ops);
-        return;
-      }
-      this.#settle(ops, outcomes);
-      if (this.#walGrowth >= this.#opts.checkpointBytes && !this.#closed) this.#checkpoint();
-      else this.#syncEnded();
-    });
+    const batch: Batch = { ops, outcomes, head: this.#head, synced: false };
+    this.#batches.push(batch);
+    fs.fdatasync(fd, (err) => this.#batchSynced(batch, err));
   }
 
-  /** A sync (of a batch, or of a checkpoint) ended: readers go on, queued writes form the next batch. */
-  #syncEnded(): void {
-    this.#syncing = false;
-    const waiters = this.#syncWaiters;
-    this.#syncWaiters = [];
+  /** True while the live table may be ahead of the store's revision, or a checkpoint syncs. */
+  #busy(): boolean {
+    return this.#batches.length > 0 || this.#checkpointing;
+  }
+
+  #batchSynced(batch: Batch, err: Error | null): void {
+    if (this.#failed) return;
+    if (err) return this.#fail(err);
+    batch.synced = true;
+    let last = -1;
+    for (let i = 0; i < this.#batches.length; i++) if (this.#batches[i]!.synced) last = i;
+    for (const b of this.#batches.splice(0, last + 1)) this.#settle(b.ops, b.outcomes, b.head);
+    if (this.#walGrowth >= this.#opts.checkpointBytes && !this.#closed) this.#wantCheckpoint = true;
+    this.#afterSync();
+  }
+
+  /** A sync ended: checkpoint when due and quiet, wake those waiting for quiet, go on with the queue. */
+  #afterSync(): void {
+    if (this.#busy()) {
+      this.#scheduleFlush();
+      return;
+    }
+    if (this.#wantCheckpoint && !this.#closed) return this.#checkpoint();
+    this.#wantCheckpoint = false;
+    const waiters = this.#quietWaiters;
+    this.#quietWaiters = [];
     for (const w of waiters) w();
+    // After the waiters' steps (they run as microtasks first).
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
     if (this.#queue.length > 0 && !this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flush());
@@ -511,14 +553,15 @@ export class SqliteStore implements Store {
 
   /**
    * Copies the WAL into the database file, as SQLite's checkpoint does, with its two syncs kept off
-   * the event loop. Runs right after a batch's sync, so every frame in the WAL is on disk (nothing
-   * commits while a sync runs: writes queue, maintenance waits); the copy itself skips SQLite's
-   * syncs, and the database file's fdatasync runs in the thread pool with the store still marked
-   * syncing, so no write can restart the WAL over frames whose pages are not yet durable in the
-   * database file.
+   * the event loop. Runs when every batch's sync has ended, so every frame in the WAL is on disk
+   * (nothing commits while a sync runs or a checkpoint is due: writes queue, maintenance waits);
+   * the copy itself skips SQLite's syncs, and the database file's fdatasync runs in the thread
+   * pool while nothing commits, so no write can restart the WAL over frames whose pages are not
+   * yet durable in the database file.
    */
   #checkpoint(): void {
     this.#walGrowth = 0;
+    this.#wantCheckpoint = false;
     try {
       this.#db.exec('PRAGMA synchronous = OFF');
       try {
@@ -527,19 +570,27 @@ export class SqliteStore implements Store {
         this.#db.exec('PRAGMA synchronous = NORMAL');
       }
     } catch (err) {
-      this.#syncEnded();
-      this.#fail(err, []);
-      return;
+      return this.#fail(err);
     }
+    this.#checkpointing = true;
     fs.fdatasync(this.#dbFd!, (err) => {
-      this.#syncEnded();
-      if (err) this.#fail(err, []);
+      this.#checkpointing = false;
+      if (this.#failed) return;
+      if (err) return this.#fail(err);
+      this.#afterSync();
     });
   }
 
   /** Makes a durable batch visible: the revision, then watch events, then the writers' promises. */
-  #settle(ops: Op[], outcomes: Outcome[]): void {
-    this.#rev = this.#head;
+  #settle(ops: Op[], outcomes: Outcome[], head: number): void {
+    this.#rev = head;
+    if (this.#revWaiters.length > 0) {
+      const ready = this.#revWaiters.filter((w) => w.rev <= head);
+      if (ready.length > 0) {
+        this.#revWaiters = this.#revWaiters.filter((w) => w.rev > head);
+        for (const w of ready) w.resolve();
+      }
+    }
     if (this.#subs.size > 0) {
       const events: WatchEvent[] = [];
       for (const o of outcomes) if (!('error' in o) && o.event) events.push(o.event);
@@ -561,13 +612,17 @@ export class SqliteStore implements Store {
    * it, so nothing may be answered from this file any more (as databases do after a failed fsync).
    * The batch and the queue fail, the store closes, and the error is reported.
    */
-  #fail(err: unknown, ops: Op[]): void {
+  #fail(err: unknown): void {
     this.#failed = err;
     const error = this.#closedError();
-    for (const op of ops) op.reject(error);
+    for (const w of this.#revWaiters.splice(0)) w.reject(error);
+    for (const b of this.#batches.splice(0)) for (const op of b.ops) op.reject(error);
     for (const op of this.#queue.splice(0)) op.reject(error);
     this.#opts.onError(error);
     void this.close();
+    const waiters = this.#quietWaiters;
+    this.#quietWaiters = [];
+    for (const w of waiters) w();
   }
 
   #closedError(): BosunError {
@@ -576,16 +631,28 @@ export class SqliteStore implements Store {
       : new BosunError('ERR_STORE_CLOSED');
   }
 
-  /** Resolves when the running sync has ended. */
-  #synced(): Promise<void> {
-    return new Promise((r) => this.#syncWaiters.push(r));
+  /**
+   * Resolves when no batch or checkpoint is syncing (at once if none is); until then nothing new
+   * commits, so it comes under any load. The caller's synchronous step right after it runs before
+   * the next commit.
+   */
+  #quiet(): Promise<void> {
+    if (!this.#busy() || this.#failed) return Promise.resolve();
+    return new Promise((r) => this.#quietWaiters.push(r));
+  }
+
+  /** Resolves when `rev` is durable (the store's revision reaches it). */
+  #durable(rev: number): Promise<void> {
+    if (rev <= this.#rev) return Promise.resolve();
+    if (this.#failed) return Promise.reject(this.#closedError());
+    return new Promise((resolve, reject) => this.#revWaiters.push({ rev, resolve, reject }));
   }
 
   /** Commits and syncs everything queued (snapshot, close). */
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0 || this.#syncing) {
-      if (!this.#syncing) this.#flush();
-      if (this.#syncing) await this.#synced();
+    while ((this.#queue.length > 0 || this.#busy()) && !this.#failed) {
+      await this.#quiet();
+      this.#flush();
     }
   }
 
@@ -798,7 +865,7 @@ export class SqliteStore implements Store {
     const s = this.#s;
     while (this.#compacted < target && !this.#closed) {
       // Maintenance commits never overlap a sync (see #checkpoint).
-      while (this.#syncing) await this.#synced();
+      await this.#quiet();
       if (this.#closed) break;
       const lo = this.#compacted;
       const hi = Math.min(target, lo + this.#opts.compactBatchRevisions);
@@ -825,7 +892,7 @@ export class SqliteStore implements Store {
   async #reclaim(): Promise<void> {
     let free = this.#freelist();
     while (free > 0 && !this.#closed) {
-      while (this.#syncing) await this.#synced();
+      await this.#quiet();
       if (this.#closed) break;
       this.#relaxed(() => this.#db.exec(`PRAGMA incremental_vacuum(${VACUUM_STEP_PAGES})`));
       const now = this.#freelist();
@@ -833,7 +900,7 @@ export class SqliteStore implements Store {
       free = now;
       await yieldToLoop();
     }
-    while (this.#syncing) await this.#synced();
+    await this.#quiet();
     if (!this.#closed) {
       this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
       this.#walGrowth = 0;
