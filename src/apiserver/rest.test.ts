@@ -94,3 +94,63 @@ describe('create with generateName', () => {
     }
   });
 });
+
+describe('update from the watch cache\'s object', () => {
+  test('a stale guess is decided again on the stored object: no lost write, no false no-op, no delete past a finalizer', async () => {
+    const { default: fs } = await import('node:fs');
+    const { default: os } = await import('node:os');
+    const { default: path } = await import('node:path');
+    const { openSqliteStore } = await import('../storage/sqlite.ts');
+    const { builtinResources } = await import('../api/groups/index.ts');
+    const { AdmissionChain } = await import('./admission/types.ts');
+    const { ResourceStore } = await import('./rest.ts');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-rest-'));
+    const store = openSqliteStore(path.join(dir, 'db'), { compactIntervalMs: 0 });
+    const def = builtinResources.find((d) => d.group === '' && d.kind === 'ConfigMap')!;
+    const rs = new ResourceStore(def, store, { admission: new AdmissionChain([]) });
+    rs.cache.start();
+    const ctx = { user: { username: 'admin', groups: ['system:masters'] }, dryRun: false, version: 'v1' };
+    type CM = { metadata: { resourceVersion?: string; labels?: Record<string, string> }; data?: Record<string, string> };
+    try {
+      const made = (await rs.create('default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'g' }, data: { k: 'a' } }, ctx)) as unknown as CM;
+      await rs.cache.waitFor(Number(made.metadata.resourceVersion));
+      const key = rs.key('default', 'g');
+      const cached = rs.cache.get(key)!;
+      assert.equal((cached.obj as unknown as CM).data!['k'], 'a');
+      // Written behind the cache's back: hold the cache at the old object while the update runs.
+      const kv = (await store.get(key))!;
+      const stored = JSON.parse(new TextDecoder().decode(kv.value)) as CM;
+      stored.data = { k: 'b' };
+      const w = await store.update(key, new TextEncoder().encode(JSON.stringify(stored)), kv.modRevision);
+      assert.ok(w.ok);
+      const realGet = rs.cache.get.bind(rs.cache);
+      rs.cache.get = (k: string) => (k === key ? cached : realGet(k));
+      // Setting k back to the cached value is a change against the stored one: it is written.
+      const back = await rs.update('default', 'g', (cur) => ({ ...cur!, data: { k: 'a' } }), ctx);
+      assert.equal((back.obj as unknown as CM).data!['k'], 'a');
+      assert.ok(Number(back.obj.metadata.resourceVersion) > w.kv.modRevision, 'written after the direct write');
+      // A label added on a stale guess keeps the direct write's data.
+      const kv2 = (await store.get(key))!;
+      const s2 = JSON.parse(new TextDecoder().decode(kv2.value)) as CM;
+      s2.data = { k: 'c' };
+      assert.ok((await store.update(key, new TextEncoder().encode(JSON.stringify(s2)), kv2.modRevision)).ok);
+      const labelled = await rs.update('default', 'g', (cur) => ({ ...cur!, metadata: { ...cur!.metadata, labels: { l: '1' } } }), ctx);
+      assert.equal((labelled.obj as unknown as CM).data!['k'], 'c');
+      assert.deepEqual((labelled.obj as unknown as CM).metadata.labels, { l: '1' });
+      // A delete on a stale guess without the finalizer written behind the cache's back keeps the object.
+      const kv3 = (await store.get(key))!;
+      const s3 = JSON.parse(new TextDecoder().decode(kv3.value)) as CM & { metadata: { finalizers?: string[] } };
+      s3.metadata.finalizers = ['example.com/hold'];
+      assert.ok((await store.update(key, new TextEncoder().encode(JSON.stringify(s3)), kv3.modRevision)).ok);
+      const del = await rs.delete('default', 'g', {}, ctx);
+      assert.equal(del.deleted, false);
+      assert.ok(del.obj.metadata.deletionTimestamp);
+      assert.deepEqual(del.obj.metadata.finalizers, ['example.com/hold']);
+      assert.ok(await store.get(key), 'still stored');
+    } finally {
+      rs.cache.stop();
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

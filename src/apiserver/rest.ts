@@ -480,7 +480,19 @@ export class ResourceStore {
   ): Promise<{ obj: KubeObject; created: boolean }> {
     const key = this.key(namespace, name);
     const sub = opts.subresource ?? '';
+    // As upstream's GuaranteedUpdate: the watch cache's object is the first guess at the current
+    // one (no store read, no decode); the compare-and-swap on its revision catches a stale guess,
+    // and anything that would answer without writing (no change, an error) is decided again on
+    // the stored object. A dry run reads the store.
+    let guess = ctx.dryRun ? undefined : this.cache.get(key);
     for (let attempt = 0; ; attempt++) {
+      if (guess) {
+        const c = guess;
+        guess = undefined;
+        const r = await this.#updateFrom(key, namespace, name, c.obj, c.rv, mutate, ctx, sub);
+        if (r) return r;
+        continue;
+      }
       const cur = await this.#store.get(key);
       if (!cur) {
         if (sub || !(this.def.createOnUpdate || opts.forceAllowCreate)) throw notFound(this.gr, name);
@@ -526,6 +538,53 @@ export class ResourceStore {
       next.metadata.resourceVersion = String(res.kv.modRevision);
       return { obj: next, created: false };
     }
+  }
+
+  /** Restores the response's admission warnings and audit annotations to what they are now. */
+  #undoPoint(ctx: WriteContext): () => undefined {
+    const warnings = ctx.warnings?.length ?? 0;
+    const annotations = ctx.auditAnnotations ? { ...ctx.auditAnnotations } : undefined;
+    return () => {
+      if (ctx.warnings) ctx.warnings.length = warnings;
+      if (ctx.auditAnnotations) {
+        for (const k of Object.keys(ctx.auditAnnotations)) delete ctx.auditAnnotations[k];
+        Object.assign(ctx.auditAnnotations, annotations);
+      }
+      return undefined;
+    };
+  }
+
+  /**
+   * One update attempt from the watch cache's (frozen) object at revision `rev`: the stored object
+   * written, or undefined when the caller must decide again from the store (the guess was stale,
+   * the update changes nothing, or it failed: any of these may be an artefact of a stale guess).
+   */
+  async #updateFrom(
+    key: string,
+    namespace: string,
+    name: string,
+    old: KubeObject,
+    rev: number,
+    mutate: (current: KubeObject | null) => KubeObject | Promise<KubeObject>,
+    ctx: WriteContext,
+    sub: string,
+  ): Promise<{ obj: KubeObject; created: boolean } | undefined> {
+    // What admission adds for the response is kept only if this attempt is the answer.
+    const undo = this.#undoPoint(ctx);
+    let next: KubeObject;
+    try {
+      const desired = await mutate(clone(old));
+      this.#checkResourceVersion(desired, old, sub);
+      next = await this.#serialized(() => this.#prepareUpdate(desired, old, namespace, name, ctx, sub));
+    } catch {
+      return undo();
+    }
+    if (jsonEqualIgnoringRv(next, old) || next.metadata.deletionTimestamp) return undo();
+    const res = await this.#store.update(key, this.#encode(next), rev, this.#writeOptions);
+    if (!res.ok) return undo();
+    this.#noteWrite(res.kv.modRevision);
+    next.metadata.resourceVersion = String(res.kv.modRevision);
+    return { obj: next, created: false };
   }
 
   /**
@@ -613,62 +672,84 @@ export class ResourceStore {
    */
   async delete(namespace: string, name: string, p: DeleteParams, ctx: WriteContext): Promise<{ obj: KubeObject; deleted: boolean }> {
     const key = this.key(namespace, name);
+    // As update: the watch cache's object is the first guess (see #deleteFrom), then the store's.
+    let guess = ctx.dryRun ? undefined : this.cache.get(key);
     for (;;) {
-      const cur = await this.#store.get(key);
-      if (!cur) throw notFound(this.gr, name);
-      const old = this.#decode(cur);
-      const pre = p.preconditions;
-      if (pre?.uid && pre.uid !== old.metadata.uid) {
-        throw conflict(this.gr, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid ?? ''}`);
-      }
-      if (pre?.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
-        throw conflict(this.gr, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in meta: ${old.metadata.resourceVersion ?? ''}`);
-      }
-      let grace = this.def.deleteGracePeriod ? this.def.deleteGracePeriod(old, p.gracePeriodSeconds) : 0;
-      const pending = old.metadata.deletionTimestamp !== undefined;
-      // Both admission phases, as upstream's AdmissionToValidateObjectDeleteFunc: no object, a copy
-      // of the stored one as oldObject, and the DeleteOptions (the grace period a graceful kind settles on).
-      const attrs: AdmissionAttributes = this.#attrs('DELETE', namespace, name, ctx, undefined, clone(old));
-      attrs.options = deleteOptionsFor(p, this.def.deleteGracePeriod && !pending ? grace : p.gracePeriodSeconds, ctx.dryRun);
-      await this.#admission('admit', attrs, ctx);
-      await this.#admission('validate', attrs, ctx);
-      if (pending && grace > 0) {
-        const cur = old.metadata.deletionGracePeriodSeconds ?? 0;
-        if (grace >= cur) return { obj: old, deleted: false };
-      }
-      const next = clone(old);
-      const gcFinalizers = deletionFinalizers(old.metadata.finalizers, p, this.def.defaultPropagation);
-      if (gcFinalizers) next.metadata.finalizers = gcFinalizers;
-      const finalizers = next.metadata.finalizers ?? [];
-      const held = this.def.finalizing ? this.def.finalizing(next) : false;
-      if (finalizers.length || grace > 0 || held) {
-        const nowMs = this.#clock();
-        if (!pending || grace > 0) {
-          next.metadata.deletionTimestamp = nowRfc3339(() => nowMs + grace * 1000);
-          next.metadata.deletionGracePeriodSeconds = grace;
-        }
-        if (!finalizers.length && grace === 0 && !held) {
-          // fallthrough to real deletion below
-        } else {
-          if (ctx.dryRun) return { obj: next, deleted: false };
-          if (jsonEqualIgnoringRv(next, old)) return { obj: old, deleted: false };
-          const res = await this.#store.update(key, this.#encode(next), cur.modRevision, this.#writeOptions);
-          if (!res.ok) continue;
-          this.#noteWrite(res.kv.modRevision);
-          next.metadata.resourceVersion = String(res.kv.modRevision);
-          return { obj: next, deleted: false };
-        }
-      }
-      if (ctx.dryRun) return { obj: old, deleted: true };
-      const res = await this.#store.delete(key, cur.modRevision);
-      if (!res.ok) {
-        if (!res.current) throw notFound(this.gr, name);
+      if (guess) {
+        const c = guess;
+        guess = undefined;
+        const undo = this.#undoPoint(ctx);
+        try {
+          const r = await this.#deleteFrom(key, namespace, name, clone(c.obj), c.rv, p, ctx, true);
+          if (r) return r;
+        } catch {}
+        undo();
         continue;
       }
-      this.#noteWrite(res.revision);
-      await this.#opts.afterDelete?.(old);
-      return { obj: old, deleted: true };
+      const cur = await this.#store.get(key);
+      if (!cur) throw notFound(this.gr, name);
+      const r = await this.#deleteFrom(key, namespace, name, this.#decode(cur), cur.modRevision, p, ctx, false);
+      if (r) return r;
     }
+  }
+
+  /**
+   * One delete attempt on `old` at revision `rev`: the answer, or undefined to read again. With
+   * a guess (the watch cache's object, copied), only an attempt that wrote is the answer: one that
+   * would answer without writing, or fail, is decided again on the stored object.
+   */
+  async #deleteFrom(key: string, namespace: string, name: string, old: KubeObject, rev: number, p: DeleteParams, ctx: WriteContext, guessed: boolean): Promise<{ obj: KubeObject; deleted: boolean } | undefined> {
+    const pre = p.preconditions;
+    if (pre?.uid && pre.uid !== old.metadata.uid) {
+      throw conflict(this.gr, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid ?? ''}`);
+    }
+    if (pre?.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
+      throw conflict(this.gr, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in meta: ${old.metadata.resourceVersion ?? ''}`);
+    }
+    let grace = this.def.deleteGracePeriod ? this.def.deleteGracePeriod(old, p.gracePeriodSeconds) : 0;
+    const pending = old.metadata.deletionTimestamp !== undefined;
+    // Both admission phases, as upstream's AdmissionToValidateObjectDeleteFunc: no object, a copy
+    // of the stored one as oldObject, and the DeleteOptions (the grace period a graceful kind settles on).
+    const attrs: AdmissionAttributes = this.#attrs('DELETE', namespace, name, ctx, undefined, clone(old));
+    attrs.options = deleteOptionsFor(p, this.def.deleteGracePeriod && !pending ? grace : p.gracePeriodSeconds, ctx.dryRun);
+    await this.#admission('admit', attrs, ctx);
+    await this.#admission('validate', attrs, ctx);
+    if (pending && grace > 0) {
+      const cur = old.metadata.deletionGracePeriodSeconds ?? 0;
+      if (grace >= cur) return guessed ? undefined : { obj: old, deleted: false };
+    }
+    const next = clone(old);
+    const gcFinalizers = deletionFinalizers(old.metadata.finalizers, p, this.def.defaultPropagation);
+    if (gcFinalizers) next.metadata.finalizers = gcFinalizers;
+    const finalizers = next.metadata.finalizers ?? [];
+    const held = this.def.finalizing ? this.def.finalizing(next) : false;
+    if (finalizers.length || grace > 0 || held) {
+      const nowMs = this.#clock();
+      if (!pending || grace > 0) {
+        next.metadata.deletionTimestamp = nowRfc3339(() => nowMs + grace * 1000);
+        next.metadata.deletionGracePeriodSeconds = grace;
+      }
+      if (!finalizers.length && grace === 0 && !held) {
+        // fallthrough to real deletion below
+      } else {
+        if (ctx.dryRun) return { obj: next, deleted: false };
+        if (jsonEqualIgnoringRv(next, old)) return guessed ? undefined : { obj: old, deleted: false };
+        const res = await this.#store.update(key, this.#encode(next), rev, this.#writeOptions);
+        if (!res.ok) return undefined;
+        this.#noteWrite(res.kv.modRevision);
+        next.metadata.resourceVersion = String(res.kv.modRevision);
+        return { obj: next, deleted: false };
+      }
+    }
+    if (ctx.dryRun) return { obj: old, deleted: true };
+    const res = await this.#store.delete(key, rev);
+    if (!res.ok) {
+      if (!res.current && !guessed) throw notFound(this.gr, name);
+      return undefined;
+    }
+    this.#noteWrite(res.revision);
+    await this.#opts.afterDelete?.(old);
+    return { obj: old, deleted: true };
   }
 }
 
