@@ -61,20 +61,32 @@ describe('continue tokens', () => {
   test('the largest list limit is the largest exact integer', () => assert.equal(maxListLimit, 2 ** 53 - 1));
 });
 
+const admin = { user: { username: 'admin', groups: ['system:masters'] }, dryRun: false, version: 'v1' };
+
+/** A ConfigMap ResourceStore on a new SQLite store in a temporary directory (no admission plugins). */
+async function configMapStore() {
+  const { default: fs } = await import('node:fs');
+  const { default: os } = await import('node:os');
+  const { default: path } = await import('node:path');
+  const { openSqliteStore } = await import('../storage/sqlite.ts');
+  const { builtinResources } = await import('../api/groups/index.ts');
+  const { AdmissionChain } = await import('./admission/types.ts');
+  const { ResourceStore } = await import('./rest.ts');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-rest-'));
+  const store = openSqliteStore(path.join(dir, 'db'), { compactIntervalMs: 0 });
+  const def = builtinResources.find((d) => d.group === '' && d.kind === 'ConfigMap')!;
+  const rs = new ResourceStore(def, store, { admission: new AdmissionChain([]) });
+  const close = async (): Promise<void> => {
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { rs, store, close };
+}
+
 describe('create with generateName', () => {
   test('a generated name that collides is generated again (RetryGenerateName)', async () => {
-    const { default: fs } = await import('node:fs');
-    const { default: os } = await import('node:os');
-    const { default: path } = await import('node:path');
-    const { openSqliteStore } = await import('../storage/sqlite.ts');
-    const { builtinResources } = await import('../api/groups/index.ts');
-    const { AdmissionChain } = await import('./admission/types.ts');
-    const { ResourceStore } = await import('./rest.ts');
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-rest-'));
-    const store = openSqliteStore(path.join(dir, 'db'), { compactIntervalMs: 0 });
-    const def = builtinResources.find((d) => d.group === '' && d.kind === 'ConfigMap')!;
-    const rs = new ResourceStore(def, store, { admission: new AdmissionChain([]) });
-    const ctx = { user: { username: 'admin', groups: ['system:masters'] }, dryRun: false, version: 'v1' };
+    const { rs, close } = await configMapStore();
+    const ctx = admin;
     const random = Math.random;
     try {
       // The same random sequence twice: the second create's first name is the first create's name.
@@ -89,27 +101,16 @@ describe('create with generateName', () => {
       await assert.rejects(rs.create('default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: a.metadata.name } }, ctx), (e: unknown) => isStatusError(e) && e.status.reason === 'AlreadyExists');
     } finally {
       Math.random = random;
-      await store.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await close();
     }
   });
 });
 
 describe('update from the watch cache\'s object', () => {
   test('a stale guess is decided again on the stored object: no lost write, no false no-op, no delete past a finalizer', async () => {
-    const { default: fs } = await import('node:fs');
-    const { default: os } = await import('node:os');
-    const { default: path } = await import('node:path');
-    const { openSqliteStore } = await import('../storage/sqlite.ts');
-    const { builtinResources } = await import('../api/groups/index.ts');
-    const { AdmissionChain } = await import('./admission/types.ts');
-    const { ResourceStore } = await import('./rest.ts');
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-rest-'));
-    const store = openSqliteStore(path.join(dir, 'db'), { compactIntervalMs: 0 });
-    const def = builtinResources.find((d) => d.group === '' && d.kind === 'ConfigMap')!;
-    const rs = new ResourceStore(def, store, { admission: new AdmissionChain([]) });
+    const { rs, store, close } = await configMapStore();
     rs.cache.start();
-    const ctx = { user: { username: 'admin', groups: ['system:masters'] }, dryRun: false, version: 'v1' };
+    const ctx = admin;
     type CM = { metadata: { resourceVersion?: string; labels?: Record<string, string> }; data?: Record<string, string> };
     try {
       const made = (await rs.create('default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'g' }, data: { k: 'a' } }, ctx)) as unknown as CM;
@@ -149,8 +150,7 @@ describe('update from the watch cache\'s object', () => {
       assert.ok(await store.get(key), 'still stored');
     } finally {
       rs.cache.stop();
-      await store.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await close();
     }
   });
 });
