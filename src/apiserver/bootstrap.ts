@@ -17,6 +17,7 @@ import type { StorageClass } from '../api/index.ts';
 import { systemPriorityClasses } from './admission/pods.ts';
 import { reconcileBootstrapPolicy, type ReconcileIO } from './authz/reconcile.ts';
 import { isNotFound } from '../api/errors.ts';
+import { copyJson } from '../util/freeze.ts';
 
 const system: UserInfo = { username: 'system:apiserver', groups: ['system:masters', 'system:authenticated'] };
 
@@ -156,7 +157,7 @@ function rbacIO(api: ApiServer): ReconcileIO {
       }
     },
     create: async (kind, obj) => void (await store(kind).create(obj.metadata.namespace ?? '', obj, ctx)),
-    update: async (kind, obj) => void (await store(kind).update(obj.metadata.namespace ?? '', obj.metadata.name!, () => obj, ctx)),
+    update: async (kind, obj) => void (await store(kind).update(obj.metadata.namespace ?? '', obj.metadata.name!, () => copyJson(obj), ctx)),
     delete: async (kind, ns, name) => void (await store(kind).delete(ns, name, {}, ctx)),
   };
 }

@@ -32,6 +32,7 @@ import type { Endpoints, EndpointSlice, Lease } from '../api/index.ts';
 import type { KubeObject } from '../api/types.ts';
 import type { ResourceStore } from './rest.ts';
 import { isAlreadyExists, isConflict, isNotFound } from '../api/errors.ts';
+import { copyJson } from '../util/freeze.ts';
 
 /** Upstream's DefaultEndpointReconcilerInterval. */
 export const endpointReconcileIntervalMs = 10_000;
@@ -242,7 +243,7 @@ export class KubernetesEndpointReconciler {
   async #write(storage: ResourceStore, current: unknown, want: KubeObject): Promise<void> {
     try {
       if (!current) await storage.create(serviceNamespace, want, writeCtx);
-      else await storage.update(serviceNamespace, serviceName, () => want, writeCtx);
+      else await storage.update(serviceNamespace, serviceName, () => copyJson(want), writeCtx);
     } catch (err) {
       // Another server (or a client) got there first: the next pass sees its write.
       if (!isAlreadyExists(err) && !isConflict(err) && !isNotFound(err)) throw err;

@@ -28,7 +28,7 @@ import { getPath } from '../api/validation.ts';
 import { pruneUnknownFields } from '../api/fieldvalidation.ts';
 import { labelSelectorFromObject, labelSelectorToString } from '../api/selectors.ts';
 import type { LabelSelector } from '../api/selectors.ts';
-import { jsonCopy } from '../util/freeze.ts';
+import { copyJson, jsonCopy } from '../util/freeze.ts';
 
 export interface HandlerContext {
   req: Request;
@@ -323,7 +323,8 @@ async function handleCreate(ctx: HandlerContext): Promise<void> {
 async function handleUpdate(ctx: HandlerContext, sub: string): Promise<void> {
   const obj = await readObject(ctx);
   const stored = await toStorage(ctx.served, obj);
-  const { obj: out, created } = await ctx.storage.update(ctx.info.namespace, ctx.info.name, () => stored, writeCtx(ctx), { subresource: sub });
+  // Each attempt gets its own copy of the body (an attempt may change it; see ResourceStore.update).
+  const { obj: out, created } = await ctx.storage.update(ctx.info.namespace, ctx.info.name, () => copyJson(stored), writeCtx(ctx), { subresource: sub });
   await respondObject(ctx, created ? 201 : 200, out);
 }
 
@@ -435,7 +436,7 @@ async function handleApply(ctx: HandlerContext, sub: string): Promise<void> {
     async (cur) => {
       if (cur) await prepareWire(served, [cur]);
       const live = cur ? fromStorage(served, cur) : undefined;
-      const merged = applyConfig(live, cfg, opts);
+      const merged = applyConfig(live, copyJson(cfg), opts);
       // The live resourceVersion is kept; one in the configuration is a precondition.
       if (cfg.metadata.resourceVersion) merged.metadata.resourceVersion = cfg.metadata.resourceVersion;
       merged.metadata.name = ctx.info.name;

@@ -467,7 +467,9 @@ export class ResourceStore {
 
   /**
    * Update with retries: `mutate(current)` returns the desired object (a new object or the
-   * mutated clone it was given). If the desired object pins a resourceVersion that is not
+   * mutated clone it was given), a fresh one on every call: it is called once per attempt, and
+   * an attempt may change what it returned (as upstream's UpdatedObject hands out a deep copy
+   * each call). If the desired object pins a resourceVersion that is not
    * current, the update fails with 409 Conflict. Returns the stored object and whether it was
    * created (create-on-update).
    */
