@@ -508,29 +508,34 @@ export class EtcdStore implements Store {
    * temporary file renamed at the end. Answers the size and the store revision at the snapshot.
    */
   async snapshot(file: string): Promise<{ size: number; revision: number }> {
-    // The client picks a member per stream; one that died meanwhile fails the stream: try others.
+    // One member per attempt, each member in turn: a dead member fails its attempt (etcd3's own
+    // choice of member kept returning to one that was down).
+    const raw = this.#clientOptions.hosts;
+    const hosts = Array.isArray(raw) ? raw : [raw];
+    const attempts = Math.max(5, 2 * hosts.length);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#snapshotOnce(file);
+        return await this.#snapshotOnce(file, hosts[(attempt - 1) % hosts.length]!);
       } catch (err) {
-        if (attempt >= 5 || this.#closed) throw err;
+        if (attempt >= attempts || this.#closed) throw err;
         this.#opts.log?.(`etcd: snapshot attempt ${attempt} failed (${(err as Error).message}); trying again`);
         await new Promise((r) => setTimeout(r, 200 * attempt));
       }
     }
   }
 
-  async #snapshotOnce(file: string): Promise<{ size: number; revision: number }> {
+  async #snapshotOnce(file: string, host: string): Promise<{ size: number; revision: number }> {
     this.#assertOpen();
     const revision = await this.currentRevision();
     const tmp = path.join(path.dirname(file), `.${path.basename(file)}.part-${process.pid}`);
     const out = fs.createWriteStream(tmp, { mode: 0o600 });
     let size = 0;
     let headerRev = 0;
+    let client: Etcd3 | null = null;
     try {
       const mod = await import('etcd3');
       if (this.#closed) throw new BosunError('ERR_STORE_CLOSED');
-      const client = (this.#client ??= new mod.default.Etcd3(this.#clientOptions));
+      client = this.#client = new mod.default.Etcd3({ ...this.#clientOptions, hosts: [host] });
       const stream = (await client.maintenance.snapshot()) as unknown as Duplex;
       await new Promise<void>((resolve, reject) => {
         stream.on('data', (msg: { header?: { revision: string } | null; blob: Buffer }) => {
@@ -558,6 +563,9 @@ export class EtcdStore implements Store {
       out.destroy();
       fs.rmSync(tmp, { force: true });
       throw err;
+    } finally {
+      client?.close();
+      if (this.#client === client) this.#client = null;
     }
     return { size, revision: Math.max(revision, headerRev) };
   }
