@@ -17,6 +17,7 @@ import { fromJSON } from '@grpc/proto-loader';
 import type { Container, Probe } from '../api/index.ts';
 import { MAX_PROBE_BODY_BYTES, PROBE_USER_AGENT, probeOnce, resolveContainerPort } from './probes.ts';
 import type { ProbeContext, ProbeResult } from './probes.ts';
+import { freePort } from '../storage/etcdtest.ts';
 
 const host = '127.0.0.1';
 const sockets = new Set<net.Socket>();
@@ -41,13 +42,6 @@ function close(server: net.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** A port nothing listens on: bound, then released. */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  const port = await listen(s);
-  await close(s);
-  return port;
-}
 
 let loopRequests = 0;
 function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -121,6 +115,8 @@ before(async () => {
   httpsPort = await listen(httpsServer);
   tcpServer = net.createServer((s) => s.end());
   tcpPort = await listen(tcpServer);
+  // A port nothing listens on, below the ephemeral range: a port listen(0) gave and took back
+  // could be handed to another test's listen(0) meanwhile (it once answered these probes).
   closedPort = await freePort();
 });
 
