@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Interner, minInternChars } from './intern.ts';
+import { Interner, emptyObject, maxSharedStringChars, minInternChars } from './intern.ts';
 import { WatchCache } from './watchcache.ts';
 import { openSqliteStore } from '../storage/sqlite.ts';
 import type { KubeObject } from '../api/types.ts';
@@ -80,4 +80,33 @@ test('the watch cache hands out frozen objects that share repeated parts', async
     await store.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('long parts are matched by their digest: equal ones shared, different ones apart', () => {
+  const t = new Interner();
+  const long = (ip: string) => JSON.parse(JSON.stringify({ 'f:status': { 'f:conditions': { 'k:{"type":"Ready"}': { '.': {}, 'f:lastProbeTime': {}, 'f:lastTransitionTime': {}, 'f:status': {}, 'f:type': {} } }, 'f:podIPs': { [`k:{"ip":"${ip}"}`]: { '.': {}, 'f:ip': {} } } } }));
+  const a = long('10.42.0.1'), b = long('10.42.0.1'), c = long('10.42.0.2');
+  assert.ok(JSON.stringify(a).length > 128);
+  assert.equal(t.part(a), a);
+  assert.equal(t.part(b), a);
+  assert.equal(t.part(c), c);
+  assert.equal(t.size, 2);
+});
+
+test('freeze shares short strings and empty objects, keeps long strings, and freezes all', () => {
+  const t = new Interner();
+  const make = (name: string) => JSON.parse(JSON.stringify({ metadata: { name, managedFields: [{ manager: 'm', fieldsV1: { 'f:spec': { 'f:x': {}, 'f:y': {} } } }] }, status: { image: 'registry.k8s.io/pause:3.10', note: 'x'.repeat(maxSharedStringChars + 1), list: [{}, 'registry.k8s.io/pause:3.10'] } }));
+  const a = t.freeze(make('a'));
+  const b = t.freeze(make('b'));
+  const leaf = (o: { metadata: { managedFields: { fieldsV1: Record<string, Record<string, unknown>> }[] } }) => o.metadata.managedFields[0]!.fieldsV1['f:spec']!['f:x'];
+  assert.equal(leaf(a), emptyObject);
+  assert.equal(a.status.list[0], emptyObject);
+  assert.deepEqual(a, make('a'));
+  assert.ok(Object.isFrozen(a) && Object.isFrozen(a.status) && Object.isFrozen(a.status.list) && Object.isFrozen(a.metadata.managedFields[0]));
+  assert.equal(b.metadata.name, 'b');
+  // Shared strings are not observable as identity in JavaScript; the table's use is: a string
+  // it returns for an equal one is the first one given.
+  const s1 = ['registry', 'k8s.io'].join('.');
+  const s2 = ['registry', 'k8s.io'].join('.');
+  assert.equal(t.string(s1), t.string(s2));
 });

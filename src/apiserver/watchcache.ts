@@ -281,8 +281,8 @@ export class WatchCache {
 
   #make(key: string, value: Uint8Array, rv: number): CachedObject {
     const obj = this.#opts.decode(value, rv);
-    this.#opts.interner?.object(obj as unknown as Record<string, unknown>);
-    return new Entry(key, deepFreeze(obj), rv);
+    const interner = this.#opts.interner;
+    return new Entry(key, interner ? interner.freeze(obj) : deepFreeze(obj), rv);
   }
 
   #apply(events: readonly StoreEvent[], revision: number): void {
