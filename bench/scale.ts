@@ -11,7 +11,8 @@
  * of the namespace's pods (its remaining count); the pods are checked Running page by page at
  * the end. Every phase has a deadline; a missed one is printed as FAILED with how far it got.
  * `BOSUN_SCALE=nodes:replicas:pods[,…]` chooses the sizes (default 1000:10000:10000,5000:10000:50000);
- * `BOSUN_SCALE_PROFILE=dir` runs the server with `--cpu-prof --cpu-prof-dir dir`.
+ * `BOSUN_SCALE_PROFILE=dir` runs the server with `--cpu-prof --cpu-prof-dir dir`;
+ * `BOSUN_SCALE_LOG=file` keeps the server's output in `file.<nodes>`.
  */
 import fs from 'node:fs';
 import type http2 from 'node:http2';
@@ -53,6 +54,8 @@ class Follower<T extends { metadata: { name?: string; namespace?: string; resour
   #closed = false;
   #req: http2.ClientHttp2Stream | null = null;
   #onChange: () => void = () => {};
+  /** Called with each object the watch reports changed or added, and its previous state. */
+  onObject: (obj: T, prev: T | undefined) => void = () => {};
 
   #session: () => http2.ClientHttp2Session;
   #path: string;
@@ -79,7 +82,11 @@ class Follower<T extends { metadata: { name?: string; namespace?: string; resour
       if (ev.type === 'BOOKMARK') return;
       const key = `${ev.object.metadata.namespace ?? ''}/${ev.object.metadata.name}`;
       if (ev.type === 'DELETED') this.seen.delete(key);
-      else this.seen.set(key, ev.object);
+      else {
+        const prev = this.seen.get(key);
+        this.seen.set(key, ev.object);
+        this.onObject(ev.object, prev);
+      }
     });
     req.setEncoding('utf8');
     req.on('data', (d: string) => {
@@ -217,6 +224,15 @@ async function benchOneSize(record: (name: string, value: string) => void, { nod
     record(`${prefix} ${nodes} simulated nodes Ready after the server's ready`, `${readySecs.toFixed(1)} s`);
     await new Promise((r) => setTimeout(r, 3000));
     record(`${prefix} server RSS / CPU with the nodes`, `${rssMb(pid).toFixed(0)} MB / ${cpuSeconds(pid).toFixed(1)} s`);
+    // A stall shows as Ready nodes turning NotReady (their leases or status not written in time).
+    let notReady = 0;
+    nodeWatch.onObject = (n, prev) => {
+      if (prev && nodeReady(prev) && !nodeReady(n)) notReady++;
+    };
+    const stalls = (during: string) => {
+      if (notReady) record(`${prefix} Ready nodes turned NotReady ${during}`, String(notReady));
+      notReady = 0;
+    };
     await send('POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: 'bench-scale' } }));
 
     let cpu0 = cpuSeconds(pid);
@@ -229,6 +245,7 @@ async function benchOneSize(record: (name: string, value: string) => void, { nod
     const d = JSON.parse((await send('GET', '/apis/apps/v1/namespaces/bench-scale/deployments/big')).body) as Deployment;
     record(`${prefix} Deployment of ${replicas} replicas until all Running`, `${upSecs.toFixed(1)} s (${(replicas / upSecs).toFixed(0)} pods/s; server CPU ${(cpuSeconds(pid) - cpu0).toFixed(1)} s; status: ${d.status?.availableReplicas ?? 0} available)`);
     record(`${prefix} server RSS with ${replicas} pods`, `${rssMb(pid).toFixed(0)} MB`);
+    stalls(`during the rollout of ${replicas}`);
 
     cpu0 = cpuSeconds(pid);
     r = await send('DELETE', '/apis/apps/v1/namespaces/bench-scale/deployments/big?propagationPolicy=Background');
@@ -236,6 +253,7 @@ async function benchOneSize(record: (name: string, value: string) => void, { nod
     const downSecs = await phase(`Deployment of ${replicas} deleted`, (deadline) => poll(pollLeft, () => polled.podsLeft === 0, deadline), 600_000, () => `${polled.podsLeft} pods left`);
     if (downSecs === undefined) return;
     record(`${prefix} Deployment of ${replicas} deleted until no pod is left`, `${downSecs.toFixed(1)} s (server CPU ${(cpuSeconds(pid) - cpu0).toFixed(1)} s)`);
+    stalls('during the deletion');
 
     if (pods > replicas) {
       // One Deployment after another, each once the previous ones are available (a burst of all
@@ -255,11 +273,14 @@ async function benchOneSize(record: (name: string, value: string) => void, { nod
       await new Promise((r) => setTimeout(r, 5000));
       record(`${prefix} ${pods} pods in ${n} Deployments until all Running`, `${manySecs.toFixed(1)} s (server CPU ${(cpuSeconds(pid) - cpu0).toFixed(1)} s)`);
       record(`${prefix} server RSS with ${pods} pods`, `${rssMb(pid).toFixed(0)} MB`);
+      stalls(`with ${pods} pods`);
     }
   } finally {
     nodeWatch.close();
     session.close();
     await s.stop();
+    const logFile = process.env['BOSUN_SCALE_LOG'];
+    if (logFile) fs.writeFileSync(`${logFile}.${nodes}`, s.output());
   }
 }
 

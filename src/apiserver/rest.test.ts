@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeContinue, deletionFinalizers, encodeContinue, maxListLimit } from './rest.ts';
 import { isStatusError } from '../api/errors.ts';
+import { canonical } from '../api/schema/canonical.ts';
 
 const cases: { name: string; current?: string[]; policy?: string; kindDefault?: 'orphan'; want: string[] | undefined }[] = [
   { name: 'a background delete of an object without finalizers changes nothing', policy: 'Background', want: undefined },
@@ -154,3 +155,37 @@ describe('update from the watch cache\'s object', () => {
     }
   });
 });
+
+describe('the watch cache takes this server\'s writes as objects', () => {
+  test('the cached object of a write is what parsing the stored bytes gives, in Go\'s order, and not the object the writer got', async () => {
+    const { rs, store, close } = await configMapStore();
+    rs.cache.start();
+    try {
+      const made = await rs.create('default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'w', labels: { b: '2', a: '1' }, annotations: { n: 'x' } }, data: { z: '1', y: '2' }, binaryData: undefined } as never, admin);
+      const upd = await rs.update('default', 'w', (cur) => ({ ...cur!, data: { k: 'v' } }), admin);
+      const rv = Number(upd.obj.metadata.resourceVersion);
+      await rs.cache.waitFor(rv);
+      const key = rs.key('default', 'w');
+      const cached = rs.cache.get(key)!;
+      const kv = (await store.get(key))!;
+      const parsed = JSON.parse(new TextDecoder().decode(kv.value)) as { metadata: Record<string, unknown> };
+      parsed.metadata['resourceVersion'] = String(kv.modRevision);
+      // Same text: same values and the same key order (resourceVersion after uid, as Go writes it).
+      assert.equal(JSON.stringify(cached.obj), JSON.stringify(canonicalForTest(parsed)));
+      assert.equal(cached.rv, rv);
+      assert.deepEqual(Object.keys(cached.obj.metadata).slice(0, 5), ['name', 'namespace', 'uid', 'resourceVersion', 'creationTimestamp']);
+      assert.ok(Object.isFrozen(cached.obj) && Object.isFrozen(cached.obj.metadata));
+      // The writer's objects are its own: changing them changes nothing cached.
+      (upd.obj as unknown as { data: Record<string, string> }).data['k'] = 'changed';
+      (made as unknown as { data: Record<string, string> }).data['z'] = 'changed';
+      assert.equal((rs.cache.get(key)!.obj as unknown as { data: Record<string, string> }).data['k'], 'v');
+    } finally {
+      rs.cache.stop();
+      await close();
+    }
+  });
+});
+
+function canonicalForTest<T extends object>(o: T): T {
+  return canonical(o as Record<string, unknown>) as T;
+}

@@ -8,7 +8,7 @@
  * Concurrency: writes use compare-and-swap on the modRevision; "guaranteed updates" retry on a
  * lost race unless the caller pinned a resourceVersion (then 409 Conflict).
  */
-import { copyJson } from '../util/freeze.ts';
+import { copyJson, jsonCopy } from '../util/freeze.ts';
 import { sharedParts } from './intern.ts';
 import type { AuditRecorder } from './audit/index.ts';
 import { isStale } from '../storage/encryption.ts';
@@ -34,7 +34,7 @@ import type { AdmissionChain, AdmissionAttributes } from './admission/types.ts';
 import { isCode } from '../util/errors.ts';
 import { keepManagedFields, updateManagedFields } from '../api/apply/index.ts';
 import { typeForKind } from '../api/schema/index.ts';
-import { canonical, canonicalOnce } from '../api/schema/canonical.ts';
+import { canonical, canonicalOnce, setCanonicalResourceVersion } from '../api/schema/canonical.ts';
 import { normalizeObjectTimes } from '../api/times.ts';
 import { goJsonKind, goJsonSyntaxError } from '../api/jsonscan.ts';
 import { int64Error } from './params.ts';
@@ -131,6 +131,12 @@ export class ResourceStore {
   #writeOptions: { ttlSeconds: number } | undefined;
   /** Highest revision written under this prefix (shared per server): lists wait for the cache to reach it. */
   #marks: Map<string, number>;
+  /**
+   * The objects this server's writes encoded, by the encoded bytes, while the store echoes
+   * written values in its events: the watch cache takes a write's object from here instead of
+   * parsing the bytes back (and walking them for Go's order). Entries go with their bytes.
+   */
+  #written: WeakMap<Uint8Array, KubeObject> | null;
 
   constructor(def: ResourceDef, store: Store, opts: ResourceStoreOptions) {
     this.def = def;
@@ -142,6 +148,7 @@ export class ResourceStore {
     this.gr = { group: def.group, resource: def.plural };
     this.gk = { group: def.group, kind: def.kind };
     this.#prefix = `/registry/${def.storagePrefix ?? def.plural}/`;
+    this.#written = store.echoesWrittenValues && !def.storedAs && !def.custom?.onRead ? new WeakMap() : null;
     this.cache = new WatchCache(store, this.#prefix, { decode: (value, rv) => this.#decodeValue(value, rv), interner: sharedParts });
   }
 
@@ -159,6 +166,11 @@ export class ResourceStore {
 
   /** A stored value as the API object (the watch cache decodes with this too). */
   #decodeValue(value: Uint8Array, rv: number): KubeObject {
+    const written = this.#written?.get(value);
+    if (written) {
+      this.#written!.delete(value);
+      if (setCanonicalResourceVersion(written, String(rv))) return written;
+    }
     const obj = JSON.parse(decoder.decode(value)) as KubeObject;
     const out = this.def.storedAs ? this.def.storedAs.fromStorage(obj) : obj;
     out.metadata.resourceVersion = String(rv);
@@ -170,7 +182,10 @@ export class ResourceStore {
     const stored = this.def.storedAs ? this.def.storedAs.toStorage(obj) : obj;
     const rv = stored.metadata.resourceVersion;
     delete stored.metadata.resourceVersion;
-    const bytes = encoder.encode(JSON.stringify(canonical(stored))); // stored in Go's JSON form
+    const canon = canonical(stored);
+    const bytes = encoder.encode(JSON.stringify(canon)); // stored in Go's JSON form
+    // What parsing the bytes back gives (a JSON round trip), taken before `obj` changes again.
+    this.#written?.set(bytes, jsonCopy(canon));
     if (rv !== undefined && stored === obj) obj.metadata.resourceVersion = rv;
     return bytes;
   }

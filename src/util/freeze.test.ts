@@ -21,3 +21,13 @@ test('copyJson keeps undefined properties; deepFreeze freezes every level', () =
   const f = deepFreeze(copy);
   assert.ok(Object.isFrozen(f.b[0]));
 });
+
+test('copies keep the key __proto__ as an own property, as JSON.parse does', () => {
+  const src = JSON.parse('{"a":{"__proto__":{"polluted":true},"b":1}}');
+  for (const copy of [copyJson(src), jsonCopy(src)]) {
+    assert.equal(JSON.stringify(copy), JSON.stringify(src));
+    assert.equal(Object.getPrototypeOf(copy.a), Object.prototype);
+    assert.equal(copy.a.polluted, undefined);
+    assert.deepEqual(Object.keys(copy.a), ['__proto__', 'b']);
+  }
+});

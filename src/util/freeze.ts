@@ -27,7 +27,10 @@ export function copyJson<T>(v: T): T {
     return out as T;
   }
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v)) out[k] = copyJson((v as Record<string, unknown>)[k]);
+  for (const k of Object.keys(v)) {
+    if (k === '__proto__') defineOwn(out, k, copyJson((v as Record<string, unknown>)[k]));
+    else out[k] = copyJson((v as Record<string, unknown>)[k]);
+  }
   return out as T;
 }
 
@@ -63,7 +66,14 @@ function copyValue(v: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(v as object)) {
     const c = copyValue((v as Record<string, unknown>)[k]);
-    if (c !== undefined) out[k] = c;
+    if (c === undefined) continue;
+    if (k === '__proto__') defineOwn(out, k, c);
+    else out[k] = c;
   }
   return out;
+}
+
+/** An own enumerable property, also for the key "__proto__" (which assignment would take as the prototype), as JSON.parse makes it. */
+function defineOwn(o: Record<string, unknown>, k: string, v: unknown): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonical, canonicalOf, canonicalOnce } from './canonical.ts';
+import { canonical, canonicalOf, canonicalOnce, setCanonicalResourceVersion } from './canonical.ts';
 import { typeForKind } from './index.ts';
 import { builtinResources } from '../groups/index.ts';
 import { conflict, notFound } from '../errors.ts';
@@ -197,4 +197,18 @@ test('an object made canonical once and frozen is answered as is; a mutable one 
   assert.deepEqual(Object.keys(canonical(moved)), ['kind', 'apiVersion', 'metadata', 'immutable', 'data']);
   const frozen = Object.freeze(canonicalOnce({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'b' } }));
   assert.equal(canonical(frozen), frozen);
+});
+
+test('setCanonicalResourceVersion puts resourceVersion where Go writes it, and leaves unknown kinds alone', () => {
+  const obj = canonical({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: 'n', uid: 'u', creationTimestamp: '2026-12-06T00:00:00Z', labels: { x: 'y' } }, data: { k: 'v' } });
+  const viaParse = JSON.parse(JSON.stringify(obj));
+  viaParse.metadata.resourceVersion = '7';
+  assert.equal(setCanonicalResourceVersion(obj, '7'), true);
+  assert.equal(JSON.stringify(obj), JSON.stringify(canonical(viaParse)));
+  const minimal = canonical({ apiVersion: 'v1', kind: 'ConfigMap', metadata: {} });
+  setCanonicalResourceVersion(minimal, '8');
+  assert.deepEqual(minimal.metadata, { resourceVersion: '8' });
+  const custom = { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } };
+  assert.equal(setCanonicalResourceVersion(custom, '9'), false);
+  assert.deepEqual(custom.metadata, { name: 'w' });
 });

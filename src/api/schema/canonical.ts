@@ -305,6 +305,35 @@ export function canonicalOnce<T extends KubeObject | Record<string, unknown>>(ob
   return out;
 }
 
+/** ObjectMeta's fields that Go writes before resourceVersion. */
+const beforeResourceVersion = new Set(['name', 'generateName', 'namespace', 'selfLink', 'uid']);
+
+/**
+ * Gives a canonical object of a declared kind — stored without a resourceVersion, as a write
+ * encodes it — its resourceVersion in Go's place (after uid), without walking the rest, and
+ * remembers the result as canonical (see canonicalOnce). Changes `obj`'s metadata property
+ * (a new metadata object). Returns false, changing nothing, for a kind without a schema.
+ */
+export function setCanonicalResourceVersion(obj: KubeObject, rv: string): boolean {
+  const { apiVersion, kind } = obj as { apiVersion?: unknown; kind?: unknown };
+  if (typeof apiVersion !== 'string' || typeof kind !== 'string' || !planForKind(apiVersion, kind)) return false;
+  const meta = obj.metadata as unknown as Record<string, unknown>;
+  const m: Record<string, unknown> = {};
+  let placed = false;
+  for (const k in meta) {
+    if (k === 'resourceVersion') continue;
+    if (!placed && !beforeResourceVersion.has(k)) {
+      m['resourceVersion'] = rv;
+      placed = true;
+    }
+    put(m, k, meta[k]);
+  }
+  if (!placed) m['resourceVersion'] = rv;
+  (obj as { metadata: unknown }).metadata = m;
+  knownCanonical.add(obj);
+  return true;
+}
+
 const kindTypes = new Map<string, MessagePlan | null>();
 
 function planForKind(apiVersion: string, kind: string): MessagePlan | null {
