@@ -5,7 +5,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyConfig, decodeFieldsV1, encodeFieldsV1, fieldSetOf, formatPath, updateManagedFields, type ApplyOptions, type ManagedOptions } from './index.ts';
+import { applyConfig, decodeFieldsV1, decodeFieldsV1Form, encodeFieldsV1, fieldSetOf, formatPath, updateManagedFields, type ApplyOptions, type ManagedOptions } from './index.ts';
 import { isStatusError } from '../errors.ts';
 import type { KubeObject } from '../types.ts';
 
@@ -353,5 +353,44 @@ describe('pruning after an ownership migration', () => {
     assert.deepEqual(applyConfig(structuredClone(live), cm({ key: 'three', other: 'same' }), opts).data, { key: 'three', other: 'same' });
     assert.deepEqual(applyConfig(structuredClone(live), cm({ key: 'three' }), opts).data, { key: 'three' });
     assert.equal(applyConfig(structuredClone(live), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } }, opts).data, undefined);
+  });
+});
+
+describe('field sets written back as they were read', () => {
+  const u = (manager: string) => podOpts(manager) as ManagedOptions;
+
+  test("decodeFieldsV1Form knows the encoder's own form", () => {
+    for (const json of [{}, { 'f:a': {} }, { '.': {}, 'f:a': {}, 'f:b': { 'k:{"x":1}': {} } }]) {
+      const { set, normal } = decodeFieldsV1Form(json);
+      assert.equal(normal, true, JSON.stringify(json));
+      assert.equal(JSON.stringify(encodeFieldsV1(set)), JSON.stringify(json));
+    }
+    for (const json of [{ 'f:b': {}, 'f:a': {} }, { '.': {} }, { '.': { x: 1 }, 'f:a': {} }, { 'f:a': { 'f:c': {}, 'f:b': {} } }]) {
+      const { set, normal } = decodeFieldsV1Form(json);
+      assert.equal(normal, false, JSON.stringify(json));
+      assert.deepEqual(set, decodeFieldsV1(json));
+    }
+  });
+
+  test('an update keeps the field sets it does not touch (the same objects), re-encodes the ones it changes, and puts any other form in order', () => {
+    const applied = applyConfig(undefined, pod({ hostname: 'h', subdomain: 's' }, { labels: { a: '1' } }), podOpts('a'));
+    const edited = structuredClone(applied);
+    (edited['spec'] as { hostname: string }).hostname = 'x';
+    const mid = updateManagedFields(applied, edited, u('b'));
+    const next = structuredClone(mid);
+    next.metadata.labels = { a: '1', c: '3' };
+    const kept = next.metadata.managedFields!.find((e) => e.manager === 'b')!.fieldsV1;
+    const o = updateManagedFields(mid, next, u('c'));
+    assert.equal(o.metadata.managedFields!.find((e) => e.manager === 'b')!.fieldsV1, kept, 'untouched: written back as read');
+    assert.deepEqual(owned(o, 'a'), { 'f:metadata': { 'f:labels': { 'f:a': {} } }, 'f:spec': { 'f:subdomain': {} } });
+    assert.deepEqual(owned(o, 'c'), { 'f:metadata': { 'f:labels': { 'f:c': {} } } });
+    // Out of order as given: encoded again, in order.
+    const shuffled = structuredClone(o);
+    const entryA = shuffled.metadata.managedFields!.find((e) => e.manager === 'a')!;
+    entryA.fieldsV1 = { 'f:spec': { 'f:subdomain': {} }, 'f:metadata': { 'f:labels': { 'f:a': {} } } };
+    const again = structuredClone(shuffled);
+    (again['spec'] as { hostname: string }).hostname = 'y';
+    const out = updateManagedFields(shuffled, again, u('b'));
+    assert.equal(JSON.stringify(out.metadata.managedFields!.find((e) => e.manager === 'a')!.fieldsV1), JSON.stringify({ 'f:metadata': { 'f:labels': { 'f:a': {} } }, 'f:spec': { 'f:subdomain': {} } }));
   });
 });

@@ -71,6 +71,18 @@ export function difference(a: FieldNode, b: FieldNode | undefined): FieldNode {
   return out;
 }
 
+/** Whether some path is a member of both sets (else difference(a, b) is a as it is). */
+export function overlaps(a: FieldNode, b: FieldNode): boolean {
+  if (a.member && b.member) return true;
+  if (!a.children || !b.children) return false;
+  const [few, many] = a.children.size <= b.children.size ? [a.children, b.children] : [b.children, a.children];
+  for (const [k, c] of few) {
+    const o = many.get(k);
+    if (o && overlaps(c, o)) return true;
+  }
+  return false;
+}
+
 export function intersection(a: FieldNode, b: FieldNode): FieldNode {
   const out: FieldNode = { member: a.member && b.member, children: null };
   if (a.children && b.children) {
@@ -100,18 +112,46 @@ export function encodeFieldsV1(n: FieldNode): Record<string, unknown> {
 
 /** A set from FieldsV1 JSON; throws BadRequest for a malformed one. */
 export function decodeFieldsV1(v: unknown): FieldNode {
+  return decodeNode(v, { normal: true });
+}
+
+/**
+ * A set from FieldsV1 JSON, and whether the JSON is in encodeFieldsV1's own form (keys in
+ * order, "." as {} and only beside children), so that encoding the set gives it back.
+ */
+export function decodeFieldsV1Form(v: unknown): { set: FieldNode; normal: boolean } {
+  const form = { normal: true };
+  const set = decodeNode(v, form);
+  return { set, normal: form.normal };
+}
+
+function decodeNode(v: unknown, form: { normal: boolean }): FieldNode {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw badRequest('error decoding FieldsV1: expected an object');
-  const entries = Object.entries(v as Record<string, unknown>);
-  const n: FieldNode = { member: entries.length === 0, children: null };
-  for (const [k, c] of entries) {
+  const n: FieldNode = { member: true, children: null };
+  let prev: string | undefined;
+  let dot = false;
+  for (const k in v) {
+    const c = (v as Record<string, unknown>)[k];
+    if (prev !== undefined && !(prev < k)) form.normal = false;
+    prev = k;
     if (k === '.') {
-      n.member = true;
+      dot = true;
+      if (!isEmptyObject(c)) form.normal = false;
       continue;
     }
     if (!/^[fkvi]:/.test(k)) throw badRequest(`error decoding FieldsV1: unexpected path element ${JSON.stringify(k)}`);
-    (n.children ??= new Map()).set(k, decodeFieldsV1(c));
+    (n.children ??= new Map()).set(k, decodeNode(c, form));
   }
+  // {} is a member leaf; with children, only "." makes the path itself a member.
+  if (n.children) n.member = dot;
+  else if (dot) form.normal = false;
   return n;
+}
+
+function isEmptyObject(v: unknown): boolean {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  for (const _ in v) return false;
+  return true;
 }
 
 /** Member paths of a set (each a list of path elements), in sorted order. */
@@ -428,6 +468,12 @@ interface Entry {
   time?: string;
   subresource?: string;
   set: FieldNode;
+  /**
+   * The FieldsV1 JSON `set` was read from, when in the encoder's own form: written back as it
+   * is while the entry's set is still that same object (a write leaves most entries alone, and
+   * encoding each again was most of the field manager's cost).
+   */
+  stored?: { set: FieldNode; json: unknown };
 }
 
 const entryKey = (e: { manager?: string; operation?: string; subresource?: string }) => `${e.manager ?? ''}\u0000${e.operation ?? ''}\u0000${e.subresource ?? ''}`;
@@ -445,14 +491,13 @@ function decodeEntries(list: unknown, gk: { group: string; kind: string }, name:
     if (e.fieldsType !== undefined && e.fieldsType !== 'FieldsV1') {
       throw invalid(gk, name, [{ reason: 'FieldValueNotSupported', field: `${where}.fieldsType`, message: `Unsupported value: ${JSON.stringify(e.fieldsType)}: supported values: "FieldsV1"` }]);
     }
-    return {
-      manager: e.manager ?? '',
-      operation: e.operation,
-      apiVersion: e.apiVersion ?? '',
-      time: e.time,
-      subresource: e.subresource || undefined,
-      set: e.fieldsV1 === undefined ? emptySet() : decodeFieldsV1(e.fieldsV1),
-    };
+    const entry: Entry = { manager: e.manager ?? '', operation: e.operation, apiVersion: e.apiVersion ?? '', time: e.time, subresource: e.subresource || undefined, set: emptySet() };
+    if (e.fieldsV1 !== undefined) {
+      const { set, normal } = decodeFieldsV1Form(e.fieldsV1);
+      entry.set = set;
+      if (normal) entry.stored = { set, json: e.fieldsV1 };
+    }
+    return entry;
   });
 }
 
@@ -463,7 +508,7 @@ function encodeEntries(entries: Entry[]): ManagedFieldsEntry[] {
     const m: ManagedFieldsEntry = { manager: e.manager, operation: e.operation, apiVersion: e.apiVersion };
     if (e.time) m.time = e.time;
     m.fieldsType = 'FieldsV1';
-    m.fieldsV1 = encodeFieldsV1(e.set);
+    m.fieldsV1 = e.stored?.set === e.set ? e.stored.json : encodeFieldsV1(e.set);
     if (e.subresource) m.subresource = e.subresource;
     out.push(m);
   }
@@ -524,7 +569,7 @@ export function updateManagedFields(old: KubeObject | undefined, next: KubeObjec
   const mine = stripUntracked(changed, scope);
   const gone = stripUntracked(removed, scope);
   if (!isEmpty(mine) || !isEmpty(gone)) {
-    for (const e of entries) e.set = difference(difference(e.set, mine), gone);
+    for (const e of entries) if (overlaps(e.set, mine) || overlaps(e.set, gone)) e.set = difference(difference(e.set, mine), gone);
     const key = entryKey({ manager: opts.manager, operation: 'Update', subresource: opts.subresource });
     let own = entries.find((e) => entryKey(e) === key);
     if (!own && !isEmpty(mine)) {

@@ -9,7 +9,7 @@
  * `goValue` prints a value as Go's `%v` does, for the Invalid `patch` field error.
  */
 import { goJsonKind } from '../jsonscan.ts';
-import { getMessage, getType, type FieldDef, type MessageDef, type TypeRef } from '../schema/index.ts';
+import { getMessage, getType, type MessageDef, type TypeRef } from '../schema/index.ts';
 
 /** Go reflect kind of an unstructured (JSON) value. */
 function reflectKind(v: unknown): string {
@@ -44,13 +44,20 @@ function goType(t: TypeRef): string {
   }
 }
 
-type Mismatch = { want: 'struct' | 'map' | 'slice'; value: unknown; struct: string; path: string; type: string };
+/**
+ * A value of the wrong JSON type at `path` (the field's Go type `t`, in the struct `def`). The
+ * Go names are worked out only for the message: the walk runs on every patched object.
+ */
+type Mismatch = { want: 'struct' | 'map' | 'slice'; value: unknown; def: MessageDef; path: string; t: TypeRef };
+
+function structName(def: MessageDef): string {
+  return def.name.split('.').pop() ?? def.name;
+}
 
 /** The first structural mismatch, in Go field declaration order. */
 function firstMismatch(value: unknown, def: MessageDef, path: string): Mismatch | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const obj = value as Record<string, unknown>;
-  const struct = def.name.split('.').pop() ?? def.name;
   for (const f of def.fields) {
     if (f.inline && f.type.kind === 'message') {
       const inner = getMessage(f.type.name);
@@ -60,19 +67,19 @@ function firstMismatch(value: unknown, def: MessageDef, path: string): Mismatch 
     }
     const v = obj[f.name];
     if (v === undefined || v === null) continue;
-    const m = checkField(v, f.type, f, struct, path ? `${path}.${f.name}` : f.name);
+    const m = checkField(v, f.type, def, path ? `${path}.${f.name}` : f.name);
     if (m) return m;
   }
   return undefined;
 }
 
-function checkField(v: unknown, t: TypeRef, f: FieldDef | undefined, struct: string, path: string): Mismatch | undefined {
-  const type = goType(t);
+function checkField(v: unknown, t: TypeRef, struct: MessageDef, path: string): Mismatch | undefined {
+  if (t.kind === 'scalar' || t.kind === 'special') return undefined;
   if (t.kind === 'map') {
-    if (typeof v !== 'object' || Array.isArray(v)) return { want: 'map', value: v, struct, path, type };
+    if (typeof v !== 'object' || Array.isArray(v)) return { want: 'map', value: v, def: struct, path, t };
     for (const x of Object.values(v as object)) {
       if (x === null) continue;
-      const m = checkField(x, t.value, undefined, struct, path);
+      const m = checkField(x, t.value, struct, path);
       if (m) return m;
     }
     return undefined;
@@ -83,15 +90,15 @@ function checkField(v: unknown, t: TypeRef, f: FieldDef | undefined, struct: str
     const def = getType(t.name);
     if (def?.kind === 'list') elem = def.elem;
     else if (def?.kind === 'message') {
-      if (typeof v !== 'object' || Array.isArray(v)) return { want: 'struct', value: v, struct, path, type };
+      if (typeof v !== 'object' || Array.isArray(v)) return { want: 'struct', value: v, def: struct, path, t };
       return firstMismatch(v, def, path);
     }
   }
   if (elem) {
-    if (!Array.isArray(v)) return { want: 'slice', value: v, struct, path, type };
+    if (!Array.isArray(v)) return { want: 'slice', value: v, def: struct, path, t };
     for (const x of v) {
       if (x === null) continue;
-      const m = checkField(x, elem, f, struct, path);
+      const m = checkField(x, elem, struct, path);
       if (m) return m;
     }
   }
@@ -114,7 +121,7 @@ export function unmarshalError(obj: unknown, typeName: string): string | undefin
   if (def?.kind !== 'message') return undefined;
   const m = firstMismatch(obj, def, '');
   if (!m) return undefined;
-  return `json: cannot unmarshal ${goJsonKind(m.value)} into Go struct field ${m.struct}.${m.path} of type ${m.type}`;
+  return `json: cannot unmarshal ${goJsonKind(m.value)} into Go struct field ${structName(m.def)}.${m.path} of type ${goType(m.t)}`;
 }
 
 /** A value as Go's `%v` prints a decoded JSON value: `map[a:1 b:[x y]]` (map keys sorted). */
