@@ -53,7 +53,7 @@ export class Interner {
     if (!v || typeof v !== 'object') return v;
     let key = JSON.stringify(v);
     if (key.length < minInternChars) return v;
-    if (key.length > maxKeyChars) key = crypto.hash('sha256', key, 'base64');
+    if (key.length > maxKeyChars) key = crypto.hash('sha256', key, 'binary');
     const have = this.#table.get(key)?.deref();
     if (have) return have as T;
     this.#table.set(key, new WeakRef(v as object));
