@@ -697,7 +697,8 @@ export class ResourceStore {
         guess = undefined;
         const undo = this.#undoPoint(ctx);
         try {
-          const r = await this.#deleteFrom(key, namespace, name, clone(c.obj), c.rv, p, ctx, true);
+          // The cached object itself (frozen): a delete attempt only reads `old` and copies it.
+          const r = await this.#deleteFrom(key, namespace, name, c.obj, c.rv, p, ctx, true);
           if (r) return r;
         } catch {}
         undo();
@@ -711,8 +712,9 @@ export class ResourceStore {
   }
 
   /**
-   * One delete attempt on `old` at revision `rev`: the answer, or undefined to read again. With
-   * a guess (the watch cache's object, copied), only an attempt that wrote is the answer: one that
+   * One delete attempt on `old` at revision `rev` (never changed here: it may be the watch
+   * cache's frozen object): the answer, or undefined to read again. With a guess (the watch
+   * cache's object), only an attempt that wrote is the answer: one that
    * would answer without writing, or fail, is decided again on the stored object.
    */
   async #deleteFrom(key: string, namespace: string, name: string, old: KubeObject, rev: number, p: DeleteParams, ctx: WriteContext, guessed: boolean): Promise<{ obj: KubeObject; deleted: boolean } | undefined> {
