@@ -357,6 +357,22 @@ export function tolerates(t: Toleration, taint: Pick<Taint, 'key' | 'value' | 'e
   return (t.value ?? '') === (taint.value ?? '');
 }
 
+/**
+ * The filter result for an untolerated taint, one per taint object (a node's taints are its
+ * informer object's, unchanged until the node changes): a cycle meets the same tainted nodes for
+ * every pod, and the cycle counts its failures by reason.
+ */
+const untoleratedResults = new WeakMap<object, FilterResult>();
+function untolerated(taint: Pick<Taint, 'key' | 'value'>): FilterResult {
+  let r = untoleratedResults.get(taint);
+  if (!r) {
+    // Upstream prints key and value, the value empty or not: `{node.kubernetes.io/not-ready: }`.
+    r = { reason: `node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`, unresolvable: true };
+    untoleratedResults.set(taint, r);
+  }
+  return r;
+}
+
 export const taintToleration: Plugin = {
   name: 'TaintToleration',
   weight: 3,
@@ -364,10 +380,7 @@ export const taintToleration: Plugin = {
     const tolerations = pod.spec?.tolerations ?? [];
     for (const taint of node.taints) {
       if (taint.effect !== 'NoSchedule' && taint.effect !== 'NoExecute') continue;
-      if (!tolerations.some((t) => tolerates(t, taint))) {
-        // Upstream prints key and value, the value empty or not: `{node.kubernetes.io/not-ready: }`.
-        return { reason: `node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`, unresolvable: true };
-      }
+      if (!tolerations.some((t) => tolerates(t, taint))) return untolerated(taint);
     }
     return null;
   },
