@@ -14,7 +14,7 @@ import type { AuditRecorder } from './audit/index.ts';
 import { isStale } from '../storage/encryption.ts';
 import { randomUUID } from 'node:crypto';
 import { posix } from 'node:path';
-import type { Store, KeyValue } from '../storage/types.ts';
+import type { Store, KeyValue, WriteResult } from '../storage/types.ts';
 import type { ResourceDef } from '../api/resource.ts';
 import type { KubeObject, StatusCause, UserInfo } from '../api/types.ts';
 import {
@@ -546,13 +546,11 @@ export class ResourceStore {
         return { obj: next, created: false };
       }
       if (ctx.dryRun) return { obj: next, created: false };
-      const res = await this.#store.update(key, this.#encode(next), cur.modRevision, this.#writeOptions);
+      const res = await this.#replace(key, next, cur.modRevision);
       if (!res.ok) {
         if (!res.current) throw notFound(this.gr, name);
         continue; // re-read: a pinned resourceVersion is then a Conflict
       }
-      this.#noteWrite(res.kv.modRevision);
-      next.metadata.resourceVersion = String(res.kv.modRevision);
       return { obj: next, created: false };
     }
   }
@@ -597,11 +595,19 @@ export class ResourceStore {
       return undo();
     }
     if (jsonEqualIgnoringRv(next, old) || next.metadata.deletionTimestamp) return undo();
-    const res = await this.#store.update(key, this.#encode(next), rev, this.#writeOptions);
+    const res = await this.#replace(key, next, rev);
     if (!res.ok) return undo();
-    this.#noteWrite(res.kv.modRevision);
-    next.metadata.resourceVersion = String(res.kv.modRevision);
     return { obj: next, created: false };
+  }
+
+  /** Writes `next` over revision `rev`; once written, notes the write and gives `next` its resourceVersion. */
+  async #replace(key: string, next: KubeObject, rev: number): Promise<WriteResult> {
+    const res = await this.#store.update(key, this.#encode(next), rev, this.#writeOptions);
+    if (res.ok) {
+      this.#noteWrite(res.kv.modRevision);
+      next.metadata.resourceVersion = String(res.kv.modRevision);
+    }
+    return res;
   }
 
   /**
@@ -753,10 +759,8 @@ export class ResourceStore {
       } else {
         if (ctx.dryRun) return { obj: next, deleted: false };
         if (jsonEqualIgnoringRv(next, old)) return guessed ? undefined : { obj: old, deleted: false };
-        const res = await this.#store.update(key, this.#encode(next), rev, this.#writeOptions);
+        const res = await this.#replace(key, next, rev);
         if (!res.ok) return undefined;
-        this.#noteWrite(res.kv.modRevision);
-        next.metadata.resourceVersion = String(res.kv.modRevision);
         return { obj: next, deleted: false };
       }
     }

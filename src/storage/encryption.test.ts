@@ -13,6 +13,7 @@ import { createCipheriv, createDecipheriv } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { runStoreSuite } from './contract.ts';
 import { openSqliteStore } from './sqlite.ts';
+import type { KeyValue } from './types.ts';
 import {
   encryptingStore,
   encryptionTransformer,
@@ -448,6 +449,39 @@ describe('encryptingStore', () => {
       const del = await s.delete('/registry/secrets/ns/a');
       assert.equal(dec(del.current!.value), 'top secret');
     } finally {
+      await s.close();
+    }
+  });
+
+  test('a plaintext resource\'s watch event carries the very bytes written (echoesWrittenValues), an encrypted one\'s its plaintext', async () => {
+    const raw = openSqliteStore(tmpDb(), { compactIntervalMs: 0 });
+    const s = encryptingStore(raw, encryptionTransformer(config([box(['b', key32a])])), resourceResolver([{ group: '', plural: 'secrets' }]));
+    const abort = new AbortController();
+    try {
+      assert.equal(s.echoesWrittenValues, true);
+      const from = await s.currentRevision();
+      const plain = enc('public');
+      const secret = enc('top secret');
+      // The watch must be live when the writes happen (a replay from history reads values back):
+      // once it has delivered a first write, the later ones come live.
+      const seen: KeyValue[] = [];
+      const watching = (async () => {
+        for await (const batch of s.watch('/registry/', from, { signal: abort.signal })) {
+          for (const ev of batch.events) seen.push(ev.kv);
+          if (seen.length >= 3) break;
+        }
+      })();
+      await s.create('/registry/configmaps/ns/first', enc('first'));
+      for (const deadline = Date.now() + 10_000; !seen.length && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+      await s.create('/registry/configmaps/ns/a', plain);
+      await s.create('/registry/secrets/ns/a', secret);
+      await watching;
+      seen.shift();
+      assert.equal(seen[0]!.value, plain, 'the same Uint8Array');
+      assert.notEqual(seen[1]!.value, secret);
+      assert.equal(dec(seen[1]!.value), 'top secret');
+    } finally {
+      abort.abort();
       await s.close();
     }
   });

@@ -608,6 +608,8 @@ export function encryptingStore(
     res.ok ? { ok: true, kv: { ...res.kv, value: plain } } : { ok: false, current: res.current && readLenient(res.current) };
 
   return {
+    // Values of resources without a provider pass through as they are, events too.
+    echoesWrittenValues: store.echoesWrittenValues,
     get: async (key, o) => readOrNull(await store.get(key, o)),
     async list(prefix, o): Promise<ListResult> {
       const res = await store.list(prefix, o);

@@ -911,6 +911,8 @@ export class SqliteStore implements Store {
   /**
    * Runs maintenance without an fsync per commit: losing it to a power cut loses nothing (it is
    * redone), and the next acknowledged write's fsync makes it durable anyway (the WAL is ordered).
+   * Only SQLite's own FULL mode (the fallback when the WAL cannot be opened for our own sync)
+   * syncs on COMMIT; with our WAL sync, or 'normal', COMMIT never syncs and this just runs `fn`.
    */
   #relaxed(fn: () => void): void {
     if (this.#opts.synchronous === 'normal' || this.#walFd !== null) return fn();
