@@ -19,6 +19,7 @@ import type http2 from 'node:http2';
 import { startServer, type ServerHandle } from '../test/e2e/harness.ts';
 import { credsFromKubeconfig, jsonLines } from '../test/e2e/api.ts';
 import { h2Send, h2Session } from './http.ts';
+import { machineSpeedMs } from './calibrate.ts';
 import type { Deployment, Node, Pod } from '../src/api/index.ts';
 
 export interface ScaleSize {
@@ -147,6 +148,7 @@ async function benchOneSize(record: (name: string, value: string) => void, { nod
   const progress = (msg: string) => process.stderr.write(`  [scale ${nodes}] ${msg}\n`);
   const profileDir = process.env['BOSUN_SCALE_PROFILE'];
   const prefix = `${nodes} nodes:`;
+  record(`${prefix} machine speed before (a fixed JavaScript loop; lower is faster)`, `${machineSpeedMs()} ms`);
   const s: ServerHandle = await startServer({ args: ['--virtual-nodes', String(nodes), '--disable', 'metrics-server'], timeoutMs: 60_000, ...(profileDir ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } } : {}) });
   const pid = s.proc.pid!;
   const creds = credsFromKubeconfig(s.kubeconfig);

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import { startServer, bosunBin } from '../test/e2e/harness.ts';
 import { credsFromKubeconfig, type Creds } from '../test/e2e/api.ts';
 import { caller } from './patch.ts';
+import { machineSpeedMs } from './calibrate.ts';
 
 const limitMs = 3 * 60_000;
 
@@ -51,6 +52,7 @@ export async function benchScheduler(record: (name: string, value: string) => vo
   const measured = opts.measured ?? 2000;
   // Every controller runs: the node lifecycle controller lifts the nodes' not-ready taint, and the
   // service account controller makes the namespace's default ServiceAccount that pods need.
+  record('machine speed before the scheduling bench (a fixed JavaScript loop; lower is faster)', `${machineSpeedMs()} ms`);
   const s = await startServer({});
   const creds = credsFromKubeconfig(s.kubeconfig);
   const vn = spawn(bosunBin, ['virtual-nodes', '--kubeconfig', s.kubeconfig, '--count', String(nodes)], { stdio: 'ignore' });
