@@ -136,7 +136,7 @@ function decodeNode(v: unknown, form: { normal: boolean }): FieldNode {
     prev = k;
     if (k === '.') {
       dot = true;
-      if (!isEmptyObject(c)) form.normal = false;
+      if (!isObj(c) || Object.keys(c).length !== 0) form.normal = false;
       continue;
     }
     if (!/^[fkvi]:/.test(k)) throw badRequest(`error decoding FieldsV1: unexpected path element ${JSON.stringify(k)}`);
@@ -146,12 +146,6 @@ function decodeNode(v: unknown, form: { normal: boolean }): FieldNode {
   if (n.children) n.member = dot;
   else if (dot) form.normal = false;
   return n;
-}
-
-function isEmptyObject(v: unknown): boolean {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
-  for (const _ in v) return false;
-  return true;
 }
 
 /** Member paths of a set (each a list of path elements), in sorted order. */

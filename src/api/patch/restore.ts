@@ -38,8 +38,7 @@ function goType(t: TypeRef): string {
     case 'message': {
       const def = getType(t.name);
       if (def?.kind === 'list') return `[]${goType(def.elem)}`;
-      const short = t.name.split('.').pop() ?? t.name;
-      return `${goPackage(t.name)}.${short}`;
+      return `${goPackage(t.name)}.${shortName(t.name)}`;
     }
   }
 }
@@ -50,8 +49,9 @@ function goType(t: TypeRef): string {
  */
 type Mismatch = { want: 'struct' | 'map' | 'slice'; value: unknown; def: MessageDef; path: string; t: TypeRef };
 
-function structName(def: MessageDef): string {
-  return def.name.split('.').pop() ?? def.name;
+/** The last segment of a schema name: `io.k8s.api.core.v1.PodSpec` → `PodSpec`. */
+function shortName(name: string): string {
+  return name.split('.').pop() ?? name;
 }
 
 /** The first structural mismatch, in Go field declaration order. */
@@ -121,7 +121,7 @@ export function unmarshalError(obj: unknown, typeName: string): string | undefin
   if (def?.kind !== 'message') return undefined;
   const m = firstMismatch(obj, def, '');
   if (!m) return undefined;
-  return `json: cannot unmarshal ${goJsonKind(m.value)} into Go struct field ${structName(m.def)}.${m.path} of type ${goType(m.t)}`;
+  return `json: cannot unmarshal ${goJsonKind(m.value)} into Go struct field ${shortName(m.def.name)}.${m.path} of type ${goType(m.t)}`;
 }
 
 /** A value as Go's `%v` prints a decoded JSON value: `map[a:1 b:[x y]]` (map keys sorted). */
