@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Interner, emptyObject, maxSharedStringChars, minInternChars } from './intern.ts';
+import { Interner, emptyObject, maxSharedStringChars, minInternChars, stringTableSize } from './intern.ts';
 import { WatchCache } from './watchcache.ts';
 import { openSqliteStore } from '../storage/sqlite.ts';
 import type { KubeObject } from '../api/types.ts';
@@ -109,4 +109,16 @@ test('freeze shares short strings and empty objects, keeps long strings, and fre
   const s1 = ['registry', 'k8s.io'].join('.');
   const s2 = ['registry', 'k8s.io'].join('.');
   assert.equal(t.string(s1), t.string(s2));
+});
+
+test('the string table is bounded: at its size it is emptied and starts again', () => {
+  const t = new Interner();
+  for (let i = 0; i < stringTableSize; i++) t.string(`s${i}`);
+  assert.equal(t.strings, stringTableSize);
+  t.string('s0');
+  assert.equal(t.strings, stringTableSize, 'a string it holds is found, not added');
+  t.string('one more');
+  assert.equal(t.strings, 1);
+  t.string('x'.repeat(maxSharedStringChars + 1));
+  assert.equal(t.strings, 1, 'longer strings are not entered');
 });

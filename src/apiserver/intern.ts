@@ -27,7 +27,7 @@ const maxKeyChars = 128;
 /** Strings up to this length go through the string table. */
 export const maxSharedStringChars = 64;
 /** The string table is emptied when it reaches this many strings (most are shared again at once). */
-const stringTableSize = 1 << 16;
+export const stringTableSize = 1 << 16;
 
 /** The one empty object every cached object's empty objects become. */
 export const emptyObject: Readonly<Record<string, never>> = Object.freeze({});
@@ -47,6 +47,11 @@ export class Interner {
   }
 
   #strings = new Map<string, string>();
+
+  /** Strings the string table holds (for tests: never more than stringTableSize). */
+  get strings(): number {
+    return this.#strings.size;
+  }
 
   /** The shared copy of `v` (v itself the first time); `v` must not be changed afterwards. */
   part<T>(v: T): T {
