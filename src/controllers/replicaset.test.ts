@@ -88,6 +88,22 @@ describe('replicaset controller', () => {
     assert.equal(st.fullyLabeledReplicas, 3);
   });
 
+  test('a status written by someone else is put right (the controller writes from the newest set it sees)', async () => {
+    // Each write below makes the controller's copy stale: its writes in between may conflict,
+    // and a conflict is not retried on a timer; the set's own events bring it back.
+    for (let i = 0; i < 5; i++) {
+      const rs = await getRs('web');
+      // Unconditional (no resourceVersion), as ReplicaSets allow: the controller writes too.
+      const metadata = { ...rs.metadata, resourceVersion: undefined };
+      await cs.replicaSets.updateStatus({ ...rs, metadata, status: { ...rs.status, replicas: 7 + i, readyReplicas: 0, availableReplicas: 0 } }, { namespace: ns });
+    }
+    const st = await until('status put right', async () => {
+      const s = (await getRs('web')).status;
+      return s?.replicas === 3 && s.readyReplicas === 2 ? s : undefined;
+    });
+    assert.equal(st.availableReplicas, 2);
+  });
+
   test('a matching orphan is adopted and counts toward replicas; an orphan elsewhere is left alone', async () => {
     await cs.pods.create(bare('stray', { app: 'api' }), { namespace: ns });
     await cs.pods.create(bare('stray', { app: 'api' }, 'other'), { namespace: 'other' });

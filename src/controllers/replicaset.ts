@@ -326,8 +326,10 @@ function startSetController<T extends ReplicatedSet>(ctx: ControllerContext, k: 
       try {
         await ctx.client.updateStatus<T>(k.res, { ...set, status }, { namespace: set.metadata.namespace });
       } catch (err) {
-        if (isNotFound(err)) return;
-        if (isConflict(err)) return { requeueAfter: 100 };
+        // A conflict means a newer version of the set exists than the cache's (most often our
+        // own last status write, not yet seen by the informer): its event queues the set again,
+        // and that sync writes from it. Retrying sooner would only meet the same stale copy.
+        if (isNotFound(err) || isConflict(err)) return;
         throw err;
       }
     }
