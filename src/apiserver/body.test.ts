@@ -4,8 +4,9 @@
  * worded as upstream's (Go's JSON scanner messages, `the object provided is unrecognized ...`).
  */
 import { test } from 'node:test';
+import { PassThrough } from 'node:stream';
 import assert from 'node:assert/strict';
-import { decodeObject, maxJsonDepth, maxYamlFlowLevel, maxYamlIndents, parseJson, parseYamlBody, summarizeBody } from './body.ts';
+import { decodeObject, readBody, type Request, maxJsonDepth, maxYamlFlowLevel, maxYamlIndents, parseJson, parseYamlBody, summarizeBody } from './body.ts';
 import { goJsonSyntaxError, jsonDepthExceeded } from '../api/jsonscan.ts';
 import { yamlDepthError } from './yamldecode.ts';
 import { isStatusError, type StatusError } from '../api/errors.ts';
@@ -187,4 +188,32 @@ test('YAML aliases: ordinary use decodes, a billion laughs is refused', async ()
   const err = await rejection(() => parseYamlBody(laughs));
   assert.equal(err.code, 400);
   assert.equal(err.message, 'error converting YAML to JSON: yaml: document contains excessive aliasing');
+});
+
+test('readBody joins the chunks, refuses a body past the limit (413) and rejects a request closed before its end', async () => {
+  const stream = () => new PassThrough();
+  const whole = stream();
+  const read = readBody(whole as unknown as Request, 10);
+  whole.write('01234');
+  whole.end('56789');
+  assert.equal((await read).toString(), '0123456789');
+
+  const over = stream();
+  const refused = rejection(() => readBody(over as unknown as Request, 10));
+  over.write('0123456789');
+  over.write('a');
+  const err = await refused;
+  assert.equal(err.status.code, 413);
+  assert.equal(err.status.message, 'Request entity too large: limit is 3145728');
+  assert.ok(over.destroyed, 'the request is reset');
+
+  const cut = stream();
+  const closed = readBody(cut as unknown as Request);
+  cut.write('{"a":');
+  cut.destroy();
+  await assert.rejects(closed, /Premature close/);
+  const failed = stream();
+  const errored = readBody(failed as unknown as Request);
+  failed.destroy(new Error('boom'));
+  await assert.rejects(errored, /boom/);
 });

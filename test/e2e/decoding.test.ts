@@ -64,6 +64,31 @@ test('3 MB of nested `[` in YAML is rejected, and the server keeps answering', a
   assert.equal(health.status, 200);
 });
 
+test('a body of 3 MiB is read; one byte more is 413 (HTTP/1.1, and HTTP/2 through kubectl), and the server keeps answering', async () => {
+  const limit = 3 * 1024 * 1024;
+  const padded = (name: string, size: number): Buffer => {
+    const b = Buffer.alloc(size, ' ');
+    b.write(JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name } }));
+    return b;
+  };
+  const edge = await request(creds, 'POST', cms, { body: padded('body-edge', limit) });
+  assert.equal(edge.status, 201, edge.body.slice(0, 200));
+  for (const size of [limit + 1, 3 * limit]) {
+    const r = await request(creds, 'POST', cms, { body: padded(`body-${size}`, size) });
+    assert.equal(r.status, 413, r.body.slice(0, 200));
+    assert.equal(status(r.body).reason, 'RequestEntityTooLarge');
+    assert.equal(status(r.body).message, 'Request entity too large: limit is 3145728');
+  }
+  for (const minor of kubectlVersions) {
+    const big = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `body-kubectl-${minor}` }, data: { a: 'x'.repeat(limit) } });
+    const r = await kubectl(server, minor, ['create', '-f', '-'], { input: big });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Error from server \(RequestEntityTooLarge\): .*Request entity too large: limit is 3145728/);
+  }
+  const health = await request(creds, 'GET', '/readyz');
+  assert.equal(health.status, 200);
+});
+
 test('YAML within upstream limits is created', async () => {
   const yaml = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: yaml-ok\ndata:\n  a: "1"\n`;
   const r = await request(creds, 'POST', cms, { body: yaml, headers: { 'content-type': 'application/yaml' } });

@@ -72,52 +72,64 @@ function csrOf(a: AdmissionAttributes, o: AdmissionAttributes['object']): Certif
 export function certificateApprovalPlugin(deps: CertificateAdmissionDeps): AdmissionPlugin {
   return {
     name: 'CertificateApproval',
-    async validate(a) {
+    validate(a) {
       if (a.operation !== 'UPDATE' || a.subresource !== 'approval' || !isCsr(a)) return;
-      const signerName = csrOf(a, a.oldObject).spec?.signerName ?? '';
-      if (!(await isAuthorizedForSignerName(deps, a.user, 'approve', signerName))) {
-        throw forbid(a, `user not permitted to approve requests with signerName ${JSON.stringify(signerName)}`);
-      }
+      return approve(a);
     },
   };
+
+  async function approve(a: AdmissionAttributes): Promise<void> {
+    const signerName = csrOf(a, a.oldObject).spec?.signerName ?? '';
+    if (!(await isAuthorizedForSignerName(deps, a.user, 'approve', signerName))) {
+      throw forbid(a, `user not permitted to approve requests with signerName ${JSON.stringify(signerName)}`);
+    }
+  }
 }
 
 /** CertificateSigning: `sign` on the signer for a status update that changes status.certificate. */
 export function certificateSigningPlugin(deps: CertificateAdmissionDeps): AdmissionPlugin {
   return {
     name: 'CertificateSigning',
-    async validate(a) {
+    validate(a) {
       if (a.operation !== 'UPDATE' || a.subresource !== 'status' || !isCsr(a)) return;
-      const old = csrOf(a, a.oldObject);
-      const csr = csrOf(a, a.object);
-      if ((old.status?.certificate ?? undefined) === (csr.status?.certificate ?? undefined)) return;
-      const signerName = old.spec?.signerName ?? '';
-      if (!(await isAuthorizedForSignerName(deps, a.user, 'sign', signerName))) {
-        throw forbid(a, `user not permitted to sign requests with signerName ${JSON.stringify(signerName)}`);
-      }
+      return sign(a);
     },
   };
+
+  async function sign(a: AdmissionAttributes): Promise<void> {
+    const old = csrOf(a, a.oldObject);
+    const csr = csrOf(a, a.object);
+    if ((old.status?.certificate ?? undefined) === (csr.status?.certificate ?? undefined)) return;
+    const signerName = old.spec?.signerName ?? '';
+    if (!(await isAuthorizedForSignerName(deps, a.user, 'sign', signerName))) {
+      throw forbid(a, `user not permitted to sign requests with signerName ${JSON.stringify(signerName)}`);
+    }
+  }
 }
 
 /** CertificateSubjectRestriction: no kube-apiserver-client certificate for the system:masters group. */
 export function certificateSubjectRestrictionPlugin(): AdmissionPlugin {
   return {
     name: 'CertificateSubjectRestriction',
-    async validate(a) {
+    validate(a) {
       if (a.operation !== 'CREATE' || a.subresource !== '' || !isCsr(a)) return;
-      const csr = csrOf(a, a.object);
-      if (csr.spec?.signerName !== kubeAPIServerClientSignerName) return;
-      let organizations: string[];
-      try {
-        organizations = (await readCsr(Buffer.from(csr.spec.request ?? '', 'base64').toString('utf8'))).organizations;
-      } catch (err) {
-        throw forbid(a, `failed to parse CSR: ${err instanceof Error ? err.message : String(err)}`);
-      }
-      if (organizations.includes(privilegedGroup)) {
-        throw forbid(a, `use of ${kubeAPIServerClientSignerName} signer with ${privilegedGroup} group is not allowed`);
-      }
+      return restrictSubject(a);
     },
   };
+
+  async function restrictSubject(a: AdmissionAttributes): Promise<void> {
+    const csr = csrOf(a, a.object);
+    if (csr.spec?.signerName !== kubeAPIServerClientSignerName) return;
+    let organizations: string[];
+    try {
+      organizations = (await readCsr(Buffer.from(csr.spec.request ?? '', 'base64').toString('utf8'))).organizations;
+    } catch (err) {
+      throw forbid(a, `failed to parse CSR: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (organizations.includes(privilegedGroup)) {
+      throw forbid(a, `use of ${kubeAPIServerClientSignerName} signer with ${privilegedGroup} group is not allowed`);
+    }
+  }
 }
 
 /** The three plugins in upstream's order (CertificateApproval, CertificateSigning, CertificateSubjectRestriction). */

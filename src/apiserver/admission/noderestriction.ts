@@ -285,35 +285,36 @@ export function nodeRestrictionPlugin(src: NodeRestrictionSource, opts: NodeRest
 
   return {
     name: 'NodeRestriction',
-    async validate(a) {
-      if (a.operation === 'CONNECT') return;
-      const { isNode, nodeName } = nodeIdentity(a.user);
-      if (!isNode) return;
-      if (!nodeName) throw forbid(a, `could not determine node from user ${q(a.user.username)}`);
-      switch (`${a.def.group}/${a.def.plural}`) {
-        case '/pods':
-          if (a.subresource === '') return admitPod(nodeName, a);
-          if (a.subresource === 'status') return admitPodStatus(nodeName, a);
-          if (a.subresource === 'eviction') return admitPodEviction(nodeName, a);
-          throw forbid(a, `unexpected pod subresource ${q(a.subresource)}, only 'status' and 'eviction' are allowed`);
-        case '/nodes':
-          return admitNode(nodeName, a);
-        case '/persistentvolumeclaims':
-          if (a.subresource === 'status') return admitPVCStatus(nodeName, a);
-          throw forbid(a, 'may only update PVC status');
-        case '/serviceaccounts':
-          return admitServiceAccount(nodeName, a);
-        case 'coordination.k8s.io/leases':
-          if (a.namespace !== nodeLeaseNamespace) throw forbid(a, `can only access leases in the ${q(nodeLeaseNamespace)} system namespace`);
-          return admitOwnNamed(nodeName, a, 'can only access node lease with the same name as the requesting node');
-        case 'storage.k8s.io/csinodes':
-          return admitOwnNamed(nodeName, a, 'can only access CSINode with the same name as the requesting node');
-        case 'resource.k8s.io/resourceslices':
-          return admitResourceSlice(nodeName, a);
-        case 'certificates.k8s.io/certificatesigningrequests':
-          if (opts.allowInsecureKubeletCertificateSigningRequests) return;
-          return admitCSR(nodeName, a);
-      }
-    },
+    // Requests of users other than nodes pass at once (not awaited by the chain).
+    validate: (a) => (a.operation === 'CONNECT' || !nodeIdentity(a.user).isNode ? undefined : validateNode(a)),
   };
+
+  async function validateNode(a: AdmissionAttributes): Promise<void> {
+    const { nodeName } = nodeIdentity(a.user);
+    if (!nodeName) throw forbid(a, `could not determine node from user ${q(a.user.username)}`);
+    switch (`${a.def.group}/${a.def.plural}`) {
+      case '/pods':
+        if (a.subresource === '') return admitPod(nodeName, a);
+        if (a.subresource === 'status') return admitPodStatus(nodeName, a);
+        if (a.subresource === 'eviction') return admitPodEviction(nodeName, a);
+        throw forbid(a, `unexpected pod subresource ${q(a.subresource)}, only 'status' and 'eviction' are allowed`);
+      case '/nodes':
+        return admitNode(nodeName, a);
+      case '/persistentvolumeclaims':
+        if (a.subresource === 'status') return admitPVCStatus(nodeName, a);
+        throw forbid(a, 'may only update PVC status');
+      case '/serviceaccounts':
+        return admitServiceAccount(nodeName, a);
+      case 'coordination.k8s.io/leases':
+        if (a.namespace !== nodeLeaseNamespace) throw forbid(a, `can only access leases in the ${q(nodeLeaseNamespace)} system namespace`);
+        return admitOwnNamed(nodeName, a, 'can only access node lease with the same name as the requesting node');
+      case 'storage.k8s.io/csinodes':
+        return admitOwnNamed(nodeName, a, 'can only access CSINode with the same name as the requesting node');
+      case 'resource.k8s.io/resourceslices':
+        return admitResourceSlice(nodeName, a);
+      case 'certificates.k8s.io/certificatesigningrequests':
+        if (opts.allowInsecureKubeletCertificateSigningRequests) return;
+        return admitCSR(nodeName, a);
+    }
+  }
 }

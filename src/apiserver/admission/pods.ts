@@ -237,23 +237,25 @@ export function serviceAccountAdmission(
     }
   }
 
+  async function admitPod(a: AdmissionAttributes): Promise<void> {
+    const pod = a.object as unknown as Pod;
+    // Mirror pods are never changed (the kubelet would see a spec it did not write), only checked.
+    if (isMirror(pod)) return validate(a);
+    const spec = (pod.spec ??= { containers: [] });
+    const name = spec.serviceAccountName || spec.serviceAccount || defaultServiceAccountName;
+    spec.serviceAccountName = name;
+    spec.serviceAccount = name;
+    const sa = await lookup(a, name);
+    if (spec.automountServiceAccountToken ?? sa.automountServiceAccountToken ?? true) mountServiceAccountToken(spec);
+    if (!spec.imagePullSecrets?.length && sa.imagePullSecrets?.length) spec.imagePullSecrets = sa.imagePullSecrets.map((r) => ({ name: r.name }));
+    return validate(a);
+  }
+
+  // Requests other than for pods pass at once (not awaited by the chain).
   return {
     name: 'ServiceAccount',
-    async admit(a) {
-      if (!isPodCreate(a)) return;
-      const pod = a.object as unknown as Pod;
-      // Mirror pods are never changed (the kubelet would see a spec it did not write), only checked.
-      if (isMirror(pod)) return validate(a);
-      const spec = (pod.spec ??= { containers: [] });
-      const name = spec.serviceAccountName || spec.serviceAccount || defaultServiceAccountName;
-      spec.serviceAccountName = name;
-      spec.serviceAccount = name;
-      const sa = await lookup(a, name);
-      if (spec.automountServiceAccountToken ?? sa.automountServiceAccountToken ?? true) mountServiceAccountToken(spec);
-      if (!spec.imagePullSecrets?.length && sa.imagePullSecrets?.length) spec.imagePullSecrets = sa.imagePullSecrets.map((r) => ({ name: r.name }));
-      return validate(a);
-    },
-    validate,
+    admit: (a) => (isPodCreate(a) ? admitPod(a) : undefined),
+    validate: (a) => (applies(a) ? validate(a) : undefined),
   };
 }
 

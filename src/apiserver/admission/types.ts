@@ -42,10 +42,18 @@ export class AdmissionChain {
   constructor(plugins: AdmissionPlugin[]) {
     this.#plugins = plugins;
   }
+  // A plugin that answers at once (most do, for most requests) is not awaited: a write passes
+  // every plugin twice, and each await is a turn of the microtask queue.
   async admit(attrs: AdmissionAttributes): Promise<void> {
-    for (const p of this.#plugins) if (p.admit) await p.admit(attrs);
+    for (const p of this.#plugins) {
+      const pending = p.admit?.(attrs);
+      if (pending) await pending;
+    }
   }
   async validate(attrs: AdmissionAttributes): Promise<void> {
-    for (const p of this.#plugins) if (p.validate) await p.validate(attrs);
+    for (const p of this.#plugins) {
+      const pending = p.validate?.(attrs);
+      if (pending) await pending;
+    }
   }
 }

@@ -216,20 +216,24 @@ export function validatingAdmissionPolicyPlugin(deps: ValidatingAdmissionPolicyD
 
   return {
     name: pluginName,
-    async validate(attrs) {
+    validate(attrs) {
       if (isExempt(attrs.def)) return;
       const hooks = source();
       if (hooks.length === 0) return;
-      warm(hooks);
-      const view = requestView(attrs);
-      const d: Dispatch = { attrs, state: new RequestState(view, { namespace: deps.namespace, authorize: deps.authorize }), denied: [] };
-      for (const hook of hooks) {
-        // As upstream's validating dispatcher: a policy that cannot be matched is passed over.
-        const m = hook.match ? matchResources(hook.match, view, lookups) : undefined;
-        if (!m || isStatusError(m)) continue;
-        await dispatchPolicy(d, hook, m);
-      }
-      if (d.denied.length > 0) throw denialError(attrs, d.denied[0]!);
+      return validateWith(hooks, attrs);
     },
   };
+
+  async function validateWith(hooks: ReturnType<typeof source>, attrs: AdmissionAttributes): Promise<void> {
+    warm(hooks);
+    const view = requestView(attrs);
+    const d: Dispatch = { attrs, state: new RequestState(view, { namespace: deps.namespace, authorize: deps.authorize }), denied: [] };
+    for (const hook of hooks) {
+      // As upstream's validating dispatcher: a policy that cannot be matched is passed over.
+      const m = hook.match ? matchResources(hook.match, view, lookups) : undefined;
+      if (!m || isStatusError(m)) continue;
+      await dispatchPolicy(d, hook, m);
+    }
+    if (d.denied.length > 0) throw denialError(attrs, d.denied[0]!);
+  }
 }

@@ -174,10 +174,10 @@ export function mutatingWebhookPlugin(deps: WebhookDeps): AdmissionPlugin {
   const hooks = hookSource(() => deps.configurations());
   return {
     name: 'MutatingAdmissionWebhook',
-    async admit(attrs) {
+    admit(attrs) {
       const list = hooks();
       if (list.length === 0 || isExempt(attrs.def)) return;
-      await dispatch(list, attrs, deps);
+      return dispatch(list, attrs, deps);
     },
   };
 }

@@ -13,7 +13,7 @@
  *   whichever arrives first; Bosun's choice is deterministic.
  */
 import { internalError } from '../../../api/errors.ts';
-import type { AdmissionPlugin } from '../types.ts';
+import type { AdmissionAttributes, AdmissionPlugin } from '../types.ts';
 import { addAuditAnnotations, callHook, newDispatch, shouldCallHook, versionedFor, type WebhookDeps } from './dispatch.ts';
 import { CallError, toStatusError } from './errors.ts';
 import { isExempt, type Invocation } from './rules.ts';
@@ -29,35 +29,39 @@ export function validatingWebhookPlugin(deps: WebhookDeps): AdmissionPlugin {
   const hooks = hookSource(() => deps.configurations());
   return {
     name: 'ValidatingAdmissionWebhook',
-    async validate(attrs) {
+    validate(attrs) {
       const list = hooks();
       if (list.length === 0 || isExempt(attrs.def)) return;
-      const d = newDispatch(attrs, { deps, mutating: false });
-      const relevant: { hook: Hook; inv: Invocation }[] = [];
-      for (const hook of list) {
-        const inv = await shouldCallHook(hook, d);
-        if (inv) relevant.push({ hook, inv });
-      }
-      if (relevant.length === 0) return;
-      const outcomes = await Promise.all(
-        relevant.map(async ({ hook, inv }, i): Promise<unknown> => {
-          try {
-            const res = await callHook(d, { hook, invocation: inv, versioned: versionedFor(d, inv) });
-            return res.allowed ? undefined : toStatusError(hook.name, res.result);
-          } catch (err) {
-            if (!(err instanceof CallError)) return err;
-            if (hook.ignoreFailures) {
-              deps.log?.(`Failed calling webhook, failing open ${hook.name}: ${err.message}`);
-              addAuditAnnotations(attrs, { [`${validatingFailedOpenPrefix}round_0_index_${i}`]: hook.name });
-              return undefined;
-            }
-            deps.log?.(`Failed calling webhook, failing closed ${hook.name}: ${err.message}`);
-            return internalError(err);
-          }
-        }),
-      );
-      const refusal = outcomes.find((o) => o !== undefined);
-      if (refusal !== undefined) throw refusal;
+      return validateWith(list, attrs);
     },
   };
+
+  async function validateWith(list: readonly Hook[], attrs: AdmissionAttributes): Promise<void> {
+    const d = newDispatch(attrs, { deps, mutating: false });
+    const relevant: { hook: Hook; inv: Invocation }[] = [];
+    for (const hook of list) {
+      const inv = await shouldCallHook(hook, d);
+      if (inv) relevant.push({ hook, inv });
+    }
+    if (relevant.length === 0) return;
+    const outcomes = await Promise.all(
+      relevant.map(async ({ hook, inv }, i): Promise<unknown> => {
+        try {
+          const res = await callHook(d, { hook, invocation: inv, versioned: versionedFor(d, inv) });
+          return res.allowed ? undefined : toStatusError(hook.name, res.result);
+        } catch (err) {
+          if (!(err instanceof CallError)) return err;
+          if (hook.ignoreFailures) {
+            deps.log?.(`Failed calling webhook, failing open ${hook.name}: ${err.message}`);
+            addAuditAnnotations(attrs, { [`${validatingFailedOpenPrefix}round_0_index_${i}`]: hook.name });
+            return undefined;
+          }
+          deps.log?.(`Failed calling webhook, failing closed ${hook.name}: ${err.message}`);
+          return internalError(err);
+        }
+      }),
+    );
+    const refusal = outcomes.find((o) => o !== undefined);
+    if (refusal !== undefined) throw refusal;
+  }
 }
