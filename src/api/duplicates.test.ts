@@ -16,6 +16,11 @@ const cases: { name: string; text: string; want: string[] }[] = [
   { name: 'strings with braces and quotes do not confuse the scan', text: '{"a":"{\\"b\\":1,\\"b\\":2}","c":"]"}', want: [] },
   { name: 'whitespace and scalars of every kind are skipped', text: ' { "a" : true , "b" : null , "c" : -1.5e3 , "a" : false } ', want: ['a'] },
   { name: 'a text without objects has none', text: '[1,2,"x"]', want: [] },
+  {
+    name: 'repeats in a wide object (past the small-object list) and after nested containers',
+    text: `{"m":{${Array.from({ length: 40 }, (_, i) => `"k${i}":${i}`).join(',')},"k3":0,"k39":0},"l":[[{"x":1,"x":2}]],"m":1}`,
+    want: ['m.k3', 'm.k39', 'l[0][0].x', 'm'],
+  },
 ];
 
 for (const c of cases) {

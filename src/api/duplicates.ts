@@ -75,20 +75,20 @@ class Scanner {
 
   /**
    * Walks the value at `pos` with an explicit stack (no recursion: nesting is bounded only by
-   * the caller's depth check, 10,000 levels upstream).
+   * the caller's depth check, 10,000 levels upstream). Paths are built only for repeats.
    */
   value(root: string, out: string[]): void {
     const t = this.text;
-    // One frame per open container: its path, whether it is an object, the keys seen, the index.
-    const frames: { path: string; obj: boolean; first?: string; seen?: Set<string>; i: number }[] = [];
-    let path = root;
+    const frames: Frame[] = [];
+    // Where the next value sits in the innermost container: a key, or an index.
+    let at: string | number | undefined;
     for (;;) {
       // ---- at the start of a value
       this.ws();
       const c = t.charCodeAt(this.pos);
       if (c === 123 || c === 91) {
         this.pos++;
-        frames.push({ path, obj: c === 123, i: 0 });
+        frames.push({ at, obj: c === 123, i: 0, keys: undefined, set: undefined });
       } else if (c === 34) this.string();
       else this.scalar();
       // ---- find the next value, closing containers on the way
@@ -109,7 +109,7 @@ class Scanner {
           continue;
         }
         if (!f.obj) {
-          path = `${f.path}[${f.i}]`;
+          at = f.i;
           break;
         }
         if (d !== 34) {
@@ -117,19 +117,49 @@ class Scanner {
           continue;
         }
         const key = this.string();
-        const child = f.path ? `${f.path}.${key}` : key;
-        // Most objects have few keys: keep the first one unboxed, build a set from the second on.
-        if (f.first === undefined) f.first = key;
-        else {
-          f.seen ??= new Set([f.first]);
-          if (f.seen.has(key)) out.push(child);
-          else f.seen.add(key);
-        }
+        if (seenBefore(f, key)) out.push(pathOf(root, frames, key));
         this.ws();
         if (t.charCodeAt(this.pos) === 58) this.pos++; // :
-        path = child;
+        at = key;
         break;
       }
     }
   }
+}
+
+/** An open container: where it sits in its parent, its kind, the keys seen (objects) or the index (arrays). */
+interface Frame {
+  at: string | number | undefined;
+  obj: boolean;
+  i: number;
+  /** The keys seen so far, while few; past `smallObject` of them, a set. */
+  keys: string[] | undefined;
+  set: Set<string> | undefined;
+}
+
+const smallObject = 16;
+
+/** Whether `key` was seen before in this object (recording it if not). */
+function seenBefore(f: Frame, key: string): boolean {
+  if (f.set) {
+    if (f.set.has(key)) return true;
+    f.set.add(key);
+    return false;
+  }
+  const keys = (f.keys ??= []);
+  if (keys.includes(key)) return true;
+  keys.push(key);
+  if (keys.length > smallObject) f.set = new Set(keys);
+  return false;
+}
+
+/** The path of `key` in the innermost open object ("spec.template.spec.containers[0].image"). */
+function pathOf(root: string, frames: readonly Frame[], key: string): string {
+  let path = root;
+  const step = (at: string | number) => {
+    path = typeof at === 'number' ? `${path}[${at}]` : path ? `${path}.${at}` : at;
+  };
+  for (const f of frames) if (f.at !== undefined) step(f.at);
+  step(key);
+  return path;
 }
