@@ -10,9 +10,12 @@ import { unmarshalError } from '../api/patch/restore.ts';
 import { patchInvalid } from '../api/patch/strategic.ts';
 import { copyJson } from '../util/freeze.ts';
 
-/** Throws upstream's patch error when `out` cannot decode as `typeName`; returns `out`. */
-function checkDecodes(out: unknown, typeName: string | undefined): unknown {
-  const wrongType = typeName ? unmarshalError(out, typeName) : undefined;
+/**
+ * Throws upstream's patch error when `out` cannot decode as `typeName`; returns `out`. With the
+ * merge patch that made it, only the fields the patch sets are checked.
+ */
+function checkDecodes(out: unknown, typeName: string | undefined, mergePatch?: unknown): unknown {
+  const wrongType = typeName ? unmarshalError(out, typeName, mergePatch) : undefined;
   if (wrongType) throw patchInvalid(JSON.stringify(out), wrongType);
   return out;
 }
@@ -32,7 +35,7 @@ export function applyJsonPatch(doc: unknown, patch: unknown, typeName?: string):
 }
 
 export function applyMergePatch(doc: unknown, patch: unknown, typeName?: string): unknown {
-  return checkDecodes(mergePatch(copyJson(doc), patch), typeName);
+  return checkDecodes(mergePatch(copyJson(doc), patch), typeName, patch);
 }
 
 /** RFC 7386 merge of `patch` into `target` (mutated), with an explicit stack: nesting costs no call depth. */

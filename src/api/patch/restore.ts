@@ -54,32 +54,45 @@ function shortName(name: string): string {
   return name.split('.').pop() ?? name;
 }
 
-/** The first structural mismatch, in Go field declaration order. */
-function firstMismatch(value: unknown, def: MessageDef, path: string): Mismatch | undefined {
+/** A map of a merge patch: the fields below it that the patch sets (undefined: all of them). */
+type Changed = Record<string, unknown> | undefined;
+
+/** The part of `changed` at `key` when it is a map (descend); undefined when the patch set a whole value there. */
+function below(changed: Record<string, unknown>, key: string): Changed {
+  const c = changed[key];
+  return c !== null && typeof c === 'object' && !Array.isArray(c) ? (c as Record<string, unknown>) : undefined;
+}
+
+/**
+ * The first structural mismatch, in Go field declaration order. With `changed` (a merge patch
+ * over a stored object, which decodes), only the fields it sets are looked at.
+ */
+function firstMismatch(value: unknown, def: MessageDef, path: string, changed?: Changed): Mismatch | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const obj = value as Record<string, unknown>;
   for (const f of def.fields) {
     if (f.inline && f.type.kind === 'message') {
       const inner = getMessage(f.type.name);
-      const m = inner && firstMismatch(obj, inner, path);
+      const m = inner && firstMismatch(obj, inner, path, changed);
       if (m) return m;
       continue;
     }
+    if (changed && changed[f.name] === undefined) continue;
     const v = obj[f.name];
     if (v === undefined || v === null) continue;
-    const m = checkField(v, f.type, def, path ? `${path}.${f.name}` : f.name);
+    const m = checkField(v, f.type, def, path ? `${path}.${f.name}` : f.name, changed && below(changed, f.name));
     if (m) return m;
   }
   return undefined;
 }
 
-function checkField(v: unknown, t: TypeRef, struct: MessageDef, path: string): Mismatch | undefined {
+function checkField(v: unknown, t: TypeRef, struct: MessageDef, path: string, changed?: Changed): Mismatch | undefined {
   if (t.kind === 'scalar' || t.kind === 'special') return undefined;
   if (t.kind === 'map') {
     if (typeof v !== 'object' || Array.isArray(v)) return { want: 'map', value: v, def: struct, path, t };
-    for (const x of Object.values(v as object)) {
-      if (x === null) continue;
-      const m = checkField(x, t.value, struct, path);
+    for (const [k, x] of Object.entries(v as object)) {
+      if (x === null || (changed && changed[k] === undefined)) continue;
+      const m = checkField(x, t.value, struct, path, changed && below(changed, k));
       if (m) return m;
     }
     return undefined;
@@ -91,7 +104,7 @@ function checkField(v: unknown, t: TypeRef, struct: MessageDef, path: string): M
     if (def?.kind === 'list') elem = def.elem;
     else if (def?.kind === 'message') {
       if (typeof v !== 'object' || Array.isArray(v)) return { want: 'struct', value: v, def: struct, path, t };
-      return firstMismatch(v, def, path);
+      return firstMismatch(v, def, path, changed);
     }
   }
   if (elem) {
@@ -115,11 +128,16 @@ export function restoreError(obj: unknown, typeName: string): string | undefined
   return m.want === 'struct' ? `cannot restore struct from: ${kind}` : `cannot restore ${m.want} from ${kind}`;
 }
 
-/** The JSON decoder's error for `obj` as `typeName`, or undefined (JSON and merge patch). */
-export function unmarshalError(obj: unknown, typeName: string): string | undefined {
+/**
+ * The JSON decoder's error for `obj` as `typeName`, or undefined (JSON and merge patch). With
+ * `mergePatch`, `obj` is that patch applied to an object that decodes: only what it sets can be
+ * wrong, and only that is walked (the first mismatch is the same).
+ */
+export function unmarshalError(obj: unknown, typeName: string, mergePatch?: unknown): string | undefined {
   const def = getType(typeName);
   if (def?.kind !== 'message') return undefined;
-  const m = firstMismatch(obj, def, '');
+  const changed = mergePatch !== null && typeof mergePatch === 'object' && !Array.isArray(mergePatch) ? (mergePatch as Record<string, unknown>) : undefined;
+  const m = firstMismatch(obj, def, '', changed);
   if (!m) return undefined;
   return `json: cannot unmarshal ${goJsonKind(m.value)} into Go struct field ${shortName(m.def.name)}.${m.path} of type ${goType(m.t)}`;
 }
