@@ -108,6 +108,9 @@ test('cluster reset turns a member of a larger cluster into a healthy one-member
   // Back to three members, then everything stops (lost quorum) and n1 is reset.
   const c1 = await clientOf(s1);
   fs.rmSync(path.join(root, 'n3', 'db'), { recursive: true, force: true });
+  // New ports for the new n3: its old ones were free while it was stopped, and another test
+  // running meanwhile may hold one now (seen once: its client port was taken).
+  Object.assign(s3.opts, { clientPort: await freePort(), peerPort: await freePort(), metricsPort: await freePort() });
   const peerURL = `https://127.0.0.1:${s3.opts.peerPort}`;
   const members = await addMember(c1, peerURL);
   await start(s3, { initialCluster: initialClusterFor(members, 'n3', peerURL), initialClusterState: 'existing' });
