@@ -404,6 +404,9 @@ function cmp(a: unknown, b: unknown, shape: Shape, changed: FieldNode, removed: 
       const av = ao[k];
       const bv = b[k];
       if (av === undefined && bv === undefined) continue;
+      // An equal value adds and removes nothing: no nodes are made for it (most of an update's
+      // object is unchanged, and every empty node would be carried to the union and the encoding).
+      if (av !== undefined && bv !== undefined && jsonEqual(av, bv)) continue;
       cmp(av, bv, s, child(changed, pe), child(removed, pe), always);
     }
     return;
@@ -416,7 +419,7 @@ function cmp(a: unknown, b: unknown, shape: Shape, changed: FieldNode, removed: 
     for (const [pe, x] of after) {
       const elemShape = shape.rel === 'map' ? shapeOfType(shape.elem) : ({ kind: 'scalar' } as Shape);
       if (!before.has(pe)) addAll(x, elemShape, child(changed, pe));
-      else if (shape.rel === 'map') cmp(before.get(pe), x, elemShape, child(changed, pe), child(removed, pe));
+      else if (shape.rel === 'map' && !jsonEqual(before.get(pe), x)) cmp(before.get(pe), x, elemShape, child(changed, pe), child(removed, pe));
     }
     for (const pe of before.keys()) if (!after.has(pe)) child(removed, pe).member = true;
     return;
