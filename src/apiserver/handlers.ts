@@ -324,7 +324,7 @@ async function handleUpdate(ctx: HandlerContext, sub: string): Promise<void> {
   const obj = await readObject(ctx);
   const stored = await toStorage(ctx.served, obj);
   // Each attempt gets its own copy of the body (an attempt may change it; see ResourceStore.update).
-  const { obj: out, created } = await ctx.storage.update(ctx.info.namespace, ctx.info.name, () => copyJson(stored), writeCtx(ctx), { subresource: sub });
+  const { obj: out, created } = await ctx.storage.update(ctx.info.namespace, ctx.info.name, () => copyJson(stored), writeCtx(ctx), { subresource: sub, mutatesCurrent: false });
   await respondObject(ctx, created ? 201 : 200, out);
 }
 
@@ -383,10 +383,11 @@ async function handlePatch(ctx: HandlerContext, sub: string): Promise<void> {
     // The patched object as upstream decodes it into the typed object (omitempty zeros gone).
     return toStorage(served, canonical(n));
   };
+  // Every patch type applies to a copy of the current object (patchObject): it need not be copied first.
   const { obj: out } = await ctx.storage.update(ctx.info.namespace, ctx.info.name, (cur) => {
     if (!cur) throw notFound(ctx.storage.gr, ctx.info.name);
     return apply(cur);
-  }, writeCtx(ctx), { subresource: sub });
+  }, writeCtx(ctx), { subresource: sub, mutatesCurrent: false });
   await respondObject(ctx, 200, out);
 }
 

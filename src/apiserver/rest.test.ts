@@ -1,5 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyJson } from '../util/freeze.ts';
 import { decodeContinue, deletionFinalizers, encodeContinue, maxListLimit } from './rest.ts';
 import { isStatusError } from '../api/errors.ts';
 import { canonical } from '../api/schema/canonical.ts';
@@ -149,6 +150,41 @@ describe('update from the watch cache\'s object', () => {
       assert.ok(del.obj.metadata.deletionTimestamp);
       assert.deepEqual(del.obj.metadata.finalizers, ['example.com/hold']);
       assert.ok(await store.get(key), 'still stored');
+    } finally {
+      rs.cache.stop();
+      await close();
+    }
+  });
+});
+
+describe('what an update hands its mutate function', () => {
+  test('a mutable copy by default; with mutatesCurrent false, the current object itself (the cache\'s, frozen)', async () => {
+    const { rs, close } = await configMapStore();
+    rs.cache.start();
+    try {
+      const made = await rs.create('default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'm' }, data: { k: 'a' } }, admin);
+      await rs.cache.waitFor(Number(made.metadata.resourceVersion));
+      const cached = rs.cache.get(rs.key('default', 'm'))!.obj;
+      let seen: unknown;
+      const first = await rs.update('default', 'm', (cur) => {
+        seen = cur;
+        cur!.data = { k: 'b' };
+        return cur!;
+      }, admin);
+      assert.notEqual(seen, cached);
+      assert.equal(Object.isFrozen(seen), false);
+      await rs.cache.waitFor(Number(first.obj.metadata.resourceVersion));
+      const now = rs.cache.get(rs.key('default', 'm'))!.obj;
+      const calls: unknown[] = [];
+      const second = await rs.update('default', 'm', (cur) => {
+        calls.push(cur);
+        // Such a mutate returns an object of its own: nothing of the given one is shared.
+        return { ...copyJson(cur!), data: { k: 'c' } };
+      }, admin, { mutatesCurrent: false });
+      assert.equal(calls.length, 1, 'decided on the cached object, without a second attempt');
+      assert.equal(calls[0], now);
+      assert.ok(Object.isFrozen(calls[0]));
+      assert.deepEqual((second.obj as { data?: Record<string, string> }).data, { k: 'c' });
     } finally {
       rs.cache.stop();
       await close();

@@ -493,10 +493,20 @@ export class ResourceStore {
     name: string,
     mutate: (current: KubeObject | null) => KubeObject | Promise<KubeObject>,
     ctx: WriteContext,
-    opts: { subresource?: string; forceAllowCreate?: boolean } = {},
+    opts: {
+      subresource?: string;
+      forceAllowCreate?: boolean;
+      /**
+       * False when `mutate` never changes the object it is given and returns one of its own
+       * (nothing of the given one shared: a deep copy, or a new object): it is then handed the
+       * current object itself, frozen when it is the watch cache's, instead of a deep copy.
+       */
+      mutatesCurrent?: boolean;
+    } = {},
   ): Promise<{ obj: KubeObject; created: boolean }> {
     const key = this.key(namespace, name);
     const sub = opts.subresource ?? '';
+    const given = opts.mutatesCurrent === false ? (o: KubeObject) => o : clone;
     // As upstream's GuaranteedUpdate: the watch cache's object is the first guess at the current
     // one (no store read, no decode); the compare-and-swap on its revision catches a stale guess,
     // and anything that would answer without writing (no change, an error) is decided again on
@@ -506,7 +516,7 @@ export class ResourceStore {
       if (guess) {
         const c = guess;
         guess = undefined;
-        const r = await this.#updateFrom(key, namespace, name, c.obj, c.rv, mutate, ctx, sub);
+        const r = await this.#updateFrom(key, namespace, name, c.obj, c.rv, (o) => mutate(given(o)), ctx, sub);
         if (r) return r;
         continue;
       }
@@ -525,7 +535,7 @@ export class ResourceStore {
         }
       }
       const old = this.#decode(cur);
-      const desired = await mutate(clone(old));
+      const desired = await mutate(given(old));
       this.#checkResourceVersion(desired, old, sub);
       const next = await this.#serialized(() => this.#prepareUpdate(desired, old, namespace, name, ctx, sub));
       // A value read through a provider other than the first (encryption key rotation) is written again.
@@ -570,7 +580,8 @@ export class ResourceStore {
   }
 
   /**
-   * One update attempt from the watch cache's (frozen) object at revision `rev`: the stored object
+   * One update attempt from the watch cache's (frozen) object at revision `rev` (`mutate` is given
+   * it, and copies it unless told it need not): the stored object
    * written, or undefined when the caller must decide again from the store (the guess was stale,
    * the update changes nothing, or it failed: any of these may be an artefact of a stale guess).
    */
@@ -580,7 +591,7 @@ export class ResourceStore {
     name: string,
     old: KubeObject,
     rev: number,
-    mutate: (current: KubeObject | null) => KubeObject | Promise<KubeObject>,
+    mutate: (current: KubeObject) => KubeObject | Promise<KubeObject>,
     ctx: WriteContext,
     sub: string,
   ): Promise<{ obj: KubeObject; created: boolean } | undefined> {
@@ -588,7 +599,7 @@ export class ResourceStore {
     const undo = this.#undoPoint(ctx);
     let next: KubeObject;
     try {
-      const desired = await mutate(clone(old));
+      const desired = await mutate(old);
       this.#checkResourceVersion(desired, old, sub);
       next = await this.#serialized(() => this.#prepareUpdate(desired, old, namespace, name, ctx, sub));
     } catch {
