@@ -28,8 +28,9 @@ export type Request = IncomingMessage | Http2ServerRequest;
 export const maxBodyBytes = 3 * 1024 * 1024;
 
 /**
- * The whole body, refused past `limit` bytes (413). Read through the stream's events: an async iterator costs several promises
- * and listeners per request on the busiest path. A request closed before its end rejects.
+ * The whole body, refused past `limit` bytes (413). Read through the stream's events: an async
+ * iterator costs several promises and listeners per request on the busiest path. A request
+ * closed before its end rejects.
  */
 export function readBody(req: Request, limit = maxBodyBytes): Promise<Buffer> {
   if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));

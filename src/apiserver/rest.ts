@@ -580,8 +580,8 @@ export class ResourceStore {
   }
 
   /**
-   * One update attempt from the watch cache's (frozen) object at revision `rev` (`mutate` is given
-   * it, and copies it unless told it need not): the stored object
+   * One update attempt from the watch cache's (frozen) object at revision `rev`, which `mutate`
+   * is given as it is (update() wraps it in a copy unless told not to): the stored object
    * written, or undefined when the caller must decide again from the store (the guess was stale,
    * the update changes nothing, or it failed: any of these may be an artefact of a stale guess).
    */
