@@ -744,9 +744,10 @@ export class ResourceStore {
     }
     let grace = this.def.deleteGracePeriod ? this.def.deleteGracePeriod(old, p.gracePeriodSeconds) : 0;
     const pending = old.metadata.deletionTimestamp !== undefined;
-    // Both admission phases, as upstream's AdmissionToValidateObjectDeleteFunc: no object, a copy
-    // of the stored one as oldObject, and the DeleteOptions (the grace period a graceful kind settles on).
-    const attrs: AdmissionAttributes = this.#attrs('DELETE', namespace, name, ctx, undefined, clone(old));
+    // Both admission phases, as upstream's AdmissionToValidateObjectDeleteFunc: no object, the
+    // stored one as oldObject, and the DeleteOptions (the grace period a graceful kind settles on).
+    // Plugins only read oldObject: it is `old` itself (the watch cache's frozen object on a guess).
+    const attrs: AdmissionAttributes = this.#attrs('DELETE', namespace, name, ctx, undefined, old);
     attrs.options = deleteOptionsFor(p, this.def.deleteGracePeriod && !pending ? grace : p.gracePeriodSeconds, ctx.dryRun);
     await this.#admission('admit', attrs, ctx);
     await this.#admission('validate', attrs, ctx);

@@ -111,3 +111,17 @@ test('default constraints spread the pods of a service over hostnames and zones'
   assert.equal(withDefaults.preScore!(labelled('lone', { app: 'other' }), nodes, nodes), null, 'a pod nothing selects has no default constraints');
   assert.equal(podTopologySpreadPlugin(handle, { defaultingType: 'List', defaultConstraints: [] }).preScore!(web('new'), nodes, nodes), null, 'List with no constraints turns them off');
 });
+
+test('default constraints on nodes without zones: the zone constraint is left out of scoring, the hostname spread is unchanged', () => {
+  const handle: PluginHandle = { ...emptyHandle, selectorsOf: (pod) => (pod.metadata.labels?.['app'] === 'web' ? { sets: [{ app: 'web' }], selectors: [] } : { sets: [], selectors: [] }) };
+  const withDefaults = podTopologySpreadPlugin(handle);
+  const hostOnly = podTopologySpreadPlugin(handle, { defaultingType: 'List', defaultConstraints: [{ topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', maxSkew: 3 }] });
+  const web = (name: string) => labelled(name, { app: 'web' });
+  const plain = (name: string): Node => ({ metadata: { name, labels: { 'kubernetes.io/hostname': name } }, spec: {}, status: { allocatable: { cpu: '4', memory: '8Gi', pods: '110' } } });
+  const nodes = [info(plain('a'), [web('w1'), web('w2'), web('w3')]), info(plain('b'), [web('w4')]), info(plain('c'))];
+  const got = scores(withDefaults, web('new'), nodes);
+  assert.deepEqual(got, scores(hostOnly, web('new'), nodes));
+  assert.ok(got[2]! > got[1]! && got[1]! > got[0]!, `${got}`);
+  const state = withDefaults.preScore!(web('new'), nodes, nodes) as { soft: { key: string }[] };
+  assert.deepEqual(state.soft.map((c) => c.key), ['kubernetes.io/hostname']);
+});

@@ -252,6 +252,16 @@ export function podTopologySpreadPlugin(handle: PluginHandle = emptyHandle, args
       const weights = soft.map((c, i) => Math.log((c.key === hostnameKey ? feasible.length - ignored.size : counts[i]!.size) + 2));
       const domains = soft.filter((c) => c.key !== hostnameKey);
       if (!domains.length) return { soft, counts, weights, ignored };
+      /**
+       * The state to score with: a domain constraint that no scored node has a value for adds
+       * nothing to any node's score (the cluster has no zones, say), so it is left out.
+       */
+      const scoring = (): ScoreState => {
+        const keep = soft.map((c, i) => c.key === hostnameKey || counts[i]!.size > 0);
+        if (keep.every(Boolean)) return { soft, counts, weights, ignored };
+        const pick = <T,>(xs: T[]) => xs.filter((_x, i) => keep[i]);
+        return { soft: pick(soft), counts: pick(counts), weights: pick(weights), ignored };
+      };
       if (!soft.some((c) => (c.honorAffinity && affinity) || c.honorTaints)) {
         // Every node having the keys counts: sums kept between cycles (see ./nodefold.ts).
         const totals = domainCounts(`soft\0${foldKey(soft)}`, soft, domains, ns).of(all);
@@ -262,7 +272,7 @@ export function podTopologySpreadPlugin(handle: PluginHandle = emptyHandle, args
           const m = counts[i]!;
           for (const v of m.keys()) m.set(v, total.get(v) ?? 0);
         }
-        return { soft, counts, weights, ignored };
+        return scoring();
       }
       for (const n of all) {
         const labels = n.labels;
@@ -276,7 +286,7 @@ export function podTopologySpreadPlugin(handle: PluginHandle = emptyHandle, args
           if (k !== undefined) m.set(v, k + countOn(n, c, ns));
         }
       }
-      return { soft, counts, weights, ignored };
+      return scoring();
     },
     score(pod, node, raw) {
       const state = raw as ScoreState | null;
