@@ -126,7 +126,7 @@ class Follower<T extends { metadata: { name?: string; namespace?: string; resour
   }
 }
 
-const nodeReady = (n: Node) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+export const nodeReady = (n: Node) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 const podRunning = (p: Pod) => !!p.spec?.nodeName && p.status?.phase === 'Running' && !p.metadata.deletionTimestamp;
 
 function deployment(name: string, replicas: number): string {

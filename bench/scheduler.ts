@@ -10,17 +10,13 @@ import { startServer, bosunBin } from '../test/e2e/harness.ts';
 import { credsFromKubeconfig, type Creds } from '../test/e2e/api.ts';
 import { caller } from './patch.ts';
 import { machineSpeedMs } from './calibrate.ts';
+import { nodeReady } from './scale.ts';
+import type { Node } from '../src/api/index.ts';
 
 const limitMs = 3 * 60_000;
 
-interface SchedNode {
-  spec?: { taints?: { effect?: string }[] };
-  status?: { conditions?: { type: string; status: string }[] };
-}
-
 /** Ready, with no taint that keeps pods off. */
-const schedulable = (n: SchedNode): boolean =>
-  (n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false) && !(n.spec?.taints ?? []).some((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute');
+const schedulable = (n: Node): boolean => nodeReady(n) && !(n.spec?.taints ?? []).some((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute');
 
 async function createPods(creds: Creds, ns: string, prefix: string, count: number): Promise<void> {
   const clients = Array.from({ length: 16 }, () => caller(creds));
@@ -64,7 +60,7 @@ export async function benchScheduler(record: (name: string, value: string) => vo
     // node controller has lifted its not-ready taint (else the first pods meet tainted nodes).
     let registered = 0;
     for (;;) {
-      const items = (JSON.parse((await call('GET', '/api/v1/nodes')).body) as { items: SchedNode[] }).items;
+      const items = (JSON.parse((await call('GET', '/api/v1/nodes')).body) as { items: Node[] }).items;
       if (!registered && items.length >= nodes) registered = performance.now();
       if (items.filter(schedulable).length >= nodes || performance.now() - regStart > limitMs) break;
       await new Promise((r) => setTimeout(r, 250));

@@ -57,10 +57,9 @@ function shortName(name: string): string {
 /** A map of a merge patch: the fields below it that the patch sets (undefined: all of them). */
 type Changed = Record<string, unknown> | undefined;
 
-/** The part of `changed` at `key` when it is a map (descend); undefined when the patch set a whole value there. */
-function below(changed: Record<string, unknown>, key: string): Changed {
-  const c = changed[key];
-  return c !== null && typeof c === 'object' && !Array.isArray(c) ? (c as Record<string, unknown>) : undefined;
+/** A patch value as a map to descend into; undefined for a whole value (a list, a scalar) that the patch set. */
+function asMap(v: unknown): Changed {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }
 
 /**
@@ -80,7 +79,7 @@ function firstMismatch(value: unknown, def: MessageDef, path: string, changed?: 
     if (changed && changed[f.name] === undefined) continue;
     const v = obj[f.name];
     if (v === undefined || v === null) continue;
-    const m = checkField(v, f.type, def, path ? `${path}.${f.name}` : f.name, changed && below(changed, f.name));
+    const m = checkField(v, f.type, def, path ? `${path}.${f.name}` : f.name, changed && asMap(changed[f.name]));
     if (m) return m;
   }
   return undefined;
@@ -92,7 +91,7 @@ function checkField(v: unknown, t: TypeRef, struct: MessageDef, path: string, ch
     if (typeof v !== 'object' || Array.isArray(v)) return { want: 'map', value: v, def: struct, path, t };
     for (const [k, x] of Object.entries(v as object)) {
       if (x === null || (changed && changed[k] === undefined)) continue;
-      const m = checkField(x, t.value, struct, path, changed && below(changed, k));
+      const m = checkField(x, t.value, struct, path, changed && asMap(changed[k]));
       if (m) return m;
     }
     return undefined;
@@ -136,8 +135,7 @@ export function restoreError(obj: unknown, typeName: string): string | undefined
 export function unmarshalError(obj: unknown, typeName: string, mergePatch?: unknown): string | undefined {
   const def = getType(typeName);
   if (def?.kind !== 'message') return undefined;
-  const changed = mergePatch !== null && typeof mergePatch === 'object' && !Array.isArray(mergePatch) ? (mergePatch as Record<string, unknown>) : undefined;
-  const m = firstMismatch(obj, def, '', changed);
+  const m = firstMismatch(obj, def, '', asMap(mergePatch));
   if (!m) return undefined;
   return `json: cannot unmarshal ${goJsonKind(m.value)} into Go struct field ${shortName(m.def.name)}.${m.path} of type ${goType(m.t)}`;
 }

@@ -286,11 +286,14 @@ export function nodeRestrictionPlugin(src: NodeRestrictionSource, opts: NodeRest
   return {
     name: 'NodeRestriction',
     // Requests of users other than nodes pass at once (not awaited by the chain).
-    validate: (a) => (a.operation === 'CONNECT' || !nodeIdentity(a.user).isNode ? undefined : validateNode(a)),
+    validate(a) {
+      if (a.operation === 'CONNECT') return;
+      const { isNode, nodeName } = nodeIdentity(a.user);
+      return isNode ? validateNode(a, nodeName) : undefined;
+    },
   };
 
-  async function validateNode(a: AdmissionAttributes): Promise<void> {
-    const { nodeName } = nodeIdentity(a.user);
+  async function validateNode(a: AdmissionAttributes, nodeName: string): Promise<void> {
     if (!nodeName) throw forbid(a, `could not determine node from user ${q(a.user.username)}`);
     switch (`${a.def.group}/${a.def.plural}`) {
       case '/pods':
