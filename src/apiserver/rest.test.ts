@@ -4,6 +4,7 @@ import { copyJson } from '../util/freeze.ts';
 import { decodeContinue, deletionFinalizers, encodeContinue, maxListLimit } from './rest.ts';
 import { isStatusError } from '../api/errors.ts';
 import { canonical } from '../api/schema/canonical.ts';
+import type { Store, WatchBatch } from '../storage/types.ts';
 
 const cases: { name: string; current?: string[]; policy?: string; kindDefault?: 'orphan'; want: string[] | undefined }[] = [
   { name: 'a background delete of an object without finalizers changes nothing', policy: 'Background', want: undefined },
@@ -65,8 +66,11 @@ describe('continue tokens', () => {
 
 const admin = { user: { username: 'admin', groups: ['system:masters'] }, dryRun: false, version: 'v1' };
 
-/** A ConfigMap ResourceStore on a new SQLite store in a temporary directory (no admission plugins). */
-async function configMapStore() {
+/**
+ * A ConfigMap ResourceStore on a new SQLite store in a temporary directory (no admission
+ * plugins); `wrap` puts something between them.
+ */
+async function configMapStore(wrap?: (s: Store) => Store) {
   const { default: fs } = await import('node:fs');
   const { default: os } = await import('node:os');
   const { default: path } = await import('node:path');
@@ -77,7 +81,7 @@ async function configMapStore() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bosun-rest-'));
   const store = openSqliteStore(path.join(dir, 'db'), { compactIntervalMs: 0 });
   const def = builtinResources.find((d) => d.group === '' && d.kind === 'ConfigMap')!;
-  const rs = new ResourceStore(def, store, { admission: new AdmissionChain([]) });
+  const rs = new ResourceStore(def, wrap ? wrap(store) : store, { admission: new AdmissionChain([]) });
   const close = async (): Promise<void> => {
     await store.close();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -215,6 +219,68 @@ describe('the watch cache takes this server\'s writes as objects', () => {
       (upd.obj as unknown as { data: Record<string, string> }).data['k'] = 'changed';
       (made as unknown as { data: Record<string, string> }).data['z'] = 'changed';
       assert.equal((rs.cache.get(key)!.obj as unknown as { data: Record<string, string> }).data['k'], 'v');
+    } finally {
+      rs.cache.stop();
+      await close();
+    }
+  });
+
+  /**
+   * The store as etcd is to the server: watch events carry copies of the values written. With
+   * `swap.next` set, the next update stores those bytes instead of the ones it was given (what
+   * this server encoded is then not what the key's event carries).
+   */
+  const etcdLike = (swap: { next?: Uint8Array }) => (s: Store): Store =>
+    new Proxy(s, {
+      get(target, p) {
+        if (p === 'watch') {
+          return async function* (prefix: string, from: number, opts?: object): AsyncIterable<WatchBatch> {
+            for await (const b of target.watch(prefix, from, opts)) {
+              yield { ...b, events: b.events.map((e) => ({ ...e, kv: { ...e.kv, value: Uint8Array.from(e.kv.value) } })) };
+            }
+          };
+        }
+        if (p === 'update') {
+          return (key: string, value: Uint8Array, rev: number, o?: object) => {
+            const bytes = swap.next ?? value;
+            swap.next = undefined;
+            return target.update(key, bytes, rev, o);
+          };
+        }
+        const v = Reflect.get(target, p, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+
+  test('a write\'s event carrying a copy of its bytes (as from etcd) is not parsed back; other bytes at the key are', async (t) => {
+    const swap: { next?: Uint8Array } = {};
+    const { rs, store, close } = await configMapStore(etcdLike(swap));
+    rs.cache.start();
+    const parse = t.mock.method(JSON, 'parse');
+    const parsedFor = (name: string) => parse.mock.calls.filter((c) => typeof c.arguments[0] === 'string' && c.arguments[0].includes(`"name":"${name}"`)).length;
+    const data = (key: string) => (rs.cache.get(key)!.obj as unknown as { data: Record<string, string> }).data;
+    try {
+      const made = await rs.create('default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'own' }, data: { k: 'v' } }, admin);
+      await rs.cache.waitFor(Number(made.metadata.resourceVersion));
+      const key = rs.key('default', 'own');
+      assert.equal(parsedFor('own'), 0, 'the cache took the object the write encoded');
+      assert.equal(JSON.stringify(rs.cache.get(key)!.obj), JSON.stringify(canonicalForTest(made)));
+      // The update's own object is kept for its event, but the event carries other bytes.
+      const kv = (await store.get(key))!;
+      const other = JSON.parse(new TextDecoder().decode(kv.value)) as { data: Record<string, string> };
+      other.data['k'] = 'theirs';
+      swap.next = new TextEncoder().encode(JSON.stringify(other));
+      const upd = await rs.update('default', 'own', (cur) => ({ ...cur!, data: { k: 'mine' } }), admin);
+      assert.equal((upd.obj as unknown as { data: Record<string, string> }).data['k'], 'mine');
+      await rs.cache.waitFor(Number(upd.obj.metadata.resourceVersion));
+      assert.equal(data(key)['k'], 'theirs', 'decoded from the bytes the event carried');
+      assert.equal(parsedFor('own'), 2, 'the test\'s own parse and the cache\'s');
+      // After a create of the key that failed, the next update is still taken as written.
+      await assert.rejects(rs.create('default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'own' }, data: { k: 'again' } }, admin));
+      const next = await rs.update('default', 'own', (cur) => ({ ...cur!, data: { k: 'last' } }), admin);
+      await rs.cache.waitFor(Number(next.obj.metadata.resourceVersion));
+      assert.equal(data(key)['k'], 'last');
+      assert.equal(parsedFor('own'), 2);
     } finally {
       rs.cache.stop();
       await close();

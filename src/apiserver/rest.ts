@@ -86,6 +86,13 @@ export interface ObjectFilter {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** Written objects kept for decoding their own values (ResourceStore.#written), per resource. */
+const writtenMax = 4096;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a === b || (a.length === b.length && Buffer.compare(a, b) === 0);
+}
+
 /** RFC 3339 with second precision, as metav1.Time serializes. */
 export function nowRfc3339(clock: () => number = Date.now): string {
   return new Date(Math.floor(clock() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
@@ -132,11 +139,14 @@ export class ResourceStore {
   /** Highest revision written under this prefix (shared per server): lists wait for the cache to reach it. */
   #marks: Map<string, number>;
   /**
-   * The objects this server's writes encoded, by the encoded bytes, while the store echoes
-   * written values in its events: the watch cache takes a write's object from here instead of
-   * parsing the bytes back (and walking them for Go's order). Entries go with their bytes.
+   * The objects this server's writes encoded, by key, with the bytes they were encoded to: a
+   * value that is those very bytes (the write's watch event, from SQLite the same array, from
+   * etcd a copy) decodes to that object, given its resourceVersion, instead of being parsed back
+   * and walked for Go's order. Equal bytes make it the same object whoever wrote them. An entry
+   * goes when it is used, when its write fails, or when the key's next write replaces it; at
+   * most writtenMax are kept (the oldest go first: a write whose value was never decoded).
    */
-  #written: WeakMap<Uint8Array, KubeObject> | null;
+  #written: Map<string, { bytes: Uint8Array; obj: KubeObject }> | null;
 
   constructor(def: ResourceDef, store: Store, opts: ResourceStoreOptions) {
     this.def = def;
@@ -148,8 +158,8 @@ export class ResourceStore {
     this.gr = { group: def.group, resource: def.plural };
     this.gk = { group: def.group, kind: def.kind };
     this.#prefix = `/registry/${def.storagePrefix ?? def.plural}/`;
-    this.#written = store.echoesWrittenValues && !def.storedAs && !def.custom?.onRead ? new WeakMap() : null;
-    this.cache = new WatchCache(store, this.#prefix, { decode: (value, rv) => this.#decodeValue(value, rv), interner: sharedParts });
+    this.#written = !def.storedAs && !def.custom?.onRead ? new Map() : null;
+    this.cache = new WatchCache(store, this.#prefix, { decode: (value, rv, key) => this.#decodeValue(value, rv, key), interner: sharedParts });
   }
 
   get prefix(): string {
@@ -161,15 +171,15 @@ export class ResourceStore {
   }
 
   #decode(kv: KeyValue): KubeObject {
-    return this.#decodeValue(kv.value, kv.modRevision);
+    return this.#decodeValue(kv.value, kv.modRevision, kv.key);
   }
 
   /** A stored value as the API object (the watch cache decodes with this too). */
-  #decodeValue(value: Uint8Array, rv: number): KubeObject {
-    const written = this.#written?.get(value);
-    if (written) {
-      this.#written!.delete(value);
-      if (setCanonicalResourceVersion(written, String(rv))) return written;
+  #decodeValue(value: Uint8Array, rv: number, key: string): KubeObject {
+    const written = this.#written?.get(key);
+    if (written && sameBytes(written.bytes, value)) {
+      this.#written!.delete(key);
+      if (setCanonicalResourceVersion(written.obj, String(rv))) return written.obj;
     }
     const obj = JSON.parse(decoder.decode(value)) as KubeObject;
     const out = this.def.storedAs ? this.def.storedAs.fromStorage(obj) : obj;
@@ -178,16 +188,26 @@ export class ResourceStore {
     return canonicalOnce(out); // Go's JSON form (also for values stored before it was written so)
   }
 
-  #encode(obj: KubeObject): Uint8Array {
+  #encode(obj: KubeObject, key: string): Uint8Array {
     const stored = this.def.storedAs ? this.def.storedAs.toStorage(obj) : obj;
     const rv = stored.metadata.resourceVersion;
     delete stored.metadata.resourceVersion;
     const canon = canonical(stored);
     const bytes = encoder.encode(JSON.stringify(canon)); // stored in Go's JSON form
     // What parsing the bytes back gives (a JSON round trip), taken before `obj` changes again.
-    this.#written?.set(bytes, jsonCopy(canon));
+    const written = this.#written;
+    if (written) {
+      written.delete(key); // re-inserted last: the oldest entry is the first
+      if (written.size >= writtenMax) written.delete(written.keys().next().value!);
+      written.set(key, { bytes, obj: jsonCopy(canon) });
+    }
     if (rv !== undefined && stored === obj) obj.metadata.resourceVersion = rv;
     return bytes;
+  }
+
+  /** A write of `bytes` at `key` did not happen: its object is not kept for decoding. */
+  #unwritten(key: string, bytes: Uint8Array): void {
+    if (this.#written?.get(key)?.bytes === bytes) this.#written.delete(key);
   }
 
   #noteWrite(rev: number): void {
@@ -425,11 +445,16 @@ export class ResourceStore {
         if (await this.#store.get(key)) throw alreadyExists(this.gr, meta.name!);
         return obj;
       }
-      let res = await this.#store.create(key, this.#encode(obj), this.#writeOptions);
+      let bytes = this.#encode(obj, key);
+      let res = await this.#store.create(key, bytes, this.#writeOptions);
+      if (!res.ok) this.#unwritten(key, bytes);
       // A generated name that collides is generated again, as upstream's RetryGenerateName does.
       for (let attempt = 1; !res.ok && generated && attempt < maxNameGenerationAttempts; attempt++) {
         meta.name = nameFromGenerateName(meta.generateName!);
-        res = await this.#store.create(this.key(namespace, meta.name), this.#encode(obj), this.#writeOptions);
+        const retryKey = this.key(namespace, meta.name);
+        bytes = this.#encode(obj, retryKey);
+        res = await this.#store.create(retryKey, bytes, this.#writeOptions);
+        if (!res.ok) this.#unwritten(retryKey, bytes);
       }
       if (!res.ok) throw alreadyExists(this.gr, meta.name!);
       this.#noteWrite(res.kv.modRevision);
@@ -613,11 +638,12 @@ export class ResourceStore {
 
   /** Writes `next` over revision `rev`; once written, notes the write and gives `next` its resourceVersion. */
   async #replace(key: string, next: KubeObject, rev: number): Promise<WriteResult> {
-    const res = await this.#store.update(key, this.#encode(next), rev, this.#writeOptions);
+    const bytes = this.#encode(next, key);
+    const res = await this.#store.update(key, bytes, rev, this.#writeOptions);
     if (res.ok) {
       this.#noteWrite(res.kv.modRevision);
       next.metadata.resourceVersion = String(res.kv.modRevision);
-    }
+    } else this.#unwritten(key, bytes);
     return res;
   }
 

@@ -125,8 +125,8 @@ export interface WatchOptions {
 }
 
 export interface WatchCacheOptions {
-  /** Turns stored bytes into the served object; must set metadata.resourceVersion to `rv`. */
-  decode(value: Uint8Array, rv: number): KubeObject;
+  /** Turns the bytes stored at `key` into the served object; must set metadata.resourceVersion to `rv`. */
+  decode(value: Uint8Array, rv: number, key: string): KubeObject;
   /** Shares the parts decoded objects repeat (intern.ts) before they are frozen. */
   interner?: Interner;
   /** Events kept for resuming watches. */
@@ -280,7 +280,7 @@ export class WatchCache {
   }
 
   #make(key: string, value: Uint8Array, rv: number): CachedObject {
-    const obj = this.#opts.decode(value, rv);
+    const obj = this.#opts.decode(value, rv, key);
     const interner = this.#opts.interner;
     return new Entry(key, interner ? interner.freeze(obj) : deepFreeze(obj), rv);
   }

@@ -609,7 +609,6 @@ export function encryptingStore(
 
   return {
     // Values of resources without a provider pass through as they are, events too.
-    echoesWrittenValues: store.echoesWrittenValues,
     get: async (key, o) => readOrNull(await store.get(key, o)),
     async list(prefix, o): Promise<ListResult> {
       const res = await store.list(prefix, o);

@@ -169,7 +169,6 @@ interface Applied {
 type Outcome = Applied | { error: unknown };
 
 export class SqliteStore implements Store {
-  readonly echoesWrittenValues = true;
   readonly path: string;
   #db: DatabaseSync;
   #s: ReturnType<typeof prepareAll>;

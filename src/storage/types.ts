@@ -116,11 +116,6 @@ export interface Watcher {
 }
 
 export interface Store extends Reader, Writer, Watcher {
-  /**
-   * True when a put's watch event carries the very Uint8Array the write was given (a store in
-   * this process): a writer can then recognise its own write's event by identity.
-   */
-  readonly echoesWrittenValues?: boolean;
   /** Drops history older than `revision` (current values are kept). */
   compact(revision: number): Promise<void>;
   /** The oldest revision still readable (history before it is compacted). */
