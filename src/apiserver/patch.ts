@@ -1,6 +1,9 @@
 /**
  * Patch application: JSON Patch (RFC 6902, via fast-json-patch) and JSON Merge Patch (RFC 7386).
- * Errors become 422/400 Status errors as upstream reports them. Inputs are not mutated.
+ * Errors become 422/400 Status errors as upstream reports them. Inputs are not mutated, and the
+ * result shares nothing with them: an update attempt changes what the patch gave it (defaults,
+ * allocated ports), and a retried attempt applies the same patch again, as upstream applies the
+ * patch's bytes afresh each time.
  * With `typeName`, a result that the typed decoder would refuse (a string where a map belongs)
  * is upstream's 422 `patch: Invalid value: "<patched JSON>": json: cannot unmarshal ...`.
  */
@@ -24,7 +27,8 @@ export function applyJsonPatch(doc: unknown, patch: unknown, typeName?: string):
   if (!Array.isArray(patch)) throw badRequest('json: cannot unmarshal object into Go value of type jsonpatch.Patch');
   let out: unknown;
   try {
-    out = jsonpatch.applyPatch(structuredClone(doc), patch as jsonpatch.Operation[], true, false).newDocument;
+    // The copies are the library's to change (values of add and replace go in as they are).
+    out = jsonpatch.applyPatch(structuredClone(doc), structuredClone(patch) as jsonpatch.Operation[], true, true).newDocument;
   } catch (err) {
     if (err instanceof RangeError) throw tooDeeplyNested(err);
     const e = err as { name?: string; message?: string };
@@ -53,7 +57,7 @@ function mergePatch(target: unknown, patch: unknown): unknown {
         const next = isMap(cur) ? cur : {};
         out[k] = next;
         work.push([next, v]);
-      } else out[k] = v;
+      } else out[k] = typeof v === 'object' ? copyJson(v) : v; // an array: the result's own
     }
   }
   return root;
