@@ -85,6 +85,9 @@ export async function benchAgent(record: (name: string, value: string) => void):
       ['30 at once', 'bench-burst', true],
     ] as const) {
       await call('POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: ns } }));
+      // The server runs without the controller manager: its default ServiceAccount, which the
+      // pods run as (ServiceAccount admission), is made here.
+      await call('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, JSON.stringify({ metadata: { name: 'default' } }));
       const w = readyWatch(creds, ns);
       await new Promise((r) => setTimeout(r, 300));
       const created = new Map<string, number>();

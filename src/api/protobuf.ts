@@ -23,6 +23,7 @@ import { BosunError } from '../util/errors.ts';
 import { getMessage, getType, typeForKind } from './schema/index.ts';
 import type { FieldDef, ListDef, MessageDef, Scalar, Special, TypeRef } from './schema/index.ts';
 import { formatDuration, parseDuration } from './duration.ts';
+import { isJsonObject } from '../util/json.ts';
 
 export { formatDuration, parseDuration };
 
@@ -577,13 +578,9 @@ class Writer {
   }
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function encodeMessage(def: MessageDef, obj: unknown, path: string): Writer {
   const w = new Writer();
-  if (obj !== undefined && obj !== null && !isObject(obj)) throw new TypeError(`${path || def.shortName}: expected an object`);
+  if (obj !== undefined && obj !== null && !isJsonObject(obj)) throw new TypeError(`${path || def.shortName}: expected an object`);
   const o = (obj ?? {}) as Record<string, unknown>;
   for (const field of def.byNumberOrder) {
     const at = path ? `${path}.${field.name}` : field.name;
@@ -609,7 +606,7 @@ function encodeField(w: Writer, field: FieldDef, v: unknown, at: string): void {
       return;
     case 'map': {
       if (!present) return;
-      if (!isObject(v)) throw new TypeError(`${at}: expected an object`);
+      if (!isJsonObject(v)) throw new TypeError(`${at}: expected an object`);
       for (const key of Object.keys(v).sort()) {
         const entry = new Writer();
         entry.tag(1, WIRE_LEN).string(key);
@@ -740,13 +737,13 @@ function encodeOneof(def: MessageDef, v: unknown, at: string): Writer {
     if (t.kind === 'list') {
       if (Array.isArray(v)) for (const item of v) encodeValue(w, f.number, t.elem, item, at);
     } else if (t.kind === 'message') {
-      if (isObject(v)) encodeValue(w, f.number, t, v, at);
+      if (isJsonObject(v)) encodeValue(w, f.number, t, v, at);
     } else if (t.kind === 'scalar' && t.scalar === 'bool') {
       // Go sets the bool when the value is a schema (JSONSchemaPropsOrBool)
-      w.tag(f.number, WIRE_VARINT).varint(v === true || isObject(v) ? 1 : 0);
+      w.tag(f.number, WIRE_VARINT).varint(v === true || isJsonObject(v) ? 1 : 0);
     }
   }
-  if (v !== undefined && v !== null && !Array.isArray(v) && !isObject(v) && typeof v !== 'boolean') {
+  if (v !== undefined && v !== null && !Array.isArray(v) && !isJsonObject(v) && typeof v !== 'boolean') {
     throw new TypeError(`${at}: expected an object, an array or a boolean`);
   }
   return w;

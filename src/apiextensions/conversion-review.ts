@@ -18,6 +18,7 @@
 import type { KubeObject } from '../api/types.ts';
 import { validateAnnotations, validateLabels } from '../api/validation.ts';
 import type { StatusCause } from '../api/types.ts';
+import { isJsonObject } from '../util/json.ts';
 
 export const reviewGroup = 'apiextensions.k8s.io';
 export type ReviewVersion = 'v1' | 'v1beta1';
@@ -38,7 +39,6 @@ export function reviewRequest(version: ReviewVersion, uid: string, desiredAPIVer
   });
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The JSON kind Go's decoder names in its errors. */
 function jsonKind(v: unknown): string {
@@ -69,18 +69,18 @@ export function convertedObjectsOf(body: string, expect: { version: ReviewVersio
   } catch (err) {
     throw new Error(`couldn't get version/kind; json parse error: ${(err as Error).message}`);
   }
-  if (!isObject(doc) || typeof doc['kind'] !== 'string' || !doc['kind']) {
+  if (!isJsonObject(doc) || typeof doc['kind'] !== 'string' || !doc['kind']) {
     throw new Error(`Object 'Kind' is missing in '${body.length > 256 ? `${body.slice(0, 256)}...` : body}'`);
   }
   const r = doc['response'];
-  if (r !== undefined && r !== null && !isObject(r)) throw fieldTypeError('ConversionReview', 'response', r, `${expect.version}.ConversionResponse`);
-  if (isObject(r)) {
+  if (r !== undefined && r !== null && !isJsonObject(r)) throw fieldTypeError('ConversionReview', 'response', r, `${expect.version}.ConversionResponse`);
+  if (isJsonObject(r)) {
     if (r['uid'] !== undefined && r['uid'] !== null && typeof r['uid'] !== 'string') throw fieldTypeError('ConversionResponse', 'response.uid', r['uid'], 'types.UID');
     const objs = r['convertedObjects'];
     if (objs !== undefined && objs !== null && !Array.isArray(objs)) throw fieldTypeError('ConversionResponse', 'response.convertedObjects', objs, '[]runtime.RawExtension');
     const result = r['result'];
-    if (result !== undefined && result !== null && !isObject(result)) throw fieldTypeError('ConversionResponse', 'response.result', result, 'v1.Status');
-    if (isObject(result)) {
+    if (result !== undefined && result !== null && !isJsonObject(result)) throw fieldTypeError('ConversionResponse', 'response.result', result, 'v1.Status');
+    if (isJsonObject(result)) {
       for (const f of ['status', 'message'] as const) {
         const v = result[f];
         if (v !== undefined && v !== null && typeof v !== 'string') throw fieldTypeError('Status', `response.result.${f}`, v, 'string');
@@ -93,12 +93,12 @@ export function convertedObjectsOf(body: string, expect: { version: ReviewVersio
       throw new Error(`expected webhook response of ${reviewGroup}/v1, Kind=ConversionReview, got ${gvString(apiVersion)}, Kind=${doc['kind']}`);
     }
   }
-  if (!isObject(r)) throw new Error('no response provided');
+  if (!isJsonObject(r)) throw new Error('no response provided');
   if (expect.version === 'v1') {
     const got = typeof r['uid'] === 'string' ? r['uid'] : '';
     if (got !== expect.uid) throw new Error(`expected response.uid=${JSON.stringify(expect.uid)}, got ${JSON.stringify(got)}`);
   }
-  const result = isObject(r['result']) ? r['result'] : {};
+  const result = isJsonObject(r['result']) ? r['result'] : {};
   const status = typeof result['status'] === 'string' ? result['status'] : '';
   if (status !== 'Success') {
     const message = typeof result['message'] === 'string' ? result['message'] : '';
@@ -116,7 +116,7 @@ export function gvString(apiVersion: string): string {
 
 /** A converted object as Unstructured decodes one; throws Go's decoding error otherwise. */
 export function decodeConverted(raw: unknown): KubeObject {
-  if (!isObject(raw)) throw new Error(`json: cannot unmarshal ${jsonKind(raw)} into Go value of type map[string]interface {}`);
+  if (!isJsonObject(raw)) throw new Error(`json: cannot unmarshal ${jsonKind(raw)} into Go value of type map[string]interface {}`);
   if (typeof raw['kind'] !== 'string' || !raw['kind']) {
     const text = JSON.stringify(raw);
     throw new Error(`Object 'Kind' is missing in '${text.length > 256 ? `${text.slice(0, 256)}...` : text}'`);
@@ -124,7 +124,7 @@ export function decodeConverted(raw: unknown): KubeObject {
   return raw as unknown as KubeObject;
 }
 
-const metaOf = (o: KubeObject): Record<string, unknown> => (isObject(o.metadata) ? (o.metadata as unknown as Record<string, unknown>) : {});
+const metaOf = (o: KubeObject): Record<string, unknown> => (isJsonObject(o.metadata) ? (o.metadata as unknown as Record<string, unknown>) : {});
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 /** Upstream's validateConvertedObject: kind, name, namespace and uid unchanged; undefined when they are. */
@@ -154,17 +154,17 @@ function aggregate(causes: StatusCause[]): string {
 export function restoreObjectMeta(original: KubeObject, converted: KubeObject): KubeObject {
   const response = (converted as Record<string, unknown>)['metadata'];
   if (response === undefined) throw new Error('missing metadata in converted object');
-  if (!isObject(response)) throw new Error(`invalid metadata of type ${goType(response)} in converted object`);
-  const meta: Record<string, unknown> = isObject(original.metadata) ? structuredClone(original.metadata as unknown as Record<string, unknown>) : {};
+  if (!isJsonObject(response)) throw new Error(`invalid metadata of type ${goType(response)} in converted object`);
+  const meta: Record<string, unknown> = isJsonObject(original.metadata) ? structuredClone(original.metadata as unknown as Record<string, unknown>) : {};
   for (const fld of ['labels', 'annotations'] as const) {
     const got = response[fld];
     if (got === undefined || got === null) {
       delete meta[fld];
       continue;
     }
-    if (!isObject(got)) throw new Error(`invalid metadata.${fld} of type ${goType(got)} in converted object`);
+    if (!isJsonObject(got)) throw new Error(`invalid metadata.${fld} of type ${goType(got)} in converted object`);
     const had = meta[fld];
-    if (had !== undefined && had !== null && !isObject(had)) throw new Error(`invalid metadata.${fld} of type ${goType(had)} in original object`);
+    if (had !== undefined && had !== null && !isJsonObject(had)) throw new Error(`invalid metadata.${fld} of type ${goType(had)} in original object`);
     const before = (had ?? {}) as Record<string, unknown>;
     const keys = Object.keys(got);
     let changed = keys.length !== Object.keys(before).length;

@@ -17,6 +17,7 @@
  */
 import type { CustomResourceDefinition, JSONSchemaProps } from '../api/index.ts';
 import { typeMetaProperties } from '../apiserver/openapi.ts';
+import { isJsonObject } from '../util/json.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -185,17 +186,16 @@ function toStructural(s: JSONSchemaProps, nested = false): Schema | undefined {
   return out;
 }
 
-const isObj = (v: unknown): v is Schema => v !== null && typeof v === 'object' && !Array.isArray(v);
 const intOrStringAnyOf = (): Schema[] => [{ type: 'integer' }, { type: 'string' }];
 const isIntOrStringAnyOf = (xs: unknown): boolean =>
-  Array.isArray(xs) && xs.length === 2 && isObj(xs[0]) && isObj(xs[1]) && Object.keys(xs[0]).length === 1 && xs[0]['type'] === 'integer' && Object.keys(xs[1]).length === 1 && xs[1]['type'] === 'string';
+  Array.isArray(xs) && xs.length === 2 && isJsonObject(xs[0]) && isJsonObject(xs[1]) && Object.keys(xs[0]).length === 1 && xs[0]['type'] === 'integer' && Object.keys(xs[1]).length === 1 && xs[1]['type'] === 'string';
 
 /** Visits the structural nodes (not the ones under allOf/anyOf/oneOf/not), parents first. */
 function visit(s: Schema, f: (s: Schema) => void): void {
   f(s);
-  if (isObj(s['properties'])) for (const p of Object.values(s['properties'])) visit(p as Schema, f);
-  if (isObj(s['items'])) visit(s['items'], f);
-  if (isObj(s['additionalProperties'])) visit(s['additionalProperties'], f);
+  if (isJsonObject(s['properties'])) for (const p of Object.values(s['properties'])) visit(p as Schema, f);
+  if (isJsonObject(s['items'])) visit(s['items'], f);
+  if (isJsonObject(s['additionalProperties'])) visit(s['additionalProperties'], f);
 }
 
 /** Upstream's Unfold: `x-kubernetes-int-or-string` spelled out as anyOf integer/string. */
@@ -204,7 +204,7 @@ function unfold(root: Schema): void {
     if (s['x-kubernetes-int-or-string'] !== true) return;
     if (isIntOrStringAnyOf(s['anyOf'])) return;
     const allOf = s['allOf'];
-    if (Array.isArray(allOf) && isObj(allOf[0]) && isIntOrStringAnyOf(allOf[0]['anyOf'])) return;
+    if (Array.isArray(allOf) && isJsonObject(allOf[0]) && isIntOrStringAnyOf(allOf[0]['anyOf'])) return;
     if (s['anyOf'] === undefined) s['anyOf'] = intOrStringAnyOf();
     else s['allOf'] = [{ anyOf: intOrStringAnyOf() }, ...((allOf as Schema[] | undefined) ?? [])];
   });
@@ -233,12 +233,12 @@ function toV2(root: Schema): void {
     if (s['type'] === 'array' && s['items'] === undefined) delete s['type'];
     if (s['x-kubernetes-preserve-unknown-fields'] === true && s['type'] === 'object') delete s['type'];
     const props = s['properties'];
-    if (isObj(props) && Array.isArray(s['required'])) {
-      const req = (s['required'] as string[]).filter((f) => !(isObj(props[f]) && (props[f] as Schema)['nullable'] === true));
+    if (isJsonObject(props) && Array.isArray(s['required'])) {
+      const req = (s['required'] as string[]).filter((f) => !(isJsonObject(props[f]) && (props[f] as Schema)['nullable'] === true));
       if (req.length) s['required'] = req;
       else delete s['required'];
     }
-    if (isObj(s['additionalProperties']) && s['additionalProperties']['nullable'] === true) delete s['required'];
+    if (isJsonObject(s['additionalProperties']) && s['additionalProperties']['nullable'] === true) delete s['required'];
   });
 }
 
@@ -248,9 +248,9 @@ function toV2(root: Schema): void {
  * node that preserves unknown fields, where kubectl would then refuse the unknown ones.
  */
 function addEmbedded(s: Schema, v2: boolean): void {
-  if (isObj(s['properties'])) for (const p of Object.values(s['properties'])) addEmbedded(p as Schema, v2);
-  if (isObj(s['items'])) addEmbedded(s['items'], v2);
-  if (isObj(s['additionalProperties'])) addEmbedded(s['additionalProperties'], v2);
+  if (isJsonObject(s['properties'])) for (const p of Object.values(s['properties'])) addEmbedded(p as Schema, v2);
+  if (isJsonObject(s['items'])) addEmbedded(s['items'], v2);
+  if (isJsonObject(s['additionalProperties'])) addEmbedded(s['additionalProperties'], v2);
   if (v2 && s['x-kubernetes-preserve-unknown-fields'] === true) return;
   if (s['x-kubernetes-embedded-resource'] !== true) return;
   const props = (s['properties'] ??= {}) as Record<string, Schema>;

@@ -10,9 +10,9 @@
  * definitions ready-made (src/apiextensions/openapi.ts: upstream's CRD v2 conversion).
  */
 
-type Json = Record<string, unknown>;
+import { isJsonObject } from '../util/json.ts';
 
-const isObj = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+type Json = Record<string, unknown>;
 
 /** v2 forms of the well-known types whose v3 schemas use constructs Swagger 2.0 lacks. */
 const v2Special: Record<string, Json> = {
@@ -23,16 +23,16 @@ const v2Special: Record<string, Json> = {
 /** A v3 schema in Swagger 2.0 form: `#/definitions/` references, single-reference allOf unwrapped. */
 export function schemaToV2(s: unknown): unknown {
   if (Array.isArray(s)) return s.map(schemaToV2);
-  if (!isObj(s)) return s;
+  if (!isJsonObject(s)) return s;
   const allOf = s['allOf'];
-  if (Array.isArray(allOf) && allOf.length === 1 && isObj(allOf[0]) && typeof allOf[0]['$ref'] === 'string') {
+  if (Array.isArray(allOf) && allOf.length === 1 && isJsonObject(allOf[0]) && typeof allOf[0]['$ref'] === 'string') {
     const { allOf: _a, ...rest } = s;
     return { ...(schemaToV2(rest) as Json), $ref: refToV2(allOf[0]['$ref']) };
   }
   const out: Json = {};
   for (const [k, v] of Object.entries(s)) {
     if (k === '$ref' && typeof v === 'string') out[k] = refToV2(v);
-    else if (k === 'properties' && isObj(v)) out[k] = Object.fromEntries(Object.entries(v).map(([n, p]) => [n, schemaToV2(p)]));
+    else if (k === 'properties' && isJsonObject(v)) out[k] = Object.fromEntries(Object.entries(v).map(([n, p]) => [n, schemaToV2(p)]));
     else if (k === 'oneOf' || k === 'anyOf') continue;
     else out[k] = schemaToV2(v);
   }
@@ -46,7 +46,7 @@ const produces = ['application/json', 'application/yaml', 'application/vnd.kuber
 function parameterToV2(p: Json): Json {
   const { schema, ...rest } = p;
   const out: Json = { ...rest };
-  if (isObj(schema) && typeof schema['type'] === 'string') out['type'] = schema['type'];
+  if (isJsonObject(schema) && typeof schema['type'] === 'string') out['type'] = schema['type'];
   if (p['in'] === 'query' || p['in'] === 'path') out['uniqueItems'] = true;
   return out;
 }
@@ -59,7 +59,7 @@ function operationToV2(op: Json): Json {
   }
   const params = Array.isArray(op['parameters']) ? (op['parameters'] as Json[]).map(parameterToV2) : [];
   const body = op['requestBody'];
-  if (isObj(body) && isObj(body['content'])) {
+  if (isJsonObject(body) && isJsonObject(body['content'])) {
     const types = Object.keys(body['content']);
     const first = (body['content'] as Record<string, Json>)[types[0]!];
     params.unshift({ name: 'body', in: 'body', required: true, schema: schemaToV2(first?.['schema'] ?? { type: 'object' }) });
@@ -69,9 +69,9 @@ function operationToV2(op: Json): Json {
   out['schemes'] = ['https'];
   if (params.length) out['parameters'] = params;
   const responses: Json = {};
-  for (const [code, r] of Object.entries(isObj(op['responses']) ? op['responses'] : {})) {
+  for (const [code, r] of Object.entries(isJsonObject(op['responses']) ? op['responses'] : {})) {
     const resp = r as Json;
-    const content = isObj(resp['content']) ? (resp['content'] as Record<string, Json>)['application/json'] : undefined;
+    const content = isJsonObject(resp['content']) ? (resp['content'] as Record<string, Json>)['application/json'] : undefined;
     responses[code] = { description: resp['description'] ?? 'OK', ...(content?.['schema'] ? { schema: schemaToV2(content['schema']) } : {}) };
   }
   responses['401'] = { description: 'Unauthorized' };
@@ -99,7 +99,7 @@ export function swaggerPart(doc: Json, opts: { definitions?: Record<string, Json
   const given = opts.definitions ?? {};
   const paths: Record<string, Json> = {};
   const definitions: Record<string, Json> = {};
-  for (const [p, item] of Object.entries(isObj(doc['paths']) ? doc['paths'] : {})) {
+  for (const [p, item] of Object.entries(isJsonObject(doc['paths']) ? doc['paths'] : {})) {
     const outItem: Json = {};
     for (const [k, v] of Object.entries(item as Json)) {
       if (k === 'parameters') outItem[k] = (v as Json[]).map(parameterToV2);
@@ -107,7 +107,7 @@ export function swaggerPart(doc: Json, opts: { definitions?: Record<string, Json
     }
     paths[p] = outItem;
   }
-  const schemas = isObj(doc['components']) && isObj(doc['components']['schemas']) ? doc['components']['schemas'] : {};
+  const schemas = isJsonObject(doc['components']) && isJsonObject(doc['components']['schemas']) ? doc['components']['schemas'] : {};
   for (const [name, s] of Object.entries(schemas)) definitions[name] = (given[name] ?? v2Special[name] ?? schemaToV2(s)) as Json;
   return { paths, definitions };
 }
@@ -246,7 +246,7 @@ function schemaMsg(s: Json): Writer {
   const ap = s['additionalProperties'];
   if (ap !== undefined) {
     const a = new Writer();
-    if (isObj(ap)) a.message(1, schemaMsg(ap));
+    if (isJsonObject(ap)) a.message(1, schemaMsg(ap));
     else a.bool(2, ap);
     w.message(21, a);
   }
@@ -255,13 +255,13 @@ function schemaMsg(s: Json): Writer {
     t.string(1, s['type']);
     w.message(22, t);
   }
-  if (isObj(s['items'])) {
+  if (isJsonObject(s['items'])) {
     const it = new Writer();
     it.message(1, schemaMsg(s['items']));
     w.message(23, it);
   }
-  if (Array.isArray(s['allOf'])) for (const x of s['allOf']) if (isObj(x)) w.message(24, schemaMsg(x));
-  if (isObj(s['properties'])) {
+  if (Array.isArray(s['allOf'])) for (const x of s['allOf']) if (isJsonObject(x)) w.message(24, schemaMsg(x));
+  if (isJsonObject(s['properties'])) {
     const props = new Writer();
     for (const [name, p] of Object.entries(s['properties'])) {
       const n = new Writer();
@@ -284,7 +284,7 @@ function parameterMsg(p: Json): Writer {
     b.string(2, p['name'] as string);
     b.string(3, 'body');
     b.bool(4, p['required']);
-    if (isObj(p['schema'])) b.message(5, schemaMsg(p['schema']));
+    if (isJsonObject(p['schema'])) b.message(5, schemaMsg(p['schema']));
     extensions(b, 6, p);
     param.message(1, b);
   } else {
@@ -319,13 +319,13 @@ function operationMsg(op: Json): Writer {
   w.strings(6, op['produces']);
   w.strings(7, op['consumes']);
   if (Array.isArray(op['parameters'])) for (const p of op['parameters']) w.message(8, parameterMsg(p as Json));
-  if (isObj(op['responses'])) {
+  if (isJsonObject(op['responses'])) {
     const rs = new Writer();
     for (const [code, r] of Object.entries(op['responses'])) {
       const resp = new Writer();
       resp.string(1, (r as Json)['description'] as string);
       const schema = (r as Json)['schema'];
-      if (isObj(schema)) {
+      if (isJsonObject(schema)) {
         const si = new Writer();
         si.message(1, schemaMsg(schema));
         resp.message(2, si);

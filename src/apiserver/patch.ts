@@ -12,6 +12,7 @@ import { badRequest, statusError } from '../api/errors.ts';
 import { unmarshalError } from '../api/patch/restore.ts';
 import { patchInvalid } from '../api/patch/strategic.ts';
 import { copyJson } from '../util/freeze.ts';
+import { isJsonObject } from '../util/json.ts';
 
 /**
  * Throws upstream's patch error when `out` cannot decode as `typeName`; returns `out`. With the
@@ -44,17 +45,16 @@ export function applyMergePatch(doc: unknown, patch: unknown, typeName?: string)
 
 /** RFC 7386 merge of `patch` into `target` (mutated), with an explicit stack: nesting costs no call depth. */
 function mergePatch(target: unknown, patch: unknown): unknown {
-  const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-  if (!isMap(patch)) return patch;
-  const root: Record<string, unknown> = isMap(target) ? target : {};
+  if (!isJsonObject(patch)) return patch;
+  const root: Record<string, unknown> = isJsonObject(target) ? target : {};
   const work: [Record<string, unknown>, Record<string, unknown>][] = [[root, patch]];
   while (work.length) {
     const [out, p] = work.pop()!;
     for (const [k, v] of Object.entries(p)) {
       if (v === null) delete out[k];
-      else if (isMap(v)) {
+      else if (isJsonObject(v)) {
         const cur = out[k];
-        const next = isMap(cur) ? cur : {};
+        const next = isJsonObject(cur) ? cur : {};
         out[k] = next;
         work.push([next, v]);
       } else out[k] = typeof v === 'object' ? copyJson(v) : v; // an array: the result's own

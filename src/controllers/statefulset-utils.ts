@@ -28,6 +28,7 @@ import type {
 } from '../api/index.ts';
 import { applyStrategicMergePatch } from '../api/patch/strategic.ts';
 import { intOrPercent, isPodAvailable, isPodReady, msUntilAvailable, stableJson } from './controller-utils.ts';
+import { isJsonObject } from '../util/json.ts';
 
 /** apps.StatefulSetPodNameLabel. */
 export const podNameLabel = 'statefulset.kubernetes.io/pod-name';
@@ -419,12 +420,11 @@ export function revisionData(set: StatefulSet): Record<string, unknown> {
   return { spec: { template: { $patch: 'replace', ...(sortedDeep(template) as object) } } };
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
 
 /** A copy without null-valued keys (what a replaced map means once decoded). */
 function withoutNulls(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(withoutNulls);
-  if (!isObj(v)) return v;
+  if (!isJsonObject(v)) return v;
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) if (x !== null) out[k] = withoutNulls(x);
   return out;
@@ -437,9 +437,9 @@ function withoutNulls(v: unknown): unknown {
  */
 export function applyRevision(set: StatefulSet, revision: ControllerRevision): StatefulSet {
   const data = revision.data;
-  const spec = isObj(data) ? data['spec'] : undefined;
-  const template = isObj(spec) ? spec['template'] : undefined;
-  if (isObj(data) && Object.keys(data).length === 1 && isObj(spec) && Object.keys(spec).length === 1 && isObj(template) && template['$patch'] === 'replace') {
+  const spec = isJsonObject(data) ? data['spec'] : undefined;
+  const template = isJsonObject(spec) ? spec['template'] : undefined;
+  if (isJsonObject(data) && Object.keys(data).length === 1 && isJsonObject(spec) && Object.keys(spec).length === 1 && isJsonObject(template) && template['$patch'] === 'replace') {
     const { $patch: _, ...rest } = template;
     return { ...set, spec: { ...set.spec!, template: withoutNulls(rest) as PodTemplateSpec } };
   }

@@ -20,6 +20,7 @@ import type { OwnerReference } from '../api/types.ts';
 import { isNotFound } from '../api/errors.ts';
 import type { Client, ResourceDescriptor } from '../client/index.ts';
 import { groupOf } from './handler.ts';
+import { isJsonObject } from '../util/json.ts';
 
 type Owner = { apiVersion?: string; kind?: string; metadata: { name?: string; namespace?: string; uid?: string } };
 type Owned = { metadata: { name?: string; namespace?: string; ownerReferences?: OwnerReference[]; finalizers?: string[] } };
@@ -191,15 +192,13 @@ export async function createOrPatch<T extends ApiObject>(client: Pick<Client, 'g
   return { result, object };
 }
 
-const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /**
  * The RFC 7386 merge patch that turns `from` into `to` (undefined when equal): objects recurse,
  * removed keys become null, anything else (arrays included) is replaced whole.
  */
 export function mergePatch(from: unknown, to: unknown): unknown {
   if (isDeepStrictEqual(from, to)) return undefined;
-  if (!isPlain(from) || !isPlain(to)) return to === undefined ? null : to;
+  if (!isJsonObject(from) || !isJsonObject(to)) return to === undefined ? null : to;
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(from)) if (!(k in to) || to[k] === undefined) out[k] = null;
   for (const [k, v] of Object.entries(to)) {

@@ -27,6 +27,7 @@ import nacl from 'tweetnacl';
 import { parse as parseYaml } from 'yaml';
 import { BosunError } from '../util/errors.ts';
 import type { DeleteResult, KeyValue, ListResult, Store, WatchBatch, WriteResult } from './types.ts';
+import { isJsonObject } from '../util/json.ts';
 
 // ---- configuration types (apiserver.config.k8s.io/v1) ---------------------------------------
 
@@ -138,13 +139,9 @@ function checkConfiguration(config: EncryptionConfiguration): void {
   if (masked) throw configError(masked);
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function decodeConfiguration(doc: unknown): EncryptionConfiguration {
   const fail = (m: string) => configError(`error decoding encryption provider configuration: ${m}`);
-  if (!isObject(doc)) throw fail('not an object');
+  if (!isJsonObject(doc)) throw fail('not an object');
   if (doc['kind'] !== 'EncryptionConfiguration' || doc['apiVersion'] !== 'apiserver.config.k8s.io/v1') {
     throw fail(`no kind ${JSON.stringify(doc['kind'] ?? '')} is registered for version ${JSON.stringify(doc['apiVersion'] ?? '')} (want apiVersion apiserver.config.k8s.io/v1, kind EncryptionConfiguration)`);
   }
@@ -160,9 +157,9 @@ function decodeConfiguration(doc: unknown): EncryptionConfiguration {
   };
   const keys = (v: unknown, where: string): KeysConfiguration => {
     if (v === null) return { keys: [] };
-    if (!isObject(v)) throw fail(`${where}: expected an object`);
+    if (!isJsonObject(v)) throw fail(`${where}: expected an object`);
     return { keys: list(v['keys'], `${where}.keys`, (k, at) => {
-      if (!isObject(k)) throw fail(`${at}: expected an object`);
+      if (!isJsonObject(k)) throw fail(`${at}: expected an object`);
       return { name: str(k['name'], `${at}.name`), secret: str(k['secret'], `${at}.secret`) };
     }) };
   };
@@ -170,16 +167,16 @@ function decodeConfiguration(doc: unknown): EncryptionConfiguration {
     apiVersion: 'apiserver.config.k8s.io/v1',
     kind: 'EncryptionConfiguration',
     resources: list(doc['resources'], 'resources', (r, at) => {
-      if (!isObject(r)) throw fail(`${at}: expected an object`);
+      if (!isJsonObject(r)) throw fail(`${at}: expected an object`);
       return {
         resources: list(r['resources'], `${at}.resources`, (s, a) => str(s, a)),
         providers: list(r['providers'], `${at}.providers`, (p, pat) => {
-          if (!isObject(p)) throw fail(`${pat}: expected an object`);
+          if (!isJsonObject(p)) throw fail(`${pat}: expected an object`);
           const out: ProviderConfiguration = {};
           // A provider key present with an empty value (`identity: {}` or `identity:`) counts as given.
           for (const name of ['aescbc', 'aesgcm', 'secretbox'] as const) if (name in p) out[name] = keys(p[name], `${pat}.${name}`);
           if ('identity' in p) out.identity = {};
-          if ('kms' in p) out.kms = isObject(p['kms']) ? p['kms'] : {};
+          if ('kms' in p) out.kms = isJsonObject(p['kms']) ? p['kms'] : {};
           return out;
         }),
       };

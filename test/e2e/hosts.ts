@@ -22,7 +22,7 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { killPods } from '../../src/kubelet/containerd/index.ts';
+import { killPods, unmountUnder } from '../../src/kubelet/containerd/index.ts';
 import { run, runOk } from '../../src/network/exec.ts';
 import { bosunBin } from './harness.ts';
 import { prepareAgent } from './node.ts';
@@ -176,6 +176,7 @@ export async function removeHosts(): Promise<void> {
   const dirs = (await fs.readdir(os.tmpdir()).catch(() => [] as string[])).filter((d) => /^bosun-bosun-h\d-/.test(d)).map((d) => path.join(os.tmpdir(), d));
   for (const dir of dirs) {
     await killPods(path.join(dir, 'agent', 'containerd')).catch((err: unknown) => console.error(`hosts cleanup: ${(err as Error).message}`));
+    await unmountUnder(dir, (msg) => console.error(`hosts cleanup: ${msg}`));
   }
   for (let i = 1; i <= MAX_HOSTS; i++) {
     const ns = hostName(i);

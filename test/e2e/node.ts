@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { buildBusyboxImage } from '../../src/kubelet/images/index.ts';
-import { killPods } from '../../src/kubelet/containerd/index.ts';
+import { killPods, unmountUnder } from '../../src/kubelet/containerd/index.ts';
 import { removeNetwork } from '../../src/network/index.ts';
 
 export const busyboxImage = 'busybox:1.36';
@@ -35,9 +35,13 @@ export async function prepareAgent(dataDir: string): Promise<void> {
   await fs.copyFile(await busyboxArchive(), path.join(images, 'busybox.tar'));
 }
 
-/** Removes what a stopped server's agent left: pod containers, then the pod network. */
+/**
+ * Removes what a stopped server's agent left: pod containers, the pods' volume mounts (the data
+ * dir can then be removed), then the pod network.
+ */
 export async function cleanupAgent(dataDir: string): Promise<void> {
   await killPods(path.join(dataDir, 'agent', 'containerd')).catch((err: unknown) => console.error(`cleanup: ${(err as Error).message}`));
+  await unmountUnder(dataDir, (msg) => console.error(`cleanup: ${msg}`));
   await removeNetwork({ dataDir: path.join(dataDir, 'agent', 'cni', 'ipam'), confDir: path.join(dataDir, 'agent', 'cni', 'net.d'), podCidr: '10.42.0.0/24' }).catch((err: unknown) =>
     console.error(`cleanup: ${(err as Error).message}`),
   );

@@ -19,6 +19,7 @@
 import type { KubeObject, ManagedFieldsEntry } from '../types.ts';
 import { badRequest, statusError, invalid } from '../errors.ts';
 import { getMessage, getType, jsonProperties, type FieldDef, type MessageDef, type TypeRef } from '../schema/index.ts';
+import { isJsonObject } from '../../util/json.ts';
 
 // ---- field sets --------------------------------------------------------------------------------
 
@@ -136,7 +137,7 @@ function decodeNode(v: unknown, form: { normal: boolean }): FieldNode {
     prev = k;
     if (k === '.') {
       dot = true;
-      if (!isObj(c) || Object.keys(c).length !== 0) form.normal = false;
+      if (!isJsonObject(c) || Object.keys(c).length !== 0) form.normal = false;
       continue;
     }
     if (!/^[fkvi]:/.test(k)) throw badRequest(`error decoding FieldsV1: unexpected path element ${JSON.stringify(k)}`);
@@ -228,13 +229,9 @@ function fieldOfStruct(def: MessageDef, key: string): FieldDef | undefined {
   return jsonProperties(def).get(key)?.field;
 }
 
-function isObj(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
 /** The path element of a list item. */
 function itemElement(shape: Extract<Shape, { kind: 'list' }>, item: unknown, index: number): string {
-  if (shape.rel === 'map' && isObj(item)) {
+  if (shape.rel === 'map' && isJsonObject(item)) {
     // The JSON of an object of the key fields, in sorted key order, written directly.
     let out = 'k:{';
     let first = true;
@@ -276,7 +273,7 @@ function walkSet(v: unknown, shape: Shape, node: FieldNode): void {
       return;
     case 'struct':
     case 'map': {
-      if (shape.atomic || !isObj(v)) {
+      if (shape.atomic || !isJsonObject(v)) {
         node.member = true;
         return;
       }
@@ -298,7 +295,7 @@ function walkSet(v: unknown, shape: Shape, node: FieldNode): void {
         }
         const c = child(node, `f:${k}`);
         walkSet(x, childShape, c);
-        if (!isField || x === null || (isObj(x) && Object.keys(x).length === 0)) c.member = true;
+        if (!isField || x === null || (isJsonObject(x) && Object.keys(x).length === 0)) c.member = true;
       }
       return;
     }
@@ -351,7 +348,7 @@ function jsonEqual(a: unknown, b: unknown): boolean {
 function addAll(v: unknown, shape: Shape, node: FieldNode): void {
   node.member = true;
   if (v === null || v === undefined) return;
-  if ((shape.kind === 'struct' || shape.kind === 'map') && !shape.atomic && isObj(v)) {
+  if ((shape.kind === 'struct' || shape.kind === 'map') && !shape.atomic && isJsonObject(v)) {
     for (const [k, x] of Object.entries(v)) {
       let s: Shape;
       if (shape.kind === 'struct') {
@@ -387,7 +384,7 @@ function cmp(a: unknown, b: unknown, shape: Shape, changed: FieldNode, removed: 
     addAll(b, shape, changed);
     return;
   }
-  if (granular && (isObj(a) || aAbsent) && isObj(b)) {
+  if (granular && (isJsonObject(a) || aAbsent) && isJsonObject(b)) {
     const ao = (a ?? {}) as Record<string, unknown>;
     const keys = new Set([...Object.keys(ao), ...Object.keys(b)]);
     for (const k of keys) {
@@ -481,7 +478,7 @@ function decodeEntries(list: unknown, gk: { group: string; kind: string }, name:
   return list.map((raw: unknown, i) => {
     const where = `metadata.managedFields[${i}]`;
     const e = raw as ManagedFieldsEntry;
-    if (!isObj(raw)) throw invalid(gk, name, [{ reason: 'FieldValueInvalid', field: where, message: 'Invalid value: must be an object' }]);
+    if (!isJsonObject(raw)) throw invalid(gk, name, [{ reason: 'FieldValueInvalid', field: where, message: 'Invalid value: must be an object' }]);
     if (e.operation !== 'Apply' && e.operation !== 'Update') {
       throw invalid(gk, name, [{ reason: 'FieldValueNotSupported', field: `${where}.operation`, message: `Unsupported value: ${JSON.stringify(e.operation ?? '')}: supported values: "Apply", "Update"` }]);
     }
@@ -610,14 +607,14 @@ export function isResetManagedFields(list: unknown): boolean {
   if (list.length === 0) return true;
   if (list.length !== 1) return false;
   const e = list[0] as unknown;
-  return isObj(e) && Object.values(e).every((v) => v === undefined || v === null || v === '');
+  return isJsonObject(e) && Object.values(e).every((v) => v === undefined || v === null || v === '');
 }
 
 /** Entries a request gives, as upstream's DecodeManagedFields accepts them; undefined when any is malformed. */
 function tryDecodeEntries(list: unknown): Entry[] | undefined {
   if (!Array.isArray(list)) return undefined;
   for (const raw of list) {
-    if (!isObj(raw)) return undefined;
+    if (!isJsonObject(raw)) return undefined;
     const e = raw as ManagedFieldsEntry;
     if ((e.operation !== 'Apply' && e.operation !== 'Update') || !e.apiVersion || e.fieldsType !== 'FieldsV1') return undefined;
   }
@@ -730,7 +727,7 @@ const kubectlManager = 'kubectl';
 /** A JSON value with object keys in sorted order, as Go encodes a map. */
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
-  if (!isObj(v)) return v;
+  if (!isJsonObject(v)) return v;
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(v).sort()) out[k] = sortKeys(v[k]);
   return out;
@@ -759,7 +756,7 @@ function allowedByLastApplied(live: KubeObject, opts: ApplyOptions): FieldNode |
   } catch {
     return undefined;
   }
-  if (!isObj(last) || last.apiVersion !== opts.apiVersion) return undefined;
+  if (!isJsonObject(last) || last.apiVersion !== opts.apiVersion) return undefined;
   const lastSet = fieldSetOf(last, opts.typeName);
   const { changed, removed } = compare(last, withoutManaged(live), opts.typeName);
   return difference(difference(lastSet, changed), removed);
@@ -793,7 +790,7 @@ function conflictError(conflicts: Conflict[], gk: { group: string; kind: string 
 
 function mergeValue(live: unknown, cfg: unknown, shape: Shape): unknown {
   if (cfg === undefined) return live;
-  if ((shape.kind === 'struct' || shape.kind === 'map') && !shape.atomic && isObj(live) && isObj(cfg)) {
+  if ((shape.kind === 'struct' || shape.kind === 'map') && !shape.atomic && isJsonObject(live) && isJsonObject(cfg)) {
     const out: Record<string, unknown> = { ...live };
     for (const [k, v] of Object.entries(cfg)) {
       let s: Shape;
@@ -850,7 +847,7 @@ function mergeValue(live: unknown, cfg: unknown, shape: Shape): unknown {
  */
 function removePaths(v: unknown, set: FieldNode, shape: Shape, keep: FieldNode | undefined): void {
   if (!set.children) return;
-  if ((shape.kind === 'struct' || shape.kind === 'map') && isObj(v)) {
+  if ((shape.kind === 'struct' || shape.kind === 'map') && isJsonObject(v)) {
     for (const [pe, sub] of set.children) {
       if (!pe.startsWith('f:')) continue;
       const k = pe.slice(2);

@@ -14,6 +14,7 @@
 import { badRequest, invalid, type StatusError } from '../errors.ts';
 import { goValue, restoreError } from './restore.ts';
 import { getMessage, getType, jsonProperties, type FieldDef, type MessageDef, type TypeRef } from '../schema/index.ts';
+import { isJsonObject } from '../../util/json.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -26,10 +27,10 @@ const deleteFromPrimitiveListPrefix = '$deleteFromPrimitiveList/';
 type Schema = MessageDef | undefined;
 
 export function applyStrategicMergePatch(original: unknown, patch: unknown, typeName: string): Obj {
-  if (!isObj(patch)) throw badRequest('the strategic merge patch must be a JSON object');
+  if (!isJsonObject(patch)) throw badRequest('the strategic merge patch must be a JSON object');
   const def = getType(typeName);
   const schema = def?.kind === 'message' ? def : undefined;
-  const base = isObj(original) ? (structuredClone(original) as Obj) : {};
+  const base = isJsonObject(original) ? (structuredClone(original) as Obj) : {};
   let out: Obj;
   try {
     out = mergeMap(base, patch, schema);
@@ -47,10 +48,6 @@ export function applyStrategicMergePatch(original: unknown, patch: unknown, type
 /** Upstream's patch-handler error: an Invalid Status with one `patch` field error (no kind, no name). */
 export function patchInvalid(value: string, message: string): StatusError {
   return invalid({ group: '', kind: '' }, '', [{ reason: 'FieldValueInvalid', field: 'patch', message: `Invalid value: ${JSON.stringify(value)}: ${message}` }]);
-}
-
-function isObj(v: unknown): v is Obj {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 function fieldOf(schema: Schema, key: string): FieldDef | undefined {
@@ -133,7 +130,7 @@ function mergeMap(original: Obj, patch: Obj, schema: Schema): Obj {
       original[k] = st.merge ? mergeList(ov, pv, f, st.key) : stripDirectives(pv, schemaForValue(f, pv), f);
       continue;
     }
-    if (isObj(pv) && isObj(ov)) {
+    if (isJsonObject(pv) && isJsonObject(ov)) {
       if (strategyOf(f).replace) {
         original[k] = stripDirectives(pv, schemaForValue(f, pv), f);
         continue;
@@ -174,9 +171,9 @@ function stripDirectives(v: unknown, schema: Schema, f?: FieldDef): unknown {
   if (Array.isArray(v)) {
     const st = strategyOf(f);
     if (st.merge) return mergeList([], v, f, st.key);
-    return v.map((x) => (isObj(x) ? stripDirectives(x, schema) : x));
+    return v.map((x) => (isJsonObject(x) ? stripDirectives(x, schema) : x));
   }
-  if (isObj(v)) {
+  if (isJsonObject(v)) {
     if (f?.type.kind === 'map' && !hasDirective(v)) {
       // map values may be objects of a known type
       const valueSchema = messageOf(f.type.value);
@@ -206,7 +203,7 @@ function mergeList(original: unknown[], patch: unknown[], f: FieldDef | undefine
   if (!patch.length) return original;
   const elemSchema = elemMessage(f);
   if (patch.some((x) => Array.isArray(x)) || original.some((x) => Array.isArray(x))) throw badRequest('lists of lists are not supported');
-  const maps = patch.some((x) => isObj(x));
+  const maps = patch.some((x) => isJsonObject(x));
   if (!maps) {
     // A set of primitives: the union, original order first.
     const out = original.slice();
@@ -222,22 +219,22 @@ function mergeList(original: unknown[], patch: unknown[], f: FieldDef | undefine
   }
   if (!mergeKey) {
     // Maps without a merge key cannot be merged: the patch list replaces (directives removed).
-    return patch.filter((x) => !(isObj(x) && Object.hasOwn(x, patchDirective))).map((x) => stripDirectives(x, elemSchema));
+    return patch.filter((x) => !(isJsonObject(x) && Object.hasOwn(x, patchDirective))).map((x) => stripDirectives(x, elemSchema));
   }
   let out = original.slice();
   const items: Obj[] = [];
   for (const x of patch) {
-    if (!isObj(x)) throw badRequest(`invalid patch: list element ${JSON.stringify(x)} is not an object`);
+    if (!isJsonObject(x)) throw badRequest(`invalid patch: list element ${JSON.stringify(x)} is not an object`);
     if (Object.hasOwn(x, patchDirective)) {
       const d = x[patchDirective];
       if (d === 'replace') {
         // The whole list becomes the patch's other elements.
-        return patch.filter((y) => !(isObj(y) && Object.hasOwn(y, patchDirective))).map((y) => stripDirectives(y, elemSchema));
+        return patch.filter((y) => !(isJsonObject(y) && Object.hasOwn(y, patchDirective))).map((y) => stripDirectives(y, elemSchema));
       }
       if (d === 'delete') {
         if (!Object.hasOwn(x, mergeKey)) throw badRequest(`map: ${goMap(x)} does not contain declared merge key: ${mergeKey}`);
         const key = JSON.stringify(x[mergeKey]);
-        out = out.filter((y) => !(isObj(y) && JSON.stringify(y[mergeKey]) === key));
+        out = out.filter((y) => !(isJsonObject(y) && JSON.stringify(y[mergeKey]) === key));
         continue;
       }
       if (d !== 'merge') throw badRequest(`unknown patch type: ${String(d)} in map: ${goMap(x)}`);
@@ -247,7 +244,7 @@ function mergeList(original: unknown[], patch: unknown[], f: FieldDef | undefine
   for (const x of items) {
     if (!Object.hasOwn(x, mergeKey)) throw badRequest(`map: ${goMap(x)} does not contain declared merge key: ${mergeKey}`);
     const key = JSON.stringify(x[mergeKey]);
-    const i = out.findIndex((y) => isObj(y) && JSON.stringify(y[mergeKey]) === key);
+    const i = out.findIndex((y) => isJsonObject(y) && JSON.stringify(y[mergeKey]) === key);
     if (i >= 0) out[i] = mergeMap(structuredClone(out[i]) as Obj, x, elemSchema);
     else out.push(stripDirectives(x, elemSchema));
   }
@@ -260,10 +257,10 @@ function mergeList(original: unknown[], patch: unknown[], f: FieldDef | undefine
  * element that came after it in the original list, as upstream interleaves them.
  */
 function orderList(merged: unknown[], order: unknown[], prior: unknown[], mergeKey: string | undefined): unknown[] {
-  const keyOf = (x: unknown): string => JSON.stringify(mergeKey && isObj(x) ? x[mergeKey] : x);
+  const keyOf = (x: unknown): string => JSON.stringify(mergeKey && isJsonObject(x) ? x[mergeKey] : x);
   const rank = new Map<string, number>();
   order.forEach((o, i) => {
-    if (mergeKey && isObj(o) && !Object.hasOwn(o, mergeKey)) throw badRequest(`map: ${goMap(o)} does not contain declared merge key: ${mergeKey}`);
+    if (mergeKey && isJsonObject(o) && !Object.hasOwn(o, mergeKey)) throw badRequest(`map: ${goMap(o)} does not contain declared merge key: ${mergeKey}`);
     rank.set(keyOf(o), i);
   });
   const serverIndex = new Map<string, number>();

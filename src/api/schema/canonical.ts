@@ -33,6 +33,7 @@
 import type { KubeObject } from '../types.ts';
 import { getMessage, getType, jsonProperties, typeForKind } from './index.ts';
 import type { FieldDef, MessageDef, TypeRef } from './notation.ts';
+import { isJsonObject } from '../../util/json.ts';
 
 /** How to canonicalize one value of a declared type. */
 type Plan =
@@ -117,10 +118,6 @@ function messagePlan(def: MessageDef): MessagePlan {
   return plan;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function dropped(v: unknown, omit: Omit): boolean {
   if (v === undefined) return true;
   switch (omit) {
@@ -133,7 +130,7 @@ function dropped(v: unknown, omit: Omit): boolean {
     case 3:
       if (v === null) return true;
       if (Array.isArray(v)) return v.length === 0;
-      if (isRecord(v)) {
+      if (isJsonObject(v)) {
         for (const _ in v) return false;
         return true;
       }
@@ -145,11 +142,11 @@ function canonValue(v: unknown, plan: Plan): unknown {
   if (plan.t === 'keep' || v === null || typeof v !== 'object') return v;
   switch (plan.t) {
     case 'message':
-      return isRecord(v) ? canonMessage(v, plan.msg) : v;
+      return isJsonObject(v) ? canonMessage(v, plan.msg) : v;
     case 'list':
       return Array.isArray(v) ? canonList(v, plan.elem) : v;
     case 'map':
-      return isRecord(v) ? canonMap(v, plan.value) : v;
+      return isJsonObject(v) ? canonMap(v, plan.value) : v;
     case 'any':
       return Array.isArray(v) ? canonList(v, any) : canonMap(v as Record<string, unknown>, any);
   }
@@ -282,7 +279,7 @@ function byCodeUnit(a: string, b: string): number {
  * names return the value unchanged.
  */
 export function canonicalOf(typeName: string, value: unknown): unknown {
-  if (!isRecord(value)) return value;
+  if (!isJsonObject(value)) return value;
   let def: MessageDef;
   try {
     def = getMessage(typeName);

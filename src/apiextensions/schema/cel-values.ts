@@ -19,6 +19,7 @@ import { DurationSchema, TimestampSchema } from '@bufbuild/protobuf/wkt';
 import type { JSONSchemaProps } from '../../api/index.ts';
 import { Opaque, opaqueOf } from '../../apiserver/admission/policy/lib/opaque.ts';
 import { additional, escapeFieldName, items, withTypeAndObjectMeta } from './cel-model.ts';
+import { isJsonObject } from '../../util/json.ts';
 
 /** cel-go's message when a program's cost goes over its limit. */
 export const costLimitMessage = 'operation cancelled: actual cost limit exceeded';
@@ -61,7 +62,6 @@ class MeteredList {
 }
 Object.defineProperty(MeteredList.prototype, listBrand, { value: {} });
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function stringValue(v: string, format: string | undefined): unknown {
   try {
@@ -114,7 +114,7 @@ export function toCelValue(v: unknown, s: JSONSchemaProps, meter: Meter, root = 
   }
   switch (s.type) {
     case 'object': {
-      if (!isObj(v)) return celError('invalid data, expected a map for the provided schema with type=object');
+      if (!isJsonObject(v)) return celError('invalid data, expected a map for the provided schema with type=object');
       const m = new Map<string, unknown>();
       if (root || s['x-kubernetes-embedded-resource'] || s.properties) {
         const props = (root || s['x-kubernetes-embedded-resource'] ? resourceSchema(s) : s).properties ?? {};

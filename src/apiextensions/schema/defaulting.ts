@@ -8,12 +8,9 @@
  * on every read from storage; it is idempotent.
  */
 import type { JSONSchemaProps } from '../../api/index.ts';
+import { isJsonObject } from '../../util/json.ts';
 
 type Obj = Record<string, unknown>;
-
-function isObject(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Only schemas with a default somewhere below need a walk: compiled once per schema object. */
 const hasDefaults = new WeakMap<JSONSchemaProps, boolean>();
@@ -49,7 +46,7 @@ function walk(x: unknown, s: JSONSchemaProps): void {
     }
     return;
   }
-  if (!isObject(x)) return;
+  if (!isJsonObject(x)) return;
   const props = s.properties;
   if (props)
     for (const k in props) {

@@ -16,12 +16,9 @@
  * `unknown field "<path>"` for fieldValidation=Strict|Warn.
  */
 import type { JSONSchemaProps } from '../../api/index.ts';
+import { isJsonObject } from '../../util/json.ts';
 
 type Obj = Record<string, unknown>;
-
-function isObject(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 const metaFields = new Set(['apiVersion', 'kind', 'metadata']);
 
@@ -47,7 +44,7 @@ function prune(x: unknown, s: JSONSchemaProps | null, path: string, out: string[
     for (let i = 0; i < x.length; i++) prune(x[i], items, `${path}[${i}]`, out, false);
     return;
   }
-  if (!isObject(x)) return;
+  if (!isJsonObject(x)) return;
   if (!s) {
     for (const k of Object.keys(x)) {
       out.push(key(path, k));
@@ -76,7 +73,7 @@ function skipPrune(x: unknown, s: JSONSchemaProps, path: string, out: string[], 
     for (let i = 0; i < x.length; i++) skipPrune(x[i], items, `${path}[${i}]`, out, false);
     return;
   }
-  if (!isObject(x)) return;
+  if (!isJsonObject(x)) return;
   const embedded = root || s['x-kubernetes-embedded-resource'] === true;
   const ap = additional(s);
   for (const k of Object.keys(x)) {
@@ -126,13 +123,13 @@ function dropUnknown(o: Obj, known: ReadonlySet<string>, path: string, out: stri
 /** Drops fields ObjectMeta does not have from `obj.metadata` (in place), reporting '<path>.metadata.<field>'. */
 export function coerceObjectMeta(obj: Obj, path: string, out: string[]): void {
   const meta = obj['metadata'];
-  if (!isObject(meta)) return;
+  if (!isJsonObject(meta)) return;
   const mp = key(path, 'metadata');
   dropUnknown(meta, objectMetaFields, mp, out);
   const refs = meta['ownerReferences'];
-  if (Array.isArray(refs)) refs.forEach((r, i) => isObject(r) && dropUnknown(r, ownerReferenceFields, `${mp}.ownerReferences[${i}]`, out));
+  if (Array.isArray(refs)) refs.forEach((r, i) => isJsonObject(r) && dropUnknown(r, ownerReferenceFields, `${mp}.ownerReferences[${i}]`, out));
   const mf = meta['managedFields'];
-  if (Array.isArray(mf)) mf.forEach((r, i) => isObject(r) && dropUnknown(r, managedFieldsFields, `${mp}.managedFields[${i}]`, out));
+  if (Array.isArray(mf)) mf.forEach((r, i) => isJsonObject(r) && dropUnknown(r, managedFieldsFields, `${mp}.managedFields[${i}]`, out));
 }
 
 function coerceEmbedded(x: unknown, s: JSONSchemaProps | null | undefined, path: string, out: string[]): void {
@@ -142,11 +139,11 @@ function coerceEmbedded(x: unknown, s: JSONSchemaProps | null | undefined, path:
     if (items) for (let i = 0; i < x.length; i++) coerceEmbedded(x[i], items, `${path}[${i}]`, out);
     return;
   }
-  if (!isObject(x)) return;
+  if (!isJsonObject(x)) return;
   if (s['x-kubernetes-embedded-resource'] === true && path !== '') {
     coerceObjectMeta(x, path, out);
     const meta = x['metadata'];
-    if (isObject(meta) && !meta['creationTimestamp']) meta['creationTimestamp'] = null;
+    if (isJsonObject(meta) && !meta['creationTimestamp']) meta['creationTimestamp'] = null;
   }
   const ap = additional(s);
   for (const k of Object.keys(x)) {
@@ -166,7 +163,7 @@ export function pruneNonNullableNulls(x: unknown, s: JSONSchemaProps | null | un
     for (const v of x) pruneNonNullableNulls(v, items);
     return;
   }
-  if (!isObject(x)) return;
+  if (!isJsonObject(x)) return;
   for (const k of Object.keys(x)) {
     const v = x[k];
     const fs = s ? (s.properties && Object.hasOwn(s.properties, k) ? s.properties[k] : additional(s) ?? undefined) : undefined;
@@ -183,7 +180,7 @@ export function pruneNonNullableNulls(x: unknown, s: JSONSchemaProps | null | un
  * reports them for fieldValidation ('spec.foo', 'spec.items[0].bar'), in upstream's order.
  */
 export function pruneObject(schema: JSONSchemaProps, obj: unknown): string[] {
-  if (!isObject(obj)) return [];
+  if (!isJsonObject(obj)) return [];
   const metaPaths: string[] = [];
   coerceObjectMeta(obj, '', metaPaths);
   const pruned: string[] = [];

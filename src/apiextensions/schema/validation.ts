@@ -34,6 +34,7 @@ import {
   validateAnnotations,
   validateLabels,
 } from '../../api/validation.ts';
+import { isJsonObject } from '../../util/json.ts';
 
 // ---- kube-openapi's error model ---------------------------------------------------------------
 
@@ -100,10 +101,6 @@ function jsonType(v: unknown): 'boolean' | 'string' | 'integer' | 'number' | 'ar
     default:
       return Array.isArray(v) ? 'array' : 'object';
   }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 // ---- formats ----------------------------------------------------------------------------------
@@ -563,7 +560,7 @@ function validateEmbedded(x: Record<string, unknown>, path: string, out: StatusC
 
 /** ValidateObjectMeta for an embedded resource's metadata (name as a path segment, as upstream). */
 function validateEmbeddedMeta(v: unknown, f: string, out: StatusCause[]): void {
-  if (!isObject(v)) {
+  if (!isJsonObject(v)) {
     out.push(invalidValue(f, v, 'json: cannot unmarshal into Go value of type v1.ObjectMeta'));
     return;
   }
@@ -597,7 +594,7 @@ function setDuplicates(arr: readonly unknown[]): number[] {
 /** Sorted keys, as Go's encoding/json marshals maps. */
 function canonical(x: unknown): unknown {
   if (Array.isArray(x)) return x.map(canonical);
-  if (isObject(x)) {
+  if (isJsonObject(x)) {
     const o: Record<string, unknown> = {};
     for (const k of Object.keys(x).sort()) o[k] = canonical(x[k]);
     return o;
@@ -610,7 +607,7 @@ const unspecified = Symbol('unspecified');
 function validateListMap(s: JSONSchemaProps, arr: readonly unknown[], path: string, out: StatusCause[]): void {
   for (let i = 0; i < arr.length; i++) {
     const x = arr[i];
-    if (x !== null && !isObject(x)) {
+    if (x !== null && !isJsonObject(x)) {
       out.push(invalidValue(`${path}[${i}]`, x, 'must be an object for an array of list-type map'));
       return;
     }
@@ -655,7 +652,7 @@ function compileWalk(s: JSONSchemaProps, stage: 'meta' | 'list', memo: Map<JSONS
       if (listType === 'set') for (const i of setDuplicates(data)) out.push(duplicate(`${path}[${i}]`, data[i]));
       else if (listType === 'map') validateListMap(s, data, path, out);
       if (items) for (let i = 0; i < data.length; i++) items(data[i], `${path}[${i}]`, out);
-    } else if (isObject(data)) {
+    } else if (isJsonObject(data)) {
       if (embedded) validateEmbedded(data, path, out);
       if (!props.size && !ap) return;
       for (const k of Object.keys(data)) {

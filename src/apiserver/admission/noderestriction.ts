@@ -40,6 +40,7 @@ import type { KubeObject } from '../../api/types.ts';
 import { readCsr } from '../../pki/csr.ts';
 import { mirrorPodAnnotation, nodeIdentity, nodeLeaseNamespace, podConfigMapNames, podSecretNames } from '../authz/node.ts';
 import type { AdmissionAttributes, AdmissionPlugin } from './types.ts';
+import { isJsonObject } from '../../util/json.ts';
 
 /** What the plugin reads: the API server's caches (upstream's pod and node listers). */
 export interface NodeRestrictionSource {
@@ -124,8 +125,7 @@ const semanticEqual = (a: unknown, b: unknown) => JSON.stringify(normalize(a)) =
 
 /** Paths (dotted) where two normalized values differ. */
 function changedPaths(a: unknown, b: unknown, path = ''): string[] {
-  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-  if (isObj(a) && isObj(b)) {
+  if (isJsonObject(a) && isJsonObject(b)) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
     return keys.flatMap((k) => changedPaths(a[k], b[k], path ? `${path}.${k}` : k));
   }

@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { BosunError } from '../../util/errors.ts';
 import { isDNS1123Subdomain } from '../../api/validation.ts';
+import { isJsonObject } from '../../util/json.ts';
 
 export const auditLevels = ['None', 'Metadata', 'Request', 'RequestResponse'] as const;
 export type Level = (typeof auditLevels)[number];
@@ -127,7 +128,7 @@ function configError(message: string): BosunError {
 /** Type checks of the decoder (not strict: unknown fields are dropped). */
 function decodePolicy(doc: unknown): Policy {
   const fail = (msg: string) => configError(`failed decoding: ${msg}`);
-  if (!isObject(doc)) throw fail(`couldn't get version/kind; json parse error: cannot unmarshal ${goKind(doc)} into Go value of type struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }`);
+  if (!isJsonObject(doc)) throw fail(`couldn't get version/kind; json parse error: cannot unmarshal ${goKind(doc)} into Go value of type struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }`);
   const kind = doc['kind'];
   const apiVersion = doc['apiVersion'];
   if (typeof kind !== 'string' || !kind) throw fail("Object 'Kind' is missing in policy");
@@ -152,7 +153,7 @@ function decodePolicy(doc: unknown): Policy {
 }
 
 function decodeRule(r: unknown, where: string, fail: (m: string) => BosunError): PolicyRule {
-  if (!isObject(r)) throw fail(typeError(where, r, 'v1.PolicyRule'));
+  if (!isJsonObject(r)) throw fail(typeError(where, r, 'v1.PolicyRule'));
   const level = r['level'];
   if (level !== undefined && level !== null && typeof level !== 'string') throw fail(typeError(`${where}.level`, level, 'v1.Level'));
   const rule: PolicyRule = { level: (level ?? '') as Level };
@@ -165,7 +166,7 @@ function decodeRule(r: unknown, where: string, fail: (m: string) => BosunError):
     if (!Array.isArray(res)) throw fail(typeError(`${where}.resources`, res, '[]v1.GroupResources'));
     rule.resources = res.map((g, j) => {
       const at = `${where}.resources[${j}]`;
-      if (!isObject(g)) throw fail(typeError(at, g, 'v1.GroupResources'));
+      if (!isJsonObject(g)) throw fail(typeError(at, g, 'v1.GroupResources'));
       const out: GroupResources = {};
       const group = g['group'];
       if (group !== undefined && group !== null) {
@@ -203,10 +204,6 @@ function goKind(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v === 'object') return 'object';
   return typeof v === 'boolean' ? 'bool' : typeof v;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 // ---- validation (apis/audit/validation) ----------------------------------------------------

@@ -331,6 +331,16 @@ async function processesFor(socket: string): Promise<Proc[]> {
   return out;
 }
 
+/**
+ * Unmounts (lazily) everything mounted at or below `dir`, deepest first: what a node agent's data
+ * dir keeps mounted once its pods are killed without being torn down (their volumes).
+ */
+export async function unmountUnder(dir: string, log: (msg: string) => void = () => {}): Promise<void> {
+  for (const mp of await mountsUnder([dir])) {
+    await run('umount', ['-l', mp]).catch((err) => log(`umount ${mp}: ${err.stderr || err.message}`));
+  }
+}
+
 /** Mount points at or below any of `dirs`, deepest first (from /proc/self/mountinfo). */
 async function mountsUnder(dirs: string[]): Promise<string[]> {
   if (!dirs.length) return [];

@@ -26,6 +26,7 @@ import { formatIssues, T, tryCheckExpression, type CelType, type CheckEnv } from
 import { admissionStructs, functions, typeIdents } from './celdecls.ts';
 
 import type { GroupVersionKind, GroupVersionResource } from '../webhook/rules.ts';
+import { isJsonObject } from '../../../util/json.ts';
 
 export type { GroupVersionKind, GroupVersionResource };
 
@@ -110,15 +111,14 @@ function escapeUncached(name: string): string | undefined {
   return name.replace(/__|[-./]/g, (s) => (s === '__' ? '__underscores__' : s === '.' ? '__dot__' : s === '-' ? '__dash__' : '__slash__'));
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const typeOf = (s: OpenApiSchema): string => (Array.isArray(s['type']) ? String(s['type'][0] ?? '') : typeof s['type'] === 'string' ? s['type'] : '');
-const typeContains = (s: unknown, t: string) => isObj(s) && (Array.isArray(s['type']) ? s['type'].includes(t) : s['type'] === t);
+const typeContains = (s: unknown, t: string) => isJsonObject(s) && (Array.isArray(s['type']) ? s['type'].includes(t) : s['type'] === t);
 
 /** Upstream's WithTypeAndObjectMeta: apiVersion, kind and metadata.name/generateName at a resource root. */
 function withTypeAndObjectMeta(s: OpenApiSchema): OpenApiSchema {
-  const props = isObj(s['properties']) ? s['properties'] : undefined;
+  const props = isJsonObject(s['properties']) ? s['properties'] : undefined;
   const md = props?.['metadata'];
-  const mdProps = isObj(md) && isObj(md['properties']) ? md['properties'] : undefined;
+  const mdProps = isJsonObject(md) && isJsonObject(md['properties']) ? md['properties'] : undefined;
   if (props && typeContains(props['kind'], 'string') && typeContains(props['apiVersion'], 'string') && typeContains(md, 'object') && mdProps && typeContains(mdProps['name'], 'string') && typeContains(mdProps['generateName'], 'string')) return s;
   return {
     ...s,
@@ -140,19 +140,19 @@ function schemaDecl(schema: OpenApiSchema, resourceRoot: boolean): Decl | undefi
   switch (typeOf(s)) {
     case 'array': {
       const items = s['items'];
-      if (!isObj(items)) return undefined;
+      if (!isJsonObject(items)) return undefined;
       const elem = schemaDecl(items, embedded(items));
       return elem && { kind: 'list', elem };
     }
     case 'object': {
       const ap = s['additionalProperties'];
-      if (isObj(ap)) {
+      if (isJsonObject(ap)) {
         const value = schemaDecl(ap, embedded(ap));
         return value && { kind: 'map', value };
       }
       const fields = new Map<string, Decl>();
-      for (const [name, prop] of Object.entries(isObj(s['properties']) ? s['properties'] : {})) {
-        if (!isObj(prop)) continue;
+      for (const [name, prop] of Object.entries(isJsonObject(s['properties']) ? s['properties'] : {})) {
+        if (!isJsonObject(prop)) continue;
         const d = schemaDecl(prop, embedded(prop));
         const field = escapeFieldName(name);
         if (d && field !== undefined) fields.set(field, d);
@@ -327,7 +327,7 @@ function refOf(s: OpenApiSchema): string | undefined {
   if (typeof s['$ref'] === 'string') return s['$ref'];
   if (Array.isArray(s['allOf'])) {
     for (const a of s['allOf']) {
-      const r = isObj(a) ? refOf(a) : undefined;
+      const r = isJsonObject(a) ? refOf(a) : undefined;
       if (r) return r;
     }
   }
@@ -342,7 +342,7 @@ function refOf(s: OpenApiSchema): string | undefined {
 export function resolveRefs(schemas: Readonly<Record<string, unknown>>, name: string): OpenApiSchema | undefined {
   const byRef = (ref: string): OpenApiSchema | undefined => {
     const s = schemas[ref.replace(/^#\/components\/schemas\//, '')];
-    return isObj(s) ? s : undefined;
+    return isJsonObject(s) ? s : undefined;
   };
   const visited = new Set<string>();
   const populate = (schema: OpenApiSchema): OpenApiSchema => {
@@ -362,13 +362,13 @@ export function resolveRefs(schemas: Readonly<Record<string, unknown>>, name: st
   };
   const populateChildren = (s: OpenApiSchema): OpenApiSchema => {
     const out: OpenApiSchema = { ...s };
-    if (isObj(s['properties'])) out['properties'] = Object.fromEntries(Object.entries(s['properties']).map(([k, p]) => [k, isObj(p) ? populate(p) : p]));
-    if (isObj(s['additionalProperties'])) out['additionalProperties'] = populate(s['additionalProperties']);
-    if (isObj(s['items'])) out['items'] = populate(s['items']);
+    if (isJsonObject(s['properties'])) out['properties'] = Object.fromEntries(Object.entries(s['properties']).map(([k, p]) => [k, isJsonObject(p) ? populate(p) : p]));
+    if (isJsonObject(s['additionalProperties'])) out['additionalProperties'] = populate(s['additionalProperties']);
+    if (isJsonObject(s['items'])) out['items'] = populate(s['items']);
     return out;
   };
   const root = schemas[name];
-  if (!isObj(root)) return undefined;
+  if (!isJsonObject(root)) return undefined;
   visited.add(`#/components/schemas/${name}`);
   return populate(root);
 }
@@ -402,7 +402,7 @@ export function discoveryResolver(get: (path: string) => Promise<unknown>): Sche
       const doc = (await fetch(`/openapi/v3/${gvPath(gvk.group, gvk.version)}`)) as { components?: { schemas?: Record<string, unknown> } } | undefined;
       const schemas = doc?.components?.schemas ?? {};
       for (const [name, s] of Object.entries(schemas)) {
-        const gvks = isObj(s) && Array.isArray(s['x-kubernetes-group-version-kind']) ? (s['x-kubernetes-group-version-kind'] as GroupVersionKind[]) : [];
+        const gvks = isJsonObject(s) && Array.isArray(s['x-kubernetes-group-version-kind']) ? (s['x-kubernetes-group-version-kind'] as GroupVersionKind[]) : [];
         if (gvks.some((g) => g.group === gvk.group && g.version === gvk.version && g.kind === gvk.kind)) return resolveRefs(schemas, name);
       }
       return undefined;

@@ -28,11 +28,11 @@ import { addAuditAnnotations, callHook, convertible, newDispatch, shouldCallHook
 import { CallError, toStatusError } from './errors.ts';
 import { isExempt } from './rules.ts';
 import { hookSource, type Hook } from './source.ts';
+import { isJsonObject } from '../../../util/json.ts';
 
 export const mutationAnnotationPrefix = 'mutation.webhook.admission.k8s.io/';
 export const mutationFailedOpenPrefix = `failed-open.${mutationAnnotationPrefix}`;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The value at a JSON pointer, or undefined. */
 function at(doc: unknown, pointer: string): unknown {
@@ -40,7 +40,7 @@ function at(doc: unknown, pointer: string): unknown {
   for (const raw of pointer.split('/').slice(1)) {
     const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
     if (Array.isArray(cur)) cur = cur[Number(key)];
-    else if (isObject(cur)) cur = Object.prototype.hasOwnProperty.call(cur, key) ? cur[key] : undefined;
+    else if (isJsonObject(cur)) cur = Object.prototype.hasOwnProperty.call(cur, key) ? cur[key] : undefined;
     else return undefined;
   }
   return cur;
@@ -69,7 +69,7 @@ export function patchFailure(err: unknown, doc: unknown): Error {
 function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
-  if (!isObject(a) || !isObject(b)) return false;
+  if (!isJsonObject(a) || !isJsonObject(b)) return false;
   const ka = Object.keys(a).filter((k) => a[k] !== undefined);
   const kb = Object.keys(b).filter((k) => b[k] !== undefined);
   return ka.length === kb.length && ka.every((k) => jsonEqual(a[k], b[k]));
@@ -85,7 +85,7 @@ function assignExactly(target: Record<string, unknown>, source: Record<string, u
 function replaceInPlace(target: KubeObject, source: KubeObject): void {
   const meta = target.metadata;
   assignExactly(target, source);
-  if (isObject(meta) && isObject(source.metadata)) {
+  if (isJsonObject(meta) && isJsonObject(source.metadata)) {
     assignExactly(meta, source.metadata);
     target.metadata = meta;
   }
@@ -116,7 +116,7 @@ async function mutate(d: Dispatch, call: Call): Promise<boolean> {
   } catch (err) {
     throw internalError(patchFailure(err, v.object));
   }
-  if (!isObject(patched)) throw internalError(new Error(`admission webhook ${JSON.stringify(hook.name)} patched the object into something that is not an object`));
+  if (!isJsonObject(patched)) throw internalError(new Error(`admission webhook ${JSON.stringify(hook.name)} patched the object into something that is not an object`));
   const changed = !jsonEqual(v.object, patched);
   let stored = patched as KubeObject;
   if (inv.kind.kind === attrs.def.kind && inv.kind.group === attrs.def.group) {

@@ -18,6 +18,7 @@ import type { KubeObject } from '../../../api/types.ts';
 import type { AdmissionAttributes } from '../types.ts';
 import type { WebhookStatus } from './errors.ts';
 import type { GroupVersionKind, GroupVersionResource, Invocation, RequestView } from './rules.ts';
+import { isJsonObject } from '../../../util/json.ts';
 
 export type ReviewVersion = 'v1' | 'v1beta1';
 
@@ -119,7 +120,6 @@ function decodeBase64(s: string): Buffer {
   return Buffer.from(s, 'base64');
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Field-type problems in the body, worded as Go's JSON decoder words them. */
 function fieldError(field: string, got: { value: unknown; type: string }): Error {
@@ -142,12 +142,12 @@ export function verifyResponse(body: string, expect: { version: ReviewVersion; u
   } catch (err) {
     throw Object.assign(new Error(`couldn't get version/kind; json parse error: ${(err as Error).message}`), { decode: true });
   }
-  if (!isObject(doc) || typeof doc['kind'] !== 'string' || !doc['kind']) {
+  if (!isJsonObject(doc) || typeof doc['kind'] !== 'string' || !doc['kind']) {
     throw Object.assign(new Error(`Object 'Kind' is missing in '${body.length > 256 ? `${body.slice(0, 256)}...` : body}'`), { decode: true });
   }
   const r = doc['response'];
   if (r === undefined || r === null) throw new Error('webhook response was absent');
-  if (!isObject(r)) throw Object.assign(fieldError('response', { value: r, type: 'v1.AdmissionResponse' }), { decode: true });
+  if (!isJsonObject(r)) throw Object.assign(fieldError('response', { value: r, type: 'v1.AdmissionResponse' }), { decode: true });
   const allowed = r['allowed'] ?? false;
   if (typeof allowed !== 'boolean') throw Object.assign(fieldError('allowed', { value: allowed, type: 'bool' }), { decode: true });
   let patch: Buffer = Buffer.alloc(0);
@@ -185,8 +185,8 @@ export function verifyResponse(body: string, expect: { version: ReviewVersion; u
   }
   if (!mutating) patch = Buffer.alloc(0);
   const out: AdmissionResponse = { allowed, patch, patchType };
-  if (isObject(r['status'])) out.result = r['status'] as WebhookStatus;
-  if (isObject(r['auditAnnotations'])) {
+  if (isJsonObject(r['status'])) out.result = r['status'] as WebhookStatus;
+  if (isJsonObject(r['auditAnnotations'])) {
     const a: Record<string, string> = {};
     for (const [k, v] of Object.entries(r['auditAnnotations'])) if (typeof v === 'string') a[k] = v;
     out.auditAnnotations = a;
