@@ -69,7 +69,7 @@ export async function benchAgent(record: (name: string, value: string) => void):
     record('pod startup latency', 'skipped (the node agent needs root)');
     return;
   }
-  const server = await startServer({ args: ['--disable-controller-manager'] });
+  const server = await startServer();
   const dataDir = server.dataDir;
   await prepareAgent(dataDir);
   const agent = spawn(bosunBin, ['agent', '--data-dir', dataDir, '--kubelet-port', '0', '--server', server.url], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -85,9 +85,10 @@ export async function benchAgent(record: (name: string, value: string) => void):
       ['30 at once', 'bench-burst', true],
     ] as const) {
       await call('POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: ns } }));
-      // The server runs without the controller manager: its default ServiceAccount, which the
-      // pods run as (ServiceAccount admission), is made here.
-      await call('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, JSON.stringify({ metadata: { name: 'default' } }));
+      // What the controller manager gives a new namespace and every pod needs: the default
+      // ServiceAccount (ServiceAccount admission) and kube-root-ca.crt (the token volume).
+      await until(`${ns}'s default ServiceAccount and kube-root-ca.crt`, async () =>
+        (await call('GET', `/api/v1/namespaces/${ns}/serviceaccounts/default`)).status === 200 && (await call('GET', `/api/v1/namespaces/${ns}/configmaps/kube-root-ca.crt`)).status === 200);
       const w = readyWatch(creds, ns);
       await new Promise((r) => setTimeout(r, 300));
       const created = new Map<string, number>();
