@@ -8,6 +8,7 @@ import type { ResourceDef, ServedVersion, TableDef } from '../api/resource.ts';
 import { allVerbs } from '../api/resource.ts';
 import type { KubeObject, StatusCause } from '../api/types.ts';
 import type { ValidateContext } from '../api/resource.ts';
+import { compareStrings } from '../util/compare.ts';
 
 export interface ServedResource {
   def: ResourceDef;
@@ -172,7 +173,7 @@ function splitGV(key: string): [string, string] {
 export function compareVersions(a: string, b: string): number {
   const pa = parseKubeVersion(a);
   const pb = parseKubeVersion(b);
-  if (!pa || !pb) return pa ? -1 : pb ? 1 : a.localeCompare(b);
+  if (!pa || !pb) return pa ? -1 : pb ? 1 : compareStrings(a, b);
   if (pa.stage !== pb.stage) return pb.stage - pa.stage;
   if (pa.major !== pb.major) return pb.major - pa.major;
   return pb.minor - pa.minor;

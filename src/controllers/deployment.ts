@@ -29,6 +29,7 @@ import {
   startQueue,
   type ReconcileResult,
 } from './controller-utils.ts';
+import { compareStrings } from '../util/compare.ts';
 
 const revisionAnnotation = 'deployment.kubernetes.io/revision';
 const revisionHistoryAnnotation = 'deployment.kubernetes.io/revision-history';
@@ -297,7 +298,7 @@ export function startDeploymentController(ctx: ControllerContext): void {
       return;
     }
     // Larger (then newer) sets first, each its share of the change, rounding leftovers to the first.
-    const sorted = [...active].sort((a, b) => replicas(b) - replicas(a) || (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''));
+    const sorted = [...active].sort((a, b) => replicas(b) - replicas(a) || compareStrings(b.metadata.creationTimestamp ?? '', a.metadata.creationTimestamp ?? ''));
     const targets = new Map<RS, number>();
     for (const rs of sorted) {
       const previousMax = Number(rs.metadata.annotations?.[maxReplicasAnnotation] ?? current) || current;
@@ -334,7 +335,7 @@ export function startDeploymentController(ctx: ControllerContext): void {
     let budget = oldScaleDownBudget(desired, unavailable, allCount, replicas(newRs), newRs.status?.availableReplicas ?? 0);
     if (budget <= 0) return false;
     let changed = false;
-    const byAge = [...old].sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
+    const byAge = [...old].sort((a, b) => compareStrings(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? ''));
     const next = new Map<RS, number>(byAge.map((rs) => [rs, replicas(rs)]));
     for (const rs of byAge) {
       if (budget <= 0) break;

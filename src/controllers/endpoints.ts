@@ -16,6 +16,7 @@ import { isAlreadyExists, isConflict, isNotFound } from '../api/errors.ts';
 import { IndexNamespace, clientset, resources, type SharedInformer } from '../client/index.ts';
 import type { ControllerContext } from './context.ts';
 import { isPodReady, jsonEqual, keyOf, newControllerRef, nowRfc3339, podPhase, splitKey, startQueue, type ReconcileResult, type StartQueueOptions } from './controller-utils.ts';
+import { compareStrings } from '../util/compare.ts';
 
 interface ResolvedPort {
   name: string;
@@ -92,7 +93,7 @@ function address(e: PodEndpoint): EndpointAddress {
   return a;
 }
 
-const portKey = (ports: readonly ResolvedPort[]) => JSON.stringify([...ports].sort((a, b) => a.name.localeCompare(b.name) || a.port - b.port));
+const portKey = (ports: readonly ResolvedPort[]) => JSON.stringify([...ports].sort((a, b) => compareStrings(a.name, b.name) || a.port - b.port));
 
 /** Endpoints subsets: one per distinct resolved port set, addresses sorted by IP (upstream RepackSubsets). */
 export function endpointSubsets(eps: readonly PodEndpoint[]): EndpointSubset[] {
@@ -101,10 +102,11 @@ export function endpointSubsets(eps: readonly PodEndpoint[]): EndpointSubset[] {
     if (e.terminating || !e.ports.length) continue;
     const k = portKey(e.ports);
     let g = groups.get(k);
-    if (!g) groups.set(k, (g = { ports: [...e.ports].sort((a, b) => a.name.localeCompare(b.name) || a.port - b.port), ready: [], notReady: [] }));
+    if (!g) groups.set(k, (g = { ports: [...e.ports].sort((a, b) => compareStrings(a.name, b.name) || a.port - b.port), ready: [], notReady: [] }));
     (e.ready ? g.ready : g.notReady).push(address(e));
   }
-  const byIp = (a: EndpointAddress, b: EndpointAddress) => a.ip.localeCompare(b.ip, undefined, { numeric: true });
+  // Upstream's LessEndpointAddress: IPs in byte order, then the pods' UIDs.
+  const byIp = (a: EndpointAddress, b: EndpointAddress) => compareStrings(a.ip, b.ip) || (b.targetRef ? (a.targetRef ? compareStrings(a.targetRef.uid ?? '', b.targetRef.uid ?? '') : -1) : a.targetRef ? 1 : 0);
   const out: EndpointSubset[] = [];
   for (const g of groups.values()) {
     const s: EndpointSubset = {};
@@ -113,7 +115,7 @@ export function endpointSubsets(eps: readonly PodEndpoint[]): EndpointSubset[] {
     s.ports = g.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port, protocol: p.protocol, ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}) }));
     out.push(s);
   }
-  return out.sort((a, b) => JSON.stringify(a.ports).localeCompare(JSON.stringify(b.ports)));
+  return out.sort((a, b) => compareStrings(JSON.stringify(a.ports), JSON.stringify(b.ports)));
 }
 
 function selectedPods(svc: Service, pods: SharedInformer<Pod>): Pod[] | null {
@@ -220,7 +222,7 @@ export function desiredSlices(svc: Service, eps: readonly PodEndpoint[], zoneOf:
   }
   const out: { ports: ResolvedPort[]; endpoints: Endpoint[] }[] = [];
   for (const g of groups.values()) {
-    g.endpoints.sort((a, b) => String(a.addresses[0]).localeCompare(String(b.addresses[0]), undefined, { numeric: true }));
+    g.endpoints.sort((a, b) => compareStrings(String(a.addresses[0]), String(b.addresses[0])));
     for (let i = 0; i < Math.max(1, g.endpoints.length); i += maxEndpointsPerSlice) out.push({ ports: g.ports, endpoints: g.endpoints.slice(i, i + maxEndpointsPerSlice) });
   }
   if (!out.length) out.push({ ports: [], endpoints: [] });

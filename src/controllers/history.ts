@@ -13,6 +13,7 @@ import { isAlreadyExists } from '../api/errors.ts';
 import { labelSelectorFromObject } from '../api/selectors.ts';
 import type { ResourceClient } from '../client/typed.ts';
 import { controllerRef, fnv32a, newControllerRef, safeEncode, stableJson } from './controller-utils.ts';
+import { compareStrings } from '../util/compare.ts';
 
 /** The label holding a revision's hash (upstream's ControllerRevisionHashLabel). */
 export const controllerRevisionHashLabel = 'controller.kubernetes.io/hash';
@@ -80,7 +81,7 @@ const created = (r: ControllerRevision) => r.metadata.creationTimestamp ?? '';
 
 /** Sorted as upstream's byRevision: revision number, then creation time, then name. */
 export function sortRevisions(revisions: ControllerRevision[]): ControllerRevision[] {
-  return revisions.sort((a, b) => (a.revision ?? 0) - (b.revision ?? 0) || created(a).localeCompare(created(b)) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  return revisions.sort((a, b) => (a.revision ?? 0) - (b.revision ?? 0) || compareStrings(created(a), created(b)) || compareStrings(a.metadata.name ?? '', b.metadata.name ?? ''));
 }
 
 /** The highest revision number (0 for none). */

@@ -139,6 +139,11 @@ describe('endpoints', () => {
     ]);
   });
 
+  test('addresses are in byte order of their IPs, as upstream\'s LessEndpointAddress compares them', () => {
+    const eps = podEndpoints(svc([{ port: 80 }]), [pod('nine-char', { ready: true }), pod('ten-chars!', { ready: true }), pod('two', { ready: true })]);
+    assert.deepEqual(endpointSubsets(eps)[0]!.addresses!.map((a) => a.ip), ['10.0.0.10', '10.0.0.3', '10.0.0.9']);
+  });
+
   test('publishNotReadyAddresses lists every pod as ready', () => {
     const eps = podEndpoints(svc([{ port: 80 }], { publishNotReadyAddresses: true }), [pod('a', { ready: false })]);
     assert.equal(eps[0]!.ready, true);

@@ -12,6 +12,7 @@ import { clientset, resources } from '../client/index.ts';
 import type { ControllerContext } from './context.ts';
 import { Discovery, type DiscoveredResource } from './discovery.ts';
 import { jsonEqual, nowRfc3339, startQueue, type ReconcileResult } from './controller-utils.ts';
+import { compareStrings } from '../util/compare.ts';
 
 const conditionTypes = [
   'NamespaceDeletionDiscoveryFailure',
@@ -82,9 +83,9 @@ export function startNamespaceController(ctx: ControllerContext): void {
       }),
     );
     if (contentErrors.length) failures['NamespaceDeletionContentFailure'] = `Failed to delete all resource types, ${contentErrors.length} remaining: ${contentErrors.sort().join(', ')}`;
-    const counts = Object.entries(remaining).sort(([a], [b]) => a.localeCompare(b));
+    const counts = Object.entries(remaining).sort(([a], [b]) => compareStrings(a, b));
     if (counts.length) failures['NamespaceContentRemaining'] = `Some resources are remaining: ${counts.map(([k, n]) => `${k} has ${n} resource instances`).join(', ')}`;
-    const fins = Object.entries(withFinalizers).sort(([a], [b]) => a.localeCompare(b));
+    const fins = Object.entries(withFinalizers).sort(([a], [b]) => compareStrings(a, b));
     if (fins.length) failures['NamespaceFinalizersRemaining'] = `Some content in the namespace has finalizers remaining: ${fins.map(([f, n]) => `${f} in ${n} resource instances`).join(', ')}`;
     await setConditions(ns, failures);
     if (Object.keys(failures).length) return { requeueAfter: counts.length ? 1000 : 5000 };

@@ -10,13 +10,14 @@ import { isConflict, isNotFound } from '../api/errors.ts';
 import { clientset, resources } from '../client/index.ts';
 import type { ControllerContext } from './context.ts';
 import { podPhase } from './controller-utils.ts';
+import { compareStrings } from '../util/compare.ts';
 
 /** The finished pods to delete to get down to `threshold`, oldest first. */
 export function terminatedOverThreshold(pods: readonly Pod[], threshold: number): Pod[] {
   if (threshold <= 0) return [];
   const done = pods.filter((p) => (podPhase(p) === 'Succeeded' || podPhase(p) === 'Failed') && !p.metadata.deletionTimestamp);
   if (done.length <= threshold) return [];
-  return [...done].sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '')).slice(0, done.length - threshold);
+  return [...done].sort((a, b) => compareStrings(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? '')).slice(0, done.length - threshold);
 }
 
 export function startPodGCController(ctx: ControllerContext): void {

@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { Store } from '../storage/types.ts';
+import { compareStrings } from '../util/compare.ts';
 
 export interface SnapshotInfo {
   /** File name, `<name>-<node>-<unix time>`. */
@@ -140,7 +141,7 @@ export async function listSnapshots(dataDir: string, opts: { nodeName?: string }
     const ts = timestampOf(name) ?? Math.floor(st.mtimeMs / 1000);
     out.push({ name, location: `file://${file}`, nodeName, createdAt: rfc3339(new Date(ts * 1000)), size: st.size });
   }
-  return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
+  return out.sort((a, b) => compareStrings(a.createdAt, b.createdAt) || compareStrings(a.name, b.name));
 }
 
 /** Deletes the named snapshots; answers those deleted (missing ones are skipped, as k3s). */

@@ -10,6 +10,7 @@
  */
 import { cidrCovers, cidrsOverlap, parseCidr, parseIpv4 } from './cidr.ts';
 import { NetworkError, run, runOk } from './exec.ts';
+import { compareStrings } from '../util/compare.ts';
 
 /** The routing protocol number marking Bosun's host-gw routes (`ip route … proto 176`). */
 export const ROUTE_PROTO = '176';
@@ -41,7 +42,7 @@ export function desiredRoutes(nodes: readonly RoutedNode[], opts: DesiredRoutesO
   const cluster = parseCidr(opts.clusterCidr, 'clusterCidr');
   const own = parseCidr(opts.podCidr, 'podCidr');
   const out = new Map<string, string>();
-  const sorted = [...nodes].sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  const sorted = [...nodes].sort((a, b) => compareStrings(a.metadata.name ?? '', b.metadata.name ?? ''));
   for (const n of sorted) {
     if (n.metadata.name === opts.nodeName) continue;
     const via = n.status?.addresses?.find((a) => a.type === 'InternalIP' && parseIpv4(a.address) !== undefined)?.address;

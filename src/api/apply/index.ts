@@ -20,6 +20,7 @@ import type { KubeObject, ManagedFieldsEntry } from '../types.ts';
 import { badRequest, statusError, invalid } from '../errors.ts';
 import { getMessage, getType, jsonProperties, type FieldDef, type MessageDef, type TypeRef } from '../schema/index.ts';
 import { isJsonObject } from '../../util/json.ts';
+import { compareStrings } from '../../util/compare.ts';
 
 // ---- field sets --------------------------------------------------------------------------------
 
@@ -106,7 +107,7 @@ export function encodeFieldsV1(n: FieldNode): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const kids = n.children ? [...n.children].filter(([, c]) => !isEmpty(c)) : [];
   if (n.member && kids.length) out['.'] = {};
-  kids.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  kids.sort(([a], [b]) => compareStrings(a, b));
   for (const [k, c] of kids) out[k] = encodeFieldsV1(c);
   return out;
 }
@@ -515,7 +516,7 @@ const maxUpdateManagers = 10;
 function capUpdateManagers(entries: Entry[]): Entry[] {
   const updates = entries.filter((e) => e.operation === 'Update');
   if (updates.length <= maxUpdateManagers) return entries;
-  const byAge = [...updates].sort((a, b) => (a.time ?? '').localeCompare(b.time ?? ''));
+  const byAge = [...updates].sort((a, b) => compareStrings(a.time ?? '', b.time ?? ''));
   const excess = byAge.slice(0, updates.length - maxUpdateManagers + 1);
   let ancient = entries.find((e) => e.manager === 'ancient-changes' && e.operation === 'Update');
   const drop = new Set(excess);

@@ -34,6 +34,7 @@ import type { KubeObject } from '../types.ts';
 import { getMessage, getType, jsonProperties, typeForKind } from './index.ts';
 import type { FieldDef, MessageDef, TypeRef } from './notation.ts';
 import { isJsonObject } from '../../util/json.ts';
+import { compareStrings } from '../../util/compare.ts';
 
 /** How to canonicalize one value of a declared type. */
 type Plan =
@@ -256,7 +257,7 @@ function canonMap(m: Record<string, unknown>, value: Plan): Record<string, unkno
     return out;
   }
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(m).sort(byCodeUnit)) {
+  for (const k of Object.keys(m).sort(compareStrings)) {
     const v = m[k];
     if (v === undefined) continue;
     put(out, k, changed?.has(k) ? changed.get(k) : v);
@@ -268,10 +269,6 @@ function canonMap(m: Record<string, unknown>, value: Plan): Record<string, unkno
 function put(o: Record<string, unknown>, k: string, v: unknown): void {
   if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
   else o[k] = v;
-}
-
-function byCodeUnit(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**

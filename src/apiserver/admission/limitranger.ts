@@ -35,6 +35,7 @@ import {
   type Usage,
 } from './quotaeval.ts';
 import type { AdmissionAttributes, AdmissionPlugin } from './types.ts';
+import { compareStrings } from '../../util/compare.ts';
 
 export interface LimitRangerDeps {
   /** The namespace's LimitRanges from a cache. Never mutated here. */
@@ -61,7 +62,7 @@ function kindOf(a: AdmissionAttributes): Kind | undefined {
 
 type List = Readonly<Record<string, string>> | undefined;
 
-const sortedEntries = (l: List): [string, string][] => Object.entries(l ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+const sortedEntries = (l: List): [string, string][] => Object.entries(l ?? {}).sort(([a], [b]) => compareStrings(a, b));
 
 // ---- defaults -----------------------------------------------------------------------------------
 
