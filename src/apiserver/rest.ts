@@ -9,6 +9,7 @@
  * lost race unless the caller pinned a resourceVersion (then 409 Conflict).
  */
 import { copyJson, jsonCopy } from '../util/freeze.ts';
+import { sameBytes } from '../util/compare.ts';
 import { sharedParts } from './intern.ts';
 import type { AuditRecorder } from './audit/index.ts';
 import { isStale } from '../storage/encryption.ts';
@@ -88,10 +89,6 @@ const decoder = new TextDecoder();
 
 /** Written objects kept for decoding their own values (ResourceStore.#written), per resource. */
 const writtenMax = 4096;
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a === b || (a.length === b.length && Buffer.compare(a, b) === 0);
-}
 
 /** RFC 3339 with second precision, as metav1.Time serializes. */
 export function nowRfc3339(clock: () => number = Date.now): string {

@@ -96,6 +96,14 @@ function address(e: PodEndpoint): EndpointAddress {
 const portKey = (ports: readonly ResolvedPort[]) => JSON.stringify([...ports].sort((a, b) => compareStrings(a.name, b.name) || a.port - b.port));
 
 /** Endpoints subsets: one per distinct resolved port set, addresses sorted by IP (upstream RepackSubsets). */
+/** Upstream's LessEndpointAddress: IPs in byte order, then addresses without a pod first, then the pods' UIDs. */
+function byIp(a: EndpointAddress, b: EndpointAddress): number {
+  const ip = compareStrings(a.ip, b.ip);
+  if (ip) return ip;
+  if (!a.targetRef || !b.targetRef) return Number(!!a.targetRef) - Number(!!b.targetRef);
+  return compareStrings(a.targetRef.uid ?? '', b.targetRef.uid ?? '');
+}
+
 export function endpointSubsets(eps: readonly PodEndpoint[]): EndpointSubset[] {
   const groups = new Map<string, { ports: ResolvedPort[]; ready: EndpointAddress[]; notReady: EndpointAddress[] }>();
   for (const e of eps) {
@@ -105,8 +113,6 @@ export function endpointSubsets(eps: readonly PodEndpoint[]): EndpointSubset[] {
     if (!g) groups.set(k, (g = { ports: [...e.ports].sort((a, b) => compareStrings(a.name, b.name) || a.port - b.port), ready: [], notReady: [] }));
     (e.ready ? g.ready : g.notReady).push(address(e));
   }
-  // Upstream's LessEndpointAddress: IPs in byte order, then the pods' UIDs.
-  const byIp = (a: EndpointAddress, b: EndpointAddress) => compareStrings(a.ip, b.ip) || (b.targetRef ? (a.targetRef ? compareStrings(a.targetRef.uid ?? '', b.targetRef.uid ?? '') : -1) : a.targetRef ? 1 : 0);
   const out: EndpointSubset[] = [];
   for (const g of groups.values()) {
     const s: EndpointSubset = {};

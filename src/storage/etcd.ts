@@ -44,6 +44,7 @@ import type { Etcd3, IOptions } from 'etcd3';
 import { EtcdConn, type BidiStream, type EtcdConnTls } from './etcdconn.ts';
 import * as wire from './etcdwire.ts';
 import { BosunError } from '../util/errors.ts';
+import { sameBytes } from '../util/compare.ts';
 import type {
   DeleteResult,
   GetOptions,
@@ -828,10 +829,6 @@ function prefixEnd(prefix: string): Buffer {
     }
   }
   return ZERO;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
 function checkWrite(key: string, value: Uint8Array): void {

@@ -176,7 +176,7 @@ export async function removeHosts(): Promise<void> {
   const dirs = (await fs.readdir(os.tmpdir()).catch(() => [] as string[])).filter((d) => /^bosun-bosun-h\d-/.test(d)).map((d) => path.join(os.tmpdir(), d));
   for (const dir of dirs) {
     await killPods(path.join(dir, 'agent', 'containerd')).catch((err: unknown) => console.error(`hosts cleanup: ${(err as Error).message}`));
-    await unmountUnder(dir, (msg) => console.error(`hosts cleanup: ${msg}`));
+    await unmountUnder([dir], (msg) => console.error(`hosts cleanup: ${msg}`));
   }
   for (let i = 1; i <= MAX_HOSTS; i++) {
     const ns = hostName(i);

@@ -41,7 +41,7 @@ export async function prepareAgent(dataDir: string): Promise<void> {
  */
 export async function cleanupAgent(dataDir: string): Promise<void> {
   await killPods(path.join(dataDir, 'agent', 'containerd')).catch((err: unknown) => console.error(`cleanup: ${(err as Error).message}`));
-  await unmountUnder(dataDir, (msg) => console.error(`cleanup: ${msg}`));
+  await unmountUnder([dataDir], (msg) => console.error(`cleanup: ${msg}`));
   await removeNetwork({ dataDir: path.join(dataDir, 'agent', 'cni', 'ipam'), confDir: path.join(dataDir, 'agent', 'cni', 'net.d'), podCidr: '10.42.0.0/24' }).catch((err: unknown) =>
     console.error(`cleanup: ${(err as Error).message}`),
   );

@@ -10,6 +10,7 @@
  */
 import { goJsonKind } from '../jsonscan.ts';
 import { getMessage, getType, type MessageDef, type TypeRef } from '../schema/index.ts';
+import { isJsonObject } from '../../util/json.ts';
 
 /** Go reflect kind of an unstructured (JSON) value. */
 function reflectKind(v: unknown): string {
@@ -59,7 +60,7 @@ type Changed = Record<string, unknown> | undefined;
 
 /** A patch value as a map to descend into; undefined for a whole value (a list, a scalar) that the patch set. */
 function asMap(v: unknown): Changed {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  return isJsonObject(v) ? v : undefined;
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 import { constants, sign, verify, type KeyObject } from 'node:crypto';
 import type { SigningKey, VerificationKey } from './keys.ts';
+import { isJsonObject } from '../../util/json.ts';
 
 /** A compact JWS split and decoded; nothing in it is verified yet. */
 export interface ParsedJws {
@@ -31,7 +32,7 @@ function decodeJsonObject(s: string): Record<string, unknown> | undefined {
   if (!bytes) return undefined;
   try {
     const v: unknown = JSON.parse(bytes.toString('utf8'));
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    return isJsonObject(v) ? v : undefined;
   } catch {
     return undefined;
   }

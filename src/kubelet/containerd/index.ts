@@ -218,9 +218,7 @@ export async function killPods(socketOrDir: string, opts: { log?: (msg: string) 
       }
     }
   }
-  for (const mp of await mountsUnder([...states, ...(paths ? [paths.dir] : [])])) {
-    await run('umount', ['-l', mp]).catch((err) => log(`umount ${mp}: ${err.stderr || err.message}`));
-  }
+  await unmountUnder([...states, ...(paths ? [paths.dir] : [])], log);
   if (paths && path.dirname(paths.socket).startsWith(SHORT_SOCKET_ROOT + '/')) {
     await rm(path.dirname(paths.socket), { recursive: true, force: true });
     await rmdir(SHORT_SOCKET_ROOT).catch(() => {}); // only if no other instance uses it
@@ -332,11 +330,11 @@ async function processesFor(socket: string): Promise<Proc[]> {
 }
 
 /**
- * Unmounts (lazily) everything mounted at or below `dir`, deepest first: what a node agent's data
- * dir keeps mounted once its pods are killed without being torn down (their volumes).
+ * Unmounts (lazily) everything mounted at or below any of `dirs`, deepest first: also what a node
+ * agent's data dir keeps mounted once its pods are killed without being torn down (their volumes).
  */
-export async function unmountUnder(dir: string, log: (msg: string) => void = () => {}): Promise<void> {
-  for (const mp of await mountsUnder([dir])) {
+export async function unmountUnder(dirs: string[], log: (msg: string) => void = () => {}): Promise<void> {
+  for (const mp of await mountsUnder(dirs)) {
     await run('umount', ['-l', mp]).catch((err) => log(`umount ${mp}: ${err.stderr || err.message}`));
   }
 }
