@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyJson } from '../util/freeze.ts';
-import { decodeContinue, deletionFinalizers, encodeContinue, maxListLimit } from './rest.ts';
+import { decodeContinue, deletionFinalizers, encodeContinue, maxListLimit, writtenMax } from './rest.ts';
 import { isStatusError } from '../api/errors.ts';
 import { canonical } from '../api/schema/canonical.ts';
 import type { Store, WatchBatch } from '../storage/types.ts';
@@ -281,6 +281,29 @@ describe('the watch cache takes this server\'s writes as objects', () => {
       await rs.cache.waitFor(Number(next.obj.metadata.resourceVersion));
       assert.equal(data(key)['k'], 'last');
       assert.equal(parsedFor('own'), 2);
+    } finally {
+      rs.cache.stop();
+      await close();
+    }
+  });
+});
+
+describe('the objects kept for decoding this server\'s own writes', () => {
+  test(`at most ${writtenMax} are kept: the oldest writes not yet decoded are parsed back, the newest are not`, async (t) => {
+    const { rs, close } = await configMapStore();
+    try {
+      // No watch cache yet: nothing decodes the writes' values while they are made.
+      const n = writtenMax + 10;
+      for (let i = 0; i < n; i += 256) {
+        await Promise.all(Array.from({ length: Math.min(256, n - i) }, (_, j) => rs.create('default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${i + j}` } }, admin)));
+      }
+      const parse = t.mock.method(JSON, 'parse');
+      rs.cache.start();
+      await rs.cache.ready();
+      const parsed = new Set(parse.mock.calls.map((c) => /"name":"(cm-\d+)"/.exec(String(c.arguments[0]))?.[1]).filter(Boolean));
+      assert.equal(parsed.size, n - writtenMax, 'ten entries were dropped');
+      for (const name of parsed) assert.ok(Number(name!.slice(3)) < 256, `${name} was among the first writes`);
+      for (let i = 0; i < n; i++) if (rs.cache.get(rs.key('default', `cm-${i}`)) === undefined) assert.fail(`cm-${i} missing from the cache`);
     } finally {
       rs.cache.stop();
       await close();

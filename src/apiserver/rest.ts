@@ -88,7 +88,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Written objects kept for decoding their own values (ResourceStore.#written), per resource. */
-const writtenMax = 4096;
+export const writtenMax = 4096;
 
 /** RFC 3339 with second precision, as metav1.Time serializes. */
 export function nowRfc3339(clock: () => number = Date.now): string {
